@@ -1,0 +1,264 @@
+package io.loraplex.engine.backend;
+
+import io.loraplex.engine.model.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API kernels of the CPU backend.
+ *
+ * <p>Determinism: every dot product {@code x·w} over {@code n} elements is computed the same way
+ * wherever it appears: one vector accumulator over chunks of {@code LANES} in order, a lane sum by a
+ * fixed shuffle tree ({@link #sumLanes}; {@code reduceLanes(ADD)} leaves its order unspecified), then
+ * the tail in order with {@code fma}. Tiles compute 4 weight rows × 4 tokens at once for speed, but
+ * each of the 16 results follows exactly that sequence, so a token's output never depends on which
+ * other tokens share its tile.
+ */
+final class CpuKernels {
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int LANES = F.length();
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final VectorShuffle<Float>[] TREE = buildTree();
+
+    private CpuKernels() {
+    }
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] buildTree() {
+        int steps = Integer.numberOfTrailingZeros(LANES);
+        VectorShuffle<Float>[] tree = new VectorShuffle[steps];
+        for (int s = 0; s < steps; s++) {
+            int stride = LANES >> (s + 1);
+            tree[s] = VectorShuffle.fromOp(F, i -> i ^ stride);
+        }
+        return tree;
+    }
+
+    /** The sum of a vector's lanes, in a fixed order whatever compiles it. */
+    static float sumLanes(FloatVector v) {
+        for (VectorShuffle<Float> shuffle : TREE) {
+            v = v.add(v.rearrange(shuffle));
+        }
+        return v.lane(0);
+    }
+
+    /**
+     * {@code y[t·yStride + yOff + o] = x[t·xStride …]·W[o]} for tokens {@code [0, nTokens)} and rows
+     * {@code [oStart, oEnd)} of a row-major {@code (out, n)} weight of dtype {@code dtype} in
+     * {@code w}. F16 rows are widened into {@code scratch} (at least 4·n floats) first.
+     */
+    static void matmul(float[] x, int xStride, int nTokens, MemorySegment w, DType dtype, int n,
+            int oStart, int oEnd, float[] y, int yStride, int yOff, float[] scratch) {
+        float[] res = new float[16];
+        for (int o = oStart; o < oEnd; o += 4) {
+            int nr = Math.min(4, oEnd - o);
+            MemorySegment rows = w;
+            long r0;
+            long rowBytes;
+            if (dtype == DType.F16) {
+                for (int r = 0; r < nr; r++) {
+                    long base = (long) (o + r) * n;
+                    for (int i = 0; i < n; i++) {
+                        scratch[r * n + i] = Float.float16ToFloat(w.getAtIndex(U16, base + i));
+                    }
+                }
+                rows = MemorySegment.ofArray(scratch);
+                r0 = 0;
+                rowBytes = (long) n * 4;
+            } else {
+                rowBytes = (long) n * dtype.bytes();
+                r0 = o * rowBytes;
+            }
+            long r1 = nr > 1 ? r0 + rowBytes : r0;
+            long r2 = nr > 2 ? r0 + 2 * rowBytes : r0;
+            long r3 = nr > 3 ? r0 + 3 * rowBytes : r0;
+            for (int t = 0; t < nTokens; t += 4) {
+                int nt = Math.min(4, nTokens - t);
+                int x0 = t * xStride;
+                int x1 = nt > 1 ? x0 + xStride : x0;
+                int x2 = nt > 2 ? x0 + 2 * xStride : x0;
+                int x3 = nt > 3 ? x0 + 3 * xStride : x0;
+                if (dtype == DType.BF16) {
+                    tileBf16(x, x0, x1, x2, x3, rows, r0, r1, r2, r3, n, res);
+                } else {
+                    tileF32(x, x0, x1, x2, x3, rows, r0, r1, r2, r3, n, res);
+                }
+                for (int tt = 0; tt < nt; tt++) {
+                    int yBase = (t + tt) * yStride + yOff + o;
+                    for (int r = 0; r < nr; r++) {
+                        y[yBase + r] = res[r * 4 + tt];
+                    }
+                }
+            }
+        }
+    }
+
+    /** 4 rows × 4 tokens of f32 weights; {@code res[row·4 + token]}. */
+    private static void tileF32(float[] x, int x0, int x1, int x2, int x3, MemorySegment w,
+            long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + k);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + k);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + k);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + k);
+            long kb = (long) k * 4;
+            FloatVector q = FloatVector.fromMemorySegment(F, w, w0 + kb, LE);
+            a00 = v0.fma(q, a00); a01 = v1.fma(q, a01); a02 = v2.fma(q, a02); a03 = v3.fma(q, a03);
+            q = FloatVector.fromMemorySegment(F, w, w1 + kb, LE);
+            a10 = v0.fma(q, a10); a11 = v1.fma(q, a11); a12 = v2.fma(q, a12); a13 = v3.fma(q, a13);
+            q = FloatVector.fromMemorySegment(F, w, w2 + kb, LE);
+            a20 = v0.fma(q, a20); a21 = v1.fma(q, a21); a22 = v2.fma(q, a22); a23 = v3.fma(q, a23);
+            q = FloatVector.fromMemorySegment(F, w, w3 + kb, LE);
+            a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
+        }
+        store(res, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        for (; k < n; k++) {
+            float f0 = w.get(F32, w0 + k * 4L), f1 = w.get(F32, w1 + k * 4L);
+            float f2 = w.get(F32, w2 + k * 4L), f3 = w.get(F32, w3 + k * 4L);
+            tail(res, x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k], f0, f1, f2, f3);
+        }
+    }
+
+    /** 4 rows × 4 tokens of bf16 weights, widened in registers. */
+    private static void tileBf16(float[] x, int x0, int x1, int x2, int x3, MemorySegment w,
+            long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + k);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + k);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + k);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + k);
+            long kb = (long) k * 2;
+            FloatVector q = widenBf16(w, w0 + kb);
+            a00 = v0.fma(q, a00); a01 = v1.fma(q, a01); a02 = v2.fma(q, a02); a03 = v3.fma(q, a03);
+            q = widenBf16(w, w1 + kb);
+            a10 = v0.fma(q, a10); a11 = v1.fma(q, a11); a12 = v2.fma(q, a12); a13 = v3.fma(q, a13);
+            q = widenBf16(w, w2 + kb);
+            a20 = v0.fma(q, a20); a21 = v1.fma(q, a21); a22 = v2.fma(q, a22); a23 = v3.fma(q, a23);
+            q = widenBf16(w, w3 + kb);
+            a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
+        }
+        store(res, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        for (; k < n; k++) {
+            float f0 = DType.bf16ToFloat(w.get(U16, w0 + k * 2L)), f1 = DType.bf16ToFloat(w.get(U16, w1 + k * 2L));
+            float f2 = DType.bf16ToFloat(w.get(U16, w2 + k * 2L)), f3 = DType.bf16ToFloat(w.get(U16, w3 + k * 2L));
+            tail(res, x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k], f0, f1, f2, f3);
+        }
+    }
+
+    private static FloatVector widenBf16(MemorySegment w, long byteOffset) {
+        return ShortVector.fromMemorySegment(S, w, byteOffset, LE)
+                .convertShape(VectorOperators.S2I, I, 0)
+                .reinterpretAsInts()
+                .lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
+    private static void store(float[] res, FloatVector a00, FloatVector a01, FloatVector a02, FloatVector a03,
+            FloatVector a10, FloatVector a11, FloatVector a12, FloatVector a13,
+            FloatVector a20, FloatVector a21, FloatVector a22, FloatVector a23,
+            FloatVector a30, FloatVector a31, FloatVector a32, FloatVector a33) {
+        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
+        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
+        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
+        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
+    }
+
+    private static void tail(float[] res, float v0, float v1, float v2, float v3, float f0, float f1, float f2, float f3) {
+        res[0] = Math.fma(v0, f0, res[0]); res[1] = Math.fma(v1, f0, res[1]);
+        res[2] = Math.fma(v2, f0, res[2]); res[3] = Math.fma(v3, f0, res[3]);
+        res[4] = Math.fma(v0, f1, res[4]); res[5] = Math.fma(v1, f1, res[5]);
+        res[6] = Math.fma(v2, f1, res[6]); res[7] = Math.fma(v3, f1, res[7]);
+        res[8] = Math.fma(v0, f2, res[8]); res[9] = Math.fma(v1, f2, res[9]);
+        res[10] = Math.fma(v2, f2, res[10]); res[11] = Math.fma(v3, f2, res[11]);
+        res[12] = Math.fma(v0, f3, res[12]); res[13] = Math.fma(v1, f3, res[13]);
+        res[14] = Math.fma(v2, f3, res[14]); res[15] = Math.fma(v3, f3, res[15]);
+    }
+
+    /** {@code a[aOff…]·b[bOff…]} over {@code n} elements, in the fixed order above. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            acc = FloatVector.fromArray(F, a, aOff + k).fma(FloatVector.fromArray(F, b, bOff + k), acc);
+        }
+        float sum = sumLanes(acc);
+        for (; k < n; k++) {
+            sum = Math.fma(a[aOff + k], b[bOff + k], sum);
+        }
+        return sum;
+    }
+
+    /** {@code y[yOff…] += alpha · x[xOff…]} over {@code n} elements. */
+    static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector.fromArray(F, x, xOff + k).fma(va, FloatVector.fromArray(F, y, yOff + k)).intoArray(y, yOff + k);
+        }
+        for (; k < n; k++) {
+            y[yOff + k] = Math.fma(alpha, x[xOff + k], y[yOff + k]);
+        }
+    }
+
+    /** {@code out = x / sqrt(mean(x²) + eps) · weight} for one row of {@code n}. */
+    static void rmsnorm(float[] x, int xOff, float[] weight, float eps, float[] out, int outOff, int n) {
+        float ss = dot(x, xOff, x, xOff, n);
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        FloatVector vInv = FloatVector.broadcast(F, inv);
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector.fromArray(F, x, xOff + k).mul(vInv).mul(FloatVector.fromArray(F, weight, k)).intoArray(out, outOff + k);
+        }
+        for (; k < n; k++) {
+            out[outOff + k] = x[xOff + k] * inv * weight[k];
+        }
+    }
+
+    /** {@code gate[i] = silu(gate[i]) · up[i]}. */
+    static void swiglu(float[] gate, float[] up, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1.0f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    /** {@code y[yOff…] += x[xOff…]}. */
+    static void add(float[] x, int xOff, float[] y, int yOff, int n) {
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector.fromArray(F, y, yOff + k).add(FloatVector.fromArray(F, x, xOff + k)).intoArray(y, yOff + k);
+        }
+        for (; k < n; k++) {
+            y[yOff + k] += x[xOff + k];
+        }
+    }
+}

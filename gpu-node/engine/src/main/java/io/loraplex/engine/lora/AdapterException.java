@@ -1,0 +1,27 @@
+package io.loraplex.engine.lora;
+
+/** An adapter the engine refuses, with a message naming the file, tensor and reason. */
+public final class AdapterException extends Exception {
+
+    /** Why an adapter was refused, for callers that react differently (HTTP status, metrics). */
+    public enum Reason {
+        NOT_FOUND, MISSING_FILE, PICKLE, TRUNCATED, MALFORMED, UNSUPPORTED, SHAPE_MISMATCH,
+        RANK_TOO_LARGE, NON_FINITE, UNKNOWN_TARGET, ARCHITECTURE_MISMATCH, BASE_MISMATCH
+    }
+
+    private final Reason reason;
+
+    public AdapterException(Reason reason, String message) {
+        super(message);
+        this.reason = reason;
+    }
+
+    public AdapterException(Reason reason, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}

@@ -1,0 +1,298 @@
+package io.loraplex.engine.lora;
+
+import static io.loraplex.engine.lora.AdapterException.Reason.ARCHITECTURE_MISMATCH;
+import static io.loraplex.engine.lora.AdapterException.Reason.MALFORMED;
+import static io.loraplex.engine.lora.AdapterException.Reason.MISSING_FILE;
+import static io.loraplex.engine.lora.AdapterException.Reason.NON_FINITE;
+import static io.loraplex.engine.lora.AdapterException.Reason.NOT_FOUND;
+import static io.loraplex.engine.lora.AdapterException.Reason.PICKLE;
+import static io.loraplex.engine.lora.AdapterException.Reason.RANK_TOO_LARGE;
+import static io.loraplex.engine.lora.AdapterException.Reason.SHAPE_MISMATCH;
+import static io.loraplex.engine.lora.AdapterException.Reason.TRUNCATED;
+import static io.loraplex.engine.lora.AdapterException.Reason.UNKNOWN_TARGET;
+import static io.loraplex.engine.lora.AdapterException.Reason.UNSUPPORTED;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.SafetensorsFile;
+import io.loraplex.engine.model.Tensor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Loads a PEFT LoRA adapter directory and checks it against the base model's config, refusing
+ * anything it cannot apply exactly with an {@link AdapterException} naming file, tensor and reason.
+ */
+public final class AdapterLoader {
+
+    /** {@code base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight} (PEFT saves without the adapter name). */
+    private static final Pattern LORA_TENSOR = Pattern.compile(
+            "base_model\\.model\\.model\\.layers\\.(\\d+)\\.(\\w+)\\.(\\w+)\\.lora_([AB])(?:\\.default)?\\.weight");
+    /** Module paths of other architectures, which say the adapter was trained for another base. */
+    private static final Pattern FOREIGN_ARCHITECTURE = Pattern.compile(
+            ".*(\\.transformer\\.h\\.|\\.gpt_neox\\.|\\.c_attn\\.|\\.c_proj\\.|\\.c_fc\\.|query_key_value|\\.qkv_proj\\.|"
+                    + "\\.gate_up_proj\\.|\\.Wqkv\\.|\\.dense_h_to_4h\\.|\\.fc1\\.|\\.fc2\\.|\\.out_proj\\.).*");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ModelConfig base;
+    private final int maxRank;
+
+    /**
+     * @param base    the config of the base model the adapter must fit
+     * @param maxRank the largest rank the engine accepts
+     */
+    public AdapterLoader(ModelConfig base, int maxRank) {
+        this.base = base;
+        this.maxRank = maxRank;
+    }
+
+    public int maxRank() {
+        return maxRank;
+    }
+
+    /** Loads {@code dir}, named {@code name} in logs and errors. */
+    public LoraAdapter load(String name, Path dir) throws AdapterException {
+        if (!Files.isDirectory(dir)) {
+            throw new AdapterException(NOT_FOUND, dir + ": adapter directory not found");
+        }
+        Path configFile = dir.resolve(ContentHash.CONFIG_FILE);
+        Path weightsFile = dir.resolve(ContentHash.WEIGHTS_FILE);
+        if (!Files.exists(weightsFile)) {
+            if (Files.exists(dir.resolve("adapter_model.bin"))) {
+                throw new AdapterException(PICKLE, dir.resolve("adapter_model.bin")
+                        + ": pickled weights are refused (loading a pickle can run code); convert the adapter to "
+                        + ContentHash.WEIGHTS_FILE);
+            }
+            throw new AdapterException(MISSING_FILE, weightsFile + ": missing (a PEFT adapter needs "
+                    + ContentHash.CONFIG_FILE + " and " + ContentHash.WEIGHTS_FILE + ")");
+        }
+        if (!Files.exists(configFile)) {
+            throw new AdapterException(MISSING_FILE, configFile + ": missing (a PEFT adapter needs "
+                    + ContentHash.CONFIG_FILE + " and " + ContentHash.WEIGHTS_FILE + ")");
+        }
+        byte[] configBytes;
+        try {
+            configBytes = Files.readAllBytes(configFile);
+        } catch (IOException e) {
+            throw new AdapterException(MISSING_FILE, configFile + ": cannot read: " + e.getMessage(), e);
+        }
+        JsonNode configJson;
+        try {
+            configJson = JSON.readTree(new String(configBytes, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new AdapterException(MALFORMED, configFile + ": malformed JSON: " + e.getMessage(), e);
+        }
+        AdapterConfig config = AdapterConfig.parse(configJson, configFile.toString());
+        checkBaseClass(config, configFile);
+        checkTargets(config, configFile);
+
+        ContentHash hash;
+        try {
+            hash = ContentHash.ofDirectory(dir);
+        } catch (IOException e) {
+            throw new AdapterException(MISSING_FILE, dir + ": cannot hash adapter files: " + e.getMessage(), e);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            SafetensorsFile file;
+            try {
+                file = SafetensorsFile.open(weightsFile, arena);
+            } catch (IOException e) {
+                String msg = e.getMessage();
+                throw new AdapterException(msg != null && msg.contains("truncated") ? TRUNCATED : MALFORMED, msg, e);
+            }
+            return new LoraAdapter(name, hash, config, readWeights(config, file, weightsFile));
+        }
+    }
+
+    private void checkBaseClass(AdapterConfig config, Path configFile) throws AdapterException {
+        String baseClass = config.baseModelClass();
+        if (baseClass != null && !baseClass.equals(base.architecture().hfClass())) {
+            throw new AdapterException(ARCHITECTURE_MISMATCH, configFile + ": auto_mapping.base_model_class is '"
+                    + baseClass + "' but the base model is " + base.architecture().hfClass());
+        }
+    }
+
+    /** Every target must name something this base has (PEFT itself fails on a target it cannot find). */
+    private void checkTargets(AdapterConfig config, Path configFile) throws AdapterException {
+        Set<String> known = new LinkedHashSet<>();
+        for (TargetModule m : TargetModule.values()) {
+            known.add(m.shortName());
+        }
+        if (config.targetList() != null) {
+            for (String target : config.targetList()) {
+                boolean found = false;
+                for (int l = 0; l < base.numLayers() && !found; l++) {
+                    for (TargetModule m : TargetModule.values()) {
+                        String module = m.moduleName(l);
+                        if (module.equals(target) || module.endsWith("." + target)) {
+                            found = true;
+                            break;
+                        }
+                    }
+                }
+                if (!found) {
+                    String why = target.equals("embed_tokens") || target.equals("lm_head")
+                            ? " (adapting " + target + " is not supported)"
+                            : " (" + base.architecture().hfClass() + " has " + String.join(", ", known) + ")";
+                    throw new AdapterException(UNKNOWN_TARGET, configFile + ": target_modules names unknown module '"
+                            + target + "'" + why);
+                }
+            }
+        } else if (!config.targetRegex().equals(AdapterConfig.ALL_LINEAR)) {
+            boolean any = false;
+            for (int l = 0; l < base.numLayers() && !any; l++) {
+                for (TargetModule m : TargetModule.values()) {
+                    any |= config.targets(m.moduleName(l), l);
+                }
+            }
+            if (!any) {
+                throw new AdapterException(UNKNOWN_TARGET, configFile + ": target_modules regex '" + config.targetRegex()
+                        + "' matches no module of " + base.architecture().hfClass());
+            }
+        }
+        for (int layer : config.layersToTransform()) {
+            if (layer < 0 || layer >= base.numLayers()) {
+                throw new AdapterException(ARCHITECTURE_MISMATCH, configFile + ": layers_to_transform names layer "
+                        + layer + " but the base has " + base.numLayers() + " layers");
+            }
+        }
+    }
+
+    private LoraWeights[][] readWeights(AdapterConfig config, SafetensorsFile file, Path weightsFile)
+            throws AdapterException {
+        int layers = base.numLayers();
+        Tensor[][] a = new Tensor[layers][TargetModule.COUNT];
+        Tensor[][] b = new Tensor[layers][TargetModule.COUNT];
+        for (String tensorName : new TreeSet<>(file.tensors().keySet())) {
+            String where = weightsFile + ": tensor '" + tensorName + "'";
+            Matcher m = LORA_TENSOR.matcher(tensorName);
+            if (!m.matches()) {
+                throw refusalForUnexpected(tensorName, where);
+            }
+            int layer = Integer.parseInt(m.group(1));
+            TargetModule module = TargetModule.of(m.group(2), m.group(3));
+            if (module == null) {
+                throw new AdapterException(ARCHITECTURE_MISMATCH, where + " names module '" + m.group(2) + "."
+                        + m.group(3) + "', which " + base.architecture().hfClass() + " does not have");
+            }
+            if (layer >= layers) {
+                throw new AdapterException(ARCHITECTURE_MISMATCH, where + " is for layer " + layer
+                        + " but the base has " + layers + " layers");
+            }
+            if (!config.targets(module.moduleName(layer), layer)) {
+                throw new AdapterException(UNKNOWN_TARGET, where + " adapts " + module.moduleName(layer)
+                        + ", which adapter_config.json's target_modules does not include");
+            }
+            Tensor t = file.tensor(tensorName);
+            (m.group(4).equals("A") ? a : b)[layer][module.ordinal()] = t;
+        }
+
+        LoraWeights[][] out = new LoraWeights[layers][TargetModule.COUNT];
+        int adapted = 0;
+        for (int l = 0; l < layers; l++) {
+            for (TargetModule module : TargetModule.values()) {
+                String moduleName = module.moduleName(l);
+                Tensor ta = a[l][module.ordinal()];
+                Tensor tb = b[l][module.ordinal()];
+                if (ta == null && tb == null) {
+                    if (config.targets(moduleName, l)) {
+                        throw new AdapterException(MALFORMED, weightsFile + ": adapter_config.json targets "
+                                + moduleName + " but the file has no lora_A/lora_B tensors for it");
+                    }
+                    continue;
+                }
+                String prefix = "base_model.model." + moduleName;
+                if (ta == null || tb == null) {
+                    throw new AdapterException(MALFORMED, weightsFile + ": " + prefix + " has lora_"
+                            + (ta == null ? "B" : "A") + " but no lora_" + (ta == null ? "A" : "B"));
+                }
+                out[l][module.ordinal()] = toWeights(config, module, moduleName, prefix, ta, tb, weightsFile);
+                adapted++;
+            }
+        }
+        if (adapted == 0) {
+            throw new AdapterException(MALFORMED, weightsFile + ": no LoRA tensors");
+        }
+        return out;
+    }
+
+    private LoraWeights toWeights(AdapterConfig config, TargetModule module, String moduleName, String prefix,
+            Tensor ta, Tensor tb, Path weightsFile) throws AdapterException {
+        int in = module.inFeatures(base);
+        int outDim = module.outFeatures(base);
+        int rank = config.rankFor(moduleName);
+        String whereA = weightsFile + ": tensor '" + prefix + ".lora_A.weight'";
+        String whereB = weightsFile + ": tensor '" + prefix + ".lora_B.weight'";
+        if (ta.rank() != 2 || ta.dim(1) != in) {
+            throw new AdapterException(SHAPE_MISMATCH, whereA + " has shape " + ta.shapeString() + " but the base's "
+                    + module.shortName() + " takes " + in + " inputs: expected [" + rank + ", " + in + "]");
+        }
+        if (tb.rank() != 2 || tb.dim(0) != outDim) {
+            throw new AdapterException(SHAPE_MISMATCH, whereB + " has shape " + tb.shapeString() + " but the base's "
+                    + module.shortName() + " has " + outDim + " outputs: expected [" + outDim + ", " + rank + "]");
+        }
+        if (ta.dim(0) != rank || tb.dim(1) != rank) {
+            throw new AdapterException(SHAPE_MISMATCH, whereA + " and lora_B have rank " + ta.dim(0) + "/" + tb.dim(1)
+                    + " but adapter_config.json gives rank " + rank + " for " + moduleName);
+        }
+        if (rank > maxRank) {
+            throw new AdapterException(RANK_TOO_LARGE, whereA + ": rank " + rank + " is above the engine's limit of "
+                    + maxRank);
+        }
+        float[] av = ta.toFloatArray();
+        float[] bv = tb.toFloatArray();
+        requireFinite(av, whereA);
+        requireFinite(bv, whereB);
+        return new LoraWeights(rank, in, outDim, config.scaleFor(moduleName), av, bv);
+    }
+
+    private AdapterException refusalForUnexpected(String tensorName, String where) {
+        if (tensorName.contains("lora_magnitude_vector")) {
+            return new AdapterException(UNSUPPORTED, where + " is a DoRA magnitude vector; DoRA adapters are not supported");
+        }
+        if (tensorName.contains("lora_embedding_")) {
+            return new AdapterException(UNSUPPORTED, where + " adapts an embedding; only linear projections are supported");
+        }
+        if (FOREIGN_ARCHITECTURE.matcher("." + tensorName).matches()) {
+            return new AdapterException(ARCHITECTURE_MISMATCH, where + " names a module of another architecture; the base is "
+                    + base.architecture().hfClass());
+        }
+        if (!tensorName.contains("lora_")) {
+            return new AdapterException(UNSUPPORTED, where + " is a full module weight (modules_to_save); not supported");
+        }
+        return new AdapterException(ARCHITECTURE_MISMATCH, where + " is not a LoRA tensor of "
+                + base.architecture().hfClass() + " (expected base_model.model.model.layers.N.<self_attn|mlp>.<proj>.lora_<A|B>.weight)");
+    }
+
+    private static void requireFinite(float[] values, String where) throws AdapterException {
+        for (int i = 0; i < values.length; i++) {
+            float v = values[i];
+            if (!Float.isFinite(v)) {
+                throw new AdapterException(NON_FINITE, where + " has " + (Float.isNaN(v) ? "NaN" : "Inf")
+                        + " at element " + i);
+            }
+        }
+    }
+
+    /** The tensor names a PEFT adapter of these modules has, for writers and tests. */
+    public static List<String> tensorNames(int layer, TargetModule module) {
+        String prefix = "base_model.model." + module.moduleName(layer);
+        List<String> names = new ArrayList<>();
+        names.add(prefix + ".lora_A.weight");
+        names.add(prefix + ".lora_B.weight");
+        return names;
+    }
+}

@@ -1,0 +1,283 @@
+package io.loraplex.engine.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The parts of a Hugging Face {@code config.json} the engine uses, for Llama, Mistral and Qwen2.
+ *
+ * @param qkvBias      q/k/v projections carry a bias (Qwen2 always; Llama with {@code attention_bias})
+ * @param oBias        o projection carries a bias (Llama with {@code attention_bias})
+ * @param mlpBias      gate/up/down carry a bias (Llama with {@code mlp_bias})
+ * @param slidingWindow keys further back than this are not attended to; 0 means no window
+ */
+public record ModelConfig(
+        Architecture architecture,
+        int hiddenSize,           // C
+        int intermediateSize,     // I
+        int numLayers,            // L
+        int numHeads,             // NH
+        int numKvHeads,           // NKV
+        int headDim,              // HS
+        int vocabSize,            // V
+        double rmsNormEps,
+        double ropeTheta,
+        RopeScaling ropeScaling,  // null: plain RoPE
+        int maxPositionEmbeddings,
+        boolean tieWordEmbeddings,
+        boolean qkvBias,
+        boolean oBias,
+        boolean mlpBias,
+        int slidingWindow,
+        DType torchDtype,
+        Integer bosTokenId,
+        List<Integer> eosTokenIds) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public ModelConfig {
+        requirePositive("hidden_size", hiddenSize);
+        requirePositive("intermediate_size", intermediateSize);
+        requirePositive("num_hidden_layers", numLayers);
+        requirePositive("num_attention_heads", numHeads);
+        requirePositive("num_key_value_heads", numKvHeads);
+        requirePositive("head_dim", headDim);
+        requirePositive("vocab_size", vocabSize);
+        if (numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException("num_attention_heads (" + numHeads
+                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
+        }
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim must be even for RoPE, got " + headDim);
+        }
+        if (!(rmsNormEps > 0)) {
+            throw new IllegalArgumentException("rms_norm_eps must be > 0, got " + rmsNormEps);
+        }
+        if (!(ropeTheta > 0)) {
+            throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
+        }
+        eosTokenIds = List.copyOf(eosTokenIds);
+    }
+
+    private static void requirePositive(String field, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(field + " must be > 0, got " + value);
+        }
+    }
+
+    /** NH · HS: the width of q and of the attention output. */
+    public int qDim() {
+        return numHeads * headDim;
+    }
+
+    /** NKV · HS: the width of k and v. */
+    public int kvDim() {
+        return numKvHeads * headDim;
+    }
+
+    /** Approximate parameter count, for reports. */
+    public long parameterCount() {
+        long c = hiddenSize;
+        long perLayer = c * qDim() + 2 * c * kvDim() + (long) qDim() * c + 3 * c * intermediateSize + 2 * c;
+        long embed = (long) vocabSize * c;
+        return numLayers * perLayer + embed + (tieWordEmbeddings ? 0 : embed) + c;
+    }
+
+    /** Reads {@code dir/config.json}. */
+    public static ModelConfig load(Path dir) throws IOException {
+        Path file = dir.resolve("config.json");
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new IOException(file + ": missing (a Hugging Face model directory needs config.json)", e);
+        } catch (IOException e) {
+            throw new IOException(file + ": malformed JSON: " + e.getMessage(), e);
+        }
+        try {
+            return parse(root);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static ModelConfig parse(JsonNode root) {
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException("not a JSON object");
+        }
+        JsonNode archs = root.get("architectures");
+        if (archs == null || !archs.isArray() || archs.isEmpty()) {
+            throw new IllegalArgumentException("missing 'architectures' (e.g. [\"LlamaForCausalLM\"])");
+        }
+        Architecture arch = Architecture.fromHfClass(archs.get(0).asText());
+        String act = text(root, "hidden_act", "silu");
+        if (!act.equals("silu")) {
+            throw new IllegalArgumentException("hidden_act '" + act + "' is not supported (only silu)");
+        }
+        int hidden = requiredInt(root, "hidden_size");
+        int heads = requiredInt(root, "num_attention_heads");
+        int kvHeads = intOr(root, "num_key_value_heads", heads);
+        int headDim = intOr(root, "head_dim", heads > 0 ? hidden / heads : 0);
+        boolean attentionBias = root.path("attention_bias").asBoolean(false);
+        boolean qkvBias = arch == Architecture.QWEN2 || attentionBias;
+        boolean oBias = arch != Architecture.QWEN2 && attentionBias;
+        boolean mlpBias = root.path("mlp_bias").asBoolean(false);
+        int slidingWindow = 0;
+        JsonNode sw = root.get("sliding_window");
+        boolean useSliding = arch == Architecture.MISTRAL || root.path("use_sliding_window").asBoolean(false);
+        if (useSliding && sw != null && !sw.isNull()) {
+            slidingWindow = sw.asInt();
+            if (slidingWindow <= 0) {
+                throw new IllegalArgumentException("sliding_window must be > 0 or null, got " + sw);
+            }
+        }
+        DType dtype = root.hasNonNull("torch_dtype") ? DType.fromTorchName(root.get("torch_dtype").asText())
+                : root.hasNonNull("dtype") ? DType.fromTorchName(root.get("dtype").asText()) : DType.F32;
+        Integer bos = root.hasNonNull("bos_token_id") ? root.get("bos_token_id").asInt() : null;
+        return new ModelConfig(
+                arch,
+                hidden,
+                requiredInt(root, "intermediate_size"),
+                requiredInt(root, "num_hidden_layers"),
+                heads,
+                kvHeads,
+                headDim,
+                requiredInt(root, "vocab_size"),
+                root.path("rms_norm_eps").asDouble(1e-6),
+                root.path("rope_theta").asDouble(10000.0),
+                parseRopeScaling(root.get("rope_scaling")),
+                intOr(root, "max_position_embeddings", 2048),
+                root.path("tie_word_embeddings").asBoolean(false),
+                qkvBias,
+                oBias,
+                mlpBias,
+                slidingWindow,
+                dtype,
+                bos,
+                intList(root.get("eos_token_id")));
+    }
+
+    static RopeScaling parseRopeScaling(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        String type = node.hasNonNull("rope_type") ? node.get("rope_type").asText() : node.path("type").asText("");
+        return switch (type) {
+            case "default" -> null;
+            case "linear" -> RopeScaling.linear(node.path("factor").asDouble(1.0));
+            case "llama3" -> RopeScaling.llama3(
+                    node.path("factor").asDouble(8.0),
+                    node.path("low_freq_factor").asDouble(1.0),
+                    node.path("high_freq_factor").asDouble(4.0),
+                    node.path("original_max_position_embeddings").asInt(8192));
+            default -> throw new IllegalArgumentException("rope_scaling type '" + type
+                    + "' is not supported (supported: linear, llama3)");
+        };
+    }
+
+    /** The config.json that {@link #parse} reads back to this record. */
+    public ObjectNode toJson() {
+        ObjectNode o = JSON.createObjectNode();
+        o.putArray("architectures").add(architecture.hfClass());
+        o.put("model_type", architecture.modelType());
+        o.put("hidden_size", hiddenSize);
+        o.put("intermediate_size", intermediateSize);
+        o.put("num_hidden_layers", numLayers);
+        o.put("num_attention_heads", numHeads);
+        o.put("num_key_value_heads", numKvHeads);
+        o.put("head_dim", headDim);
+        o.put("vocab_size", vocabSize);
+        o.put("hidden_act", "silu");
+        o.put("rms_norm_eps", rmsNormEps);
+        o.put("rope_theta", ropeTheta);
+        if (ropeScaling == null) {
+            o.putNull("rope_scaling");
+        } else {
+            ObjectNode rs = o.putObject("rope_scaling");
+            rs.put("factor", ropeScaling.factor());
+            if (ropeScaling.type() == RopeScaling.Type.LLAMA3) {
+                rs.put("rope_type", "llama3");
+                rs.put("low_freq_factor", ropeScaling.lowFreqFactor());
+                rs.put("high_freq_factor", ropeScaling.highFreqFactor());
+                rs.put("original_max_position_embeddings", ropeScaling.originalMaxPositions());
+            } else {
+                rs.put("rope_type", "linear");
+            }
+        }
+        o.put("max_position_embeddings", maxPositionEmbeddings);
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        if (architecture == Architecture.LLAMA) {
+            o.put("attention_bias", qkvBias);
+            o.put("mlp_bias", mlpBias);
+        }
+        if (architecture == Architecture.QWEN2) {
+            o.put("use_sliding_window", slidingWindow > 0);
+        }
+        if (architecture != Architecture.LLAMA) {
+            if (slidingWindow > 0) {
+                o.put("sliding_window", slidingWindow);
+            } else {
+                o.putNull("sliding_window");
+            }
+        }
+        o.put("torch_dtype", torchDtype.torchName());
+        if (bosTokenId != null) {
+            o.put("bos_token_id", bosTokenId);
+        }
+        if (eosTokenIds.size() == 1) {
+            o.put("eos_token_id", eosTokenIds.getFirst());
+        } else if (!eosTokenIds.isEmpty()) {
+            ArrayNode eos = o.putArray("eos_token_id");
+            eosTokenIds.forEach(eos::add);
+        }
+        return o;
+    }
+
+    private static int requiredInt(JsonNode root, String field) {
+        JsonNode n = root.get(field);
+        if (n == null || n.isNull()) {
+            throw new IllegalArgumentException("missing '" + field + "'");
+        }
+        if (!n.canConvertToInt()) {
+            throw new IllegalArgumentException("'" + field + "' must be an integer, got " + n);
+        }
+        return n.asInt();
+    }
+
+    private static int intOr(JsonNode root, String field, int fallback) {
+        JsonNode n = root.get(field);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.canConvertToInt()) {
+            throw new IllegalArgumentException("'" + field + "' must be an integer, got " + n);
+        }
+        return n.asInt();
+    }
+
+    private static String text(JsonNode root, String field, String fallback) {
+        JsonNode n = root.get(field);
+        return n == null || n.isNull() ? fallback : n.asText();
+    }
+
+    static List<Integer> intList(JsonNode node) {
+        List<Integer> out = new ArrayList<>();
+        if (node == null || node.isNull()) {
+            return out;
+        }
+        if (node.isArray()) {
+            node.forEach(n -> out.add(n.asInt()));
+        } else {
+            out.add(node.asInt());
+        }
+        return out;
+    }
+}

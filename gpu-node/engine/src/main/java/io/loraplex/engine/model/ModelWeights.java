@@ -1,0 +1,104 @@
+package io.loraplex.engine.model;
+
+import java.io.IOException;
+
+/**
+ * The base model's weights by role, each a view into the mapped files, with every shape checked
+ * against the config. Linear weights are {@code [out, in]}: {@code y = x · Wᵀ}.
+ */
+public final class ModelWeights {
+
+    public final Tensor embed;        // (V, C)
+    public final Tensor[] attnNorm;   // (L) (C)
+    public final Tensor[] wq;         // (L) (NH·HS, C)
+    public final Tensor[] wk;         // (L) (NKV·HS, C)
+    public final Tensor[] wv;         // (L) (NKV·HS, C)
+    public final Tensor[] wo;         // (L) (C, NH·HS)
+    public final Tensor[] bq;         // (L) (NH·HS) or nulls
+    public final Tensor[] bk;         // (L) (NKV·HS) or nulls
+    public final Tensor[] bv;         // (L) (NKV·HS) or nulls
+    public final Tensor[] bo;         // (L) (C) or nulls
+    public final Tensor[] mlpNorm;    // (L) (C)
+    public final Tensor[] wGate;      // (L) (I, C)
+    public final Tensor[] wUp;        // (L) (I, C)
+    public final Tensor[] wDown;      // (L) (C, I)
+    public final Tensor[] bGate;      // (L) (I) or nulls
+    public final Tensor[] bUp;        // (L) (I) or nulls
+    public final Tensor[] bDown;      // (L) (C) or nulls
+    public final Tensor finalNorm;    // (C)
+    public final Tensor lmHead;       // (V, C), the embedding when tied
+
+    private final WeightFiles files;
+
+    public ModelWeights(ModelConfig cfg, WeightFiles files) throws IOException {
+        this.files = files;
+        int n = cfg.numLayers();
+        long c = cfg.hiddenSize();
+        long q = cfg.qDim();
+        long kv = cfg.kvDim();
+        long inter = cfg.intermediateSize();
+        embed = get("model.embed_tokens.weight", cfg.vocabSize(), c);
+        attnNorm = new Tensor[n];
+        wq = new Tensor[n];
+        wk = new Tensor[n];
+        wv = new Tensor[n];
+        wo = new Tensor[n];
+        bq = new Tensor[n];
+        bk = new Tensor[n];
+        bv = new Tensor[n];
+        bo = new Tensor[n];
+        mlpNorm = new Tensor[n];
+        wGate = new Tensor[n];
+        wUp = new Tensor[n];
+        wDown = new Tensor[n];
+        bGate = new Tensor[n];
+        bUp = new Tensor[n];
+        bDown = new Tensor[n];
+        for (int l = 0; l < n; l++) {
+            String p = "model.layers." + l + ".";
+            attnNorm[l] = get(p + "input_layernorm.weight", c);
+            wq[l] = get(p + "self_attn.q_proj.weight", q, c);
+            wk[l] = get(p + "self_attn.k_proj.weight", kv, c);
+            wv[l] = get(p + "self_attn.v_proj.weight", kv, c);
+            wo[l] = get(p + "self_attn.o_proj.weight", c, q);
+            if (cfg.qkvBias()) {
+                bq[l] = get(p + "self_attn.q_proj.bias", q);
+                bk[l] = get(p + "self_attn.k_proj.bias", kv);
+                bv[l] = get(p + "self_attn.v_proj.bias", kv);
+            }
+            if (cfg.oBias()) {
+                bo[l] = get(p + "self_attn.o_proj.bias", c);
+            }
+            mlpNorm[l] = get(p + "post_attention_layernorm.weight", c);
+            wGate[l] = get(p + "mlp.gate_proj.weight", inter, c);
+            wUp[l] = get(p + "mlp.up_proj.weight", inter, c);
+            wDown[l] = get(p + "mlp.down_proj.weight", c, inter);
+            if (cfg.mlpBias()) {
+                bGate[l] = get(p + "mlp.gate_proj.bias", inter);
+                bUp[l] = get(p + "mlp.up_proj.bias", inter);
+                bDown[l] = get(p + "mlp.down_proj.bias", c);
+            }
+        }
+        finalNorm = get("model.norm.weight", c);
+        if (cfg.tieWordEmbeddings()) {
+            lmHead = embed;
+        } else if (files.contains("lm_head.weight")) {
+            lmHead = get("lm_head.weight", cfg.vocabSize(), c);
+        } else {
+            throw new IOException("missing weight tensor 'lm_head.weight' (config.json has tie_word_embeddings: false)");
+        }
+    }
+
+    private Tensor get(String name, long... shape) throws IOException {
+        Tensor t = files.tensor(name);
+        if (!t.hasShape(shape)) {
+            throw new IOException("weight tensor '" + name + "' has shape " + t.shapeString() + ", config.json implies "
+                    + java.util.Arrays.toString(shape));
+        }
+        return t;
+    }
+
+    public WeightFiles files() {
+        return files;
+    }
+}

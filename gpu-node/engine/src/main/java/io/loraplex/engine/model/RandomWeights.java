@@ -1,0 +1,107 @@
+package io.loraplex.engine.model;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Writes random weights for a config in Hugging Face's layout, deterministic by seed: linear
+ * weights ~ N(0, 1/in) so activations keep unit scale, embeddings ~ N(0, 1), norm weights near 1
+ * and biases small, so that mixing up any two tensors changes the logits.
+ */
+public final class RandomWeights {
+
+    private RandomWeights() {
+    }
+
+    /** Writes {@code config.json} and the weights (in {@code shards} files when more than one). */
+    public static void write(Path dir, ModelConfig cfg, int shards, long seed) throws IOException {
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper();
+        Files.writeString(dir.resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(cfg.toJson()));
+
+        SplittableRandom random = new SplittableRandom(seed);
+        DType dtype = cfg.torchDtype();
+        int c = cfg.hiddenSize();
+        List<SafetensorsWriter> files = new ArrayList<>();
+        SafetensorsWriter current = new SafetensorsWriter();
+        files.add(current);
+        long totalBytes = estimateBytes(cfg);
+        long perShard = shards > 1 ? (totalBytes + shards - 1) / shards : Long.MAX_VALUE;
+
+        current.add("model.embed_tokens.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0), cfg.vocabSize(), c);
+        for (int l = 0; l < cfg.numLayers(); l++) {
+            if (current.dataBytes() >= perShard && files.size() < shards) {
+                current = new SafetensorsWriter();
+                files.add(current);
+            }
+            String p = "model.layers." + l + ".";
+            current.add(p + "input_layernorm.weight", dtype, norm(random, c), c);
+            linear(current, random, dtype, p + "self_attn.q_proj", cfg.qDim(), c, cfg.qkvBias());
+            linear(current, random, dtype, p + "self_attn.k_proj", cfg.kvDim(), c, cfg.qkvBias());
+            linear(current, random, dtype, p + "self_attn.v_proj", cfg.kvDim(), c, cfg.qkvBias());
+            linear(current, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
+            current.add(p + "post_attention_layernorm.weight", dtype, norm(random, c), c);
+            linear(current, random, dtype, p + "mlp.gate_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+            linear(current, random, dtype, p + "mlp.up_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+            linear(current, random, dtype, p + "mlp.down_proj", c, cfg.intermediateSize(), cfg.mlpBias());
+        }
+        current.add("model.norm.weight", dtype, norm(random, c), c);
+        if (!cfg.tieWordEmbeddings()) {
+            current.add("lm_head.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0 / Math.sqrt(c)),
+                    cfg.vocabSize(), c);
+        }
+
+        if (files.size() == 1) {
+            files.getFirst().write(dir.resolve(WeightFiles.SINGLE));
+            return;
+        }
+        ObjectNode index = json.createObjectNode();
+        index.putObject("metadata").put("total_size", totalBytes);
+        ObjectNode map = index.putObject("weight_map");
+        for (int i = 0; i < files.size(); i++) {
+            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, files.size());
+            files.get(i).write(dir.resolve(name));
+            for (String tensor : files.get(i).names()) {
+                map.put(tensor, name);
+            }
+        }
+        Files.writeString(dir.resolve(WeightFiles.INDEX), json.writerWithDefaultPrettyPrinter().writeValueAsString(index));
+    }
+
+    private static long estimateBytes(ModelConfig cfg) {
+        return cfg.parameterCount() * cfg.torchDtype().bytes();
+    }
+
+    private static void linear(SafetensorsWriter out, SplittableRandom random, DType dtype, String name, int rows, int cols,
+            boolean bias) {
+        out.add(name + ".weight", dtype, gaussian(random, (long) rows * cols, 1.0 / Math.sqrt(cols)), rows, cols);
+        if (bias) {
+            out.add(name + ".bias", dtype, gaussian(random, rows, 0.1), rows);
+        }
+    }
+
+    private static float[] norm(SplittableRandom random, int n) {
+        float[] v = gaussian(random, n, 0.1);
+        for (int i = 0; i < n; i++) {
+            v[i] += 1.0f;
+        }
+        return v;
+    }
+
+    public static float[] gaussian(SplittableRandom random, long n, double std) {
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor of " + n + " elements is too large to generate");
+        }
+        float[] v = new float[(int) n];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (random.nextGaussian() * std);
+        }
+        return v;
+    }
+}
