@@ -288,7 +288,8 @@ public final class CpuBackend implements Backend {
         int kvHead = head / (cfg.numHeads() / cfg.numKvHeads());
         int position = batch.positions()[t];
         int[] table = batch.blockTables()[batch.sequence()[t]];
-        int first = cfg.slidingWindow() > 0 ? Math.max(0, position - cfg.slidingWindow() + 1) : 0;
+        int window = cfg.windowFor(layer);
+        int first = window > 0 ? Math.max(0, position - window + 1) : 0;
         float scale = (float) (1.0 / Math.sqrt(hs));
         float[] scores = scoreScratch.get();
         if (scores.length < position + 1) {

@@ -103,7 +103,8 @@ public final class ReferenceBackend implements Backend {
     private float[] attention(float[] q, HostKvCache kv, int layer, int[] table, int position) {
         int hs = cfg.headDim();
         int group = cfg.numHeads() / cfg.numKvHeads();
-        int first = cfg.slidingWindow() > 0 ? Math.max(0, position - cfg.slidingWindow() + 1) : 0;
+        int window = cfg.windowFor(layer);
+        int first = window > 0 ? Math.max(0, position - window + 1) : 0;
         float scale = (float) (1.0 / Math.sqrt(hs));
         float[] out = new float[cfg.qDim()];
         float[] scores = new float[position + 1];

@@ -17,7 +17,10 @@ import java.util.List;
  * @param qkvBias      q/k/v projections carry a bias (Qwen2 always; Llama with {@code attention_bias})
  * @param oBias        o projection carries a bias (Llama with {@code attention_bias})
  * @param mlpBias      gate/up/down carry a bias (Llama with {@code mlp_bias})
- * @param slidingWindow keys further back than this are not attended to; 0 means no window
+ * @param slidingWindow keys further back than this are not attended to, in the layers of
+ *                      {@code slidingLayers}; 0 means no window
+ * @param slidingLayers the layers that use the window (Mistral: all; Qwen2: per {@code layer_types},
+ *                      else those from {@code max_window_layers} on)
  */
 public record ModelConfig(
         Architecture architecture,
@@ -37,6 +40,7 @@ public record ModelConfig(
         boolean oBias,
         boolean mlpBias,
         int slidingWindow,
+        java.util.Set<Integer> slidingLayers,
         DType torchDtype,
         Integer bosTokenId,
         List<Integer> eosTokenIds) {
@@ -65,6 +69,12 @@ public record ModelConfig(
             throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
         }
         eosTokenIds = List.copyOf(eosTokenIds);
+        slidingLayers = java.util.Set.copyOf(slidingLayers);
+    }
+
+    /** The attention window of a layer, 0 for full attention. */
+    public int windowFor(int layer) {
+        return slidingWindow > 0 && slidingLayers.contains(layer) ? slidingWindow : 0;
     }
 
     private static void requirePositive(String field, int value) {
@@ -130,14 +140,31 @@ public record ModelConfig(
         boolean qkvBias = arch == Architecture.QWEN2 || attentionBias;
         boolean oBias = arch != Architecture.QWEN2 && attentionBias;
         boolean mlpBias = root.path("mlp_bias").asBoolean(false);
+        int layers = requiredInt(root, "num_hidden_layers");
         int slidingWindow = 0;
+        java.util.Set<Integer> slidingLayers = new java.util.TreeSet<>();
         JsonNode sw = root.get("sliding_window");
-        boolean useSliding = arch == Architecture.MISTRAL || root.path("use_sliding_window").asBoolean(false);
-        if (useSliding && sw != null && !sw.isNull()) {
-            slidingWindow = sw.asInt();
-            if (slidingWindow <= 0) {
-                throw new IllegalArgumentException("sliding_window must be > 0 or null, got " + sw);
+        if (arch == Architecture.MISTRAL) {
+            // MistralConfig defaults the window to 4096 when the key is absent; null turns it off
+            slidingWindow = sw == null ? 4096 : sw.isNull() ? 0 : sw.asInt();
+            for (int l = 0; l < layers; l++) {
+                slidingLayers.add(l);
             }
+        } else if (arch == Architecture.QWEN2 && root.path("use_sliding_window").asBoolean(false) && sw != null && !sw.isNull()) {
+            slidingWindow = sw.asInt();
+            JsonNode layerTypes = root.get("layer_types");
+            int fromLayer = intOr(root, "max_window_layers", 28);
+            for (int l = 0; l < layers; l++) {
+                boolean sliding = layerTypes != null && layerTypes.isArray() && layerTypes.size() == layers
+                        ? layerTypes.get(l).asText().equals("sliding_attention")
+                        : l >= fromLayer;
+                if (sliding) {
+                    slidingLayers.add(l);
+                }
+            }
+        }
+        if (sw != null && !sw.isNull() && slidingWindow <= 0 && !slidingLayers.isEmpty()) {
+            throw new IllegalArgumentException("sliding_window must be > 0 or null, got " + sw);
         }
         DType dtype = root.hasNonNull("torch_dtype") ? DType.fromTorchName(root.get("torch_dtype").asText())
                 : root.hasNonNull("dtype") ? DType.fromTorchName(root.get("dtype").asText()) : DType.F32;
@@ -146,7 +173,7 @@ public record ModelConfig(
                 arch,
                 hidden,
                 requiredInt(root, "intermediate_size"),
-                requiredInt(root, "num_hidden_layers"),
+                layers,
                 heads,
                 kvHeads,
                 headDim,
@@ -160,6 +187,7 @@ public record ModelConfig(
                 oBias,
                 mlpBias,
                 slidingWindow,
+                slidingLayers,
                 dtype,
                 bos,
                 intList(root.get("eos_token_id")));
@@ -220,6 +248,8 @@ public record ModelConfig(
         }
         if (architecture == Architecture.QWEN2) {
             o.put("use_sliding_window", slidingWindow > 0);
+            o.put("max_window_layers", slidingLayers.isEmpty() ? numLayers
+                    : slidingLayers.stream().mapToInt(Integer::intValue).min().getAsInt());
         }
         if (architecture != Architecture.LLAMA) {
             if (slidingWindow > 0) {

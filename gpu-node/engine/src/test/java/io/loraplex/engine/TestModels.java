@@ -1,0 +1,72 @@
+package io.loraplex.engine;
+
+import io.loraplex.engine.model.Architecture;
+import io.loraplex.engine.model.DType;
+import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.RandomWeights;
+import io.loraplex.engine.model.RopeScaling;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/** Small random models (weights and config only) for math tests. */
+public final class TestModels {
+
+    private TestModels() {
+    }
+
+    /** Llama style: GQA (4 query heads over 2 KV heads), untied lm_head, llama3 RoPE scaling. */
+    public static ModelConfig llama(DType dtype) {
+        return new ModelConfig(Architecture.LLAMA, 64, 160, 2, 4, 2, 16, 97, 1e-5, 500000.0,
+                RopeScaling.llama3(8.0, 1.0, 4.0, 32), 2048, false, false, false, false, 0, Set.of(), dtype, 1, List.of(2));
+    }
+
+    /** Qwen2 style: q/k/v bias, tied embeddings, head_dim 12, one KV head. */
+    public static ModelConfig qwen2(DType dtype) {
+        return new ModelConfig(Architecture.QWEN2, 48, 96, 2, 4, 1, 12, 101, 1e-6, 1000000.0,
+                null, 2048, true, true, false, false, 0, Set.of(), dtype, null, List.of(3));
+    }
+
+    /** Mistral style: a sliding window of 5 positions on every layer, head_dim 16 with 8 heads. */
+    public static ModelConfig mistral(DType dtype) {
+        return new ModelConfig(Architecture.MISTRAL, 64, 128, 2, 8, 2, 16, 89, 1e-5, 10000.0,
+                null, 2048, false, false, false, false, 5, Set.of(0, 1), dtype, 1, List.of(2));
+    }
+
+    /** Llama with attention and MLP biases, head_dim larger than hidden/heads. */
+    public static ModelConfig llamaBiased(DType dtype) {
+        return new ModelConfig(Architecture.LLAMA, 32, 64, 2, 2, 2, 24, 50, 1e-5, 10000.0,
+                RopeScaling.linear(2.0), 2048, false, true, true, true, 0, Set.of(), dtype, 1, List.of(2));
+    }
+
+    public static Path write(Path dir, ModelConfig cfg, long seed) throws IOException {
+        Files.createDirectories(dir);
+        RandomWeights.write(dir, cfg, 1, seed);
+        return dir;
+    }
+
+    /** The directory of the repository, found upward from the working directory. */
+    public static Path repoRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.isDirectory(p.resolve("tools/reference"))) {
+            p = p.getParent();
+        }
+        if (p == null) {
+            throw new IllegalStateException("cannot find the repository root (tools/reference) above " + Path.of("").toAbsolutePath());
+        }
+        return p;
+    }
+
+    public static int[] tokens(int n, int vocab, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        return IntStream.range(0, n).map(i -> r.nextInt(vocab)).toArray();
+    }
+
+    public static String json(int[] tokens) {
+        return IntStream.of(tokens).mapToObj(Integer::toString).collect(Collectors.joining(",", "[", "]"));
+    }
+}
