@@ -28,34 +28,28 @@ public final class RandomWeights {
         SplittableRandom random = new SplittableRandom(seed);
         DType dtype = cfg.torchDtype();
         int c = cfg.hiddenSize();
-        List<SafetensorsWriter> files = new ArrayList<>();
-        SafetensorsWriter current = new SafetensorsWriter();
-        files.add(current);
-        long totalBytes = estimateBytes(cfg);
-        long perShard = shards > 1 ? (totalBytes + shards - 1) / shards : Long.MAX_VALUE;
+        Shards out = new Shards(shards > 1 ? (estimateBytes(cfg) + shards - 1) / shards : Long.MAX_VALUE, shards);
 
-        current.add("model.embed_tokens.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0), cfg.vocabSize(), c);
+        out.add("model.embed_tokens.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0), cfg.vocabSize(), c);
         for (int l = 0; l < cfg.numLayers(); l++) {
-            if (current.dataBytes() >= perShard && files.size() < shards) {
-                current = new SafetensorsWriter();
-                files.add(current);
-            }
             String p = "model.layers." + l + ".";
-            current.add(p + "input_layernorm.weight", dtype, norm(random, c), c);
-            linear(current, random, dtype, p + "self_attn.q_proj", cfg.qDim(), c, cfg.qkvBias());
-            linear(current, random, dtype, p + "self_attn.k_proj", cfg.kvDim(), c, cfg.qkvBias());
-            linear(current, random, dtype, p + "self_attn.v_proj", cfg.kvDim(), c, cfg.qkvBias());
-            linear(current, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
-            current.add(p + "post_attention_layernorm.weight", dtype, norm(random, c), c);
-            linear(current, random, dtype, p + "mlp.gate_proj", cfg.intermediateSize(), c, cfg.mlpBias());
-            linear(current, random, dtype, p + "mlp.up_proj", cfg.intermediateSize(), c, cfg.mlpBias());
-            linear(current, random, dtype, p + "mlp.down_proj", c, cfg.intermediateSize(), cfg.mlpBias());
+            out.add(p + "input_layernorm.weight", dtype, norm(random, c), c);
+            linear(out, random, dtype, p + "self_attn.q_proj", cfg.qDim(), c, cfg.qkvBias());
+            linear(out, random, dtype, p + "self_attn.k_proj", cfg.kvDim(), c, cfg.qkvBias());
+            linear(out, random, dtype, p + "self_attn.v_proj", cfg.kvDim(), c, cfg.qkvBias());
+            linear(out, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
+            out.add(p + "post_attention_layernorm.weight", dtype, norm(random, c), c);
+            linear(out, random, dtype, p + "mlp.gate_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+            linear(out, random, dtype, p + "mlp.up_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+            linear(out, random, dtype, p + "mlp.down_proj", c, cfg.intermediateSize(), cfg.mlpBias());
         }
-        current.add("model.norm.weight", dtype, norm(random, c), c);
+        out.add("model.norm.weight", dtype, norm(random, c), c);
         if (!cfg.tieWordEmbeddings()) {
-            current.add("lm_head.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0 / Math.sqrt(c)),
+            out.add("lm_head.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0 / Math.sqrt(c)),
                     cfg.vocabSize(), c);
         }
+        List<SafetensorsWriter> files = out.files;
+        long totalBytes = files.stream().mapToLong(SafetensorsWriter::dataBytes).sum();
 
         if (files.size() == 1) {
             files.getFirst().write(dir.resolve(WeightFiles.SINGLE));
@@ -74,11 +68,31 @@ public final class RandomWeights {
         Files.writeString(dir.resolve(WeightFiles.INDEX), json.writerWithDefaultPrettyPrinter().writeValueAsString(index));
     }
 
+    /** Tensors in order, starting a new file once one holds its share of the bytes. */
+    private static final class Shards {
+        final List<SafetensorsWriter> files = new ArrayList<>();
+        final long perShard;
+        final int maxShards;
+
+        Shards(long perShard, int maxShards) {
+            this.perShard = perShard;
+            this.maxShards = Math.max(1, maxShards);
+            files.add(new SafetensorsWriter());
+        }
+
+        void add(String name, DType dtype, float[] values, long... shape) {
+            if (files.getLast().dataBytes() >= perShard && files.size() < maxShards) {
+                files.add(new SafetensorsWriter());
+            }
+            files.getLast().add(name, dtype, values, shape);
+        }
+    }
+
     private static long estimateBytes(ModelConfig cfg) {
         return cfg.parameterCount() * cfg.torchDtype().bytes();
     }
 
-    private static void linear(SafetensorsWriter out, SplittableRandom random, DType dtype, String name, int rows, int cols,
+    private static void linear(Shards out, SplittableRandom random, DType dtype, String name, int rows, int cols,
             boolean bias) {
         out.add(name + ".weight", dtype, gaussian(random, (long) rows * cols, 1.0 / Math.sqrt(cols)), rows, cols);
         if (bias) {
