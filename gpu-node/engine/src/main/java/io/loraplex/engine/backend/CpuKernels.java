@@ -31,26 +31,28 @@ final class CpuKernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
-    private static final VectorShuffle<Float>[] TREE = buildTree();
+    // the lane-sum tree: step s adds lane i and lane i ^ (LANES >> (s + 1)); unused steps are null
+    private static final VectorShuffle<Float> SWAP8 = LANES >= 16 ? VectorShuffle.fromOp(F, i -> i ^ 8) : null;
+    private static final VectorShuffle<Float> SWAP4 = LANES >= 8 ? VectorShuffle.fromOp(F, i -> i ^ 4) : null;
+    private static final VectorShuffle<Float> SWAP2 = LANES >= 4 ? VectorShuffle.fromOp(F, i -> i ^ 2) : null;
+    private static final VectorShuffle<Float> SWAP1 = LANES >= 2 ? VectorShuffle.fromOp(F, i -> i ^ 1) : null;
 
     private CpuKernels() {
     }
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] buildTree() {
-        int steps = Integer.numberOfTrailingZeros(LANES);
-        VectorShuffle<Float>[] tree = new VectorShuffle[steps];
-        for (int s = 0; s < steps; s++) {
-            int stride = LANES >> (s + 1);
-            tree[s] = VectorShuffle.fromOp(F, i -> i ^ stride);
-        }
-        return tree;
-    }
-
     /** The sum of a vector's lanes, in a fixed order whatever compiles it. */
     static float sumLanes(FloatVector v) {
-        for (VectorShuffle<Float> shuffle : TREE) {
-            v = v.add(v.rearrange(shuffle));
+        if (LANES >= 16) {
+            v = v.add(v.rearrange(SWAP8));
+        }
+        if (LANES >= 8) {
+            v = v.add(v.rearrange(SWAP4));
+        }
+        if (LANES >= 4) {
+            v = v.add(v.rearrange(SWAP2));
+        }
+        if (LANES >= 2) {
+            v = v.add(v.rearrange(SWAP1));
         }
         return v.lane(0);
     }
@@ -130,7 +132,11 @@ final class CpuKernels {
             q = FloatVector.fromMemorySegment(F, w, w3 + kb, LE);
             a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
         }
-        store(res, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        // lane sums written out here: a helper taking the 16 vectors may not be inlined, and then boxes them
+        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
+        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
+        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
+        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
         for (; k < n; k++) {
             float f0 = w.get(F32, w0 + k * 4L), f1 = w.get(F32, w1 + k * 4L);
             float f2 = w.get(F32, w2 + k * 4L), f3 = w.get(F32, w3 + k * 4L);
@@ -162,7 +168,11 @@ final class CpuKernels {
             q = widenBf16(w, w3 + kb);
             a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
         }
-        store(res, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        // lane sums written out here: a helper taking the 16 vectors may not be inlined, and then boxes them
+        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
+        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
+        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
+        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
         for (; k < n; k++) {
             float f0 = DType.bf16ToFloat(w.get(U16, w0 + k * 2L)), f1 = DType.bf16ToFloat(w.get(U16, w1 + k * 2L));
             float f2 = DType.bf16ToFloat(w.get(U16, w2 + k * 2L)), f3 = DType.bf16ToFloat(w.get(U16, w3 + k * 2L));
@@ -176,16 +186,6 @@ final class CpuKernels {
                 .reinterpretAsInts()
                 .lanewise(VectorOperators.LSHL, 16)
                 .reinterpretAsFloats();
-    }
-
-    private static void store(float[] res, FloatVector a00, FloatVector a01, FloatVector a02, FloatVector a03,
-            FloatVector a10, FloatVector a11, FloatVector a12, FloatVector a13,
-            FloatVector a20, FloatVector a21, FloatVector a22, FloatVector a23,
-            FloatVector a30, FloatVector a31, FloatVector a32, FloatVector a33) {
-        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
-        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
-        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
-        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
     }
 
     private static void tail(float[] res, float v0, float v1, float v2, float v3, float f0, float f1, float f2, float f3) {

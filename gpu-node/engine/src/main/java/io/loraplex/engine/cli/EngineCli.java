@@ -21,7 +21,30 @@ public final class EngineCli {
     }
 
     public static int run(String command, String[] args, PrintStream out, PrintStream err) {
-        err.println("loraplex " + command + ": not built yet");
-        return 1;
+        Flags flags = switch (command) {
+            case "bench" -> BenchCommand.flags();
+            default -> null;
+        };
+        if (flags == null) {
+            err.println("loraplex " + command + ": not built yet");
+            return 1;
+        }
+        try {
+            flags.parse(args);
+            if (flags.helpRequested()) {
+                out.print(flags.usage());
+                return 0;
+            }
+            return switch (command) {
+                case "bench" -> BenchCommand.run(flags, out, err);
+                default -> 1;
+            };
+        } catch (Flags.UsageException e) {
+            err.println(e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            err.println("loraplex " + command + ": " + e.getMessage());
+            return 1;
+        }
     }
 }

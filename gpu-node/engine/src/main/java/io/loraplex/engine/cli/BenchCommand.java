@@ -1,0 +1,162 @@
+package io.loraplex.engine.cli;
+
+import io.loraplex.engine.backend.Backend;
+import io.loraplex.engine.backend.Backends;
+import io.loraplex.engine.backend.ForwardBatch;
+import io.loraplex.engine.kv.KvCache;
+import io.loraplex.engine.lora.AdapterLoader;
+import io.loraplex.engine.lora.AdapterWriter;
+import io.loraplex.engine.lora.LoraAdapter;
+import io.loraplex.engine.lora.TargetModule;
+import io.loraplex.engine.model.BaseModel;
+import io.loraplex.engine.model.DType;
+import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.RandomWeights;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * {@code loraplex bench}: prompt and decode tokens/s of one request, with and without an adapter,
+ * on a given model or a generated one (by default about 100M parameters: hidden 1024, 8 layers, 16
+ * heads, 4 KV heads, MLP 2816, vocab 8192, f32).
+ */
+final class BenchCommand {
+
+    private BenchCommand() {
+    }
+
+    static Flags flags() {
+        Flags f = new Flags("bench", "[--model DIR | shape flags] [flags]")
+                .option("model", null, "model directory (default: generate one of the shape flags)")
+                .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option("threads", "2", "CPU threads")
+                .option("prompt-tokens", "128", "prompt length")
+                .option("decode-tokens", "128", "tokens decoded after the prompt")
+                .option("runs", "3", "timed runs per configuration (the median is reported)")
+                .option("rank", "16", "rank of the benchmark adapter")
+                .option("targets", "q_proj,k_proj,v_proj,o_proj", "modules of the benchmark adapter, or all-linear")
+                .option("seed", "1", "seed of the generated model and adapter")
+                .option("work-dir", null, "where to write the generated model (default: a temporary directory)");
+        return ModelShapeFlags.declare(f, 1024, 8, 16, 4, 2816, 8192, "f32");
+    }
+
+    /** One measured configuration. */
+    record Result(String config, double promptTokensPerSecond, double decodeTokensPerSecond) {
+    }
+
+    static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
+        Path work = f.path("work-dir") != null ? f.path("work-dir") : Files.createTempDirectory("loraplex-bench");
+        Path modelDir = f.path("model");
+        long seed = f.longValue("seed");
+        if (modelDir == null) {
+            modelDir = work.resolve("model");
+            ModelConfig cfg = ModelShapeFlags.config(f, 1, List.of(2));
+            if (!Files.exists(modelDir.resolve("config.json"))) {
+                err.printf("bench: generating a %.1fM-parameter %s model in %s%n", cfg.parameterCount() / 1e6,
+                        cfg.torchDtype().torchName(), modelDir);
+                RandomWeights.write(modelDir, cfg, 1, seed);
+            }
+        }
+        int threads = f.integer("threads");
+        int promptTokens = f.integer("prompt-tokens");
+        int decodeTokens = f.integer("decode-tokens");
+        int runs = f.integer("runs");
+        if (promptTokens < 1 || decodeTokens < 1 || runs < 1 || threads < 1) {
+            throw f.bad("--prompt-tokens, --decode-tokens, --runs and --threads must be at least 1");
+        }
+        try (BaseModel model = BaseModel.load(modelDir); Backend backend = Backends.create(f.required("backend"), model, threads)) {
+            ModelConfig cfg = model.config();
+            Set<TargetModule> targets = parseTargets(f);
+            Path adapterDir = work.resolve("adapter-r" + f.integer("rank"));
+            AdapterWriter.writeRandom(adapterDir, cfg, targets, f.integer("rank"), 2.0 * f.integer("rank"), false, DType.F32, seed);
+            LoraAdapter adapter = new AdapterLoader(cfg, Math.max(64, f.integer("rank"))).load("bench", adapterDir);
+
+            out.printf("model: %s, %.1fM parameters, %s, vocab %d; backend %s, %d threads; prompt %d, decode %d tokens%n",
+                    cfg.architecture().hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.vocabSize(),
+                    backend.name(), threads, promptTokens, decodeTokens);
+            out.printf("adapter: rank %d on %s (%.2fM parameters)%n", adapter.maxRank(), f.required("targets"),
+                    adapter.parameterCount() / 1e6);
+            // warm the JIT on both shapes of step and both configurations before timing anything
+            for (int i = 0; i < 2; i++) {
+                measure("warm-up", backend, null, promptTokens, Math.min(decodeTokens, 32), 1, seed);
+                measure("warm-up", backend, adapter, promptTokens, Math.min(decodeTokens, 32), 1, seed);
+            }
+            List<Result> results = new ArrayList<>();
+            results.add(measure("base", backend, null, promptTokens, decodeTokens, runs, seed));
+            results.add(measure("adapter", backend, adapter, promptTokens, decodeTokens, runs, seed));
+            out.printf("%-10s %16s %16s%n", "config", "prompt tok/s", "decode tok/s");
+            for (Result r : results) {
+                out.printf("%-10s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
+            }
+        }
+        return 0;
+    }
+
+    private static Set<TargetModule> parseTargets(Flags f) {
+        String spec = f.required("targets");
+        if (spec.equals("all-linear")) {
+            return EnumSet.allOf(TargetModule.class);
+        }
+        Set<TargetModule> targets = EnumSet.noneOf(TargetModule.class);
+        for (String name : spec.split(",")) {
+            TargetModule m = TargetModule.ofShortName(name.trim());
+            if (m == null) {
+                throw f.bad("--targets: unknown module '" + name + "' (use q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear)");
+            }
+            targets.add(m);
+        }
+        return targets;
+    }
+
+    /** Median over runs of one prompt step and greedy single-token decode steps. */
+    static Result measure(String name, Backend backend, LoraAdapter adapter, int promptTokens, int decodeTokens, int runs,
+            long seed) {
+        ModelConfig cfg = backend.config();
+        int blockSize = 16;
+        int blocks = (promptTokens + decodeTokens + blockSize) / blockSize + 1;
+        int[] table = new int[blocks];
+        Arrays.setAll(table, i -> i);
+        int[] prompt = new SplittableRandom(seed).ints(promptTokens, 0, cfg.vocabSize()).toArray();
+        float[] logits = new float[cfg.vocabSize()];
+        double[] promptRates = new double[runs];
+        double[] decodeRates = new double[runs];
+        try (KvCache kv = backend.allocateKv(blocks, blockSize)) {
+            for (int run = 0; run < runs; run++) {
+                long t0 = System.nanoTime();
+                backend.forward(ForwardBatch.single(prompt, 0, table, adapter), kv, logits);
+                long t1 = System.nanoTime();
+                for (int i = 0; i < decodeTokens; i++) {
+                    int next = argmax(logits);
+                    backend.forward(ForwardBatch.single(new int[] {next}, promptTokens + i, table, adapter), kv, logits);
+                }
+                long t2 = System.nanoTime();
+                promptRates[run] = promptTokens / ((t1 - t0) / 1e9);
+                decodeRates[run] = decodeTokens / ((t2 - t1) / 1e9);
+            }
+        }
+        return new Result(name, median(promptRates), median(decodeRates));
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

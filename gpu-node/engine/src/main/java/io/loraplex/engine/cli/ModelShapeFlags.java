@@ -1,0 +1,97 @@
+package io.loraplex.engine.cli;
+
+import io.loraplex.engine.model.Architecture;
+import io.loraplex.engine.model.DType;
+import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.RopeScaling;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** The shape flags shared by commands that generate a random model. */
+final class ModelShapeFlags {
+
+    private ModelShapeFlags() {
+    }
+
+    static Flags declare(Flags f, int hidden, int layers, int heads, int kvHeads, int intermediate, int vocab, String dtype) {
+        return f.option("arch", "llama", "architecture: llama, mistral or qwen2")
+                .option("hidden", Integer.toString(hidden), "hidden size")
+                .option("layers", Integer.toString(layers), "decoder layers")
+                .option("heads", Integer.toString(heads), "attention heads")
+                .option("kv-heads", Integer.toString(kvHeads), "key/value heads (grouped-query attention)")
+                .option("head-dim", null, "head size (default hidden / heads)")
+                .option("intermediate", Integer.toString(intermediate), "MLP intermediate size")
+                .option("vocab", Integer.toString(vocab), "vocabulary size")
+                .option("dtype", dtype, "weight dtype: f32, bf16 or f16")
+                .option("rope-theta", null, "RoPE base (default 500000 for llama, 1000000 for qwen2, 10000 for mistral)")
+                .option("rope-scaling", null, "llama3:FACTOR:LOW:HIGH:ORIGINAL_MAX or linear:FACTOR")
+                .option("max-positions", "4096", "max_position_embeddings")
+                .option("sliding-window", null, "attention window (mistral: every layer; qwen2: every layer)")
+                .flag("tie", "tie the lm_head to the embedding (default for qwen2)")
+                .flag("untie", "untie the lm_head (default for llama and mistral)");
+    }
+
+    static ModelConfig config(Flags f, Integer bosId, List<Integer> eosIds) {
+        Architecture arch = parseArch(f);
+        int hidden = f.integer("hidden");
+        int heads = f.integer("heads");
+        int headDim = f.string("head-dim") == null ? hidden / Math.max(1, heads) : f.integer("head-dim");
+        double theta = f.string("rope-theta") != null ? f.decimal("rope-theta")
+                : switch (arch) {
+                    case LLAMA -> 500000.0;
+                    case QWEN2 -> 1000000.0;
+                    case MISTRAL -> 10000.0;
+                };
+        boolean tie = f.has("tie") || (arch == Architecture.QWEN2 && !f.has("untie"));
+        int window = f.string("sliding-window") == null ? 0 : f.integer("sliding-window");
+        int layers = f.integer("layers");
+        Set<Integer> windowLayers = new TreeSet<>();
+        if (window > 0) {
+            for (int l = 0; l < layers; l++) {
+                windowLayers.add(l);
+            }
+        }
+        DType dtype;
+        try {
+            dtype = DType.fromTorchName(f.required("dtype"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--dtype: " + e.getMessage());
+        }
+        try {
+            return new ModelConfig(arch, hidden, f.integer("intermediate"), layers, heads, f.integer("kv-heads"), headDim,
+                    f.integer("vocab"), 1e-5, theta, ropeScaling(f), f.integer("max-positions"), tie,
+                    arch == Architecture.QWEN2, false, false, window, windowLayers, dtype, bosId, eosIds);
+        } catch (IllegalArgumentException e) {
+            throw f.bad(e.getMessage());
+        }
+    }
+
+    static Architecture parseArch(Flags f) {
+        try {
+            return Architecture.fromName(f.required("arch"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--arch: " + e.getMessage());
+        }
+    }
+
+    private static RopeScaling ropeScaling(Flags f) {
+        String spec = f.string("rope-scaling");
+        if (spec == null) {
+            return null;
+        }
+        String[] parts = spec.split(":");
+        try {
+            if (parts[0].equals("linear") && parts.length == 2) {
+                return RopeScaling.linear(Double.parseDouble(parts[1]));
+            }
+            if (parts[0].equals("llama3") && parts.length == 5) {
+                return RopeScaling.llama3(Double.parseDouble(parts[1]), Double.parseDouble(parts[2]),
+                        Double.parseDouble(parts[3]), Integer.parseInt(parts[4]));
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the refusal
+        }
+        throw f.bad("--rope-scaling must be llama3:FACTOR:LOW:HIGH:ORIGINAL_MAX or linear:FACTOR, got '" + spec + "'");
+    }
+}
