@@ -23,11 +23,14 @@ public final class EngineCli {
     public static int run(String command, String[] args, PrintStream out, PrintStream err) {
         Flags flags = switch (command) {
             case "bench" -> BenchCommand.flags();
+            case "logits" -> LogitsCommand.flags();
+            case "generate" -> GenerateCommand.flags();
+            case "tiny-model" -> TinyModelCommand.flags();
             default -> null;
         };
         if (flags == null) {
-            err.println("loraplex " + command + ": not built yet");
-            return 1;
+            err.println("loraplex: unknown command '" + command + "'");
+            return 2;
         }
         try {
             flags.parse(args);
@@ -37,6 +40,9 @@ public final class EngineCli {
             }
             return switch (command) {
                 case "bench" -> BenchCommand.run(flags, out, err);
+                case "logits" -> LogitsCommand.run(flags, out, err);
+                case "generate" -> GenerateCommand.run(flags, out, err);
+                case "tiny-model" -> TinyModelCommand.run(flags, out, err);
                 default -> 1;
             };
         } catch (Flags.UsageException e) {

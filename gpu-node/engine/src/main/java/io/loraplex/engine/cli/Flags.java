@@ -20,13 +20,14 @@ public final class Flags {
         }
     }
 
-    private record Spec(String name, String defaultValue, boolean isSwitch, String help) {
+    private record Spec(String name, String defaultValue, boolean isSwitch, boolean repeatable, String help) {
     }
 
     private final String command;
     private final String synopsis;
     private final Map<String, Spec> specs = new LinkedHashMap<>();
     private final Map<String, String> values = new LinkedHashMap<>();
+    private final Map<String, List<String>> repeated = new LinkedHashMap<>();
     private final List<String> positional = new ArrayList<>();
 
     public Flags(String command, String synopsis) {
@@ -37,13 +38,19 @@ public final class Flags {
 
     /** A flag with a value; {@code defaultValue} null means it has none. */
     public Flags option(String name, String defaultValue, String help) {
-        specs.put(name, new Spec(name, defaultValue, false, help));
+        specs.put(name, new Spec(name, defaultValue, false, false, help));
+        return this;
+    }
+
+    /** A flag that may be given several times; {@link #strings} returns every value. */
+    public Flags repeatable(String name, String help) {
+        specs.put(name, new Spec(name, null, false, true, help + " (repeatable)"));
         return this;
     }
 
     /** A switch: present or not. */
     public Flags flag(String name, String help) {
-        specs.put(name, new Spec(name, null, true, help));
+        specs.put(name, new Spec(name, null, true, false, help));
         return this;
     }
 
@@ -78,6 +85,9 @@ public final class Flags {
                     value = args[++i];
                 }
                 values.put(name, value);
+                if (spec.repeatable) {
+                    repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
+                }
             }
         }
         return this;
@@ -98,6 +108,11 @@ public final class Flags {
 
     public boolean has(String name) {
         return values.containsKey(name);
+    }
+
+    /** Every value of a repeatable flag, in order. */
+    public List<String> strings(String name) {
+        return repeated.getOrDefault(name, List.of());
     }
 
     public List<String> positional() {

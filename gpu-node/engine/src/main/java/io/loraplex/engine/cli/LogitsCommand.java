@@ -1,0 +1,130 @@
+package io.loraplex.engine.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.loraplex.engine.backend.Backend;
+import io.loraplex.engine.backend.Backends;
+import io.loraplex.engine.backend.BatchLogits;
+import io.loraplex.engine.lora.AdapterException;
+import io.loraplex.engine.lora.AdapterLoader;
+import io.loraplex.engine.lora.LoraAdapter;
+import io.loraplex.engine.model.BaseModel;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code loraplex logits --model DIR --batch FILE}: reads {@code [{"adapter": "DIR or null",
+ * "tokens": [ids…]}]}, runs all requests in one batched step, and prints
+ * {@code [{"logits": [float…]}]}, one per request in order, at each request's last position.
+ * Other implementations are checked against the engine through exactly this format.
+ */
+final class LogitsCommand {
+
+    private LogitsCommand() {
+    }
+
+    static Flags flags() {
+        return new Flags("logits", "--model DIR --batch FILE [flags]")
+                .option("model", null, "model directory (config.json, safetensors weights)")
+                .option("batch", null, "JSON file: [{\"adapter\": \"DIR or null\", \"tokens\": [ids...]}, ...]; - for stdin")
+                .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
+                .option("max-lora-rank", "64", "largest adapter rank accepted");
+    }
+
+    static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
+        Path modelDir = Path.of(f.required("model"));
+        String batchArg = f.required("batch");
+        JsonNode batch = readBatch(f, batchArg);
+        try (BaseModel model = BaseModel.load(modelDir);
+                Backend backend = Backends.create(f.required("backend"), model, f.integer("threads"))) {
+            AdapterLoader loader = new AdapterLoader(model.config(), f.integer("max-lora-rank"));
+            Map<String, LoraAdapter> adapters = new HashMap<>();
+            List<BatchLogits.Request> requests = new ArrayList<>();
+            for (int i = 0; i < batch.size(); i++) {
+                JsonNode entry = batch.get(i);
+                String where = batchArg + ": request " + i;
+                if (!entry.isObject()) {
+                    throw f.bad(where + " is not an object");
+                }
+                JsonNode adapterNode = entry.get("adapter");
+                LoraAdapter adapter = null;
+                if (adapterNode != null && !adapterNode.isNull()) {
+                    if (!adapterNode.isTextual()) {
+                        throw f.bad(where + ": \"adapter\" must be a directory path or null");
+                    }
+                    String path = adapterNode.asText();
+                    adapter = adapters.get(path);
+                    if (adapter == null) {
+                        try {
+                            adapter = loader.load(path, Path.of(path));
+                        } catch (AdapterException e) {
+                            throw f.bad(where + ": adapter refused: " + e.getMessage());
+                        }
+                        adapters.put(path, adapter);
+                    }
+                }
+                JsonNode tokensNode = entry.get("tokens");
+                if (tokensNode == null || !tokensNode.isArray() || tokensNode.isEmpty()) {
+                    throw f.bad(where + ": \"tokens\" must be a non-empty array of token ids");
+                }
+                int[] tokens = new int[tokensNode.size()];
+                for (int t = 0; t < tokens.length; t++) {
+                    JsonNode id = tokensNode.get(t);
+                    if (!id.canConvertToInt() || !id.isIntegralNumber()) {
+                        throw f.bad(where + ": tokens[" + t + "] is not an integer: " + id);
+                    }
+                    tokens[t] = id.asInt();
+                    if (tokens[t] < 0 || tokens[t] >= model.config().vocabSize()) {
+                        throw f.bad(where + ": tokens[" + t + "] = " + tokens[t] + " is outside the vocabulary [0, "
+                                + model.config().vocabSize() + ")");
+                    }
+                }
+                requests.add(new BatchLogits.Request(adapter, tokens));
+            }
+            List<float[]> logits = requests.isEmpty() ? List.of() : BatchLogits.run(backend, requests, 16);
+            StringBuilder sb = new StringBuilder(logits.size() * model.config().vocabSize() * 12 + 16);
+            sb.append('[');
+            for (int i = 0; i < logits.size(); i++) {
+                sb.append(i == 0 ? "" : ",\n ").append("{\"logits\": [");
+                float[] v = logits.get(i);
+                for (int j = 0; j < v.length; j++) {
+                    if (j > 0) {
+                        sb.append(", ");
+                    }
+                    sb.append(v[j]);
+                }
+                sb.append("]}");
+            }
+            out.println(sb.append(']'));
+        }
+        return 0;
+    }
+
+    private static JsonNode readBatch(Flags f, String batchArg) throws IOException {
+        String text;
+        try {
+            text = batchArg.equals("-") ? new String(System.in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+                    : Files.readString(Path.of(batchArg));
+        } catch (NoSuchFileException e) {
+            throw f.bad("--batch: file not found: " + batchArg);
+        }
+        JsonNode batch;
+        try {
+            batch = new ObjectMapper().readTree(text);
+        } catch (IOException e) {
+            throw f.bad("--batch " + batchArg + ": malformed JSON: " + e.getMessage());
+        }
+        if (batch == null || !batch.isArray()) {
+            throw f.bad("--batch " + batchArg + ": expected a JSON array of {\"adapter\", \"tokens\"} objects");
+        }
+        return batch;
+    }
+}

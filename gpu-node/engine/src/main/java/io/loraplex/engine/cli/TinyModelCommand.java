@@ -1,0 +1,97 @@
+package io.loraplex.engine.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.loraplex.engine.model.Architecture;
+import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.RandomWeights;
+import io.loraplex.engine.tokenizer.ChatStyle;
+import io.loraplex.engine.tokenizer.TinyTokenizer;
+import io.loraplex.engine.tokenizer.TokenizerKind;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * {@code loraplex tiny-model --out DIR --seed N [shape flags]}: a random model in Hugging Face's
+ * layout with a real small tokenizer (learned merges, special tokens, a chat template) and a
+ * generation config, byte-identical for the same flags and seed.
+ */
+final class TinyModelCommand {
+
+    private TinyModelCommand() {
+    }
+
+    static Flags flags() {
+        Flags f = new Flags("tiny-model", "--out DIR [--seed N] [shape flags]")
+                .option("out", null, "directory to write (created; existing model files are replaced)")
+                .option("seed", "0", "random seed of the weights and tokenizer")
+                .option("tokenizer", null, "byte-level or byte-fallback (default: byte-fallback for mistral, else byte-level)")
+                .option("chat-style", null, "llama3, chatml or llama2 (default: llama3 for llama, chatml for qwen2, llama2 for mistral)")
+                .option("shards", "1", "number of safetensors files (more than 1 writes an index)");
+        return ModelShapeFlags.declare(f, 128, 4, 4, 2, 384, 1024, "f32");
+    }
+
+    static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
+        Path dir = Path.of(f.required("out"));
+        long seed = f.longValue("seed");
+        Architecture arch = ModelShapeFlags.parseArch(f);
+        TokenizerKind kind = f.has("tokenizer") ? parseKind(f) : arch == Architecture.MISTRAL ? TokenizerKind.BYTE_FALLBACK
+                : TokenizerKind.BYTE_LEVEL;
+        ChatStyle style = f.has("chat-style") ? parseStyle(f) : switch (arch) {
+            case LLAMA -> ChatStyle.LLAMA3;
+            case QWEN2 -> ChatStyle.CHATML;
+            case MISTRAL -> ChatStyle.LLAMA2;
+        };
+        int shards = f.integer("shards");
+        if (shards < 1) {
+            throw f.bad("--shards must be at least 1");
+        }
+        int vocab = f.integer("vocab");
+        Files.createDirectories(dir);
+        TinyTokenizer.Written tok;
+        try {
+            tok = TinyTokenizer.write(dir, kind, style, vocab, seed);
+        } catch (IllegalArgumentException e) {
+            throw f.bad(e.getMessage());
+        }
+        ModelConfig cfg = ModelShapeFlags.config(f, tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds());
+        RandomWeights.write(dir, cfg, shards, seed);
+
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode gen = json.createObjectNode();
+        if (tok.bosId().isPresent()) {
+            gen.put("bos_token_id", tok.bosId().getAsInt());
+        }
+        var eos = gen.putArray("eos_token_id");
+        tok.eosIds().forEach(eos::add);
+        if (tok.padId().isPresent()) {
+            gen.put("pad_token_id", tok.padId().getAsInt());
+        }
+        Files.writeString(dir.resolve(SamplingFlags.GENERATION_CONFIG), json.writerWithDefaultPrettyPrinter().writeValueAsString(gen));
+
+        out.printf("wrote %s: %s, %.2fM parameters (%s), hidden %d, %d layers, %d heads / %d KV heads, vocab %d "
+                        + "(tokenizer %d, %s, %s chat template)%n",
+                dir, arch.hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.hiddenSize(),
+                cfg.numLayers(), cfg.numHeads(), cfg.numKvHeads(), cfg.vocabSize(), tok.vocabSize(),
+                kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), style.name().toLowerCase(Locale.ROOT));
+        return 0;
+    }
+
+    private static TokenizerKind parseKind(Flags f) {
+        return switch (f.required("tokenizer")) {
+            case "byte-level" -> TokenizerKind.BYTE_LEVEL;
+            case "byte-fallback" -> TokenizerKind.BYTE_FALLBACK;
+            default -> throw f.bad("--tokenizer must be byte-level or byte-fallback, got '" + f.required("tokenizer") + "'");
+        };
+    }
+
+    private static ChatStyle parseStyle(Flags f) {
+        try {
+            return ChatStyle.valueOf(f.required("chat-style").toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--chat-style must be llama3, chatml or llama2, got '" + f.required("chat-style") + "'");
+        }
+    }
+}
