@@ -158,10 +158,17 @@ public final class Tokenizer {
         return decoder == null ? String.join(" ", pieces) : decoder.decode(pieces);
     }
 
-    /** True when the decoder joins runs of byte pieces, so such a run is final only once it ends. */
-    boolean isBytePiece(int id) {
+    /**
+     * True when {@code id} cannot end a run of {@code <0xNN>} pieces that the decoder joins: it is
+     * such a piece itself, or it decodes to no piece at all (an unknown id, or a special token being
+     * skipped), so the pieces on both sides meet.
+     */
+    boolean continuesByteRun(int id, boolean skipSpecialTokens) {
         String piece = pieceOrNull(id);
-        return decoder != null && decoder.fusesBytePieces() && piece != null && Decoder.ByteFallback.byteOf(piece) >= 0;
+        if (piece == null || (skipSpecialTokens && added.isSpecialContent(piece))) {
+            return true;
+        }
+        return decoder != null && decoder.fusesBytePieces() && Decoder.ByteFallback.byteOf(piece) >= 0;
     }
 
     private String pieceOrNull(int id) {
