@@ -2,7 +2,6 @@ package io.loraplex.engine.tokenizer;
 
 import java.io.IOException;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.PriorityQueue;
@@ -70,8 +69,7 @@ final class BpeModel {
             throw vocabJson.error("expected an object of piece to id, found " + vocabJson.node().getNodeType());
         }
         Map<String, Integer> vocab = new HashMap<>(vocabJson.node().size() * 2);
-        for (Iterator<Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> it = vocabJson.node().fields(); it.hasNext(); ) {
-            var e = it.next();
+        for (Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> e : vocabJson.node().properties()) {
             int id = vocabJson.get(e.getKey()).asInt();
             if (id < 0) {
                 throw vocabJson.get(e.getKey()).error("negative token id " + id);

@@ -3,7 +3,6 @@ package io.loraplex.engine.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -26,10 +25,7 @@ final class HfJson {
 
     private static void write(JsonNode node, boolean sortKeys, int depth, StringBuilder out) {
         if (node.isObject()) {
-            List<Map.Entry<String, JsonNode>> fields = new ArrayList<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-                fields.add(it.next());
-            }
+            List<Map.Entry<String, JsonNode>> fields = new ArrayList<>(node.properties());
             if (sortKeys) {
                 fields.sort(Map.Entry.comparingByKey());
             }

@@ -21,7 +21,8 @@ import java.util.Map;
  * Jinja2's operator precedence ({@code not a == b} is {@code not (a == b)}), loop controls (built
  * into Jinjava), the globals {@code raise_exception} and {@code strftime_now}, transformers'
  * {@code tojson}, Jinja2 3.1's {@code items} filter, Python's notion of {@code iterable} (strings
- * are), and Python string and dict methods ({@link PythonMethods}).
+ * are), transformers' {@code {% generation %}} block, and Python string and dict methods
+ * ({@link PythonMethods}).
  */
 final class JinjaEnvironment {
 
@@ -53,6 +54,7 @@ final class JinjaEnvironment {
         globals.registerFilter(new ToJson());
         globals.registerFilter(new Items());
         globals.registerExpTest(new Iterable());
+        globals.registerTag(new Generation());
         return jinjava;
     }
 
@@ -112,6 +114,31 @@ final class JinjaEnvironment {
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
             return var instanceof Map<?, ?> map ? new ArrayList<>(map.entrySet()) : new ArrayList<>();
+        }
+    }
+
+    /**
+     * transformers' {@code {% generation %}...{% endgeneration %}} (its AssistantTracker extension)
+     * marks assistant text for training masks; rendering, it only outputs its body.
+     */
+    static final class Generation implements com.hubspot.jinjava.lib.tag.Tag {
+        @Override
+        public String getName() {
+            return "generation";
+        }
+
+        @Override
+        public String getEndTagName() {
+            return "endgeneration";
+        }
+
+        @Override
+        public String interpret(com.hubspot.jinjava.tree.TagNode tagNode, JinjavaInterpreter interpreter) {
+            StringBuilder out = new StringBuilder();
+            for (com.hubspot.jinjava.tree.Node child : tagNode.getChildren()) {
+                out.append(child.render(interpreter).getValue());
+            }
+            return out.toString();
         }
     }
 

@@ -23,8 +23,9 @@ record Json(JsonNode node, Path file, String path) {
         try {
             return new Json(MAPPER.readTree(Files.readAllBytes(file)), file, "$");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            var at = e.getLocation();
             throw new IOException(file + ": malformed JSON: " + e.getOriginalMessage()
-                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
+                    + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"), e);
         }
     }
 
