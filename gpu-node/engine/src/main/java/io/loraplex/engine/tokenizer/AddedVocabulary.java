@@ -47,7 +47,7 @@ final class AddedVocabulary {
                 normPatterns.add(normalizer == null ? t.content() : normalizer.normalize(t.content()));
             } else {
                 rawTokens.add(t);
-                }
+            }
         }
         raw = new Matcher(rawTokens, rawTokens.stream().map(AddedToken::content).toList());
         normalized = new Matcher(normTokens, normPatterns);
