@@ -21,7 +21,7 @@ public record ModelIdentity(String weights, String tokenizer) {
 
     /** The tokenizer files that count, when present. */
     public static final List<String> TOKENIZER_FILES = List.of(
-            "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json");
+            "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json");
 
     /** Both hashes in one string: {@code <weights>:<tokenizer>}. */
     public String id() {
