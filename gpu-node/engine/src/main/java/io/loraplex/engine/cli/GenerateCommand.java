@@ -109,16 +109,36 @@ final class GenerateCommand {
         return 0;
     }
 
+    /** A JSON array of messages, {"messages": [...]}, or JSONL with one message per line. */
     static List<ChatMessage> readMessages(Flags f, Path file) throws IOException {
-        JsonNode root;
+        String text;
         try {
-            root = new ObjectMapper().readTree(Files.readString(file));
+            text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw f.bad("--messages: file not found: " + file);
-        } catch (IOException e) {
-            throw f.bad("--messages " + file + ": malformed JSON: " + e.getMessage());
         }
-        JsonNode list = root != null && root.isObject() ? root.get("messages") : root;
+        ObjectMapper json = new ObjectMapper();
+        JsonNode list;
+        try {
+            JsonNode root = json.readTree(text);
+            list = root != null && root.isObject() && root.has("messages") ? root.get("messages") : root;
+            if (list != null && list.isObject()) {
+                list = json.createArrayNode().add(list);
+            }
+        } catch (IOException e) {
+            list = json.createArrayNode();
+            String[] lines = text.split("\\R");
+            for (int i = 0; i < lines.length; i++) {
+                if (lines[i].isBlank()) {
+                    continue;
+                }
+                try {
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) list).add(json.readTree(lines[i]));
+                } catch (IOException lineError) {
+                    throw f.bad("--messages " + file + ": line " + (i + 1) + ": malformed JSON: " + lineError.getMessage());
+                }
+            }
+        }
         if (list == null || !list.isArray() || list.isEmpty()) {
             throw f.bad("--messages " + file + ": expected a non-empty array of {\"role\", \"content\"} (or {\"messages\": [...]})");
         }
@@ -126,7 +146,7 @@ final class GenerateCommand {
         for (int i = 0; i < list.size(); i++) {
             JsonNode m = list.get(i);
             if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
-                throw f.bad("--messages " + file + ": message " + i + " needs string \"role\" and \"content\"");
+                throw f.bad("--messages " + file + ": message " + (i + 1) + " needs string \"role\" and \"content\"");
             }
             messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
         }
