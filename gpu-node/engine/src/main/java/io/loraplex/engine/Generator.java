@@ -3,7 +3,8 @@ package io.loraplex.engine;
 import io.loraplex.engine.backend.Backend;
 import io.loraplex.engine.backend.ForwardBatch;
 import io.loraplex.engine.batch.OutputProcessor;
-import io.loraplex.engine.kv.KvCache;
+import io.loraplex.engine.backend.Workspace;
+import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.sample.Finish;
@@ -49,16 +50,16 @@ public final class Generator {
         }
         long maxTotal = Math.min((long) contextLimit, (long) prompt.length + params.maxTokens());
         int blocks = (int) ((maxTotal + BLOCK_SIZE - 1) / BLOCK_SIZE);
-        int[] table = new int[blocks];
-        java.util.Arrays.setAll(table, i -> i);
         OutputProcessor output = new OutputProcessor(tokenizer, params, cfg.vocabSize(), eosIds, prompt);
         float[] logits = new float[cfg.vocabSize()];
         long t0 = System.nanoTime();
-        try (KvCache kv = backend.allocateKv(blocks, BLOCK_SIZE)) {
+        try (Workspace ws = Workspace.create(backend, BLOCK_SIZE, blocks, adapter == null ? List.of() : List.of(adapter))) {
+            int[] table = ws.blocks(blocks);
+            PagedAdapter paged = ws.paged(adapter);
             for (int start = 0; start < prompt.length; start += PREFILL_CHUNK) {
                 int end = Math.min(prompt.length, start + PREFILL_CHUNK);
-                backend.forward(ForwardBatch.single(java.util.Arrays.copyOfRange(prompt, start, end), start, table, adapter), kv,
-                        logits);
+                backend.forward(ForwardBatch.single(java.util.Arrays.copyOfRange(prompt, start, end), start, table, paged),
+                        ws.arena(), logits);
             }
             long t1 = System.nanoTime();
             int position = prompt.length;
@@ -74,7 +75,8 @@ public final class Generator {
                     return new Result(output.finished(), prompt.length, output.generated().size(), t1 - t0,
                             System.nanoTime() - t1);
                 }
-                backend.forward(ForwardBatch.single(new int[] {step.sampled().token()}, position, table, adapter), kv, logits);
+                backend.forward(ForwardBatch.single(new int[] {step.sampled().token()}, position, table, paged), ws.arena(),
+                        logits);
                 position++;
             }
         }

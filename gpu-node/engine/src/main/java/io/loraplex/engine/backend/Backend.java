@@ -1,6 +1,7 @@
 package io.loraplex.engine.backend;
 
-import io.loraplex.engine.kv.KvCache;
+import io.loraplex.engine.kv.ArenaLayout;
+import io.loraplex.engine.kv.PageArena;
 import io.loraplex.engine.model.ModelConfig;
 
 /**
@@ -14,14 +15,15 @@ public interface Backend extends AutoCloseable {
 
     ModelConfig config();
 
-    /** Allocates KV storage for {@code numBlocks} blocks of {@code blockSize} positions. */
-    KvCache allocateKv(int numBlocks, int blockSize);
+    /** Allocates an arena of {@code pages} pages for KV blocks and adapter weights. */
+    PageArena allocateArena(ArenaLayout layout, int pages);
 
     /**
-     * Runs one step: writes each token's keys and values to {@code kv}, and writes the logits of
+     * Runs one step: writes each token's keys and values to its blocks in {@code arena}, adds each
+     * token's adapter (whose pages are in the same arena), and writes the logits of
      * {@code batch.logitRows()} to {@code logits} as {@code (logitRows, V)}.
      */
-    void forward(ForwardBatch batch, KvCache kv, float[] logits);
+    void forward(ForwardBatch batch, PageArena arena, float[] logits);
 
     @Override
     default void close() {

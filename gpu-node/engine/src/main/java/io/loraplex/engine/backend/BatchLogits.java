@@ -1,7 +1,7 @@
 package io.loraplex.engine.backend;
 
-import io.loraplex.engine.kv.KvCache;
 import io.loraplex.engine.lora.LoraAdapter;
+import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -40,6 +40,20 @@ public final class BatchLogits {
             total += r.tokens().length;
             blocks += (r.tokens().length + blockSize - 1) / blockSize;
         }
+        List<LoraAdapter> distinct = new ArrayList<>();
+        for (Request r : requests) {
+            if (r.adapter() != null && distinct.stream().noneMatch(a -> a == r.adapter())) {
+                distinct.add(r.adapter());
+            }
+        }
+        try (Workspace ws = Workspace.create(backend, blockSize, blocks, distinct)) {
+            return run(backend, requests, ws, total);
+        }
+    }
+
+    private static List<float[]> run(Backend backend, List<Request> requests, Workspace ws, int total) {
+        ModelConfig cfg = backend.config();
+        int blockSize = ws.arena().layout().blockSize();
         int[] tokens = new int[total];
         int[] positions = new int[total];
         int[] sequence = new int[total];
@@ -47,20 +61,16 @@ public final class BatchLogits {
         int[][] tables = new int[requests.size()][];
         int[] logitRows = new int[requests.size()];
         Map<LoraAdapter, Integer> adapterSlots = new IdentityHashMap<>();
-        List<LoraAdapter> adapters = new ArrayList<>();
+        List<PagedAdapter> adapters = new ArrayList<>();
         int row = 0;
-        int nextBlock = 0;
         for (int s = 0; s < requests.size(); s++) {
             Request r = requests.get(s);
             int n = r.tokens().length;
-            tables[s] = new int[(n + blockSize - 1) / blockSize];
-            for (int b = 0; b < tables[s].length; b++) {
-                tables[s][b] = nextBlock++;
-            }
+            tables[s] = ws.blocks((n + blockSize - 1) / blockSize);
             int slot = ForwardBatch.NO_ADAPTER;
             if (r.adapter() != null) {
                 slot = adapterSlots.computeIfAbsent(r.adapter(), a -> {
-                    adapters.add(a);
+                    adapters.add(ws.paged(a));
                     return adapters.size() - 1;
                 });
             }
@@ -74,11 +84,9 @@ public final class BatchLogits {
             logitRows[s] = row - 1;
         }
         ForwardBatch batch = new ForwardBatch(tokens, positions, sequence, tables, adapterIndex,
-                adapters.toArray(LoraAdapter[]::new), logitRows);
+                adapters.toArray(PagedAdapter[]::new), logitRows);
         float[] logits = new float[requests.size() * cfg.vocabSize()];
-        try (KvCache kv = backend.allocateKv(Math.max(1, blocks), blockSize)) {
-            backend.forward(batch, kv, logits);
-        }
+        backend.forward(batch, ws.arena(), logits);
         List<float[]> out = new ArrayList<>();
         for (int s = 0; s < requests.size(); s++) {
             out.add(java.util.Arrays.copyOfRange(logits, s * cfg.vocabSize(), (s + 1) * cfg.vocabSize()));

@@ -1,9 +1,9 @@
 package io.loraplex.engine.backend;
 
-import io.loraplex.engine.kv.HostKvCache;
-import io.loraplex.engine.kv.KvCache;
-import io.loraplex.engine.lora.LoraAdapter;
-import io.loraplex.engine.lora.LoraWeights;
+import io.loraplex.engine.kv.ArenaLayout;
+import io.loraplex.engine.kv.HostArena;
+import io.loraplex.engine.kv.PageArena;
+import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.lora.TargetModule;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.ModelWeights;
@@ -15,8 +15,8 @@ import java.util.List;
 /**
  * The fast CPU forward pass: Vector API kernels over the memory-mapped weights (f32, bf16 widened in
  * registers, f16 widened per tile), projections split across a {@link WorkerPool} by output rows,
- * attention by (token, head), LoRA by token. Results are bit-identical whatever the batch
- * (see {@link CpuKernels}).
+ * attention by (token, head), LoRA by segments of one adapter's tokens read from the page arena.
+ * Results are bit-identical whatever the batch (see {@link CpuKernels}).
  */
 public final class CpuBackend implements Backend {
 
@@ -140,13 +140,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public KvCache allocateKv(int numBlocks, int blockSize) {
-        return new HostKvCache(cfg.numLayers(), numBlocks, blockSize, cfg.numKvHeads(), cfg.headDim());
+    public PageArena allocateArena(ArenaLayout layout, int pages) {
+        return new HostArena(layout, pages);
     }
 
     @Override
-    public void forward(ForwardBatch batch, KvCache kvCache, float[] logits) {
-        HostKvCache kv = (HostKvCache) kvCache;
+    public void forward(ForwardBatch batch, PageArena pageArena, float[] logits) {
+        HostArena kv = (HostArena) pageArena;
         int nt = batch.numTokens();
         if (scratch.capacity < nt) {
             scratch = new Scratch(cfg, Math.max(nt, scratch.capacity * 2));
@@ -155,6 +155,7 @@ public final class CpuBackend implements Backend {
         int c = cfg.hiddenSize();
         int half = cfg.headDim() / 2;
 
+        int[] segments = adapterSegments(batch);
         // token embeddings and rotary angles
         for (int t = 0; t < nt; t++) {
             w.embed.copyTo((long) batch.tokens()[t] * c, s.x, t * c, c);
@@ -170,9 +171,9 @@ public final class CpuBackend implements Backend {
             addBias(bq[l], s.q, cfg.qDim(), nt);
             addBias(bk[l], s.k, cfg.kvDim(), nt);
             addBias(bv[l], s.v, cfg.kvDim(), nt);
-            lora(batch, l, TargetModule.Q_PROJ, s.h, s.q);
-            lora(batch, l, TargetModule.K_PROJ, s.h, s.k);
-            lora(batch, l, TargetModule.V_PROJ, s.h, s.v);
+            lora(batch, segments, kv, l, TargetModule.Q_PROJ, s.h, s.q);
+            lora(batch, segments, kv, l, TargetModule.K_PROJ, s.h, s.k);
+            lora(batch, segments, kv, l, TargetModule.V_PROJ, s.h, s.v);
             // rotary embedding, then keys and values into the cache
             for (int t = 0; t < nt; t++) {
                 for (int head = 0; head < cfg.numHeads(); head++) {
@@ -181,9 +182,9 @@ public final class CpuBackend implements Backend {
                 for (int head = 0; head < cfg.numKvHeads(); head++) {
                     Rope.rotate(s.k, t * cfg.kvDim() + head * cfg.headDim(), s.cos, s.sin, t * half, half);
                 }
-                int off = kv.offset(batch.blockTables()[batch.sequence()[t]], batch.positions()[t]);
-                System.arraycopy(s.k, t * cfg.kvDim(), kv.keys[l], off, cfg.kvDim());
-                System.arraycopy(s.v, t * cfg.kvDim(), kv.values[l], off, cfg.kvDim());
+                int[] table = batch.blockTables()[batch.sequence()[t]];
+                System.arraycopy(s.k, t * cfg.kvDim(), kv.data, kv.keyOffset(table, l, batch.positions()[t]), cfg.kvDim());
+                System.arraycopy(s.v, t * cfg.kvDim(), kv.data, kv.valueOffset(table, l, batch.positions()[t]), cfg.kvDim());
             }
             // causal attention over each token's sequence
             int layer = l;
@@ -191,7 +192,7 @@ public final class CpuBackend implements Backend {
             // output projection and residual
             project(oTasks[l], s.att, cfg.qDim(), nt, s);
             addBias(bo[l], s.tmp, c, nt);
-            lora(batch, l, TargetModule.O_PROJ, s.att, s.tmp);
+            lora(batch, segments, kv, l, TargetModule.O_PROJ, s.att, s.tmp);
             CpuKernels.add(s.tmp, 0, s.x, 0, nt * c);
             // MLP rmsnorm, SwiGLU, down projection and residual
             for (int t = 0; t < nt; t++) {
@@ -200,12 +201,12 @@ public final class CpuBackend implements Backend {
             project(gateUpTasks[l], s.h, c, nt, s);
             addBias(bGate[l], s.gate, cfg.intermediateSize(), nt);
             addBias(bUp[l], s.up, cfg.intermediateSize(), nt);
-            lora(batch, l, TargetModule.GATE_PROJ, s.h, s.gate);
-            lora(batch, l, TargetModule.UP_PROJ, s.h, s.up);
+            lora(batch, segments, kv, l, TargetModule.GATE_PROJ, s.h, s.gate);
+            lora(batch, segments, kv, l, TargetModule.UP_PROJ, s.h, s.up);
             CpuKernels.swiglu(s.gate, s.up, 0, nt * cfg.intermediateSize());
             project(downTasks[l], s.gate, cfg.intermediateSize(), nt, s);
             addBias(bDown[l], s.tmp, c, nt);
-            lora(batch, l, TargetModule.DOWN_PROJ, s.gate, s.tmp);
+            lora(batch, segments, kv, l, TargetModule.DOWN_PROJ, s.gate, s.tmp);
             CpuKernels.add(s.tmp, 0, s.x, 0, nt * c);
         }
         // final norm and lm head, only for the rows whose logits are wanted
@@ -253,37 +254,114 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    /** Adds each token's adapter delta {@code scale·(x·Aᵀ)·Bᵀ} for one projection. */
-    private void lora(ForwardBatch batch, int layer, TargetModule module, float[] in, float[] y) {
+    /** Longest run of one adapter's tokens a LoRA task takes (SGMV segments are split for parallelism). */
+    private static final int SEGMENT_TOKENS = 16;
+
+    /**
+     * Runs of consecutive tokens with the same adapter, as {@code [start, end)} pairs; runs without
+     * an adapter are left out. A prefill chunk is one run (SGMV); decode tokens are runs of one (BGMV).
+     */
+    private static int[] adapterSegments(ForwardBatch batch) {
         if (batch.adapters().length == 0) {
+            return new int[0];
+        }
+        int[] adapter = batch.adapter();
+        int[] out = new int[2 * adapter.length];
+        int n = 0;
+        for (int start = 0; start < adapter.length; ) {
+            int end = start + 1;
+            while (end < adapter.length && adapter[end] == adapter[start] && end - start < SEGMENT_TOKENS) {
+                end++;
+            }
+            if (adapter[start] != ForwardBatch.NO_ADAPTER) {
+                out[n++] = start;
+                out[n++] = end;
+            }
+            start = end;
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    /**
+     * Adds each token's adapter delta {@code scale·(x·Aᵀ)·Bᵀ} for one projection, segment by
+     * segment. Shrink: a segment's tokens against the adapter's A rows, 4×4 tiles (a lone token uses
+     * plain dots; both give the same bits). Expand: the rank-weighted sum of B's columns, then
+     * scaled into {@code y}. Ranks differ per adapter and nothing is padded.
+     */
+    private void lora(ForwardBatch batch, int[] segments, HostArena arena, int layer, TargetModule module, float[] in,
+            float[] y) {
+        if (segments.length == 0) {
             return;
         }
         int inDim = module.inFeatures(cfg);
         int outDim = module.outFeatures(cfg);
-        pool.run(batch.numTokens(), t -> {
-            int index = batch.adapter()[t];
-            if (index == ForwardBatch.NO_ADAPTER) {
+        pool.run(segments.length / 2, task -> {
+            int start = segments[2 * task];
+            int end = segments[2 * task + 1];
+            PagedAdapter.Module m = batch.adapters()[batch.adapter()[start]].module(layer, module);
+            if (m == null) {
                 return;
             }
-            LoraAdapter adapter = batch.adapters()[index];
-            LoraWeights lw = adapter.weights(layer, module);
-            if (lw == null) {
-                return;
+            int rank = m.rank();
+            int n = end - start;
+            float[] shrunk = loraScratch.get().shrunk(n * rank);   // (n, R)
+            float[] delta = loraScratch.get().delta(outDim);       // (out)
+            if (n == 1) {
+                for (int r = 0; r < rank; r++) {
+                    shrunk[r] = CpuKernels.dot(in, start * inDim, arena.data, m.aRows()[r], inDim);
+                }
+            } else {
+                CpuKernels.matmulRows(in, inDim, start, n, arenaSegment(arena), m.aRows(), inDim, shrunk, rank);
             }
-            int rank = lw.rank();
-            float[] shrunk = new float[rank];
-            for (int r = 0; r < rank; r++) {
-                shrunk[r] = CpuKernels.dot(in, t * inDim, lw.a(), r * inDim, inDim);
-            }
-            int yOff = t * outDim;
-            for (int o = 0; o < outDim; o++) {
-                y[yOff + o] += lw.scale() * CpuKernels.dot(shrunk, 0, lw.b(), o * rank, rank);
+            for (int t = 0; t < n; t++) {
+                java.util.Arrays.fill(delta, 0, outDim, 0f);
+                for (int r = 0; r < rank; r++) {
+                    CpuKernels.axpy(shrunk[t * rank + r], arena.data, m.bRows()[r], delta, 0, outDim);
+                }
+                CpuKernels.axpy(m.scale(), delta, 0, y, (start + t) * outDim, outDim);
             }
         });
     }
 
+    private final ThreadLocal<LoraScratch> loraScratch = ThreadLocal.withInitial(LoraScratch::new);
+    private HostArena segmentArena;
+    private java.lang.foreign.MemorySegment segmentOfArena;
+
+    /** The arena's array as a memory segment for the tiled kernel, wrapped once per arena. */
+    private java.lang.foreign.MemorySegment arenaSegment(HostArena arena) {
+        if (segmentArena != arena) {
+            synchronized (this) {
+                if (segmentArena != arena) {
+                    segmentOfArena = java.lang.foreign.MemorySegment.ofArray(arena.data);
+                    segmentArena = arena;
+                }
+            }
+        }
+        return segmentOfArena;
+    }
+
+    /** Per-thread buffers of the LoRA path, grown on demand. */
+    private static final class LoraScratch {
+        private float[] shrunk = new float[256];
+        private float[] delta = new float[1024];
+
+        float[] shrunk(int n) {
+            if (shrunk.length < n) {
+                shrunk = new float[n];
+            }
+            return shrunk;
+        }
+
+        float[] delta(int n) {
+            if (delta.length < n) {
+                delta = new float[n];
+            }
+            return delta;
+        }
+    }
+
     /** Attention of token {@code t}, head {@code head} over positions 0..position of its sequence. */
-    private void attend(ForwardBatch batch, HostKvCache kv, int layer, int t, int head, Scratch s) {
+    private void attend(ForwardBatch batch, HostArena kv, int layer, int t, int head, Scratch s) {
         int hs = cfg.headDim();
         int kvHead = head / (cfg.numHeads() / cfg.numKvHeads());
         int position = batch.positions()[t];
@@ -297,10 +375,10 @@ public final class CpuBackend implements Backend {
             scoreScratch.set(scores);
         }
         int qOff = t * cfg.qDim() + head * hs;
-        float[] keys = kv.keys[layer];
+        float[] data = kv.data;
         float max = Float.NEGATIVE_INFINITY;
         for (int j = first; j <= position; j++) {
-            float score = CpuKernels.dot(s.q, qOff, keys, kv.offset(table, j) + kvHead * hs, hs) * scale;
+            float score = CpuKernels.dot(s.q, qOff, data, kv.keyOffset(table, layer, j) + kvHead * hs, hs) * scale;
             scores[j] = score;
             max = Math.max(max, score);
         }
@@ -312,9 +390,8 @@ public final class CpuBackend implements Backend {
         }
         float inv = 1.0f / sum;
         java.util.Arrays.fill(s.att, qOff, qOff + hs, 0f);
-        float[] values = kv.values[layer];
         for (int j = first; j <= position; j++) {
-            CpuKernels.axpy(scores[j] * inv, values, kv.offset(table, j) + kvHead * hs, s.att, qOff, hs);
+            CpuKernels.axpy(scores[j] * inv, data, kv.valueOffset(table, layer, j) + kvHead * hs, s.att, qOff, hs);
         }
     }
 

@@ -108,6 +108,36 @@ final class CpuKernels {
         }
     }
 
+    /**
+     * {@code y[t·R + r] = x[(start + t)·n …]·w[rows[r] …]} for {@code nTokens} tokens and the rows at
+     * the given float offsets of {@code w} (adapter rows scattered over arena pages), each in the
+     * fixed order of {@link #dot}.
+     */
+    static void matmulRows(float[] x, int n, int start, int nTokens, MemorySegment w, int[] rows, int rowLength,
+            float[] y, int yStride) {
+        float[] res = new float[16];
+        for (int o = 0; o < rows.length; o += 4) {
+            int nr = Math.min(4, rows.length - o);
+            long r0 = rows[o] * 4L;
+            long r1 = nr > 1 ? rows[o + 1] * 4L : r0;
+            long r2 = nr > 2 ? rows[o + 2] * 4L : r0;
+            long r3 = nr > 3 ? rows[o + 3] * 4L : r0;
+            for (int t = 0; t < nTokens; t += 4) {
+                int nt = Math.min(4, nTokens - t);
+                int x0 = (start + t) * n;
+                int x1 = nt > 1 ? x0 + n : x0;
+                int x2 = nt > 2 ? x0 + 2 * n : x0;
+                int x3 = nt > 3 ? x0 + 3 * n : x0;
+                tileF32(x, x0, x1, x2, x3, w, r0, r1, r2, r3, rowLength, res);
+                for (int tt = 0; tt < nt; tt++) {
+                    for (int r = 0; r < nr; r++) {
+                        y[(t + tt) * yStride + o + r] = res[r * 4 + tt];
+                    }
+                }
+            }
+        }
+    }
+
     /** 4 rows × 4 tokens of f32 weights; {@code res[row·4 + token]}. */
     private static void tileF32(float[] x, int x0, int x1, int x2, int x3, MemorySegment w,
             long w0, long w1, long w2, long w3, int n, float[] res) {

@@ -1,6 +1,6 @@
 package io.loraplex.engine.backend;
 
-import io.loraplex.engine.lora.LoraAdapter;
+import io.loraplex.engine.lora.PagedAdapter;
 import java.util.Objects;
 
 /**
@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param tokens      (T) token ids
  * @param positions   (T) position of each token in its sequence
  * @param sequence    (T) index of each token's sequence in {@code blockTables}
- * @param blockTables (B) (blocks) each sequence's KV blocks, covering its positions up to this step
+ * @param blockTables (B) (blocks) each sequence's KV pages, covering its positions up to this step
  * @param adapter     (T) index of each token's adapter in {@code adapters}, or {@link #NO_ADAPTER}
  * @param adapters    the distinct adapters this step uses
  * @param logitRows   token rows whose logits are wanted, in output order
@@ -24,7 +24,7 @@ public record ForwardBatch(
         int[] sequence,
         int[][] blockTables,
         int[] adapter,
-        LoraAdapter[] adapters,
+        PagedAdapter[] adapters,
         int[] logitRows) {
 
     /** A token that runs on the base model alone. */
@@ -56,7 +56,7 @@ public record ForwardBatch(
     }
 
     /** One sequence of tokens at positions {@code start…}, with its logits wanted at the last one. */
-    public static ForwardBatch single(int[] tokens, int start, int[] blockTable, LoraAdapter adapter) {
+    public static ForwardBatch single(int[] tokens, int start, int[] blockTable, PagedAdapter adapter) {
         int t = tokens.length;
         int[] positions = new int[t];
         int[] adapterIndex = new int[t];
@@ -64,7 +64,7 @@ public record ForwardBatch(
             positions[i] = start + i;
             adapterIndex[i] = adapter == null ? NO_ADAPTER : 0;
         }
-        LoraAdapter[] adapters = adapter == null ? new LoraAdapter[0] : new LoraAdapter[] {adapter};
+        PagedAdapter[] adapters = adapter == null ? new PagedAdapter[0] : new PagedAdapter[] {adapter};
         return new ForwardBatch(tokens, positions, new int[t], new int[][] {blockTable}, adapterIndex, adapters,
                 new int[] {t - 1});
     }

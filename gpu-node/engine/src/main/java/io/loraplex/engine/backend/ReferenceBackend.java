@@ -1,7 +1,8 @@
 package io.loraplex.engine.backend;
 
-import io.loraplex.engine.kv.HostKvCache;
-import io.loraplex.engine.kv.KvCache;
+import io.loraplex.engine.kv.ArenaLayout;
+import io.loraplex.engine.kv.HostArena;
+import io.loraplex.engine.kv.PageArena;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.lora.LoraWeights;
 import io.loraplex.engine.lora.TargetModule;
@@ -11,8 +12,9 @@ import io.loraplex.engine.model.Rope;
 import io.loraplex.engine.model.Tensor;
 
 /**
- * The plain forward pass: one token at a time, scalar loops, weights read element by element.
- * Slow and obviously correct; every fast path is tested against it.
+ * The plain forward pass: one token at a time, scalar loops, weights read element by element, and
+ * adapters read from their unpaged source. Slow and obviously correct; every fast path is tested
+ * against it.
  */
 public final class ReferenceBackend implements Backend {
 
@@ -37,13 +39,13 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public KvCache allocateKv(int numBlocks, int blockSize) {
-        return new HostKvCache(cfg.numLayers(), numBlocks, blockSize, cfg.numKvHeads(), cfg.headDim());
+    public PageArena allocateArena(ArenaLayout layout, int pages) {
+        return new HostArena(layout, pages);
     }
 
     @Override
-    public void forward(ForwardBatch batch, KvCache kvCache, float[] logits) {
-        HostKvCache kv = (HostKvCache) kvCache;
+    public void forward(ForwardBatch batch, PageArena pageArena, float[] logits) {
+        HostArena kv = (HostArena) pageArena;
         int nTokens = batch.numTokens();
         int c = cfg.hiddenSize();
         int hs = cfg.headDim();
@@ -70,9 +72,9 @@ public final class ReferenceBackend implements Backend {
                 for (int head = 0; head < cfg.numKvHeads(); head++) {
                     Rope.rotate(k, head * hs, cos[t], sin[t], 0, half);
                 }
-                int off = kv.offset(batch.blockTables()[batch.sequence()[t]], batch.positions()[t]);
-                System.arraycopy(k, 0, kv.keys[l], off, k.length);
-                System.arraycopy(v, 0, kv.values[l], off, v.length);
+                int[] table = batch.blockTables()[batch.sequence()[t]];
+                System.arraycopy(k, 0, kv.data, kv.keyOffset(table, l, batch.positions()[t]), k.length);
+                System.arraycopy(v, 0, kv.data, kv.valueOffset(table, l, batch.positions()[t]), v.length);
             }
             for (int t = 0; t < nTokens; t++) {
                 float[] att = attention(q[t], kv, l, batch.blockTables()[batch.sequence()[t]], batch.positions()[t]);
@@ -100,7 +102,7 @@ public final class ReferenceBackend implements Backend {
     }
 
     /** Causal GQA attention of one query (NH·HS) over positions 0..position of its sequence. */
-    private float[] attention(float[] q, HostKvCache kv, int layer, int[] table, int position) {
+    private float[] attention(float[] q, HostArena kv, int layer, int[] table, int position) {
         int hs = cfg.headDim();
         int group = cfg.numHeads() / cfg.numKvHeads();
         int window = cfg.windowFor(layer);
@@ -112,10 +114,10 @@ public final class ReferenceBackend implements Backend {
             int kvHead = head / group;
             float max = Float.NEGATIVE_INFINITY;
             for (int j = first; j <= position; j++) {
-                int off = kv.offset(table, j) + kvHead * hs;
+                int off = kv.keyOffset(table, layer, j) + kvHead * hs;
                 float dot = 0;
                 for (int i = 0; i < hs; i++) {
-                    dot += q[head * hs + i] * kv.keys[layer][off + i];
+                    dot += q[head * hs + i] * kv.data[off + i];
                 }
                 scores[j] = dot * scale;
                 max = Math.max(max, scores[j]);
@@ -126,10 +128,10 @@ public final class ReferenceBackend implements Backend {
                 sum += scores[j];
             }
             for (int j = first; j <= position; j++) {
-                int off = kv.offset(table, j) + kvHead * hs;
+                int off = kv.valueOffset(table, layer, j) + kvHead * hs;
                 float p = scores[j] / sum;
                 for (int i = 0; i < hs; i++) {
-                    out[head * hs + i] += p * kv.values[layer][off + i];
+                    out[head * hs + i] += p * kv.data[off + i];
                 }
             }
         }
@@ -201,6 +203,6 @@ public final class ReferenceBackend implements Backend {
 
     private static LoraAdapter adapterOf(ForwardBatch batch, int t) {
         int index = batch.adapter()[t];
-        return index == ForwardBatch.NO_ADAPTER ? null : batch.adapters()[index];
+        return index == ForwardBatch.NO_ADAPTER ? null : batch.adapters()[index].source();
     }
 }

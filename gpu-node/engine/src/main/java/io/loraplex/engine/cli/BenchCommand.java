@@ -3,7 +3,8 @@ package io.loraplex.engine.cli;
 import io.loraplex.engine.backend.Backend;
 import io.loraplex.engine.backend.Backends;
 import io.loraplex.engine.backend.ForwardBatch;
-import io.loraplex.engine.kv.KvCache;
+import io.loraplex.engine.backend.Workspace;
+import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.AdapterWriter;
 import io.loraplex.engine.lora.LoraAdapter;
@@ -121,20 +122,20 @@ final class BenchCommand {
         ModelConfig cfg = backend.config();
         int blockSize = 16;
         int blocks = (promptTokens + decodeTokens + blockSize) / blockSize + 1;
-        int[] table = new int[blocks];
-        Arrays.setAll(table, i -> i);
         int[] prompt = new SplittableRandom(seed).ints(promptTokens, 0, cfg.vocabSize()).toArray();
         float[] logits = new float[cfg.vocabSize()];
         double[] promptRates = new double[runs];
         double[] decodeRates = new double[runs];
-        try (KvCache kv = backend.allocateKv(blocks, blockSize)) {
+        try (Workspace ws = Workspace.create(backend, blockSize, blocks, adapter == null ? List.of() : List.of(adapter))) {
+            int[] table = ws.blocks(blocks);
+            PagedAdapter paged = ws.paged(adapter);
             for (int run = 0; run < runs; run++) {
                 long t0 = System.nanoTime();
-                backend.forward(ForwardBatch.single(prompt, 0, table, adapter), kv, logits);
+                backend.forward(ForwardBatch.single(prompt, 0, table, paged), ws.arena(), logits);
                 long t1 = System.nanoTime();
                 for (int i = 0; i < decodeTokens; i++) {
                     int next = argmax(logits);
-                    backend.forward(ForwardBatch.single(new int[] {next}, promptTokens + i, table, adapter), kv, logits);
+                    backend.forward(ForwardBatch.single(new int[] {next}, promptTokens + i, table, paged), ws.arena(), logits);
                 }
                 long t2 = System.nanoTime();
                 promptRates[run] = promptTokens / ((t1 - t0) / 1e9);

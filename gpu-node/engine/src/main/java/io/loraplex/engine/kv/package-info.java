@@ -1,5 +1,7 @@
 /**
- * The paged KV cache: fixed-size blocks of {@code P} positions, each sequence reaching its keys and
- * values through a block table, so memory is claimed a block at a time and freed at once.
+ * Paged memory for serving: one arena of fixed-size pages holds both the KV cache (one page is one
+ * block of {@code P} positions for every layer) and the resident adapters' weights, under one
+ * budget. Sequences reach their keys and values through block tables of page ids; full blocks are
+ * shared between requests through the prefix cache.
  */
 package io.loraplex.engine.kv;

@@ -3,7 +3,7 @@ package io.loraplex.engine.backend;
 import static io.loraplex.engine.LogitAsserts.assertBitwise;
 
 import io.loraplex.engine.TestModels;
-import io.loraplex.engine.kv.KvCache;
+import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.AdapterWriter;
 import io.loraplex.engine.lora.LoraAdapter;
@@ -93,11 +93,11 @@ class BatchInvarianceTest {
             Collections.shuffle(blocks, new java.util.Random(3));
             int[] table = blocks.subList(0, (prompt.length + blockSize - 1) / blockSize).stream().mapToInt(i -> i).toArray();
             float[] logits = new float[cfg.vocabSize()];
-            try (KvCache kv = cpu.allocateKv(20, blockSize)) {
+            try (Workspace ws = Workspace.create(cpu, blockSize, 20, List.of(a1))) {
                 int start = 0;
                 for (int chunk : new int[] {5, 1, 10, 7}) {
                     int[] part = Arrays.copyOfRange(prompt, start, start + chunk);
-                    cpu.forward(ForwardBatch.single(part, start, table, a1), kv, logits);
+                    cpu.forward(ForwardBatch.single(part, start, table, ws.paged(a1)), ws.arena(), logits);
                     start += chunk;
                 }
             }
@@ -111,17 +111,18 @@ class BatchInvarianceTest {
         int[] p1 = TestModels.tokens(6, cfg.vocabSize(), 21);
         int[] p2 = TestModels.tokens(9, cfg.vocabSize(), 22);
         int extra = 4;
-        try (Backend cpu = Backends.create(Backends.CPU, model, 2); KvCache kv = cpu.allocateKv(16, 4)) {
+        try (Backend cpu = Backends.create(Backends.CPU, model, 2); Workspace ws = Workspace.create(cpu, 4, 16, List.of(a2))) {
             int[] t1 = {0, 1, 2, 3};
             int[] t2 = {4, 5, 6, 7};
+            PagedAdapter pagedA2 = ws.paged(a2);
             float[] both = new float[2 * cfg.vocabSize()];
             // prefill both in one step
             int[] tokens = concat(p1, p2);
             int[] positions = concat(range(0, p1.length), range(0, p2.length));
             int[] seq = concat(new int[p1.length], filled(p2.length, 1));
             int[] adapter = concat(filled(p1.length, 0), filled(p2.length, ForwardBatch.NO_ADAPTER));
-            cpu.forward(new ForwardBatch(tokens, positions, seq, new int[][] {t1, t2}, adapter, new LoraAdapter[] {a2},
-                    new int[] {p1.length - 1, p1.length + p2.length - 1}), kv, both);
+            cpu.forward(new ForwardBatch(tokens, positions, seq, new int[][] {t1, t2}, adapter, new PagedAdapter[] {pagedA2},
+                    new int[] {p1.length - 1, p1.length + p2.length - 1}), ws.arena(), both);
             int[] s1 = Arrays.copyOf(p1, p1.length + extra);
             int[] s2 = Arrays.copyOf(p2, p2.length + extra);
             for (int step = 0; step < extra; step++) {
@@ -131,7 +132,7 @@ class BatchInvarianceTest {
                 s2[p2.length + step] = n2;
                 cpu.forward(new ForwardBatch(new int[] {n1, n2}, new int[] {p1.length + step, p2.length + step},
                         new int[] {0, 1}, new int[][] {t1, t2}, new int[] {0, ForwardBatch.NO_ADAPTER},
-                        new LoraAdapter[] {a2}, new int[] {0, 1}), kv, both);
+                        new PagedAdapter[] {pagedA2}, new int[] {0, 1}), ws.arena(), both);
             }
             float[] alone1 = BatchLogits.run(cpu, List.of(new BatchLogits.Request(a2, s1)), 4).getFirst();
             float[] alone2 = BatchLogits.run(cpu, List.of(new BatchLogits.Request(null, s2)), 4).getFirst();
