@@ -14,7 +14,7 @@ import java.util.List;
 /**
  * Turns one request's logits into its output: samples a token, decides whether it finishes the
  * request, and yields the text that is safe to show (complete UTF-8 characters, never a prefix of
- * a stop string).
+ * a stop string). Without a tokenizer it works on token ids alone and yields no text.
  */
 public final class OutputProcessor {
 
@@ -34,7 +34,7 @@ public final class OutputProcessor {
         this.sampler.observePrompt(prompt);
         this.stopChecker = new StopChecker(params, eosIds);
         this.stopStrings = new StopStringMatcher(params.stop());
-        this.decoder = new IncrementalDecoder(tokenizer, true);
+        this.decoder = tokenizer == null ? null : new IncrementalDecoder(tokenizer, true);
     }
 
     /** Samples from {@code logits[offset…offset+V)} and advances the request. */
@@ -47,13 +47,14 @@ public final class OutputProcessor {
         generated.add(token);
         Finish f = stopChecker.check(token, generated.size());
         // a stop token's own text is not part of the output (eos and stop_token_ids alike)
-        String text = f != null && f.reason() == io.loraplex.engine.sample.FinishReason.STOP ? "" : decoder.add(token);
+        String text = decoder == null || (f != null && f.reason() == io.loraplex.engine.sample.FinishReason.STOP) ? ""
+                : decoder.add(token);
         StopStringMatcher.Emit emit = stopStrings.feed(text);
         String out = emit.text();
         if (emit.stopped()) {
             f = Finish.stopString(emit.stop());
         } else if (f != null) {
-            out += stopStrings.feed(decoder.flush()).text() + stopStrings.flush();
+            out += stopStrings.feed(decoder == null ? "" : decoder.flush()).text() + stopStrings.flush();
         }
         finish = f;
         return new Step(sampled, out, f);
@@ -65,7 +66,7 @@ public final class OutputProcessor {
             return "";
         }
         finish = reason;
-        StopStringMatcher.Emit emit = stopStrings.feed(decoder.flush());
+        StopStringMatcher.Emit emit = stopStrings.feed(decoder == null ? "" : decoder.flush());
         return emit.stopped() ? emit.text() : emit.text() + stopStrings.flush();
     }
 
