@@ -2,15 +2,18 @@ package io.loraplex.engine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.loraplex.engine.Generator;
+import io.loraplex.cluster.TenantId;
 import io.loraplex.engine.backend.Backend;
 import io.loraplex.engine.backend.Backends;
-import io.loraplex.engine.batch.OutputProcessor;
+import io.loraplex.engine.batch.AdapterSpec;
+import io.loraplex.engine.batch.Engine;
+import io.loraplex.engine.batch.EngineRequest;
+import io.loraplex.engine.batch.EngineSettings;
+import io.loraplex.engine.batch.GenerationListener;
 import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.model.BaseModel;
-import io.loraplex.engine.sample.SampledToken;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.sample.TokenLogprob;
 import io.loraplex.engine.tokenizer.ChatMessage;
@@ -27,7 +30,8 @@ import java.util.Optional;
 
 /**
  * {@code loraplex generate --model DIR [--adapter DIR] (--prompt TEXT | --messages FILE)}: streams
- * the generated text to stdout; timings and the finish reason go to stderr.
+ * the generated text to stdout; timings and the finish reason go to stderr. The request runs
+ * through the serving engine, as a server's would.
  */
 final class GenerateCommand {
 
@@ -78,32 +82,66 @@ final class GenerateCommand {
                 prompt = tokenizer.encode(rendered, false);
             }
             List<Integer> eos = SamplingFlags.eosIds(model.config(), tokenizer, modelDir);
-            List<SampledToken> sampled = new ArrayList<>();
-            Generator.Result result = new Generator(backend, tokenizer, eos).generate(prompt, adapter, params, step -> {
-                out.print(step.text());
-                out.flush();
-                if (step.sampled() != null) {
-                    sampled.add(step.sampled());
+            List<GenerationListener.Token> tokens = new ArrayList<>();
+            long[] firstTokenAt = new long[1];
+            java.util.concurrent.CompletableFuture<GenerationListener.Completion> done = new java.util.concurrent.CompletableFuture<>();
+            EngineSettings settings = EngineSettings.defaults().withMaxLoraRank(f.integer("max-lora-rank"));
+            long start;
+            GenerationListener.Completion completion;
+            try (Engine engine = new Engine(backend, tokenizer, eos, settings)) {
+                EngineRequest request = EngineRequest.generate("generate", new TenantId("cli"),
+                        adapter == null ? null : AdapterSpec.loaded(adapter), prompt, params);
+                if (adapter != null) {
+                    engine.preload(request.adapter(), true).get();
                 }
-            });
+                start = System.nanoTime();
+                engine.submit(request, new GenerationListener() {
+                    @Override
+                    public void onToken(Token token) {
+                        if (tokens.isEmpty()) {
+                            firstTokenAt[0] = System.nanoTime();
+                        }
+                        tokens.add(token);
+                        out.print(token.text());
+                        out.flush();
+                    }
+
+                    @Override
+                    public void onFinish(Completion completion) {
+                        out.print(completion.text());
+                        done.complete(completion);
+                    }
+                });
+                completion = done.get();
+            } catch (IllegalArgumentException e) {
+                throw f.bad(e.getMessage());
+            }
+            long end = System.nanoTime();
             out.println();
+            if (completion.error() != null && completion.finish().reason() == io.loraplex.engine.sample.FinishReason.ERROR) {
+                err.println("loraplex generate: " + completion.error());
+                return 1;
+            }
             if (params.logprobs()) {
-                for (SampledToken s : sampled) {
+                for (GenerationListener.Token t : tokens) {
                     StringBuilder sb = new StringBuilder();
-                    sb.append(String.format("{\"token\": %d, \"text\": %s, \"logprob\": %.6f, \"top_logprobs\": [", s.token(),
-                            jsonString(tokenizer.decode(new int[] {s.token()}, false)), s.logprob()));
-                    for (int i = 0; i < s.topLogprobs().size(); i++) {
-                        TokenLogprob t = s.topLogprobs().get(i);
-                        sb.append(i == 0 ? "" : ", ").append(String.format("{\"token\": %d, \"logprob\": %.6f}", t.token(), t.logprob()));
+                    sb.append(String.format("{\"token\": %d, \"text\": %s, \"logprob\": %.6f, \"top_logprobs\": [", t.token(),
+                            jsonString(tokenizer.decode(new int[] {t.token()}, false)), t.logprob()));
+                    for (int i = 0; i < t.topLogprobs().size(); i++) {
+                        TokenLogprob top = t.topLogprobs().get(i);
+                        sb.append(i == 0 ? "" : ", ").append(String.format("{\"token\": %d, \"logprob\": %.6f}", top.token(),
+                                top.logprob()));
                     }
                     err.println(sb.append("]}"));
                 }
             }
             if (!f.has("quiet")) {
+                double prefillSeconds = ((tokens.isEmpty() ? end : firstTokenAt[0]) - start) / 1e9;
+                double decodeSeconds = (end - (tokens.isEmpty() ? end : firstTokenAt[0])) / 1e9;
                 err.printf("[%s; prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s]%n",
-                        result.finish().reason().name().toLowerCase(), result.promptTokens(),
-                        result.promptTokens() / (result.prefillNanos() / 1e9), result.generatedTokens(),
-                        result.generatedTokens() / Math.max(1e-9, result.decodeNanos() / 1e9));
+                        completion.finish().reason().name().toLowerCase(), completion.usage().promptTokens(),
+                        completion.usage().promptTokens() / Math.max(1e-9, prefillSeconds), completion.usage().completionTokens(),
+                        Math.max(0, tokens.size() - 1) / Math.max(1e-9, decodeSeconds));
             }
         }
         return 0;

@@ -4,7 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.loraplex.engine.backend.Backend;
 import io.loraplex.engine.backend.Backends;
-import io.loraplex.engine.backend.BatchLogits;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.engine.batch.AdapterSpec;
+import io.loraplex.engine.batch.Engine;
+import io.loraplex.engine.batch.EngineRequest;
+import io.loraplex.engine.batch.EngineSettings;
+import io.loraplex.engine.batch.GenerationListener;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
@@ -21,7 +28,7 @@ import java.util.Map;
 
 /**
  * {@code loraplex logits --model DIR --batch FILE}: reads {@code [{"adapter": "DIR or null",
- * "tokens": [ids…]}]}, runs all requests in one batched step, and prints
+ * "tokens": [ids…]}]}, runs all requests through the serving engine in one batched step, and prints
  * {@code [{"logits": [float…]}]}, one per request in order, at each request's last position.
  * Other implementations are checked against the engine through exactly this format.
  */
@@ -47,7 +54,8 @@ final class LogitsCommand {
                 Backend backend = Backends.create(f.required("backend"), model, f.integer("threads"))) {
             AdapterLoader loader = new AdapterLoader(model.config(), f.integer("max-lora-rank"));
             Map<String, LoraAdapter> adapters = new HashMap<>();
-            List<BatchLogits.Request> requests = new ArrayList<>();
+            List<LoraAdapter> requestAdapters = new ArrayList<>();
+            List<int[]> requestTokens = new ArrayList<>();
             for (int i = 0; i < batch.size(); i++) {
                 JsonNode entry = batch.get(i);
                 String where = batchArg + ": request " + i;
@@ -87,9 +95,10 @@ final class LogitsCommand {
                                 + model.config().vocabSize() + ")");
                     }
                 }
-                requests.add(new BatchLogits.Request(adapter, tokens));
+                requestAdapters.add(adapter);
+                requestTokens.add(tokens);
             }
-            List<float[]> logits = requests.isEmpty() ? List.of() : BatchLogits.run(backend, requests, 16);
+            List<float[]> logits = score(model, backend, f.integer("max-lora-rank"), requestAdapters, requestTokens);
             StringBuilder sb = new StringBuilder(logits.size() * model.config().vocabSize() * 12 + 16);
             sb.append('[');
             for (int i = 0; i < logits.size(); i++) {
@@ -106,6 +115,72 @@ final class LogitsCommand {
             out.println(sb.append(']'));
         }
         return 0;
+    }
+
+    /** All requests as SCORE requests through one engine, submitted together so they share one step. */
+    private static List<float[]> score(BaseModel model, Backend backend, int maxRank, List<LoraAdapter> adapters,
+            List<int[]> tokens) throws Exception {
+        if (tokens.isEmpty()) {
+            return List.of();
+        }
+        int total = tokens.stream().mapToInt(t -> t.length).sum();
+        int longest = tokens.stream().mapToInt(t -> t.length).max().orElse(1);
+        int blockSize = 16;
+        long kvBytes = 0;
+        var layout = io.loraplex.engine.kv.ArenaLayout.of(model.config(), blockSize);
+        for (int[] t : tokens) {
+            kvBytes += (long) ((t.length + blockSize - 1) / blockSize) * layout.pageBytes();
+        }
+        for (LoraAdapter a : new java.util.LinkedHashSet<>(adapters)) {
+            if (a != null) {
+                kvBytes += (long) io.loraplex.engine.lora.PagedAdapter.pagesNeeded(a, layout) * layout.pageBytes();
+            }
+        }
+        EngineSettings settings = EngineSettings.defaults().withBlockSize(blockSize).withMaxTokensPerStep(total)
+                .withPrefillChunk(longest).withMaxRunning(tokens.size()).withMaxRunningPerTenant(tokens.size())
+                .withMaxResidentAdapters(Math.max(1, adapters.size())).withMaxLoraRank(maxRank)
+                .withMemoryBudgetBytes(kvBytes + 2 * layout.pageBytes());
+        try (Engine engine = new Engine(backend, null, List.of(), settings)) {
+            for (LoraAdapter a : new java.util.LinkedHashSet<>(adapters)) {
+                if (a != null) {
+                    engine.preload(AdapterSpec.loaded(a), true).get(60, TimeUnit.SECONDS);
+                }
+            }
+            List<EngineRequest> requests = new ArrayList<>();
+            List<CompletableFuture<float[]>> results = new ArrayList<>();
+            List<GenerationListener> listeners = new ArrayList<>();
+            TenantId tenant = new TenantId("logits");
+            for (int i = 0; i < tokens.size(); i++) {
+                LoraAdapter a = adapters.get(i);
+                requests.add(EngineRequest.score("logits-" + i, tenant, a == null ? null : AdapterSpec.loaded(a), tokens.get(i)));
+                CompletableFuture<float[]> result = new CompletableFuture<>();
+                results.add(result);
+                listeners.add(new GenerationListener() {
+                    @Override
+                    public void onToken(Token token) {
+                    }
+
+                    @Override
+                    public void onLogits(float[] logits) {
+                        result.complete(logits);
+                    }
+
+                    @Override
+                    public void onFinish(Completion completion) {
+                        if (!result.isDone()) {
+                            result.completeExceptionally(new IllegalStateException("request ended without logits: "
+                                    + completion.error()));
+                        }
+                    }
+                });
+            }
+            engine.submitAll(requests, listeners);
+            List<float[]> out = new ArrayList<>();
+            for (CompletableFuture<float[]> r : results) {
+                out.add(r.get(600, TimeUnit.SECONDS));
+            }
+            return out;
+        }
     }
 
     private static JsonNode readBatch(Flags f, String batchArg) throws IOException {
