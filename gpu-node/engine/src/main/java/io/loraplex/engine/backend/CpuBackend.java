@@ -311,7 +311,7 @@ public final class CpuBackend implements Backend {
                     shrunk[r] = CpuKernels.dot(in, start * inDim, arena.data, m.aRows()[r], inDim);
                 }
             } else {
-                CpuKernels.matmulRows(in, inDim, start, n, arenaSegment(arena), m.aRows(), inDim, shrunk, rank);
+                CpuKernels.matmulRows(in, inDim, start, n, arena.data, m.aRows(), inDim, shrunk, rank);
             }
             for (int t = 0; t < n; t++) {
                 java.util.Arrays.fill(delta, 0, outDim, 0f);
@@ -324,22 +324,6 @@ public final class CpuBackend implements Backend {
     }
 
     private final ThreadLocal<LoraScratch> loraScratch = ThreadLocal.withInitial(LoraScratch::new);
-    private HostArena segmentArena;
-    private java.lang.foreign.MemorySegment segmentOfArena;
-
-    /** The arena's array as a memory segment for the tiled kernel, wrapped once per arena. */
-    private java.lang.foreign.MemorySegment arenaSegment(HostArena arena) {
-        if (segmentArena != arena) {
-            synchronized (this) {
-                if (segmentArena != arena) {
-                    segmentOfArena = java.lang.foreign.MemorySegment.ofArray(arena.data);
-                    segmentArena = arena;
-                }
-            }
-        }
-        return segmentOfArena;
-    }
-
     /** Per-thread buffers of the LoRA path, grown on demand. */
     private static final class LoraScratch {
         private float[] shrunk = new float[256];

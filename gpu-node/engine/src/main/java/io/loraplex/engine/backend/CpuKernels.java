@@ -67,23 +67,28 @@ final class CpuKernels {
         float[] res = new float[16];
         for (int o = oStart; o < oEnd; o += 4) {
             int nr = Math.min(4, oEnd - o);
-            MemorySegment rows = w;
-            long r0;
-            long rowBytes;
             if (dtype == DType.F16) {
+                // widened into a heap array and tiled by the array kernel: a heap segment here would make the
+                // segment kernels see three segment classes and stop inlining their loads
                 for (int r = 0; r < nr; r++) {
                     long base = (long) (o + r) * n;
                     for (int i = 0; i < n; i++) {
                         scratch[r * n + i] = Float.float16ToFloat(w.getAtIndex(U16, base + i));
                     }
                 }
-                rows = MemorySegment.ofArray(scratch);
-                r0 = 0;
-                rowBytes = (long) n * 4;
-            } else {
-                rowBytes = (long) n * dtype.bytes();
-                r0 = o * rowBytes;
+                for (int t = 0; t < nTokens; t += 4) {
+                    int nt = Math.min(4, nTokens - t);
+                    int x0 = t * xStride;
+                    int x1 = nt > 1 ? x0 + xStride : x0;
+                    int x2 = nt > 2 ? x0 + 2 * xStride : x0;
+                    int x3 = nt > 3 ? x0 + 3 * xStride : x0;
+                    tileArray(x, x0, x1, x2, x3, scratch, 0, nr > 1 ? n : 0, nr > 2 ? 2 * n : 0, nr > 3 ? 3 * n : 0, n, res);
+                    scatter(res, y, t, nt, nr, yStride, yOff + o);
+                }
+                continue;
             }
+            long rowBytes = (long) n * dtype.bytes();
+            long r0 = o * rowBytes;
             long r1 = nr > 1 ? r0 + rowBytes : r0;
             long r2 = nr > 2 ? r0 + 2 * rowBytes : r0;
             long r3 = nr > 3 ? r0 + 3 * rowBytes : r0;
@@ -94,16 +99,20 @@ final class CpuKernels {
                 int x2 = nt > 2 ? x0 + 2 * xStride : x0;
                 int x3 = nt > 3 ? x0 + 3 * xStride : x0;
                 if (dtype == DType.BF16) {
-                    tileBf16(x, x0, x1, x2, x3, rows, r0, r1, r2, r3, n, res);
+                    tileBf16(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
                 } else {
-                    tileF32(x, x0, x1, x2, x3, rows, r0, r1, r2, r3, n, res);
+                    tileF32(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
                 }
-                for (int tt = 0; tt < nt; tt++) {
-                    int yBase = (t + tt) * yStride + yOff + o;
-                    for (int r = 0; r < nr; r++) {
-                        y[yBase + r] = res[r * 4 + tt];
-                    }
-                }
+                scatter(res, y, t, nt, nr, yStride, yOff + o);
+            }
+        }
+    }
+
+    private static void scatter(float[] res, float[] y, int t, int nt, int nr, int yStride, int yCol) {
+        for (int tt = 0; tt < nt; tt++) {
+            int yBase = (t + tt) * yStride + yCol;
+            for (int r = 0; r < nr; r++) {
+                y[yBase + r] = res[r * 4 + tt];
             }
         }
     }
@@ -113,22 +122,22 @@ final class CpuKernels {
      * the given float offsets of {@code w} (adapter rows scattered over arena pages), each in the
      * fixed order of {@link #dot}.
      */
-    static void matmulRows(float[] x, int n, int start, int nTokens, MemorySegment w, int[] rows, int rowLength,
+    static void matmulRows(float[] x, int n, int start, int nTokens, float[] w, int[] rows, int rowLength,
             float[] y, int yStride) {
         float[] res = new float[16];
         for (int o = 0; o < rows.length; o += 4) {
             int nr = Math.min(4, rows.length - o);
-            long r0 = rows[o] * 4L;
-            long r1 = nr > 1 ? rows[o + 1] * 4L : r0;
-            long r2 = nr > 2 ? rows[o + 2] * 4L : r0;
-            long r3 = nr > 3 ? rows[o + 3] * 4L : r0;
+            int r0 = rows[o];
+            int r1 = nr > 1 ? rows[o + 1] : r0;
+            int r2 = nr > 2 ? rows[o + 2] : r0;
+            int r3 = nr > 3 ? rows[o + 3] : r0;
             for (int t = 0; t < nTokens; t += 4) {
                 int nt = Math.min(4, nTokens - t);
                 int x0 = (start + t) * n;
                 int x1 = nt > 1 ? x0 + n : x0;
                 int x2 = nt > 2 ? x0 + 2 * n : x0;
                 int x3 = nt > 3 ? x0 + 3 * n : x0;
-                tileF32(x, x0, x1, x2, x3, w, r0, r1, r2, r3, rowLength, res);
+                tileArray(x, x0, x1, x2, x3, w, r0, r1, r2, r3, rowLength, res);
                 for (int tt = 0; tt < nt; tt++) {
                     for (int r = 0; r < nr; r++) {
                         y[(t + tt) * yStride + o + r] = res[r * 4 + tt];
@@ -171,6 +180,38 @@ final class CpuKernels {
             float f0 = w.get(F32, w0 + k * 4L), f1 = w.get(F32, w1 + k * 4L);
             float f2 = w.get(F32, w2 + k * 4L), f3 = w.get(F32, w3 + k * 4L);
             tail(res, x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k], f0, f1, f2, f3);
+        }
+    }
+
+    /** 4 rows × 4 tokens of f32 weights in a heap array (adapter rows in the arena, widened f16 rows). */
+    private static void tileArray(float[] x, int x0, int x1, int x2, int x3, float[] w,
+            int w0, int w1, int w2, int w3, int n, float[] res) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + k);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + k);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + k);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + k);
+            FloatVector q = FloatVector.fromArray(F, w, w0 + k);
+            a00 = v0.fma(q, a00); a01 = v1.fma(q, a01); a02 = v2.fma(q, a02); a03 = v3.fma(q, a03);
+            q = FloatVector.fromArray(F, w, w1 + k);
+            a10 = v0.fma(q, a10); a11 = v1.fma(q, a11); a12 = v2.fma(q, a12); a13 = v3.fma(q, a13);
+            q = FloatVector.fromArray(F, w, w2 + k);
+            a20 = v0.fma(q, a20); a21 = v1.fma(q, a21); a22 = v2.fma(q, a22); a23 = v3.fma(q, a23);
+            q = FloatVector.fromArray(F, w, w3 + k);
+            a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
+        }
+        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
+        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
+        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
+        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
+        for (; k < n; k++) {
+            tail(res, x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k], w[w0 + k], w[w1 + k], w[w2 + k], w[w3 + k]);
         }
     }
 

@@ -44,7 +44,14 @@ final class BenchCommand {
                 .option("rank", "16", "rank of the benchmark adapter")
                 .option("targets", "q_proj,k_proj,v_proj,o_proj", "modules of the benchmark adapter, or all-linear")
                 .option("seed", "1", "seed of the generated model and adapter")
-                .option("work-dir", null, "where to write the generated model (default: a temporary directory)");
+                .option("work-dir", null, "where to write the generated model (default: a temporary directory)")
+                .option("suite", "single", "single (one request), serving (batched decode, floors, resident adapters, "
+                        + "concurrent requests) or all")
+                .option("batches", "1,4,16,32,64", "serving suite: decode batch sizes")
+                .option("context", "128", "serving suite: positions already in each sequence's KV cache")
+                .option("steps", "10", "serving suite: timed steps per configuration (the median is reported)")
+                .option("residents", "10,100,1000", "serving suite: resident adapter counts")
+                .option("concurrent", "16", "serving suite: concurrent requests on distinct adapters");
         return ModelShapeFlags.declare(f, 1024, 8, 16, 4, 2816, 8192, "f32");
     }
 
@@ -82,6 +89,20 @@ final class BenchCommand {
             out.printf("model: %s, %.1fM parameters, %s, vocab %d; backend %s, %d threads; prompt %d, decode %d tokens%n",
                     cfg.architecture().hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.vocabSize(),
                     backend.name(), threads, promptTokens, decodeTokens);
+            String suite = f.required("suite");
+            if (!List.of("single", "serving", "all").contains(suite)) {
+                throw f.bad("--suite must be single, serving or all, got '" + suite + "'");
+            }
+            if (!suite.equals("single")) {
+                int[] batches = ints(f, "batches");
+                ServingBench.run(backend, threads, f.integer("context"), f.integer("steps"), batches, out);
+                ServingBench.residentScaling(backend, f.integer("context"), f.integer("steps"), 32, ints(f, "residents"), out);
+                ServingBench.concurrent(backend, f.integer("concurrent"), promptTokens, decodeTokens, out);
+                if (suite.equals("serving")) {
+                    return 0;
+                }
+                out.println();
+            }
             out.printf("adapter: rank %d on %s (%.2fM parameters)%n", adapter.maxRank(), f.required("targets"),
                     adapter.parameterCount() / 1e6);
             // warm the JIT on both shapes of step and both configurations before timing anything
@@ -98,6 +119,14 @@ final class BenchCommand {
             }
         }
         return 0;
+    }
+
+    private static int[] ints(Flags f, String name) {
+        try {
+            return java.util.Arrays.stream(f.required(name).split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw f.bad("--" + name + " must be comma-separated integers, got '" + f.required(name) + "'");
+        }
     }
 
     private static Set<TargetModule> parseTargets(Flags f) {
