@@ -1,0 +1,197 @@
+package io.loraplex.cluster.node;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.RemoteMessage;
+import io.loraplex.cluster.TenantId;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.stream.SourceRef;
+
+/**
+ * What other roles ask of a GPU node, and what it answers. A node tokenizes and applies its base
+ * model's chat template itself, so callers send text and messages, never token ids.
+ */
+public final class GpuNodeProtocol {
+
+    /** GPU nodes register under this key with the receptionist. */
+    public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "loraplex-gpu-node");
+
+    private GpuNodeProtocol() {
+    }
+
+    public sealed interface Command extends RemoteMessage
+            permits Generate, Cancel, LoadAdapter, EvictAdapter, GetStats {
+    }
+
+    /** One chat message. */
+    public record ChatMessage(String role, String content) implements RemoteMessage {
+        public ChatMessage {
+            Objects.requireNonNull(role, "role");
+            Objects.requireNonNull(content, "content");
+        }
+    }
+
+    /** A prompt: chat messages (rendered with the base's chat template) or raw text. */
+    public sealed interface Prompt extends RemoteMessage permits ChatPrompt, TextPrompt {
+    }
+
+    public record ChatPrompt(List<ChatMessage> messages) implements Prompt {
+        public ChatPrompt {
+            messages = List.copyOf(messages);
+        }
+    }
+
+    public record TextPrompt(String text) implements Prompt {
+    }
+
+    /**
+     * Sampling and scheduling of one generation. Null means "not set": the node applies the base
+     * model's generation config, then its own defaults.
+     *
+     * @param deadlineEpochMillis wall-clock time after which the node cancels the request; 0 for none
+     * @param weight              the tenant tier's share in fair scheduling
+     */
+    public record GenerationParams(
+            Double temperature,
+            Integer topK,
+            Double topP,
+            Double minP,
+            Double repetitionPenalty,
+            Double presencePenalty,
+            Double frequencyPenalty,
+            Map<Integer, Double> logitBias,
+            Long seed,
+            Integer maxTokens,
+            List<String> stop,
+            boolean ignoreEos,
+            boolean logprobs,
+            int topLogprobs,
+            int priority,
+            long deadlineEpochMillis,
+            double weight) implements RemoteMessage {
+
+        public GenerationParams {
+            logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
+            stop = stop == null ? List.of() : List.copyOf(stop);
+        }
+
+        /** Everything unset: the model's defaults. */
+        public static GenerationParams defaults() {
+            return new GenerationParams(null, null, null, null, null, null, null, Map.of(), null, null, List.of(), false, false, 0,
+                    0, 0, 1.0);
+        }
+    }
+
+    /**
+     * Starts a generation; the node answers {@link Started} with a stream of {@link TokenEvent}s,
+     * or {@link Rejected}. Cancelling the stream cancels the generation and frees its memory.
+     *
+     * @param adapter the adapter version to apply, or null for the base model
+     */
+    public record Generate(String requestId, TenantId tenant, AdapterRef adapter, Prompt prompt, GenerationParams params,
+            ActorRef<GenerateReply> replyTo) implements Command {
+        public Generate {
+            Objects.requireNonNull(requestId, "requestId");
+            Objects.requireNonNull(tenant, "tenant");
+            Objects.requireNonNull(prompt, "prompt");
+            Objects.requireNonNull(params, "params");
+            Objects.requireNonNull(replyTo, "replyTo");
+        }
+    }
+
+    public sealed interface GenerateReply extends RemoteMessage permits Started, Rejected {
+    }
+
+    /** The generation is queued; its tokens come through {@code tokens}. */
+    public record Started(String requestId, NodeId node, int promptTokens, SourceRef<TokenEvent> tokens) implements GenerateReply {
+    }
+
+    /** Why a node refuses a generation; each maps to one HTTP status at the router. */
+    public enum RejectReason {
+        /** A parameter is invalid (400). */
+        INVALID_REQUEST,
+        /** Prompt and max_tokens exceed the model's context (400). */
+        CONTEXT_LENGTH_EXCEEDED,
+        /** The adapter cannot be loaded on this node (404 when missing, 422 when invalid). */
+        ADAPTER_UNAVAILABLE,
+        /** The node's queue is full or it is draining (503). */
+        OVERLOADED,
+        /** A bug (500). */
+        INTERNAL
+    }
+
+    public record Rejected(String requestId, RejectReason reason, String param, String message) implements GenerateReply {
+    }
+
+    /** Stops a generation (the stream's cancellation does the same). */
+    public record Cancel(String requestId) implements Command {
+    }
+
+    /** One element of a generation's stream. */
+    public sealed interface TokenEvent extends RemoteMessage permits TokenText, Finished, Failed {
+    }
+
+    /** An alternative token and its log-probability. */
+    public record TopLogprob(String token, double logprob) implements RemoteMessage {
+    }
+
+    /** A token's log-probability and its best alternatives, when asked for. */
+    public record TokenLogprob(String token, double logprob, List<TopLogprob> top) implements RemoteMessage {
+        public TokenLogprob {
+            top = List.copyOf(top);
+        }
+    }
+
+    /**
+     * Text the generation produced with its next token(s); {@code text} may be empty while the node
+     * holds back bytes of a character or a possible stop string.
+     */
+    public record TokenText(String text, int tokens, List<TokenLogprob> logprobs) implements TokenEvent {
+        public TokenText {
+            logprobs = logprobs == null ? List.of() : List.copyOf(logprobs);
+        }
+    }
+
+    /** The last element of a successful stream. {@code finishReason}: stop, length, cancelled, deadline. */
+    public record Finished(String text, String finishReason, int promptTokens, int completionTokens, int cachedTokens)
+            implements TokenEvent {
+    }
+
+    /** The last element of a failed stream. */
+    public record Failed(String message) implements TokenEvent {
+    }
+
+    /** Makes an adapter hot on this node (session-start prefetch), optionally pinned. */
+    public record LoadAdapter(AdapterRef adapter, boolean pin, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Drops an adapter from this node's hot tier, and from its host memory when {@code purge}. */
+    public record EvictAdapter(ContentHash hash, boolean purge, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    public record Ack(boolean ok, String message) implements RemoteMessage {
+        public static Ack done() {
+            return new Ack(true, "");
+        }
+
+        public static Ack failed(String message) {
+            return new Ack(false, message);
+        }
+    }
+
+    public record GetStats(ActorRef<NodeStats> replyTo) implements Command {
+    }
+
+    /** A node's load and contents, for placement and operators. */
+    public record NodeStats(NodeId node, String baseModel, String baseIdentity, boolean ready, int running, int waiting,
+            int freePages, int totalPages, long generatedTokens, List<String> hotAdapters) implements RemoteMessage {
+        public NodeStats {
+            hotAdapters = List.copyOf(hotAdapters);
+        }
+    }
+}

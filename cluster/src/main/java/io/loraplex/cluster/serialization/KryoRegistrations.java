@@ -1,0 +1,119 @@
+package io.loraplex.cluster.serialization;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The classes the Kryo serializer knows, each with a fixed id. Ids are part of the wire format:
+ * never reuse or renumber one, only append, so two versions can share a cluster. Ids below 100
+ * are Kryo's own (primitives, String).
+ */
+public final class KryoRegistrations {
+
+    /** Class name to id. Classes not public in the JDK or Pekko are named, not referenced. */
+    static final Map<String, Integer> IDS;
+
+    static {
+        Map<String, Integer> ids = new LinkedHashMap<>();
+        // JDK types that protocol records hold (100-149)
+        ids.put("java.util.ImmutableCollections$ListN", 100);
+        ids.put("java.util.ImmutableCollections$List12", 101);
+        ids.put("java.util.ImmutableCollections$SetN", 102);
+        ids.put("java.util.ImmutableCollections$Set12", 103);
+        ids.put("java.util.ImmutableCollections$MapN", 104);
+        ids.put("java.util.ImmutableCollections$Map1", 105);
+        ids.put("java.util.ArrayList", 106);
+        ids.put("java.util.HashMap", 107);
+        ids.put("java.util.LinkedHashMap", 108);
+        ids.put("java.util.HashSet", 109);
+        ids.put("java.util.LinkedHashSet", 110);
+        ids.put("int[]", 111);
+        ids.put("byte[]", 112);
+        ids.put("float[]", 113);
+        ids.put("java.util.ImmutableCollections$SubList", 114);
+        // Pekko references (150-199), serialized by Pekko's own means
+        ids.put("org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter", 150);
+        ids.put("org.apache.pekko.stream.impl.streamref.SourceRefImpl", 151);
+        ids.put("org.apache.pekko.stream.impl.streamref.SinkRefImpl", 152);
+        // ids (200-219)
+        ids.put(TenantId.class.getName(), 200);
+        ids.put(NodeId.class.getName(), 201);
+        ids.put(ContentHash.class.getName(), 202);
+        ids.put(AdapterRef.class.getName(), 203);
+        // GPU node protocol (300-399)
+        ids.put(GpuNodeProtocol.ChatMessage.class.getName(), 300);
+        ids.put(GpuNodeProtocol.ChatPrompt.class.getName(), 301);
+        ids.put(GpuNodeProtocol.TextPrompt.class.getName(), 302);
+        ids.put(GpuNodeProtocol.GenerationParams.class.getName(), 303);
+        ids.put(GpuNodeProtocol.Generate.class.getName(), 304);
+        ids.put(GpuNodeProtocol.Started.class.getName(), 305);
+        ids.put(GpuNodeProtocol.RejectReason.class.getName(), 306);
+        ids.put(GpuNodeProtocol.Rejected.class.getName(), 307);
+        ids.put(GpuNodeProtocol.Cancel.class.getName(), 308);
+        ids.put(GpuNodeProtocol.TopLogprob.class.getName(), 309);
+        ids.put(GpuNodeProtocol.TokenLogprob.class.getName(), 310);
+        ids.put(GpuNodeProtocol.TokenText.class.getName(), 311);
+        ids.put(GpuNodeProtocol.Finished.class.getName(), 312);
+        ids.put(GpuNodeProtocol.Failed.class.getName(), 313);
+        ids.put(GpuNodeProtocol.LoadAdapter.class.getName(), 314);
+        ids.put(GpuNodeProtocol.EvictAdapter.class.getName(), 315);
+        ids.put(GpuNodeProtocol.Ack.class.getName(), 316);
+        ids.put(GpuNodeProtocol.GetStats.class.getName(), 317);
+        ids.put(GpuNodeProtocol.NodeStats.class.getName(), 318);
+        // tenant protocol (400-499)
+        ids.put(TenantProtocol.Scope.class.getName(), 400);
+        ids.put(TenantProtocol.Limits.class.getName(), 401);
+        ids.put(TenantProtocol.Setup.class.getName(), 402);
+        ids.put(TenantProtocol.AddApiKey.class.getName(), 403);
+        ids.put(TenantProtocol.RevokeApiKey.class.getName(), 404);
+        ids.put(TenantProtocol.SetModel.class.getName(), 405);
+        ids.put(TenantProtocol.Admit.class.getName(), 406);
+        ids.put(TenantProtocol.Admitted.class.getName(), 407);
+        ids.put(TenantProtocol.DenyReason.class.getName(), 408);
+        ids.put(TenantProtocol.Denied.class.getName(), 409);
+        ids.put(TenantProtocol.Finished.class.getName(), 410);
+        ids.put(TenantProtocol.ListModels.class.getName(), 411);
+        ids.put(TenantProtocol.ModelEntry.class.getName(), 412);
+        ids.put(TenantProtocol.ModelList.class.getName(), 413);
+        ids.put(TenantProtocol.GetInfo.class.getName(), 414);
+        ids.put(TenantProtocol.Info.class.getName(), 415);
+        ids.put(TenantProtocol.Ack.class.getName(), 416);
+        IDS = Collections.unmodifiableMap(ids);
+    }
+
+    private KryoRegistrations() {
+    }
+
+    /** Every registered class that is a protocol message (for the round-trip tests). */
+    public static List<Class<?>> protocolClasses() {
+        List<Class<?>> out = new ArrayList<>();
+        for (String name : IDS.keySet()) {
+            if (name.startsWith("io.loraplex.")) {
+                out.add(load(name));
+            }
+        }
+        return out;
+    }
+
+    static Class<?> load(String name) {
+        try {
+            return switch (name) {
+                case "int[]" -> int[].class;
+                case "byte[]" -> byte[].class;
+                case "float[]" -> float[].class;
+                default -> Class.forName(name);
+            };
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("Kryo registration names a missing class: " + name, e);
+        }
+    }
+}

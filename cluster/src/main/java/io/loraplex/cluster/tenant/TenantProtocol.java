@@ -1,0 +1,158 @@
+package io.loraplex.cluster.tenant;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.RemoteMessage;
+import io.loraplex.cluster.TenantId;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.cluster.ddata.LWWMapKey;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+
+/**
+ * What routers ask of the sharded {@code Tenant} entity (one per tenant; its shards run on the
+ * router role): keys, limits and token buckets, and the catalog of adapter names.
+ */
+public final class TenantProtocol {
+
+    public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Tenant");
+
+    /**
+     * The replicated index of API keys: SHA-256 (hex) of a key to its tenant's id. The Tenant
+     * entity writes it when keys are added or revoked; every router reads its local replica.
+     */
+    public static final LWWMapKey<String, String> KEY_INDEX = LWWMapKey.create("loraplex-api-keys");
+
+    /** SHA-256 (hex) of an API key: what the index and the entity store instead of the key. */
+    public static String hashKey(String apiKey) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(apiKey.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(digest);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private TenantProtocol() {
+    }
+
+    public sealed interface Command extends RemoteMessage
+            permits Setup, AddApiKey, RevokeApiKey, SetModel, Admit, Finished, ListModels, GetInfo {
+    }
+
+    /** What a key may do. */
+    public enum Scope { CHAT, MANAGE }
+
+    /**
+     * A tenant's limits. Requests beyond them are refused with a retry time, never queued without bound.
+     *
+     * @param requestsPerSecond  the request bucket's refill rate
+     * @param requestBurst       the request bucket's size
+     * @param tokensPerMinute    the token bucket's refill rate (prompt and generated tokens)
+     * @param maxConcurrent      requests in flight at once
+     * @param maxTokensPerRequest the largest max_tokens a request may ask for
+     */
+    public record Limits(double requestsPerSecond, int requestBurst, long tokensPerMinute, int maxConcurrent,
+            int maxTokensPerRequest) implements RemoteMessage {
+
+        public Limits {
+            if (!(requestsPerSecond > 0) || requestBurst < 1 || tokensPerMinute < 1 || maxConcurrent < 1 || maxTokensPerRequest < 1) {
+                throw new IllegalArgumentException("tenant limits must be positive: " + requestsPerSecond + ", " + requestBurst
+                        + ", " + tokensPerMinute + ", " + maxConcurrent + ", " + maxTokensPerRequest);
+            }
+        }
+
+        public static Limits generous() {
+            return new Limits(50, 100, 1_000_000, 64, 4096);
+        }
+    }
+
+    /** Creates or updates a tenant. {@code weight} is its tier's share of the engines. */
+    public record Setup(String displayName, String tier, double weight, Limits limits, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Adds a key by its SHA-256 (hex); the key itself is never stored. */
+    public record AddApiKey(String keyHash, Set<Scope> scopes, ActorRef<Ack> replyTo) implements Command {
+        public AddApiKey {
+            scopes = Set.copyOf(scopes);
+        }
+    }
+
+    public record RevokeApiKey(String keyHash, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Maps an adapter name of the tenant to a version; a null {@code adapter} removes the name. */
+    public record SetModel(String name, AdapterRef adapter, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /**
+     * Asks to run one request: checks the key and its scope, resolves {@code model} (an adapter name
+     * of this tenant; null for the base model), and takes from the token buckets.
+     *
+     * @param tokens the tokens the request may use (prompt estimate plus max_tokens)
+     */
+    public record Admit(String requestId, String keyHash, Scope scope, String model, int tokens, ActorRef<Admission> replyTo)
+            implements Command {
+        public Admit {
+            Objects.requireNonNull(requestId, "requestId");
+            Objects.requireNonNull(keyHash, "keyHash");
+        }
+    }
+
+    public sealed interface Admission extends RemoteMessage permits Admitted, Denied {
+    }
+
+    /** Go: the adapter version to use (null for the base), and the tenant's scheduling weight. */
+    public record Admitted(TenantId tenant, AdapterRef adapter, double weight, int maxTokensPerRequest) implements Admission {
+    }
+
+    public enum DenyReason {
+        /** The key is unknown or revoked (401). */
+        UNAUTHORIZED,
+        /** The key lacks the scope (403). */
+        FORBIDDEN,
+        /** No such adapter for this tenant (404), exactly as for another tenant's adapter. */
+        MODEL_NOT_FOUND,
+        /** Over a rate, token or concurrency limit (429 with Retry-After). */
+        RATE_LIMITED
+    }
+
+    public record Denied(DenyReason reason, String message, long retryAfterMillis) implements Admission {
+    }
+
+    /** A request admitted earlier has ended, having used {@code tokens} tokens in all. */
+    public record Finished(String requestId, int tokens) implements Command {
+    }
+
+    /** The adapter names a key may use. */
+    public record ListModels(String keyHash, ActorRef<ModelList> replyTo) implements Command {
+    }
+
+    public record ModelEntry(String name, AdapterRef adapter, long createdEpochSeconds) implements RemoteMessage {
+    }
+
+    /** {@code authorized} false: the key is not this tenant's. */
+    public record ModelList(boolean authorized, List<ModelEntry> models) implements RemoteMessage {
+        public ModelList {
+            models = List.copyOf(models);
+        }
+    }
+
+    public record GetInfo(ActorRef<Info> replyTo) implements Command {
+    }
+
+    public record Info(TenantId tenant, String displayName, String tier, Limits limits, int keys, int inFlight,
+            List<ModelEntry> models) implements RemoteMessage {
+        public Info {
+            models = List.copyOf(models);
+        }
+    }
+
+    public record Ack(boolean ok, String message) implements RemoteMessage {
+        public static Ack done() {
+            return new Ack(true, "");
+        }
+    }
+}
