@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.cluster.ddata.Key;
+import org.apache.pekko.cluster.ddata.LWWMap;
 import org.apache.pekko.cluster.ddata.LWWMapKey;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 
@@ -22,7 +24,7 @@ public final class TenantProtocol {
      * The replicated index of API keys: SHA-256 (hex) of a key to its tenant's id. The Tenant
      * entity writes it when keys are added or revoked; every router reads its local replica.
      */
-    public static final LWWMapKey<String, String> KEY_INDEX = LWWMapKey.create("loraplex-api-keys");
+    public static final Key<LWWMap<String, String>> KEY_INDEX = LWWMapKey.create("loraplex-api-keys");
 
     /** SHA-256 (hex) of an API key: what the index and the entity store instead of the key. */
     public static String hashKey(String apiKey) {
