@@ -174,6 +174,14 @@ public final class Engine implements AutoCloseable {
                 seq.cancelRequested = true;
                 post(() -> { });
             }
+
+            @Override
+            public void pause(boolean paused) {
+                seq.paused = paused;
+                if (!paused) {
+                    post(() -> { });
+                }
+            }
         };
     }
 
@@ -355,6 +363,9 @@ public final class Engine implements AutoCloseable {
         running.sort(RUN_ORDER);
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence s = running.get(i);
+            if (s.paused) {
+                continue; // its reader is behind: it keeps its blocks and waits
+            }
             int n = Math.min(s.remaining() > 1 ? Math.min(s.remaining(), settings.prefillChunk()) : 1, budget);
             boolean placed = true;
             while (!ensureBlocks(s, s.computed + n)) {
@@ -394,6 +405,10 @@ public final class Engine implements AutoCloseable {
                 return;
             }
             Sequence s = t.waiting.peekFirst();
+            if (s.paused) {
+                blocked.add(t);
+                continue;
+            }
             AdapterPool.Entry entry = null;
             if (s.request.adapter() != null) {
                 entry = adapters.request(s.request.adapter());

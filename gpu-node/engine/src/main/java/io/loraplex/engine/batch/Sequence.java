@@ -26,6 +26,7 @@ final class Sequence {
     int cachedPromptTokens;
     boolean everAdmitted;
     volatile boolean cancelRequested;
+    volatile boolean paused;
     boolean finished;
 
     Sequence(EngineRequest request, GenerationListener listener, OutputProcessor output, long arrival, int reservedBlocks) {

@@ -3,6 +3,7 @@ package io.loraplex.engine.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.loraplex.cluster.TenantId;
+import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.backend.Backend;
 import io.loraplex.engine.backend.Backends;
 import io.loraplex.engine.batch.AdapterSpec;
@@ -57,10 +58,11 @@ final class GenerateCommand {
         if (f.has("prompt") == f.has("messages")) {
             throw f.bad("give exactly one of --prompt TEXT and --messages FILE");
         }
-        try (BaseModel model = BaseModel.load(modelDir);
-                Backend backend = Backends.create(f.required("backend"), model, f.integer("threads"))) {
-            Tokenizer tokenizer = Tokenizer.load(modelDir);
-            SamplingParams params = SamplingFlags.params(f, modelDir);
+        try (ServedModel served = ServedModel.load(modelDir, null);
+                Backend backend = Backends.create(f.required("backend"), served.model(), f.integer("threads"))) {
+            BaseModel model = served.model();
+            Tokenizer tokenizer = served.tokenizer();
+            SamplingParams params = SamplingFlags.params(f, served.defaults());
             LoraAdapter adapter = null;
             if (f.has("adapter")) {
                 try {
@@ -74,14 +76,14 @@ final class GenerateCommand {
             if (f.has("prompt")) {
                 prompt = tokenizer.encode(f.required("prompt"), true);
             } else {
-                Optional<ChatTemplate> template = ChatTemplate.load(modelDir);
+                Optional<ChatTemplate> template = served.chatTemplate();
                 if (template.isEmpty()) {
                     throw f.bad(modelDir + " has no chat_template in tokenizer_config.json; use --prompt");
                 }
                 String rendered = template.get().render(readMessages(f, Path.of(f.required("messages"))), true);
                 prompt = tokenizer.encode(rendered, false);
             }
-            List<Integer> eos = SamplingFlags.eosIds(model.config(), tokenizer, modelDir);
+            List<Integer> eos = served.eosIds();
             List<GenerationListener.Token> tokens = new ArrayList<>();
             long[] firstTokenAt = new long[1];
             java.util.concurrent.CompletableFuture<GenerationListener.Completion> done = new java.util.concurrent.CompletableFuture<>();

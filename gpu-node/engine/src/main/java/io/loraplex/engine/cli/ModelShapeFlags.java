@@ -67,6 +67,23 @@ final class ModelShapeFlags {
         }
     }
 
+    /** The flags as a generated-model spec (tokenizer and chat style chosen by the caller). */
+    static io.loraplex.engine.model.TinyModel.Spec spec(Flags f, io.loraplex.engine.tokenizer.TokenizerKind tokenizer,
+            io.loraplex.engine.tokenizer.ChatStyle style, int shards, long seed) {
+        Architecture arch = parseArch(f);
+        DType dtype;
+        try {
+            dtype = DType.fromTorchName(f.required("dtype"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--dtype: " + e.getMessage());
+        }
+        Boolean tie = f.has("tie") ? Boolean.TRUE : f.has("untie") ? Boolean.FALSE : null;
+        return new io.loraplex.engine.model.TinyModel.Spec(arch, f.integer("hidden"), f.integer("layers"), f.integer("heads"),
+                f.integer("kv-heads"), f.optionalInteger("head-dim"), f.integer("intermediate"), f.integer("vocab"), dtype,
+                f.optionalDecimal("rope-theta"), ropeScaling(f), f.integer("max-positions"), tie,
+                f.string("sliding-window") == null ? 0 : f.integer("sliding-window"), tokenizer, style, shards, seed);
+    }
+
     static Architecture parseArch(Flags f) {
         try {
             return Architecture.fromName(f.required("arch"));

@@ -1,25 +1,15 @@
 package io.loraplex.engine.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.sample.GenerationDefaults;
 import io.loraplex.engine.sample.SamplingParams;
-import io.loraplex.engine.tokenizer.Tokenizer;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
-/** The sampling flags of commands that generate, and the model's defaults from generation_config.json. */
+/** The sampling flags of commands that generate, over the model's defaults from generation_config.json. */
 final class SamplingFlags {
 
-    static final String GENERATION_CONFIG = "generation_config.json";
     /** When neither the flags nor the model say how long to generate. */
     static final int DEFAULT_MAX_TOKENS = 256;
 
@@ -44,7 +34,7 @@ final class SamplingFlags {
                 .option("logprobs", null, "print each token's logprob and its N best alternatives (0-20) to stderr");
     }
 
-    static SamplingParams params(Flags f, Path modelDir) throws IOException {
+    static SamplingParams params(Flags f, GenerationDefaults defaults) {
         SamplingParams.Builder b = SamplingParams.builder();
         try {
             if (f.has("temperature")) {
@@ -106,7 +96,6 @@ final class SamplingFlags {
             if (f.has("logprobs")) {
                 b.logprobs(true).topLogprobs(f.integer("logprobs"));
             }
-            GenerationDefaults defaults = defaults(modelDir);
             if (defaults.maxNewTokens() == null && !f.has("max-tokens")) {
                 b.maxTokens(DEFAULT_MAX_TOKENS);
             }
@@ -114,33 +103,5 @@ final class SamplingFlags {
         } catch (IllegalArgumentException e) {
             throw f.bad(e.getMessage());
         }
-    }
-
-    static GenerationDefaults defaults(Path modelDir) throws IOException {
-        Path file = modelDir.resolve(GENERATION_CONFIG);
-        if (!Files.exists(file)) {
-            return GenerationDefaults.NONE;
-        }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> map = new ObjectMapper().readValue(file.toFile(), Map.class);
-        return GenerationDefaults.fromGenerationConfig(map);
-    }
-
-    /** End-of-sequence ids: config.json's, generation_config.json's and the tokenizer's, together. */
-    static List<Integer> eosIds(ModelConfig config, Tokenizer tokenizer, Path modelDir) throws IOException {
-        Set<Integer> ids = new LinkedHashSet<>(config.eosTokenIds());
-        for (int id : tokenizer.eosIds()) {
-            ids.add(id);
-        }
-        Path file = modelDir.resolve(GENERATION_CONFIG);
-        if (Files.exists(file)) {
-            JsonNode eos = new ObjectMapper().readTree(file.toFile()).get("eos_token_id");
-            if (eos != null && eos.isArray()) {
-                eos.forEach(n -> ids.add(n.asInt()));
-            } else if (eos != null && eos.canConvertToInt()) {
-                ids.add(eos.asInt());
-            }
-        }
-        return new ArrayList<>(ids);
     }
 }

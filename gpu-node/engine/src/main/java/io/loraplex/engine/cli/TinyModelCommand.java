@@ -1,15 +1,11 @@
 package io.loraplex.engine.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.loraplex.engine.model.Architecture;
 import io.loraplex.engine.model.ModelConfig;
-import io.loraplex.engine.model.RandomWeights;
+import io.loraplex.engine.model.TinyModel;
 import io.loraplex.engine.tokenizer.ChatStyle;
 import io.loraplex.engine.tokenizer.TinyTokenizer;
 import io.loraplex.engine.tokenizer.TokenizerKind;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -35,47 +31,20 @@ final class TinyModelCommand {
 
     static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
         Path dir = Path.of(f.required("out"));
-        long seed = f.longValue("seed");
-        Architecture arch = ModelShapeFlags.parseArch(f);
-        TokenizerKind kind = f.has("tokenizer") ? parseKind(f) : arch == Architecture.MISTRAL ? TokenizerKind.BYTE_FALLBACK
-                : TokenizerKind.BYTE_LEVEL;
-        ChatStyle style = f.has("chat-style") ? parseStyle(f) : switch (arch) {
-            case LLAMA -> ChatStyle.LLAMA3;
-            case QWEN2 -> ChatStyle.CHATML;
-            case MISTRAL -> ChatStyle.LLAMA2;
-        };
-        int shards = f.integer("shards");
-        if (shards < 1) {
-            throw f.bad("--shards must be at least 1");
-        }
-        int vocab = f.integer("vocab");
-        Files.createDirectories(dir);
-        TinyTokenizer.Written tok;
+        TokenizerKind kind = f.has("tokenizer") ? parseKind(f) : null;
+        ChatStyle style = f.has("chat-style") ? parseStyle(f) : null;
+        TinyModel.Written written;
         try {
-            tok = TinyTokenizer.write(dir, kind, style, vocab, seed);
+            written = TinyModel.write(dir, ModelShapeFlags.spec(f, kind, style, f.integer("shards"), f.longValue("seed")));
         } catch (IllegalArgumentException e) {
             throw f.bad(e.getMessage());
         }
-        ModelConfig cfg = ModelShapeFlags.config(f, tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds());
-        RandomWeights.write(dir, cfg, shards, seed);
-
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode gen = json.createObjectNode();
-        if (tok.bosId().isPresent()) {
-            gen.put("bos_token_id", tok.bosId().getAsInt());
-        }
-        var eos = gen.putArray("eos_token_id");
-        tok.eosIds().forEach(eos::add);
-        if (tok.padId().isPresent()) {
-            gen.put("pad_token_id", tok.padId().getAsInt());
-        }
-        Files.writeString(dir.resolve(SamplingFlags.GENERATION_CONFIG), json.writerWithDefaultPrettyPrinter().writeValueAsString(gen));
-
+        ModelConfig cfg = written.config();
+        TinyTokenizer.Written tok = written.tokenizer();
         out.printf("wrote %s: %s, %.2fM parameters (%s), hidden %d, %d layers, %d heads / %d KV heads, vocab %d "
-                        + "(tokenizer %d, %s, %s chat template)%n",
-                dir, arch.hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.hiddenSize(),
-                cfg.numLayers(), cfg.numHeads(), cfg.numKvHeads(), cfg.vocabSize(), tok.vocabSize(),
-                kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), style.name().toLowerCase(Locale.ROOT));
+                        + "(tokenizer %d)%n",
+                dir, cfg.architecture().hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.hiddenSize(),
+                cfg.numLayers(), cfg.numHeads(), cfg.numKvHeads(), cfg.vocabSize(), tok.vocabSize());
         return 0;
     }
 

@@ -1,0 +1,89 @@
+package io.loraplex.engine.model;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.loraplex.engine.tokenizer.ChatStyle;
+import io.loraplex.engine.tokenizer.TinyTokenizer;
+import io.loraplex.engine.tokenizer.TokenizerKind;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Writes a random model in Hugging Face's layout with a real small tokenizer (learned merges,
+ * special tokens, a chat template) and a generation config, byte-identical for the same spec.
+ */
+public final class TinyModel {
+
+    /** The shape and flavour of a generated model; {@code vocab} is the tokenizer size asked for. */
+    public record Spec(Architecture arch, int hidden, int layers, int heads, int kvHeads, Integer headDim, int intermediate,
+            int vocab, DType dtype, Double ropeTheta, RopeScaling ropeScaling, int maxPositions, Boolean tie, int slidingWindow,
+            TokenizerKind tokenizer, ChatStyle chatStyle, int shards, long seed) {
+
+        /** The default generated model of tests and the demo: about 1M parameters, llama style. */
+        public static Spec defaults(long seed) {
+            return new Spec(Architecture.LLAMA, 128, 4, 4, 2, null, 384, 1024, DType.F32, null, null, 4096, null, 0, null, null, 1,
+                    seed);
+        }
+    }
+
+    /** What {@link #write} produced. */
+    public record Written(ModelConfig config, TinyTokenizer.Written tokenizer) {
+    }
+
+    private TinyModel() {
+    }
+
+    public static Written write(Path dir, Spec s) throws IOException {
+        TokenizerKind kind = s.tokenizer() != null ? s.tokenizer()
+                : s.arch() == Architecture.MISTRAL ? TokenizerKind.BYTE_FALLBACK : TokenizerKind.BYTE_LEVEL;
+        ChatStyle style = s.chatStyle() != null ? s.chatStyle() : switch (s.arch()) {
+            case LLAMA -> ChatStyle.LLAMA3;
+            case QWEN2 -> ChatStyle.CHATML;
+            case MISTRAL -> ChatStyle.LLAMA2;
+        };
+        if (s.shards() < 1) {
+            throw new IllegalArgumentException("shards must be at least 1");
+        }
+        Files.createDirectories(dir);
+        TinyTokenizer.Written tok = TinyTokenizer.write(dir, kind, style, s.vocab(), s.seed());
+        double theta = s.ropeTheta() != null ? s.ropeTheta() : switch (s.arch()) {
+            case LLAMA -> 500000.0;
+            case QWEN2 -> 1000000.0;
+            case MISTRAL -> 10000.0;
+        };
+        boolean tie = s.tie() != null ? s.tie() : s.arch() == Architecture.QWEN2;
+        Set<Integer> windowLayers = new TreeSet<>();
+        if (s.slidingWindow() > 0) {
+            for (int l = 0; l < s.layers(); l++) {
+                windowLayers.add(l);
+            }
+        }
+        int headDim = s.headDim() != null ? s.headDim() : s.hidden() / Math.max(1, s.heads());
+        ModelConfig cfg = new ModelConfig(s.arch(), s.hidden(), s.intermediate(), s.layers(), s.heads(), s.kvHeads(), headDim,
+                s.vocab(), 1e-5, theta, s.ropeScaling(), s.maxPositions(), tie, s.arch() == Architecture.QWEN2, false, false,
+                s.slidingWindow(), windowLayers, s.dtype(), tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds());
+        RandomWeights.write(dir, cfg, s.shards(), s.seed());
+
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode gen = json.createObjectNode();
+        if (tok.bosId().isPresent()) {
+            gen.put("bos_token_id", tok.bosId().getAsInt());
+        }
+        var eos = gen.putArray("eos_token_id");
+        tok.eosIds().forEach(eos::add);
+        if (tok.padId().isPresent()) {
+            gen.put("pad_token_id", tok.padId().getAsInt());
+        }
+        Files.writeString(dir.resolve("generation_config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(gen));
+        return new Written(cfg, tok);
+    }
+
+    /** The files a written model has, for checks. */
+    public static List<String> files() {
+        return List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json");
+    }
+}

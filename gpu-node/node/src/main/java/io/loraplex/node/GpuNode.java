@@ -1,0 +1,335 @@
+package io.loraplex.node;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.Command;
+import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
+import io.loraplex.engine.ServedModel;
+import io.loraplex.engine.batch.AdapterSpec;
+import io.loraplex.engine.batch.Engine;
+import io.loraplex.engine.batch.EngineRequest;
+import io.loraplex.engine.batch.EngineStats;
+import io.loraplex.engine.batch.RequestHandle;
+import io.loraplex.engine.sample.SamplingParams;
+import io.loraplex.engine.tokenizer.ChatMessage;
+import io.loraplex.engine.tokenizer.ChatTemplate;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.SourceRef;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.StreamRefs;
+
+/**
+ * The GPU node: a thin actor around one {@link Engine}. It turns a {@code Generate} into an engine
+ * request (the chat template and tokenizer of its base model applied here) and answers with a
+ * {@code SourceRef} of token events, so the caller may be in this JVM or another. Cancelling that
+ * stream cancels the generation; a slow reader pauses it.
+ */
+public final class GpuNode extends AbstractBehavior<Command> {
+
+    private final NodeId id;
+    private final ServedModel model;
+    private final Engine engine;
+    private final AdapterStore adapters;
+    private final NodeSettings settings;
+    private final Map<String, RequestHandle> inFlight = new ConcurrentHashMap<>();
+    private volatile String identity = "";
+
+    public static Behavior<Command> create(NodeId id, ServedModel model, Engine engine, AdapterStore adapters, NodeSettings settings) {
+        return Behaviors.setup(ctx -> new GpuNode(ctx, id, model, engine, adapters, settings));
+    }
+
+    private GpuNode(ActorContext<Command> ctx, NodeId id, ServedModel model, Engine engine, AdapterStore adapters,
+            NodeSettings settings) {
+        super(ctx);
+        this.id = id;
+        this.model = model;
+        this.engine = engine;
+        this.adapters = adapters;
+        this.settings = settings;
+        ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
+        // the identity reads every weight byte: off the actor, once
+        Thread.ofVirtual().name("loraplex-identity").start(() -> {
+            try {
+                identity = model.model().identity().id();
+            } catch (java.io.IOException e) {
+                ctx.getLog().warn("could not hash the base model's files: {}", e.getMessage());
+            }
+        });
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(GpuNodeProtocol.Generate.class, this::onGenerate)
+                .onMessage(GpuNodeProtocol.Cancel.class, this::onCancel)
+                .onMessage(GpuNodeProtocol.LoadAdapter.class, this::onLoad)
+                .onMessage(GpuNodeProtocol.EvictAdapter.class, this::onEvict)
+                .onMessage(GpuNodeProtocol.GetStats.class, this::onStats)
+                .build();
+    }
+
+    private Behavior<Command> onGenerate(GpuNodeProtocol.Generate g) {
+        GpuNodeProtocol.GenerateReply reply;
+        try {
+            reply = start(g);
+        } catch (Rejection r) {
+            reply = new GpuNodeProtocol.Rejected(g.requestId(), r.reason, r.param, r.getMessage());
+        } catch (RuntimeException e) {
+            getContext().getLog().error("generation {} failed to start", g.requestId(), e);
+            reply = new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.INTERNAL, null, "internal error: " + e);
+        }
+        g.replyTo().tell(reply);
+        return this;
+    }
+
+    /** A refusal with the reason and the parameter at fault. */
+    private static final class Rejection extends RuntimeException {
+        final RejectReason reason;
+        final String param;
+
+        Rejection(RejectReason reason, String param, String message) {
+            super(message);
+            this.reason = reason;
+            this.param = param;
+        }
+    }
+
+    private GpuNodeProtocol.Started start(GpuNodeProtocol.Generate g) {
+        if (!engine.accepting()) {
+            throw new Rejection(RejectReason.OVERLOADED, null, "the node is draining and takes no new requests");
+        }
+        EngineStats stats = engine.stats();
+        if (stats.waiting() >= settings.maxQueued()) {
+            throw new Rejection(RejectReason.OVERLOADED, null, "the node's queue is full (" + stats.waiting() + " waiting)");
+        }
+        int[] prompt = tokenize(g.prompt());
+        SamplingParams params = sampling(g.params(), prompt.length);
+        AdapterSpec spec = adapterSpec(g.adapter());
+
+        int capacity = settings.streamBuffer() * 2 + 8;
+        Pair<BoundedSourceQueue<GpuNodeProtocol.TokenEvent>, Source<GpuNodeProtocol.TokenEvent, NotUsed>> queued =
+                Source.<GpuNodeProtocol.TokenEvent>queue(capacity).preMaterialize(getContext().getSystem());
+        TokenStream stream = new TokenStream(queued.first(), model.tokenizer(), g.params().logprobs(), settings.streamBuffer());
+        long deadline = 0;
+        if (g.params().deadlineEpochMillis() > 0) {
+            deadline = System.nanoTime() + (g.params().deadlineEpochMillis() - System.currentTimeMillis()) * 1_000_000L;
+            deadline = deadline == 0 ? 1 : deadline;
+        }
+        EngineRequest request = new EngineRequest(g.requestId(), g.tenant(), spec, prompt, params, g.params().priority(), deadline,
+                g.params().weight() > 0 ? g.params().weight() : 1.0, EngineRequest.Kind.GENERATE);
+        RequestHandle handle;
+        try {
+            handle = engine.submit(request, stream);
+        } catch (IllegalArgumentException e) {
+            queued.first().complete();
+            throw new Rejection(RejectReason.INVALID_REQUEST, null, e.getMessage());
+        } catch (IllegalStateException e) {
+            queued.first().complete();
+            throw new Rejection(RejectReason.OVERLOADED, null, e.getMessage());
+        }
+        stream.attach(handle);
+        inFlight.put(g.requestId(), handle);
+        String requestId = g.requestId();
+        Source<GpuNodeProtocol.TokenEvent, NotUsed> source = queued.second()
+                .map(event -> {
+                    stream.drained();
+                    return event;
+                })
+                .watchTermination((mat, done) -> {
+                    done.whenComplete((ok, failure) -> {
+                        if (!stream.finished()) {
+                            handle.cancel(); // the reader went away: free the request's memory
+                        }
+                        inFlight.remove(requestId);
+                    });
+                    return mat;
+                });
+        SourceRef<GpuNodeProtocol.TokenEvent> ref = source.runWith(StreamRefs.sourceRef(), getContext().getSystem());
+        return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, ref);
+    }
+
+    private int[] tokenize(GpuNodeProtocol.Prompt prompt) {
+        int[] tokens;
+        switch (prompt) {
+            case GpuNodeProtocol.TextPrompt text -> tokens = model.tokenizer().encode(text.text(), true);
+            case GpuNodeProtocol.ChatPrompt chat -> {
+                if (chat.messages().isEmpty()) {
+                    throw new Rejection(RejectReason.INVALID_REQUEST, "messages", "messages must not be empty");
+                }
+                Optional<ChatTemplate> template = model.chatTemplate();
+                if (template.isEmpty()) {
+                    throw new Rejection(RejectReason.INVALID_REQUEST, "messages", "the base model " + model.id()
+                            + " has no chat template; use /v1/completions");
+                }
+                List<ChatMessage> messages = new ArrayList<>();
+                for (GpuNodeProtocol.ChatMessage m : chat.messages()) {
+                    messages.add(new ChatMessage(m.role(), m.content()));
+                }
+                String rendered;
+                try {
+                    rendered = template.get().render(messages, true);
+                } catch (IllegalArgumentException e) {
+                    throw new Rejection(RejectReason.INVALID_REQUEST, "messages", "the chat template refused the messages: "
+                            + e.getMessage());
+                }
+                tokens = model.tokenizer().encode(rendered, false);
+            }
+        }
+        if (tokens.length == 0) {
+            throw new Rejection(RejectReason.INVALID_REQUEST, "prompt", "the prompt is empty");
+        }
+        return tokens;
+    }
+
+    private SamplingParams sampling(GpuNodeProtocol.GenerationParams p, int promptTokens) {
+        int context = model.model().config().maxPositionEmbeddings();
+        if (promptTokens >= context) {
+            throw new Rejection(RejectReason.CONTEXT_LENGTH_EXCEEDED, "messages", "This model's maximum context length is " + context
+                    + " tokens. However, your messages resulted in " + promptTokens + " tokens. Please reduce the length of the messages.");
+        }
+        if (p.maxTokens() != null && promptTokens + (long) p.maxTokens() > context) {
+            throw new Rejection(RejectReason.CONTEXT_LENGTH_EXCEEDED, "max_tokens", "This model's maximum context length is " + context
+                    + " tokens. However, you requested " + (promptTokens + (long) p.maxTokens()) + " tokens (" + promptTokens
+                    + " in the messages, " + p.maxTokens() + " in the completion). Please reduce the length of the messages or completion.");
+        }
+        SamplingParams.Builder b = SamplingParams.builder();
+        try {
+            if (p.temperature() != null) {
+                b.temperature(p.temperature());
+            }
+            if (p.topK() != null) {
+                b.topK(p.topK());
+            }
+            if (p.topP() != null) {
+                b.topP(p.topP());
+            }
+            if (p.minP() != null) {
+                b.minP(p.minP());
+            }
+            if (p.repetitionPenalty() != null) {
+                b.repetitionPenalty(p.repetitionPenalty());
+            }
+            if (p.presencePenalty() != null) {
+                b.presencePenalty(p.presencePenalty());
+            }
+            if (p.frequencyPenalty() != null) {
+                b.frequencyPenalty(p.frequencyPenalty());
+            }
+            if (!p.logitBias().isEmpty()) {
+                b.logitBias(p.logitBias());
+            }
+            if (p.seed() != null) {
+                b.seed(p.seed());
+            }
+            if (!p.stop().isEmpty()) {
+                b.stop(p.stop());
+            }
+            b.ignoreEos(p.ignoreEos());
+            if (p.logprobs()) {
+                b.logprobs(true).topLogprobs(p.topLogprobs());
+            }
+            int room = context - promptTokens;
+            if (p.maxTokens() != null) {
+                b.maxTokens(p.maxTokens());
+            } else if (model.defaults().maxNewTokens() == null) {
+                b.maxTokens(Math.min(settings.defaultMaxTokens(), room));
+            }
+            SamplingParams params = b.build().withDefaults(model.defaults());
+            if (params.maxTokens() > room) {
+                params = params.toBuilder().maxTokens(room).build();
+            }
+            return params;
+        } catch (IllegalArgumentException e) {
+            throw new Rejection(RejectReason.INVALID_REQUEST, paramOf(e.getMessage()), e.getMessage());
+        }
+    }
+
+    /** The API field a sampling refusal names (its message starts with it). */
+    private static String paramOf(String message) {
+        if (message == null) {
+            return null;
+        }
+        int end = 0;
+        while (end < message.length() && (Character.isLetterOrDigit(message.charAt(end)) || message.charAt(end) == '_')) {
+            end++;
+        }
+        return end == 0 ? null : message.substring(0, end);
+    }
+
+    private AdapterSpec adapterSpec(AdapterRef ref) {
+        if (ref == null) {
+            return null;
+        }
+        Optional<Path> dir = adapters.locate(ref);
+        if (dir.isEmpty()) {
+            throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
+                    + ") is not available on node " + id);
+        }
+        String name = ref.tenant() + "/" + ref.name() + "@" + ref.version();
+        Path path = dir.get();
+        return new AdapterSpec(ref.contentHash(), name, loader -> loader.load(name, path));
+    }
+
+    private Behavior<Command> onCancel(GpuNodeProtocol.Cancel c) {
+        RequestHandle h = inFlight.get(c.requestId());
+        if (h != null) {
+            h.cancel();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onLoad(GpuNodeProtocol.LoadAdapter load) {
+        AdapterSpec spec;
+        try {
+            spec = adapterSpec(load.adapter());
+        } catch (Rejection r) {
+            load.replyTo().tell(GpuNodeProtocol.Ack.failed(r.getMessage()));
+            return this;
+        }
+        engine.preload(spec, load.pin()).whenComplete((ok, failure) -> load.replyTo().tell(failure == null
+                ? GpuNodeProtocol.Ack.done() : GpuNodeProtocol.Ack.failed(rootMessage(failure))));
+        return this;
+    }
+
+    private Behavior<Command> onEvict(GpuNodeProtocol.EvictAdapter evict) {
+        engine.evict(evict.hash(), evict.purge()).whenComplete((gone, failure) -> evict.replyTo().tell(
+                failure != null ? GpuNodeProtocol.Ack.failed(rootMessage(failure))
+                        : gone ? GpuNodeProtocol.Ack.done() : GpuNodeProtocol.Ack.failed("the adapter is in use; try again")));
+        return this;
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null && t != t.getCause()) {
+            t = t.getCause();
+        }
+        return t.getMessage();
+    }
+
+    private Behavior<Command> onStats(GpuNodeProtocol.GetStats get) {
+        EngineStats s = engine.stats();
+        List<String> hot = new ArrayList<>();
+        for (Engine.AdapterInfo a : engine.adapters()) {
+            if (a.tier().equals("hot")) {
+                hot.add(a.hash().hex());
+            }
+        }
+        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, model.id(), identity, engine.accepting(), s.running(), s.waiting(),
+                s.freePages() + s.idleCachedBlocks(), s.totalPages(), s.generatedTokens(), hot));
+        return this;
+    }
+}

@@ -1,0 +1,257 @@
+package io.loraplex.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.engine.ServedModel;
+import io.loraplex.engine.backend.Backend;
+import io.loraplex.engine.backend.Backends;
+import io.loraplex.engine.batch.Engine;
+import io.loraplex.engine.batch.EngineSettings;
+import io.loraplex.engine.batch.EngineStats;
+import io.loraplex.engine.lora.AdapterWriter;
+import io.loraplex.engine.lora.TargetModule;
+import io.loraplex.engine.model.Architecture;
+import io.loraplex.engine.model.DType;
+import io.loraplex.engine.model.TinyModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.SinkQueueWithCancel;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The GPU node actor over a real engine and a generated model, with every message serialized. */
+class GpuNodeTest {
+
+    @TempDir
+    static Path dir;
+    static ActorTestKit testKit;
+    static ServedModel model;
+    static Backend backend;
+    static Engine engine;
+    static ActorRef<GpuNodeProtocol.Command> node;
+    static AdapterRef cafe;
+    static final TenantId ACME = new TenantId("acme");
+
+    static Config config() {
+        return ConfigFactory.load("application-test.conf");
+    }
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path modelDir = dir.resolve("model");
+        TinyModel.write(modelDir, new TinyModel.Spec(Architecture.LLAMA, 64, 2, 4, 2, null, 160, 600, DType.F32, null, null, 256,
+                null, 0, null, null, 1, 11));
+        model = ServedModel.load(modelDir, "tiny");
+        backend = Backends.create(Backends.CPU, model.model(), 2);
+        engine = new Engine(backend, model.tokenizer(), model.eosIds(), EngineSettings.defaults().withMemoryBudgetBytes(64L << 20));
+        Path adapterRoot = dir.resolve("blobs");
+        Path staged = dir.resolve("staged");
+        AdapterWriter.writeRandom(staged, model.model().config(), EnumSet.allOf(TargetModule.class), 8, 16, false, DType.F32, 3);
+        ContentHash hash = ContentHash.ofDirectory(staged);
+        Path target = adapterRoot.resolve("acme").resolve(hash.hex());
+        Files.createDirectories(target.getParent());
+        Files.move(staged, target);
+        cafe = new AdapterRef(ACME, "cafe", 1, hash);
+        testKit = ActorTestKit.create("node-test", config());
+        Cluster.get(testKit.system()).manager().tell(Join.create(Cluster.get(testKit.system()).selfMember().address()));
+        node = testKit.spawn(GpuNode.create(new NodeId("node-a"), model, engine, new AdapterStore(adapterRoot),
+                new NodeSettings("node-a", "tiny", 64, 256, 8, adapterRoot)), "gpu-node");
+    }
+
+    @AfterAll
+    static void stop() {
+        testKit.shutdownTestKit();
+        engine.close();
+        backend.close();
+        model.close();
+    }
+
+    static GpuNodeProtocol.GenerationParams greedy(int maxTokens) {
+        return new GpuNodeProtocol.GenerationParams(0.0, null, null, null, null, null, null, Map.of(), null, maxTokens, List.of(),
+                true, false, 0, 0, 0, 1.0);
+    }
+
+    static GpuNodeProtocol.GenerateReply generate(ActorSystem<?> system, ActorRef<GpuNodeProtocol.Command> target, String id,
+            AdapterRef adapter, GpuNodeProtocol.Prompt prompt, GpuNodeProtocol.GenerationParams params) {
+        TestProbe<GpuNodeProtocol.GenerateReply> probe = TestProbe.create(system);
+        target.tell(new GpuNodeProtocol.Generate(id, ACME, adapter, prompt, params, probe.getRef()));
+        return probe.receiveMessage(Duration.ofSeconds(30));
+    }
+
+    static List<GpuNodeProtocol.TokenEvent> collect(ActorSystem<?> system, GpuNodeProtocol.GenerateReply reply) throws Exception {
+        GpuNodeProtocol.Started started = assertInstanceOf(GpuNodeProtocol.Started.class, reply, reply.toString());
+        return started.tokens().getSource().runWith(Sink.seq(), system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    }
+
+    static String text(List<GpuNodeProtocol.TokenEvent> events) {
+        StringBuilder sb = new StringBuilder();
+        for (GpuNodeProtocol.TokenEvent e : events) {
+            if (e instanceof GpuNodeProtocol.TokenText t) {
+                sb.append(t.text());
+            } else if (e instanceof GpuNodeProtocol.Finished f) {
+                sb.append(f.text());
+            }
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void generatesAChatCompletionThroughTheProtocol() throws Exception {
+        var prompt = new GpuNodeProtocol.ChatPrompt(List.of(new GpuNodeProtocol.ChatMessage("user", "How much is an Americano?")));
+        List<GpuNodeProtocol.TokenEvent> events = collect(testKit.system(), generate(testKit.system(), node, "r1", null, prompt, greedy(12)));
+        GpuNodeProtocol.Finished done = assertInstanceOf(GpuNodeProtocol.Finished.class, events.getLast());
+        assertEquals("length", done.finishReason());
+        assertEquals(12, done.completionTokens());
+        assertEquals(12, events.size() - 1, "one text event per token");
+        // the same request again: the same greedy text (and now with the adapter: a different one)
+        String again = text(collect(testKit.system(), generate(testKit.system(), node, "r2", null, prompt, greedy(12))));
+        assertEquals(text(events), again);
+        String adapted = text(collect(testKit.system(), generate(testKit.system(), node, "r3", cafe, prompt, greedy(12))));
+        assertFalse(adapted.equals(again), "the adapter changes the output");
+    }
+
+    @Test
+    void streamsAcrossTwoActorSystemsOnLoopback() throws Exception {
+        ActorSystem<Void> other = ActorSystem.create(Behaviors.empty(), "node-test", config());
+        try {
+            Cluster.get(other).manager().tell(Join.create(Cluster.get(testKit.system()).selfMember().address()));
+            TestProbe<Receptionist.Listing> listing = TestProbe.create(other);
+            ActorRef<GpuNodeProtocol.Command> remote = null;
+            long until = System.nanoTime() + 30_000_000_000L;
+            while (remote == null && System.nanoTime() < until) {
+                other.receptionist().tell(Receptionist.find(GpuNodeProtocol.SERVICE_KEY, listing.getRef()));
+                var found = listing.receiveMessage(Duration.ofSeconds(10)).getServiceInstances(GpuNodeProtocol.SERVICE_KEY);
+                remote = found.isEmpty() ? null : found.iterator().next();
+                if (remote == null) {
+                    Thread.sleep(200);
+                }
+            }
+            assertTrue(remote != null, "the other system finds the GPU node through the receptionist");
+            assertFalse(remote.path().address().equals(Cluster.get(other).selfMember().address()), "the node is in the other JVM's system");
+            var prompt = new GpuNodeProtocol.TextPrompt("Once upon a time");
+            List<GpuNodeProtocol.TokenEvent> local = collect(testKit.system(), generate(testKit.system(), node, "l1", cafe, prompt, greedy(10)));
+            List<GpuNodeProtocol.TokenEvent> overWire = collect(other, generate(other, remote, "w1", cafe, prompt, greedy(10)));
+            assertEquals(text(local), text(overWire), "tokens streamed through a StreamRef across systems equal the local ones");
+            assertEquals(11, overWire.size());
+        } finally {
+            ActorTestKit.shutdown(other);
+        }
+    }
+
+    @Test
+    void cancellingTheStreamFreesTheRequestsBlocks() throws Exception {
+        EngineStats before = awaitIdle();
+        int available = before.freePages() + before.idleCachedBlocks();
+        GpuNodeProtocol.Started started = assertInstanceOf(GpuNodeProtocol.Started.class,
+                generate(testKit.system(), node, "c1", null, new GpuNodeProtocol.TextPrompt("a b c d e f g h"), greedy(200)));
+        started.tokens().getSource().take(3).runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        EngineStats after = awaitIdle();
+        assertEquals(available, after.freePages() + after.idleCachedBlocks(), "blocks back after the reader went away: " + after);
+        assertTrue(after.generatedTokens() - before.generatedTokens() < 100, "the generation stopped early");
+    }
+
+    @Test
+    void aSlowReaderPausesTheGeneration() throws Exception {
+        GpuNodeProtocol.Started started = assertInstanceOf(GpuNodeProtocol.Started.class,
+                generate(testKit.system(), node, "slow", null, new GpuNodeProtocol.TextPrompt("pause me"), greedy(220)));
+        long generatedBefore = engine.stats().generatedTokens();
+        SinkQueueWithCancel<GpuNodeProtocol.TokenEvent> reader = started.tokens().getSource()
+                .runWith(Sink.queue(1), testKit.system());
+        reader.pull().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        Thread.sleep(500); // the engine would finish 220 tokens of this model in far less
+        long ahead = engine.stats().generatedTokens() - generatedBefore;
+        Thread.sleep(300);
+        long later = engine.stats().generatedTokens() - generatedBefore;
+        // the node's buffer, the stream ref's (32) and the stages' between them: well short of the end
+        assertTrue(ahead < 120, "the engine ran only the buffers ahead of the reader, not to the end: " + ahead);
+        assertEquals(ahead, later, "while the reader waits, the paused request makes no progress");
+        int events = 1;
+        while (true) {
+            Optional<GpuNodeProtocol.TokenEvent> e = reader.pull().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            if (e.isEmpty()) {
+                break;
+            }
+            events++;
+        }
+        assertEquals(221, events, "all 220 tokens and the finish arrived once the reader caught up");
+    }
+
+    @Test
+    void refusesWithReasonsAndParameters() {
+        GpuNodeProtocol.Rejected context = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "x1", null, new GpuNodeProtocol.TextPrompt("hi"), greedy(10_000)));
+        assertEquals(GpuNodeProtocol.RejectReason.CONTEXT_LENGTH_EXCEEDED, context.reason());
+        assertEquals("max_tokens", context.param());
+        assertTrue(context.message().contains("maximum context length is 256"), context.message());
+
+        AdapterRef missing = new AdapterRef(ACME, "gone", 1, ContentHash.parse("ee".repeat(32)));
+        GpuNodeProtocol.Rejected adapter = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "x2", missing, new GpuNodeProtocol.TextPrompt("hi"), greedy(5)));
+        assertEquals(GpuNodeProtocol.RejectReason.ADAPTER_UNAVAILABLE, adapter.reason());
+
+        var hot = new GpuNodeProtocol.GenerationParams(-1.0, null, null, null, null, null, null, Map.of(), null, 5, List.of(),
+                false, false, 0, 0, 0, 1.0);
+        GpuNodeProtocol.Rejected temperature = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "x3", null, new GpuNodeProtocol.TextPrompt("hi"), hot));
+        assertEquals(GpuNodeProtocol.RejectReason.INVALID_REQUEST, temperature.reason());
+        assertEquals("temperature", temperature.param());
+
+        GpuNodeProtocol.Rejected empty = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "x4", null, new GpuNodeProtocol.ChatPrompt(List.of()), greedy(5)));
+        assertEquals("messages", empty.param());
+    }
+
+    @Test
+    void loadsEvictsAndReportsAdapters() {
+        TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.LoadAdapter(cafe, false, ack.getRef()));
+        assertTrue(ack.receiveMessage(Duration.ofSeconds(30)).ok());
+        TestProbe<GpuNodeProtocol.NodeStats> stats = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.GetStats(stats.getRef()));
+        GpuNodeProtocol.NodeStats s = stats.receiveMessage();
+        assertEquals("tiny", s.baseModel());
+        assertTrue(s.hotAdapters().contains(cafe.contentHash().hex()), s.toString());
+        node.tell(new GpuNodeProtocol.EvictAdapter(cafe.contentHash(), true, ack.getRef()));
+        assertTrue(ack.receiveMessage(Duration.ofSeconds(30)).ok());
+        node.tell(new GpuNodeProtocol.GetStats(stats.getRef()));
+        assertFalse(stats.receiveMessage().hotAdapters().contains(cafe.contentHash().hex()));
+    }
+
+    static EngineStats awaitIdle() throws InterruptedException {
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (engine.stats().running() > 0 || engine.stats().waiting() > 0) {
+            assertTrue(System.nanoTime() < until, "engine never went idle: " + engine.stats());
+            Thread.sleep(10);
+        }
+        Thread.sleep(50);
+        return engine.stats();
+    }
+}
