@@ -35,7 +35,9 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
@@ -204,6 +206,11 @@ public final class TenantEntity {
                     updatedNanos);
         }
 
+        /** Milliseconds an empty bucket takes to fill, rounded up. */
+        long millisToFill() {
+            return (long) Math.ceil(capacity * refillPeriodNanos / refillAmount / 1e6);
+        }
+
         /** Milliseconds until the bucket holds {@code amount}, rounded up; 0 if it does now. */
         long millisUntil(double amount) {
             double missing = amount - level;
@@ -240,11 +247,16 @@ public final class TenantEntity {
         this.clock = clock;
     }
 
-    /** The entity of {@code tenant}, not set up until its first {@code Setup}. */
+    /**
+     * The entity of {@code tenant}, not set up until its first {@code Setup}. A command that throws
+     * is dropped and the entity resumes with the state it had: state is immutable, and in memory a
+     * restart would forget the tenant.
+     */
     public static Behavior<Command> create(TenantId tenant, TenantSettings settings, Clock clock) {
-        return Behaviors.<Object>setup(context -> Behaviors.<Object>withTimers(timers -> Behaviors.<Object>withStash(
+        Behavior<Object> entity = Behaviors.setup(context -> Behaviors.withTimers(timers -> Behaviors.withStash(
                 settings.keyCommandStash(),
-                stash -> new TenantEntity(context, timers, stash, tenant, settings, clock).notSetUp()))).narrow();
+                stash -> new TenantEntity(context, timers, stash, tenant, settings, clock).notSetUp())));
+        return Behaviors.supervise(entity).onFailure(RuntimeException.class, SupervisorStrategy.resume()).narrow();
     }
 
     // ---- not set up: Setup, and a clear refusal for everything else
@@ -283,7 +295,7 @@ public final class TenantEntity {
         return become(State.setUp(profileOf(setup), nowNanos()), null);
     }
 
-    private Behavior<Object> refuseNotSetUp(org.apache.pekko.actor.typed.ActorRef<Ack> replyTo) {
+    private Behavior<Object> refuseNotSetUp(ActorRef<Ack> replyTo) {
         replyTo.tell(new Ack(false, "tenant " + tenant + " is not set up: send Setup first"));
         return Behaviors.same();
     }
@@ -365,7 +377,7 @@ public final class TenantEntity {
         }
         if (tokens > tokenBucket.capacity()) {
             // never fits: the longest meaningful wait, so that blind retries at least back off
-            retryAfter = Math.max(retryAfter, tokenBucket.millisUntil(tokenBucket.capacity()));
+            retryAfter = Math.max(retryAfter, tokenBucket.millisToFill());
             over.add("Request too large on tokens per min (TPM): Limit " + limits.tokensPerMinute() + ", Requested " + tokens
                     + ". The input or output tokens must be reduced in order to run successfully.");
         } else if (tokenBucket.level() < tokens) {
@@ -515,7 +527,7 @@ public final class TenantEntity {
                 response -> new KeyIndexWritten(change, keyWasHeld, response));
     }
 
-    private Behavior<Object> stashKeyCommand(Command command, org.apache.pekko.actor.typed.ActorRef<Ack> replyTo) {
+    private Behavior<Object> stashKeyCommand(Command command, ActorRef<Ack> replyTo) {
         if (keyCommands.isFull()) {
             replyTo.tell(new Ack(false, "tenant " + tenant + " has " + keyCommands.size()
                     + " key commands waiting for the key index; retry later"));
@@ -561,8 +573,8 @@ public final class TenantEntity {
     private static String failure(Replicator.UpdateResponse<?> response) {
         return switch (response) {
             case Replicator.ModifyFailure<?> f -> f.cause() != null ? f.cause().getMessage() : f.errorMessage();
-            case Replicator.StoreFailure<?> f -> "it could not be stored durably";
-            case Replicator.UpdateDataDeleted<?> d -> "the index has been deleted";
+            case Replicator.StoreFailure<?> _ -> "it could not be stored durably";
+            case Replicator.UpdateDataDeleted<?> _ -> "the index has been deleted";
             default -> String.valueOf(response);
         };
     }

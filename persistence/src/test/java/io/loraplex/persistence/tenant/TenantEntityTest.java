@@ -391,6 +391,19 @@ class TenantEntityTest {
         assertEquals(100, assertDenied(DenyReason.RATE_LIMITED, admit(id, "r3", key, Scope.CHAT, null, 1)).retryAfterMillis());
     }
 
+    @Test
+    void aCommandThatFailsLeavesTheTenantAsItWas() {
+        String id = setUp(new Limits(1000, 1000, 600, 10, 4096));
+        String key = addKey(id, Scope.CHAT);
+        // nobody to answer: the handler throws, the command is dropped, the state is kept
+        tenant(id).tell(new Admit("r1", key, Scope.CHAT, null, 100, null));
+        Info info = info(id);
+        assertEquals("Tenant " + id, info.displayName());
+        assertEquals(1, info.keys());
+        assertEquals(0, info.inFlight());
+        assertInstanceOf(Admitted.class, admit(id, "r2", key, Scope.CHAT, null, 600));
+    }
+
     // ---- helpers
 
     static String newTenantId() {
