@@ -1,0 +1,74 @@
+package io.loraplex.persistence.tenant;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Objects;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
+
+/**
+ * Settings of the {@code Tenant} entity, from {@code loraplex.tenant} (see this module's
+ * {@code reference.conf}).
+ *
+ * @param inFlightLease          how long an admitted request holds its slot without a {@code Finished}
+ * @param leaseSweepInterval     how often an entity with requests in flight looks for expired leases
+ * @param concurrencyRetryAfter  the Retry-After of a refusal at the concurrency limit
+ * @param keyIndexWrite          how many replicas acknowledge a key-index write before the command answers
+ * @param keyIndexWriteTimeout   how long a majority/all key-index write may take
+ * @param keyCommandStash        key commands that may wait behind an index write in flight
+ */
+public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval, Duration concurrencyRetryAfter,
+        KeyIndexWrite keyIndexWrite, Duration keyIndexWriteTimeout, int keyCommandStash) {
+
+    /** Write consistency of the key index. */
+    public enum KeyIndexWrite {
+        /** This node's replica only: one JVM, the embedded default. */
+        LOCAL,
+        /** A majority of the replicas: clusters. */
+        MAJORITY,
+        /** Every replica. */
+        ALL
+    }
+
+    public TenantSettings {
+        Objects.requireNonNull(keyIndexWrite, "keyIndexWrite");
+        requirePositive("in-flight-lease", inFlightLease);
+        requirePositive("lease-sweep-interval", leaseSweepInterval);
+        requirePositive("concurrency-retry-after", concurrencyRetryAfter);
+        requirePositive("key-index.write-timeout", keyIndexWriteTimeout);
+        if (keyCommandStash < 1) {
+            throw new IllegalArgumentException("loraplex.tenant.key-command-stash must be at least 1, got " + keyCommandStash);
+        }
+    }
+
+    /** Reads {@code loraplex.tenant} from a full configuration (an ActorSystem's, or a test's). */
+    public static TenantSettings create(Config config) {
+        Config c = config.getConfig("loraplex.tenant");
+        String write = c.getString("key-index.write-consistency");
+        KeyIndexWrite keyIndexWrite;
+        try {
+            keyIndexWrite = KeyIndexWrite.valueOf(write.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "loraplex.tenant.key-index.write-consistency must be local, majority or all, got: " + write, e);
+        }
+        return new TenantSettings(c.getDuration("in-flight-lease"), c.getDuration("lease-sweep-interval"),
+                c.getDuration("concurrency-retry-after"), keyIndexWrite, c.getDuration("key-index.write-timeout"),
+                c.getInt("key-command-stash"));
+    }
+
+    /** The Distributed Data write consistency these settings name. */
+    public Replicator.WriteConsistency writeConsistency() {
+        return switch (keyIndexWrite) {
+            case LOCAL -> Replicator.writeLocal();
+            case MAJORITY -> new Replicator.WriteMajority(keyIndexWriteTimeout);
+            case ALL -> new Replicator.WriteAll(keyIndexWriteTimeout);
+        };
+    }
+
+    private static void requirePositive(String key, Duration value) {
+        if (value == null || value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException("loraplex.tenant." + key + " must be a positive duration, got " + value);
+        }
+    }
+}

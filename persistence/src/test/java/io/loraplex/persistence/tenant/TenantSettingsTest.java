@@ -1,0 +1,47 @@
+package io.loraplex.persistence.tenant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
+import org.junit.jupiter.api.Test;
+
+class TenantSettingsTest {
+
+    @Test
+    void defaultsComeFromReferenceConf() {
+        TenantSettings settings = TenantSettings.create(ConfigFactory.load());
+        assertEquals(Duration.ofMinutes(10), settings.inFlightLease());
+        assertEquals(Duration.ofSeconds(15), settings.leaseSweepInterval());
+        assertEquals(Duration.ofSeconds(1), settings.concurrencyRetryAfter());
+        assertEquals(TenantSettings.KeyIndexWrite.LOCAL, settings.keyIndexWrite());
+        assertEquals(Replicator.writeLocal(), settings.writeConsistency());
+        assertEquals(1000, settings.keyCommandStash());
+    }
+
+    @Test
+    void clustersWriteTheKeyIndexToAMajority() {
+        TenantSettings settings = TenantSettings.create(ConfigFactory.parseString("""
+                loraplex.tenant.key-index.write-consistency = majority
+                loraplex.tenant.key-index.write-timeout = 3s
+                loraplex.tenant.in-flight-lease = 2m
+                """).withFallback(ConfigFactory.load()));
+        Replicator.WriteMajority majority = assertInstanceOf(Replicator.WriteMajority.class, settings.writeConsistency());
+        assertEquals(Duration.ofSeconds(3), majority.timeout());
+        assertEquals(Duration.ofMinutes(2), settings.inFlightLease());
+    }
+
+    @Test
+    void badValuesNameTheirKey() {
+        IllegalArgumentException consistency = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
+                ConfigFactory.parseString("loraplex.tenant.key-index.write-consistency = quorum").withFallback(ConfigFactory.load())));
+        assertTrue(consistency.getMessage().contains("write-consistency"), consistency.getMessage());
+        IllegalArgumentException lease = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
+                ConfigFactory.parseString("loraplex.tenant.in-flight-lease = 0s").withFallback(ConfigFactory.load())));
+        assertTrue(lease.getMessage().contains("in-flight-lease"), lease.getMessage());
+    }
+}

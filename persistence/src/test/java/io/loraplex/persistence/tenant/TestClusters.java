@@ -1,0 +1,47 @@
+package io.loraplex.persistence.tenant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+
+/** ActorSystems for the tests: cluster provider on loopback, every message serialized, one role. */
+final class TestClusters {
+
+    private TestClusters() {
+    }
+
+    static Config config(String role) {
+        return ConfigFactory.parseString("""
+                pekko.loglevel = WARNING
+                pekko.actor.provider = cluster
+                pekko.actor.serialize-messages = on
+                pekko.remote.artery.canonical.hostname = "127.0.0.1"
+                pekko.remote.artery.canonical.port = 0
+                pekko.cluster.roles = ["%s"]
+                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+                pekko.actor.testkit.typed.single-expect-default = 10s
+                loraplex.tenant.lease-sweep-interval = 50ms
+                """.formatted(role)).withFallback(ConfigFactory.load());
+    }
+
+    /** Joins {@code seed} (itself, for the first node) and waits until this node is Up. */
+    static void join(ActorTestKit kit, Address seed) {
+        Cluster cluster = Cluster.get(kit.system());
+        cluster.manager().tell(Join.create(seed));
+        kit.createTestProbe().awaitAssert(Duration.ofSeconds(20), () -> {
+            assertEquals(MemberStatus.up(), cluster.selfMember().status());
+            return null;
+        });
+    }
+
+    static Address address(ActorTestKit kit) {
+        return Cluster.get(kit.system()).selfMember().address();
+    }
+}
