@@ -24,6 +24,9 @@ public final class Main {
         if (EngineCli.COMMANDS.containsKey(command)) {
             return EngineCli.run(command, rest, out, err);
         }
+        if (command.equals("serve")) {
+            return EngineCli.runCommand(ServeCommand.flags(), rest, out, err, f -> ServeCommand.run(f, out, err));
+        }
         err.println("loraplex: unknown command '" + command + "'. Run 'loraplex help' for the list.");
         return 2;
     }
@@ -32,6 +35,7 @@ public final class Main {
         out.println("usage: loraplex <command> [flags]   (loraplex <command> --help for its flags)");
         out.println();
         out.println("commands:");
+        out.printf("  %-12s %s%n", "serve", "start the product: HTTP API, tenants and a GPU node in one JVM (the embedded default)");
         EngineCli.COMMANDS.forEach((name, summary) -> out.printf("  %-12s %s%n", name, summary));
     }
 }

@@ -20,6 +20,30 @@ public final class EngineCli {
     private EngineCli() {
     }
 
+    /** A command body that may throw; usage errors and failures become exit codes 2 and 1. */
+    @FunctionalInterface
+    public interface Body {
+        int run(Flags flags) throws Exception;
+    }
+
+    /** Parses {@code args} into {@code flags} and runs {@code body} with the launcher's error handling. */
+    public static int runCommand(Flags flags, String[] args, PrintStream out, PrintStream err, Body body) {
+        try {
+            flags.parse(args);
+            if (flags.helpRequested()) {
+                out.print(flags.usage());
+                return 0;
+            }
+            return body.run(flags);
+        } catch (Flags.UsageException e) {
+            err.println(e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            err.println("loraplex: " + e.getMessage());
+            return 1;
+        }
+    }
+
     public static int run(String command, String[] args, PrintStream out, PrintStream err) {
         Flags flags = switch (command) {
             case "bench" -> BenchCommand.flags();
@@ -32,25 +56,12 @@ public final class EngineCli {
             err.println("loraplex: unknown command '" + command + "'");
             return 2;
         }
-        try {
-            flags.parse(args);
-            if (flags.helpRequested()) {
-                out.print(flags.usage());
-                return 0;
-            }
-            return switch (command) {
-                case "bench" -> BenchCommand.run(flags, out, err);
-                case "logits" -> LogitsCommand.run(flags, out, err);
-                case "generate" -> GenerateCommand.run(flags, out, err);
-                case "tiny-model" -> TinyModelCommand.run(flags, out, err);
-                default -> 1;
-            };
-        } catch (Flags.UsageException e) {
-            err.println(e.getMessage());
-            return 2;
-        } catch (Exception e) {
-            err.println("loraplex " + command + ": " + e.getMessage());
-            return 1;
-        }
+        return runCommand(flags, args, out, err, f -> switch (command) {
+            case "bench" -> BenchCommand.run(f, out, err);
+            case "logits" -> LogitsCommand.run(f, out, err);
+            case "generate" -> GenerateCommand.run(f, out, err);
+            case "tiny-model" -> TinyModelCommand.run(f, out, err);
+            default -> 2;
+        });
     }
 }

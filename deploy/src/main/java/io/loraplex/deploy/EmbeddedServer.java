@@ -1,0 +1,235 @@
+package io.loraplex.deploy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValue;
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.Roles;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.tenant.TenantProtocol;
+import io.loraplex.engine.ServedModel;
+import io.loraplex.engine.backend.Backend;
+import io.loraplex.engine.backend.Backends;
+import io.loraplex.engine.batch.Engine;
+import io.loraplex.engine.batch.EngineSettings;
+import io.loraplex.engine.model.TinyModel;
+import io.loraplex.node.AdapterStore;
+import io.loraplex.node.GpuNode;
+import io.loraplex.node.NodeSettings;
+import io.loraplex.persistence.tenant.TenantSharding;
+import io.loraplex.router.http.RouterServer;
+import io.loraplex.router.RouterSettings;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+
+/**
+ * The embedded default, started in this JVM: a generated model (or a given one), one engine behind
+ * a GPU node actor, the tenants' shards, the HTTP API, and optionally the demo tenants. What
+ * {@code loraplex serve} runs, and what end-to-end tests start.
+ */
+public final class EmbeddedServer {
+
+    /** The name clients use for the generated demo model. */
+    public static final String DEMO_MODEL_ID = "loraplex-tiny";
+
+    private final ActorSystem<Void> system;
+    private final ServedModel model;
+    private final Backend backend;
+    private final Engine engine;
+    private final InetSocketAddress address;
+    private final List<DemoTenants.Demo> demos;
+    private final Path adapterRoot;
+
+    private EmbeddedServer(ActorSystem<Void> system, ServedModel model, Backend backend, Engine engine, InetSocketAddress address,
+            List<DemoTenants.Demo> demos, Path adapterRoot) {
+        this.system = system;
+        this.model = model;
+        this.backend = backend;
+        this.engine = engine;
+        this.address = address;
+        this.demos = demos;
+        this.adapterRoot = adapterRoot;
+    }
+
+    /**
+     * Starts everything and returns once the HTTP API answers and the demo tenants are registered.
+     *
+     * @param modelDir  a model directory; null generates (once) the demo model under {@code data}
+     * @param overrides configuration over the embedded defaults ({@code embedded.conf})
+     */
+    public static EmbeddedServer start(Path data, Path modelDir, Config overrides, boolean demo, PrintStream log) throws Exception {
+        Files.createDirectories(data);
+        Config config = config(data, overrides);
+        String modelId = config.getString("loraplex.node.base-model-id");
+        if (modelDir == null) {
+            modelDir = data.resolve("model");
+            if (!Files.exists(modelDir.resolve("config.json"))) {
+                log.println("loraplex: generating the demo model in " + modelDir);
+                TinyModel.write(modelDir, TinyModel.Spec.defaults(0));
+            }
+            modelId = modelId.isEmpty() ? DEMO_MODEL_ID : modelId;
+        }
+        int threads = config.getInt("loraplex.threads") > 0 ? config.getInt("loraplex.threads") : Backends.defaultThreads();
+        ServedModel served = ServedModel.load(modelDir, modelId.isEmpty() ? null : modelId);
+        Backend backend = Backends.create(config.getString("loraplex.backend"), served.model(), threads);
+        Engine engine = new Engine(backend, served.tokenizer(), served.eosIds(), engineSettings(config));
+        NodeSettings nodeSettings = NodeSettings.create(config);
+        List<DemoTenants.Demo> demos = demo ? DemoTenants.prepare(data, nodeSettings.adapterRoot(), served.model().config()) : List.of();
+
+        ActorSystem<Void> system = ActorSystem.create(guardian(served, engine, nodeSettings), "loraplex", config);
+        CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+        shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "drain-engine",
+                () -> engine.drain().thenApply(x -> Done.getInstance()));
+        shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-engine", () -> {
+            engine.close();
+            backend.close();
+            served.close();
+            return CompletableFuture.completedFuture(Done.getInstance());
+        });
+        AtomicBoolean warmedUp = new AtomicBoolean(false);
+        var binding = RouterServer.start(system, RouterSettings.create(config), warmedUp::get).toCompletableFuture()
+                .get(60, TimeUnit.SECONDS);
+        EmbeddedServer server = new EmbeddedServer(system, served, backend, engine, binding.localAddress(), demos,
+                nodeSettings.adapterRoot());
+        for (DemoTenants.Demo d : demos) {
+            server.registerTenant(d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()));
+        }
+        warmedUp.set(true);
+        return server;
+    }
+
+    private static Behavior<Void> guardian(ServedModel served, Engine engine, NodeSettings nodeSettings) {
+        return Behaviors.setup(ctx -> {
+            ActorSystem<Void> system = ctx.getSystem();
+            Cluster cluster = Cluster.get(system);
+            if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+                cluster.manager().tell(Join.create(cluster.selfMember().address()));
+            }
+            if (cluster.selfMember().hasRole(Roles.ROUTER)) {
+                TenantSharding.init(system);
+            }
+            if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
+                String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
+                ctx.spawn(GpuNode.create(new NodeId(id), served, engine, new AdapterStore(nodeSettings.adapterRoot()), nodeSettings),
+                        "gpu-node");
+            }
+            return Behaviors.empty();
+        });
+    }
+
+    /** The overrides, over {@code embedded.conf}, over the modules' reference configuration. */
+    static Config config(Path data, Config overrides) {
+        Map<String, Object> paths = new HashMap<>();
+        paths.put("loraplex.data-dir", data.toString());
+        paths.put("loraplex.node.adapter-root", data.resolve("blobs").toString());
+        return overrides
+                .withFallback(ConfigFactory.parseMap(paths))
+                .withFallback(ConfigFactory.parseResources("embedded.conf"))
+                .withFallback(ConfigFactory.load())
+                .resolve();
+    }
+
+    /** {@code loraplex.engine} (kebab case) as the engine's settings. */
+    static EngineSettings engineSettings(Config config) {
+        Map<String, String> values = new HashMap<>();
+        for (Map.Entry<String, ConfigValue> e : config.getConfig("loraplex.engine").entrySet()) {
+            values.put(camel(e.getKey()), e.getValue().unwrapped().toString());
+        }
+        return EngineSettings.fromMap(values);
+    }
+
+    private static String camel(String kebab) {
+        StringBuilder sb = new StringBuilder();
+        boolean upper = false;
+        for (char c : kebab.toCharArray()) {
+            if (c == '-') {
+                upper = true;
+            } else {
+                sb.append(upper ? Character.toUpperCase(c) : c);
+                upper = false;
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Creates (or updates) a tenant with one full-scope key and the given adapters in its catalog. */
+    public void registerTenant(TenantId tenant, String displayName, String apiKey, List<AdapterRef> adapters) throws Exception {
+        EntityRef<TenantProtocol.Command> ref = ClusterSharding.get(system).entityRefFor(TenantProtocol.TYPE_KEY, tenant.value());
+        Duration timeout = Duration.ofSeconds(30);
+        check(ref.ask(r -> new TenantProtocol.Setup(displayName, "standard", 1.0, TenantProtocol.Limits.generous(), r), timeout),
+                "set up " + tenant);
+        check(ref.ask(r -> new TenantProtocol.AddApiKey(TenantProtocol.hashKey(apiKey), EnumSet.allOf(TenantProtocol.Scope.class), r),
+                timeout), "add a key of " + tenant);
+        for (AdapterRef a : adapters) {
+            check(ref.ask(r -> new TenantProtocol.SetModel(a.name(), a, r), timeout), "register adapter " + a.name() + " of " + tenant);
+        }
+    }
+
+    /** Sets a tenant's limits (tests of 429). */
+    public void setLimits(TenantId tenant, String displayName, TenantProtocol.Limits limits) throws Exception {
+        EntityRef<TenantProtocol.Command> ref = ClusterSharding.get(system).entityRefFor(TenantProtocol.TYPE_KEY, tenant.value());
+        check(ref.ask(r -> new TenantProtocol.Setup(displayName, "standard", 1.0, limits, r), Duration.ofSeconds(30)),
+                "set limits of " + tenant);
+    }
+
+    private static void check(CompletionStage<TenantProtocol.Ack> ask, String what) throws Exception {
+        TenantProtocol.Ack ack = ask.toCompletableFuture().get(60, TimeUnit.SECONDS);
+        if (!ack.ok()) {
+            throw new IllegalStateException("could not " + what + ": " + ack.message());
+        }
+    }
+
+    public String url() {
+        return "http://" + address.getHostString() + ":" + address.getPort();
+    }
+
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    public ServedModel model() {
+        return model;
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public String backendName() {
+        return backend.name();
+    }
+
+    public Path adapterRoot() {
+        return adapterRoot;
+    }
+
+    List<DemoTenants.Demo> demos() {
+        return demos;
+    }
+
+    /** Runs the coordinated shutdown (requests finish first) and waits for it. */
+    public void stop() throws Exception {
+        CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason()).toCompletableFuture().get(120, TimeUnit.SECONDS);
+    }
+}
