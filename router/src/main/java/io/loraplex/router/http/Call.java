@@ -21,6 +21,7 @@ final class Call {
 
     private final RouterMetrics metrics;
     private final BiConsumer<TenantId, TenantProtocol.Finished> tenantFinished;
+    private final Runnable onEnd;
     private final AtomicBoolean ended = new AtomicBoolean();
     private final AtomicLong firstTokenNanos = new AtomicLong();
 
@@ -28,12 +29,14 @@ final class Call {
     private volatile boolean admitted;
     private volatile String modelLabel = RouterMetrics.NONE;
 
-    Call(String id, String endpoint, RouterMetrics metrics, BiConsumer<TenantId, TenantProtocol.Finished> tenantFinished) {
+    Call(String id, String endpoint, RouterMetrics metrics, BiConsumer<TenantId, TenantProtocol.Finished> tenantFinished,
+            Runnable onEnd) {
         this.id = id;
         this.createdEpochSeconds = System.currentTimeMillis() / 1000;
         this.endpoint = endpoint;
         this.metrics = metrics;
         this.tenantFinished = tenantFinished;
+        this.onEnd = onEnd;
         metrics.requestStarted();
     }
 
@@ -82,6 +85,7 @@ final class Call {
         if (admitted) {
             tenantFinished.accept(caller.tenant(), new TenantProtocol.Finished(id, promptTokens + completionTokens));
         }
+        onEnd.run();
     }
 
     boolean ended() {

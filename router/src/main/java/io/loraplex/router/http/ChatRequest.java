@@ -64,15 +64,15 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
             maxTokensParam = "max_tokens";
         }
         Sampling sampling = Sampling.parse(f, maxTokens, maxTokensParam, settings);
-        int n = f.integer32("n", 1, settings.maxN()) instanceof Integer i ? i : 1;
-        boolean[] stream = OpenAiRequest.streamFields(f);
+        Integer n = f.integer32("n", 1, settings.maxN());
+        StreamFields stream = OpenAiRequest.streamFields(f);
         boolean logprobs = f.bool("logprobs", false);
         Integer top = f.integer32("top_logprobs", 0, settings.maxTopLogprobs());
         if (top != null && !logprobs) {
             throw ApiError.invalid("top_logprobs", "'logprobs' must be true when 'top_logprobs' is given").toException();
         }
         f.string("user"); // accepted and ignored, as OpenAI uses it only for abuse monitoring
-        return new ChatRequest(model, messages, sampling, n, stream[0], stream[1], logprobs, top == null ? 0 : top);
+        return new ChatRequest(model, messages, sampling, n == null ? 1 : n, stream.stream(), stream.includeUsage(), logprobs, top == null ? 0 : top);
     }
 
     private static List<ChatMessage> messages(JsonNode v) {

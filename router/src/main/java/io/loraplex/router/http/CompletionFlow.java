@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -72,6 +73,8 @@ public final class CompletionFlow {
     private final RouterMetrics metrics;
     private final BooleanSupplier draining;
     private final ClusterSharding sharding;
+    /** Requests begun and not ended (streams until their last byte left): what a graceful stop waits for. */
+    private final AtomicInteger inFlight = new AtomicInteger();
 
     public CompletionFlow(ActorSystem<?> system, RouterSettings settings, KeyIndex keys, Placement placement, RouterMetrics metrics,
             BooleanSupplier draining) {
@@ -85,8 +88,10 @@ public final class CompletionFlow {
     }
 
     public CompletionStage<HttpResponse> handle(Endpoint endpoint, HttpRequest request) {
+        inFlight.incrementAndGet();
         Call call = new Call(endpoint.writer.idPrefix() + newId(), endpoint.label, metrics,
-                (tenant, finished) -> sharding.entityRefFor(TenantProtocol.TYPE_KEY, tenant.value()).tell(finished));
+                (tenant, finished) -> sharding.entityRefFor(TenantProtocol.TYPE_KEY, tenant.value()).tell(finished),
+                inFlight::decrementAndGet);
         CompletionStage<HttpResponse> response;
         try {
             if (draining.getAsBoolean()) {
@@ -107,6 +112,11 @@ public final class CompletionFlow {
             call.end(error.status(), 0, 0);
             return Responses.error(error);
         }).thenApply(r -> r.addHeader(requestId));
+    }
+
+    /** Generation requests in flight, streams included. */
+    public int inFlight() {
+        return inFlight.get();
     }
 
     private CompletionStage<HttpResponse> serve(Call call, Endpoint endpoint, OpenAiRequest req) {

@@ -53,11 +53,11 @@ public record CompletionRequest(String model, String text, Sampling sampling, in
         String prompt = prompt(f.get("prompt"));
         Integer maxTokens = f.integer32("max_tokens", 1, Integer.MAX_VALUE);
         Sampling sampling = Sampling.parse(f, maxTokens, "max_tokens", settings); // absent: the router's default, later
-        int n = f.integer32("n", 1, settings.maxN()) instanceof Integer i ? i : 1;
-        boolean[] stream = OpenAiRequest.streamFields(f);
+        Integer n = f.integer32("n", 1, settings.maxN());
+        StreamFields stream = OpenAiRequest.streamFields(f);
         Integer logprobs = f.integer32("logprobs", 0, settings.maxTopLogprobs());
         f.string("user");
-        return new CompletionRequest(model, prompt, sampling, n, stream[0], stream[1], logprobs);
+        return new CompletionRequest(model, prompt, sampling, n == null ? 1 : n, stream.stream(), stream.includeUsage(), logprobs);
     }
 
     /** A string, or an array of one string; token-id prompts and batches are refused. */

@@ -27,8 +27,12 @@ public sealed interface OpenAiRequest permits ChatRequest, CompletionRequest {
     /** Characters of prompt text, for the admission's token estimate. */
     int promptChars();
 
+    /** {@code stream} and {@code stream_options.include_usage}. */
+    record StreamFields(boolean stream, boolean includeUsage) {
+    }
+
     /** Parses the {@code stream} and {@code stream_options} fields (same rules on both endpoints). */
-    static boolean[] streamFields(Fields f) {
+    static StreamFields streamFields(Fields f) {
         boolean stream = f.bool("stream", false);
         boolean includeUsage = false;
         if (f.has("stream_options")) {
@@ -39,6 +43,6 @@ public sealed interface OpenAiRequest permits ChatRequest, CompletionRequest {
             options.allowOnly(java.util.Set.of("include_usage"), java.util.Set.of("include_obfuscation"));
             includeUsage = options.bool("include_usage", false);
         }
-        return new boolean[] {stream, includeUsage};
+        return new StreamFields(stream, includeUsage);
     }
 }

@@ -8,9 +8,11 @@ import io.loraplex.router.metrics.RouterMetrics;
 import io.loraplex.router.placement.Placement;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -24,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * Starts the router's HTTP API on an actor system of the cluster: key index, placement, metrics,
  * flows and routes, and the graceful stop. On coordinated shutdown, {@code service-unbind} stops
  * accepting connections and turns {@code /ready} to 503; {@code service-requests-done} lets
- * in-flight requests (streams included) finish until the hard deadline, then the system stops.
+ * in-flight requests (streams included) finish until the hard deadline, then
+ * {@code ServerBinding.terminate} closes the connections and the system stops.
  */
 public final class RouterServer {
 
@@ -66,11 +69,38 @@ public final class RouterServer {
             draining.set(true);
             return binding.thenCompose(ServerBinding::unbind).exceptionally(t -> Done.getInstance());
         });
-        shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "loraplex-router-requests-done", () -> binding
-                .thenCompose(b -> b.terminate(deadline))
-                .thenApply(terminated -> Done.getInstance())
-                .exceptionally(t -> Done.getInstance()));
+        shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "loraplex-router-requests-done", () -> {
+            long end = System.nanoTime() + deadline.toNanos();
+            return idle(system, completions::inFlight, end)
+                    .thenCompose(done -> binding)
+                    .thenCompose(b -> b.terminate(Duration.ofNanos(Math.max(end - System.nanoTime(), SETTLE.toNanos()))))
+                    .thenApply(terminated -> Done.getInstance())
+                    .exceptionally(t -> Done.getInstance());
+        });
         return binding;
+    }
+
+    /** Lets the last bytes of a finished stream reach its socket before terminate closes the connection. */
+    private static final Duration SETTLE = Duration.ofMillis(200);
+
+    /**
+     * Completes when no generation is in flight (and {@link #SETTLE} has passed), or at {@code endNanos}.
+     * {@code ServerBinding.terminate} alone would not do: it waits for responses to begin, not for a
+     * streamed body to end, and cuts SSE streams mid-way.
+     */
+    private static CompletionStage<Done> idle(ActorSystem<?> system, IntSupplier inFlight, long endNanos) {
+        CompletableFuture<Done> idle = new CompletableFuture<>();
+        Runnable[] check = new Runnable[1];
+        check[0] = () -> {
+            if (inFlight.getAsInt() == 0 || System.nanoTime() >= endNanos) {
+                system.scheduler().scheduleOnce(inFlight.getAsInt() == 0 ? SETTLE : Duration.ZERO,
+                        () -> idle.complete(Done.getInstance()), system.executionContext());
+            } else {
+                system.scheduler().scheduleOnce(Duration.ofMillis(50), check[0], system.executionContext());
+            }
+        };
+        check[0].run();
+        return idle;
     }
 
     /** The configured deadline, kept inside the phase's own timeout so the phase does not give up first. */

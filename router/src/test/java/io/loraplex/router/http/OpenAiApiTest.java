@@ -72,13 +72,7 @@ class OpenAiApiTest {
     }
 
     static void assertError(HttpResponse<String> response, int status, String type, String param, String code) {
-        assertEquals(status, response.statusCode(), response.body());
-        JsonNode error = json(response.body()).get("error");
-        assertNotNull(error, response.body());
-        assertEquals(type, error.get("type").asText(), response.body());
-        assertEquals(param, error.get("param").isNull() ? null : error.get("param").asText(), response.body());
-        assertEquals(code, error.get("code").isNull() ? null : error.get("code").asText(), response.body());
-        assertFalse(error.get("message").asText().isBlank());
+        OpenAiApiTestSupport.assertError(response, status, type, param, code);
     }
 
     static void awaitFinished(String requestId, int tokens) {
