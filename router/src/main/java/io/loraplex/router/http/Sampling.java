@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
 import io.loraplex.router.RouterSettings;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,8 +66,7 @@ public record Sampling(
             throw ApiError.wrongType("logit_bias", "an object mapping token ids to numbers from -100 to 100").toException();
         }
         Map<Integer, Double> out = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : v.properties()) {
             String param = "logit_bias." + e.getKey();
             int token;
             try {

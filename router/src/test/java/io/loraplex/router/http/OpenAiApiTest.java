@@ -516,6 +516,23 @@ class OpenAiApiTest {
         assertEquals(1, router.tenants.finishedOf(id).size(), "still exactly one Finished");
     }
 
+    @Test
+    void aClientThatLeavesBeforeTheResponseStillCancelsTheNodeStream() throws Exception {
+        String body = chat("cafe", "[late][slow]", "\"stream\":true");
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", router.base.getPort())) {
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                    + "\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            socket.getOutputStream().flush();
+            TestRouter.await(() -> router.node.generates.stream().anyMatch(g -> FakeGpuNode.promptText(g.prompt()).contains("[late]")),
+                    Duration.ofSeconds(5), "the node to get the request");
+        } // gone before the node's Started arrives
+        String id = router.node.generates.stream().filter(g -> FakeGpuNode.promptText(g.prompt()).contains("[late]"))
+                .findFirst().orElseThrow().requestId();
+        TestRouter.await(() -> router.node.cancelled.containsKey(id), Duration.ofSeconds(15), "the orphaned stream to be cancelled");
+        awaitFinished(id, -1);
+    }
+
     // --- operations ---
 
     @Test
@@ -553,5 +570,7 @@ class OpenAiApiTest {
         assertTrue(text.contains("model=\"cafe\""), text);
         assertTrue(text.contains("status=\"200\""), text);
         assertTrue(text.contains("node=\"node-1\""), text);
+        assertTrue(text.contains("loraplex_router_time_to_first_token_seconds_bucket{tenant=\"acme\",le=\"60.0\"}"),
+                "the router's own latency buckets");
     }
 }

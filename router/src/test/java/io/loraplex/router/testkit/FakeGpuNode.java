@@ -31,6 +31,7 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * <ul>
  *   <li>{@code [reject:context]}, {@code [reject:overloaded]}: {@code Rejected}</li>
  *   <li>{@code [slow]}: a token every 50 ms until the reader cancels (recorded in {@link #cancelled})</li>
+ *   <li>{@code [late]}: the answer comes 500 ms late</li>
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
  *   <li>{@code [fail]}: one token, then {@code Failed}</li>
  *   <li>otherwise {@code "Hello" "," " world"} (or {@code "seed=" <seed>} when seeded), the held-back
@@ -65,7 +66,13 @@ public final class FakeGpuNode {
                     })
                     .onMessage(Generate.class, g -> {
                         generates.add(g);
-                        g.replyTo().tell(answer(g, ctx.getSystem()));
+                        GpuNodeProtocol.GenerateReply reply = answer(g, ctx.getSystem());
+                        if (promptText(g.prompt()).contains("[late]")) {
+                            ctx.getSystem().scheduler().scheduleOnce(Duration.ofMillis(500), () -> g.replyTo().tell(reply),
+                                    ctx.getExecutionContext());
+                        } else {
+                            g.replyTo().tell(reply);
+                        }
                         return Behaviors.same();
                     })
                     .onAnyMessage(m -> Behaviors.same())
