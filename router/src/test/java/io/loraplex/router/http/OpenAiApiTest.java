@@ -345,6 +345,11 @@ class OpenAiApiTest {
         assertError(other, 404, "invalid_request_error", "model", "model_not_found");
         assertEquals(missing.body().replace("secreu", "secret"), other.body());
         assertError(router.send("GET", "/v1/models", null, null), 401, "invalid_request_error", null, "invalid_api_key");
+        // ids may hold slashes (org/name) and escapes
+        HttpResponse<String> slashed = router.send("GET", "/v1/models/org/some%20name", KEY, null);
+        assertError(slashed, 404, "invalid_request_error", "model", "model_not_found");
+        assertTrue(json(slashed.body()).get("error").get("message").asText().contains("`org/some name`"), slashed.body());
+        assertError(router.send("POST", "/v1/models", KEY, "{}"), 405, "invalid_request_error", null, "method_not_allowed");
     }
 
     // --- errors ---
