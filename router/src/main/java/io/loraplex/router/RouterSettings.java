@@ -1,0 +1,94 @@
+package io.loraplex.router;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The router's settings, from {@code loraplex.router} (defaults in this module's {@code reference.conf}).
+ *
+ * @param maxBodyBytes                 request bodies above this get 413
+ * @param completionsDefaultMaxTokens  max_tokens of /v1/completions when the request omits it (OpenAI's 16)
+ * @param requestTimeout               how long a non-streaming request may take; also the node's deadline for it
+ * @param idleTimeout                  HTTP connection idle timeout; above requestTimeout
+ * @param streamStartTimeout           a streaming body the HTTP layer has not taken by then is cancelled
+ * @param sseKeepAlive                 an SSE comment after this much silence
+ * @param shutdownHardDeadline         in-flight requests' grace on coordinated shutdown
+ * @param statsInterval                how often each GPU node's stats are polled
+ * @param maxAdapterSeries             adapters with their own metric label; the rest are "other"
+ * @param baseModels                   base model ids known before any node reports (so a request for one while no
+ *                                     node is up gets 503, not 404)
+ */
+public record RouterSettings(
+        String host,
+        int port,
+        long maxBodyBytes,
+        int maxN,
+        int maxStopSequences,
+        int maxTopLogprobs,
+        int completionsDefaultMaxTokens,
+        Duration admitTimeout,
+        Duration generateTimeout,
+        Duration modelsTimeout,
+        Duration requestTimeout,
+        Duration idleTimeout,
+        Duration streamStartTimeout,
+        Duration sseKeepAlive,
+        Duration shutdownHardDeadline,
+        Duration statsInterval,
+        Duration statsTimeout,
+        Duration metricsTickInterval,
+        int maxAdapterSeries,
+        Duration metricsRefreshInterval,
+        List<String> baseModels) {
+
+    public RouterSettings {
+        baseModels = List.copyOf(baseModels);
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("loraplex.router.port must be 0-65535, got " + port);
+        }
+        if (maxBodyBytes < 1024) {
+            throw new IllegalArgumentException("loraplex.router.max-body-bytes must be at least 1 KiB, got " + maxBodyBytes);
+        }
+        if (maxN < 1 || maxStopSequences < 0 || maxTopLogprobs < 0 || completionsDefaultMaxTokens < 1 || maxAdapterSeries < 0) {
+            throw new IllegalArgumentException("loraplex.router: max-n and completions-default-max-tokens must be positive, "
+                    + "max-stop-sequences, max-top-logprobs and metrics.max-adapter-series not negative");
+        }
+        if (idleTimeout.compareTo(requestTimeout) <= 0) {
+            throw new IllegalArgumentException("loraplex.router.idle-timeout (" + idleTimeout + ") must exceed request-timeout ("
+                    + requestTimeout + "), or long non-streaming requests lose their connection");
+        }
+        for (Duration d : new Duration[] {admitTimeout, generateTimeout, modelsTimeout, requestTimeout, streamStartTimeout,
+                sseKeepAlive, shutdownHardDeadline, statsInterval, statsTimeout, metricsTickInterval, metricsRefreshInterval}) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("loraplex.router: every duration must be positive, got " + d);
+            }
+        }
+    }
+
+    public static RouterSettings create(Config config) {
+        Config c = config.getConfig("loraplex.router");
+        return new RouterSettings(
+                c.getString("host"),
+                c.getInt("port"),
+                c.getBytes("max-body-bytes"),
+                c.getInt("max-n"),
+                c.getInt("max-stop-sequences"),
+                c.getInt("max-top-logprobs"),
+                c.getInt("completions-default-max-tokens"),
+                c.getDuration("admit-timeout"),
+                c.getDuration("generate-timeout"),
+                c.getDuration("models-timeout"),
+                c.getDuration("request-timeout"),
+                c.getDuration("idle-timeout"),
+                c.getDuration("stream-start-timeout"),
+                c.getDuration("sse-keep-alive"),
+                c.getDuration("shutdown-hard-deadline"),
+                c.getDuration("placement.stats-interval"),
+                c.getDuration("placement.stats-timeout"),
+                c.getDuration("metrics.tick-interval"),
+                c.getInt("metrics.max-adapter-series"),
+                c.getDuration("metrics.refresh-interval"),
+                c.getStringList("base-models"));
+    }
+}

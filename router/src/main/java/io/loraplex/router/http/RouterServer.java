@@ -1,0 +1,117 @@
+package io.loraplex.router.http;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.loraplex.router.RouterSettings;
+import io.loraplex.router.auth.KeyIndex;
+import io.loraplex.router.metrics.RouterMetrics;
+import io.loraplex.router.placement.Placement;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts the router's HTTP API on an actor system of the cluster: key index, placement, metrics,
+ * flows and routes, and the graceful stop. On coordinated shutdown, {@code service-unbind} stops
+ * accepting connections and turns {@code /ready} to 503; {@code service-requests-done} lets
+ * in-flight requests (streams included) finish until the hard deadline, then
+ * {@code ServerBinding.terminate} closes the connections and the system stops.
+ */
+public final class RouterServer {
+
+    private static final Logger log = LoggerFactory.getLogger(RouterServer.class);
+
+    private RouterServer() {
+    }
+
+    /**
+     * @param warmedUp true once this process is ready to serve (the launcher's own warm-up); {@code /ready}
+     *                 also needs a ready GPU node and no drain
+     */
+    public static CompletionStage<ServerBinding> start(ActorSystem<?> system, RouterSettings settings, BooleanSupplier warmedUp) {
+        KeyIndex keys = KeyIndex.start(system);
+        Placement placement = Placement.start(system, settings);
+        RouterMetrics metrics = RouterMetrics.start(system, settings, placement);
+        AtomicBoolean draining = new AtomicBoolean();
+        CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, metrics, draining::get);
+        ModelsFlow models = new ModelsFlow(system, settings, keys, placement);
+        OpenAiRoutes routes = new OpenAiRoutes(settings, completions, models, placement, metrics, warmedUp, draining::get);
+
+        Config config = ConfigFactory.parseMap(Map.of("pekko.http.server.idle-timeout", settings.idleTimeout().toMillis() + " ms"))
+                .withFallback(system.settings().config());
+        CompletionStage<ServerBinding> binding = Http.get(system)
+                .newServerAt(settings.host(), settings.port())
+                .withSettings(ServerSettings.create(config))
+                .bind(routes.route());
+        binding.whenComplete((b, failure) -> {
+            if (failure != null) {
+                log.error("the router could not listen on {}:{}", settings.host(), settings.port(), failure);
+            } else {
+                log.info("router listening on {}", b.localAddress());
+            }
+        });
+
+        Duration deadline = hardDeadline(system, settings);
+        CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+        shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "loraplex-router-unbind", () -> {
+            draining.set(true);
+            return binding.thenCompose(ServerBinding::unbind).exceptionally(t -> Done.getInstance());
+        });
+        shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "loraplex-router-requests-done", () -> {
+            long end = System.nanoTime() + deadline.toNanos();
+            return idle(system, completions::inFlight, end)
+                    .thenCompose(done -> binding)
+                    .thenCompose(b -> b.terminate(Duration.ofNanos(Math.max(end - System.nanoTime(), SETTLE.toNanos()))))
+                    .thenApply(terminated -> Done.getInstance())
+                    .exceptionally(t -> Done.getInstance());
+        });
+        return binding;
+    }
+
+    /** Lets the last bytes of a finished stream reach its socket before terminate closes the connection. */
+    private static final Duration SETTLE = Duration.ofMillis(200);
+
+    /**
+     * Completes when no generation is in flight (and {@link #SETTLE} has passed), or at {@code endNanos}.
+     * {@code ServerBinding.terminate} alone would not do: it waits for responses to begin, not for a
+     * streamed body to end, and cuts SSE streams mid-way.
+     */
+    private static CompletionStage<Done> idle(ActorSystem<?> system, IntSupplier inFlight, long endNanos) {
+        CompletableFuture<Done> idle = new CompletableFuture<>();
+        Runnable[] check = new Runnable[1];
+        check[0] = () -> {
+            if (inFlight.getAsInt() == 0 || System.nanoTime() >= endNanos) {
+                system.scheduler().scheduleOnce(inFlight.getAsInt() == 0 ? SETTLE : Duration.ZERO,
+                        () -> idle.complete(Done.getInstance()), system.executionContext());
+            } else {
+                system.scheduler().scheduleOnce(Duration.ofMillis(50), check[0], system.executionContext());
+            }
+        };
+        check[0].run();
+        return idle;
+    }
+
+    /** The configured deadline, kept inside the phase's own timeout so the phase does not give up first. */
+    private static Duration hardDeadline(ActorSystem<?> system, RouterSettings settings) {
+        Duration phase = Duration.ofMillis(CoordinatedShutdown.get(system).timeout(CoordinatedShutdown.PhaseServiceRequestsDone()).toMillis());
+        Duration limit = phase.minusMillis(Math.min(500, phase.toMillis() / 10));
+        if (settings.shutdownHardDeadline().compareTo(limit) > 0) {
+            log.warn("loraplex.router.shutdown-hard-deadline {} exceeds the service-requests-done phase timeout {}; using {}",
+                    settings.shutdownHardDeadline(), phase, limit);
+            return limit;
+        }
+        return settings.shutdownHardDeadline();
+    }
+}

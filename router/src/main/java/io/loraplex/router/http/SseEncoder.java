@@ -1,0 +1,125 @@
+package io.loraplex.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.util.ByteString;
+
+/**
+ * Turns the merged token events of a request's choices into server-sent events: {@code data: {chunk}\n\n}
+ * per chunk, the usage chunk when asked, then {@code data: [DONE]\n\n}. A failed choice ends the
+ * stream with an error event (the status line went out long before). Stream stages call it one
+ * element at a time; it needs no locks.
+ */
+final class SseEncoder {
+
+    static final ByteString DONE = ByteString.fromString("data: [DONE]\n\n");
+    static final ByteString KEEP_ALIVE = ByteString.fromString(": keep-alive\n\n");
+
+    /** An event of choice {@code index}. */
+    record Tagged(int index, GpuNodeProtocol.TokenEvent event) {
+    }
+
+    /** Bytes to send; {@code more} false on the last element before the closing events. */
+    record Out(ByteString bytes, boolean more) {
+    }
+
+    private final Call call;
+    private final OpenAiRequest request;
+    private final OpenAiWriter writer;
+    private final OpenAiWriter.Meta meta;
+    private final List<ChoiceProgress> choices = new ArrayList<>();
+    private final int[] textOffset;
+    private final int startedPromptTokens;
+    private boolean failed;
+    private boolean reachedEnd;
+
+    SseEncoder(Call call, OpenAiRequest request, OpenAiWriter writer, OpenAiWriter.Meta meta, int startedPromptTokens) {
+        this.call = call;
+        this.request = request;
+        this.writer = writer;
+        this.meta = meta;
+        this.startedPromptTokens = startedPromptTokens;
+        for (int i = 0; i < request.n(); i++) {
+            choices.add(new ChoiceProgress(i, call, false));
+        }
+        this.textOffset = new int[request.n()];
+    }
+
+    List<ByteString> opening() {
+        List<ByteString> out = new ArrayList<>();
+        for (ObjectNode chunk : writer.opening(meta, request.n())) {
+            out.add(data(chunk));
+        }
+        return out;
+    }
+
+    List<Out> onEvent(Tagged tagged) {
+        ChoiceProgress choice = choices.get(tagged.index());
+        List<Out> out = new ArrayList<>(2);
+        switch (tagged.event()) {
+            case GpuNodeProtocol.TokenText t -> {
+                choice.onText(t);
+                boolean withLogprobs = request.logprobs() && !t.logprobs().isEmpty();
+                if (!t.text().isEmpty() || withLogprobs) {
+                    out.add(new Out(data(writer.delta(meta, choice.index, t.text(), withLogprobs ? t.logprobs() : null,
+                            textOffset[choice.index])), true));
+                    textOffset[choice.index] += t.text().codePointCount(0, t.text().length());
+                }
+            }
+            case GpuNodeProtocol.Finished f -> {
+                choice.add(f);
+                if (!f.text().isEmpty()) {
+                    out.add(new Out(data(writer.delta(meta, choice.index, f.text(), null, textOffset[choice.index])), true));
+                }
+                out.add(new Out(data(writer.finish(meta, choice.index, OpenAiWriter.finishReason(f.finishReason()))), true));
+            }
+            case GpuNodeProtocol.Failed f -> {
+                choice.add(f);
+                failed = true;
+                out.add(new Out(error("generation failed: " + f.message()), false));
+            }
+        }
+        return out;
+    }
+
+    /** The stream broke (a node or the link failed): an error event ends it. */
+    Tagged broken(Throwable t) {
+        return new Tagged(0, new GpuNodeProtocol.Failed("the token stream broke: " + Responses.unwrap(t).getMessage()));
+    }
+
+    /** After the last choice finished (or one failed): usage when asked and not failed, then [DONE]. */
+    List<ByteString> closing() {
+        reachedEnd = true;
+        List<ByteString> out = new ArrayList<>(2);
+        if (request.includeUsage() && !failed) {
+            out.add(data(writer.usageChunk(meta, ChoiceProgress.usage(choices, startedPromptTokens))));
+        }
+        out.add(DONE);
+        return out;
+    }
+
+    /** The HTTP body ended: completed (200), failed (500) or cancelled by the client (499). */
+    void ended() {
+        OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, startedPromptTokens);
+        int status = failed ? 500 : reachedEnd ? 200 : 499;
+        call.end(status, usage.promptTokens(), usage.completionTokens());
+    }
+
+    private static ByteString data(JsonNode chunk) {
+        byte[] json = Json.bytes(chunk);
+        return ByteString.fromString("data: ").concat(ByteString.fromArray(json)).concat(ByteString.fromString("\n\n"));
+    }
+
+    private static ByteString error(String message) {
+        ObjectNode body = Json.object();
+        ObjectNode error = body.putObject("error");
+        error.put("message", message);
+        error.put("type", ApiError.SERVER_ERROR);
+        error.putNull("param");
+        error.put("code", "generation_failed");
+        return data(body);
+    }
+}

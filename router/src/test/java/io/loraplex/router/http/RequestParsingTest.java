@@ -1,0 +1,137 @@
+package io.loraplex.router.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.node.GpuNodeProtocol.ChatMessage;
+import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
+import io.loraplex.router.RouterSettings;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Request bodies to records, and every refusal naming its field. No actor system needed. */
+class RequestParsingTest {
+
+    static final RouterSettings SETTINGS = RouterSettings.create(ConfigFactory.load());
+
+    static ChatRequest chat(String json) {
+        return ChatRequest.parse(json.getBytes(StandardCharsets.UTF_8), SETTINGS);
+    }
+
+    static CompletionRequest completion(String json) {
+        return CompletionRequest.parse(json.getBytes(StandardCharsets.UTF_8), SETTINGS);
+    }
+
+    static ApiError chatError(String json) {
+        return assertThrows(ApiException.class, () -> chat(json)).error();
+    }
+
+    static final String MESSAGES = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+
+    @Test
+    void aMinimalChatRequest() {
+        ChatRequest r = chat("{\"model\":\"m\"," + MESSAGES + "}");
+        assertEquals("m", r.model());
+        assertEquals(List.of(new ChatMessage("user", "hi")), r.messages());
+        assertEquals(1, r.n());
+        assertFalse(r.stream());
+        assertFalse(r.logprobs());
+        assertNull(r.sampling().maxTokens());
+        assertNull(r.sampling().temperature());
+        assertTrue(r.sampling().stop().isEmpty());
+    }
+
+    @Test
+    void maxCompletionTokensWinsOverMaxTokens() {
+        ChatRequest r = chat("{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":10,\"max_completion_tokens\":20}");
+        assertEquals(20, r.sampling().maxTokens());
+        assertEquals("max_completion_tokens", r.sampling().maxTokensParam());
+        assertEquals(10, chat("{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":10}").sampling().maxTokens());
+        assertEquals("max_tokens", chatError("{\"model\":\"m\"," + MESSAGES + ",\"max_tokens\":0}").param());
+    }
+
+    @Test
+    void seedsOfChoicesCountUp() {
+        ChatRequest r = chat("{\"model\":\"m\"," + MESSAGES + ",\"n\":3,\"seed\":-2,\"top_k\":-1}");
+        assertNull(r.sampling().topK(), "top_k -1 turns top-k off");
+        GenerationParams p2 = r.sampling().params(2, 5, false, 0, 0, 1.0);
+        assertEquals(0L, p2.seed());
+        assertEquals(5, p2.maxTokens());
+        assertNull(chat("{\"model\":\"m\"," + MESSAGES + ",\"n\":2}").sampling().params(1, null, false, 0, 0, 1).seed());
+    }
+
+    @Test
+    void developerIsSystemAndAssistantContentMayBeNull() {
+        ChatRequest r = chat("{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"d\"},"
+                + "{\"role\":\"assistant\",\"content\":null},{\"role\":\"user\",\"content\":\"u\"}]}");
+        assertEquals(List.of(new ChatMessage("system", "d"), new ChatMessage("assistant", ""), new ChatMessage("user", "u")),
+                r.messages());
+        assertEquals("messages[0].content", chatError("{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}").param());
+    }
+
+    @Test
+    void fieldErrorsNameTheirPath() {
+        assertEquals("messages[1].name", chatError("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+                + "{\"role\":\"user\",\"content\":\"b\",\"name\":\"bob\"}]}").param());
+        assertEquals("messages[0].content[0].text", chatError("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":[{\"type\":\"text\"}]}]}").param());
+        assertEquals("messages[0].content[0].cache_control", chatError("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":[{\"type\":\"text\",\"text\":\"x\",\"cache_control\":{}}]}]}").param());
+        assertEquals("messages[0]", chatError("{\"model\":\"m\",\"messages\":[\"hi\"]}").param());
+        assertEquals("model", chatError("{" + MESSAGES + "}").param());
+        assertEquals("model", chatError("{\"model\":5," + MESSAGES + "}").param());
+        assertEquals("stream_options.foo", chatError("{\"model\":\"m\"," + MESSAGES
+                + ",\"stream\":true,\"stream_options\":{\"foo\":1}}").param());
+        assertEquals("top_logprobs", chatError("{\"model\":\"m\"," + MESSAGES + ",\"top_logprobs\":2}").param());
+        assertEquals("top_logprobs", chatError("{\"model\":\"m\"," + MESSAGES + ",\"logprobs\":true,\"top_logprobs\":21}").param());
+        assertEquals("n", chatError("{\"model\":\"m\"," + MESSAGES + ",\"n\":9}").param());
+        assertEquals("stop", chatError("{\"model\":\"m\"," + MESSAGES + ",\"stop\":" + "[\"a\",".repeat(1)
+                + "\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}").param());
+        assertEquals("stop", chatError("{\"model\":\"m\"," + MESSAGES + ",\"stop\":\"\"}").param());
+        assertEquals("logit_bias", chatError("{\"model\":\"m\"," + MESSAGES + ",\"logit_bias\":{\"abc\":1}}").param());
+        assertEquals("top_p", chatError("{\"model\":\"m\"," + MESSAGES + ",\"top_p\":0}").param());
+        assertEquals("repetition_penalty", chatError("{\"model\":\"m\"," + MESSAGES + ",\"repetition_penalty\":0}").param());
+        assertEquals("seed", chatError("{\"model\":\"m\"," + MESSAGES + ",\"seed\":1e30}").param());
+    }
+
+    @Test
+    void everyUnsupportedOpenAiFieldIsRefusedNotIgnored() {
+        for (String field : ChatRequest.UNSUPPORTED) {
+            ApiError e = chatError("{\"model\":\"m\"," + MESSAGES + ",\"" + field + "\":true}");
+            assertEquals(field, e.param());
+            assertEquals("unsupported_parameter", e.code());
+            assertTrue(e.message().contains(field));
+        }
+        for (String field : CompletionRequest.UNSUPPORTED) {
+            ApiError e = assertThrows(ApiException.class, () -> completion("{\"model\":\"m\",\"prompt\":\"p\",\"" + field + "\":1}"))
+                    .error();
+            assertEquals(field, e.param());
+        }
+    }
+
+    @Test
+    void duplicateKeysAndTrailingGarbageAreMalformed() {
+        assertEquals("invalid_json", chatError("{\"model\":\"m\",\"model\":\"n\"," + MESSAGES + "}").code());
+        assertEquals("invalid_json", chatError("{\"model\":\"m\"," + MESSAGES + "} {}").code());
+    }
+
+    @Test
+    void completionPrompts() {
+        assertEquals("p", completion("{\"model\":\"m\",\"prompt\":\"p\"}").text());
+        assertEquals("p", completion("{\"model\":\"m\",\"prompt\":[\"p\"]}").text());
+        assertNull(completion("{\"model\":\"m\",\"prompt\":\"p\"}").sampling().maxTokens(), "the default is the router's");
+        assertEquals(3, completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":3}").topLogprobs());
+        assertTrue(completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":0}").logprobs());
+        for (String prompt : List.of("[\"a\",\"b\"]", "[[1,2]]", "[1,2]", "5", "{}", "[]")) {
+            ApiError e = assertThrows(ApiException.class, () -> completion("{\"model\":\"m\",\"prompt\":" + prompt + "}")).error();
+            assertEquals("prompt", e.param(), prompt);
+        }
+        assertEquals("logprobs", assertThrows(ApiException.class,
+                () -> completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":true}")).error().param());
+    }
+}

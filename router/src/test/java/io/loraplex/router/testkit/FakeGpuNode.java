@@ -1,0 +1,144 @@
+package io.loraplex.router.testkit;
+
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.ChatPrompt;
+import io.loraplex.cluster.node.GpuNodeProtocol.Generate;
+import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
+import io.loraplex.cluster.node.GpuNodeProtocol.TextPrompt;
+import io.loraplex.cluster.node.GpuNodeProtocol.TokenEvent;
+import io.loraplex.cluster.node.GpuNodeProtocol.TokenLogprob;
+import io.loraplex.cluster.node.GpuNodeProtocol.TokenText;
+import io.loraplex.cluster.node.GpuNodeProtocol.TopLogprob;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.stream.SourceRef;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.StreamRefs;
+
+/**
+ * A GPU node double: registers under {@link GpuNodeProtocol#SERVICE_KEY}, answers {@code GetStats},
+ * and answers {@code Generate} by a script chosen by markers in the prompt:
+ * <ul>
+ *   <li>{@code [reject:context]}, {@code [reject:overloaded]}: {@code Rejected}</li>
+ *   <li>{@code [slow]}: a token every 50 ms until the reader cancels (recorded in {@link #cancelled})</li>
+ *   <li>{@code [late]}: the answer comes 500 ms late</li>
+ *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
+ *   <li>{@code [fail]}: one token, then {@code Failed}</li>
+ *   <li>otherwise {@code "Hello" "," " world"} (or {@code "seed=" <seed>} when seeded), the held-back
+ *       tail {@code "!"} in {@code Finished(stop, prompt 7, completion 3, cached 2)}; {@code max_tokens}
+ *       below 3 truncates with {@code length}</li>
+ * </ul>
+ */
+public final class FakeGpuNode {
+
+    public static final String BASE_MODEL = "test-base";
+    public static final int PROMPT_TOKENS = 7;
+
+    public final NodeId id;
+    public final AtomicBoolean ready = new AtomicBoolean(true);
+    public final List<Generate> generates = new CopyOnWriteArrayList<>();
+    /** Request ids whose stream the reader cancelled before its end. */
+    public final Map<String, Boolean> cancelled = new ConcurrentHashMap<>();
+    public volatile List<String> hotAdapters = List.of();
+
+    public FakeGpuNode(String id) {
+        this.id = new NodeId(id);
+    }
+
+    public Behavior<GpuNodeProtocol.Command> behavior() {
+        return Behaviors.setup(ctx -> {
+            ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
+            return Behaviors.receive(GpuNodeProtocol.Command.class)
+                    .onMessage(GpuNodeProtocol.GetStats.class, get -> {
+                        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "0123456789abcdef", ready.get(), 0, 0, 100,
+                                100, 0, hotAdapters));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Generate.class, g -> {
+                        generates.add(g);
+                        GpuNodeProtocol.GenerateReply reply = answer(g, ctx.getSystem());
+                        if (promptText(g.prompt()).contains("[late]")) {
+                            ctx.getSystem().scheduler().scheduleOnce(Duration.ofMillis(500), () -> g.replyTo().tell(reply),
+                                    ctx.getExecutionContext());
+                        } else {
+                            g.replyTo().tell(reply);
+                        }
+                        return Behaviors.same();
+                    })
+                    .onAnyMessage(m -> Behaviors.same())
+                    .build();
+        });
+    }
+
+    private GpuNodeProtocol.GenerateReply answer(Generate g, org.apache.pekko.actor.typed.ActorSystem<?> system) {
+        String prompt = promptText(g.prompt());
+        if (prompt.contains("[reject:context]")) {
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.CONTEXT_LENGTH_EXCEEDED, "max_tokens",
+                    "This model's maximum context length is 2048 tokens. However, you requested 9000 tokens.");
+        }
+        if (prompt.contains("[reject:overloaded]")) {
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.OVERLOADED, null, "the node's queue is full (256 waiting)");
+        }
+        Source<TokenEvent, NotUsed> events;
+        if (prompt.contains("[slow]")) {
+            events = Source.repeat((TokenEvent) text("tick ", g))
+                    .throttle(1, Duration.ofMillis(50))
+                    .watchTermination((mat, done) -> {
+                        done.whenComplete((d, t) -> cancelled.put(g.requestId(), true));
+                        return mat;
+                    });
+        } else if (prompt.contains("[paced]")) {
+            List<TokenEvent> list = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                list.add(text("t" + i + " ", g));
+            }
+            list.add(new GpuNodeProtocol.Finished("", "stop", PROMPT_TOKENS, 10, 0));
+            events = Source.from(list).throttle(1, Duration.ofMillis(100));
+        } else if (prompt.contains("[fail]")) {
+            events = Source.from(List.of(text("partial", g), new GpuNodeProtocol.Failed("the engine failed the request")));
+        } else {
+            List<String> pieces = g.params().seed() != null ? List.of("seed", "=", g.params().seed().toString())
+                    : List.of("Hello", ",", " world");
+            int max = g.params().maxTokens() == null ? Integer.MAX_VALUE : g.params().maxTokens();
+            List<TokenEvent> list = new ArrayList<>();
+            for (int i = 0; i < Math.min(max, pieces.size()); i++) {
+                list.add(text(pieces.get(i), g));
+            }
+            boolean truncated = max < pieces.size();
+            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? "length" : "stop", PROMPT_TOKENS,
+                    Math.min(max, pieces.size()), 2));
+            events = Source.from(list);
+        }
+        SourceRef<TokenEvent> ref = events.runWith(StreamRefs.sourceRef(), system);
+        return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, ref);
+    }
+
+    /** One token; with logprobs when asked: the token at -0.5 and {@code top_logprobs} alternatives below it. */
+    private static TokenText text(String piece, Generate g) {
+        if (!g.params().logprobs()) {
+            return new TokenText(piece, 1, List.of());
+        }
+        List<TopLogprob> top = new ArrayList<>();
+        for (int i = 0; i < g.params().topLogprobs(); i++) {
+            top.add(new TopLogprob(i == 0 ? piece : "alt" + i, i == 0 ? -0.5 : -1.0 - i));
+        }
+        return new TokenText(piece, 1, List.of(new TokenLogprob(piece, -0.5, top)));
+    }
+
+    public static String promptText(GpuNodeProtocol.Prompt prompt) {
+        return switch (prompt) {
+            case TextPrompt t -> t.text();
+            case ChatPrompt c -> String.join("\n", c.messages().stream().map(GpuNodeProtocol.ChatMessage::content).toList());
+        };
+    }
+}

@@ -1,0 +1,114 @@
+package io.loraplex.router.testkit;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.tenant.TenantProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol.Admit;
+import io.loraplex.cluster.tenant.TenantProtocol.DenyReason;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
+
+/**
+ * The Tenant entity double, registered in sharding for {@link TenantProtocol#TYPE_KEY}. Its script
+ * is shared by all entities of one test system: keys (written to {@link TenantProtocol#KEY_INDEX} on
+ * {@code AddApiKey}), catalogs, tenants that are rate limited, and a log of {@code Finished}.
+ */
+public final class FakeTenants {
+
+    public static final int MAX_TOKENS_PER_REQUEST = 1000;
+    public static final long CREATED = 1_700_000_000L;
+
+    /** key hash → tenant id */
+    public final Map<String, String> keys = new ConcurrentHashMap<>();
+    /** tenant id → adapter name → ref */
+    public final Map<String, Map<String, AdapterRef>> catalogs = new ConcurrentHashMap<>();
+    public final Set<String> rateLimited = ConcurrentHashMap.newKeySet();
+    public final List<Admit> admits = new CopyOnWriteArrayList<>();
+    /** Every Finished, in arrival order. */
+    public final List<TenantProtocol.Finished> finished = new CopyOnWriteArrayList<>();
+
+    public static AdapterRef adapter(String tenant, String name) {
+        byte[] bytes = (tenant + "/" + name).getBytes(StandardCharsets.UTF_8);
+        return new AdapterRef(new TenantId(tenant), name, 1, ContentHash.of(bytes, bytes));
+    }
+
+    public void addAdapter(String tenant, String name) {
+        catalogs.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>()).put(name, adapter(tenant, name));
+    }
+
+    public List<TenantProtocol.Finished> finishedOf(String requestId) {
+        List<TenantProtocol.Finished> out = new ArrayList<>();
+        for (TenantProtocol.Finished f : finished) {
+            if (f.requestId().equals(requestId)) {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
+    public Behavior<TenantProtocol.Command> entity(String tenantId) {
+        return Behaviors.setup(ctx -> {
+            var replicator = DistributedData.get(ctx.getSystem()).replicator();
+            SelfUniqueAddress self = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
+            return Behaviors.receive(TenantProtocol.Command.class)
+                    .onMessage(TenantProtocol.AddApiKey.class, add -> {
+                        keys.put(add.keyHash(), tenantId);
+                        replicator.tell(new Replicator.Update<>(TenantProtocol.KEY_INDEX, LWWMap.create(), Replicator.writeLocal(),
+                                ctx.getSystem().ignoreRef(), map -> map.put(self, add.keyHash(), tenantId)));
+                        add.replyTo().tell(TenantProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(Admit.class, admit -> {
+                        admits.add(admit);
+                        admit.replyTo().tell(admission(tenantId, admit));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.Finished.class, f -> {
+                        finished.add(f);
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.ListModels.class, list -> {
+                        boolean authorized = tenantId.equals(keys.get(list.keyHash()));
+                        List<TenantProtocol.ModelEntry> models = new ArrayList<>();
+                        if (authorized) {
+                            catalogs.getOrDefault(tenantId, Map.of()).values().stream()
+                                    .sorted((a, b) -> a.name().compareTo(b.name()))
+                                    .forEach(ref -> models.add(new TenantProtocol.ModelEntry(ref.name(), ref, CREATED)));
+                        }
+                        list.replyTo().tell(new TenantProtocol.ModelList(authorized, models));
+                        return Behaviors.same();
+                    })
+                    .onAnyMessage(m -> Behaviors.same())
+                    .build();
+        });
+    }
+
+    private TenantProtocol.Admission admission(String tenantId, Admit admit) {
+        if (!tenantId.equals(keys.get(admit.keyHash()))) {
+            return new TenantProtocol.Denied(DenyReason.UNAUTHORIZED, "unknown key", 0);
+        }
+        if (rateLimited.contains(tenantId)) {
+            return new TenantProtocol.Denied(DenyReason.RATE_LIMITED, "Rate limit reached for requests: 1 per second", 1500);
+        }
+        AdapterRef adapter = null;
+        if (admit.model() != null) {
+            adapter = catalogs.getOrDefault(tenantId, Map.of()).get(admit.model());
+            if (adapter == null) {
+                return new TenantProtocol.Denied(DenyReason.MODEL_NOT_FOUND, "no adapter " + admit.model(), 0);
+            }
+        }
+        return new TenantProtocol.Admitted(new TenantId(tenantId), adapter, 1.0, MAX_TOKENS_PER_REQUEST);
+    }
+}
