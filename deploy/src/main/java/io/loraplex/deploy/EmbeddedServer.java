@@ -230,6 +230,6 @@ public final class EmbeddedServer {
 
     /** Runs the coordinated shutdown (requests finish first) and waits for it. */
     public void stop() throws Exception {
-        CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason()).toCompletableFuture().get(120, TimeUnit.SECONDS);
+        CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture().get(120, TimeUnit.SECONDS);
     }
 }

@@ -30,6 +30,18 @@ final class Launcher {
         return p;
     }
 
+    /** The repository's root (for tools/), found upward from the distribution. */
+    static Path repoRoot() {
+        Path p = dist().toAbsolutePath();
+        while (p != null && !Files.isDirectory(p.resolve("tools/openai-client"))) {
+            p = p.getParent();
+        }
+        if (p == null) {
+            throw new IllegalStateException("cannot find tools/openai-client above " + dist());
+        }
+        return p;
+    }
+
     static Run run(Path workDir, String... args) throws IOException, InterruptedException {
         return runWithInput(workDir, null, args);
     }

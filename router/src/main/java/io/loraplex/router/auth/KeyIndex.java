@@ -20,16 +20,49 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
  */
 public final class KeyIndex {
 
-    private volatile Map<String, String> view = Map.of();
+    private static final java.time.Duration READ_TIMEOUT = java.time.Duration.ofSeconds(3);
 
-    private KeyIndex() {
+    private volatile Map<String, String> view = Map.of();
+    private final ActorSystem<?> system;
+
+    private KeyIndex(ActorSystem<?> system) {
+        this.system = system;
     }
 
     /** Subscribes to the index; the view fills as Distributed Data delivers it. */
     public static KeyIndex start(ActorSystem<?> system) {
-        KeyIndex index = new KeyIndex();
+        KeyIndex index = new KeyIndex(system);
         system.systemActorOf(index.subscriber(), "loraplex-key-index", Props.empty());
         return index;
+    }
+
+    /**
+     * The tenant of a key: from the local view, or, when the view does not know it yet (a key added
+     * moments ago: subscribers hear of changes only every few hundred milliseconds), from a read of
+     * the local replica. Empty for unknown or revoked keys.
+     */
+    public java.util.concurrent.CompletionStage<Optional<TenantId>> resolve(String keyHash) {
+        Optional<TenantId> known = tenantOf(keyHash);
+        if (known.isPresent()) {
+            return java.util.concurrent.CompletableFuture.completedFuture(known);
+        }
+        var replicator = org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData.get(system).replicator();
+        return org.apache.pekko.actor.typed.javadsl.AskPattern.<Replicator.Command, Replicator.GetResponse<LWWMap<String, String>>>ask(
+                        replicator, replyTo -> new Replicator.Get<>(TenantProtocol.KEY_INDEX, Replicator.readLocal(), replyTo),
+                        READ_TIMEOUT, system.scheduler())
+                .thenApply(response -> {
+                    if (response instanceof Replicator.GetSuccess<LWWMap<String, String>> found) {
+                        String tenant = found.get(TenantProtocol.KEY_INDEX).getEntries().get(keyHash);
+                        if (tenant != null) {
+                            try {
+                                return Optional.of(new TenantId(tenant));
+                            } catch (IllegalArgumentException e) {
+                                return Optional.<TenantId>empty();
+                            }
+                        }
+                    }
+                    return Optional.<TenantId>empty();
+                });
     }
 
     /** The tenant of a key, by the key's {@link TenantProtocol#hashKey hash}; empty for unknown or revoked keys. */

@@ -97,9 +97,10 @@ public final class CompletionFlow {
             if (draining.getAsBoolean()) {
                 throw ApiError.unavailable("This router is shutting down; retry the request.").toException();
             }
-            call.authenticated(Caller.authenticate(request, keys));
-            response = Bodies.read(request, settings.maxBodyBytes(), settings.requestTimeout(), system)
-                    .thenCompose(body -> serve(call, endpoint, endpoint.parse(body, settings)));
+            response = Caller.authenticate(request, keys).thenCompose(caller -> {
+                call.authenticated(caller);
+                return Bodies.read(request, settings.maxBodyBytes(), settings.requestTimeout(), system);
+            }).thenCompose(body -> serve(call, endpoint, endpoint.parse(body, settings)));
         } catch (ApiException e) {
             response = CompletableFuture.failedFuture(e);
         }

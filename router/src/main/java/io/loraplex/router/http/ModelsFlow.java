@@ -64,16 +64,14 @@ public final class ModelsFlow {
     }
 
     private CompletionStage<TenantProtocol.ModelList> catalog(HttpRequest request) {
-        Caller caller;
-        try {
-            caller = Caller.authenticate(request, keys);
-        } catch (ApiException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        return sharding.entityRefFor(TenantProtocol.TYPE_KEY, caller.tenant().value())
-                .<TenantProtocol.ModelList>ask(replyTo -> new TenantProtocol.ListModels(caller.keyHash(), replyTo), settings.modelsTimeout())
+        return Caller.authenticate(request, keys).thenCompose(caller -> sharding.entityRefFor(TenantProtocol.TYPE_KEY,
+                        caller.tenant().value())
+                .<TenantProtocol.ModelList>ask(replyTo -> new TenantProtocol.ListModels(caller.keyHash(), replyTo), settings.modelsTimeout()))
                 .handle((list, failure) -> {
                     if (failure != null) {
+                        if (Responses.unwrap(failure) instanceof ApiException api) {
+                            throw api; // authentication's own answer (401)
+                        }
                         throw ApiError.unavailable("The tenant service did not answer; retry the request.").toException();
                     }
                     if (!list.authorized()) {
