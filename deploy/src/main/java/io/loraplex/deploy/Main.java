@@ -27,6 +27,9 @@ public final class Main {
         if (command.equals("serve")) {
             return EngineCli.runCommand(ServeCommand.flags(), rest, out, err, f -> ServeCommand.run(f, out, err));
         }
+        if (command.equals("bench-http")) {
+            return EngineCli.runCommand(BenchHttpCommand.flags(), rest, out, err, f -> BenchHttpCommand.run(f, out, err));
+        }
         err.println("loraplex: unknown command '" + command + "'. Run 'loraplex help' for the list.");
         return 2;
     }
@@ -36,6 +39,7 @@ public final class Main {
         out.println();
         out.println("commands:");
         out.printf("  %-12s %s%n", "serve", "start the product: HTTP API, tenants and a GPU node in one JVM (the embedded default)");
+        out.printf("  %-12s %s%n", "bench-http", "requests/s and time to first token of streaming clients against the embedded server");
         EngineCli.COMMANDS.forEach((name, summary) -> out.printf("  %-12s %s%n", name, summary));
     }
 }

@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -30,6 +29,7 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.SourceRef;
+import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.javadsl.StreamRefs;
 
@@ -122,9 +122,30 @@ public final class GpuNode extends AbstractBehavior<Command> {
         AdapterSpec spec = adapterSpec(g.adapter());
 
         int capacity = settings.streamBuffer() * 2 + 8;
-        Pair<BoundedSourceQueue<GpuNodeProtocol.TokenEvent>, Source<GpuNodeProtocol.TokenEvent, NotUsed>> queued =
-                Source.<GpuNodeProtocol.TokenEvent>queue(capacity).preMaterialize(getContext().getSystem());
-        TokenStream stream = new TokenStream(queued.first(), model.tokenizer(), g.params().logprobs(), settings.streamBuffer());
+        TokenStream[] holder = new TokenStream[1];
+        RequestHandle[] handleHolder = new RequestHandle[1];
+        String requestId = g.requestId();
+        // one materialization: the queue the engine feeds, its reader's progress, the cancel hook, the stream ref
+        Pair<BoundedSourceQueue<GpuNodeProtocol.TokenEvent>, SourceRef<GpuNodeProtocol.TokenEvent>> stream =
+                Source.<GpuNodeProtocol.TokenEvent>queue(capacity)
+                        .map(event -> {
+                            holder[0].drained();
+                            return event;
+                        })
+                        .watchTermination((queue, done) -> {
+                            done.whenComplete((ok, failure) -> {
+                                RequestHandle h = handleHolder[0];
+                                if (h != null && !holder[0].finished()) {
+                                    h.cancel(); // the reader went away: free the request's memory
+                                }
+                                inFlight.remove(requestId);
+                            });
+                            return queue;
+                        })
+                        .toMat(StreamRefs.sourceRef(), Keep.both())
+                        .run(getContext().getSystem());
+        TokenStream tokens = new TokenStream(stream.first(), model.tokenizer(), g.params().logprobs(), settings.streamBuffer());
+        holder[0] = tokens;
         long deadline = 0;
         if (g.params().deadlineEpochMillis() > 0) {
             deadline = System.nanoTime() + (g.params().deadlineEpochMillis() - System.currentTimeMillis()) * 1_000_000L;
@@ -134,32 +155,18 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 g.params().weight() > 0 ? g.params().weight() : 1.0, EngineRequest.Kind.GENERATE);
         RequestHandle handle;
         try {
-            handle = engine.submit(request, stream);
+            handle = engine.submit(request, tokens);
         } catch (IllegalArgumentException e) {
-            queued.first().complete();
+            stream.first().complete();
             throw new Rejection(RejectReason.INVALID_REQUEST, null, e.getMessage());
         } catch (IllegalStateException e) {
-            queued.first().complete();
+            stream.first().complete();
             throw new Rejection(RejectReason.OVERLOADED, null, e.getMessage());
         }
-        stream.attach(handle);
+        tokens.attach(handle);
+        handleHolder[0] = handle;
         inFlight.put(g.requestId(), handle);
-        String requestId = g.requestId();
-        Source<GpuNodeProtocol.TokenEvent, NotUsed> source = queued.second()
-                .map(event -> {
-                    stream.drained();
-                    return event;
-                })
-                .watchTermination((mat, done) -> {
-                    done.whenComplete((ok, failure) -> {
-                        if (!stream.finished()) {
-                            handle.cancel(); // the reader went away: free the request's memory
-                        }
-                        inFlight.remove(requestId);
-                    });
-                    return mat;
-                });
-        SourceRef<GpuNodeProtocol.TokenEvent> ref = source.runWith(StreamRefs.sourceRef(), getContext().getSystem());
+        SourceRef<GpuNodeProtocol.TokenEvent> ref = stream.second();
         return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, ref);
     }
 
