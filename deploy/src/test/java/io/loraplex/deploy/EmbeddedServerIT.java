@@ -47,7 +47,7 @@ class EmbeddedServerIT {
     @BeforeAll
     static void start() throws Exception {
         server = EmbeddedServer.start(data, null, ConfigFactory.parseMap(Map.of("loraplex.router.port", 0, "loraplex.threads", 2,
-                "pekko.coordinated-shutdown.exit-jvm", "off")),
+                "pekko.coordinated-shutdown.exit-jvm", "off", "pekko.actor.serialize-messages", "on")),
                 false, System.out);
         long seed = 1;
         for (String tenant : List.of("alpha", "beta", "gamma")) {

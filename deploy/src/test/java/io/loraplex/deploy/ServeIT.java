@@ -48,8 +48,11 @@ class ServeIT {
 
     @BeforeAll
     static void start() throws Exception {
+        Path testConfig = work.resolve("test.conf");
+        Files.writeString(testConfig, "pekko.actor.serialize-messages = on\n"); // every message through Kryo, as in every test
         ProcessBuilder pb = new ProcessBuilder(Launcher.dist().resolve("bin/loraplex").toString(), "serve", "--port", "0",
-                "--data", work.resolve("data").toString()).directory(work.toFile()).redirectErrorStream(true);
+                "--data", work.resolve("data").toString(), "--config", testConfig.toString())
+                .directory(work.toFile()).redirectErrorStream(true);
         pb.environment().put("LORAPLEX_JAVA_OPTS", "-Xmx1g");
         server = pb.start();
         BufferedReader reader = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));

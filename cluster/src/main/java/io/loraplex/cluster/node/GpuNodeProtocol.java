@@ -25,7 +25,7 @@ public final class GpuNodeProtocol {
     }
 
     public sealed interface Command extends RemoteMessage
-            permits Generate, Cancel, LoadAdapter, EvictAdapter, GetStats {
+            permits Generate, Cancel, LoadAdapter, EvictAdapter, ValidateAdapter, GetStats {
     }
 
     /** One chat message. */
@@ -182,6 +182,21 @@ public final class GpuNodeProtocol {
         public static Ack failed(String message) {
             return new Ack(false, message);
         }
+    }
+
+    /**
+     * Checks an adapter version against the base this node serves (shapes, ranks, finite weights,
+     * supported options), without making it hot.
+     */
+    public record ValidateAdapter(AdapterRef adapter, ActorRef<Validation> replyTo) implements Command {
+    }
+
+    /**
+     * The verdict on an adapter: valid or not (with the loader's reason), the base identity it was
+     * checked against, its largest rank and its parameter count.
+     */
+    public record Validation(AdapterRef adapter, boolean valid, String reason, String baseIdentity, int maxRank, long parameters)
+            implements RemoteMessage {
     }
 
     public record GetStats(ActorRef<NodeStats> replyTo) implements Command {

@@ -69,6 +69,8 @@ public final class KryoRegistrations {
         ids.put(GpuNodeProtocol.Ack.class.getName(), 316);
         ids.put(GpuNodeProtocol.GetStats.class.getName(), 317);
         ids.put(GpuNodeProtocol.NodeStats.class.getName(), 318);
+        ids.put(GpuNodeProtocol.ValidateAdapter.class.getName(), 319);
+        ids.put(GpuNodeProtocol.Validation.class.getName(), 320);
         // tenant protocol (400-499)
         ids.put(TenantProtocol.Scope.class.getName(), 400);
         ids.put(TenantProtocol.Limits.class.getName(), 401);

@@ -79,6 +79,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 .onMessage(GpuNodeProtocol.Cancel.class, this::onCancel)
                 .onMessage(GpuNodeProtocol.LoadAdapter.class, this::onLoad)
                 .onMessage(GpuNodeProtocol.EvictAdapter.class, this::onEvict)
+                .onMessage(GpuNodeProtocol.ValidateAdapter.class, this::onValidate)
                 .onMessage(GpuNodeProtocol.GetStats.class, this::onStats)
                 .build();
     }
@@ -317,6 +318,34 @@ public final class GpuNode extends AbstractBehavior<Command> {
         engine.evict(evict.hash(), evict.purge()).whenComplete((gone, failure) -> evict.replyTo().tell(
                 failure != null ? GpuNodeProtocol.Ack.failed(rootMessage(failure))
                         : gone ? GpuNodeProtocol.Ack.done() : GpuNodeProtocol.Ack.failed("the adapter is in use; try again")));
+        return this;
+    }
+
+    /** Loads and checks the adapter off the actor (it reads every weight) and answers the verdict. */
+    private Behavior<Command> onValidate(GpuNodeProtocol.ValidateAdapter validate) {
+        AdapterRef ref = validate.adapter();
+        Optional<Path> dir = adapters.locate(ref);
+        if (dir.isEmpty()) {
+            validate.replyTo().tell(new GpuNodeProtocol.Validation(ref, false, "adapter files not found on node " + id, identity, 0, 0));
+            return this;
+        }
+        io.loraplex.engine.lora.AdapterLoader loader = new io.loraplex.engine.lora.AdapterLoader(model.model().config(),
+                engine.settings().maxLoraRank());
+        Thread.ofVirtual().name("loraplex-validate").start(() -> {
+            GpuNodeProtocol.Validation verdict;
+            try {
+                io.loraplex.engine.lora.LoraAdapter a = loader.load(ref.name(), dir.get());
+                if (!a.contentHash().equals(ref.contentHash())) {
+                    verdict = new GpuNodeProtocol.Validation(ref, false, "the files' content hash is " + a.contentHash()
+                            + ", not " + ref.contentHash(), identity, 0, 0);
+                } else {
+                    verdict = new GpuNodeProtocol.Validation(ref, true, "", identity, a.maxRank(), a.parameterCount());
+                }
+            } catch (io.loraplex.engine.lora.AdapterException e) {
+                verdict = new GpuNodeProtocol.Validation(ref, false, e.getMessage(), identity, 0, 0);
+            }
+            validate.replyTo().tell(verdict);
+        });
         return this;
     }
 

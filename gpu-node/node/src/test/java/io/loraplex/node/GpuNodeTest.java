@@ -245,6 +245,30 @@ class GpuNodeTest {
         assertFalse(stats.receiveMessage().hotAdapters().contains(cafe.contentHash().hex()));
     }
 
+    @Test
+    void validatesAdaptersAgainstItsBase() throws Exception {
+        TestProbe<GpuNodeProtocol.Validation> verdict = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.ValidateAdapter(cafe, verdict.getRef()));
+        GpuNodeProtocol.Validation ok = verdict.receiveMessage(Duration.ofSeconds(30));
+        assertTrue(ok.valid(), ok.reason());
+        assertEquals(8, ok.maxRank());
+        // a version whose weights do not fit this base: wrong shapes
+        Path staged = dir.resolve("wrong-staged");
+        io.loraplex.engine.model.ModelConfig other = new io.loraplex.engine.model.ModelConfig(Architecture.LLAMA, 32, 64, 2, 4, 2,
+                8, 600, 1e-5, 10000, null, 256, false, false, false, false, 0, java.util.Set.of(), DType.F32, null, List.of());
+        AdapterWriter.writeRandom(staged, other, EnumSet.of(TargetModule.Q_PROJ), 4, 8, false, DType.F32, 9);
+        ContentHash hash = ContentHash.ofDirectory(staged);
+        Path target = dir.resolve("blobs/acme").resolve(hash.hex());
+        Files.move(staged, target);
+        node.tell(new GpuNodeProtocol.ValidateAdapter(new AdapterRef(ACME, "wrong", 1, hash), verdict.getRef()));
+        GpuNodeProtocol.Validation bad = verdict.receiveMessage(Duration.ofSeconds(30));
+        assertFalse(bad.valid());
+        assertTrue(bad.reason().contains("shape"), bad.reason());
+        node.tell(new GpuNodeProtocol.ValidateAdapter(new AdapterRef(ACME, "gone", 1, ContentHash.parse("ab".repeat(32))),
+                verdict.getRef()));
+        assertTrue(verdict.receiveMessage(Duration.ofSeconds(30)).reason().contains("not found"));
+    }
+
     static EngineStats awaitIdle() throws InterruptedException {
         long until = System.nanoTime() + 10_000_000_000L;
         while (engine.stats().running() > 0 || engine.stats().waiting() > 0) {

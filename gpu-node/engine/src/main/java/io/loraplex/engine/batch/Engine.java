@@ -252,7 +252,9 @@ public final class Engine implements AutoCloseable {
         CompletableFuture<T> f = new CompletableFuture<>();
         post(() -> {
             try {
-                f.complete(action.get());
+                T result = action.get();
+                publishStats(); // whoever reads stats after this completes sees its effect
+                f.complete(result);
             } catch (RuntimeException e) {
                 f.completeExceptionally(e);
             }
@@ -681,6 +683,7 @@ public final class Engine implements AutoCloseable {
                 e = adapters.request(p.getKey()); // evicted meanwhile: load again
             }
             if (e.resident()) {
+                publishStats();
                 p.getValue().complete(null);
                 it.remove();
             } else if (e.state == AdapterPool.State.FAILED) {
