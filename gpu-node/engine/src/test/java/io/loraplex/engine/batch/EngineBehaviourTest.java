@@ -204,16 +204,25 @@ class EngineBehaviourTest {
     void anAdapterInUseIsNeverEvicted() throws Exception {
         try (Engine engine = EngineFixture.engine(model, backend, small().withMaxResidentAdapters(1))) {
             int[] prompt = TestModels.tokens(5, cfg.vocabSize(), 8);
-            List<Integer> expected = alone(engine, ALICE, adapters.get(0), prompt, 40);
+            List<Integer> expected = alone(engine, ALICE, adapters.get(0), prompt, 60);
             Collector longRun = new Collector();
             CountDownLatch started = new CountDownLatch(1);
-            longRun.onToken = started::countDown;
-            engine.submit(request("long", ALICE, adapters.get(0), prompt, 40), longRun);
+            RequestHandle[] handle = new RequestHandle[1];
+            longRun.onToken = () -> {
+                if (started.getCount() > 0) {
+                    handle[0].pause(true); // holds its adapter, deterministically, while the test pokes at it
+                    started.countDown();
+                }
+            };
+            handle[0] = engine.submit(request("long", ALICE, adapters.get(0), prompt, 60), longRun);
             started.await();
             assertFalse(engine.evict(adapters.get(0).hash(), true).get(), "evicting an adapter in use is refused");
             // another adapter wants the single resident slot: it must wait, not take it
             Collector other = new Collector();
             engine.submit(request("other", BOB, adapters.get(1), prompt, 3), other);
+            Thread.sleep(200);
+            assertEquals(0, other.count(), "the other adapter waits for the slot");
+            handle[0].pause(false);
             longRun.await();
             assertEquals(expected, longRun.tokens());
             other.await();
