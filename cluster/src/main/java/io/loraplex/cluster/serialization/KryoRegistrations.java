@@ -4,6 +4,8 @@ import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.adapter.AdapterProtocol;
+import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import java.util.ArrayList;
@@ -89,6 +91,46 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.GetInfo.class.getName(), 414);
         ids.put(TenantProtocol.Info.class.getName(), 415);
         ids.put(TenantProtocol.Ack.class.getName(), 416);
+        ids.put(TenantProtocol.CreateApiKey.class.getName(), 417);
+        ids.put(TenantProtocol.KeyCreated.class.getName(), 418);
+        ids.put(TenantProtocol.ListApiKeys.class.getName(), 419);
+        ids.put(TenantProtocol.KeyInfo.class.getName(), 420);
+        ids.put(TenantProtocol.KeyList.class.getName(), 421);
+        ids.put(TenantProtocol.RevokeApiKeyById.class.getName(), 422);
+        ids.put(TenantProtocol.Authorize.class.getName(), 423);
+        ids.put(TenantProtocol.Authorization.class.getName(), 424);
+        ids.put(TenantProtocol.UpdateCatalog.class.getName(), 425);
+        ids.put(TenantProtocol.ReserveStorage.class.getName(), 426);
+        ids.put(TenantProtocol.ReleaseStorage.class.getName(), 427);
+        ids.put(TenantProtocol.GetUsage.class.getName(), 428);
+        ids.put(TenantProtocol.UsageRow.class.getName(), 429);
+        ids.put(TenantProtocol.UsageReport.class.getName(), 430);
+        // adapter lifecycle protocol (500-599)
+        ids.put(AdapterProtocol.VersionState.class.getName(), 500);
+        ids.put(AdapterProtocol.RegisterVersion.class.getName(), 501);
+        ids.put(AdapterProtocol.Promote.class.getName(), 502);
+        ids.put(AdapterProtocol.StartCanary.class.getName(), 503);
+        ids.put(AdapterProtocol.StopCanary.class.getName(), 504);
+        ids.put(AdapterProtocol.Rollback.class.getName(), 505);
+        ids.put(AdapterProtocol.Retire.class.getName(), 506);
+        ids.put(AdapterProtocol.Delete.class.getName(), 507);
+        ids.put(AdapterProtocol.Get.class.getName(), 508);
+        ids.put(AdapterProtocol.Reply.class.getName(), 509);
+        ids.put(AdapterProtocol.Error.class.getName(), 510);
+        ids.put(AdapterProtocol.HistoryEntry.class.getName(), 511);
+        ids.put(AdapterProtocol.VersionView.class.getName(), 512);
+        ids.put(AdapterProtocol.AdapterView.class.getName(), 513);
+        // blob store protocol (600-699)
+        ids.put(BlobProtocol.BeginUpload.class.getName(), 600);
+        ids.put(BlobProtocol.UploadOpened.class.getName(), 601);
+        ids.put(BlobProtocol.PutFile.class.getName(), 602);
+        ids.put(BlobProtocol.PutArchive.class.getName(), 603);
+        ids.put(BlobProtocol.FileSink.class.getName(), 604);
+        ids.put(BlobProtocol.Finish.class.getName(), 605);
+        ids.put(BlobProtocol.Stored.class.getName(), 606);
+        ids.put(BlobProtocol.Abort.class.getName(), 607);
+        ids.put(BlobProtocol.DeleteBlob.class.getName(), 608);
+        ids.put(BlobProtocol.Deleted.class.getName(), 609);
         IDS = Collections.unmodifiableMap(ids);
     }
 

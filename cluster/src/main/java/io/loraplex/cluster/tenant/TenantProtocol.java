@@ -10,6 +10,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.cluster.ddata.Key;
 import org.apache.pekko.cluster.ddata.LWWMap;
 import org.apache.pekko.cluster.ddata.LWWMapKey;
+import org.apache.pekko.cluster.ddata.ORSet;
+import org.apache.pekko.cluster.ddata.ORSetKey;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 
 /**
@@ -40,8 +42,12 @@ public final class TenantProtocol {
     private TenantProtocol() {
     }
 
+    /** The Distributed Data set of every tenant id (the Tenant entity adds itself on Setup): admin listings. */
+    public static final Key<ORSet<String>> TENANT_REGISTRY = ORSetKey.create("loraplex-tenants");
+
     public sealed interface Command extends RemoteMessage
-            permits Setup, AddApiKey, RevokeApiKey, SetModel, Admit, Finished, ListModels, GetInfo {
+            permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize, SetModel,
+            UpdateCatalog, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo, GetUsage {
     }
 
     /** What a key may do. */
@@ -55,15 +61,24 @@ public final class TenantProtocol {
      * @param tokensPerMinute    the token bucket's refill rate (prompt and generated tokens)
      * @param maxConcurrent      requests in flight at once
      * @param maxTokensPerRequest the largest max_tokens a request may ask for
+     * @param storageQuotaBytes  bytes of adapter blobs the tenant may keep
      */
     public record Limits(double requestsPerSecond, int requestBurst, long tokensPerMinute, int maxConcurrent,
-            int maxTokensPerRequest) implements RemoteMessage {
+            int maxTokensPerRequest, long storageQuotaBytes) implements RemoteMessage {
+
+        public static final long DEFAULT_STORAGE_QUOTA = 10L << 30;
 
         public Limits {
-            if (!(requestsPerSecond > 0) || requestBurst < 1 || tokensPerMinute < 1 || maxConcurrent < 1 || maxTokensPerRequest < 1) {
+            if (!(requestsPerSecond > 0) || requestBurst < 1 || tokensPerMinute < 1 || maxConcurrent < 1 || maxTokensPerRequest < 1
+                    || storageQuotaBytes < 0) {
                 throw new IllegalArgumentException("tenant limits must be positive: " + requestsPerSecond + ", " + requestBurst
-                        + ", " + tokensPerMinute + ", " + maxConcurrent + ", " + maxTokensPerRequest);
+                        + ", " + tokensPerMinute + ", " + maxConcurrent + ", " + maxTokensPerRequest + ", " + storageQuotaBytes);
             }
+        }
+
+        /** Limits with the default storage quota (10 GiB). */
+        public Limits(double requestsPerSecond, int requestBurst, long tokensPerMinute, int maxConcurrent, int maxTokensPerRequest) {
+            this(requestsPerSecond, requestBurst, tokensPerMinute, maxConcurrent, maxTokensPerRequest, DEFAULT_STORAGE_QUOTA);
         }
 
         public static Limits generous() {
@@ -85,8 +100,82 @@ public final class TenantProtocol {
     public record RevokeApiKey(String keyHash, ActorRef<Ack> replyTo) implements Command {
     }
 
+    /**
+     * Creates a key: the entity draws it, keeps only its hash, and returns it in clear once. Its id
+     * ({@code keyId}) names it in listings and revocations.
+     */
+    public record CreateApiKey(Set<Scope> scopes, String label, ActorRef<KeyCreated> replyTo) implements Command {
+        public CreateApiKey {
+            scopes = Set.copyOf(scopes);
+        }
+    }
+
+    /** {@code apiKey} is shown this once; {@code ok} false with {@code message} when refused. */
+    public record KeyCreated(boolean ok, String keyId, String apiKey, Set<Scope> scopes, String message) implements RemoteMessage {
+        public KeyCreated {
+            scopes = scopes == null ? Set.of() : Set.copyOf(scopes);
+        }
+    }
+
+    public record ListApiKeys(ActorRef<KeyList> replyTo) implements Command {
+    }
+
+    public record KeyInfo(String keyId, String label, Set<Scope> scopes, long createdEpochMillis) implements RemoteMessage {
+        public KeyInfo {
+            scopes = Set.copyOf(scopes);
+        }
+    }
+
+    /** {@code exists} false: no such tenant. */
+    public record KeyList(boolean exists, List<KeyInfo> keys) implements RemoteMessage {
+        public KeyList {
+            keys = List.copyOf(keys);
+        }
+    }
+
+    public record RevokeApiKeyById(String keyId, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Is this key the tenant's, with this scope? For routes that manage rather than chat. */
+    public record Authorize(String keyHash, Scope scope, ActorRef<Authorization> replyTo) implements Command {
+    }
+
+    /** {@code reason} UNAUTHORIZED (401) or FORBIDDEN (403) when {@code ok} is false. */
+    public record Authorization(boolean ok, DenyReason reason, String message) implements RemoteMessage {
+    }
+
     /** Maps an adapter name of the tenant to a version; a null {@code adapter} removes the name. */
     public record SetModel(String name, AdapterRef adapter, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /**
+     * Sets what a catalog name serves (sent by the Adapter entity, which replies to its own caller
+     * only after this is acknowledged). {@code promoted} and {@code canary} both null removes the name.
+     */
+    public record UpdateCatalog(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, ActorRef<Ack> replyTo)
+            implements Command {
+    }
+
+    /** Reserves {@code bytes} of the storage quota under {@code key} (a content hash); refused past the quota. */
+    public record ReserveStorage(String key, long bytes, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Gives back what {@code key} reserved. */
+    public record ReleaseStorage(String key, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Usage by hour and model, for billing, over {@code [fromEpochHour, toEpochHour]}. */
+    public record GetUsage(long fromEpochHour, long toEpochHour, ActorRef<UsageReport> replyTo) implements Command {
+    }
+
+    /** Requests and tokens (prompt and completion) of one model in one hour. */
+    public record UsageRow(long epochHour, String model, long requests, long tokens) implements RemoteMessage {
+    }
+
+    public record UsageReport(boolean exists, List<UsageRow> rows) implements RemoteMessage {
+        public UsageReport {
+            rows = List.copyOf(rows);
+        }
     }
 
     /**
@@ -146,7 +235,7 @@ public final class TenantProtocol {
     }
 
     public record Info(TenantId tenant, String displayName, String tier, Limits limits, int keys, int inFlight,
-            List<ModelEntry> models) implements RemoteMessage {
+            long storageUsedBytes, List<ModelEntry> models) implements RemoteMessage {
         public Info {
             models = List.copyOf(models);
         }

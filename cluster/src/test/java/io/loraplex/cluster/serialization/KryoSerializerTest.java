@@ -38,6 +38,7 @@ class KryoSerializerTest {
     static ActorTestKit testKit;
     static ActorRef<Object> probe;
     static SourceRef<GpuNodeProtocol.TokenEvent> sourceRef;
+    static org.apache.pekko.stream.SinkRef<org.apache.pekko.util.ByteString> sinkRef;
 
     @BeforeAll
     static void start() throws Exception {
@@ -45,6 +46,8 @@ class KryoSerializerTest {
         probe = testKit.<Object>createTestProbe().ref();
         sourceRef = Source.<GpuNodeProtocol.TokenEvent>single(new GpuNodeProtocol.Failed("x"))
                 .runWith(StreamRefs.sourceRef(), testKit.system());
+        sinkRef = StreamRefs.<org.apache.pekko.util.ByteString>sinkRef().to(org.apache.pekko.stream.javadsl.Sink.ignore())
+                .run(testKit.system());
     }
 
     @AfterAll
@@ -60,10 +63,12 @@ class KryoSerializerTest {
         Set<Class<?>> out = new LinkedHashSet<>();
         for (Class<?> root : List.of(GpuNodeProtocol.Command.class, GpuNodeProtocol.GenerateReply.class,
                 GpuNodeProtocol.TokenEvent.class, GpuNodeProtocol.Prompt.class, TenantProtocol.Command.class,
-                TenantProtocol.Admission.class)) {
+                TenantProtocol.Admission.class, io.loraplex.cluster.adapter.AdapterProtocol.Command.class,
+                io.loraplex.cluster.blob.BlobProtocol.Command.class)) {
             collect(root, out);
         }
-        for (Class<?> protocol : List.of(GpuNodeProtocol.class, TenantProtocol.class)) {
+        for (Class<?> protocol : List.of(GpuNodeProtocol.class, TenantProtocol.class, io.loraplex.cluster.adapter.AdapterProtocol.class,
+                io.loraplex.cluster.blob.BlobProtocol.class)) {
             for (Class<?> nested : protocol.getDeclaredClasses()) {
                 if (nested.isRecord()) {
                     out.add(nested);
@@ -87,14 +92,16 @@ class KryoSerializerTest {
     void everyProtocolMessageRoundTrips() throws Exception {
         Serialization serialization = SerializationExtension.get(testKit.system());
         Set<Class<?>> messages = messages();
-        assertTrue(messages.size() >= 33, "found " + messages.size() + " messages");
+        assertTrue(messages.size() >= 70, "found " + messages.size() + " messages");
         for (Class<?> type : messages) {
             Object message = sample(type);
             var serializer = serialization.findSerializerFor(message);
             assertInstanceOf(KryoSerializer.class, serializer, type.getName() + " must use the Kryo serializer");
             byte[] bytes = serialization.serialize(message).get();
             Object back = serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, message)).get();
-            if (message instanceof GpuNodeProtocol.Started started) {
+            if (message instanceof io.loraplex.cluster.blob.BlobProtocol.FileSink sink) {
+                assertEquals(sink.uploadId(), ((io.loraplex.cluster.blob.BlobProtocol.FileSink) back).uploadId());
+            } else if (message instanceof GpuNodeProtocol.Started started) {
                 GpuNodeProtocol.Started s = (GpuNodeProtocol.Started) back;
                 assertEquals(started.requestId(), s.requestId());
                 assertEquals(started.promptTokens(), s.promptTokens());
@@ -144,6 +151,12 @@ class KryoSerializerTest {
         }
         if (type == SourceRef.class) {
             return sourceRef;
+        }
+        if (type == org.apache.pekko.stream.SinkRef.class) {
+            return sinkRef;
+        }
+        if (type == org.apache.pekko.util.ByteString.class) {
+            return org.apache.pekko.util.ByteString.fromString("bytes");
         }
         if (type.isEnum()) {
             return type.getEnumConstants()[type.getEnumConstants().length - 1];

@@ -278,7 +278,7 @@ public final class TenantEntity {
                 })
                 .onMessage(GetInfo.class, c -> {
                     // null profile fields: nothing set up yet
-                    c.replyTo().tell(new Info(tenant, null, null, null, 0, 0, List.of()));
+                    c.replyTo().tell(new Info(tenant, null, null, null, 0, 0, 0L, List.of()));
                     return Behaviors.same();
                 })
                 .build();
@@ -432,7 +432,7 @@ public final class TenantEntity {
     private Behavior<Object> onGetInfo(State state, GetInfo get) {
         Profile p = state.profile();
         get.replyTo().tell(new Info(tenant, p.displayName(), p.tier(), p.limits(), state.keys().size(),
-                state.inFlight().size(), state.models()));
+                state.inFlight().size(), 0L, state.models()));
         return Behaviors.same();
     }
 

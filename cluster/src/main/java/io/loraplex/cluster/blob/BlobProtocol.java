@@ -1,0 +1,73 @@
+package io.loraplex.cluster.blob;
+
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.RemoteMessage;
+import io.loraplex.cluster.TenantId;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.stream.SinkRef;
+import org.apache.pekko.util.ByteString;
+
+/**
+ * The content-addressed blob store of adapter files, per tenant ({@code tenant/contentHash/}).
+ * Uploads stream into it through {@code SinkRef}s (never buffered whole), land in a temporary
+ * place, and become visible only when {@link Finish} has checked, fsynced and atomically renamed
+ * them. Every read verifies the content hash.
+ */
+public final class BlobProtocol {
+
+    public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "loraplex-blob-store");
+
+    private BlobProtocol() {
+    }
+
+    public sealed interface Command extends RemoteMessage permits BeginUpload, PutFile, PutArchive, Finish, Abort, DeleteBlob {
+    }
+
+    /** Opens an upload of at most {@code maxBytes} for {@code tenant}. */
+    public record BeginUpload(TenantId tenant, long maxBytes, ActorRef<UploadOpened> replyTo) implements Command {
+    }
+
+    public record UploadOpened(String uploadId) implements RemoteMessage {
+    }
+
+    /**
+     * A sink for one file of an upload ({@code adapter_config.json} or
+     * {@code adapter_model.safetensors}; other names are refused).
+     */
+    public record PutFile(String uploadId, String fileName, ActorRef<FileSink> replyTo) implements Command {
+    }
+
+    /** A sink for a {@code .tar} (or {@code .tar.gz} when {@code gzip}) holding the two files. */
+    public record PutArchive(String uploadId, boolean gzip, ActorRef<FileSink> replyTo) implements Command {
+    }
+
+    /** Stream the bytes into {@code sink}; a refusal has {@code sink} null and {@code error} set. */
+    public record FileSink(String uploadId, SinkRef<ByteString> sink, String error) implements RemoteMessage {
+    }
+
+    /**
+     * Ends an upload once its streams are done: checks the two files are there and within the
+     * limit, computes the content hash, fsyncs and renames into {@code tenant/hash/}.
+     */
+    public record Finish(String uploadId, ActorRef<Stored> replyTo) implements Command {
+    }
+
+    /** The stored blob, or {@code error} (truncated stream, over the limit, a missing or unexpected file, unsafe path). */
+    public record Stored(String uploadId, ContentHash hash, long bytes, String error) implements RemoteMessage {
+        public boolean ok() {
+            return error == null;
+        }
+    }
+
+    /** Drops an upload and its temporary files. */
+    public record Abort(String uploadId) implements Command {
+    }
+
+    /** Removes a stored blob. */
+    public record DeleteBlob(TenantId tenant, ContentHash hash, ActorRef<Deleted> replyTo) implements Command {
+    }
+
+    public record Deleted(ContentHash hash, boolean existed) implements RemoteMessage {
+    }
+}
