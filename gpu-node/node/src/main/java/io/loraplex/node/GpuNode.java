@@ -283,6 +283,10 @@ public final class GpuNode extends AbstractBehavior<Command> {
         if (ref == null) {
             return null;
         }
+        if (ref.baseIdentity() != null && !ref.baseIdentity().equals(baseIdentity())) {
+            throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
+                    + ") was validated against another base model than the one node " + id + " serves");
+        }
         Optional<Path> dir = adapters.locate(ref);
         if (dir.isEmpty()) {
             throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
@@ -291,6 +295,18 @@ public final class GpuNode extends AbstractBehavior<Command> {
         String name = ref.tenant() + "/" + ref.name() + "@" + ref.version();
         Path path = dir.get();
         return new AdapterSpec(ref.contentHash(), name, loader -> loader.load(name, path));
+    }
+
+    /** This node's base identity, hashing the files now if the background hash has not finished. */
+    private String baseIdentity() {
+        if (identity.isEmpty()) {
+            try {
+                identity = model.model().identity().id();
+            } catch (java.io.IOException e) {
+                throw new Rejection(RejectReason.INTERNAL, null, "cannot hash the base model's files: " + e.getMessage());
+            }
+        }
+        return identity;
     }
 
     private Behavior<Command> onCancel(GpuNodeProtocol.Cancel c) {
@@ -331,18 +347,19 @@ public final class GpuNode extends AbstractBehavior<Command> {
         }
         io.loraplex.engine.lora.AdapterLoader loader = new io.loraplex.engine.lora.AdapterLoader(model.model().config(),
                 engine.settings().maxLoraRank());
+        String base = baseIdentity();
         Thread.ofVirtual().name("loraplex-validate").start(() -> {
             GpuNodeProtocol.Validation verdict;
             try {
                 io.loraplex.engine.lora.LoraAdapter a = loader.load(ref.name(), dir.get());
                 if (!a.contentHash().equals(ref.contentHash())) {
                     verdict = new GpuNodeProtocol.Validation(ref, false, "the files' content hash is " + a.contentHash()
-                            + ", not " + ref.contentHash(), identity, 0, 0);
+                            + ", not " + ref.contentHash(), base, 0, 0);
                 } else {
-                    verdict = new GpuNodeProtocol.Validation(ref, true, "", identity, a.maxRank(), a.parameterCount());
+                    verdict = new GpuNodeProtocol.Validation(ref, true, "", base, a.maxRank(), a.parameterCount());
                 }
             } catch (io.loraplex.engine.lora.AdapterException e) {
-                verdict = new GpuNodeProtocol.Validation(ref, false, e.getMessage(), identity, 0, 0);
+                verdict = new GpuNodeProtocol.Validation(ref, false, e.getMessage(), base, 0, 0);
             }
             validate.replyTo().tell(verdict);
         });

@@ -217,6 +217,11 @@ class GpuNodeTest {
                 generate(testKit.system(), node, "x2", missing, new GpuNodeProtocol.TextPrompt("hi"), greedy(5)));
         assertEquals(GpuNodeProtocol.RejectReason.ADAPTER_UNAVAILABLE, adapter.reason());
 
+        AdapterRef otherBase = new AdapterRef(ACME, "cafe", 1, cafe.contentHash(), "0".repeat(64) + ":" + "0".repeat(64));
+        GpuNodeProtocol.Rejected base = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "x2b", otherBase, new GpuNodeProtocol.TextPrompt("hi"), greedy(5)));
+        assertTrue(base.message().contains("another base model"), base.message());
+
         var hot = new GpuNodeProtocol.GenerationParams(-1.0, null, null, null, null, null, null, Map.of(), null, 5, List.of(),
                 false, false, 0, 0, 0, 1.0);
         GpuNodeProtocol.Rejected temperature = assertInstanceOf(GpuNodeProtocol.Rejected.class,
