@@ -105,6 +105,9 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.GetUsage.class.getName(), 428);
         ids.put(TenantProtocol.UsageRow.class.getName(), 429);
         ids.put(TenantProtocol.UsageReport.class.getName(), 430);
+        ids.put(TenantProtocol.TrackAdapterName.class.getName(), 431);
+        ids.put(TenantProtocol.ListAdapterNames.class.getName(), 432);
+        ids.put(TenantProtocol.AdapterNames.class.getName(), 433);
         // adapter lifecycle protocol (500-599)
         ids.put(AdapterProtocol.VersionState.class.getName(), 500);
         ids.put(AdapterProtocol.RegisterVersion.class.getName(), 501);

@@ -47,7 +47,8 @@ public final class TenantProtocol {
 
     public sealed interface Command extends RemoteMessage
             permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize, SetModel,
-            UpdateCatalog, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo, GetUsage {
+            UpdateCatalog, TrackAdapterName, ListAdapterNames, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo,
+            GetUsage {
     }
 
     /** What a key may do. */
@@ -154,6 +155,24 @@ public final class TenantProtocol {
      */
     public record UpdateCatalog(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, ActorRef<Ack> replyTo)
             implements Command {
+    }
+
+    /**
+     * Records that the tenant has ({@code present}) or no longer has an adapter of this name, served
+     * or not (sent by the Adapter entity on its first version and on deletion): what
+     * {@code GET /v1/adapters} lists.
+     */
+    public record TrackAdapterName(String name, boolean present, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    public record ListAdapterNames(ActorRef<AdapterNames> replyTo) implements Command {
+    }
+
+    /** {@code exists} false: no such tenant. */
+    public record AdapterNames(boolean exists, List<String> names) implements RemoteMessage {
+        public AdapterNames {
+            names = List.copyOf(names);
+        }
     }
 
     /** Reserves {@code bytes} of the storage quota under {@code key} (a content hash); refused past the quota. */
