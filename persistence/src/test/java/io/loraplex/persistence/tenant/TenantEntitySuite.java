@@ -7,6 +7,36 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.loraplex.cluster.AdapterRef;
+import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.adapter.AdapterProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol.AdapterNames;
+import io.loraplex.cluster.tenant.TenantProtocol.Authorization;
+import io.loraplex.cluster.tenant.TenantProtocol.Authorize;
+import io.loraplex.cluster.tenant.TenantProtocol.CreateApiKey;
+import io.loraplex.cluster.tenant.TenantProtocol.GetUsage;
+import io.loraplex.cluster.tenant.TenantProtocol.KeyCreated;
+import io.loraplex.cluster.tenant.TenantProtocol.KeyInfo;
+import io.loraplex.cluster.tenant.TenantProtocol.KeyList;
+import io.loraplex.cluster.tenant.TenantProtocol.ListAdapterNames;
+import io.loraplex.cluster.tenant.TenantProtocol.ListApiKeys;
+import io.loraplex.cluster.tenant.TenantProtocol.Passivate;
+import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
+import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
+import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.cluster.tenant.TenantProtocol.UsageReport;
+import io.loraplex.cluster.tenant.TenantProtocol.UsageRow;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.pattern.Patterns;
+import org.apache.pekko.persistence.Persistence;
+import org.apache.pekko.persistence.SnapshotProtocol;
+import org.apache.pekko.persistence.SnapshotSelectionCriteria;
+import org.apache.pekko.persistence.typed.PersistenceId;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.tenant.TenantProtocol;
@@ -417,6 +447,342 @@ abstract class TenantEntitySuite {
         assertEquals(1, info.keys());
         assertEquals(0, info.inFlight());
         assertInstanceOf(Admitted.class, admit(id, "r2", key, Scope.CHAT, null, 600));
+    }
+
+
+    // ---- keys created by the entity
+
+    @Test
+    void aCreatedKeyIsShownOnceListedWithoutSecretsAndRevokedById() {
+        String id = setUp(ROOMY);
+        KeyCreated created = ask(id, KeyCreated.class, r -> new CreateApiKey(Set.of(Scope.CHAT), "  laptop ", r));
+        assertTrue(created.ok(), created.message());
+        assertTrue(created.apiKey().startsWith("lpx-") && created.apiKey().length() == 4 + 43, created.apiKey());
+        assertEquals(Set.of(Scope.CHAT), created.scopes());
+        String hash = TenantProtocol.hashKey(created.apiKey());
+        assertEquals(Map.of(hash, id), keyIndex(hash));
+        assertEquals(new Authorization(true, null, ""), ask(id, Authorization.class, r -> new Authorize(hash, Scope.CHAT, r)));
+        assertInstanceOf(Admitted.class, admit(id, "r1", hash, Scope.CHAT, null, 1));
+
+        KeyList keys = ask(id, KeyList.class, ListApiKeys::new);
+        assertTrue(keys.exists());
+        assertEquals(List.of(new KeyInfo(created.keyId(), "laptop", Set.of(Scope.CHAT), clock.millis())), keys.keys());
+        assertFalse(keys.toString().contains(created.apiKey()) || keys.toString().contains(hash), keys.toString());
+
+        assertEquals(Ack.done(), ack(id, r -> new RevokeApiKeyById(created.keyId(), r)));
+        assertEquals(Map.of(), keyIndex(hash));
+        assertDenied(DenyReason.UNAUTHORIZED, admit(id, "r2", hash, Scope.CHAT, null, 1));
+        assertEquals(List.of(), ask(id, KeyList.class, ListApiKeys::new).keys());
+        Ack again = ack(id, r -> new RevokeApiKeyById(created.keyId(), r));
+        assertFalse(again.ok());
+        assertTrue(again.message().contains("no key with id " + created.keyId()), again.message());
+    }
+
+    @Test
+    void createApiKeyRefusesWhatCannotBeAKey() {
+        String unknown = newTenantId();
+        KeyCreated notSetUp = ask(unknown, KeyCreated.class, r -> new CreateApiKey(Set.of(Scope.CHAT), "x", r));
+        assertFalse(notSetUp.ok());
+        assertTrue(notSetUp.message().contains("not set up"), notSetUp.message());
+        assertNull(notSetUp.apiKey());
+        assertFalse(ask(unknown, KeyList.class, ListApiKeys::new).exists());
+
+        String id = setUp(ROOMY);
+        KeyCreated noScope = ask(id, KeyCreated.class, r -> new CreateApiKey(Set.of(), "x", r));
+        assertFalse(noScope.ok());
+        assertTrue(noScope.message().contains("at least one scope"), noScope.message());
+        KeyCreated longLabel = ask(id, KeyCreated.class, r -> new CreateApiKey(Set.of(Scope.CHAT), "x".repeat(201), r));
+        assertFalse(longLabel.ok());
+        assertTrue(longLabel.message().contains("at most 200 characters, got 201"), longLabel.message());
+        assertEquals(0, info(id).keys());
+    }
+
+    @Test
+    void authorizeAnswersUnauthorizedOrForbidden() {
+        String id = setUp(ROOMY);
+        String chat = addKey(id, Scope.CHAT);
+        String manage = addKey(id, Scope.MANAGE, Scope.CHAT);
+        assertTrue(ask(id, Authorization.class, r -> new Authorize(manage, Scope.MANAGE, r)).ok());
+        Authorization forbidden = ask(id, Authorization.class, r -> new Authorize(chat, Scope.MANAGE, r));
+        assertEquals(DenyReason.FORBIDDEN, forbidden.reason());
+        assertTrue(forbidden.message().contains("manage"), forbidden.message());
+        Authorization unknown = ask(id, Authorization.class, r -> new Authorize(TenantProtocol.hashKey("nope"), Scope.CHAT, r));
+        assertEquals(new Authorization(false, DenyReason.UNAUTHORIZED, TenantEntity.INCORRECT_KEY), unknown);
+        assertEquals(DenyReason.UNAUTHORIZED,
+                ask(newTenantId(), Authorization.class, r -> new Authorize(chat, Scope.CHAT, r)).reason());
+    }
+
+    // ---- catalog from the Adapter entity, adapter names
+
+    @Test
+    void updateCatalogServesThePromotedVersionOrTheCanaryForItsShare() {
+        String id = setUp(ROOMY);
+        String key = addKey(id, Scope.CHAT);
+        AdapterRef v1 = adapter(id, "cafe", 1);
+        AdapterRef v2 = adapter(id, "cafe", 2);
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("cafe", v1, null, 0, r)));
+        assertEquals(v1, ((Admitted) admit(id, "r1", key, Scope.CHAT, "cafe", 1)).adapter());
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("cafe", v1, v2, 1.0, r)));
+        assertEquals(v2, ((Admitted) admit(id, "r2", key, Scope.CHAT, "cafe", 1)).adapter());
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("cafe", v1, v2, 0.0, r)));
+        assertEquals(v1, ((Admitted) admit(id, "r3", key, Scope.CHAT, "cafe", 1)).adapter());
+        // a canary before any promotion serves every request
+        AdapterRef latte = adapter(id, "latte", 1);
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("latte", null, latte, 0.1, r)));
+        assertEquals(latte, ((Admitted) admit(id, "r4", key, Scope.CHAT, "latte", 1)).adapter());
+        assertEquals(List.of("cafe", "latte"), listModels(id, key).models().stream().map(ModelEntry::name).toList());
+        assertEquals(v1, listModels(id, key).models().getFirst().adapter());
+
+        Ack share = ack(id, r -> new UpdateCatalog("cafe", v1, v2, 1.5, r));
+        assertFalse(share.ok());
+        assertTrue(share.message().contains("between 0 and 1, got 1.5"), share.message());
+        Ack foreign = ack(id, r -> new UpdateCatalog("cafe", v1, adapter("someone-else", "cafe", 3), 0.5, r));
+        assertFalse(foreign.ok());
+        assertTrue(foreign.message().contains("belongs to tenant someone-else"), foreign.message());
+        Ack renamed = ack(id, r -> new UpdateCatalog("mocha", v1, null, 0, r));
+        assertFalse(renamed.ok());
+        assertTrue(renamed.message().contains("'mocha' but its adapter is 'cafe'"), renamed.message());
+
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("cafe", null, null, 0, r)));
+        assertDenied(DenyReason.MODEL_NOT_FOUND, admit(id, "r5", key, Scope.CHAT, "cafe", 1));
+        Ack notSetUp = ack(newTenantId(), r -> new UpdateCatalog("cafe", v1, null, 0, r));
+        assertFalse(notSetUp.ok());
+        assertTrue(notSetUp.message().contains("not set up"), notSetUp.message());
+    }
+
+    @Test
+    void adapterNamesAreTrackedWhetherServedOrNot() {
+        String id = setUp(ROOMY);
+        assertEquals(Ack.done(), ack(id, r -> new TrackAdapterName("latte", true, r)));
+        assertEquals(Ack.done(), ack(id, r -> new TrackAdapterName("cafe", true, r)));
+        assertEquals(Ack.done(), ack(id, r -> new TrackAdapterName("cafe", true, r)));
+        assertEquals(new AdapterNames(true, List.of("cafe", "latte")), ask(id, AdapterNames.class, ListAdapterNames::new));
+        assertEquals(Ack.done(), ack(id, r -> new TrackAdapterName("latte", false, r)));
+        assertEquals(new AdapterNames(true, List.of("cafe")), ask(id, AdapterNames.class, ListAdapterNames::new));
+        Ack bad = ack(id, r -> new TrackAdapterName("../etc", true, r));
+        assertFalse(bad.ok());
+        assertTrue(bad.message().contains("not an adapter name: '../etc'"), bad.message());
+
+        String unknown = newTenantId();
+        assertFalse(ack(unknown, r -> new TrackAdapterName("cafe", true, r)).ok());
+        assertEquals(new AdapterNames(false, List.of()), ask(unknown, AdapterNames.class, ListAdapterNames::new));
+    }
+
+    // ---- storage
+
+    @Test
+    void storageReservationsAreIdempotentPerKeyAndBoundedByTheQuota() {
+        String id = setUp(new Limits(1000, 1000, 1_000_000, 10, 4096, 1000));
+        assertEquals(Ack.done(), ack(id, r -> new ReserveStorage("k1", 600, r)));
+        assertEquals(Ack.done(), ack(id, r -> new ReserveStorage("k1", 600, r)));
+        assertEquals(600, info(id).storageUsedBytes());
+        Ack resized = ack(id, r -> new ReserveStorage("k1", 500, r));
+        assertFalse(resized.ok());
+        assertTrue(resized.message().contains("already holds a reservation of 600 bytes, not 500"), resized.message());
+        Ack over = ack(id, r -> new ReserveStorage("k2", 401, r));
+        assertFalse(over.ok());
+        assertTrue(over.message().contains("used 600 bytes, requested 401 bytes, quota 1000 bytes"), over.message());
+        assertEquals(Ack.done(), ack(id, r -> new ReserveStorage("k2", 400, r)));
+        assertEquals(1000, info(id).storageUsedBytes());
+
+        assertEquals(Ack.done(), ack(id, r -> new ReleaseStorage("k1", r)));
+        assertEquals(new Ack(true, "nothing was reserved under k1"), ack(id, r -> new ReleaseStorage("k1", r)));
+        assertEquals(400, info(id).storageUsedBytes());
+        Ack negative = ack(id, r -> new ReserveStorage("k3", -1, r));
+        assertFalse(negative.ok());
+        assertTrue(negative.message().contains("-1 bytes"), negative.message());
+        assertFalse(ack(newTenantId(), r -> new ReserveStorage("k1", 1, r)).ok());
+        assertFalse(ack(newTenantId(), r -> new ReleaseStorage("k1", r)).ok());
+    }
+
+    // ---- usage
+
+    @Test
+    void usageIsCountedPerHourAndModelAndJournaledOnPassivation() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Usage", "pro", 1.0, ROOMY, r)));
+        String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(key, Set.of(Scope.CHAT), r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1), null, 0, r)));
+        long hour = clock.instant().getEpochSecond() / 3600;
+        admitAndFinish(entity, key, "r1", "cafe", 30);
+        admitAndFinish(entity, key, "r2", "cafe", 12);
+        admitAndFinish(entity, key, "r3", null, 5);
+        List<UsageRow> expected = List.of(new UsageRow(hour, "", 1, 5), new UsageRow(hour, "cafe", 2, 42));
+        assertEquals(new UsageReport(true, expected), ask(entity, UsageReport.class, r -> new GetUsage(hour, hour, r)));
+        assertEquals(List.of(), ask(entity, UsageReport.class, r -> new GetUsage(hour + 1, hour + 5, r)).rows());
+
+        TestProbe<Object> watcher = testKit.createTestProbe();
+        entity.tell(new Passivate());
+        watcher.expectTerminated(entity);
+        entity = spawn(id);
+        assertEquals(expected, ask(entity, UsageReport.class, r -> new GetUsage(hour, hour, r)).rows());
+        // journaled and pending usage of one hour and model answer as one row
+        admitAndFinish(entity, key, "r4", "cafe", 8);
+        assertEquals(List.of(new UsageRow(hour, "", 1, 5), new UsageRow(hour, "cafe", 3, 50)),
+                ask(entity, UsageReport.class, r -> new GetUsage(hour, hour, r)).rows());
+        assertFalse(ask(spawn(newTenantId()), UsageReport.class, r -> new GetUsage(0, hour, r)).exists());
+    }
+
+    @Test
+    void usageIsJournaledEveryFlushInterval() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Usage", "pro", 1.0, ROOMY, r)));
+        String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(key, Set.of(Scope.CHAT), r)));
+        long hour = clock.instant().getEpochSecond() / 3600;
+        admitAndFinish(entity, key, "r1", null, 7);
+        // the test flush interval is 100 ms; a stop (unlike Passivate) journals nothing itself
+        sleep(settings.usageFlushInterval().multipliedBy(10));
+        entity = restart(entity, id);
+        assertEquals(List.of(new UsageRow(hour, "", 1, 7)), ask(entity, UsageReport.class, r -> new GetUsage(hour, hour, r)).rows());
+    }
+
+    // ---- recovery
+
+    @Test
+    void aRestartedTenantRecoversTheSameView() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        Limits limits = new Limits(10, 20, 30_000, 4, 512, 5000);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Recovery", "pro", 2.5, limits, r)));
+        KeyCreated created = ask(entity, KeyCreated.class, r -> new CreateApiKey(Set.of(Scope.CHAT, Scope.MANAGE), "ci", r));
+        String revoked = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(revoked, Set.of(Scope.CHAT), r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new RevokeApiKey(revoked, r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1),
+                adapter(id, "cafe", 2), 0.25, r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new TrackAdapterName("cafe", true, r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new ReserveStorage("blob", 1234, r)));
+        Info info = ask(entity, Info.class, GetInfo::new);
+        KeyList keys = ask(entity, KeyList.class, ListApiKeys::new);
+
+        entity = restart(entity, id);
+        assertEquals(info, ask(entity, Info.class, GetInfo::new));
+        assertEquals(keys, ask(entity, KeyList.class, ListApiKeys::new));
+        assertEquals(new AdapterNames(true, List.of("cafe")), ask(entity, AdapterNames.class, ListAdapterNames::new));
+        String key = TenantProtocol.hashKey(created.apiKey());
+        assertTrue(ask(entity, Authorization.class, r -> new Authorize(key, Scope.MANAGE, r)).ok());
+        assertEquals(DenyReason.UNAUTHORIZED, ask(entity, Authorization.class, r -> new Authorize(revoked, Scope.CHAT, r)).reason());
+        Admitted admitted = assertInstanceOf(Admitted.class, ask(entity, Admission.class,
+                r -> new Admit("after", key, Scope.CHAT, "cafe", 10, r)));
+        assertEquals(2.5, admitted.weight());
+    }
+
+    @Test
+    void aSnapshotHoldsTheStateAndRecoveryStartsFromIt() throws Exception {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Snapshots", "pro", 1.0, ROOMY, r)));
+        // 1 + 7 events: a snapshot at 5 (snapshot-every = 5 in the tests)
+        for (int i = 0; i < 7; i++) {
+            String name = "a" + i;
+            assertEquals(Ack.done(), ask(entity, Ack.class, r -> new TrackAdapterName(name, true, r)));
+        }
+        TestProbe<Object> waiter = testKit.createTestProbe();
+        TenantState snapshot = waiter.awaitAssert(Duration.ofSeconds(10), () -> {
+            TenantState s = assertInstanceOf(TenantState.class, latestSnapshot(TenantEntity.persistenceId(new TenantId(id))));
+            assertEquals(4, s.adapterNames().size());
+            return s;
+        });
+        assertEquals("Snapshots", snapshot.profile().displayName());
+        entity = restart(entity, id);
+        assertEquals(7, ask(entity, AdapterNames.class, ListAdapterNames::new).names().size());
+    }
+
+    @Test
+    void recoveryRepairsTheKeyIndex() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Index", "pro", 1.0, ROOMY, r)));
+        String held = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(held, Set.of(Scope.CHAT), r)));
+        // the index lost the held key, and names the tenant for a key it never held
+        String stale = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        updateKeyIndex(index -> index.remove(selfAddress(), held).put(selfAddress(), stale, id));
+        assertEquals(Map.of(), keyIndex(held));
+
+        entity = restart(entity, id);
+        ask(entity, Info.class, GetInfo::new);
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+            assertEquals(Map.of(held, id), keyIndex(held));
+            assertEquals(Map.of(), keyIndex(stale));
+            return null;
+        });
+    }
+
+    @Test
+    void recoveryAsksEveryAdapterEntityOfTheTenantForItsView() {
+        TestProbe<String> asked = testKit.createTestProbe(String.class);
+        ClusterSharding.get(testKit.system()).init(Entity.of(AdapterProtocol.TYPE_KEY, ctx -> Behaviors.receiveMessage(m -> {
+            if (m instanceof AdapterProtocol.Get) {
+                asked.ref().tell(ctx.getEntityId());
+            }
+            return Behaviors.same();
+        })).withRole("router"));
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Views", "pro", 1.0, ROOMY, r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1), null, 0, r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new TrackAdapterName("latte", true, r)));
+
+        restart(entity, id);
+        Set<String> expected = Set.of(id + "|cafe", id + "|latte");
+        Set<String> seen = new java.util.HashSet<>();
+        while (!seen.containsAll(expected)) {
+            seen.add(asked.receiveMessage(Duration.ofSeconds(10)));
+        }
+    }
+
+    // ---- helpers for entities spawned outside sharding (to stop and restart them)
+
+    ActorRef<Command> spawn(String id) {
+        return testKit.spawn(TenantEntity.create(new TenantId(id), settings, clock));
+    }
+
+    /** Stops the entity, waits until it has, and starts it again: it recovers from the journal. */
+    ActorRef<Command> restart(ActorRef<Command> entity, String id) {
+        testKit.stop(entity, Duration.ofSeconds(10));
+        return spawn(id);
+    }
+
+    <R> R ask(ActorRef<Command> entity, Class<R> type, java.util.function.Function<ActorRef<R>, Command> command) {
+        TestProbe<R> probe = testKit.createTestProbe(type);
+        entity.tell(command.apply(probe.ref()));
+        return probe.receiveMessage();
+    }
+
+    <R> R ask(String id, Class<R> type, java.util.function.Function<ActorRef<R>, Command> command) {
+        TestProbe<R> probe = testKit.createTestProbe(type);
+        tenant(id).tell(command.apply(probe.ref()));
+        return probe.receiveMessage();
+    }
+
+    void admitAndFinish(ActorRef<Command> entity, String key, String requestId, String model, int tokens) {
+        assertInstanceOf(Admitted.class, ask(entity, Admission.class, r -> new Admit(requestId, key, Scope.CHAT, model, tokens, r)));
+        entity.tell(new Finished(requestId, tokens));
+    }
+
+    Object latestSnapshot(PersistenceId persistenceId) throws Exception {
+        var classic = Adapter.toClassic(testKit.system());
+        var store = Persistence.get(classic).snapshotStoreFor("", ConfigFactory.empty());
+        var result = (SnapshotProtocol.LoadSnapshotResult) Patterns.ask(store,
+                new SnapshotProtocol.LoadSnapshot(persistenceId.id(), SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
+                Duration.ofSeconds(5)).toCompletableFuture().get();
+        return result.snapshot().isDefined() ? result.snapshot().get().snapshot() : null;
+    }
+
+    SelfUniqueAddress selfAddress() {
+        return DistributedData.get(testKit.system()).selfUniqueAddress();
+    }
+
+    void updateKeyIndex(java.util.function.Function<LWWMap<String, String>, LWWMap<String, String>> modify) {
+        TestProbe<Replicator.UpdateResponse<LWWMap<String, String>>> probe = testKit.createTestProbe();
+        DistributedData.get(testKit.system()).replicator().tell(new Replicator.Update<>(TenantProtocol.KEY_INDEX,
+                LWWMap.empty(), Replicator.writeLocal(), probe.ref(), modify));
+        assertInstanceOf(Replicator.UpdateSuccess.class, probe.receiveMessage());
     }
 
     // ---- helpers

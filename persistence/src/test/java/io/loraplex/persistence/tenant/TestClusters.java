@@ -32,6 +32,7 @@ final class TestClusters {
                 pekko.actor.testkit.typed.single-expect-default = 10s
                 loraplex.tenant.lease-sweep-interval = 50ms
                 loraplex.tenant.snapshot-every = 5
+                loraplex.tenant.usage-flush-interval = 100ms
                 """.formatted(role)).withFallback(TestJournals.inMemory()).withFallback(ConfigFactory.load());
     }
 
