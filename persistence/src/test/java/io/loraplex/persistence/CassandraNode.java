@@ -1,11 +1,13 @@
 package io.loraplex.persistence;
 
 import com.datastax.oss.driver.api.core.CqlSession;
+import com.datastax.oss.driver.api.core.cql.SimpleStatement;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -48,6 +50,11 @@ public final class CassandraNode {
     /** A driver session on the node (the caller closes it). */
     public static CqlSession session() {
         return CqlSession.builder().addContactPoint(new InetSocketAddress(HOST, PORT)).withLocalDatacenter("datacenter1").build();
+    }
+
+    /** A schema change (keyspaces, tables), which takes longer than the driver's default 2 s timeout. */
+    public static SimpleStatement schemaChange(String cql) {
+        return SimpleStatement.newInstance(cql).setTimeout(Duration.ofSeconds(60));
     }
 
     private static boolean answers() {

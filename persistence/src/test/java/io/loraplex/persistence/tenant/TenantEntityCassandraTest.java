@@ -55,7 +55,7 @@ class TenantEntityCassandraTest extends TenantEntitySuite {
     @AfterAll
     void dropKeyspace() {
         try (CqlSession session = CassandraNode.session()) {
-            session.execute("DROP KEYSPACE IF EXISTS " + keyspace);
+            session.execute(CassandraNode.schemaChange("DROP KEYSPACE IF EXISTS " + keyspace));
         }
     }
 
