@@ -39,10 +39,11 @@ public final class Journals {
 
     /**
      * The H2 journal in {@code dataDir/journal.mv.db}. {@code WRITE_DELAY=0} makes every commit
-     * write its changes to the file before it returns (H2's MVStore otherwise keeps them in memory
-     * for up to its write delay, 500 ms), so an acknowledged event survives a SIGKILL of the JVM
-     * right after the acknowledgement (the OS holds what was written; surviving a power cut would
-     * need an fsync per commit, which H2 does not offer per transaction). The file is opened by one
+     * write its changes to the file before it returns (H2's MVStore otherwise writes committed
+     * changes in the background, after its write delay), so an acknowledged event survives a
+     * SIGKILL of the JVM right after the acknowledgement: the OS holds what was written
+     * ({@code H2CrashSafetyTest}; without the setting it lost 61 of 200 acknowledged events).
+     * Surviving a power cut would need an fsync per commit, which H2 does not do. The file is opened by one
      * JVM at a time ({@code FILE_LOCK=FILE}): a second loraplex on the same data directory fails at
      * start instead of corrupting it.
      */
