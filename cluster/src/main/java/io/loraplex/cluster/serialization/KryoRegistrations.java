@@ -108,6 +108,7 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.TrackAdapterName.class.getName(), 431);
         ids.put(TenantProtocol.ListAdapterNames.class.getName(), 432);
         ids.put(TenantProtocol.AdapterNames.class.getName(), 433);
+        ids.put(TenantProtocol.Passivate.class.getName(), 434);
         // adapter lifecycle protocol (500-599)
         ids.put(AdapterProtocol.VersionState.class.getName(), 500);
         ids.put(AdapterProtocol.RegisterVersion.class.getName(), 501);
