@@ -2,13 +2,18 @@ package io.loraplex.engine.train;
 
 import io.loraplex.engine.backend.CpuKernels;
 import io.loraplex.engine.backend.WorkerPool;
+import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
 
 /**
  * A frozen projection of the base: {@code y = x·Wᵀ (+ bias)} forward and {@code dx += dy·W}
  * backward, with W {@code (out, in)} as mapped from the model files (any dtype). In {@link
  * Precision#F32} the forward runs the CPU backend's vector kernel and both directions split their
- * work over the worker threads; in {@link Precision#F64} both are plain float64 loops, the
+ * work over the worker threads (the backward on a float32 copy of Wᵀ made once per weight, so it
+ * runs the same kernel); in {@link Precision#F64} both are plain float64 loops, the
  * reference for the finite-difference tests.
  */
 final class FrozenLinear {
@@ -18,6 +23,7 @@ final class FrozenLinear {
 
     private final WorkerPool pool;
     private final Precision precision;
+    private final Map<Tensor, MemorySegment> transposed = new IdentityHashMap<>(); // F32: Wᵀ per weight, made on first use
 
     FrozenLinear(WorkerPool pool, Precision precision) {
         this.pool = pool;
@@ -82,33 +88,34 @@ final class FrozenLinear {
             }
             return;
         }
-        float[] dyf = narrow(dy, tokens * out); // (T, out)
-        // each task owns a slice of dx's columns and reads that slice of every row of W once
-        int slice = Math.max(64, (in / (pool.threads() * 4) + 15) / 16 * 16);
-        int tasks = (in + slice - 1) / slice;
+        float[] dyf = narrow(dy, tokens * out);   // (T, out)
+        float[] dxf = new float[tokens * in];     // (T, in)
+        MemorySegment wt = transposed.computeIfAbsent(w, FrozenLinear::transpose); // (in, out)
+        int chunk = rowChunk(in);
+        int tasks = (in + chunk - 1) / chunk;
         pool.run(tasks, task -> {
-            int c0 = task * slice;
-            int len = Math.min(in, c0 + slice) - c0;
-            float[] row = new float[len];          // (len) one row slice of W
-            float[] acc = new float[tokens * len]; // (T, len)
-            for (int o = 0; o < out; o++) {
-                w.copyTo((long) o * in + c0, row, 0, len);
-                for (int t = 0; t < tokens; t++) {
-                    float g = dyf[t * out + o];
-                    if (g != 0) {
-                        int base = t * len;
-                        for (int i = 0; i < len; i++) {
-                            acc[base + i] += g * row[i];
-                        }
-                    }
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                for (int i = 0; i < len; i++) {
-                    dx[t * in + c0 + i] += acc[t * len + i];
-                }
-            }
+            int start = task * chunk;
+            CpuKernels.matmul(dyf, out, tokens, wt, DType.F32, out, start, Math.min(in, start + chunk), dxf, in, 0,
+                    new float[4 * out]);
         });
+        for (int i = 0; i < tokens * in; i++) {
+            dx[i] += dxf[i];
+        }
+    }
+
+    /** Wᵀ (in, out) as float32, so the backward runs the same row-dot kernel as the forward. */
+    private static MemorySegment transpose(Tensor w) {
+        int out = (int) w.dim(0);
+        int in = (int) w.dim(1);
+        float[] t = new float[in * out];
+        float[] row = new float[in];
+        for (int o = 0; o < out; o++) {
+            w.copyTo((long) o * in, row, 0, in);
+            for (int i = 0; i < in; i++) {
+                t[i * out + o] = row[i];
+            }
+        }
+        return MemorySegment.ofArray(t);
     }
 
     /** Rows per task: a multiple of 4 (the kernel's tile), about 8 tasks per thread. */
