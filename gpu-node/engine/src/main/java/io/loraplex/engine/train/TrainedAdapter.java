@@ -123,6 +123,7 @@ public final class TrainedAdapter {
         }
         t.put("final_train_loss", stats.finalTrainLoss());
         putLoss(t, "final_val_loss", stats.finalValLoss());
+        putLoss(t, "base_val_loss", stats.baseValLoss());
         t.put("tokens", stats.tokens());
         t.put("seconds", stats.seconds());
         Files.writeString(dir.resolve(TRAINING_FILE), json.writeValueAsString(t));

@@ -64,9 +64,18 @@ public final class Trainer {
         List<EncodedExample> shuffled = new ArrayList<>(examples);
         shuffle(shuffled, new SplittableRandom(options.seed()));
         int nVal = Math.min(examples.size() - 1, (int) Math.round(examples.size() * options.valSplit()));
-        List<EncodedExample> val = List.copyOf(shuffled.subList(0, nVal));
-        List<EncodedExample> train = List.copyOf(shuffled.subList(nVal, shuffled.size()));
+        return train(List.copyOf(shuffled.subList(nVal, shuffled.size())), List.copyOf(shuffled.subList(0, nVal)), listener);
+    }
 
+    /**
+     * Trains on {@code train} and evaluates on {@code val} (a validation file given apart; may be
+     * empty): no split of its own.
+     */
+    public TrainedAdapter train(List<EncodedExample> train, List<EncodedExample> val, ProgressListener listener)
+            throws InterruptedException, IOException {
+        if (train.isEmpty()) {
+            throw new IllegalArgumentException("no examples to train on");
+        }
         int perStep = options.examplesPerStep();
         int stepsPerEpoch = (train.size() + perStep - 1) / perStep;
         int totalSteps = stepsPerEpoch * options.epochs();
@@ -80,6 +89,8 @@ public final class Trainer {
         long started = System.nanoTime();
         try (WorkerPool pool = new WorkerPool(options.threads())) {
             TrainingModel net = new TrainingModel(model.config(), model.weights(), lora, new FrozenLinear(pool, precision));
+            // B starts at zero: before the first step the network is exactly the base
+            double baseVal = meanLoss(net, val);
             double bestVal = Double.POSITIVE_INFINITY;
             double[][] best = null;
             int step = 0;
@@ -132,7 +143,7 @@ public final class Trainer {
             double finalTrain = meanLoss(net, train);
             double finalVal = meanLoss(net, val);
             double seconds = (System.nanoTime() - started) / 1e9;
-            TrainingStats stats = new TrainingStats(train.size(), val.size(), stepLosses, epochs, finalTrain, finalVal,
+            TrainingStats stats = new TrainingStats(train.size(), val.size(), stepLosses, epochs, finalTrain, finalVal, baseVal,
                     tokensRun, seconds, lineNumbers(train), lineNumbers(val));
             return new TrainedAdapter(options, lora.toWeights(), stats, model.dir().toAbsolutePath().normalize().toString(),
                     model.identity());

@@ -161,6 +161,7 @@ class TrainerTest {
         assertEquals(30, training.get("epochs").size());
         assertEquals(5e-3, training.get("options").get("learning_rate").asDouble());
         assertTrue(training.get("final_val_loss").isNumber());
+        assertTrue(training.get("base_val_loss").isNumber(), "the base's loss on the held-out example is recorded");
     }
 
     static double maxDiff(float[] a, float[] b) {
