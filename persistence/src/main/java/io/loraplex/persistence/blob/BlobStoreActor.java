@@ -25,6 +25,7 @@ import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -119,7 +120,9 @@ public final class BlobStoreActor {
                 log.info("blob store at {}: removed {} leftovers of interrupted uploads", store.root(), leftovers);
             }
             ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SERVICE_KEY, ctx.getSelf().narrow()));
-            return new BlobStoreActor(ctx, timers, store, settings).behavior();
+            // a failing message (a disk error creating an upload's directory) is logged and the actor goes on with its uploads
+            return Behaviors.supervise(new BlobStoreActor(ctx, timers, store, settings).behavior())
+                    .onFailure(SupervisorStrategy.resume());
         })).narrow();
     }
 
@@ -144,7 +147,8 @@ public final class BlobStoreActor {
 
     private Behavior<Object> begin(BeginUpload begin) throws IOException {
         if (begin.maxBytes() < 1) {
-            throw new IllegalArgumentException("BeginUpload.maxBytes must be positive, got " + begin.maxBytes());
+            log.error("BeginUpload for {} with a limit of {} bytes refused: the limit must be positive", begin.tenant(), begin.maxBytes());
+            return Behaviors.same();
         }
         String id = UUID.randomUUID().toString();
         Upload upload = new Upload(id, begin.tenant(), begin.maxBytes(), store.newUploadDirectory(id));

@@ -40,6 +40,8 @@ public final class ManagementRoutes extends AllDirectives {
         return concat(
                 pathEndOrSingleSlash(() -> concat(
                         post(() -> withSizeLimit(settings.maxAdapterUploadBytes(), () -> withRequestTimeout(settings.requestTimeout(),
+                                request -> Responses.error(ApiError.unavailable("The upload took longer than "
+                                        + settings.requestTimeout().toSeconds() + " s")),
                                 () -> extractRequest(r -> completeWithFuture(upload.handle(r)))))),
                         get(() -> extractRequest(r -> completeWithFuture(adapters.list(r)))))),
                 path(segment(), name -> concat(

@@ -178,6 +178,18 @@ class AdapterRoutesTest {
     }
 
     @Test
+    void anArchiveThatUnpacksBeyondTheLimitIsRefusedWith413() throws IOException {
+        List<String> before = stored("acme");
+        byte[] bomb = gzip(tar(ContentHash.CONFIG_FILE, CONFIG, ContentHash.WEIGHTS_FILE, new byte[4 * LIMIT]));
+        assertTrue(bomb.length < LIMIT / 4);
+        HttpResponse<String> response = upload(MANAGE_KEY, new MultipartForm().field("name", "bomb").file("file", "bomb.tgz", bomb));
+        assertError(response, 413, "invalid_request_error", null, "request_too_large");
+        assertEquals("the upload exceeds the limit of " + LIMIT + " bytes", json(response.body()).at("/error/message").asText());
+        assertEquals(before, stored("acme"));
+        assertNoUploadLeft();
+    }
+
+    @Test
     void badFormsAreRefusedWith400AndNothingIsStored() throws IOException {
         List<String> before = stored("acme");
         byte[] weights = weights(1000, 7);
