@@ -16,7 +16,7 @@ final class TarReader {
     enum Type { FILE, DIRECTORY, HARD_LINK, SYMBOLIC_LINK, DEVICE, FIFO, OTHER }
 
     /** One entry; {@code name} as the archive spells it, after any pax or GNU long name. */
-    record Entry(String name, Type type, char typeFlag, long size, String linkName) {
+    record Entry(String name, Type type, char typeFlag, String linkName) {
     }
 
     static final int BLOCK = 512;
@@ -70,7 +70,7 @@ final class TarReader {
                 default -> {
                     entries++;
                     String link = longLink != null ? longLink : text(157, 100);
-                    return new Entry(name, type(flag), flag, size, link);
+                    return new Entry(name, type(flag), flag, link);
                 }
             }
         }
