@@ -30,7 +30,7 @@ class AdapterUploadBench {
 
     @Test
     void uploadOf50Megabytes() throws Exception {
-        try (TestRouter router = new TestRouter("adapter-upload-bench", false, "loraplex.router.max-adapter-upload = 128 MiB", blobs)) {
+        try (TestRouter router = new TestRouter("adapter-upload-bench", false, "loraplex.router.max-adapter-upload = 128 MiB\npekko.actor.serialize-messages = off", blobs)) {
             byte[] config = "{\"r\": 16, \"peft_type\": \"LORA\"}".getBytes();
             List<Double> seconds = new ArrayList<>();
             for (int run = 0; run < 6; run++) {
