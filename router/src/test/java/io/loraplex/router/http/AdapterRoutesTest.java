@@ -339,6 +339,14 @@ class AdapterRoutesTest {
     }
 
     @Test
+    void aVersionStillBeingValidatedAnswers202() {
+        router.adapters.pending.add("slow");
+        HttpResponse<String> response = upload(MANAGE_KEY, files("slow", CONFIG, weights(100, 15)));
+        assertEquals(202, response.statusCode(), response.body());
+        assertEquals("uploaded", json(response.body()).get("state").asText());
+    }
+
+    @Test
     void overTheStorageQuotaAnswers413() {
         router.adapters.quotas.put("globex", 10L);
         HttpResponse<String> response = upload(OTHER_MANAGE_KEY, files("big", CONFIG, weights(100, 14)));

@@ -32,6 +32,8 @@ public final class FakeAdapters {
     public final List<AdapterProtocol.RegisterVersion> registered = new CopyOnWriteArrayList<>();
     /** adapter name → the reason validation rejects its versions with */
     public final Map<String, String> rejections = new ConcurrentHashMap<>();
+    /** adapter names whose versions stay UPLOADED (validation still pending when the entity answers) */
+    public final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
     /** tenant id → storage quota in bytes (none: unlimited) */
     public final Map<String, Long> quotas = new ConcurrentHashMap<>();
 
@@ -90,7 +92,7 @@ public final class FakeAdapters {
             }
             int number = versions.size() + 1;
             String reason = rejections.get(name);
-            VersionState state = reason == null ? VersionState.READY : VersionState.REJECTED;
+            VersionState state = reason != null ? VersionState.REJECTED : pending.contains(name) ? VersionState.UPLOADED : VersionState.READY;
             versions.add(new VersionView(number, r.hash(), r.bytes(), state, reason, reason == null ? BASE : null, 8, r.source(),
                     1_700_000_000_000L, List.of(new HistoryEntry(1_700_000_000_000L, VersionState.UPLOADED, "uploaded"),
                             new HistoryEntry(1_700_000_001_000L, state, reason == null ? "validated" : reason))));
