@@ -6,6 +6,8 @@ import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.blob.BlobProtocol;
+import io.loraplex.cluster.files.FileStoreProtocol;
+import io.loraplex.cluster.finetune.FineTuneProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import java.util.ArrayList;
@@ -108,6 +110,7 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.TrackAdapterName.class.getName(), 431);
         ids.put(TenantProtocol.ListAdapterNames.class.getName(), 432);
         ids.put(TenantProtocol.AdapterNames.class.getName(), 433);
+        ids.put(TenantProtocol.Passivate.class.getName(), 434);
         // adapter lifecycle protocol (500-599)
         ids.put(AdapterProtocol.VersionState.class.getName(), 500);
         ids.put(AdapterProtocol.RegisterVersion.class.getName(), 501);
@@ -134,6 +137,48 @@ public final class KryoRegistrations {
         ids.put(BlobProtocol.Abort.class.getName(), 607);
         ids.put(BlobProtocol.DeleteBlob.class.getName(), 608);
         ids.put(BlobProtocol.Deleted.class.getName(), 609);
+        // fine-tuning (700-799): GPU node training messages, the file store, the FineTune entity
+        ids.put(GpuNodeProtocol.ValidateTrainingFile.class.getName(), 700);
+        ids.put(GpuNodeProtocol.FileProblem.class.getName(), 701);
+        ids.put(GpuNodeProtocol.TrainingFileVerdict.class.getName(), 702);
+        ids.put(GpuNodeProtocol.TrainingHyperparameters.class.getName(), 703);
+        ids.put(GpuNodeProtocol.TrainAdapter.class.getName(), 704);
+        ids.put(GpuNodeProtocol.CancelTraining.class.getName(), 705);
+        ids.put(GpuNodeProtocol.TrainingStarted.class.getName(), 706);
+        ids.put(GpuNodeProtocol.TrainingProgress.class.getName(), 707);
+        ids.put(GpuNodeProtocol.TrainingFinished.class.getName(), 708);
+        ids.put(GpuNodeProtocol.TrainingFailed.class.getName(), 709);
+        ids.put(FileStoreProtocol.FileRef.class.getName(), 720);
+        ids.put(FileStoreProtocol.OpenUpload.class.getName(), 721);
+        ids.put(FileStoreProtocol.UploadSink.class.getName(), 722);
+        ids.put(FileStoreProtocol.Finish.class.getName(), 723);
+        ids.put(FileStoreProtocol.Stored.class.getName(), 724);
+        ids.put(FileStoreProtocol.Abort.class.getName(), 725);
+        ids.put(FileStoreProtocol.ReadFile.class.getName(), 726);
+        ids.put(FileStoreProtocol.FileSource.class.getName(), 727);
+        ids.put(FileStoreProtocol.DeleteFile.class.getName(), 728);
+        ids.put(FileStoreProtocol.Deleted.class.getName(), 729);
+        ids.put(FineTuneProtocol.Error.class.getName(), 740);
+        ids.put(FineTuneProtocol.FileInfo.class.getName(), 741);
+        ids.put(FineTuneProtocol.AddFile.class.getName(), 742);
+        ids.put(FineTuneProtocol.ListFiles.class.getName(), 743);
+        ids.put(FineTuneProtocol.GetFile.class.getName(), 744);
+        ids.put(FineTuneProtocol.DeleteFile.class.getName(), 745);
+        ids.put(FineTuneProtocol.FileReply.class.getName(), 746);
+        ids.put(FineTuneProtocol.FileList.class.getName(), 747);
+        ids.put(FineTuneProtocol.JobStatus.class.getName(), 748);
+        ids.put(FineTuneProtocol.JobRequest.class.getName(), 749);
+        ids.put(FineTuneProtocol.CreateJob.class.getName(), 750);
+        ids.put(FineTuneProtocol.ListJobs.class.getName(), 751);
+        ids.put(FineTuneProtocol.GetJob.class.getName(), 752);
+        ids.put(FineTuneProtocol.ListJobEvents.class.getName(), 753);
+        ids.put(FineTuneProtocol.CancelJob.class.getName(), 754);
+        ids.put(FineTuneProtocol.JobView.class.getName(), 755);
+        ids.put(FineTuneProtocol.JobReply.class.getName(), 756);
+        ids.put(FineTuneProtocol.JobList.class.getName(), 757);
+        ids.put(FineTuneProtocol.Metrics.class.getName(), 758);
+        ids.put(FineTuneProtocol.JobEvent.class.getName(), 759);
+        ids.put(FineTuneProtocol.JobEvents.class.getName(), 760);
         IDS = Collections.unmodifiableMap(ids);
     }
 

@@ -48,7 +48,7 @@ public final class TenantProtocol {
     public sealed interface Command extends RemoteMessage
             permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize, SetModel,
             UpdateCatalog, TrackAdapterName, ListAdapterNames, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo,
-            GetUsage {
+            GetUsage, Passivate {
     }
 
     /** What a key may do. */
@@ -248,6 +248,13 @@ public final class TenantProtocol {
         public ModelList {
             models = List.copyOf(models);
         }
+    }
+
+    /**
+     * Sent by Cluster Sharding (its stop message) to an entity it hands off or passivates: the entity
+     * journals what it holds only in memory (usage not yet flushed) and stops. Routers never send it.
+     */
+    public record Passivate() implements Command {
     }
 
     public record GetInfo(ActorRef<Info> replyTo) implements Command {

@@ -2,36 +2,65 @@ package io.loraplex.persistence.tenant;
 
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
 import io.loraplex.cluster.tenant.TenantProtocol.AddApiKey;
+import io.loraplex.cluster.tenant.TenantProtocol.AdapterNames;
 import io.loraplex.cluster.tenant.TenantProtocol.Admit;
 import io.loraplex.cluster.tenant.TenantProtocol.Admitted;
+import io.loraplex.cluster.tenant.TenantProtocol.Authorization;
+import io.loraplex.cluster.tenant.TenantProtocol.Authorize;
 import io.loraplex.cluster.tenant.TenantProtocol.Command;
+import io.loraplex.cluster.tenant.TenantProtocol.CreateApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.Denied;
 import io.loraplex.cluster.tenant.TenantProtocol.DenyReason;
 import io.loraplex.cluster.tenant.TenantProtocol.Finished;
 import io.loraplex.cluster.tenant.TenantProtocol.GetInfo;
+import io.loraplex.cluster.tenant.TenantProtocol.GetUsage;
 import io.loraplex.cluster.tenant.TenantProtocol.Info;
+import io.loraplex.cluster.tenant.TenantProtocol.KeyCreated;
+import io.loraplex.cluster.tenant.TenantProtocol.KeyList;
 import io.loraplex.cluster.tenant.TenantProtocol.Limits;
+import io.loraplex.cluster.tenant.TenantProtocol.ListAdapterNames;
+import io.loraplex.cluster.tenant.TenantProtocol.ListApiKeys;
 import io.loraplex.cluster.tenant.TenantProtocol.ListModels;
-import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelList;
+import io.loraplex.cluster.tenant.TenantProtocol.Passivate;
+import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
+import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
 import io.loraplex.cluster.tenant.TenantProtocol.SetModel;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
+import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
+import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.cluster.tenant.TenantProtocol.UsageReport;
+import io.loraplex.cluster.tenant.TenantProtocol.UsageRow;
+import io.loraplex.persistence.tenant.TenantEvent.AdapterNameTracked;
+import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
+import io.loraplex.persistence.tenant.TenantEvent.ApiKeyRevoked;
+import io.loraplex.persistence.tenant.TenantEvent.CatalogUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.ProfileUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.StorageReleased;
+import io.loraplex.persistence.tenant.TenantEvent.StorageReserved;
+import io.loraplex.persistence.tenant.TenantEvent.TenantCreated;
+import io.loraplex.persistence.tenant.TenantState.ApiKey;
+import io.loraplex.persistence.tenant.TenantState.CatalogEntry;
+import io.loraplex.persistence.tenant.TenantState.Profile;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
+import java.util.Base64;
 import java.util.Comparator;
-import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
@@ -40,40 +69,62 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.ORSet;
 import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
+import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 
 /**
- * The sharded {@code Tenant} entity, one per tenant, on router nodes: its profile and limits, its
- * API keys (as SHA-256 hashes with scopes), its catalog of adapter names, and the token buckets and
- * in-flight requests that make its limits hold cluster-wide. Commands and replies are
- * {@link TenantProtocol}'s; state and the messages it sends itself live here.
+ * The sharded, event-sourced {@code Tenant} entity, one per tenant, on router nodes: its profile and
+ * limits, its API keys (as SHA-256 hashes with scopes), its catalog of adapter names, its storage
+ * reservations and its usage. Commands and replies are {@link TenantProtocol}'s; what it journals is
+ * {@link TenantEvent}, what it recovers to (and snapshots) is {@link TenantState}.
  *
- * <p>In memory for now: a later issue makes it event-sourced. The state changes below are named
- * like the events they will become ({@code State.admitted}, {@code State.finished}, ...).
+ * <p>Kept out of the journal: the token buckets and requests in flight ({@link Throttle}), which a
+ * restart resets, and usage not yet flushed ({@link UsageBuffer}), journaled every
+ * {@code usage-flush-interval} and on {@link Passivate}, never once per request.
  *
- * <p>Time comes from the injected {@link Clock}, read once per command that needs it; expiry of
- * in-flight leases runs on the entity's timers, so nothing here depends on the wall clock directly.
+ * <p>The replicated key index ({@link TenantProtocol#KEY_INDEX}) follows the keys: an added key is
+ * written to the index before its event (the index refuses a key of another tenant), a revoked key
+ * is journaled and removed from the index at once, and on recovery the index is repaired from the
+ * recovered keys. After recovery, every Adapter entity of the tenant's names is asked for its view
+ * (it re-sends its catalog entry if the two disagree): the Adapter entity is the source of truth.
+ *
+ * <p>Time comes from the injected {@link Clock}; expiry of in-flight leases and usage flushes run on
+ * the entity's timers.
  */
-public final class TenantEntity {
+public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<Object, TenantEvent, TenantState> {
 
     /** What OpenAI answers for a model that does not exist, or exists for somebody else. */
     static final String MODEL_NOT_FOUND = "The model `%s` does not exist or you do not have access to it.";
     /** The answer for an unknown or revoked key, and for keys of a tenant not set up. */
     static final String INCORRECT_KEY = "Incorrect API key provided.";
+    /** Keys drawn by CreateApiKey start with this. */
+    static final String KEY_PREFIX = "lpx-";
+    /** The model of base-model requests in usage rows. */
+    static final String BASE_MODEL = "";
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
-    private static final long NANOS_PER_SECOND = 1_000_000_000L;
-    private static final long NANOS_PER_MINUTE = 60 * NANOS_PER_SECOND;
+    private static final int MAX_LABEL = 200;
+    private static final SecureRandom RANDOM = new SecureRandom();
 
-    // ---- messages the entity sends itself (timers, replicator replies): they never leave this JVM
+    // ---- messages the entity sends itself (timers, replicator and adapter replies): never leave this JVM
 
-    private sealed interface Internal extends NoSerializationVerificationNeeded permits SweepLeases, KeyIndexWritten {
+    private sealed interface Internal extends NoSerializationVerificationNeeded
+            permits SweepLeases, FlushUsage, AdapterReplied, KeyIndexWritten {
     }
 
     /** Timer tick, and timer key: look for in-flight requests past their lease. */
@@ -81,292 +132,233 @@ public final class TenantEntity {
         INSTANCE
     }
 
-    /**
-     * The replicator's answer to the index write of {@code change} (an AddApiKey or a RevokeApiKey);
-     * {@code keyWasHeld}: the entity held the key when the command came.
-     */
-    private record KeyIndexWritten(Command change, boolean keyWasHeld,
-            Replicator.UpdateResponse<LWWMap<String, String>> response) implements Internal {
+    /** Timer tick, and timer key: journal the usage gathered in memory. */
+    private enum FlushUsage implements Internal {
+        INSTANCE
     }
 
-    // ---- state
-
-    /**
-     * A set-up tenant.
-     *
-     * @param keys     SHA-256 (hex) of each key to its scopes; keys are never held in clear
-     * @param catalog  adapter name to the version it serves
-     * @param requests the request bucket: {@code requestBurst} big, refilled at {@code requestsPerSecond}
-     * @param tokens   the token bucket: {@code tokensPerMinute} big, refilled at {@code tokensPerMinute}
-     * @param inFlight request id to its admission, until {@code Finished} or its lease expires
-     */
-    record State(Profile profile, Map<String, Set<Scope>> keys, Map<String, CatalogEntry> catalog, TokenBucket requests,
-            TokenBucket tokens, Map<String, InFlight> inFlight) {
-
-        static State setUp(Profile profile, long now) {
-            Limits l = profile.limits();
-            return new State(profile, Map.of(), Map.of(),
-                    TokenBucket.full(l.requestBurst(), l.requestsPerSecond(), NANOS_PER_SECOND, now),
-                    TokenBucket.full(l.tokensPerMinute(), l.tokensPerMinute(), NANOS_PER_MINUTE, now), Map.of());
-        }
-
-        /** A new profile; buckets take the new limits and keep what they hold, up to their new size. */
-        State reconfigured(Profile next, long now) {
-            Limits l = next.limits();
-            return new State(next, keys, catalog,
-                    requests.refill(now).resized(l.requestBurst(), l.requestsPerSecond(), NANOS_PER_SECOND),
-                    tokens.refill(now).resized(l.tokensPerMinute(), l.tokensPerMinute(), NANOS_PER_MINUTE), inFlight);
-        }
-
-        State keyAdded(String keyHash, Set<Scope> scopes) {
-            return new State(profile, with(keys, keyHash, Set.copyOf(scopes)), catalog, requests, tokens, inFlight);
-        }
-
-        State keyRevoked(String keyHash) {
-            return new State(profile, without(keys, keyHash), catalog, requests, tokens, inFlight);
-        }
-
-        State modelSet(String name, AdapterRef adapter, long createdEpochSeconds) {
-            return new State(profile, keys, with(catalog, name, new CatalogEntry(adapter, createdEpochSeconds)), requests,
-                    tokens, inFlight);
-        }
-
-        State modelRemoved(String name) {
-            return new State(profile, keys, without(catalog, name), requests, tokens, inFlight);
-        }
-
-        /** Takes one request and {@code tokens} tokens (the buckets refilled to {@code now}) and records the lease. */
-        State admitted(String requestId, int reserved, long now) {
-            return new State(profile, keys, catalog, requests.refill(now).add(-1), tokens.refill(now).add(-reserved),
-                    with(inFlight, requestId, new InFlight(now, reserved)));
-        }
-
-        /** Releases the slot and gives back the reservation less what was used (the bucket stays within [0, size]). */
-        State finished(String requestId, int used, long now) {
-            InFlight lease = inFlight.get(requestId);
-            return new State(profile, keys, catalog, requests, tokens.refill(now).add(lease.tokensReserved() - (double) used),
-                    without(inFlight, requestId));
-        }
-
-        /** Leases gone: their slots free, their reservations kept (what they used is unknown). */
-        State expired(Collection<String> requestIds) {
-            Map<String, InFlight> left = new HashMap<>(inFlight);
-            left.keySet().removeAll(requestIds);
-            return new State(profile, keys, catalog, requests, tokens, Map.copyOf(left));
-        }
-
-        List<ModelEntry> models() {
-            List<ModelEntry> out = new ArrayList<>(catalog.size());
-            catalog.forEach((name, entry) -> out.add(new ModelEntry(name, entry.adapter(), entry.createdEpochSeconds())));
-            out.sort(Comparator.comparing(ModelEntry::name));
-            return out;
-        }
+    /** An Adapter entity's answer to the Get sent after recovery: nothing to do with it here. */
+    private enum AdapterReplied implements Internal {
+        INSTANCE
     }
 
-    /** What {@code Setup} sets. */
-    record Profile(String displayName, String tier, double weight, Limits limits) {
+    /** A key change waiting for its index write. */
+    private sealed interface KeyChange permits Adding, Revoking {
     }
 
-    /** A catalog name: the version it serves, and when the name appeared (the {@code created} of {@code /v1/models}). */
-    record CatalogEntry(AdapterRef adapter, long createdEpochSeconds) {
+    /** Adds {@code keyHash}; {@code apiKey} is the clear key for a CreateApiKey (answered to {@code created}), else null. */
+    private record Adding(String keyHash, String keyId, String label, Set<Scope> scopes, String apiKey, ActorRef<Ack> acked,
+            ActorRef<KeyCreated> created) implements KeyChange {
     }
 
-    /** An admitted request: when (clock nanos) and how many tokens it holds. */
-    record InFlight(long admittedNanos, int tokensReserved) {
+    private record Revoking(String keyHash, boolean wasHeld, ActorRef<Ack> replyTo) implements KeyChange {
     }
 
-    /**
-     * A token bucket of {@code capacity}, refilled continuously by {@code refillAmount} every
-     * {@code refillPeriodNanos}. The rate stays a (amount, period) pair so that round limits give
-     * exact waits (2 per second: 500 ms for one; 600 per minute: 100 ms for one).
-     */
-    record TokenBucket(double capacity, double refillAmount, long refillPeriodNanos, double level, long updatedNanos) {
-
-        static TokenBucket full(double capacity, double refillAmount, long refillPeriodNanos, long now) {
-            return new TokenBucket(capacity, refillAmount, refillPeriodNanos, capacity, now);
-        }
-
-        /** The bucket at {@code now}. A clock that went back refills nothing. */
-        TokenBucket refill(long now) {
-            if (now <= updatedNanos) {
-                return this;
-            }
-            double refilled = Math.min(capacity, level + (now - updatedNanos) * refillAmount / refillPeriodNanos);
-            return new TokenBucket(capacity, refillAmount, refillPeriodNanos, refilled, now);
-        }
-
-        /** Adds (or, negative, takes) {@code amount}, staying within [0, capacity]. */
-        TokenBucket add(double amount) {
-            double next = Math.clamp(level + amount, 0.0, capacity);
-            return new TokenBucket(capacity, refillAmount, refillPeriodNanos, next, updatedNanos);
-        }
-
-        TokenBucket resized(double newCapacity, double newRefillAmount, long newRefillPeriodNanos) {
-            return new TokenBucket(newCapacity, newRefillAmount, newRefillPeriodNanos, Math.min(level, newCapacity),
-                    updatedNanos);
-        }
-
-        /** Milliseconds an empty bucket takes to fill, rounded up. */
-        long millisToFill() {
-            return (long) Math.ceil(capacity * refillPeriodNanos / refillAmount / 1e6);
-        }
-
-        /** Milliseconds until the bucket holds {@code amount}, rounded up; 0 if it does now. */
-        long millisUntil(double amount) {
-            double missing = amount - level;
-            if (missing <= 0) {
-                return 0;
-            }
-            return (long) Math.ceil(missing * refillPeriodNanos / refillAmount / 1e6);
-        }
+    /** The replicator's answer to the index write of {@code change}. */
+    private record KeyIndexWritten(KeyChange change, Replicator.UpdateResponse<LWWMap<String, String>> response)
+            implements Internal {
     }
 
-    // ---- the behaviour
+    // ---- the entity
 
     private final ActorContext<Object> context;
     private final TimerScheduler<Object> timers;
-    private final StashBuffer<Object> keyCommands;
     private final ReplicatorMessageAdapter<Object, LWWMap<String, String>> replicator;
+    private final ActorRef<Replicator.Command> replicatorRef;
     private final SelfUniqueAddress node;
     private final TenantId tenant;
     private final TenantSettings settings;
     private final Clock clock;
+    private final Throttle throttle = new Throttle();
+    private final UsageBuffer usage = new UsageBuffer();
+    /** The key change whose index write is in flight, or null; key commands behind it are stashed. */
+    private KeyChange pendingKeyWrite;
+    private int stashedKeyCommands;
 
-    private TenantEntity(ActorContext<Object> context, TimerScheduler<Object> timers, StashBuffer<Object> keyCommands,
-            TenantId tenant, TenantSettings settings, Clock clock) {
+    private TenantEntity(ActorContext<Object> context, TimerScheduler<Object> timers, TenantId tenant, TenantSettings settings,
+            Clock clock) {
+        super(persistenceId(tenant), settings.journalFailureBackoff());
         this.context = context;
         this.timers = timers;
-        this.keyCommands = keyCommands;
         DistributedData ddata = DistributedData.get(context.getSystem());
         // the adapter's own ask timeout only catches a replicator that never answers
         this.replicator = new ReplicatorMessageAdapter<>(context, ddata.replicator(),
                 settings.keyIndexWriteTimeout().plus(Duration.ofSeconds(5)));
+        this.replicatorRef = ddata.replicator();
         this.node = ddata.selfUniqueAddress();
         this.tenant = tenant;
         this.settings = settings;
         this.clock = clock;
     }
 
+    /** The journal's id of a tenant: {@code Tenant|<id>}. */
+    public static PersistenceId persistenceId(TenantId tenant) {
+        return PersistenceId.of(TenantProtocol.TYPE_KEY.name(), tenant.value());
+    }
+
     /**
      * The entity of {@code tenant}, not set up until its first {@code Setup}. A command that throws
-     * is dropped and the entity resumes with the state it had: state is immutable, and in memory a
-     * restart would forget the tenant.
+     * restarts it: it recovers its durable state from the journal, and its buckets start full.
      */
     public static Behavior<Command> create(TenantId tenant, TenantSettings settings, Clock clock) {
-        Behavior<Object> entity = Behaviors.setup(context -> Behaviors.withTimers(timers -> Behaviors.withStash(
-                settings.keyCommandStash(),
-                stash -> new TenantEntity(context, timers, stash, tenant, settings, clock).notSetUp())));
-        return Behaviors.supervise(entity).onFailure(RuntimeException.class, SupervisorStrategy.resume()).narrow();
+        Behavior<Object> entity = Behaviors.setup(context -> Behaviors.withTimers(
+                timers -> new TenantEntity(context, timers, tenant, settings, clock)));
+        return Behaviors.supervise(entity).onFailure(RuntimeException.class, SupervisorStrategy.restart()).narrow();
     }
 
-    // ---- not set up: Setup, and a clear refusal for everything else
-
-    private Behavior<Object> notSetUp() {
-        return Behaviors.receive(Object.class)
-                .onMessage(Setup.class, this::onFirstSetup)
-                .onMessage(AddApiKey.class, c -> refuseNotSetUp(c.replyTo()))
-                .onMessage(RevokeApiKey.class, c -> refuseNotSetUp(c.replyTo()))
-                .onMessage(SetModel.class, c -> refuseNotSetUp(c.replyTo()))
-                .onMessage(Admit.class, c -> {
-                    c.replyTo().tell(new Denied(DenyReason.UNAUTHORIZED, INCORRECT_KEY, 0));
-                    return Behaviors.same();
-                })
-                .onMessage(Finished.class, c -> Behaviors.same())
-                .onMessage(ListModels.class, c -> {
-                    c.replyTo().tell(new ModelList(false, List.of()));
-                    return Behaviors.same();
-                })
-                .onMessage(GetInfo.class, c -> {
-                    // null profile fields: nothing set up yet
-                    c.replyTo().tell(new Info(tenant, null, null, null, 0, 0, 0L, List.of()));
-                    return Behaviors.same();
-                })
-                .build();
+    @Override
+    public TenantState emptyState() {
+        return TenantState.EMPTY;
     }
 
-    private Behavior<Object> onFirstSetup(Setup setup) {
-        String invalid = invalidSetup(setup);
-        if (invalid != null) {
-            setup.replyTo().tell(new Ack(false, invalid));
-            return Behaviors.same();
+    @Override
+    public EventHandler<TenantState, TenantEvent> eventHandler() {
+        return TenantState::apply;
+    }
+
+    @Override
+    public RetentionCriteria retentionCriteria() {
+        return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), settings.keepSnapshots());
+    }
+
+    @Override
+    public SignalHandler<TenantState> signalHandler() {
+        return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered).build();
+    }
+
+    @Override
+    public CommandHandlerWithReply<Object, TenantEvent, TenantState> commandHandler() {
+        return (state, command) -> switch (command) {
+            case Admit c -> onAdmit(state, c);
+            case Finished c -> onFinished(c);
+            case ListModels c -> {
+                boolean authorized = state.keys().containsKey(c.keyHash());
+                yield Effect().reply(c.replyTo(), new ModelList(authorized, authorized ? state.models() : List.of()));
+            }
+            case GetInfo c -> Effect().reply(c.replyTo(), info(state));
+            case Authorize c -> Effect().reply(c.replyTo(), authorize(state, c));
+            case Setup c -> onSetup(state, c);
+            case AddApiKey c -> onAddApiKey(state, c);
+            case CreateApiKey c -> onCreateApiKey(state, c);
+            case RevokeApiKey c -> onRevoke(state, c.keyHash(), c.replyTo());
+            case RevokeApiKeyById c -> onRevokeById(state, c);
+            case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(state.isSetUp(), state.keyInfos()));
+            case SetModel c -> c.adapter() == null
+                    ? onUpdateCatalog(state, c.name(), null, null, 0, c.replyTo(), "SetModel")
+                    : onSetModel(state, c);
+            case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.replyTo(),
+                    "UpdateCatalog");
+            case TrackAdapterName c -> onTrackAdapterName(state, c);
+            case ListAdapterNames c -> Effect().reply(c.replyTo(), new AdapterNames(state.isSetUp(), state.sortedAdapterNames()));
+            case ReserveStorage c -> onReserveStorage(state, c);
+            case ReleaseStorage c -> onReleaseStorage(state, c);
+            case GetUsage c -> Effect().reply(c.replyTo(), usageReport(state, c));
+            case Passivate _ -> usage.isEmpty() ? Effect().stop().thenNoReply()
+                    : Effect().persist(usage.drain()).thenStop().thenNoReply();
+            case KeyIndexWritten m -> onKeyIndexWritten(state, m);
+            case SweepLeases _ -> onSweepLeases();
+            case FlushUsage _ -> usage.isEmpty() ? Effect().noReply() : Effect().persist(usage.drain()).thenNoReply();
+            case AdapterReplied _ -> Effect().noReply();
+            default -> Effect().unhandled().thenNoReply();
+        };
+    }
+
+    // ---- recovery: ephemeral limits, the key index, the registry of tenants and the adapters' views
+
+    private void onRecovered(TenantState state) {
+        if (!state.isSetUp()) {
+            return;
         }
-        context.getLog().info("tenant {} set up: tier {}, {}", tenant, setup.tier(), setup.limits());
-        setup.replyTo().tell(Ack.done());
-        return become(State.setUp(profileOf(setup), nowNanos()), null);
+        throttle.configure(state.profile().limits(), nowNanos());
+        repairKeyIndex(Set.copyOf(state.keys().keySet()));
+        registerTenant();
+        askAdaptersForTheirViews(state.allAdapterNames());
     }
 
-    private Behavior<Object> refuseNotSetUp(ActorRef<Ack> replyTo) {
-        replyTo.tell(new Ack(false, "tenant " + tenant + " is not set up: send Setup first"));
-        return Behaviors.same();
+    /** Puts the recovered keys the index lacks, and removes this tenant's entries for keys it no longer holds. */
+    private void repairKeyIndex(Set<String> held) {
+        String owner = tenant.value();
+        SelfUniqueAddress self = node;
+        // runs in the replicator: captures values only
+        replicatorRef.tell(new Replicator.Update<>(TenantProtocol.KEY_INDEX, LWWMap.<String, String>empty(),
+                Replicator.writeLocal(), context.getSystem().ignoreRef(), index -> {
+                    LWWMap<String, String> repaired = index;
+                    for (String hash : held) {
+                        if (index.get(hash).isEmpty()) {
+                            repaired = repaired.put(self, hash, owner);
+                        }
+                    }
+                    for (var entry : index.getEntries().entrySet()) {
+                        if (owner.equals(entry.getValue()) && !held.contains(entry.getKey())) {
+                            repaired = repaired.remove(self, entry.getKey());
+                        }
+                    }
+                    return repaired;
+                }));
     }
 
-    // ---- set up. pendingKeyWrite: the AddApiKey/RevokeApiKey whose index write is in flight, or null
-
-    private Behavior<Object> active(State state, Command pendingKeyWrite) {
-        return Behaviors.receive(Object.class)
-                .onMessage(Admit.class, c -> onAdmit(state, pendingKeyWrite, c))
-                .onMessage(Finished.class, c -> onFinished(state, pendingKeyWrite, c))
-                .onMessage(ListModels.class, c -> onListModels(state, c))
-                .onMessage(GetInfo.class, c -> onGetInfo(state, c))
-                .onMessage(Setup.class, c -> onSetup(state, pendingKeyWrite, c))
-                .onMessage(SetModel.class, c -> onSetModel(state, pendingKeyWrite, c))
-                .onMessage(AddApiKey.class, c -> onAddApiKey(state, pendingKeyWrite, c))
-                .onMessage(RevokeApiKey.class, c -> onRevokeApiKey(state, pendingKeyWrite, c))
-                .onMessage(KeyIndexWritten.class, m -> onKeyIndexWritten(state, m))
-                .onMessageEquals(SweepLeases.INSTANCE, () -> onSweepLeases(state, pendingKeyWrite))
-                .build();
+    private void registerTenant() {
+        String id = tenant.value();
+        SelfUniqueAddress self = node;
+        replicatorRef.tell(new Replicator.Update<>(TenantProtocol.TENANT_REGISTRY, ORSet.<String>empty(),
+                Replicator.writeLocal(), context.getSystem().ignoreRef(), set -> set.add(self, id)));
     }
 
-    /** The next behaviour; keeps the lease sweep running exactly while something is in flight. */
-    private Behavior<Object> become(State state, Command pendingKeyWrite) {
-        boolean sweeping = timers.isTimerActive(SweepLeases.INSTANCE);
-        if (!state.inFlight().isEmpty() && !sweeping) {
-            timers.startTimerWithFixedDelay(SweepLeases.INSTANCE, SweepLeases.INSTANCE, settings.leaseSweepInterval());
-        } else if (state.inFlight().isEmpty() && sweeping) {
-            timers.cancel(SweepLeases.INSTANCE);
+    /**
+     * Each Adapter entity answers a Get after its own recovery, and re-sends its catalog entry if
+     * ours differs. Skipped where the Adapter entity is not registered with sharding (tests of the
+     * tenant alone; nodes without the adapter lifecycle).
+     */
+    private void askAdaptersForTheirViews(Set<String> names) {
+        if (names.isEmpty()) {
+            return;
         }
-        return active(state, pendingKeyWrite);
+        ActorRef<AdapterProtocol.Reply> ignore = context.messageAdapter(AdapterProtocol.Reply.class, r -> AdapterReplied.INSTANCE);
+        ClusterSharding sharding = ClusterSharding.get(context.getSystem());
+        try {
+            for (String name : names) {
+                sharding.entityRefFor(AdapterProtocol.TYPE_KEY, AdapterProtocol.entityId(tenant, name))
+                        .tell(new AdapterProtocol.Get(ignore));
+            }
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            context.getLog().debug("tenant {}: adapter views not requested: {}", tenant, e.getMessage());
+        }
     }
 
-    // admission: key, scope, model, then limits; all or nothing
+    // ---- admission: key, scope, model, then limits; all or nothing
 
-    private Behavior<Object> onAdmit(State state, Command pendingKeyWrite, Admit admit) {
-        Set<Scope> scopes = state.keys().get(admit.keyHash());
-        if (scopes == null) {
-            admit.replyTo().tell(new Denied(DenyReason.UNAUTHORIZED, INCORRECT_KEY, 0));
-            return Behaviors.same();
+    private ReplyEffect<TenantEvent, TenantState> onAdmit(TenantState state, Admit admit) {
+        ApiKey key = state.keys().get(admit.keyHash());
+        if (key == null) {
+            return Effect().reply(admit.replyTo(), new Denied(DenyReason.UNAUTHORIZED, INCORRECT_KEY, 0));
         }
-        if (admit.scope() == null || !scopes.contains(admit.scope())) {
-            String missing = admit.scope() == null ? "(none requested)" : admit.scope().name().toLowerCase(Locale.ROOT);
-            admit.replyTo().tell(new Denied(DenyReason.FORBIDDEN,
-                    "You have insufficient permissions for this operation. Missing scopes: " + missing + ".", 0));
-            return Behaviors.same();
+        if (admit.scope() == null || !key.scopes().contains(admit.scope())) {
+            return Effect().reply(admit.replyTo(), new Denied(DenyReason.FORBIDDEN, missingScope(admit.scope()), 0));
         }
         AdapterRef adapter = null;
         if (admit.model() != null) {
             CatalogEntry entry = state.catalog().get(admit.model());
             if (entry == null) {
                 // the same words whether the name is another tenant's or nobody's
-                admit.replyTo().tell(new Denied(DenyReason.MODEL_NOT_FOUND, MODEL_NOT_FOUND.formatted(admit.model()), 0));
-                return Behaviors.same();
+                return Effect().reply(admit.replyTo(),
+                        new Denied(DenyReason.MODEL_NOT_FOUND, MODEL_NOT_FOUND.formatted(admit.model()), 0));
             }
-            adapter = entry.adapter();
+            adapter = entry.serve(ThreadLocalRandom.current().nextDouble());
         }
         Limits limits = state.profile().limits();
         Admitted go = new Admitted(tenant, adapter, state.profile().weight(), limits.maxTokensPerRequest());
-        if (state.inFlight().containsKey(admit.requestId())) {
+        if (throttle.inFlight().containsKey(admit.requestId())) {
             // a router's retry of an admission it did not hear: already reserved
-            admit.replyTo().tell(go);
-            return Behaviors.same();
+            return Effect().reply(admit.replyTo(), go);
         }
 
         long now = nowNanos();
         int tokens = Math.max(0, admit.tokens());
-        TokenBucket requestBucket = state.requests().refill(now);
-        TokenBucket tokenBucket = state.tokens().refill(now);
+        TokenBucket requestBucket = throttle.requests(now);
+        TokenBucket tokenBucket = throttle.tokens(now);
         long retryAfter = 0;
         List<String> over = new ArrayList<>(3);
-        if (state.inFlight().size() >= limits.maxConcurrent()) {
+        if (throttle.inFlight().size() >= limits.maxConcurrent()) {
             retryAfter = Math.max(retryAfter, settings.concurrencyRetryAfter().toMillis());
             over.add("Too many concurrent requests: Limit " + limits.maxConcurrent() + ".");
         }
@@ -386,188 +378,391 @@ public final class TenantEntity {
                     + (long) Math.floor(tokenBucket.level()) + ", Requested " + tokens + ".");
         }
         if (!over.isEmpty()) {
-            admit.replyTo().tell(new Denied(DenyReason.RATE_LIMITED,
+            return Effect().reply(admit.replyTo(), new Denied(DenyReason.RATE_LIMITED,
                     "Tenant " + tenant + ": " + String.join(" ", over) + " Please try again in " + retryAfter + "ms.",
                     retryAfter));
-            return Behaviors.same();
         }
-        admit.replyTo().tell(go);
-        return become(state.admitted(admit.requestId(), tokens, now), pendingKeyWrite);
+        throttle.admitted(admit.requestId(), tokens, admit.model() == null ? BASE_MODEL : admit.model(), now);
+        startSweepingIfNeeded();
+        return Effect().reply(admit.replyTo(), go);
     }
 
-    private Behavior<Object> onFinished(State state, Command pendingKeyWrite, Finished finished) {
-        if (!state.inFlight().containsKey(finished.requestId())) {
+    private ReplyEffect<TenantEvent, TenantState> onFinished(Finished finished) {
+        long now = nowNanos();
+        Throttle.InFlight lease = throttle.finished(finished.requestId(), Math.max(0, finished.tokens()), now);
+        if (lease == null) {
             // unknown, finished twice, or its lease expired: its slot is already free
             context.getLog().debug("tenant {}: Finished for {} which is not in flight", tenant, finished.requestId());
-            return Behaviors.same();
+            return Effect().noReply();
         }
-        return become(state.finished(finished.requestId(), Math.max(0, finished.tokens()), nowNanos()), pendingKeyWrite);
+        recordUsage(lease.model(), Math.max(0, finished.tokens()));
+        stopSweepingIfIdle();
+        return Effect().noReply();
     }
 
-    private Behavior<Object> onSweepLeases(State state, Command pendingKeyWrite) {
+    private ReplyEffect<TenantEvent, TenantState> onSweepLeases() {
         long now = nowNanos();
         long lease = settings.inFlightLease().toNanos();
         List<String> expired = new ArrayList<>();
-        state.inFlight().forEach((id, inFlight) -> {
+        throttle.inFlight().forEach((id, inFlight) -> {
             if (now - inFlight.admittedNanos() >= lease) {
                 expired.add(id);
             }
         });
-        if (expired.isEmpty()) {
-            return Behaviors.same();
+        if (!expired.isEmpty()) {
+            context.getLog().warn("tenant {}: {} in-flight request(s) passed their lease of {} without Finished, released: {}",
+                    tenant, expired.size(), settings.inFlightLease(), expired);
+            // billed with what they reserved: what they used is unknown
+            throttle.expire(expired).forEach(gone -> recordUsage(gone.model(), gone.tokensReserved()));
+            stopSweepingIfIdle();
         }
-        context.getLog().warn("tenant {}: {} in-flight request(s) passed their lease of {} without Finished, released: {}",
-                tenant, expired.size(), settings.inFlightLease(), expired);
-        return become(state.expired(expired), pendingKeyWrite);
+        return Effect().noReply();
     }
 
-    // reads
-
-    private Behavior<Object> onListModels(State state, ListModels list) {
-        boolean authorized = state.keys().containsKey(list.keyHash());
-        list.replyTo().tell(new ModelList(authorized, authorized ? state.models() : List.of()));
-        return Behaviors.same();
+    private void recordUsage(String model, long tokens) {
+        if (usage.isEmpty()) {
+            timers.startSingleTimer(FlushUsage.INSTANCE, FlushUsage.INSTANCE, settings.usageFlushInterval());
+        }
+        usage.add(clock.instant().getEpochSecond() / 3600, model, 1, tokens);
     }
 
-    private Behavior<Object> onGetInfo(State state, GetInfo get) {
+    private void startSweepingIfNeeded() {
+        if (!timers.isTimerActive(SweepLeases.INSTANCE)) {
+            timers.startTimerWithFixedDelay(SweepLeases.INSTANCE, SweepLeases.INSTANCE, settings.leaseSweepInterval());
+        }
+    }
+
+    private void stopSweepingIfIdle() {
+        if (throttle.inFlight().isEmpty()) {
+            timers.cancel(SweepLeases.INSTANCE);
+        }
+    }
+
+    // ---- reads
+
+    private Info info(TenantState state) {
         Profile p = state.profile();
-        get.replyTo().tell(new Info(tenant, p.displayName(), p.tier(), p.limits(), state.keys().size(),
-                state.inFlight().size(), 0L, state.models()));
-        return Behaviors.same();
+        if (p == null) {
+            // null profile fields: nothing set up yet
+            return new Info(tenant, null, null, null, 0, 0, 0L, List.of());
+        }
+        return new Info(tenant, p.displayName(), p.tier(), p.limits(), state.keys().size(), throttle.inFlight().size(),
+                state.storageUsedBytes(), state.models());
     }
 
-    // profile and catalog
+    private static Authorization authorize(TenantState state, Authorize authorize) {
+        ApiKey key = state.keys().get(authorize.keyHash());
+        if (key == null) {
+            return new Authorization(false, DenyReason.UNAUTHORIZED, INCORRECT_KEY);
+        }
+        if (authorize.scope() == null || !key.scopes().contains(authorize.scope())) {
+            return new Authorization(false, DenyReason.FORBIDDEN, missingScope(authorize.scope()));
+        }
+        return new Authorization(true, null, "");
+    }
 
-    private Behavior<Object> onSetup(State state, Command pendingKeyWrite, Setup setup) {
+    private UsageReport usageReport(TenantState state, GetUsage get) {
+        if (!state.isSetUp()) {
+            return new UsageReport(false, List.of());
+        }
+        List<UsageRow> rows = new ArrayList<>(state.usageRows(get.fromEpochHour(), get.toEpochHour()));
+        rows.addAll(usage.rows(get.fromEpochHour(), get.toEpochHour()));
+        // journaled and pending usage of one (hour, model) answer as one row
+        List<UsageRow> merged = new ArrayList<>();
+        rows.stream().sorted(Comparator.comparingLong(UsageRow::epochHour).thenComparing(UsageRow::model)).forEach(row -> {
+            UsageRow last = merged.isEmpty() ? null : merged.getLast();
+            if (last != null && last.epochHour() == row.epochHour() && last.model().equals(row.model())) {
+                merged.set(merged.size() - 1, new UsageRow(row.epochHour(), row.model(), last.requests() + row.requests(),
+                        last.tokens() + row.tokens()));
+            } else {
+                merged.add(row);
+            }
+        });
+        return new UsageReport(true, merged);
+    }
+
+    // ---- profile
+
+    private ReplyEffect<TenantEvent, TenantState> onSetup(TenantState state, Setup setup) {
         String invalid = invalidSetup(setup);
         if (invalid != null) {
-            setup.replyTo().tell(new Ack(false, invalid));
-            return Behaviors.same();
+            return Effect().reply(setup.replyTo(), new Ack(false, invalid));
         }
-        setup.replyTo().tell(Ack.done());
-        return become(state.reconfigured(profileOf(setup), nowNanos()), pendingKeyWrite);
+        Profile profile = new Profile(setup.displayName(), setup.tier(), setup.weight(), setup.limits());
+        if (profile.equals(state.profile())) {
+            return Effect().reply(setup.replyTo(), Ack.done());
+        }
+        boolean first = !state.isSetUp();
+        TenantEvent event = first ? new TenantCreated(profile, clock.millis()) : new ProfileUpdated(profile, clock.millis());
+        return Effect().persist(event).thenRun(() -> {
+            throttle.configure(profile.limits(), nowNanos());
+            if (first) {
+                context.getLog().info("tenant {} set up: tier {}, {}", tenant, setup.tier(), setup.limits());
+                registerTenant();
+            }
+        }).thenReply(setup.replyTo(), s -> Ack.done());
     }
 
-    private Behavior<Object> onSetModel(State state, Command pendingKeyWrite, SetModel set) {
-        if (set.name() == null || set.name().isBlank()) {
-            set.replyTo().tell(new Ack(false, "SetModel needs a name"));
-            return Behaviors.same();
+    // ---- catalog and adapter names
+
+    private ReplyEffect<TenantEvent, TenantState> onSetModel(TenantState state, SetModel set) {
+        if (set.name() != null && !set.name().isBlank() && !set.adapter().name().equals(set.name())) {
+            return Effect().reply(set.replyTo(),
+                    new Ack(false, "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'"));
         }
-        if (set.adapter() == null) {
-            set.replyTo().tell(Ack.done());
-            return state.catalog().containsKey(set.name()) ? become(state.modelRemoved(set.name()), pendingKeyWrite)
-                    : Behaviors.same();
+        return onUpdateCatalog(state, set.name(), set.adapter(), null, 0, set.replyTo(), "SetModel");
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> onUpdateCatalog(TenantState state, String name, AdapterRef promoted,
+            AdapterRef canary, double canaryShare, ActorRef<Ack> replyTo, String what) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(replyTo);
         }
-        if (!set.adapter().tenant().equals(tenant)) {
-            set.replyTo().tell(new Ack(false, "adapter " + set.adapter().name() + " v" + set.adapter().version()
-                    + " belongs to tenant " + set.adapter().tenant() + ", not to " + tenant));
-            return Behaviors.same();
+        if (name == null || name.isBlank()) {
+            return Effect().reply(replyTo, new Ack(false, what + " needs a name"));
         }
-        if (!set.adapter().name().equals(set.name())) {
-            set.replyTo().tell(new Ack(false, "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'"));
-            return Behaviors.same();
+        for (AdapterRef ref : new AdapterRef[] {promoted, canary}) {
+            if (ref == null) {
+                continue;
+            }
+            if (!ref.tenant().equals(tenant)) {
+                return Effect().reply(replyTo, new Ack(false, "adapter " + ref.name() + " v" + ref.version()
+                        + " belongs to tenant " + ref.tenant() + ", not to " + tenant));
+            }
+            if (!ref.name().equals(name)) {
+                return Effect().reply(replyTo, new Ack(false,
+                        what + " names '" + name + "' but its adapter is '" + ref.name() + "'"));
+            }
         }
-        CatalogEntry existing = state.catalog().get(set.name());
+        if (canary != null && !(canaryShare >= 0 && canaryShare <= 1)) {
+            return Effect().reply(replyTo, new Ack(false, "a canary share is between 0 and 1, got " + canaryShare));
+        }
+        CatalogEntry existing = state.catalog().get(name);
+        if (promoted == null && canary == null && existing == null) {
+            return Effect().reply(replyTo, Ack.done());
+        }
+        double share = canary == null ? 0 : canaryShare;
         // a new version keeps the name's creation time: clients see one model, upgraded
         long created = existing != null ? existing.createdEpochSeconds() : clock.instant().getEpochSecond();
-        set.replyTo().tell(Ack.done());
-        return become(state.modelSet(set.name(), set.adapter(), created), pendingKeyWrite);
+        if (existing != null && new CatalogEntry(promoted, canary, share, created).equals(existing)) {
+            return Effect().reply(replyTo, Ack.done());
+        }
+        return Effect().persist(new CatalogUpdated(name, promoted, canary, share, created)).thenReply(replyTo, s -> Ack.done());
     }
 
-    // keys: one index write at a time; key commands behind it wait in order
+    private ReplyEffect<TenantEvent, TenantState> onTrackAdapterName(TenantState state, TrackAdapterName track) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(track.replyTo());
+        }
+        if (track.name() == null || !AdapterProtocol.NAME.matcher(track.name()).matches()) {
+            return Effect().reply(track.replyTo(), new Ack(false, "not an adapter name: '" + track.name()
+                    + "' (1-64 of letters, digits, '.', '_' and '-', starting with a letter or digit)"));
+        }
+        if (state.adapterNames().contains(track.name()) == track.present()) {
+            return Effect().reply(track.replyTo(), Ack.done());
+        }
+        return Effect().persist(new AdapterNameTracked(track.name(), track.present()))
+                .thenReply(track.replyTo(), s -> Ack.done());
+    }
 
-    private Behavior<Object> onAddApiKey(State state, Command pendingKeyWrite, AddApiKey add) {
+    // ---- storage: reservations are idempotent per key
+
+    private ReplyEffect<TenantEvent, TenantState> onReserveStorage(TenantState state, ReserveStorage reserve) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(reserve.replyTo());
+        }
+        if (reserve.key() == null || reserve.key().isBlank() || reserve.bytes() < 0) {
+            return Effect().reply(reserve.replyTo(), new Ack(false,
+                    "ReserveStorage needs a key and a size of 0 bytes or more, got key '" + reserve.key() + "' and "
+                            + reserve.bytes() + " bytes"));
+        }
+        Long held = state.storage().get(reserve.key());
+        if (held != null) {
+            return Effect().reply(reserve.replyTo(), held == reserve.bytes() ? Ack.done() : new Ack(false,
+                    reserve.key() + " already holds a reservation of " + held + " bytes, not " + reserve.bytes()));
+        }
+        long used = state.storageUsedBytes();
+        long quota = state.profile().limits().storageQuotaBytes();
+        if (reserve.bytes() > quota - used) {
+            return Effect().reply(reserve.replyTo(), new Ack(false, "storage quota exceeded for tenant " + tenant + ": used "
+                    + used + " bytes, requested " + reserve.bytes() + " bytes, quota " + quota + " bytes"));
+        }
+        return Effect().persist(new StorageReserved(reserve.key(), reserve.bytes()))
+                .thenReply(reserve.replyTo(), s -> Ack.done());
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> onReleaseStorage(TenantState state, ReleaseStorage release) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(release.replyTo());
+        }
+        if (!state.storage().containsKey(release.key())) {
+            return Effect().reply(release.replyTo(), new Ack(true, "nothing was reserved under " + release.key()));
+        }
+        return Effect().persist(new StorageReleased(release.key())).thenReply(release.replyTo(), s -> Ack.done());
+    }
+
+    // ---- keys: one index write at a time; key commands behind it wait, in order, in the stash
+
+    private ReplyEffect<TenantEvent, TenantState> onAddApiKey(TenantState state, AddApiKey add) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(add.replyTo());
+        }
         if (pendingKeyWrite != null) {
-            return stashKeyCommand(add, add.replyTo());
+            return stashKeyCommand(add.replyTo(), a -> new Ack(false, a));
         }
         if (add.keyHash() == null || !SHA256_HEX.matcher(add.keyHash()).matches()) {
-            add.replyTo().tell(new Ack(false,
+            return Effect().reply(add.replyTo(), new Ack(false,
                     "AddApiKey takes the SHA-256 of the key as 64 lowercase hex digits (TenantProtocol.hashKey), never the key"));
-            return Behaviors.same();
         }
         if (add.scopes().isEmpty()) {
-            add.replyTo().tell(new Ack(false, "an API key needs at least one scope of " + List.of(Scope.values())));
-            return Behaviors.same();
+            return Effect().reply(add.replyTo(), new Ack(false, noScopes()));
         }
-        String hash = add.keyHash();
+        ApiKey existing = state.keys().get(add.keyHash());
+        String keyId = existing != null ? existing.keyId() : newKeyId();
+        String label = existing != null ? existing.label() : "";
+        return writeKeyAdded(new Adding(add.keyHash(), keyId, label, add.scopes(), null, add.replyTo(), null));
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> onCreateApiKey(TenantState state, CreateApiKey create) {
+        if (!state.isSetUp()) {
+            return Effect().reply(create.replyTo(), refusedKey(notSetUp()));
+        }
+        if (pendingKeyWrite != null) {
+            return stashKeyCommand(create.replyTo(), this::refusedKey);
+        }
+        if (create.scopes().isEmpty()) {
+            return Effect().reply(create.replyTo(), refusedKey(noScopes()));
+        }
+        String label = create.label() == null ? "" : create.label().strip();
+        if (label.length() > MAX_LABEL) {
+            return Effect().reply(create.replyTo(), refusedKey(
+                    "a key label is at most " + MAX_LABEL + " characters, got " + label.length()));
+        }
+        byte[] secret = new byte[32];
+        RANDOM.nextBytes(secret);
+        String apiKey = KEY_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
+        return writeKeyAdded(new Adding(TenantProtocol.hashKey(apiKey), newKeyId(), label, create.scopes(), apiKey, null,
+                create.replyTo()));
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> writeKeyAdded(Adding adding) {
+        String hash = adding.keyHash();
         String owner = tenant.value();
         SelfUniqueAddress self = node;
         // runs in the replicator: captures values only
-        writeKeyIndex(add, state.keys().containsKey(hash), index -> {
+        writeKeyIndex(adding, index -> {
             scala.Option<String> current = index.get(hash);
             if (current.isDefined() && !current.get().equals(owner)) {
                 throw new IllegalStateException("this API key is already registered to another tenant");
             }
             return index.put(self, hash, owner);
         });
-        return active(state, add);
+        return Effect().noReply();
     }
 
-    private Behavior<Object> onRevokeApiKey(State state, Command pendingKeyWrite, RevokeApiKey revoke) {
-        if (pendingKeyWrite != null) {
-            return stashKeyCommand(revoke, revoke.replyTo());
+    private ReplyEffect<TenantEvent, TenantState> onRevokeById(TenantState state, RevokeApiKeyById revoke) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(revoke.replyTo());
         }
-        String hash = revoke.keyHash();
+        String hash = state.keyHashOf(revoke.keyId());
+        if (hash == null) {
+            if (pendingKeyWrite != null) {
+                // the key may be the one being added
+                return stashKeyCommand(revoke.replyTo(), a -> new Ack(false, a));
+            }
+            return Effect().reply(revoke.replyTo(), new Ack(false, "tenant " + tenant + " has no key with id " + revoke.keyId()));
+        }
+        return onRevoke(state, hash, revoke.replyTo());
+    }
+
+    /**
+     * Revoked for admissions at once: the revocation is journaled and the index removal starts in
+     * the same step; the answer waits for both.
+     */
+    private ReplyEffect<TenantEvent, TenantState> onRevoke(TenantState state, String hash, ActorRef<Ack> replyTo) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(replyTo);
+        }
+        if (pendingKeyWrite != null) {
+            return stashKeyCommand(replyTo, a -> new Ack(false, a));
+        }
         String owner = tenant.value();
         SelfUniqueAddress self = node;
+        ApiKey held = state.keys().get(hash);
         // even for a key this entity does not hold: the index may still name this tenant for it
-        writeKeyIndex(revoke, state.keys().containsKey(hash), index -> {
+        writeKeyIndex(new Revoking(hash, held != null, replyTo), index -> {
             scala.Option<String> current = index.get(hash);
             return current.isDefined() && current.get().equals(owner) ? index.remove(self, hash) : index;
         });
-        // revoked for admissions at once, before the index write is acknowledged
-        return active(state.keyRevoked(hash), revoke);
+        if (held == null) {
+            return Effect().noReply();
+        }
+        return Effect().persist(new ApiKeyRevoked(held.keyId(), hash, clock.millis())).thenNoReply();
     }
 
-    private void writeKeyIndex(Command change, boolean keyWasHeld,
-            Function<LWWMap<String, String>, LWWMap<String, String>> modify) {
+    private void writeKeyIndex(KeyChange change, Function<LWWMap<String, String>, LWWMap<String, String>> modify) {
+        pendingKeyWrite = change;
         replicator.askUpdate(
                 replyTo -> new Replicator.Update<>(TenantProtocol.KEY_INDEX, LWWMap.<String, String>empty(),
                         settings.writeConsistency(), replyTo, modify),
-                response -> new KeyIndexWritten(change, keyWasHeld, response));
+                response -> new KeyIndexWritten(change, response));
     }
 
-    private Behavior<Object> stashKeyCommand(Command command, ActorRef<Ack> replyTo) {
-        if (keyCommands.isFull()) {
-            replyTo.tell(new Ack(false, "tenant " + tenant + " has " + keyCommands.size()
+    private <R> ReplyEffect<TenantEvent, TenantState> stashKeyCommand(ActorRef<R> replyTo, Function<String, R> refusal) {
+        if (stashedKeyCommands >= settings.keyCommandStash()) {
+            return Effect().reply(replyTo, refusal.apply("tenant " + tenant + " has " + stashedKeyCommands
                     + " key commands waiting for the key index; retry later"));
-        } else {
-            keyCommands.stash(command);
         }
-        return Behaviors.same();
+        stashedKeyCommands++;
+        return Effect().stash();
     }
 
-    private Behavior<Object> onKeyIndexWritten(State state, KeyIndexWritten written) {
+    private ReplyEffect<TenantEvent, TenantState> onKeyIndexWritten(TenantState state, KeyIndexWritten written) {
         Replicator.UpdateResponse<LWWMap<String, String>> response = written.response();
         boolean confirmed = response instanceof Replicator.UpdateSuccess;
         // a timeout still wrote this node's replica, which gossip spreads
         boolean writtenLocally = confirmed || response instanceof Replicator.UpdateTimeout;
-        State next = state;
-        Ack ack;
-        switch (written.change()) {
-            case AddApiKey add -> {
-                if (writtenLocally) {
-                    next = state.keyAdded(add.keyHash(), add.scopes());
+        pendingKeyWrite = null;
+        // every stashed command comes back once, and is stashed again if it must wait
+        stashedKeyCommands = 0;
+        return switch (written.change()) {
+            case Adding add -> {
+                String unconfirmed = "the key is added, but the key index did not confirm it to " + settings.keyIndexWrite()
+                        + " replicas within " + settings.keyIndexWriteTimeout() + "; retry to confirm";
+                if (!writtenLocally) {
+                    String refused = "the key index refused the key: " + failure(response);
+                    yield replyKey(Effect().none(), add, false, new Ack(false, refused)).thenUnstashAll();
                 }
-                ack = confirmed ? Ack.done() : new Ack(false, writtenLocally
-                        ? "the key is added, but the key index did not confirm it to " + settings.keyIndexWrite()
-                                + " replicas within " + settings.keyIndexWriteTimeout() + "; retry AddApiKey to confirm"
-                        : "the key index refused the key: " + failure(response));
-                add.replyTo().tell(ack);
+                ApiKeyAdded event = new ApiKeyAdded(add.keyId(), add.keyHash(), add.label(), add.scopes(), clock.millis());
+                yield replyKey(Effect().persist(event), add, true, confirmed ? Ack.done() : new Ack(false, unconfirmed))
+                        .thenUnstashAll();
             }
-            case RevokeApiKey revoke -> {
+            case Revoking revoke -> {
                 // revoking is idempotent: a key not held is revoked too, and the answer says so
-                ack = confirmed ? new Ack(true, written.keyWasHeld() ? "" : "the key was not registered")
+                Ack ack = confirmed ? new Ack(true, revoke.wasHeld() ? "" : "the key was not registered")
                         : new Ack(false, writtenLocally
-                        ? "the key is revoked for admissions, but the key index did not confirm its removal to "
-                                + settings.keyIndexWrite() + " replicas within " + settings.keyIndexWriteTimeout()
-                                + "; retry RevokeApiKey to confirm"
-                        : "the key is revoked for admissions, but the key index refused the removal: " + failure(response));
-                revoke.replyTo().tell(ack);
+                                ? "the key is revoked for admissions, but the key index did not confirm its removal to "
+                                        + settings.keyIndexWrite() + " replicas within " + settings.keyIndexWriteTimeout()
+                                        + "; retry RevokeApiKey to confirm"
+                                : "the key is revoked for admissions, but the key index refused the removal: "
+                                        + failure(response));
+                yield Effect().reply(revoke.replyTo(), ack).thenUnstashAll();
             }
-            default -> throw new IllegalStateException("not a key command: " + written.change());
+        };
+    }
+
+    /**
+     * Answers an AddApiKey with {@code ack}, or a CreateApiKey with its key when {@code added} (the
+     * message saying whether the index confirmed it) or with the refusal.
+     */
+    private static ReplyEffect<TenantEvent, TenantState> replyKey(EffectBuilder<TenantEvent, TenantState> effect, Adding add,
+            boolean added, Ack ack) {
+        if (add.created() == null) {
+            return effect.thenReply(add.acked(), s -> ack);
         }
-        return keyCommands.unstashAll(become(next, null));
+        KeyCreated created = added ? new KeyCreated(true, add.keyId(), add.apiKey(), add.scopes(), ack.message())
+                : new KeyCreated(false, null, null, Set.of(), ack.message());
+        return effect.thenReply(add.created(), s -> created);
     }
 
     private static String failure(Replicator.UpdateResponse<?> response) {
@@ -579,7 +774,34 @@ public final class TenantEntity {
         };
     }
 
-    // helpers
+    // ---- helpers
+
+    private KeyCreated refusedKey(String message) {
+        return new KeyCreated(false, null, null, Set.of(), message);
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> refuseNotSetUp(ActorRef<Ack> replyTo) {
+        return Effect().reply(replyTo, new Ack(false, notSetUp()));
+    }
+
+    private String notSetUp() {
+        return "tenant " + tenant + " is not set up: send Setup first";
+    }
+
+    private static String noScopes() {
+        return "an API key needs at least one scope of " + List.of(Scope.values());
+    }
+
+    private static String missingScope(Scope scope) {
+        String missing = scope == null ? "(none requested)" : scope.name().toLowerCase(Locale.ROOT);
+        return "You have insufficient permissions for this operation. Missing scopes: " + missing + ".";
+    }
+
+    private static String newKeyId() {
+        byte[] id = new byte[8];
+        RANDOM.nextBytes(id);
+        return "key_" + HexFormat.of().formatHex(id);
+    }
 
     private static String invalidSetup(Setup setup) {
         if (setup.displayName() == null || setup.displayName().isBlank()) {
@@ -597,32 +819,13 @@ public final class TenantEntity {
         return null;
     }
 
-    private static Profile profileOf(Setup setup) {
-        return new Profile(setup.displayName(), setup.tier(), setup.weight(), setup.limits());
-    }
-
     /** The injected clock, as nanoseconds since the epoch: what buckets and leases count in. */
     private long nowNanos() {
         Instant now = clock.instant();
-        return now.getEpochSecond() * NANOS_PER_SECOND + now.getNano();
+        return now.getEpochSecond() * Throttle.NANOS_PER_SECOND + now.getNano();
     }
 
     private static String number(double value) {
         return value == Math.rint(value) ? Long.toString((long) value) : Double.toString(value);
-    }
-
-    private static <K, V> Map<K, V> with(Map<K, V> map, K key, V value) {
-        Map<K, V> copy = new HashMap<>(map);
-        copy.put(key, value);
-        return Map.copyOf(copy);
-    }
-
-    private static <K, V> Map<K, V> without(Map<K, V> map, K key) {
-        if (!map.containsKey(key)) {
-            return map;
-        }
-        Map<K, V> copy = new HashMap<>(map);
-        copy.remove(key);
-        return Map.copyOf(copy);
     }
 }

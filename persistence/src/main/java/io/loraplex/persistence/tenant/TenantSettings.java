@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
+import org.apache.pekko.actor.typed.BackoffSupervisorStrategy;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 
 /**
@@ -16,9 +18,15 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
  * @param keyIndexWrite          how many replicas acknowledge a key-index write before the command answers
  * @param keyIndexWriteTimeout   how long a majority/all key-index write may take
  * @param keyCommandStash        key commands that may wait behind an index write in flight
+ * @param usageFlushInterval     how long usage gathers in memory before it is journaled
+ * @param snapshotEvery          a snapshot every this many events
+ * @param keepSnapshots          snapshots kept (older ones and the events before them are deletable)
+ * @param journalBackoffMin      the first restart delay after a journal failure
+ * @param journalBackoffMax      the longest restart delay after repeated journal failures
  */
 public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval, Duration concurrencyRetryAfter,
-        KeyIndexWrite keyIndexWrite, Duration keyIndexWriteTimeout, int keyCommandStash) {
+        KeyIndexWrite keyIndexWrite, Duration keyIndexWriteTimeout, int keyCommandStash, Duration usageFlushInterval,
+        int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax) {
 
     /** Write consistency of the key index. */
     public enum KeyIndexWrite {
@@ -36,6 +44,13 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
         requirePositive("lease-sweep-interval", leaseSweepInterval);
         requirePositive("concurrency-retry-after", concurrencyRetryAfter);
         requirePositive("key-index.write-timeout", keyIndexWriteTimeout);
+        requirePositive("usage-flush-interval", usageFlushInterval);
+        requirePositive("journal-failure-backoff.min", journalBackoffMin);
+        requirePositive("journal-failure-backoff.max", journalBackoffMax);
+        if (snapshotEvery < 1 || keepSnapshots < 1) {
+            throw new IllegalArgumentException("loraplex.tenant.snapshot-every and keep-snapshots must be at least 1, got "
+                    + snapshotEvery + " and " + keepSnapshots);
+        }
         if (keyCommandStash < 1) {
             throw new IllegalArgumentException("loraplex.tenant.key-command-stash must be at least 1, got " + keyCommandStash);
         }
@@ -54,7 +69,9 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
         }
         return new TenantSettings(c.getDuration("in-flight-lease"), c.getDuration("lease-sweep-interval"),
                 c.getDuration("concurrency-retry-after"), keyIndexWrite, c.getDuration("key-index.write-timeout"),
-                c.getInt("key-command-stash"));
+                c.getInt("key-command-stash"), c.getDuration("usage-flush-interval"), c.getInt("snapshot-every"),
+                c.getInt("keep-snapshots"), c.getDuration("journal-failure-backoff.min"),
+                c.getDuration("journal-failure-backoff.max"));
     }
 
     /** The Distributed Data write consistency these settings name. */
@@ -64,6 +81,11 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
             case MAJORITY -> new Replicator.WriteMajority(keyIndexWriteTimeout);
             case ALL -> new Replicator.WriteAll(keyIndexWriteTimeout);
         };
+    }
+
+    /** Restarts after a journal failure, backing off from {@code journalBackoffMin} to {@code journalBackoffMax}. */
+    public BackoffSupervisorStrategy journalFailureBackoff() {
+        return SupervisorStrategy.restartWithBackoff(journalBackoffMin, journalBackoffMax, 0.2);
     }
 
     private static void requirePositive(String key, Duration value) {

@@ -35,8 +35,10 @@ public final class TenantSharding {
     public static ActorRef<ShardingEnvelope<Command>> init(ActorSystem<?> system, TenantSettings settings, Clock clock) {
         return ClusterSharding.get(system).init(
                 Entity.of(TenantProtocol.TYPE_KEY, entity -> TenantEntity.create(new TenantId(entity.getEntityId()), settings, clock))
-                        // in memory until the entity is event-sourced: passivation would forget the tenant
+                        // no passivation: requests in flight and token buckets live in the entity's memory
                         .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy())
+                        // on hand-off the entity journals its unflushed usage before it stops
+                        .withStopMessage(new TenantProtocol.Passivate())
                         .withRole(Roles.ROUTER));
     }
 }

@@ -11,7 +11,10 @@ import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 
-/** ActorSystems for the tests: cluster provider on loopback, every message serialized, one role. */
+/**
+ * ActorSystems for the tests: cluster provider on loopback, every message serialized, one role, the
+ * in-memory journal, a snapshot every 5 events.
+ */
 final class TestClusters {
 
     private TestClusters() {
@@ -28,7 +31,9 @@ final class TestClusters {
                 pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
                 pekko.actor.testkit.typed.single-expect-default = 10s
                 loraplex.tenant.lease-sweep-interval = 50ms
-                """.formatted(role)).withFallback(ConfigFactory.load());
+                loraplex.tenant.snapshot-every = 5
+                loraplex.tenant.usage-flush-interval = 100ms
+                """.formatted(role)).withFallback(TestJournals.inMemory()).withFallback(ConfigFactory.load());
     }
 
     /** Joins {@code seed} (itself, for the first node) and waits until this node is Up. */

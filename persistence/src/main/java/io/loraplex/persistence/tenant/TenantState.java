@@ -1,0 +1,198 @@
+package io.loraplex.persistence.tenant;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.tenant.TenantProtocol.KeyInfo;
+import io.loraplex.cluster.tenant.TenantProtocol.Limits;
+import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
+import io.loraplex.cluster.tenant.TenantProtocol.Scope;
+import io.loraplex.cluster.tenant.TenantProtocol.UsageRow;
+import io.loraplex.persistence.CborSerializable;
+import io.loraplex.persistence.tenant.TenantEvent.AdapterNameTracked;
+import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
+import io.loraplex.persistence.tenant.TenantEvent.ApiKeyRevoked;
+import io.loraplex.persistence.tenant.TenantEvent.CatalogUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.ProfileUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.StorageReleased;
+import io.loraplex.persistence.tenant.TenantEvent.StorageReserved;
+import io.loraplex.persistence.tenant.TenantEvent.TenantCreated;
+import io.loraplex.persistence.tenant.TenantEvent.UsageRecorded;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The durable state of one tenant: what its events add up to, and what its snapshots hold (Jackson
+ * CBOR). Immutable; {@link #apply} is the entity's event handler.
+ *
+ * @param profile      null until the first {@code Setup}
+ * @param keys         SHA-256 (hex) of each key to what is known of it; keys are never held in clear
+ * @param catalog      adapter name to the versions it serves
+ * @param adapterNames every adapter name the tenant has, served or not
+ * @param storage      reservation key (a content hash) to the bytes it holds of the quota
+ * @param usage        epoch hour to model ("" for the base) to requests and tokens, as journaled
+ */
+public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String, CatalogEntry> catalog,
+        Set<String> adapterNames, Map<String, Long> storage, Map<Long, Map<String, Usage>> usage) implements CborSerializable {
+
+    public static final TenantState EMPTY = new TenantState(null, Map.of(), Map.of(), Set.of(), Map.of(), Map.of());
+
+    public TenantState {
+        keys = Map.copyOf(keys);
+        catalog = Map.copyOf(catalog);
+        adapterNames = Set.copyOf(adapterNames);
+        storage = Map.copyOf(storage);
+        Map<Long, Map<String, Usage>> copy = new HashMap<>();
+        usage.forEach((hour, models) -> copy.put(hour, Map.copyOf(models)));
+        usage = Map.copyOf(copy);
+    }
+
+    /** What {@code Setup} sets. */
+    public record Profile(String displayName, String tier, double weight, Limits limits) implements CborSerializable {
+    }
+
+    /** One key: its id in listings and revocations, its label and scopes, when it was added. */
+    public record ApiKey(String keyId, String label, Set<Scope> scopes, long createdEpochMillis) implements CborSerializable {
+        public ApiKey {
+            scopes = Set.copyOf(scopes);
+        }
+    }
+
+    /**
+     * A catalog name: the promoted version, the canary and the share of requests it gets, and when
+     * the name appeared (the {@code created} of {@code /v1/models}).
+     */
+    public record CatalogEntry(AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds)
+            implements CborSerializable {
+
+        /** What {@code /v1/models} lists: the promoted version, or the canary while nothing is promoted. */
+        AdapterRef listed() {
+            return promoted != null ? promoted : canary;
+        }
+
+        /** The version a request serves, given a uniform draw in [0, 1). */
+        AdapterRef serve(double draw) {
+            if (canary != null && (promoted == null || draw < canaryShare)) {
+                return canary;
+            }
+            return promoted;
+        }
+    }
+
+    /** Requests and tokens of one model in one hour. */
+    public record Usage(long requests, long tokens) implements CborSerializable {
+        Usage plus(long moreRequests, long moreTokens) {
+            return new Usage(requests + moreRequests, tokens + moreTokens);
+        }
+    }
+
+    boolean isSetUp() {
+        return profile != null;
+    }
+
+    /** The event handler. */
+    TenantState apply(TenantEvent event) {
+        return switch (event) {
+            case TenantCreated e -> withProfile(e.profile());
+            case ProfileUpdated e -> withProfile(e.profile());
+            case ApiKeyAdded e -> new TenantState(profile,
+                    with(keys, e.keyHash(), new ApiKey(e.keyId(), e.label(), e.scopes(), e.atEpochMillis())), catalog,
+                    adapterNames, storage, usage);
+            case ApiKeyRevoked e -> new TenantState(profile, without(keys, e.keyHash()), catalog, adapterNames, storage, usage);
+            case CatalogUpdated e -> new TenantState(profile, keys, e.promoted() == null && e.canary() == null
+                    ? without(catalog, e.name())
+                    : with(catalog, e.name(), new CatalogEntry(e.promoted(), e.canary(), e.canaryShare(), e.createdEpochSeconds())),
+                    adapterNames, storage, usage);
+            case AdapterNameTracked e -> {
+                Set<String> names = new HashSet<>(adapterNames);
+                if (e.present()) {
+                    names.add(e.name());
+                } else {
+                    names.remove(e.name());
+                }
+                yield new TenantState(profile, keys, catalog, names, storage, usage);
+            }
+            case StorageReserved e -> new TenantState(profile, keys, catalog, adapterNames, with(storage, e.key(), e.bytes()), usage);
+            case StorageReleased e -> new TenantState(profile, keys, catalog, adapterNames, without(storage, e.key()), usage);
+            case UsageRecorded e -> {
+                Map<String, Usage> models = new HashMap<>(usage.getOrDefault(e.epochHour(), Map.of()));
+                models.merge(e.model(), new Usage(e.requests(), e.tokens()), (a, b) -> a.plus(b.requests(), b.tokens()));
+                yield new TenantState(profile, keys, catalog, adapterNames, storage, with(usage, e.epochHour(), models));
+            }
+        };
+    }
+
+    private TenantState withProfile(Profile next) {
+        return new TenantState(next, keys, catalog, adapterNames, storage, usage);
+    }
+
+    /** Bytes of the quota held by every reservation. */
+    long storageUsedBytes() {
+        return storage.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** The hash of the key with this id, or null. */
+    String keyHashOf(String keyId) {
+        for (Map.Entry<String, ApiKey> e : keys.entrySet()) {
+            if (e.getValue().keyId().equals(keyId)) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    List<KeyInfo> keyInfos() {
+        List<KeyInfo> out = new ArrayList<>(keys.size());
+        keys.values().forEach(k -> out.add(new KeyInfo(k.keyId(), k.label(), k.scopes(), k.createdEpochMillis())));
+        out.sort(Comparator.comparingLong(KeyInfo::createdEpochMillis).thenComparing(KeyInfo::keyId));
+        return out;
+    }
+
+    List<ModelEntry> models() {
+        List<ModelEntry> out = new ArrayList<>(catalog.size());
+        catalog.forEach((name, entry) -> out.add(new ModelEntry(name, entry.listed(), entry.createdEpochSeconds())));
+        out.sort(Comparator.comparing(ModelEntry::name));
+        return out;
+    }
+
+    List<String> sortedAdapterNames() {
+        return List.copyOf(new TreeSet<>(adapterNames));
+    }
+
+    /** Every name the Adapter entity knows of: the catalog's and the tracked ones. */
+    Set<String> allAdapterNames() {
+        Set<String> all = new TreeSet<>(adapterNames);
+        all.addAll(catalog.keySet());
+        return all;
+    }
+
+    /** The journaled usage in {@code [fromHour, toHour]}, as rows. */
+    List<UsageRow> usageRows(long fromHour, long toHour) {
+        List<UsageRow> rows = new ArrayList<>();
+        usage.forEach((hour, models) -> {
+            if (hour >= fromHour && hour <= toHour) {
+                models.forEach((model, u) -> rows.add(new UsageRow(hour, model, u.requests(), u.tokens())));
+            }
+        });
+        return rows;
+    }
+
+    static <K, V> Map<K, V> with(Map<K, V> map, K key, V value) {
+        Map<K, V> copy = new HashMap<>(map);
+        copy.put(key, value);
+        return copy;
+    }
+
+    static <K, V> Map<K, V> without(Map<K, V> map, K key) {
+        if (!map.containsKey(key)) {
+            return map;
+        }
+        Map<K, V> copy = new HashMap<>(map);
+        copy.remove(key);
+        return copy;
+    }
+}

@@ -1,0 +1,18 @@
+package io.loraplex.persistence.tenant;
+
+import com.typesafe.config.Config;
+import io.loraplex.persistence.Journals;
+import java.nio.file.Path;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Tenant entity suite on the embedded H2 journal, in a file under a temporary data directory. */
+class TenantEntityH2Test extends TenantEntitySuite {
+
+    @TempDir
+    static Path dataDir;
+
+    @Override
+    Config journal() {
+        return Journals.h2(dataDir);
+    }
+}

@@ -1,0 +1,17 @@
+package io.loraplex.persistence.tenant;
+
+import com.typesafe.config.Config;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
+
+/** The in-memory journal and snapshot store of {@code pekko-persistence-testkit}, for tests. */
+final class TestJournals {
+
+    private TestJournals() {
+    }
+
+    static Config inMemory() {
+        return PersistenceTestKitPlugin.getInstance().config()
+                .withFallback(PersistenceTestKitSnapshotPlugin.getInstance().config());
+    }
+}
