@@ -467,15 +467,20 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     /**
      * Sends the catalog the entry of {@code next}; once acknowledged, continues with what
-     * {@code then} gives; refused or not acknowledged in time, answers UNAVAILABLE and ends.
+     * {@code then} gives; refused or not acknowledged in time, answers UNAVAILABLE and ends (after
+     * a timeout re-sending the unchanged entry, in case the tenant applies the change late).
      */
     private void askCatalog(AdapterState next, Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>> then,
             ActorRef<Reply> replyTo) {
         ask(Ack.class, tenantEntity, settings.tenantTimeout(), r -> updateCatalog(next, r),
                 (s, ack) -> ack.ok() ? then.apply(s) : finish(refuse(replyTo, Error.UNAVAILABLE,
                         "the catalog of tenant " + tenant + " refused the change: " + ack.message() + "; nothing changed", s)),
-                s -> finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant + " did not acknowledge the catalog change within "
-                        + settings.tenantTimeout() + "; nothing changed", s)));
+                s -> {
+                    // the change may still arrive and be applied late: this entry, sent after it, undoes it
+                    tenantEntity.tell(updateCatalog(s, ignoreTenantAck));
+                    return finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant
+                            + " did not acknowledge the catalog change within " + settings.tenantTimeout() + "; nothing changed", s));
+                });
     }
 
     /** {@link #lookUp}, as the effect of a step: nothing yet, the operation goes on. */
