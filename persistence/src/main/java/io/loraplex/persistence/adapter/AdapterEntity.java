@@ -277,7 +277,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         lookUp(GpuNodeProtocol.SERVICE_KEY, nodes -> {
             if (nodes.isEmpty()) {
                 return s -> finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
-                        + version.number() + "; it stays UPLOADED until registered again", s));
+                        + version.number() + "; it stays UPLOADED until it is registered again or read", s));
             }
             List<ActorRef<GpuNodeProtocol.Command>> candidates = new ArrayList<>(nodes);
             ActorRef<GpuNodeProtocol.Command> node = candidates.get(ThreadLocalRandom.current().nextInt(candidates.size()));
@@ -286,7 +286,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
                         (now, validation) -> onValidation(now, version.number(), validation, replyTo),
                         now -> finish(refuse(replyTo, Error.UNAVAILABLE, "GPU node " + node.path() + " did not validate version "
                                 + version.number() + " within " + settings.validationTimeout()
-                                + "; it stays UPLOADED until registered again", now)));
+                                + "; it stays UPLOADED until it is registered again or read", now)));
                 return Effect().noReply();
             };
         });
