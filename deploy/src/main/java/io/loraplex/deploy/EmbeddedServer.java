@@ -18,6 +18,9 @@ import io.loraplex.node.AdapterStore;
 import io.loraplex.node.GpuNode;
 import io.loraplex.node.NodeSettings;
 import io.loraplex.persistence.Journals;
+import io.loraplex.persistence.blob.BlobStore;
+import io.loraplex.persistence.blob.BlobStoreActor;
+import io.loraplex.persistence.blob.BlobStoreSettings;
 import io.loraplex.persistence.tenant.TenantSharding;
 import io.loraplex.router.http.RouterServer;
 import io.loraplex.router.RouterSettings;
@@ -82,6 +85,10 @@ public final class EmbeddedServer {
     public static EmbeddedServer start(Path data, Path modelDir, Config overrides, boolean demo, PrintStream log) throws Exception {
         Files.createDirectories(data);
         Config config = config(data, overrides);
+        if (config.getString("loraplex.router.admin-key-sha256").isEmpty()) {
+            String adminHash = AdminKey.hash(data, config.getString("loraplex.admin-key"), log);
+            config = ConfigFactory.parseMap(Map.of("loraplex.router.admin-key-sha256", adminHash)).withFallback(config);
+        }
         String modelId = config.getString("loraplex.node.base-model-id");
         if (modelDir == null) {
             modelDir = data.resolve("model");
@@ -130,6 +137,9 @@ public final class EmbeddedServer {
             }
             if (cluster.selfMember().hasRole(Roles.ROUTER)) {
                 TenantSharding.init(system);
+                Config config = system.settings().config();
+                ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
+                        BlobStoreSettings.create(config)), "blob-store");
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
                 String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
@@ -145,6 +155,8 @@ public final class EmbeddedServer {
         Map<String, Object> paths = new HashMap<>();
         paths.put("loraplex.data-dir", data.toString());
         paths.put("loraplex.node.adapter-root", data.resolve("blobs").toString());
+        // the blob store writes where the GPU node reads
+        paths.put("loraplex.blob-store.root", data.resolve("blobs").toString());
         Config chosen = overrides
                 .withFallback(ConfigFactory.parseMap(paths))
                 .withFallback(ConfigFactory.parseResources("embedded.conf"));
