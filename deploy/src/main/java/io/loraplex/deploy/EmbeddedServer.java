@@ -103,7 +103,7 @@ public final class EmbeddedServer {
         Backend backend = Backends.create(config.getString("loraplex.backend"), served.model(), threads);
         Engine engine = new Engine(backend, served.tokenizer(), served.eosIds(), engineSettings(config));
         NodeSettings nodeSettings = NodeSettings.create(config);
-        List<DemoTenants.Demo> demos = demo ? DemoTenants.prepare(data, nodeSettings.adapterRoot(), served.model().config()) : List.of();
+        List<DemoTenants.Demo> demos = demo ? DemoTenants.prepare(data, nodeSettings.adapterRoot(), served, threads, log) : List.of();
 
         ActorSystem<Void> system = ActorSystem.create(guardian(served, engine, nodeSettings), "loraplex", config);
         Journals.prepare(system, Duration.ofSeconds(60));
