@@ -5,6 +5,7 @@ import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.RemoteMessage;
 import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.files.FileStoreProtocol.FileRef;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -25,7 +26,8 @@ public final class GpuNodeProtocol {
     }
 
     public sealed interface Command extends RemoteMessage
-            permits Generate, Cancel, LoadAdapter, EvictAdapter, ValidateAdapter, GetStats {
+            permits Generate, Cancel, LoadAdapter, EvictAdapter, ValidateAdapter, GetStats, ValidateTrainingFile, TrainAdapter,
+            CancelTraining {
     }
 
     /** One chat message. */
@@ -208,5 +210,94 @@ public final class GpuNodeProtocol {
         public NodeStats {
             hotAdapters = List.copyOf(hotAdapters);
         }
+    }
+
+    // ---- training (issue 8): the node reads files from the file store and stores adapters in the blob store
+
+    /**
+     * Checks a training file (JSONL: chat {@code messages} or instruction/input/output) against this
+     * node's base and chat template, reading it from the file store.
+     */
+    public record ValidateTrainingFile(TenantId tenant, FileRef file, ActorRef<TrainingFileVerdict> replyTo) implements Command {
+    }
+
+    /** A problem of a training file, at its 1-based line (0: the file as a whole). */
+    public record FileProblem(int line, String message) implements RemoteMessage {
+    }
+
+    /** The verdict on a training file: valid, or the problems by line; its example and token counts. */
+    public record TrainingFileVerdict(String fileId, boolean valid, List<FileProblem> problems, int examples, long tokens)
+            implements RemoteMessage {
+        public TrainingFileVerdict {
+            problems = List.copyOf(problems);
+        }
+    }
+
+    /**
+     * The trainer's settings for one job.
+     *
+     * @param learningRate the AdamW learning rate (the API's multiplier times 2e-4)
+     * @param seed         seeds data order and LoRA initialisation
+     */
+    public record TrainingHyperparameters(int epochs, int batchSize, double learningRate, int rank, double alpha, long seed)
+            implements RemoteMessage {
+    }
+
+    /**
+     * Trains a LoRA adapter on this node's base, at lower priority than serving. The node answers
+     * {@link TrainingStarted}, then {@link TrainingProgress} now and then, then one
+     * {@link TrainingFinished} (the adapter stored through the blob store under its content hash) or
+     * {@link TrainingFailed}. {@code attempt} is echoed in every update so the caller can ignore an
+     * earlier attempt's stragglers.
+     *
+     * @param validationFile null: the node holds out a split of the training file for the evaluation
+     */
+    public record TrainAdapter(String jobId, int attempt, TenantId tenant, FileRef trainingFile, FileRef validationFile,
+            TrainingHyperparameters hyperparameters, String adapterName, ActorRef<TrainingUpdate> replyTo) implements Command {
+        public TrainAdapter {
+            Objects.requireNonNull(jobId, "jobId");
+            Objects.requireNonNull(tenant, "tenant");
+            Objects.requireNonNull(trainingFile, "trainingFile");
+            Objects.requireNonNull(hyperparameters, "hyperparameters");
+            Objects.requireNonNull(replyTo, "replyTo");
+        }
+    }
+
+    /** Stops a training job (any attempt); the node answers {@link TrainingFailed} with code {@code cancelled}. */
+    public record CancelTraining(String jobId) implements Command {
+    }
+
+    /** What a node reports about a training job. */
+    public sealed interface TrainingUpdate extends RemoteMessage
+            permits TrainingStarted, TrainingProgress, TrainingFinished, TrainingFailed {
+        String jobId();
+
+        int attempt();
+    }
+
+    /** The node began: the data is read and encoded. */
+    public record TrainingStarted(String jobId, int attempt, NodeId node, int trainExamples, int totalSteps)
+            implements TrainingUpdate {
+    }
+
+    /** After an optimizer step; {@code validationLoss} null except at the end of an epoch. */
+    public record TrainingProgress(String jobId, int attempt, int step, int totalSteps, int epoch, double trainLoss,
+            Double validationLoss) implements TrainingUpdate {
+    }
+
+    /**
+     * The adapter is trained and stored in the blob store as {@code hash} ({@code bytes} in all).
+     * The losses on the validation split, of the base and of the base with the adapter, decide
+     * whether it is promoted.
+     */
+    public record TrainingFinished(String jobId, int attempt, ContentHash hash, long bytes, long trainedTokens,
+            double baseValidationLoss, double trainedValidationLoss) implements TrainingUpdate {
+    }
+
+    /**
+     * Training failed. {@code code}: {@code invalid_training_file}, {@code cancelled},
+     * {@code out_of_memory}, {@code internal}...
+     */
+    public record TrainingFailed(String jobId, int attempt, String code, String message) implements TrainingUpdate {
     }
 }

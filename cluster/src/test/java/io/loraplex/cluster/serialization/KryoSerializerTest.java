@@ -64,11 +64,14 @@ class KryoSerializerTest {
         for (Class<?> root : List.of(GpuNodeProtocol.Command.class, GpuNodeProtocol.GenerateReply.class,
                 GpuNodeProtocol.TokenEvent.class, GpuNodeProtocol.Prompt.class, TenantProtocol.Command.class,
                 TenantProtocol.Admission.class, io.loraplex.cluster.adapter.AdapterProtocol.Command.class,
-                io.loraplex.cluster.blob.BlobProtocol.Command.class)) {
+                io.loraplex.cluster.blob.BlobProtocol.Command.class, GpuNodeProtocol.TrainingUpdate.class,
+                io.loraplex.cluster.files.FileStoreProtocol.Command.class,
+                io.loraplex.cluster.finetune.FineTuneProtocol.Command.class)) {
             collect(root, out);
         }
         for (Class<?> protocol : List.of(GpuNodeProtocol.class, TenantProtocol.class, io.loraplex.cluster.adapter.AdapterProtocol.class,
-                io.loraplex.cluster.blob.BlobProtocol.class)) {
+                io.loraplex.cluster.blob.BlobProtocol.class, io.loraplex.cluster.files.FileStoreProtocol.class,
+                io.loraplex.cluster.finetune.FineTuneProtocol.class)) {
             for (Class<?> nested : protocol.getDeclaredClasses()) {
                 if (nested.isRecord()) {
                     out.add(nested);
@@ -101,6 +104,10 @@ class KryoSerializerTest {
             Object back = serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, message)).get();
             if (message instanceof io.loraplex.cluster.blob.BlobProtocol.FileSink sink) {
                 assertEquals(sink.uploadId(), ((io.loraplex.cluster.blob.BlobProtocol.FileSink) back).uploadId());
+            } else if (message instanceof io.loraplex.cluster.files.FileStoreProtocol.UploadSink sink) {
+                assertEquals(sink.uploadId(), ((io.loraplex.cluster.files.FileStoreProtocol.UploadSink) back).uploadId());
+            } else if (message instanceof io.loraplex.cluster.files.FileStoreProtocol.FileSource source) {
+                assertEquals(source.fileId(), ((io.loraplex.cluster.files.FileStoreProtocol.FileSource) back).fileId());
             } else if (message instanceof GpuNodeProtocol.Started started) {
                 GpuNodeProtocol.Started s = (GpuNodeProtocol.Started) back;
                 assertEquals(started.requestId(), s.requestId());

@@ -11,6 +11,9 @@ import io.loraplex.engine.batch.Engine;
 import io.loraplex.engine.batch.EngineRequest;
 import io.loraplex.engine.batch.EngineStats;
 import io.loraplex.engine.batch.RequestHandle;
+import io.loraplex.engine.lora.AdapterException;
+import io.loraplex.engine.lora.AdapterLoader;
+import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.tokenizer.ChatMessage;
 import io.loraplex.engine.tokenizer.ChatTemplate;
@@ -47,6 +50,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private final AdapterStore adapters;
     private final NodeSettings settings;
     private final Map<String, RequestHandle> inFlight = new ConcurrentHashMap<>();
+    private final NodeTraining training;
     private volatile String identity = "";
 
     public static Behavior<Command> create(NodeId id, ServedModel model, Engine engine, AdapterStore adapters, NodeSettings settings) {
@@ -61,6 +65,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         this.engine = engine;
         this.adapters = adapters;
         this.settings = settings;
+        this.training = new NodeTraining(ctx.getSystem(), id, model, engine.computeGate(), settings.trainingThreads());
         ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
         // the identity reads every weight byte: off the actor, once
         Thread.ofVirtual().name("loraplex-identity").start(() -> {
@@ -81,6 +86,22 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 .onMessage(GpuNodeProtocol.EvictAdapter.class, this::onEvict)
                 .onMessage(GpuNodeProtocol.ValidateAdapter.class, this::onValidate)
                 .onMessage(GpuNodeProtocol.GetStats.class, this::onStats)
+                .onMessage(GpuNodeProtocol.ValidateTrainingFile.class, v -> {
+                    training.validate(v);
+                    return this;
+                })
+                .onMessage(GpuNodeProtocol.TrainAdapter.class, t -> {
+                    training.train(t);
+                    return this;
+                })
+                .onMessage(GpuNodeProtocol.CancelTraining.class, c -> {
+                    training.cancel(c.jobId());
+                    return this;
+                })
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
+                    training.close();
+                    return this;
+                })
                 .build();
     }
 
@@ -294,7 +315,18 @@ public final class GpuNode extends AbstractBehavior<Command> {
         }
         String name = ref.tenant() + "/" + ref.name() + "@" + ref.version();
         Path path = dir.get();
-        return new AdapterSpec(ref.contentHash(), name, loader -> loader.load(name, path));
+        return new AdapterSpec(ref.contentHash(), name, loader -> verified(ref, loader.load(name, path)));
+    }
+
+    /** Every read of a stored blob is checked against the hash it is stored under: a corrupt one is never served. */
+    private static LoraAdapter verified(AdapterRef ref, LoraAdapter loaded)
+            throws AdapterException {
+        if (!loaded.contentHash().equals(ref.contentHash())) {
+            throw new AdapterException(AdapterException.Reason.CONTENT_MISMATCH,
+                    "adapter " + ref.name() + " (version " + ref.version() + "): its files hash to " + loaded.contentHash()
+                            + ", not to the " + ref.contentHash() + " they are stored under");
+        }
+        return loaded;
     }
 
     /** This node's base identity, hashing the files now if the background hash has not finished. */
@@ -345,20 +377,15 @@ public final class GpuNode extends AbstractBehavior<Command> {
             validate.replyTo().tell(new GpuNodeProtocol.Validation(ref, false, "adapter files not found on node " + id, identity, 0, 0));
             return this;
         }
-        io.loraplex.engine.lora.AdapterLoader loader = new io.loraplex.engine.lora.AdapterLoader(model.model().config(),
+        AdapterLoader loader = new AdapterLoader(model.model().config(),
                 engine.settings().maxLoraRank());
         String base = baseIdentity();
         Thread.ofVirtual().name("loraplex-validate").start(() -> {
             GpuNodeProtocol.Validation verdict;
             try {
-                io.loraplex.engine.lora.LoraAdapter a = loader.load(ref.name(), dir.get());
-                if (!a.contentHash().equals(ref.contentHash())) {
-                    verdict = new GpuNodeProtocol.Validation(ref, false, "the files' content hash is " + a.contentHash()
-                            + ", not " + ref.contentHash(), base, 0, 0);
-                } else {
-                    verdict = new GpuNodeProtocol.Validation(ref, true, "", base, a.maxRank(), a.parameterCount());
-                }
-            } catch (io.loraplex.engine.lora.AdapterException e) {
+                LoraAdapter a = verified(ref, loader.load(ref.name(), dir.get()));
+                verdict = new GpuNodeProtocol.Validation(ref, true, "", base, a.maxRank(), a.parameterCount());
+            } catch (AdapterException e) {
                 verdict = new GpuNodeProtocol.Validation(ref, false, e.getMessage(), base, 0, 0);
             }
             validate.replyTo().tell(verdict);

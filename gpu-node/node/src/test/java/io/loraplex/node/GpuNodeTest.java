@@ -274,6 +274,33 @@ class GpuNodeTest {
         assertTrue(verdict.receiveMessage(Duration.ofSeconds(30)).reason().contains("not found"));
     }
 
+    @Test
+    void neverServesABlobWhoseBytesNoLongerMatchItsHash() throws Exception {
+        Path staged = dir.resolve("tampered-staged");
+        AdapterWriter.writeRandom(staged, model.model().config(), EnumSet.of(TargetModule.Q_PROJ), 4, 8, false, DType.F32, 21);
+        ContentHash hash = ContentHash.ofDirectory(staged);
+        Path target = dir.resolve("blobs/acme").resolve(hash.hex());
+        Files.move(staged, target);
+        // one byte of the weights flipped after the blob was stored: still a well-formed adapter
+        Path weights = target.resolve(ContentHash.WEIGHTS_FILE);
+        byte[] bytes = Files.readAllBytes(weights);
+        bytes[bytes.length - 1] ^= 0x01;
+        Files.write(weights, bytes);
+        AdapterRef tampered = new AdapterRef(ACME, "tampered", 1, hash);
+
+        TestProbe<GpuNodeProtocol.Validation> verdict = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.ValidateAdapter(tampered, verdict.getRef()));
+        GpuNodeProtocol.Validation v = verdict.receiveMessage(Duration.ofSeconds(30));
+        assertFalse(v.valid());
+        assertTrue(v.reason().contains("not to the " + hash), v.reason());
+
+        TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.LoadAdapter(tampered, false, ack.getRef()));
+        GpuNodeProtocol.Ack loaded = ack.receiveMessage(Duration.ofSeconds(30));
+        assertFalse(loaded.ok());
+        assertTrue(loaded.message().contains("hash to"), loaded.message());
+    }
+
     static EngineStats awaitIdle() throws InterruptedException {
         long until = System.nanoTime() + 10_000_000_000L;
         while (engine.stats().running() > 0 || engine.stats().waiting() > 0) {

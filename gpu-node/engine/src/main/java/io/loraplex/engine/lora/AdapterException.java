@@ -6,7 +6,9 @@ public final class AdapterException extends Exception {
     /** Why an adapter was refused, for callers that react differently (HTTP status, metrics). */
     public enum Reason {
         NOT_FOUND, MISSING_FILE, PICKLE, TRUNCATED, MALFORMED, UNSUPPORTED, SHAPE_MISMATCH,
-        RANK_TOO_LARGE, NON_FINITE, UNKNOWN_TARGET, ARCHITECTURE_MISMATCH, BASE_MISMATCH
+        RANK_TOO_LARGE, NON_FINITE, UNKNOWN_TARGET, ARCHITECTURE_MISMATCH, BASE_MISMATCH,
+        /** The files' bytes do not hash to the content hash they were stored under (a corrupt or tampered blob). */
+        CONTENT_MISMATCH
     }
 
     private final Reason reason;

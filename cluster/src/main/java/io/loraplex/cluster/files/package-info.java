@@ -1,0 +1,2 @@
+/** The training file store's contract. */
+package io.loraplex.cluster.files;
