@@ -126,7 +126,7 @@ public final class EmbeddedServer {
             TenantRecovery.wakeAll(system, 8, Duration.ofSeconds(30)).toCompletableFuture().get(10, TimeUnit.MINUTES);
         }
         for (DemoTenants.Demo d : demos) {
-            registerTenant(system, d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()));
+            registerTenant(system, d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()), "training");
         }
         if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
             sweepBlobs(system, log);
@@ -238,11 +238,11 @@ public final class EmbeddedServer {
      * the GPU node like any upload.
      */
     public void registerTenant(TenantId tenant, String displayName, String apiKey, List<AdapterRef> adapters) throws Exception {
-        registerTenant(system, tenant, displayName, apiKey, adapters);
+        registerTenant(system, tenant, displayName, apiKey, adapters, "upload");
     }
 
     private static void registerTenant(ActorSystem<Void> system, TenantId tenant, String displayName, String apiKey,
-            List<AdapterRef> adapters) throws Exception {
+            List<AdapterRef> adapters, String source) throws Exception {
         EntityRef<TenantProtocol.Command> ref = ClusterSharding.get(system).entityRefFor(TenantProtocol.TYPE_KEY, tenant.value());
         Duration timeout = Duration.ofSeconds(30);
         check(ref.ask(r -> new TenantProtocol.Setup(displayName, "standard", 1.0, TenantProtocol.Limits.generous(), r), timeout),
@@ -256,7 +256,7 @@ public final class EmbeddedServer {
             Path dir = root.resolve(tenant.value()).resolve(a.contentHash().hex());
             long bytes = Files.size(dir.resolve(ContentHash.CONFIG_FILE)) + Files.size(dir.resolve(ContentHash.WEIGHTS_FILE));
             AdapterProtocol.Reply registered = adapter.<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.RegisterVersion(tenant,
-                    a.name(), a.contentHash(), bytes, "seed", r), Duration.ofMinutes(2)).toCompletableFuture().get(3, TimeUnit.MINUTES);
+                    a.name(), a.contentHash(), bytes, source, r), Duration.ofMinutes(2)).toCompletableFuture().get(3, TimeUnit.MINUTES);
             if (!registered.ok()) {
                 throw new IllegalStateException("could not register adapter " + a.name() + " of " + tenant + ": " + registered.message());
             }
