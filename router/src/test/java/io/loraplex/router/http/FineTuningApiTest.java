@@ -350,4 +350,44 @@ class FineTuningApiTest {
                 null, "method_not_allowed");
         assertEquals(404, router.send("GET", "/v1/fine_tuning/nothing", KEY, null).statusCode());
     }
+
+    /**
+     * {@code tools/openai-client/finetune-e2e.mjs} with the official client against this router: upload,
+     * a refused file, a job polled to its end through its events, another tenant's view. (The chat it
+     * ends with needs a real node; here it records the router's answer.) Skipped without node and the
+     * openai package (OPENAI_NODE_MODULES, set by the build).
+     */
+    @Test
+    void theOfficialClientUploadsTrainsAndPolls(@TempDir Path dir) throws Exception {
+        String modules = System.getenv("OPENAI_NODE_MODULES");
+        org.junit.jupiter.api.Assumptions.assumeTrue(modules != null && Files.isDirectory(Path.of(modules, "openai")),
+                "set OPENAI_NODE_MODULES to a node_modules folder holding the openai npm package to run this test");
+        Path training = Files.writeString(dir.resolve("cafe.jsonl"), VALID);
+        ProcessBuilder pb = new ProcessBuilder("node", Path.of(modules).getParent().resolve("finetune-e2e.mjs").toString());
+        pb.environment().put("LORAPLEX_URL", router.base.resolve("/v1").toString());
+        pb.environment().put("LORAPLEX_KEY", KEY);
+        pb.environment().put("LORAPLEX_OTHER_KEY", OTHER_KEY);
+        pb.environment().put("LORAPLEX_BASE_MODEL", FakeTrainingNode.BASE_MODEL);
+        pb.environment().put("LORAPLEX_TRAINING_FILE", training.toString());
+        pb.environment().put("LORAPLEX_SUFFIX", "sdk-ft");
+        pb.environment().put("LORAPLEX_TIMEOUT_S", "30");
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        Process process = pb.start();
+        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, process.exitValue(), output);
+        JsonNode out = json(output);
+        assertEquals("file", out.get("file").get("object").asText());
+        assertEquals("processed", out.get("file").get("status").asText());
+        assertEquals(400, out.get("badFile").get("status").asInt(), out.toString());
+        assertTrue(out.get("badFile").get("message").asText().contains("line 1:"), out.toString());
+        assertEquals("succeeded", out.get("job").get("status").asText(), out.toString());
+        assertEquals("sdk-ft", out.get("job").get("fine_tuned_model").asText());
+        assertTrue(out.get("events").findValuesAsText("message").contains("The job has successfully completed"), out.toString());
+        assertTrue(out.get("events").findValuesAsText("type").contains("metrics"), out.toString());
+        assertEquals(out.get("created").get("id").asText(), out.get("listed").get(0).asText());
+        assertEquals(404, out.get("otherTenant").get("job").get("status").asInt());
+        assertEquals(404, out.get("otherTenant").get("file").get("status").asInt());
+        assertEquals("Hours?", out.get("chat").get("question").asText());
+    }
 }
