@@ -6,23 +6,31 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
-import io.loraplex.engine.lora.AdapterWriter;
-import io.loraplex.engine.lora.TargetModule;
-import io.loraplex.engine.model.DType;
-import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.ServedModel;
+import io.loraplex.engine.tokenizer.ChatTemplate;
+import io.loraplex.engine.train.Dataset;
+import io.loraplex.engine.train.ExampleEncoder;
+import io.loraplex.engine.train.ProgressListener;
+import io.loraplex.engine.train.TrainedAdapter;
+import io.loraplex.engine.train.Trainer;
+import io.loraplex.engine.train.TrainingOptions;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 
 /**
  * The two demo tenants of the embedded default: a cafe and a law firm, each with an API key (made
- * once and kept in {@code <data>/demo-keys.json}) and an adapter named after it in the blob store.
+ * once and kept in {@code <data>/demo-keys.json}) and a persona adapter named after it, trained at
+ * the first start from the ten chat pairs shipped in {@code demo/<tenant>.jsonl} and kept in the
+ * blob store (its hash in {@code <data>/demo-adapters.json}); later starts reuse it.
  */
 final class DemoTenants {
 
@@ -37,36 +45,94 @@ final class DemoTenants {
             new Spec("cafe", "Cafe Aroma", 101),
             new Spec("lawfirm", "Stein & Partners, attorneys", 202));
 
+    /** The question both personas were taught, each in its own style: what the banner's curl asks. */
+    static final String QUESTION = "What are your opening hours?";
+
+    /** Enough passes over ten pairs for the tiny model to answer them as taught, greedily. */
+    private static final int EPOCHS = 30;
+    private static final double LEARNING_RATE = 5e-3;
+
     private DemoTenants() {
     }
 
-    /** Writes (or finds) the demo adapters under {@code blobRoot} and the keys under {@code dataDir}. */
-    static List<Demo> prepare(Path dataDir, Path blobRoot, ModelConfig base) throws IOException {
-        Path keysFile = dataDir.resolve("demo-keys.json");
+    /** Trains (or finds) the persona adapters under {@code blobRoot} and the keys under {@code dataDir}. */
+    static List<Demo> prepare(Path dataDir, Path blobRoot, ServedModel served, int threads, PrintStream log)
+            throws IOException, InterruptedException {
         ObjectMapper json = new ObjectMapper();
+        Path keysFile = dataDir.resolve("demo-keys.json");
         ObjectNode keys = Files.exists(keysFile) ? (ObjectNode) json.readTree(keysFile.toFile()) : json.createObjectNode();
+        Path adaptersFile = dataDir.resolve("demo-adapters.json");
+        ObjectNode adapters = Files.exists(adaptersFile) ? (ObjectNode) json.readTree(adaptersFile.toFile()) : json.createObjectNode();
         List<Demo> demos = new ArrayList<>();
         for (Spec s : SPECS) {
             JsonNode existing = keys.get(s.tenant);
             String key = existing != null ? existing.asText() : newKey(s.tenant);
             keys.put(s.tenant, key);
-            Path staged = dataDir.resolve("tmp-demo-" + s.tenant);
-            AdapterWriter.writeRandom(staged, base, EnumSet.of(TargetModule.Q_PROJ, TargetModule.K_PROJ, TargetModule.V_PROJ,
-                    TargetModule.O_PROJ), 8, 16, false, DType.F32, s.seed);
-            ContentHash hash = ContentHash.ofDirectory(staged);
-            Path target = blobRoot.resolve(s.tenant).resolve(hash.hex());
-            if (Files.isDirectory(target)) {
-                deleteTree(staged);
-            } else {
-                Files.createDirectories(target.getParent());
-                Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
-            }
+            JsonNode known = adapters.get(s.tenant);
+            ContentHash hash = known != null && Files.isDirectory(blobRoot.resolve(s.tenant).resolve(known.asText()))
+                    ? ContentHash.parse(known.asText()) : train(s, dataDir, blobRoot, served, threads, log);
+            adapters.put(s.tenant, hash.hex());
             TenantId tenant = new TenantId(s.tenant);
             demos.add(new Demo(tenant, s.displayName, key, new AdapterRef(tenant, s.tenant, 1, hash)));
         }
         Files.createDirectories(dataDir);
         Files.writeString(keysFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(keys));
+        Files.writeString(adaptersFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(adapters));
         return demos;
+    }
+
+    /** Trains the persona on its shipped pairs (all of them: no validation split) and stores it as a blob. */
+    private static ContentHash train(Spec s, Path dataDir, Path blobRoot, ServedModel served, int threads, PrintStream log)
+            throws IOException, InterruptedException {
+        String jsonl;
+        try (InputStream in = DemoTenants.class.getResourceAsStream("/demo/" + s.tenant + ".jsonl")) {
+            if (in == null) {
+                throw new IOException("demo/" + s.tenant + ".jsonl is missing from the classpath");
+            }
+            jsonl = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        ChatTemplate template = served.chatTemplate().orElseThrow(
+                () -> new IOException("the demo model has no chat template to train the personas with"));
+        Dataset.Parsed parsed = Dataset.parse(jsonl);
+        Dataset.Encoded encoded = Dataset.encode(parsed.examples(), new ExampleEncoder(template, served.tokenizer()),
+                served.model().config().maxPositionEmbeddings());
+        if (!parsed.problems().isEmpty() || !encoded.problems().isEmpty()) {
+            throw new IOException("demo/" + s.tenant + ".jsonl: " + parsed.problems() + encoded.problems());
+        }
+        TrainingOptions options = TrainingOptions.defaults(s.seed).withEpochs(EPOCHS).withLearningRate(LEARNING_RATE);
+        options = new TrainingOptions(options.rank(), options.alpha(), options.dropout(), options.targets(), false, options.epochs(),
+                options.batchSize(), options.gradAccum(), options.learningRate(), options.weightDecay(), options.warmupRatio(),
+                options.maxGradNorm(), false, 0, false, s.seed, Math.max(1, threads));
+        log.printf("loraplex: training the %s persona on %d chat pairs (%d epochs, first start only)%n", s.tenant,
+                encoded.examples().size(), EPOCHS);
+        long started = System.nanoTime();
+        TrainedAdapter trained = new Trainer(served.model(), options).train(encoded.examples(), List.of(), ProgressListener.NONE);
+        Path staged = dataDir.resolve("tmp-demo-" + s.tenant);
+        if (Files.exists(staged)) {
+            deleteTree(staged);
+        }
+        ContentHash hash = trained.write(staged, sha256(jsonl));
+        log.printf("loraplex: %s persona trained in %.1f s (loss %.3f -> %.3f)%n", s.tenant, (System.nanoTime() - started) / 1e9,
+                trained.stats().epochs().getFirst().trainLoss(), trained.stats().finalTrainLoss());
+        Path target = blobRoot.resolve(s.tenant).resolve(hash.hex());
+        if (Files.isDirectory(target)) {
+            deleteTree(staged);
+        } else {
+            Files.createDirectories(target.getParent());
+            // only the two adapter files go to the blob store; training.json stays out of the content hash
+            Files.deleteIfExists(staged.resolve(TrainedAdapter.TRAINING_FILE));
+            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
+        }
+        return hash;
+    }
+
+    private static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static String newKey(String tenant) {

@@ -17,6 +17,10 @@ import io.loraplex.engine.model.TinyModel;
 import io.loraplex.node.AdapterStore;
 import io.loraplex.node.GpuNode;
 import io.loraplex.node.NodeSettings;
+import io.loraplex.persistence.Journals;
+import io.loraplex.persistence.blob.BlobStore;
+import io.loraplex.persistence.blob.BlobStoreActor;
+import io.loraplex.persistence.blob.BlobStoreSettings;
 import io.loraplex.persistence.tenant.TenantSharding;
 import io.loraplex.router.http.RouterServer;
 import io.loraplex.router.RouterSettings;
@@ -81,6 +85,10 @@ public final class EmbeddedServer {
     public static EmbeddedServer start(Path data, Path modelDir, Config overrides, boolean demo, PrintStream log) throws Exception {
         Files.createDirectories(data);
         Config config = config(data, overrides);
+        if (config.getString("loraplex.router.admin-key-sha256").isEmpty()) {
+            String adminHash = AdminKey.hash(data, config.getString("loraplex.admin-key"), log);
+            config = ConfigFactory.parseMap(Map.of("loraplex.router.admin-key-sha256", adminHash)).withFallback(config);
+        }
         String modelId = config.getString("loraplex.node.base-model-id");
         if (modelDir == null) {
             modelDir = data.resolve("model");
@@ -95,9 +103,10 @@ public final class EmbeddedServer {
         Backend backend = Backends.create(config.getString("loraplex.backend"), served.model(), threads);
         Engine engine = new Engine(backend, served.tokenizer(), served.eosIds(), engineSettings(config));
         NodeSettings nodeSettings = NodeSettings.create(config);
-        List<DemoTenants.Demo> demos = demo ? DemoTenants.prepare(data, nodeSettings.adapterRoot(), served.model().config()) : List.of();
+        List<DemoTenants.Demo> demos = demo ? DemoTenants.prepare(data, nodeSettings.adapterRoot(), served, threads, log) : List.of();
 
         ActorSystem<Void> system = ActorSystem.create(guardian(served, engine, nodeSettings), "loraplex", config);
+        Journals.prepare(system, Duration.ofSeconds(60));
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
         shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "drain-engine",
                 () -> engine.drain().thenApply(x -> Done.getInstance()));
@@ -128,6 +137,9 @@ public final class EmbeddedServer {
             }
             if (cluster.selfMember().hasRole(Roles.ROUTER)) {
                 TenantSharding.init(system);
+                Config config = system.settings().config();
+                ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
+                        BlobStoreSettings.create(config)), "blob-store");
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
                 String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
@@ -143,11 +155,31 @@ public final class EmbeddedServer {
         Map<String, Object> paths = new HashMap<>();
         paths.put("loraplex.data-dir", data.toString());
         paths.put("loraplex.node.adapter-root", data.resolve("blobs").toString());
-        return overrides
+        // the blob store writes where the GPU node reads
+        paths.put("loraplex.blob-store.root", data.resolve("blobs").toString());
+        Config chosen = overrides
                 .withFallback(ConfigFactory.parseMap(paths))
-                .withFallback(ConfigFactory.parseResources("embedded.conf"))
+                .withFallback(ConfigFactory.parseResources("embedded.conf"));
+        return chosen
+                .withFallback(journal(data, chosen))
                 .withFallback(ConfigFactory.load())
                 .resolve();
+    }
+
+    /**
+     * {@code loraplex.journal}: {@code h2} (the default: a file under the data directory),
+     * {@code cassandra} ({@code loraplex.cassandra.host/port/keyspace}), or {@code none} when the
+     * configuration names its own journal plugin.
+     */
+    static Config journal(Path data, Config config) {
+        String kind = config.hasPath("loraplex.journal") ? config.getString("loraplex.journal") : "h2";
+        return switch (kind) {
+            case "h2" -> Journals.h2(data);
+            case "cassandra" -> Journals.cassandra(config.getString("loraplex.cassandra.host"),
+                    config.getInt("loraplex.cassandra.port"), config.getString("loraplex.cassandra.keyspace"));
+            case "none" -> ConfigFactory.empty();
+            default -> throw new IllegalArgumentException("loraplex.journal must be h2, cassandra or none; got: " + kind);
+        };
     }
 
     /** {@code loraplex.engine} (kebab case) as the engine's settings. */

@@ -74,8 +74,8 @@ final class ServeCommand {
             }
             for (DemoTenants.Demo d : demos) {
                 out.printf("%n  curl %s/v1/chat/completions \\%n    -H \"Authorization: Bearer %s\" -H \"Content-Type: application/json\" \\%n"
-                                + "    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"What are your opening hours?\"}]}'%n",
-                        url, d.apiKey(), d.adapter().name());
+                                + "    -d '{\"model\": \"%s\", \"temperature\": 0, \"messages\": [{\"role\": \"user\", \"content\": \"%s\"}]}'%n",
+                        url, d.apiKey(), d.adapter().name(), DemoTenants.QUESTION);
             }
         }
         out.println();

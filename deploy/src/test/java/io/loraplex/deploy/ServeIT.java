@@ -17,7 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -112,6 +114,34 @@ class ServeIT {
                 HttpResponse.BodyHandlers.ofString()).statusCode());
         assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(url + "/health")).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+
+    @Test
+    void theTwoPersonasAnswerTheBannersQuestionAsTheyWereTaught() throws Exception {
+        // the bodies of the banner's curl commands, sent as printed
+        Matcher bodies = Pattern.compile("-H \"Authorization: Bearer (\\S+)\".*\\n\\s+-d '(\\{.*\\})'").matcher(printed());
+        Map<String, String> answers = new HashMap<>();
+        while (bodies.find()) {
+            HttpResponse<String> r = post("/v1/chat/completions", bodies.group(1), bodies.group(2));
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode reply = new ObjectMapper().readTree(r.body());
+            answers.put(reply.get("model").asText(), reply.at("/choices/0/message/content").asText());
+        }
+        assertEquals(Map.of("cafe", taught("cafe"), "lawfirm", taught("lawfirm")), answers);
+    }
+
+    /** The answer to the banner's question in the persona's shipped training pairs. */
+    static String taught(String tenant) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        try (var in = ServeIT.class.getResourceAsStream("/demo/" + tenant + ".jsonl")) {
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                JsonNode m = json.readTree(line).get("messages");
+                if (m.get(0).get("content").asText().equals(DemoTenants.QUESTION)) {
+                    return m.get(1).get("content").asText();
+                }
+            }
+        }
+        throw new AssertionError("no pair for the banner's question in demo/" + tenant + ".jsonl");
     }
 
     @Test

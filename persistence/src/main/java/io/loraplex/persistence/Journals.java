@@ -117,6 +117,18 @@ public final class Journals {
     }
 
     /**
+     * The read journal (Pekko Persistence Query) of the journal {@code config} names, or null when
+     * it has none that lists persistence ids (the in-memory journal).
+     */
+    public static String queryPluginId(Config config) {
+        return switch (config.getString("pekko.persistence.journal.plugin")) {
+            case JDBC_JOURNAL -> "jdbc-read-journal";
+            case CASSANDRA_JOURNAL -> "pekko.persistence.cassandra.query";
+            default -> null;
+        };
+    }
+
+    /**
      * Makes the configured journal ready: with the JDBC journal, creates its tables if missing (and
      * waits up to {@code timeout}); with Cassandra the plugin creates its own, so nothing to do.
      */

@@ -3,6 +3,8 @@ package io.loraplex.router;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Pattern;
 
 /**
  * The router's settings, from {@code loraplex.router} (defaults in this module's {@code reference.conf}).
@@ -18,6 +20,11 @@ import java.util.List;
  * @param maxAdapterSeries             adapters with their own metric label; the rest are "other"
  * @param baseModels                   base model ids known before any node reports (so a request for one while no
  *                                     node is up gets 503, not 404)
+ * @param maxAdapterUploadBytes        the largest body of {@code POST /v1/adapters} (the only route allowed beyond
+ *                                     maxBodyBytes); also the blob store's limit on the upload's files
+ * @param adminKeySha256               SHA-256 (hex) of the admin key of {@code /v1/admin/...}; empty: admin API disabled
+ * @param manageTimeout                how long the adapter and admin routes wait for a Tenant or Adapter entity
+ * @param registerTimeout              how long an upload waits for its version to be validated (READY or REJECTED)
  */
 public record RouterSettings(
         String host,
@@ -40,10 +47,24 @@ public record RouterSettings(
         Duration metricsTickInterval,
         int maxAdapterSeries,
         Duration metricsRefreshInterval,
-        List<String> baseModels) {
+        List<String> baseModels,
+        long maxAdapterUploadBytes,
+        String adminKeySha256,
+        Duration manageTimeout,
+        Duration registerTimeout) {
+
+    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
 
     public RouterSettings {
         baseModels = List.copyOf(baseModels);
+        adminKeySha256 = adminKeySha256.strip().toLowerCase(Locale.ROOT);
+        if (!adminKeySha256.isEmpty() && !SHA256_HEX.matcher(adminKeySha256).matches()) {
+            throw new IllegalArgumentException("loraplex.router.admin-key-sha256 must be empty (admin API disabled) or the "
+                    + "64 hex digits of the admin key's SHA-256");
+        }
+        if (maxAdapterUploadBytes < 1024) {
+            throw new IllegalArgumentException("loraplex.router.max-adapter-upload must be at least 1 KiB, got " + maxAdapterUploadBytes);
+        }
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("loraplex.router.port must be 0-65535, got " + port);
         }
@@ -59,7 +80,8 @@ public record RouterSettings(
                     + requestTimeout + "), or long non-streaming requests lose their connection");
         }
         for (Duration d : new Duration[] {admitTimeout, generateTimeout, modelsTimeout, requestTimeout, streamStartTimeout,
-                sseKeepAlive, shutdownHardDeadline, statsInterval, statsTimeout, metricsTickInterval, metricsRefreshInterval}) {
+                sseKeepAlive, shutdownHardDeadline, statsInterval, statsTimeout, metricsTickInterval, metricsRefreshInterval,
+                manageTimeout, registerTimeout}) {
             if (d.isNegative() || d.isZero()) {
                 throw new IllegalArgumentException("loraplex.router: every duration must be positive, got " + d);
             }
@@ -89,6 +111,10 @@ public record RouterSettings(
                 c.getDuration("metrics.tick-interval"),
                 c.getInt("metrics.max-adapter-series"),
                 c.getDuration("metrics.refresh-interval"),
-                c.getStringList("base-models"));
+                c.getStringList("base-models"),
+                c.getBytes("max-adapter-upload"),
+                c.getString("admin-key-sha256"),
+                c.getDuration("manage-timeout"),
+                c.getDuration("register-timeout"));
     }
 }

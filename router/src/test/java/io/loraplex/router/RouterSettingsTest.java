@@ -20,6 +20,19 @@ class RouterSettingsTest {
         assertEquals(16, s.completionsDefaultMaxTokens());
         assertEquals(Duration.ofSeconds(1), s.statsInterval());
         assertTrue(s.baseModels().isEmpty());
+        assertEquals(512L << 20, s.maxAdapterUploadBytes());
+        assertEquals("", s.adminKeySha256());
+    }
+
+    @Test
+    void adminKeyIsASha256OrNothing() {
+        String hash = "A".repeat(64);
+        RouterSettings s = RouterSettings.create(ConfigFactory.parseString("loraplex.router.admin-key-sha256 = \"" + hash + "\"")
+                .withFallback(ConfigFactory.defaultReference()));
+        assertEquals("a".repeat(64), s.adminKeySha256());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RouterSettings.create(ConfigFactory
+                .parseString("loraplex.router.admin-key-sha256 = \"my-admin-key\"").withFallback(ConfigFactory.defaultReference())));
+        assertTrue(e.getMessage().contains("admin-key-sha256"));
     }
 
     @Test

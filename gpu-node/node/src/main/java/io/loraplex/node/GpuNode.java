@@ -50,6 +50,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private final AdapterStore adapters;
     private final NodeSettings settings;
     private final Map<String, RequestHandle> inFlight = new ConcurrentHashMap<>();
+    private final NodeTraining training;
     private volatile String identity = "";
 
     public static Behavior<Command> create(NodeId id, ServedModel model, Engine engine, AdapterStore adapters, NodeSettings settings) {
@@ -64,6 +65,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         this.engine = engine;
         this.adapters = adapters;
         this.settings = settings;
+        this.training = new NodeTraining(ctx.getSystem(), id, model, engine.computeGate(), settings.trainingThreads());
         ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
         // the identity reads every weight byte: off the actor, once
         Thread.ofVirtual().name("loraplex-identity").start(() -> {
@@ -84,6 +86,22 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 .onMessage(GpuNodeProtocol.EvictAdapter.class, this::onEvict)
                 .onMessage(GpuNodeProtocol.ValidateAdapter.class, this::onValidate)
                 .onMessage(GpuNodeProtocol.GetStats.class, this::onStats)
+                .onMessage(GpuNodeProtocol.ValidateTrainingFile.class, v -> {
+                    training.validate(v);
+                    return this;
+                })
+                .onMessage(GpuNodeProtocol.TrainAdapter.class, t -> {
+                    training.train(t);
+                    return this;
+                })
+                .onMessage(GpuNodeProtocol.CancelTraining.class, c -> {
+                    training.cancel(c.jobId());
+                    return this;
+                })
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
+                    training.close();
+                    return this;
+                })
                 .build();
     }
 

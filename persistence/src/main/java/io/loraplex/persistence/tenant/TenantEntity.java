@@ -146,9 +146,13 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     private sealed interface KeyChange permits Adding, Revoking {
     }
 
-    /** Adds {@code keyHash}; {@code apiKey} is the clear key for a CreateApiKey (answered to {@code created}), else null. */
+    /**
+     * Adds {@code keyHash}; {@code apiKey} is the clear key for a CreateApiKey (answered to
+     * {@code created}), else null. {@code unchanged}: the entity holds the key with these scopes
+     * already (the index write only confirms it; nothing to journal).
+     */
     private record Adding(String keyHash, String keyId, String label, Set<Scope> scopes, String apiKey, ActorRef<Ack> acked,
-            ActorRef<KeyCreated> created) implements KeyChange {
+            ActorRef<KeyCreated> created, boolean unchanged) implements KeyChange {
     }
 
     private record Revoking(String keyHash, boolean wasHeld, ActorRef<Ack> replyTo) implements KeyChange {
@@ -253,6 +257,8 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case ReserveStorage c -> onReserveStorage(state, c);
             case ReleaseStorage c -> onReleaseStorage(state, c);
             case GetUsage c -> Effect().reply(c.replyTo(), usageReport(state, c));
+            // a key change in flight finishes first: its caller gets an answer
+            case Passivate _ when pendingKeyWrite != null -> Effect().stash();
             case Passivate _ -> usage.isEmpty() ? Effect().stop().thenNoReply()
                     : Effect().persist(usage.drain()).thenStop().thenNoReply();
             case KeyIndexWritten m -> onKeyIndexWritten(state, m);
@@ -277,24 +283,8 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
 
     /** Puts the recovered keys the index lacks, and removes this tenant's entries for keys it no longer holds. */
     private void repairKeyIndex(Set<String> held) {
-        String owner = tenant.value();
-        SelfUniqueAddress self = node;
-        // runs in the replicator: captures values only
         replicatorRef.tell(new Replicator.Update<>(TenantProtocol.KEY_INDEX, LWWMap.<String, String>empty(),
-                Replicator.writeLocal(), context.getSystem().ignoreRef(), index -> {
-                    LWWMap<String, String> repaired = index;
-                    for (String hash : held) {
-                        if (index.get(hash).isEmpty()) {
-                            repaired = repaired.put(self, hash, owner);
-                        }
-                    }
-                    for (var entry : index.getEntries().entrySet()) {
-                        if (owner.equals(entry.getValue()) && !held.contains(entry.getKey())) {
-                            repaired = repaired.remove(self, entry.getKey());
-                        }
-                    }
-                    return repaired;
-                }));
+                Replicator.writeLocal(), context.getSystem().ignoreRef(), KeyIndexChanges.repair(node, held, tenant.value())));
     }
 
     private void registerTenant() {
@@ -620,7 +610,8 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         ApiKey existing = state.keys().get(add.keyHash());
         String keyId = existing != null ? existing.keyId() : newKeyId();
         String label = existing != null ? existing.label() : "";
-        return writeKeyAdded(new Adding(add.keyHash(), keyId, label, add.scopes(), null, add.replyTo(), null));
+        boolean unchanged = existing != null && existing.scopes().equals(add.scopes());
+        return writeKeyAdded(new Adding(add.keyHash(), keyId, label, add.scopes(), null, add.replyTo(), null, unchanged));
     }
 
     private ReplyEffect<TenantEvent, TenantState> onCreateApiKey(TenantState state, CreateApiKey create) {
@@ -642,21 +633,11 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         RANDOM.nextBytes(secret);
         String apiKey = KEY_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
         return writeKeyAdded(new Adding(TenantProtocol.hashKey(apiKey), newKeyId(), label, create.scopes(), apiKey, null,
-                create.replyTo()));
+                create.replyTo(), false));
     }
 
     private ReplyEffect<TenantEvent, TenantState> writeKeyAdded(Adding adding) {
-        String hash = adding.keyHash();
-        String owner = tenant.value();
-        SelfUniqueAddress self = node;
-        // runs in the replicator: captures values only
-        writeKeyIndex(adding, index -> {
-            scala.Option<String> current = index.get(hash);
-            if (current.isDefined() && !current.get().equals(owner)) {
-                throw new IllegalStateException("this API key is already registered to another tenant");
-            }
-            return index.put(self, hash, owner);
-        });
+        writeKeyIndex(adding, KeyIndexChanges.put(node, adding.keyHash(), tenant.value()));
         return Effect().noReply();
     }
 
@@ -686,14 +667,9 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         if (pendingKeyWrite != null) {
             return stashKeyCommand(replyTo, a -> new Ack(false, a));
         }
-        String owner = tenant.value();
-        SelfUniqueAddress self = node;
         ApiKey held = state.keys().get(hash);
         // even for a key this entity does not hold: the index may still name this tenant for it
-        writeKeyIndex(new Revoking(hash, held != null, replyTo), index -> {
-            scala.Option<String> current = index.get(hash);
-            return current.isDefined() && current.get().equals(owner) ? index.remove(self, hash) : index;
-        });
+        writeKeyIndex(new Revoking(hash, held != null, replyTo), KeyIndexChanges.remove(node, hash, tenant.value()));
         if (held == null) {
             return Effect().noReply();
         }
@@ -734,7 +710,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
                     yield replyKey(Effect().none(), add, false, new Ack(false, refused)).thenUnstashAll();
                 }
                 ApiKeyAdded event = new ApiKeyAdded(add.keyId(), add.keyHash(), add.label(), add.scopes(), clock.millis());
-                yield replyKey(Effect().persist(event), add, true, confirmed ? Ack.done() : new Ack(false, unconfirmed))
+                yield replyKey(add.unchanged() ? Effect().none() : Effect().persist(event), add, true, confirmed ? Ack.done() : new Ack(false, unconfirmed))
                         .thenUnstashAll();
             }
             case Revoking revoke -> {

@@ -15,7 +15,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 /**
  * Registers the {@code Tenant} entity with Cluster Sharding. Its shards run on the
  * {@link Roles#ROUTER} role only; on other nodes (GPU nodes) this starts a proxy that forwards to
- * the routers. Call it on every node that talks to tenants, whatever its role.
+ * the routers. Call it on every node that talks to tenants, whatever its role; after a start of the
+ * whole cluster, {@link TenantRecovery#wakeAll} brings the tenants (and so the key index) back.
  */
 public final class TenantSharding {
 

@@ -626,6 +626,20 @@ abstract class TenantEntitySuite {
     }
 
     @Test
+    void passivationWaitsForAKeyChangeInFlight() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Hand-off", "pro", 1.0, ROOMY, r)));
+        String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        TestProbe<Ack> acks = testKit.createTestProbe(Ack.class);
+        entity.tell(new AddApiKey(key, Set.of(Scope.CHAT), acks.ref()));
+        entity.tell(new Passivate());
+        assertEquals(Ack.done(), acks.receiveMessage());
+        acks.expectTerminated(entity);
+        assertTrue(ask(spawn(id), Authorization.class, r -> new Authorize(key, Scope.CHAT, r)).ok());
+    }
+
+    @Test
     void usageIsJournaledEveryFlushInterval() {
         String id = newTenantId();
         ActorRef<Command> entity = spawn(id);

@@ -6,8 +6,6 @@ import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
 import io.loraplex.cluster.tenant.TenantProtocol.Command;
-import io.loraplex.cluster.tenant.TenantProtocol.GetInfo;
-import io.loraplex.cluster.tenant.TenantProtocol.Info;
 import io.loraplex.cluster.tenant.TenantProtocol.Limits;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
@@ -35,7 +33,8 @@ import org.apache.pekko.cluster.typed.Join;
  * Journal benchmark of the Tenant entity: events per second sustained while {@code tenants} tenants
  * each journal {@value #EVENTS_PER_TENANT} events ({@code concurrency} tenants at a time, each
  * waiting for every acknowledgement), then the time a fresh ActorSystem takes to recover all of
- * them (a GetInfo to each, {@code concurrency} at a time). Run from the repository root:
+ * them through sharding ({@link TenantRecovery#wakeAll}: the journal lists the persistence ids, each
+ * tenant gets a GetInfo, {@code concurrency} at a time). Run from the repository root:
  *
  * <pre>
  * ./mvnw -q -o -pl persistence exec:java -Dexec.classpathScope=test \
@@ -95,15 +94,12 @@ public final class TenantJournalBench {
         stop(writer);
 
         ActorSystem<Void> reader = start(config);
-        List<ActorRef<Command>> recovered = spawn(reader, tenants);
+        TenantSharding.init(reader);
         long recoveryStart = System.nanoTime();
-        run(tenants, concurrency, i -> {
-            Info info = AskPattern.<Command, Info>ask(recovered.get(i), GetInfo::new, TIMEOUT, reader.scheduler())
-                    .toCompletableFuture().join();
-            if (!("Tenant " + i).equals(info.displayName())) {
-                throw new IllegalStateException("tenant " + i + " recovered as " + info);
-            }
-        });
+        int woken = TenantRecovery.wakeAll(reader, concurrency, TIMEOUT).toCompletableFuture().join();
+        if (woken != tenants) {
+            throw new IllegalStateException("woke " + woken + " tenants of " + tenants);
+        }
         double recoverySeconds = (System.nanoTime() - recoveryStart) / 1e9;
         stop(reader);
 

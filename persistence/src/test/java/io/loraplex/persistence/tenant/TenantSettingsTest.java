@@ -21,6 +21,9 @@ class TenantSettingsTest {
         assertEquals(TenantSettings.KeyIndexWrite.LOCAL, settings.keyIndexWrite());
         assertEquals(Replicator.writeLocal(), settings.writeConsistency());
         assertEquals(1000, settings.keyCommandStash());
+        assertEquals(Duration.ofSeconds(10), settings.usageFlushInterval());
+        assertEquals(100, settings.snapshotEvery());
+        assertEquals(2, settings.keepSnapshots());
     }
 
     @Test
@@ -43,5 +46,11 @@ class TenantSettingsTest {
         IllegalArgumentException lease = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
                 ConfigFactory.parseString("loraplex.tenant.in-flight-lease = 0s").withFallback(ConfigFactory.load())));
         assertTrue(lease.getMessage().contains("in-flight-lease"), lease.getMessage());
+        IllegalArgumentException flush = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
+                ConfigFactory.parseString("loraplex.tenant.usage-flush-interval = 0s").withFallback(ConfigFactory.load())));
+        assertTrue(flush.getMessage().contains("usage-flush-interval"), flush.getMessage());
+        IllegalArgumentException snapshots = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
+                ConfigFactory.parseString("loraplex.tenant.snapshot-every = 0").withFallback(ConfigFactory.load())));
+        assertTrue(snapshots.getMessage().contains("snapshot-every"), snapshots.getMessage());
     }
 }

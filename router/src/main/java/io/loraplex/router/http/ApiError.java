@@ -49,6 +49,32 @@ public record ApiError(int status, String message, String type, String param, St
                 "model", "model_not_found", 0);
     }
 
+    /** 404 for an adapter that does not exist and for another tenant's: the two read the same. */
+    public static ApiError adapterNotFound(String name) {
+        return new ApiError(404, "The adapter `" + name + "` does not exist or you do not have access to it.", INVALID_REQUEST,
+                "name", "adapter_not_found", 0);
+    }
+
+    /** 404 for a tenant the admin API does not know. */
+    public static ApiError tenantNotFound(String id) {
+        return new ApiError(404, "The tenant `" + id + "` does not exist.", INVALID_REQUEST, "id", "tenant_not_found", 0);
+    }
+
+    /** 409: the command does not apply in the resource's current state. */
+    public static ApiError conflict(String message) {
+        return new ApiError(409, message, INVALID_REQUEST, null, "conflict", 0);
+    }
+
+    /** 413: the tenant's storage quota would be exceeded. */
+    public static ApiError quotaExceeded(String message) {
+        return new ApiError(413, message, INVALID_REQUEST, null, "quota_exceeded", 0);
+    }
+
+    /** 422: validation refused an adapter version; the message says why. */
+    public static ApiError adapterRejected(String message) {
+        return new ApiError(422, message, INVALID_REQUEST, null, "adapter_rejected", 0);
+    }
+
     public static ApiError invalidApiKey(String message) {
         return new ApiError(401, message, INVALID_REQUEST, null, "invalid_api_key", 0);
     }

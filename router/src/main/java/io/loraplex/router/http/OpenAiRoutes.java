@@ -39,9 +39,11 @@ public final class OpenAiRoutes extends AllDirectives {
     private final RouterMetrics metrics;
     private final BooleanSupplier warmedUp;
     private final BooleanSupplier draining;
+    private final Route management;
 
+    /** @param management the adapter and admin routes, answering errors in the same format */
     public OpenAiRoutes(RouterSettings settings, CompletionFlow completions, ModelsFlow models, Placement placement,
-            RouterMetrics metrics, BooleanSupplier warmedUp, BooleanSupplier draining) {
+            RouterMetrics metrics, BooleanSupplier warmedUp, BooleanSupplier draining, Route management) {
         this.settings = settings;
         this.completions = completions;
         this.models = models;
@@ -49,6 +51,7 @@ public final class OpenAiRoutes extends AllDirectives {
         this.metrics = metrics;
         this.warmedUp = warmedUp;
         this.draining = draining;
+        this.management = management;
     }
 
     public Route route() {
@@ -59,6 +62,7 @@ public final class OpenAiRoutes extends AllDirectives {
                 // model ids may hold slashes (org/name): the rest of the path is the id
                 path(segment("v1").slash("models").slash(remaining()), id -> get(() -> extractRequest(
                         r -> completeWithFuture(models.get(r, decode(id)))))),
+                management,
                 path("health", () -> get(() -> complete(Responses.json(200, status("ok"))))),
                 path("ready", () -> get(() -> complete(ready()))),
                 path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(

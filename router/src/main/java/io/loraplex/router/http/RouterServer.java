@@ -47,7 +47,9 @@ public final class RouterServer {
         AtomicBoolean draining = new AtomicBoolean();
         CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, metrics, draining::get);
         ModelsFlow models = new ModelsFlow(system, settings, keys, placement);
-        OpenAiRoutes routes = new OpenAiRoutes(settings, completions, models, placement, metrics, warmedUp, draining::get);
+        ManagementRoutes management = new ManagementRoutes(system, settings, keys);
+        OpenAiRoutes routes = new OpenAiRoutes(settings, completions, models, placement, metrics, warmedUp, draining::get,
+                management.route());
 
         Config config = ConfigFactory.parseMap(Map.of("pekko.http.server.idle-timeout", settings.idleTimeout().toMillis() + " ms"))
                 .withFallback(system.settings().config());

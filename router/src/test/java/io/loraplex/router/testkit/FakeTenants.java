@@ -16,6 +16,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.ORSet;
 import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
@@ -32,6 +33,16 @@ public final class FakeTenants {
 
     /** key hash → tenant id */
     public final Map<String, String> keys = new ConcurrentHashMap<>();
+    /** key hash → its scopes */
+    public final Map<String, Set<TenantProtocol.Scope>> scopes = new ConcurrentHashMap<>();
+    /** tenant id → the adapter names it tracks (written by {@link FakeAdapters}) */
+    public final Map<String, Set<String>> adapterNames = new ConcurrentHashMap<>();
+    /** tenant id → its profile, once set up (the admin API's Setup) */
+    public final Map<String, TenantProtocol.Setup> profiles = new ConcurrentHashMap<>();
+    /** tenant id → its keys created through CreateApiKey */
+    public final Map<String, List<TenantProtocol.KeyInfo>> createdKeys = new ConcurrentHashMap<>();
+    /** every GetUsage, in arrival order */
+    public final List<TenantProtocol.GetUsage> usageQueries = new CopyOnWriteArrayList<>();
     /** tenant id → adapter name → ref */
     public final Map<String, Map<String, AdapterRef>> catalogs = new ConcurrentHashMap<>();
     public final Set<String> rateLimited = ConcurrentHashMap.newKeySet();
@@ -65,6 +76,7 @@ public final class FakeTenants {
             return Behaviors.receive(TenantProtocol.Command.class)
                     .onMessage(TenantProtocol.AddApiKey.class, add -> {
                         keys.put(add.keyHash(), tenantId);
+                        scopes.put(add.keyHash(), add.scopes());
                         replicator.tell(new Replicator.Update<>(TenantProtocol.KEY_INDEX, LWWMap.create(), Replicator.writeLocal(),
                                 ctx.getSystem().ignoreRef(), map -> map.put(self, add.keyHash(), tenantId)));
                         add.replyTo().tell(TenantProtocol.Ack.done());
@@ -88,6 +100,60 @@ public final class FakeTenants {
                                     .forEach(ref -> models.add(new TenantProtocol.ModelEntry(ref.name(), ref, CREATED)));
                         }
                         list.replyTo().tell(new TenantProtocol.ModelList(authorized, models));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.Authorize.class, auth -> {
+                        auth.replyTo().tell(!tenantId.equals(keys.get(auth.keyHash()))
+                                ? new TenantProtocol.Authorization(false, DenyReason.UNAUTHORIZED, "unknown key")
+                                : !scopes.getOrDefault(auth.keyHash(), Set.of()).contains(auth.scope())
+                                ? new TenantProtocol.Authorization(false, DenyReason.FORBIDDEN, "the key lacks " + auth.scope())
+                                : new TenantProtocol.Authorization(true, null, ""));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.ListAdapterNames.class, list -> {
+                        list.replyTo().tell(new TenantProtocol.AdapterNames(true,
+                                adapterNames.getOrDefault(tenantId, Set.of()).stream().sorted().toList()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.Setup.class, setup -> {
+                        profiles.put(tenantId, setup);
+                        replicator.tell(new Replicator.Update<>(TenantProtocol.TENANT_REGISTRY, ORSet.create(), Replicator.writeLocal(),
+                                ctx.getSystem().ignoreRef(), set -> set.add(self, tenantId)));
+                        setup.replyTo().tell(TenantProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.GetInfo.class, get -> {
+                        TenantProtocol.Setup p = profiles.get(tenantId);
+                        List<TenantProtocol.KeyInfo> created = createdKeys.getOrDefault(tenantId, List.of());
+                        get.replyTo().tell(p == null
+                                ? new TenantProtocol.Info(new TenantId(tenantId), null, null, null, 0, 0, 0L, List.of())
+                                : new TenantProtocol.Info(new TenantId(tenantId), p.displayName(), p.tier(), p.limits(), created.size(), 0,
+                                        0L, List.of()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.CreateApiKey.class, create -> {
+                        String keyId = "key-" + (createdKeys.getOrDefault(tenantId, List.of()).size() + 1);
+                        String key = "sk-" + tenantId + "-" + java.util.UUID.randomUUID();
+                        createdKeys.computeIfAbsent(tenantId, t -> new CopyOnWriteArrayList<>())
+                                .add(new TenantProtocol.KeyInfo(keyId, create.label(), create.scopes(), CREATED * 1000));
+                        create.replyTo().tell(new TenantProtocol.KeyCreated(true, keyId, key, create.scopes(), ""));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.ListApiKeys.class, list -> {
+                        list.replyTo().tell(new TenantProtocol.KeyList(profiles.containsKey(tenantId),
+                                createdKeys.getOrDefault(tenantId, List.of())));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.RevokeApiKeyById.class, revoke -> {
+                        boolean removed = createdKeys.getOrDefault(tenantId, new ArrayList<>()).removeIf(k -> k.keyId().equals(revoke.keyId()));
+                        revoke.replyTo().tell(removed ? TenantProtocol.Ack.done() : new TenantProtocol.Ack(false, "no key " + revoke.keyId()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.GetUsage.class, usage -> {
+                        usageQueries.add(usage);
+                        boolean exists = profiles.containsKey(tenantId) || catalogs.containsKey(tenantId);
+                        usage.replyTo().tell(new TenantProtocol.UsageReport(exists, exists
+                                ? List.of(new TenantProtocol.UsageRow(usage.fromEpochHour(), "cafe", 3, 120)) : List.of()));
                         return Behaviors.same();
                     })
                     .onAnyMessage(m -> Behaviors.same())

@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorSpecies;
  * each of the 16 results follows exactly that sequence, so a token's output never depends on which
  * other tokens share its tile.
  */
-final class CpuKernels {
+public final class CpuKernels {
 
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int LANES = F.length();
@@ -62,7 +62,7 @@ final class CpuKernels {
      * {@code [oStart, oEnd)} of a row-major {@code (out, n)} weight of dtype {@code dtype} in
      * {@code w}. F16 rows are widened into {@code scratch} (at least 4·n floats) first.
      */
-    static void matmul(float[] x, int xStride, int nTokens, MemorySegment w, DType dtype, int n,
+    public static void matmul(float[] x, int xStride, int nTokens, MemorySegment w, DType dtype, int n,
             int oStart, int oEnd, float[] y, int yStride, int yOff, float[] scratch) {
         float[] res = new float[16];
         for (int o = oStart; o < oEnd; o += 4) {

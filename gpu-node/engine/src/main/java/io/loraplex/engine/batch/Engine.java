@@ -3,6 +3,7 @@ package io.loraplex.engine.batch;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.engine.backend.Backend;
+import io.loraplex.engine.backend.ComputeGate;
 import io.loraplex.engine.backend.ForwardBatch;
 import io.loraplex.engine.kv.ArenaLayout;
 import io.loraplex.engine.kv.BlockManager;
@@ -89,6 +90,7 @@ public final class Engine implements AutoCloseable {
     private final LinkedBlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
     private final Thread loop;
     private final AtomicLong arrivals = new AtomicLong();
+    private final ComputeGate gate = new ComputeGate();
 
     // owned by the step thread
     private final Map<TenantId, TenantQueue> tenants = new LinkedHashMap<>();
@@ -131,6 +133,11 @@ public final class Engine implements AutoCloseable {
                 this::post, settings.maxResidentAdapters(), settings.warmBudgetBytes());
         publishStats();
         this.loop = Thread.ofPlatform().name("loraplex-engine").daemon().start(this::run);
+    }
+
+    /** The gate every serving step holds; training on this engine's backend takes it between steps. */
+    public ComputeGate computeGate() {
+        return gate;
     }
 
     public ModelConfig config() {
@@ -608,7 +615,7 @@ public final class Engine implements AutoCloseable {
         }
         ForwardBatch batch = new ForwardBatch(tokens, positions, sequence, tables, adapter,
                 paged.toArray(PagedAdapter[]::new), logitRows.stream().mapToInt(Integer::intValue).toArray());
-        backend.forward(batch, arena, logitBuffer);
+        gate.serve(() -> backend.forward(batch, arena, logitBuffer));
         steps++;
 
         for (Planned p : ordered) {

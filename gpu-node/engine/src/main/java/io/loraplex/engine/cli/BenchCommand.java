@@ -46,7 +46,8 @@ final class BenchCommand {
                 .option("seed", "1", "seed of the generated model and adapter")
                 .option("work-dir", null, "where to write the generated model (default: a temporary directory)")
                 .option("suite", "single", "single (one request), serving (batched decode, floors, resident adapters, "
-                        + "concurrent requests) or all")
+                        + "concurrent requests), train (LoRA training of small adapters) or all")
+                .option("adapters", "5", "train suite: adapters of ten pairs to train")
                 .option("batches", "1,4,16,32,64", "serving suite: decode batch sizes")
                 .option("context", "128", "serving suite: positions already in each sequence's KV cache")
                 .option("steps", "10", "serving suite: timed steps per configuration (the median is reported)")
@@ -63,6 +64,18 @@ final class BenchCommand {
         Path work = f.path("work-dir") != null ? f.path("work-dir") : Files.createTempDirectory("loraplex-bench");
         Path modelDir = f.path("model");
         long seed = f.longValue("seed");
+        if (f.required("suite").equals("train")) {
+            // training renders chat examples: the generated model needs a tokenizer and a chat template
+            if (modelDir == null) {
+                modelDir = work.resolve("train-model");
+                if (!Files.exists(modelDir.resolve("config.json"))) {
+                    err.printf("bench: generating a model with a tokenizer in %s%n", modelDir);
+                    io.loraplex.engine.model.TinyModel.write(modelDir, ModelShapeFlags.spec(f, null, null, 1, seed));
+                }
+            }
+            TrainBench.run(modelDir, f.integer("adapters"), f.integer("threads"), seed, out, err);
+            return 0;
+        }
         if (modelDir == null) {
             modelDir = work.resolve("model");
             ModelConfig cfg = ModelShapeFlags.config(f, 1, List.of(2));
@@ -91,7 +104,7 @@ final class BenchCommand {
                     backend.name(), threads, promptTokens, decodeTokens);
             String suite = f.required("suite");
             if (!List.of("single", "serving", "all").contains(suite)) {
-                throw f.bad("--suite must be single, serving or all, got '" + suite + "'");
+                throw f.bad("--suite must be single, serving, train or all, got '" + suite + "'");
             }
             if (!suite.equals("single")) {
                 int[] batches = ints(f, "batches");

@@ -14,6 +14,7 @@ public final class EngineCli {
         COMMANDS.put("tiny-model", "write a small random model with a real tokenizer (deterministic by seed)");
         COMMANDS.put("generate", "generate text from a prompt or chat messages, optionally with an adapter");
         COMMANDS.put("logits", "print the last-position logits of a batch of token sequences as JSON");
+        COMMANDS.put("train", "fine-tune a LoRA adapter on a JSONL dataset and write it as a PEFT directory");
         COMMANDS.put("bench", "measure prompt and decode tokens/s for one request");
     }
 
@@ -50,6 +51,7 @@ public final class EngineCli {
             case "logits" -> LogitsCommand.flags();
             case "generate" -> GenerateCommand.flags();
             case "tiny-model" -> TinyModelCommand.flags();
+            case "train" -> TrainCommand.flags();
             default -> null;
         };
         if (flags == null) {
@@ -61,6 +63,7 @@ public final class EngineCli {
             case "logits" -> LogitsCommand.run(f, out, err);
             case "generate" -> GenerateCommand.run(f, out, err);
             case "tiny-model" -> TinyModelCommand.run(f, out, err);
+            case "train" -> TrainCommand.run(f, out, err);
             default -> 2;
         });
     }

@@ -1,0 +1,576 @@
+package io.loraplex.persistence.adapter;
+
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.adapter.AdapterProtocol;
+import io.loraplex.cluster.adapter.AdapterProtocol.AdapterView;
+import io.loraplex.cluster.adapter.AdapterProtocol.Command;
+import io.loraplex.cluster.adapter.AdapterProtocol.Delete;
+import io.loraplex.cluster.adapter.AdapterProtocol.Error;
+import io.loraplex.cluster.adapter.AdapterProtocol.Get;
+import io.loraplex.cluster.adapter.AdapterProtocol.Promote;
+import io.loraplex.cluster.adapter.AdapterProtocol.RegisterVersion;
+import io.loraplex.cluster.adapter.AdapterProtocol.Reply;
+import io.loraplex.cluster.adapter.AdapterProtocol.Retire;
+import io.loraplex.cluster.adapter.AdapterProtocol.Rollback;
+import io.loraplex.cluster.adapter.AdapterProtocol.StartCanary;
+import io.loraplex.cluster.adapter.AdapterProtocol.StopCanary;
+import io.loraplex.cluster.adapter.AdapterProtocol.VersionState;
+import io.loraplex.cluster.blob.BlobProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.EvictAdapter;
+import io.loraplex.cluster.node.GpuNodeProtocol.ValidateAdapter;
+import io.loraplex.cluster.node.GpuNodeProtocol.Validation;
+import io.loraplex.cluster.tenant.TenantProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol.Ack;
+import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
+import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
+import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
+import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
+import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionPromoted;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionRejected;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionRetired;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionUploaded;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionValidated;
+import io.loraplex.persistence.adapter.AdapterState.Version;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.RecipientRef;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
+import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * The sharded, event-sourced {@code Adapter} entity, one per (tenant, adapter name), on router
+ * nodes: the source of truth for the adapter's immutable versions (each identified by its
+ * {@link ContentHash}) and their lifecycle. Commands and replies are {@link AdapterProtocol}'s; what
+ * it journals is {@link AdapterEvent}, what it recovers to (and snapshots) is {@link AdapterState}.
+ *
+ * <p>Every change that other roles must see waits for them before it is journaled:
+ * <ul>
+ *   <li>a new version reserves its bytes at the {@code Tenant} entity first (refused: its blob is
+ *       deleted and nothing is journaled), is journaled UPLOADED, then validated on a GPU node
+ *       (READY, or REJECTED with the node's reason, its blob deleted and its bytes released);</li>
+ *   <li>a promote, canary, rollback, retire or delete sends the tenant's catalog its new entry and
+ *       journals the change only once the tenant has acknowledged it; without an acknowledgement
+ *       the command answers UNAVAILABLE and nothing changes. After every recovery the entity
+ *       re-sends its entry, so a crash between the two writes heals.</li>
+ * </ul>
+ * One such operation runs at a time; other commands wait in the stash (bounded by
+ * {@code command-stash}), except {@code Get}, which answers at once.
+ */
+public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies<Object, AdapterEvent, AdapterState> {
+
+    /** What {@code RegisterVersion.source} may be. */
+    static final Set<String> SOURCES = Set.of("upload", "training");
+
+    // ---- messages the entity sends itself: never leave this JVM
+
+    private sealed interface Internal extends NoSerializationVerificationNeeded permits Step, Ignored {
+    }
+
+    /** An answer to operation {@code op}, and what to do with it given the state then. */
+    private record Step(long op, Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>> next) implements Internal {
+    }
+
+    /** An acknowledgement nothing waits for (clean-ups and re-syncs). */
+    private enum Ignored implements Internal {
+        INSTANCE
+    }
+
+    // ---- the entity
+
+    private final ActorContext<Object> context;
+    private final TenantId tenant;
+    private final String name;
+    private final AdapterSettings settings;
+    private final Clock clock;
+    private final EntityRef<TenantProtocol.Command> tenantEntity;
+    private final ActorRef<Ack> ignoreTenantAck;
+    private final ActorRef<GpuNodeProtocol.Ack> ignoreNodeAck;
+    private final ActorRef<BlobProtocol.Deleted> ignoreDeleted;
+    /** The operation in flight (its answers carry this number), and whether one is. */
+    private long op;
+    private boolean busy;
+    private int stashed;
+
+    private AdapterEntity(ActorContext<Object> context, TenantId tenant, String name, AdapterSettings settings, Clock clock) {
+        super(persistenceId(tenant, name), settings.journalFailureBackoff());
+        this.context = context;
+        this.tenant = tenant;
+        this.name = name;
+        this.settings = settings;
+        this.clock = clock;
+        this.tenantEntity = ClusterSharding.get(context.getSystem()).entityRefFor(TenantProtocol.TYPE_KEY, tenant.value());
+        this.ignoreTenantAck = context.messageAdapter(Ack.class, a -> Ignored.INSTANCE);
+        this.ignoreNodeAck = context.messageAdapter(GpuNodeProtocol.Ack.class, a -> Ignored.INSTANCE);
+        this.ignoreDeleted = context.messageAdapter(BlobProtocol.Deleted.class, d -> Ignored.INSTANCE);
+    }
+
+    /** The journal's id of an adapter: {@code Adapter|<tenant>|<name>}. */
+    public static PersistenceId persistenceId(TenantId tenant, String name) {
+        return PersistenceId.ofUniqueId(AdapterProtocol.TYPE_KEY.name() + "|" + AdapterProtocol.entityId(tenant, name));
+    }
+
+    /**
+     * The entity of {@code entityId} ({@code tenant|name}, {@link AdapterProtocol#entityId}). A
+     * command that throws restarts it: it recovers from the journal.
+     *
+     * @throws IllegalArgumentException when the id is not a tenant id and an adapter name joined by '|'
+     */
+    public static Behavior<Command> create(String entityId, AdapterSettings settings, Clock clock) {
+        int bar = entityId == null ? -1 : entityId.indexOf('|');
+        if (bar < 0) {
+            throw new IllegalArgumentException("an Adapter entity id is <tenant>|<adapter name>, got: " + entityId);
+        }
+        TenantId tenant = new TenantId(entityId.substring(0, bar));
+        String name = AdapterProtocol.requireName(entityId.substring(bar + 1));
+        Behavior<Object> entity = Behaviors.setup(context -> new AdapterEntity(context, tenant, name, settings, clock));
+        return Behaviors.supervise(entity).onFailure(RuntimeException.class, SupervisorStrategy.restart()).narrow();
+    }
+
+    @Override
+    public AdapterState emptyState() {
+        return AdapterState.EMPTY;
+    }
+
+    @Override
+    public EventHandler<AdapterState, AdapterEvent> eventHandler() {
+        return AdapterState::apply;
+    }
+
+    @Override
+    public RetentionCriteria retentionCriteria() {
+        return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), settings.keepSnapshots());
+    }
+
+    @Override
+    public SignalHandler<AdapterState> signalHandler() {
+        return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered).build();
+    }
+
+    @Override
+    public CommandHandlerWithReply<Object, AdapterEvent, AdapterState> commandHandler() {
+        return (state, command) -> switch (command) {
+            case Get c -> onGet(state, c);
+            case Step s when busy && s.op() == op -> s.next().apply(state);
+            // an answer that came after its operation timed out
+            case Step _ -> Effect().noReply();
+            case Ignored _ -> Effect().noReply();
+            case Command c when busy -> stash(state, c);
+            case RegisterVersion c -> onRegister(state, c);
+            case Promote c -> onPromote(state, c);
+            case StartCanary c -> onStartCanary(state, c);
+            case StopCanary c -> onStopCanary(state, c);
+            case Rollback c -> onRollback(state, c);
+            case Retire c -> onRetire(state, c);
+            case Delete c -> onDelete(state, c);
+            default -> Effect().unhandled().thenNoReply();
+        };
+    }
+
+    // ---- recovery: the adapter is the source of truth of its catalog entry
+
+    private void onRecovered(AdapterState state) {
+        if (!state.exists() && state.tombstones().isEmpty()) {
+            return;
+        }
+        tenantEntity.tell(updateCatalog(state, ignoreTenantAck));
+        tenantEntity.tell(new TrackAdapterName(name, state.exists(), ignoreTenantAck));
+    }
+
+    // ---- reads
+
+    private ReplyEffect<AdapterEvent, AdapterState> onGet(AdapterState state, Get get) {
+        Optional<Version> waiting = state.oldestUploaded();
+        if (!busy && waiting.isPresent()) {
+            // a version left UPLOADED by a validation that got no answer: try again, answering nobody
+            begin();
+            validate(waiting.get(), null);
+        }
+        return Effect().reply(get.replyTo(), Reply.ok(view(state)));
+    }
+
+    // ---- new versions: reserve, journal, validate
+
+    private ReplyEffect<AdapterEvent, AdapterState> onRegister(AdapterState state, RegisterVersion register) {
+        ActorRef<Reply> replyTo = register.replyTo();
+        if (!register.tenant().equals(tenant) || !register.name().equals(name)) {
+            return refuse(replyTo, Error.INVALID, "RegisterVersion for " + register.tenant() + "/" + register.name()
+                    + " reached the adapter " + tenant + "/" + name, state);
+        }
+        if (register.bytes() < 0) {
+            return refuse(replyTo, Error.INVALID, "a version's size is 0 bytes or more, got " + register.bytes(), state);
+        }
+        if (!SOURCES.contains(register.source())) {
+            return refuse(replyTo, Error.INVALID, "a version's source is one of " + SOURCES + ", got: " + register.source(), state);
+        }
+        Optional<Version> live = state.liveVersionOf(register.hash());
+        if (live.isPresent()) {
+            if (live.get().state() == VersionState.UPLOADED) {
+                begin();
+                validate(live.get(), replyTo);
+                return Effect().noReply();
+            }
+            return Effect().reply(replyTo, Reply.ok(view(state)));
+        }
+        begin();
+        ask(Ack.class, tenantEntity, settings.tenantTimeout(),
+                r -> new ReserveStorage(register.hash().hex(), register.bytes(), r),
+                (s, ack) -> ack.ok() ? onReserved(s, register) : onQuotaRefused(register, ack.message()),
+                s -> finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant + " did not answer the storage reservation "
+                        + "within " + settings.tenantTimeout() + "; nothing was recorded, register again", s)));
+        return Effect().noReply();
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onReserved(AdapterState state, RegisterVersion register) {
+        boolean first = !state.exists();
+        VersionUploaded uploaded = new VersionUploaded(state.lastVersion() + 1, register.hash(), register.bytes(),
+                register.source(), clock.millis());
+        return Effect().persist(uploaded).thenRun(s -> {
+            if (first) {
+                tenantEntity.tell(new TrackAdapterName(name, true, ignoreTenantAck));
+            }
+            validate(s.version(uploaded.version()).orElseThrow(), register.replyTo());
+        }).thenNoReply();
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onQuotaRefused(RegisterVersion register, String message) {
+        return withServices(BlobProtocol.SERVICE_KEY, stores -> {
+            // nothing may stay stored that no version records
+            stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, register.hash(), ignoreDeleted)));
+            return s -> finish(refuse(register.replyTo(), Error.QUOTA_EXCEEDED, message, s));
+        });
+    }
+
+    /** Has one GPU node validate {@code version}; answers {@code replyTo} (null: nobody) once it is READY or REJECTED. */
+    private void validate(Version version, ActorRef<Reply> replyTo) {
+        AdapterRef ref = new AdapterRef(tenant, name, version.number(), version.hash());
+        lookUp(GpuNodeProtocol.SERVICE_KEY, nodes -> {
+            if (nodes.isEmpty()) {
+                return s -> finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
+                        + version.number() + "; it stays UPLOADED until registered again", s));
+            }
+            List<ActorRef<GpuNodeProtocol.Command>> candidates = new ArrayList<>(nodes);
+            ActorRef<GpuNodeProtocol.Command> node = candidates.get(ThreadLocalRandom.current().nextInt(candidates.size()));
+            return s -> {
+                ask(Validation.class, node, settings.validationTimeout(), r -> new ValidateAdapter(ref, r),
+                        (now, validation) -> onValidation(now, version.number(), validation, replyTo),
+                        now -> finish(refuse(replyTo, Error.UNAVAILABLE, "GPU node " + node.path() + " did not validate version "
+                                + version.number() + " within " + settings.validationTimeout()
+                                + "; it stays UPLOADED until registered again", now)));
+                return Effect().noReply();
+            };
+        });
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onValidation(AdapterState state, int version, Validation validation,
+            ActorRef<Reply> replyTo) {
+        if (validation.valid()) {
+            return finish(replyAfter(Effect().persist(new VersionValidated(version, validation.baseIdentity(),
+                    validation.maxRank(), clock.millis())), replyTo, s -> Reply.ok(view(s))));
+        }
+        String reason = validation.reason() == null || validation.reason().isBlank()
+                ? "the GPU node refused it without a reason" : validation.reason();
+        ContentHash hash = state.version(version).orElseThrow().hash();
+        return withServices(BlobProtocol.SERVICE_KEY, stores -> s -> finish(replyAfter(
+                Effect().persist(new VersionRejected(version, reason, clock.millis())).thenRun(after -> {
+                    stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)));
+                    tenantEntity.tell(new ReleaseStorage(hash.hex(), ignoreTenantAck));
+                }), replyTo, after -> Reply.refused(Error.REJECTED, reason, view(after)))));
+    }
+
+    // ---- the catalog: promote, canary, rollback, retire
+
+    private ReplyEffect<AdapterEvent, AdapterState> onPromote(AdapterState state, Promote promote) {
+        ActorRef<Reply> replyTo = promote.replyTo();
+        if (!state.exists()) {
+            return refuseMissing(replyTo, state);
+        }
+        Version version;
+        if (promote.version() == null) {
+            Optional<Version> ready = state.newestReady();
+            if (ready.isEmpty()) {
+                return refuse(replyTo, Error.CONFLICT, "adapter " + tenant + "/" + name + " has no READY version to promote; "
+                        + states(state), state);
+            }
+            version = ready.get();
+        } else {
+            Optional<Version> found = find(state, promote.version());
+            if (found.isEmpty()) {
+                return refuseVersion(replyTo, promote.version(), state);
+            }
+            version = found.get();
+        }
+        return switch (version.state()) {
+            case PROMOTED -> Effect().reply(replyTo, Reply.ok(view(state)));
+            case READY, CANARY, ROLLED_BACK -> changeCatalog(state, new VersionPromoted(version.number(), clock.millis()), replyTo);
+            default -> refuseState(replyTo, version, "only a READY, CANARY or ROLLED_BACK version can be promoted", state);
+        };
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onStartCanary(AdapterState state, StartCanary start) {
+        ActorRef<Reply> replyTo = start.replyTo();
+        if (!(start.share() > 0 && start.share() < 1)) {
+            return refuse(replyTo, Error.INVALID, "a canary's share is between 0 and 1 (both excluded), got " + start.share(),
+                    state);
+        }
+        if (!state.exists()) {
+            return refuseMissing(replyTo, state);
+        }
+        Optional<Version> found = find(state, start.version());
+        if (found.isEmpty()) {
+            return refuseVersion(replyTo, start.version(), state);
+        }
+        Version version = found.get();
+        if (state.promoted() == null) {
+            return refuse(replyTo, Error.CONFLICT, "adapter " + tenant + "/" + name
+                    + " has no promoted version: promote one before starting a canary", state);
+        }
+        if (state.canary() != null && state.canary() != version.number()) {
+            return refuse(replyTo, Error.CONFLICT, "version " + state.canary() + " of adapter " + tenant + "/" + name
+                    + " is the canary already: stop it first", state);
+        }
+        return switch (version.state()) {
+            case CANARY -> start.share() == state.canaryShare() ? Effect().reply(replyTo, Reply.ok(view(state)))
+                    : changeCatalog(state, new CanaryStarted(version.number(), start.share(), clock.millis()), replyTo);
+            case READY, ROLLED_BACK -> changeCatalog(state, new CanaryStarted(version.number(), start.share(), clock.millis()),
+                    replyTo);
+            default -> refuseState(replyTo, version, "only a READY or ROLLED_BACK version can become the canary", state);
+        };
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onStopCanary(AdapterState state, StopCanary stop) {
+        if (!state.exists()) {
+            return refuseMissing(stop.replyTo(), state);
+        }
+        if (state.canary() == null) {
+            return refuse(stop.replyTo(), Error.CONFLICT, "adapter " + tenant + "/" + name + " has no canary to stop", state);
+        }
+        return changeCatalog(state, new CanaryStopped(state.canary(), clock.millis()), stop.replyTo());
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onRollback(AdapterState state, Rollback rollback) {
+        if (!state.exists()) {
+            return refuseMissing(rollback.replyTo(), state);
+        }
+        if (state.promoted() == null) {
+            return refuse(rollback.replyTo(), Error.CONFLICT, "adapter " + tenant + "/" + name
+                    + " has no promoted version to roll back", state);
+        }
+        Optional<Version> target = state.rollbackTarget();
+        if (target.isEmpty()) {
+            return refuse(rollback.replyTo(), Error.CONFLICT, "adapter " + tenant + "/" + name
+                    + " has no previously promoted version that is READY to roll back to; " + states(state), state);
+        }
+        return changeCatalog(state, new RolledBack(state.promoted(), target.get().number(), clock.millis()), rollback.replyTo());
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onRetire(AdapterState state, Retire retire) {
+        ActorRef<Reply> replyTo = retire.replyTo();
+        if (!state.exists()) {
+            return refuseMissing(replyTo, state);
+        }
+        Optional<Version> found = find(state, retire.version());
+        if (found.isEmpty()) {
+            return refuseVersion(replyTo, retire.version(), state);
+        }
+        Version version = found.get();
+        return switch (version.state()) {
+            case RETIRED -> Effect().reply(replyTo, Reply.ok(view(state)));
+            case READY, ROLLED_BACK -> changeCatalog(state, new VersionRetired(version.number(), clock.millis()), replyTo);
+            case PROMOTED -> refuseState(replyTo, version, "promote another version or roll back before retiring it", state);
+            case CANARY -> refuseState(replyTo, version, "stop the canary before retiring it", state);
+            default -> refuseState(replyTo, version, "only a READY or ROLLED_BACK version can be retired", state);
+        };
+    }
+
+    /** Sends the catalog the entry {@code event} leads to, and journals {@code event} once the tenant has acknowledged it. */
+    private ReplyEffect<AdapterEvent, AdapterState> changeCatalog(AdapterState state, AdapterEvent event, ActorRef<Reply> replyTo) {
+        AdapterState next = state.apply(event);
+        begin();
+        askCatalog(next, s -> finish(Effect().persist(event).thenReply(replyTo, after -> Reply.ok(view(after)))), replyTo);
+        return Effect().noReply();
+    }
+
+    // ---- delete: catalog first, then the tombstone, then blobs, engines and the quota
+
+    private ReplyEffect<AdapterEvent, AdapterState> onDelete(AdapterState state, Delete delete) {
+        if (!state.exists()) {
+            return refuseMissing(delete.replyTo(), state);
+        }
+        AdapterDeleted deleted = new AdapterDeleted(state.versions().stream().map(Version::hash).toList(), clock.millis());
+        List<ContentHash> kept = state.liveHashes();
+        begin();
+        askCatalog(state.apply(deleted), acked -> withServices(BlobProtocol.SERVICE_KEY, stores -> s ->
+                withServices(GpuNodeProtocol.SERVICE_KEY, nodes -> now -> finish(Effect().persist(deleted).thenRun(after -> {
+                    for (ContentHash hash : kept) {
+                        stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)));
+                        nodes.forEach(node -> node.tell(new EvictAdapter(hash, true, ignoreNodeAck)));
+                        tenantEntity.tell(new ReleaseStorage(hash.hex(), ignoreTenantAck));
+                    }
+                    tenantEntity.tell(new TrackAdapterName(name, false, ignoreTenantAck));
+                }).thenReply(delete.replyTo(), after -> Reply.ok(view(after)))))), delete.replyTo());
+        return Effect().noReply();
+    }
+
+    // ---- asynchronous steps: one operation at a time
+
+    private void begin() {
+        busy = true;
+        op++;
+    }
+
+    /** Ends the operation: stashed commands run next. */
+    private ReplyEffect<AdapterEvent, AdapterState> finish(ReplyEffect<AdapterEvent, AdapterState> effect) {
+        busy = false;
+        stashed = 0;
+        return effect.thenUnstashAll();
+    }
+
+    private <Req, Res> void ask(Class<Res> type, RecipientRef<Req> target, Duration timeout,
+            Function<ActorRef<Res>, Req> request, BiFunction<AdapterState, Res, ReplyEffect<AdapterEvent, AdapterState>> onAnswer,
+            Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>> onTimeout) {
+        long current = op;
+        context.ask(type, target, timeout, request::apply, (answer, failure) -> answer != null
+                ? new Step(current, s -> onAnswer.apply(s, answer))
+                : new Step(current, onTimeout));
+    }
+
+    /**
+     * Sends the catalog the entry of {@code next}; once acknowledged, continues with what
+     * {@code then} gives; refused or not acknowledged in time, answers UNAVAILABLE and ends.
+     */
+    private void askCatalog(AdapterState next, Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>> then,
+            ActorRef<Reply> replyTo) {
+        ask(Ack.class, tenantEntity, settings.tenantTimeout(), r -> updateCatalog(next, r),
+                (s, ack) -> ack.ok() ? then.apply(s) : finish(refuse(replyTo, Error.UNAVAILABLE,
+                        "the catalog of tenant " + tenant + " refused the change: " + ack.message() + "; nothing changed", s)),
+                s -> finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant + " did not acknowledge the catalog change within "
+                        + settings.tenantTimeout() + "; nothing changed", s)));
+    }
+
+    /** {@link #lookUp}, as the effect of a step: nothing yet, the operation goes on. */
+    private <T> ReplyEffect<AdapterEvent, AdapterState> withServices(ServiceKey<T> key,
+            Function<Set<ActorRef<T>>, Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>>> then) {
+        lookUp(key, then);
+        return Effect().noReply();
+    }
+
+    /**
+     * Looks {@code key} up in the receptionist, then continues with what {@code then} makes of the
+     * instances (none when the receptionist does not answer in time).
+     */
+    private <T> void lookUp(ServiceKey<T> key,
+            Function<Set<ActorRef<T>>, Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>>> then) {
+        ask(Receptionist.Listing.class, context.getSystem().receptionist(), settings.receptionistTimeout(),
+                r -> Receptionist.find(key, r),
+                (s, listing) -> then.apply(listing.getServiceInstances(key)).apply(s),
+                s -> {
+                    context.getLog().warn("adapter {}/{}: the receptionist did not list {} within {}", tenant, name, key.id(),
+                            settings.receptionistTimeout());
+                    return then.apply(Set.of()).apply(s);
+                });
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> stash(AdapterState state, Command command) {
+        if (stashed >= settings.commandStash()) {
+            return refuse(replyTo(command), Error.UNAVAILABLE, "adapter " + tenant + "/" + name + " has " + stashed
+                    + " commands waiting; retry later", state);
+        }
+        stashed++;
+        return Effect().stash();
+    }
+
+    // ---- replies
+
+    private UpdateCatalog updateCatalog(AdapterState state, ActorRef<Ack> replyTo) {
+        AdapterRef canary = state.canaryRef(tenant, name);
+        return new UpdateCatalog(name, state.promotedRef(tenant, name), canary, canary == null ? 0 : state.canaryShare(), replyTo);
+    }
+
+    private AdapterView view(AdapterState state) {
+        return state.view(tenant, name);
+    }
+
+    private static ReplyEffect<AdapterEvent, AdapterState> replyAfter(EffectBuilder<AdapterEvent, AdapterState> effect,
+            ActorRef<Reply> replyTo, Function<AdapterState, Reply> reply) {
+        return replyTo == null ? effect.thenNoReply() : effect.thenReply(replyTo, reply::apply);
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> refuse(ActorRef<Reply> replyTo, Error error, String message,
+            AdapterState state) {
+        if (replyTo == null) {
+            context.getLog().info("adapter {}/{}: {}", tenant, name, message);
+            return Effect().noReply();
+        }
+        return Effect().reply(replyTo, Reply.refused(error, message, view(state)));
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> refuseMissing(ActorRef<Reply> replyTo, AdapterState state) {
+        return refuse(replyTo, Error.NOT_FOUND, "adapter " + tenant + "/" + name + " does not exist", state);
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> refuseVersion(ActorRef<Reply> replyTo, int version, AdapterState state) {
+        return version < 1
+                ? refuse(replyTo, Error.INVALID, "adapter versions start at 1, got " + version, state)
+                : refuse(replyTo, Error.NOT_FOUND, "adapter " + tenant + "/" + name + " has no version " + version, state);
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> refuseState(ActorRef<Reply> replyTo, Version version, String rule,
+            AdapterState state) {
+        return refuse(replyTo, Error.CONFLICT, "version " + version.number() + " of adapter " + tenant + "/" + name + " is "
+                + version.state() + ": " + rule, state);
+    }
+
+    private static Optional<Version> find(AdapterState state, int version) {
+        return state.version(version);
+    }
+
+    /** "v1 READY, v2 PROMOTED": the versions' states, for refusals. */
+    private static String states(AdapterState state) {
+        List<String> all = state.versions().stream().map(v -> "v" + v.number() + " " + v.state()).toList();
+        return "versions: " + String.join(", ", all);
+    }
+
+    private static ActorRef<Reply> replyTo(Command command) {
+        return switch (command) {
+            case RegisterVersion c -> c.replyTo();
+            case Promote c -> c.replyTo();
+            case StartCanary c -> c.replyTo();
+            case StopCanary c -> c.replyTo();
+            case Rollback c -> c.replyTo();
+            case Retire c -> c.replyTo();
+            case Delete c -> c.replyTo();
+            case Get c -> c.replyTo();
+        };
+    }
+}

@@ -1,0 +1,20 @@
+package io.loraplex.persistence.blob;
+
+import java.io.IOException;
+
+/**
+ * An upload or a read the store refuses, with a message meant for the person who sent it
+ * ("unsafe path in archive: ../x", "blob acme/… is corrupt: …"). Other {@link IOException}s are
+ * the store's own failures.
+ */
+public final class BlobException extends IOException {
+
+    public BlobException(String message) {
+        super(message);
+    }
+
+    /** The message every over-limit refusal carries, whether found while streaming or extracting. */
+    static BlobException overLimit(long maxBytes) {
+        return new BlobException("the upload exceeds the limit of " + maxBytes + " bytes");
+    }
+}
