@@ -7,7 +7,6 @@ import io.loraplex.cluster.finetune.FineTuneProtocol.FileInfo;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.router.placement.Placement;
 import java.security.SecureRandom;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.stream.Collectors;
 import org.apache.pekko.Done;
@@ -21,7 +20,6 @@ import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.util.ByteString;
 
 /**
  * {@code /v1/files}: an upload streams its {@code file} part into the file store (never held whole

@@ -2,9 +2,9 @@ package io.loraplex.router.http;
 
 import io.loraplex.cluster.files.FileStoreProtocol;
 import io.loraplex.cluster.finetune.FineTuneProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.FineTuningSettings;
 import io.loraplex.router.auth.KeyIndex;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -15,7 +15,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 
 /**
- * What the fine-tuning flows share: authentication, the caller's own {@code FineTune} entity (so
+ * What the fine-tuning flows share: authorization (a key with the {@code manage} scope, as managing
+ * adapters needs: a job creates adapter versions), the caller's own {@code FineTune} entity (so
  * another tenant's files and jobs are out of reach), the file store, and the mapping of refusals
  * and silence to OpenAI errors.
  */
@@ -23,18 +24,19 @@ final class FineTuneCalls {
 
     final ActorSystem<?> system;
     final FineTuningSettings settings;
-    private final KeyIndex keys;
+    private final Entities entities;
     private final ClusterSharding sharding;
 
     FineTuneCalls(ActorSystem<?> system, FineTuningSettings settings, KeyIndex keys) {
         this.system = system;
         this.settings = settings;
-        this.keys = keys;
+        this.entities = new Entities(system, keys, settings.askTimeout());
         this.sharding = ClusterSharding.get(system);
     }
 
+    /** The caller, when its key may manage its tenant's adapters (401 unknown key, 403 without the scope). */
     CompletionStage<Caller> caller(HttpRequest request) {
-        return Caller.authenticate(request, keys);
+        return entities.authorize(request, TenantProtocol.Scope.MANAGE);
     }
 
     /** Asks the caller's FineTune entity; silence is a 503. */
@@ -68,9 +70,5 @@ final class FineTuneCalls {
             case INVALID -> ApiError.invalid(param, message);
             case CONFLICT -> new ApiError(409, message, ApiError.INVALID_REQUEST, param, "conflict", 0);
         };
-    }
-
-    static CompletionStage<Void> done() {
-        return CompletableFuture.completedFuture(null);
     }
 }

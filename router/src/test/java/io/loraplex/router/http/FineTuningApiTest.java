@@ -1,7 +1,7 @@
 package io.loraplex.router.http;
 
-import static io.loraplex.router.testkit.TestRouter.KEY;
-import static io.loraplex.router.testkit.TestRouter.OTHER_KEY;
+import static io.loraplex.router.testkit.TestRouter.MANAGE_KEY;
+import static io.loraplex.router.testkit.TestRouter.OTHER_MANAGE_KEY;
 import static io.loraplex.router.testkit.TestRouter.json;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigRenderOptions;
-import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.persistence.files.FileStoreActor;
 import io.loraplex.persistence.files.FileStoreSettings;
 import io.loraplex.persistence.finetune.FineTuneSettings;
@@ -25,12 +24,8 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import org.junit.jupiter.api.AfterAll;
@@ -53,7 +48,6 @@ class FineTuningApiTest {
     static TestRouter router;
     static Path files;
     static final FakeTrainingNode node = new FakeTrainingNode();
-    static final List<AdapterProtocol.Command> adapterCalls = new CopyOnWriteArrayList<>();
 
     @BeforeAll
     static void start(@TempDir Path dir) {
@@ -67,18 +61,6 @@ class FineTuningApiTest {
                 loraplex.router.fine-tuning.max-file-bytes = 4 KiB
                 loraplex.fine-tune.dispatch-retry = 100 ms
                 """);
-        ClusterSharding.get(router.system).init(Entity.of(AdapterProtocol.TYPE_KEY, ctx -> Behaviors.receiveMessage(m -> {
-            adapterCalls.add(m);
-            switch (m) {
-                case AdapterProtocol.RegisterVersion r -> r.replyTo().tell(AdapterProtocol.Reply.ok(new AdapterProtocol.AdapterView(
-                        r.tenant(), r.name(), true, null, null, 0, List.of(new AdapterProtocol.VersionView(1, r.hash(), r.bytes(),
-                        AdapterProtocol.VersionState.READY, null, "base-id", 8, "training", 0, List.of())))));
-                case AdapterProtocol.Promote p -> p.replyTo().tell(AdapterProtocol.Reply.ok(null));
-                default -> {
-                }
-            }
-            return Behaviors.same();
-        })));
         FineTuneSharding.init(router.system, FineTuneSettings.create(router.system.settings().config()), Clock.systemUTC());
         router.kit.spawn(FileStoreActor.create(new FileStoreSettings(dir, 4096)), "file-store", DispatcherSelector.blocking());
         router.kit.spawn(node.behavior(), "trainer");
@@ -118,8 +100,12 @@ class FineTuningApiTest {
         }
     }
 
+    static HttpResponse<String> post(String path, String body) {
+        return router.send("POST", path, MANAGE_KEY, body);
+    }
+
     static String uploadValid() {
-        HttpResponse<String> response = upload(KEY, "fine-tune", VALID);
+        HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", VALID);
         assertEquals(200, response.statusCode(), response.body());
         return json(response.body()).get("id").asText();
     }
@@ -135,7 +121,7 @@ class FineTuningApiTest {
     }
 
     static JsonNode createJob(String body) {
-        HttpResponse<String> response = router.post("/v1/fine_tuning/jobs", body);
+        HttpResponse<String> response = post("/v1/fine_tuning/jobs", body);
         assertEquals(200, response.statusCode(), response.body());
         return json(response.body());
     }
@@ -143,7 +129,7 @@ class FineTuningApiTest {
     static JsonNode awaitJob(String id, String status) {
         JsonNode[] job = new JsonNode[1];
         TestRouter.await(() -> {
-            job[0] = json(router.send("GET", "/v1/fine_tuning/jobs/" + id, KEY, null).body());
+            job[0] = json(router.send("GET", "/v1/fine_tuning/jobs/" + id, MANAGE_KEY, null).body());
             return job[0].get("status").asText().equals(status);
         }, Duration.ofSeconds(15), "job " + id + " to be " + status);
         return job[0];
@@ -154,7 +140,7 @@ class FineTuningApiTest {
     @Test
     void aValidFileIsStoredListedAndFound() throws IOException {
         long before = storedFiles("acme");
-        HttpResponse<String> response = upload(KEY, "fine-tune", VALID);
+        HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", VALID);
         assertEquals(200, response.statusCode(), response.body());
         JsonNode file = json(response.body());
         assertEquals("file", file.get("object").asText());
@@ -167,8 +153,8 @@ class FineTuningApiTest {
         assertEquals(before + 1, storedFiles("acme"));
 
         String id = file.get("id").asText();
-        assertEquals(file, json(router.send("GET", "/v1/files/" + id, KEY, null).body()));
-        JsonNode list = json(router.send("GET", "/v1/files", KEY, null).body());
+        assertEquals(file, json(router.send("GET", "/v1/files/" + id, MANAGE_KEY, null).body()));
+        JsonNode list = json(router.send("GET", "/v1/files", MANAGE_KEY, null).body());
         assertEquals("list", list.get("object").asText());
         assertTrue(list.get("data").findValuesAsText("id").contains(id));
     }
@@ -176,8 +162,8 @@ class FineTuningApiTest {
     @Test
     void anInvalidFileIsRefusedByLineAndNothingIsStored() throws IOException {
         long before = storedFiles("acme");
-        int listed = json(router.send("GET", "/v1/files", KEY, null).body()).get("data").size();
-        HttpResponse<String> response = upload(KEY, "fine-tune", """
+        int listed = json(router.send("GET", "/v1/files", MANAGE_KEY, null).body()).get("data").size();
+        HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", """
                 {"messages": [{"role": "user", "content": "Hours?"}, {"role": "assistant", "content": "8 to 6."}]}
                 {"messages": [{"role": "user", "content": "no answer"}]}
                 not json
@@ -186,7 +172,7 @@ class FineTuningApiTest {
         String message = json(response.body()).get("error").get("message").asText();
         assertTrue(message.contains("line 2: the last message must be the assistant's"), message);
         assertTrue(message.contains("line 3: not JSON"), message);
-        assertEquals(listed, json(router.send("GET", "/v1/files", KEY, null).body()).get("data").size());
+        assertEquals(listed, json(router.send("GET", "/v1/files", MANAGE_KEY, null).body()).get("data").size());
         TestRouter.await(() -> {
             try {
                 return storedFiles("acme") == before;
@@ -198,36 +184,44 @@ class FineTuningApiTest {
 
     @Test
     void badUploadsNameTheirProblem() {
-        OpenAiApiTestSupport.assertError(upload(KEY, null, VALID), 400, "invalid_request_error", "purpose", "invalid_value");
-        OpenAiApiTestSupport.assertError(upload(KEY, "assistants", VALID), 400, "invalid_request_error", "purpose", "invalid_value");
-        OpenAiApiTestSupport.assertError(upload(KEY, "fine-tune", null), 400, "invalid_request_error", "file", "invalid_value");
-        OpenAiApiTestSupport.assertError(upload(KEY, "fine-tune", "x".repeat(5000)), 413, "invalid_request_error", null,
+        OpenAiApiTestSupport.assertError(upload(MANAGE_KEY, null, VALID), 400, "invalid_request_error", "purpose", "invalid_value");
+        OpenAiApiTestSupport.assertError(upload(MANAGE_KEY, "assistants", VALID), 400, "invalid_request_error", "purpose", "invalid_value");
+        OpenAiApiTestSupport.assertError(upload(MANAGE_KEY, "fine-tune", null), 400, "invalid_request_error", "file", "invalid_value");
+        OpenAiApiTestSupport.assertError(upload(MANAGE_KEY, "fine-tune", "x".repeat(5000)), 413, "invalid_request_error", null,
                 "request_too_large");
-        OpenAiApiTestSupport.assertError(router.post("/v1/files", "{}"), 400, "invalid_request_error", null, "invalid_value");
+        OpenAiApiTestSupport.assertError(post("/v1/files", "{}"), 400, "invalid_request_error", null, "invalid_value");
         OpenAiApiTestSupport.assertError(upload("sk-nobody-0123456789", "fine-tune", VALID), 401, "invalid_request_error", null,
                 "invalid_api_key");
     }
 
     @Test
+    void aKeyWithoutTheManageScopeIsForbidden() {
+        OpenAiApiTestSupport.assertError(upload(TestRouter.KEY, "fine-tune", VALID), 403, "permission_error", null,
+                "insufficient_permissions");
+        OpenAiApiTestSupport.assertError(router.send("GET", "/v1/fine_tuning/jobs", TestRouter.KEY, null), 403, "permission_error",
+                null, "insufficient_permissions");
+    }
+
+    @Test
     void anotherTenantsFileReadsAsMissing() {
         String id = uploadValid();
-        HttpResponse<String> theirs = router.send("GET", "/v1/files/" + id, OTHER_KEY, null);
-        HttpResponse<String> missing = router.send("GET", "/v1/files/file-doesnotexist", OTHER_KEY, null);
+        HttpResponse<String> theirs = router.send("GET", "/v1/files/" + id, OTHER_MANAGE_KEY, null);
+        HttpResponse<String> missing = router.send("GET", "/v1/files/file-doesnotexist", OTHER_MANAGE_KEY, null);
         OpenAiApiTestSupport.assertError(theirs, 404, "invalid_request_error", "id", null);
         assertEquals(missing.body().replace("file-doesnotexist", id), theirs.body());
-        OpenAiApiTestSupport.assertError(router.send("DELETE", "/v1/files/" + id, OTHER_KEY, null), 404, "invalid_request_error",
+        OpenAiApiTestSupport.assertError(router.send("DELETE", "/v1/files/" + id, OTHER_MANAGE_KEY, null), 404, "invalid_request_error",
                 "id", null);
-        assertFalse(json(router.send("GET", "/v1/files", OTHER_KEY, null).body()).get("data").findValuesAsText("id").contains(id));
-        assertEquals(200, router.send("GET", "/v1/files/" + id, KEY, null).statusCode());
+        assertFalse(json(router.send("GET", "/v1/files", OTHER_MANAGE_KEY, null).body()).get("data").findValuesAsText("id").contains(id));
+        assertEquals(200, router.send("GET", "/v1/files/" + id, MANAGE_KEY, null).statusCode());
     }
 
     @Test
     void aDeletedFileIsGone() throws IOException {
         String id = uploadValid();
-        HttpResponse<String> deleted = router.send("DELETE", "/v1/files/" + id, KEY, null);
+        HttpResponse<String> deleted = router.send("DELETE", "/v1/files/" + id, MANAGE_KEY, null);
         assertEquals(200, deleted.statusCode(), deleted.body());
         assertEquals(json("{\"id\":\"" + id + "\",\"object\":\"file\",\"deleted\":true}"), json(deleted.body()));
-        assertEquals(404, router.send("GET", "/v1/files/" + id, KEY, null).statusCode());
+        assertEquals(404, router.send("GET", "/v1/files/" + id, MANAGE_KEY, null).statusCode());
         assertFalse(Files.exists(files.resolve("acme").resolve(id)));
     }
 
@@ -258,10 +252,9 @@ class FineTuningApiTest {
         var train = node.trains.stream().filter(t -> t.jobId().equals(id)).findFirst().orElseThrow();
         assertEquals(1e-4, train.hyperparameters().learningRate(), 1e-12);
         assertEquals(4, train.hyperparameters().rank());
-        assertTrue(adapterCalls.stream().anyMatch(c -> c instanceof AdapterProtocol.RegisterVersion r && r.name().equals("cafe-v2")
-                && r.source().equals("training")));
+        assertTrue(router.adapters.registered.stream().anyMatch(r -> r.name().equals("cafe-v2") && r.source().equals("training")));
 
-        JsonNode events = json(router.send("GET", "/v1/fine_tuning/jobs/" + id + "/events?limit=100", KEY, null).body());
+        JsonNode events = json(router.send("GET", "/v1/fine_tuning/jobs/" + id + "/events?limit=100", MANAGE_KEY, null).body());
         assertEquals("list", events.get("object").asText());
         assertFalse(events.get("has_more").asBoolean());
         JsonNode newest = events.get("data").get(0);
@@ -275,11 +268,11 @@ class FineTuningApiTest {
             }
         }
         assertTrue(metrics, events.toString());
-        JsonNode page = json(router.send("GET", "/v1/fine_tuning/jobs/" + id + "/events?limit=2", KEY, null).body());
+        JsonNode page = json(router.send("GET", "/v1/fine_tuning/jobs/" + id + "/events?limit=2", MANAGE_KEY, null).body());
         assertEquals(2, page.get("data").size());
         assertTrue(page.get("has_more").asBoolean());
         JsonNode next = json(router.send("GET", "/v1/fine_tuning/jobs/" + id + "/events?limit=2&after="
-                + page.get("data").get(1).get("id").asText(), KEY, null).body());
+                + page.get("data").get(1).get("id").asText(), MANAGE_KEY, null).body());
         assertEquals(events.get("data").get(2), next.get("data").get(0));
     }
 
@@ -288,12 +281,12 @@ class FineTuningApiTest {
         String file = uploadValid();
         String first = createJob("{\"training_file\":\"" + file + "\",\"model\":\"test-base\",\"suffix\":\"one\"}").get("id").asText();
         String second = createJob("{\"training_file\":\"" + file + "\",\"model\":\"test-base\",\"suffix\":\"two\"}").get("id").asText();
-        JsonNode page = json(router.send("GET", "/v1/fine_tuning/jobs?limit=1", KEY, null).body());
+        JsonNode page = json(router.send("GET", "/v1/fine_tuning/jobs?limit=1", MANAGE_KEY, null).body());
         assertEquals(second, page.get("data").get(0).get("id").asText());
         assertTrue(page.get("has_more").asBoolean());
-        JsonNode next = json(router.send("GET", "/v1/fine_tuning/jobs?limit=1&after=" + second, KEY, null).body());
+        JsonNode next = json(router.send("GET", "/v1/fine_tuning/jobs?limit=1&after=" + second, MANAGE_KEY, null).body());
         assertEquals(first, next.get("data").get(0).get("id").asText());
-        OpenAiApiTestSupport.assertError(router.send("GET", "/v1/fine_tuning/jobs?limit=0", KEY, null), 400,
+        OpenAiApiTestSupport.assertError(router.send("GET", "/v1/fine_tuning/jobs?limit=0", MANAGE_KEY, null), 400,
                 "invalid_request_error", "limit", "invalid_value");
     }
 
@@ -302,12 +295,12 @@ class FineTuningApiTest {
         String file = uploadValid();
         String id = createJob("{\"training_file\":\"" + file + "\",\"model\":\"test-base\",\"suffix\":\"slow\"}").get("id").asText();
         awaitJob(id, "running");
-        HttpResponse<String> cancelled = router.send("POST", "/v1/fine_tuning/jobs/" + id + "/cancel", KEY, null);
+        HttpResponse<String> cancelled = router.send("POST", "/v1/fine_tuning/jobs/" + id + "/cancel", MANAGE_KEY, null);
         assertEquals(200, cancelled.statusCode(), cancelled.body());
         assertEquals("cancelled", json(cancelled.body()).get("status").asText());
         TestRouter.await(() -> node.cancels.stream().anyMatch(c -> c.jobId().equals(id)), Duration.ofSeconds(5), "CancelTraining");
-        assertFalse(adapterCalls.stream().anyMatch(c -> c instanceof AdapterProtocol.RegisterVersion r && r.name().equals("slow")));
-        OpenAiApiTestSupport.assertError(router.send("POST", "/v1/fine_tuning/jobs/" + id + "/cancel", KEY, null), 409,
+        assertFalse(router.adapters.registered.stream().anyMatch(r -> r.name().equals("slow")));
+        OpenAiApiTestSupport.assertError(router.send("POST", "/v1/fine_tuning/jobs/" + id + "/cancel", MANAGE_KEY, null), 409,
                 "invalid_request_error", null, "conflict");
     }
 
@@ -316,15 +309,15 @@ class FineTuningApiTest {
         String file = uploadValid();
         String id = createJob("{\"training_file\":\"" + file + "\",\"model\":\"test-base\",\"suffix\":\"mine\"}").get("id").asText();
         for (String[] call : new String[][] {{"GET", ""}, {"GET", "/events"}, {"POST", "/cancel"}}) {
-            HttpResponse<String> theirs = router.send(call[0], "/v1/fine_tuning/jobs/" + id + call[1], OTHER_KEY, null);
-            HttpResponse<String> missing = router.send(call[0], "/v1/fine_tuning/jobs/ftjob-nope" + call[1], OTHER_KEY, null);
+            HttpResponse<String> theirs = router.send(call[0], "/v1/fine_tuning/jobs/" + id + call[1], OTHER_MANAGE_KEY, null);
+            HttpResponse<String> missing = router.send(call[0], "/v1/fine_tuning/jobs/ftjob-nope" + call[1], OTHER_MANAGE_KEY, null);
             assertEquals(404, theirs.statusCode(), theirs.body());
             assertEquals(missing.body().replace("ftjob-nope", id), theirs.body());
         }
-        assertFalse(json(router.send("GET", "/v1/fine_tuning/jobs", OTHER_KEY, null).body()).get("data").findValuesAsText("id")
+        assertFalse(json(router.send("GET", "/v1/fine_tuning/jobs", OTHER_MANAGE_KEY, null).body()).get("data").findValuesAsText("id")
                 .contains(id));
         // their training file is not ours either
-        OpenAiApiTestSupport.assertError(router.send("POST", "/v1/fine_tuning/jobs", OTHER_KEY,
+        OpenAiApiTestSupport.assertError(router.send("POST", "/v1/fine_tuning/jobs", OTHER_MANAGE_KEY,
                         "{\"training_file\":\"" + file + "\",\"model\":\"test-base\"}"), 400, "invalid_request_error", "training_file",
                 "invalid_value");
     }
@@ -332,23 +325,23 @@ class FineTuningApiTest {
     @Test
     void badJobRequestsNameTheirField() {
         String file = uploadValid();
-        OpenAiApiTestSupport.assertError(router.post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
+        OpenAiApiTestSupport.assertError(post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
                 + "\",\"model\":\"test-base\",\"colour\":1}"), 400, "invalid_request_error", "colour", "unknown_parameter");
-        OpenAiApiTestSupport.assertError(router.post("/v1/fine_tuning/jobs", "{\"model\":\"test-base\"}"), 400,
+        OpenAiApiTestSupport.assertError(post("/v1/fine_tuning/jobs", "{\"model\":\"test-base\"}"), 400,
                 "invalid_request_error", "training_file", "invalid_value");
-        OpenAiApiTestSupport.assertError(router.post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
+        OpenAiApiTestSupport.assertError(post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
                 + "\",\"model\":\"gpt-9\"}"), 400, "invalid_request_error", "model", "invalid_value");
-        OpenAiApiTestSupport.assertError(router.post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
+        OpenAiApiTestSupport.assertError(post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
                         + "\",\"model\":\"test-base\",\"hyperparameters\":{\"n_epochs\":\"many\"}}"), 400, "invalid_request_error",
                 "hyperparameters.n_epochs", "invalid_type");
-        OpenAiApiTestSupport.assertError(router.post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
+        OpenAiApiTestSupport.assertError(post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
                         + "\",\"model\":\"test-base\",\"hyperparameters\":{\"n_epochs\":0}}"), 400, "invalid_request_error",
                 "hyperparameters.n_epochs", "invalid_value");
-        OpenAiApiTestSupport.assertError(router.post("/v1/fine_tuning/jobs", "{\"training_file\":"), 400, "invalid_request_error",
+        OpenAiApiTestSupport.assertError(post("/v1/fine_tuning/jobs", "{\"training_file\":"), 400, "invalid_request_error",
                 null, "invalid_json");
-        OpenAiApiTestSupport.assertError(router.send("DELETE", "/v1/fine_tuning/jobs", KEY, null), 405, "invalid_request_error",
+        OpenAiApiTestSupport.assertError(router.send("DELETE", "/v1/fine_tuning/jobs", MANAGE_KEY, null), 405, "invalid_request_error",
                 null, "method_not_allowed");
-        assertEquals(404, router.send("GET", "/v1/fine_tuning/nothing", KEY, null).statusCode());
+        assertEquals(404, router.send("GET", "/v1/fine_tuning/nothing", MANAGE_KEY, null).statusCode());
     }
 
     /**
@@ -365,8 +358,8 @@ class FineTuningApiTest {
         Path training = Files.writeString(dir.resolve("cafe.jsonl"), VALID);
         ProcessBuilder pb = new ProcessBuilder("node", Path.of(modules).getParent().resolve("finetune-e2e.mjs").toString());
         pb.environment().put("LORAPLEX_URL", router.base.resolve("/v1").toString());
-        pb.environment().put("LORAPLEX_KEY", KEY);
-        pb.environment().put("LORAPLEX_OTHER_KEY", OTHER_KEY);
+        pb.environment().put("LORAPLEX_KEY", MANAGE_KEY);
+        pb.environment().put("LORAPLEX_OTHER_KEY", OTHER_MANAGE_KEY);
         pb.environment().put("LORAPLEX_BASE_MODEL", FakeTrainingNode.BASE_MODEL);
         pb.environment().put("LORAPLEX_TRAINING_FILE", training.toString());
         pb.environment().put("LORAPLEX_SUFFIX", "sdk-ft");
