@@ -426,6 +426,25 @@ class FineTuneEntityTest {
         assertEquals(JobStatus.CANCELLED, job(created.id()).status());
     }
 
+    @Test
+    void aJobWithNoNodeForTooLongFails() {
+        kit.stop(nodeRef1);
+        kit.createTestProbe().awaitAssert(() -> {
+            TestProbe<Receptionist.Listing> listing = kit.createTestProbe();
+            kit.system().receptionist().tell(Receptionist.find(GpuNodeProtocol.SERVICE_KEY, listing.ref()));
+            assertTrue(listing.receiveMessage().getServiceInstances(GpuNodeProtocol.SERVICE_KEY).isEmpty());
+            return null;
+        });
+        kit.stop(entity);
+        FineTuneSettings s = settings;
+        entity = kit.spawn(FineTuneEntity.create(tenant, new FineTuneSettings(s.maxAttempts(), s.progressTimeout(), s.dispatchRetry(),
+                Duration.ofMillis(300), s.adapterTimeout(), s.persistProgressEvery(), s.maxEventsPerJob(), s.snapshotEvery(),
+                s.defaults()), Clock.systemUTC()));
+        JobView created = createJob(request("cafe", null));
+        awaitStatus(created.id(), JobStatus.FAILED);
+        assertEquals("no_gpu_node", job(created.id()).errorCode());
+    }
+
     // ---- lost nodes, no progress, restarts
 
     @Test
