@@ -248,7 +248,9 @@ public final class GpuNodeProtocol {
      * {@link TrainingStarted}, then {@link TrainingProgress} now and then, then one
      * {@link TrainingFinished} (the adapter stored through the blob store under its content hash) or
      * {@link TrainingFailed}. {@code attempt} is echoed in every update so the caller can ignore an
-     * earlier attempt's stragglers.
+     * earlier attempt's stragglers; a node given a later attempt of a job it still holds drops the
+     * earlier one. The caller counts an attempt lost when the node says nothing for its progress
+     * timeout, so a node that queues jobs behind one another should start them within it.
      *
      * @param validationFile null: the node holds out a split of the training file for the evaluation
      */

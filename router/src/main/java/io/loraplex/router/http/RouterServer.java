@@ -56,7 +56,7 @@ public final class RouterServer {
         CompletionStage<ServerBinding> binding = Http.get(system)
                 .newServerAt(settings.host(), settings.port())
                 .withSettings(ServerSettings.create(config))
-                .bind(routes.route());
+                .bind(new FineTuningRoutes(system, settings, keys, placement).route().orElse(routes.route()));
         binding.whenComplete((b, failure) -> {
             if (failure != null) {
                 log.error("the router could not listen on {}:{}", settings.host(), settings.port(), failure);
