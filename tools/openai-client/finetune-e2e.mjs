@@ -5,7 +5,7 @@
 // LORAPLEX_URL=http://127.0.0.1:PORT/v1 LORAPLEX_KEY=... LORAPLEX_BASE_MODEL=loraplex-tiny \
 // LORAPLEX_TRAINING_FILE=cafe.jsonl [LORAPLEX_SUFFIX=cafe-ft] [LORAPLEX_EPOCHS=auto] \
 // [LORAPLEX_QUESTION="What are your opening hours?"] [LORAPLEX_OTHER_KEY=another tenant's key] \
-// [LORAPLEX_TIMEOUT_S=600] node finetune-e2e.mjs
+// [LORAPLEX_LR_MULTIPLIER=1] [LORAPLEX_VALIDATE_ON_TRAINING=1] [LORAPLEX_TIMEOUT_S=600] node finetune-e2e.mjs
 import fs from 'node:fs';
 import OpenAI from 'openai';
 
@@ -34,9 +34,12 @@ try {
 }
 
 const epochs = env.LORAPLEX_EPOCHS && env.LORAPLEX_EPOCHS !== 'auto' ? Number(env.LORAPLEX_EPOCHS) : 'auto';
+const hyperparameters = { n_epochs: epochs };
+if (env.LORAPLEX_LR_MULTIPLIER) hyperparameters.learning_rate_multiplier = Number(env.LORAPLEX_LR_MULTIPLIER);
 const job = await client.fineTuning.jobs.create({
-  training_file: file.id, model: env.LORAPLEX_BASE_MODEL, suffix: env.LORAPLEX_SUFFIX ?? 'e2e-ft',
-  hyperparameters: { n_epochs: epochs },
+  training_file: file.id, model: env.LORAPLEX_BASE_MODEL, suffix: env.LORAPLEX_SUFFIX ?? 'e2e-ft', hyperparameters,
+  // the evaluation before promotion on the training pairs themselves: every pair is trained
+  ...(env.LORAPLEX_VALIDATE_ON_TRAINING ? { validation_file: file.id } : {}),
 });
 out.created = { id: job.id, object: job.object, status: job.status, model: job.model };
 

@@ -25,6 +25,9 @@ import io.loraplex.persistence.adapter.AdapterSharding;
 import io.loraplex.persistence.blob.BlobStore;
 import io.loraplex.persistence.blob.BlobStoreActor;
 import io.loraplex.persistence.blob.BlobStoreSettings;
+import io.loraplex.persistence.files.FileStoreActor;
+import io.loraplex.persistence.files.FileStoreSettings;
+import io.loraplex.persistence.finetune.FineTuneSharding;
 import io.loraplex.persistence.tenant.TenantRecovery;
 import io.loraplex.persistence.tenant.TenantSharding;
 import io.loraplex.router.http.RouterServer;
@@ -112,6 +115,12 @@ public final class EmbeddedServer {
 
         ActorSystem<Void> system = ActorSystem.create(guardian(served, engine, nodeSettings), "loraplex", config);
         Journals.prepare(system, Duration.ofSeconds(60));
+        if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
+            // after the journal's tables exist: remembered fine-tuning entities start at once
+            TenantSharding.init(system);
+            AdapterSharding.init(system);
+            FineTuneSharding.init(system);
+        }
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
         shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "drain-engine",
                 () -> engine.drain().thenApply(x -> Done.getInstance()));
@@ -162,11 +171,10 @@ public final class EmbeddedServer {
                 cluster.manager().tell(Join.create(cluster.selfMember().address()));
             }
             if (cluster.selfMember().hasRole(Roles.ROUTER)) {
-                TenantSharding.init(system);
-                AdapterSharding.init(system);
                 Config config = system.settings().config();
                 ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
                         BlobStoreSettings.create(config)), "blob-store");
+                ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config)), "file-store");
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
                 String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
@@ -184,6 +192,7 @@ public final class EmbeddedServer {
         paths.put("loraplex.node.adapter-root", data.resolve("blobs").toString());
         // the blob store writes where the GPU node reads
         paths.put("loraplex.blob-store.root", data.resolve("blobs").toString());
+        paths.put("loraplex.file-store.root", data.resolve("files").toString());
         Config chosen = overrides
                 .withFallback(ConfigFactory.parseMap(paths))
                 .withFallback(ConfigFactory.parseResources("embedded.conf"));
