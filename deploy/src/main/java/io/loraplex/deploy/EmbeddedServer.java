@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.Roles;
 import io.loraplex.cluster.TenantId;
@@ -18,9 +20,12 @@ import io.loraplex.node.AdapterStore;
 import io.loraplex.node.GpuNode;
 import io.loraplex.node.NodeSettings;
 import io.loraplex.persistence.Journals;
+import io.loraplex.persistence.adapter.AdapterIndex;
+import io.loraplex.persistence.adapter.AdapterSharding;
 import io.loraplex.persistence.blob.BlobStore;
 import io.loraplex.persistence.blob.BlobStoreActor;
 import io.loraplex.persistence.blob.BlobStoreSettings;
+import io.loraplex.persistence.tenant.TenantRecovery;
 import io.loraplex.persistence.tenant.TenantSharding;
 import io.loraplex.router.http.RouterServer;
 import io.loraplex.router.RouterSettings;
@@ -116,16 +121,37 @@ public final class EmbeddedServer {
             served.close();
             return CompletableFuture.completedFuture(Done.getInstance());
         });
+        if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
+            // tenants (and with them the replicated key index) recover before the first request
+            TenantRecovery.wakeAll(system, 8, Duration.ofSeconds(30)).toCompletableFuture().get(10, TimeUnit.MINUTES);
+        }
+        for (DemoTenants.Demo d : demos) {
+            registerTenant(system, d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()), "training");
+        }
+        if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
+            sweepBlobs(system, log);
+        }
         AtomicBoolean warmedUp = new AtomicBoolean(false);
         var binding = RouterServer.start(system, RouterSettings.create(config), warmedUp::get).toCompletableFuture()
                 .get(60, TimeUnit.SECONDS);
         EmbeddedServer server = new EmbeddedServer(system, served, backend, engine, binding.localAddress(), demos,
                 nodeSettings.adapterRoot());
-        for (DemoTenants.Demo d : demos) {
-            server.registerTenant(d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()));
-        }
         warmedUp.set(true);
         return server;
+    }
+
+    /**
+     * Before the API opens: removes what a crash left in the blob store — unfinished uploads, and
+     * blobs no adapter version references (stored but never registered, or whose deletion was cut).
+     */
+    private static void sweepBlobs(ActorSystem<Void> system, PrintStream log) throws Exception {
+        AdapterIndex.ReferencedBlobs referenced = AdapterIndex.referencedBlobs(system).toCompletableFuture().get(10, TimeUnit.MINUTES);
+        BlobStore store = new BlobStore(Path.of(system.settings().config().getString("loraplex.blob-store.root")));
+        BlobStore.SweepReport report = store.sweep(referenced);
+        if (report.temporaryEntries() > 0 || !report.unreferencedBlobs().isEmpty()) {
+            log.printf("loraplex: removed %d unfinished upload(s) and %d unreferenced blob(s) from the blob store%n",
+                    report.temporaryEntries(), report.unreferencedBlobs().size());
+        }
     }
 
     private static Behavior<Void> guardian(ServedModel served, Engine engine, NodeSettings nodeSettings) {
@@ -137,6 +163,7 @@ public final class EmbeddedServer {
             }
             if (cluster.selfMember().hasRole(Roles.ROUTER)) {
                 TenantSharding.init(system);
+                AdapterSharding.init(system);
                 Config config = system.settings().config();
                 ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
                         BlobStoreSettings.create(config)), "blob-store");
@@ -205,16 +232,43 @@ public final class EmbeddedServer {
         return sb.toString();
     }
 
-    /** Creates (or updates) a tenant with one full-scope key and the given adapters in its catalog. */
+    /**
+     * Creates (or updates) a tenant with one full-scope key, and registers and promotes the given
+     * adapters (their files already in the blob store) through the adapter lifecycle: validated on
+     * the GPU node like any upload.
+     */
     public void registerTenant(TenantId tenant, String displayName, String apiKey, List<AdapterRef> adapters) throws Exception {
+        registerTenant(system, tenant, displayName, apiKey, adapters, "upload");
+    }
+
+    private static void registerTenant(ActorSystem<Void> system, TenantId tenant, String displayName, String apiKey,
+            List<AdapterRef> adapters, String source) throws Exception {
         EntityRef<TenantProtocol.Command> ref = ClusterSharding.get(system).entityRefFor(TenantProtocol.TYPE_KEY, tenant.value());
         Duration timeout = Duration.ofSeconds(30);
         check(ref.ask(r -> new TenantProtocol.Setup(displayName, "standard", 1.0, TenantProtocol.Limits.generous(), r), timeout),
                 "set up " + tenant);
         check(ref.ask(r -> new TenantProtocol.AddApiKey(TenantProtocol.hashKey(apiKey), EnumSet.allOf(TenantProtocol.Scope.class), r),
                 timeout), "add a key of " + tenant);
+        Path root = Path.of(system.settings().config().getString("loraplex.blob-store.root"));
         for (AdapterRef a : adapters) {
-            check(ref.ask(r -> new TenantProtocol.SetModel(a.name(), a, r), timeout), "register adapter " + a.name() + " of " + tenant);
+            EntityRef<AdapterProtocol.Command> adapter = ClusterSharding.get(system).entityRefFor(AdapterProtocol.TYPE_KEY,
+                    AdapterProtocol.entityId(tenant, a.name()));
+            Path dir = root.resolve(tenant.value()).resolve(a.contentHash().hex());
+            long bytes = Files.size(dir.resolve(ContentHash.CONFIG_FILE)) + Files.size(dir.resolve(ContentHash.WEIGHTS_FILE));
+            AdapterProtocol.Reply registered = adapter.<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.RegisterVersion(tenant,
+                    a.name(), a.contentHash(), bytes, source, r), Duration.ofMinutes(2)).toCompletableFuture().get(3, TimeUnit.MINUTES);
+            if (!registered.ok()) {
+                throw new IllegalStateException("could not register adapter " + a.name() + " of " + tenant + ": " + registered.message());
+            }
+            int version = registered.view().versions().stream().filter(v -> v.hash().equals(a.contentHash()))
+                    .mapToInt(AdapterProtocol.VersionView::version).max().orElseThrow();
+            if (!Integer.valueOf(version).equals(registered.view().promotedVersion())) {
+                AdapterProtocol.Reply promoted = adapter.<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.Promote(version, r), timeout)
+                        .toCompletableFuture().get(60, TimeUnit.SECONDS);
+                if (!promoted.ok()) {
+                    throw new IllegalStateException("could not promote adapter " + a.name() + " of " + tenant + ": " + promoted.message());
+                }
+            }
         }
     }
 

@@ -30,6 +30,9 @@ public final class Main {
         if (command.equals("bench-http")) {
             return EngineCli.runCommand(BenchHttpCommand.flags(), rest, out, err, f -> BenchHttpCommand.run(f, out, err));
         }
+        if (command.equals("bench-upload")) {
+            return EngineCli.runCommand(BenchUploadCommand.flags(), rest, out, err, f -> BenchUploadCommand.run(f, out, err));
+        }
         err.println("loraplex: unknown command '" + command + "'. Run 'loraplex help' for the list.");
         return 2;
     }
@@ -40,6 +43,7 @@ public final class Main {
         out.println("commands:");
         out.printf("  %-12s %s%n", "serve", "start the product: HTTP API, tenants and a GPU node in one JVM (the embedded default)");
         out.printf("  %-12s %s%n", "bench-http", "requests/s and time to first token of streaming clients against the embedded server");
+        out.printf("  %-12s %s%n", "bench-upload", "upload-to-ready latency of a large adapter through the embedded server's lifecycle");
         EngineCli.COMMANDS.forEach((name, summary) -> out.printf("  %-12s %s%n", name, summary));
     }
 }

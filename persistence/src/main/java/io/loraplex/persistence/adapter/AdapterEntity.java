@@ -277,7 +277,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         lookUp(GpuNodeProtocol.SERVICE_KEY, nodes -> {
             if (nodes.isEmpty()) {
                 return s -> finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
-                        + version.number() + "; it stays UPLOADED until registered again", s));
+                        + version.number() + "; it stays UPLOADED until it is registered again or read", s));
             }
             List<ActorRef<GpuNodeProtocol.Command>> candidates = new ArrayList<>(nodes);
             ActorRef<GpuNodeProtocol.Command> node = candidates.get(ThreadLocalRandom.current().nextInt(candidates.size()));
@@ -286,7 +286,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
                         (now, validation) -> onValidation(now, version.number(), validation, replyTo),
                         now -> finish(refuse(replyTo, Error.UNAVAILABLE, "GPU node " + node.path() + " did not validate version "
                                 + version.number() + " within " + settings.validationTimeout()
-                                + "; it stays UPLOADED until registered again", now)));
+                                + "; it stays UPLOADED until it is registered again or read", now)));
                 return Effect().noReply();
             };
         });
@@ -467,15 +467,20 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     /**
      * Sends the catalog the entry of {@code next}; once acknowledged, continues with what
-     * {@code then} gives; refused or not acknowledged in time, answers UNAVAILABLE and ends.
+     * {@code then} gives; refused or not acknowledged in time, answers UNAVAILABLE and ends (after
+     * a timeout re-sending the unchanged entry, in case the tenant applies the change late).
      */
     private void askCatalog(AdapterState next, Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>> then,
             ActorRef<Reply> replyTo) {
         ask(Ack.class, tenantEntity, settings.tenantTimeout(), r -> updateCatalog(next, r),
                 (s, ack) -> ack.ok() ? then.apply(s) : finish(refuse(replyTo, Error.UNAVAILABLE,
                         "the catalog of tenant " + tenant + " refused the change: " + ack.message() + "; nothing changed", s)),
-                s -> finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant + " did not acknowledge the catalog change within "
-                        + settings.tenantTimeout() + "; nothing changed", s)));
+                s -> {
+                    // the change may still arrive and be applied late: this entry, sent after it, undoes it
+                    tenantEntity.tell(updateCatalog(s, ignoreTenantAck));
+                    return finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant
+                            + " did not acknowledge the catalog change within " + settings.tenantTimeout() + "; nothing changed", s));
+                });
     }
 
     /** {@link #lookUp}, as the effect of a step: nothing yet, the operation goes on. */

@@ -15,12 +15,12 @@ import org.apache.pekko.cluster.typed.Join;
  * ActorSystems for the tests: cluster provider on loopback, every message serialized, one role, the
  * in-memory journal, a snapshot every 5 events.
  */
-final class TestClusters {
+public final class TestClusters {
 
     private TestClusters() {
     }
 
-    static Config config(String role) {
+    public static Config config(String role) {
         return ConfigFactory.parseString("""
                 pekko.loglevel = WARNING
                 pekko.actor.provider = cluster
@@ -37,7 +37,7 @@ final class TestClusters {
     }
 
     /** Joins {@code seed} (itself, for the first node) and waits until this node is Up. */
-    static void join(ActorTestKit kit, Address seed) {
+    public static void join(ActorTestKit kit, Address seed) {
         Cluster cluster = Cluster.get(kit.system());
         cluster.manager().tell(Join.create(seed));
         kit.createTestProbe().awaitAssert(Duration.ofSeconds(20), () -> {
@@ -46,7 +46,7 @@ final class TestClusters {
         });
     }
 
-    static Address address(ActorTestKit kit) {
+    public static Address address(ActorTestKit kit) {
         return Cluster.get(kit.system()).selfMember().address();
     }
 }

@@ -5,12 +5,12 @@ import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 
 /** The in-memory journal and snapshot store of {@code pekko-persistence-testkit}, for tests. */
-final class TestJournals {
+public final class TestJournals {
 
     private TestJournals() {
     }
 
-    static Config inMemory() {
+    public static Config inMemory() {
         return PersistenceTestKitPlugin.getInstance().config()
                 .withFallback(PersistenceTestKitSnapshotPlugin.getInstance().config());
     }

@@ -1,0 +1,710 @@
+package io.loraplex.persistence.adapter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.adapter.AdapterProtocol;
+import io.loraplex.cluster.adapter.AdapterProtocol.AdapterView;
+import io.loraplex.cluster.adapter.AdapterProtocol.Command;
+import io.loraplex.cluster.adapter.AdapterProtocol.Delete;
+import io.loraplex.cluster.adapter.AdapterProtocol.Error;
+import io.loraplex.cluster.adapter.AdapterProtocol.Get;
+import io.loraplex.cluster.adapter.AdapterProtocol.Promote;
+import io.loraplex.cluster.adapter.AdapterProtocol.RegisterVersion;
+import io.loraplex.cluster.adapter.AdapterProtocol.Reply;
+import io.loraplex.cluster.adapter.AdapterProtocol.Retire;
+import io.loraplex.cluster.adapter.AdapterProtocol.Rollback;
+import io.loraplex.cluster.adapter.AdapterProtocol.StartCanary;
+import io.loraplex.cluster.adapter.AdapterProtocol.StopCanary;
+import io.loraplex.cluster.adapter.AdapterProtocol.VersionState;
+import io.loraplex.cluster.adapter.AdapterProtocol.VersionView;
+import io.loraplex.cluster.blob.BlobProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol.Ack;
+import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
+import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.persistence.Journals;
+import io.loraplex.persistence.adapter.TestCollaborators.TenantScript;
+import io.loraplex.persistence.adapter.TestCollaborators.Verdict;
+import io.loraplex.persistence.tenant.TestClusters;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.pattern.Patterns;
+import org.apache.pekko.persistence.Persistence;
+import org.apache.pekko.persistence.SnapshotProtocol;
+import org.apache.pekko.persistence.SnapshotSelectionCriteria;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The Adapter entity on a one-node cluster with the router role, every message serialized, with
+ * stand-ins for the Tenant entity (through sharding), a GPU node and a blob store (through the
+ * receptionist); every test has its own tenant. Written once, run on each journal by a subclass
+ * naming it ({@link #journal()}).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class AdapterEntitySuite {
+
+    static final Clock CLOCK = Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC);
+    static final long MB = 1 << 20;
+
+    ActorTestKit testKit;
+    AdapterSettings settings;
+    ActorRef<GpuNodeProtocol.Command> gpuNode;
+
+    /** The journal and snapshot store the suite runs on, laid over the test cluster's configuration. */
+    abstract Config journal();
+
+    @BeforeAll
+    void start() {
+        Config adapter = ConfigFactory.parseString("""
+                loraplex.adapter {
+                  tenant-timeout = 400ms
+                  validation-timeout = 400ms
+                  snapshot-every = 5
+                  command-stash = 3
+                }
+                """);
+        testKit = ActorTestKit.create("adapter-entity", adapter.withFallback(journal()).withFallback(TestClusters.config("router")));
+        Journals.prepare(testKit.system(), Duration.ofSeconds(30));
+        TestClusters.join(testKit, TestClusters.address(testKit));
+        settings = AdapterSettings.create(testKit.system().settings().config());
+        ClusterSharding.get(testKit.system()).init(Entity.of(TenantProtocol.TYPE_KEY,
+                ctx -> TestCollaborators.tenant(ctx.getEntityId())).withRole("router"));
+        AdapterSharding.init(testKit.system(), settings, CLOCK);
+        gpuNode = testKit.spawn(TestCollaborators.gpuNode());
+        register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        register(BlobProtocol.SERVICE_KEY, testKit.spawn(TestCollaborators.blobStore()));
+        warmUp();
+    }
+
+    /** Called once everything runs, before the tests: a journal that is slow to start writes here. */
+    void warmUp() {
+    }
+
+    @AfterAll
+    void stop() {
+        testKit.shutdownTestKit();
+    }
+
+    // ---- registering versions
+
+    @Test
+    void aValidVersionIsReadyWithItsBaseAndTheTenantTracksTheName() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        Reply reply = f.register(hash, 3 * MB);
+        assertTrue(reply.ok(), reply.message());
+        AdapterView view = reply.view();
+        assertTrue(view.exists());
+        assertEquals(f.tenant, view.tenant());
+        VersionView v1 = view.versions().getFirst();
+        assertEquals(1, v1.version());
+        assertEquals(hash, v1.hash());
+        assertEquals(VersionState.READY, v1.state());
+        assertEquals(TestCollaborators.BASE, v1.baseIdentity());
+        assertEquals(TestCollaborators.MAX_RANK, v1.maxRank());
+        assertEquals(3 * MB, v1.bytes());
+        assertEquals("upload", v1.source());
+        assertEquals(CLOCK.millis(), v1.createdEpochMillis());
+        assertEquals(List.of(VersionState.UPLOADED, VersionState.READY), v1.history().stream().map(h -> h.state()).toList());
+
+        assertEquals(new ReserveStorage(hash.hex(), 3 * MB, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
+        assertEquals("cafe", f.seen.expectMessageClass(TrackAdapterName.class).name());
+        // READY is not served: nothing goes to the catalog
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void theSameHashAgainAnswersTheSameVersion() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        AdapterView first = f.register(hash, MB).view();
+        f.seen.receiveSeveralMessages(2);
+        Reply again = f.register(hash, MB);
+        assertTrue(again.ok());
+        assertEquals(first, again.view());
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+        // a second hash is version 2, and the name is tracked only once
+        Reply second = f.register(randomHash(), MB);
+        assertEquals(2, second.view().versions().getLast().version());
+        assertInstanceOf(ReserveStorage.class, f.seen.receiveMessage());
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void aVersionTheGpuNodeRefusesIsRejectedItsBlobDeletedAndItsBytesReleased() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        TestCollaborators.VERDICTS.put(hash, Verdict.invalid("adapter base 'llama-7b' differs from the node's base 'tiny'"));
+        Reply reply = f.register(hash, MB);
+        assertFalse(reply.ok());
+        assertEquals(Error.REJECTED, reply.error());
+        assertEquals("adapter base 'llama-7b' differs from the node's base 'tiny'", reply.message());
+        VersionView v1 = reply.view().versions().getFirst();
+        assertEquals(VersionState.REJECTED, v1.state());
+        assertEquals(reply.message(), v1.reason());
+        awaitBlobDeleted(f.tenant, hash);
+        f.awaitSeen(ReleaseStorage.class, r -> r.key().equals(hash.hex()));
+        // a rejected version is no live version: the same bytes may be tried again, as version 2
+        TestCollaborators.VERDICTS.put(hash, Verdict.VALID);
+        Reply retried = f.register(hash, MB);
+        assertTrue(retried.ok(), retried.message());
+        assertEquals(2, retried.view().versions().getLast().version());
+    }
+
+    @Test
+    void overTheQuotaNothingIsStoredOrJournaled() {
+        Fixture f = new Fixture();
+        f.script.quota = 2 * MB;
+        ContentHash hash = randomHash();
+        Reply reply = f.register(hash, 3 * MB);
+        assertFalse(reply.ok());
+        assertEquals(Error.QUOTA_EXCEEDED, reply.error());
+        assertTrue(reply.message().contains("storage quota exceeded"), reply.message());
+        assertFalse(reply.view().exists());
+        awaitBlobDeleted(f.tenant, hash);
+        f.restart();
+        assertFalse(f.get().exists());
+        assertTrue(f.register(randomHash(), MB).ok());
+    }
+
+    @Test
+    void aValidationWithoutAnswerLeavesTheVersionUploadedAndIsRetried() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        TestCollaborators.VERDICTS.put(hash, Verdict.SILENT);
+        Reply reply = f.register(hash, MB);
+        assertEquals(Error.UNAVAILABLE, reply.error());
+        assertTrue(reply.message().contains("did not validate version 1"), reply.message());
+        assertEquals(VersionState.UPLOADED, reply.view().versions().getFirst().state());
+        f.seen.expectMessageClass(ReserveStorage.class);
+        f.seen.expectMessageClass(TrackAdapterName.class);
+
+        // registering the same hash retries, and does not reserve again
+        TestCollaborators.VERDICTS.put(hash, Verdict.VALID);
+        Reply retried = f.register(hash, MB);
+        assertTrue(retried.ok(), retried.message());
+        assertEquals(1, retried.view().versions().size());
+        assertEquals(VersionState.READY, retried.view().versions().getFirst().state());
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+
+        // a Get retries too
+        ContentHash second = randomHash();
+        TestCollaborators.VERDICTS.put(second, Verdict.SILENT);
+        assertEquals(Error.UNAVAILABLE, f.register(second, MB).error());
+        TestCollaborators.VERDICTS.put(second, Verdict.VALID);
+        awaitVersionState(f, 2, VersionState.READY);
+    }
+
+    @Test
+    void withNoGpuNodeUpAVersionStaysUploaded() {
+        Fixture f = new Fixture();
+        deregister(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        try {
+            Reply reply = f.register(randomHash(), MB);
+            assertEquals(Error.UNAVAILABLE, reply.error());
+            assertTrue(reply.message().contains("no GPU node"), reply.message());
+            assertEquals(VersionState.UPLOADED, reply.view().versions().getFirst().state());
+        } finally {
+            register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        }
+        awaitVersionState(f, 1, VersionState.READY);
+    }
+
+    @Test
+    void registrationsAreCheckedAgainstTheEntity() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        assertRefused(Error.INVALID, "reached the adapter",
+                f.ask(r -> new RegisterVersion(new TenantId("someone-else"), "cafe", hash, MB, "upload", r)));
+        assertRefused(Error.INVALID, "reached the adapter",
+                f.ask(r -> new RegisterVersion(f.tenant, "latte", hash, MB, "upload", r)));
+        assertRefused(Error.INVALID, "0 bytes or more", f.ask(r -> new RegisterVersion(f.tenant, "cafe", hash, -1, "upload", r)));
+        assertRefused(Error.INVALID, "source", f.ask(r -> new RegisterVersion(f.tenant, "cafe", hash, MB, "pickle", r)));
+        assertFalse(f.get().exists());
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+        assertThrows(IllegalArgumentException.class, () -> AdapterEntity.create("no-separator", settings, CLOCK));
+        assertThrows(IllegalArgumentException.class, () -> AdapterEntity.create("t|bad name", settings, CLOCK));
+    }
+
+    // ---- the lifecycle
+
+    @Test
+    void promoteCanaryRollbackAndRetireMoveThePointersAndTheCatalogFollows() {
+        Fixture f = new Fixture();
+        ContentHash h1 = randomHash();
+        ContentHash h2 = randomHash();
+        ContentHash h3 = randomHash();
+        f.register(h1, MB);
+        f.register(h2, MB);
+        f.register(h3, MB);
+        f.seen.receiveSeveralMessages(4);
+        AdapterRef v1 = new AdapterRef(f.tenant, "cafe", 1, h1, TestCollaborators.BASE);
+        AdapterRef v2 = new AdapterRef(f.tenant, "cafe", 2, h2, TestCollaborators.BASE);
+        AdapterRef v3 = new AdapterRef(f.tenant, "cafe", 3, h3, TestCollaborators.BASE);
+
+        AdapterView view = f.ok(r -> new Promote(1, r));
+        assertEquals(1, view.promotedVersion());
+        assertEquals(new UpdateCatalog("cafe", v1, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+
+        view = f.ok(r -> new StartCanary(2, 0.25, r));
+        assertEquals(2, view.canaryVersion());
+        assertEquals(0.25, view.canaryShare());
+        assertEquals(VersionState.CANARY, view.versions().get(1).state());
+        assertEquals(new UpdateCatalog("cafe", v1, v2, 0.25, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        assertRefused(Error.CONFLICT, "is the canary already", f.ask(r -> new StartCanary(3, 0.5, r)));
+        assertRefused(Error.CONFLICT, "CANARY", f.ask(r -> new Retire(2, r)));
+
+        view = f.ok(r -> new Promote(2, r));
+        assertEquals(2, view.promotedVersion());
+        assertNull(view.canaryVersion());
+        assertEquals(VersionState.READY, view.versions().getFirst().state());
+        assertEquals(new UpdateCatalog("cafe", v2, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+
+        view = f.ok(Rollback::new);
+        assertEquals(1, view.promotedVersion());
+        assertEquals(VersionState.ROLLED_BACK, view.versions().get(1).state());
+        assertEquals(VersionState.PROMOTED, view.versions().getFirst().state());
+        assertEquals(new UpdateCatalog("cafe", v1, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        assertRefused(Error.CONFLICT, "no previously promoted version", f.ask(Rollback::new));
+
+        view = f.ok(r -> new Retire(2, r));
+        assertEquals(VersionState.RETIRED, view.versions().get(1).state());
+        f.seen.expectMessageClass(UpdateCatalog.class);
+        assertRefused(Error.CONFLICT, "is RETIRED", f.ask(r -> new Promote(2, r)));
+        assertRefused(Error.CONFLICT, "is PROMOTED", f.ask(r -> new Retire(1, r)));
+        assertRefused(Error.CONFLICT, "no canary", f.ask(StopCanary::new));
+
+        // no version: the newest READY one
+        view = f.ok(r -> new Promote(null, r));
+        assertEquals(3, view.promotedVersion());
+        assertEquals(new UpdateCatalog("cafe", v3, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        // rolling back from 3 finds 1 (2 is retired)
+        assertEquals(1, f.ok(Rollback::new).promotedVersion());
+        f.seen.expectMessageClass(UpdateCatalog.class);
+        // promoting the promoted version again changes nothing
+        assertEquals(1, f.ok(r -> new Promote(1, r)).promotedVersion());
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+
+        view = f.ok(r -> new StartCanary(3, 0.1, r));
+        assertEquals(VersionState.CANARY, view.versions().get(2).state());
+        f.seen.expectMessageClass(UpdateCatalog.class);
+        view = f.ok(StopCanary::new);
+        assertNull(view.canaryVersion());
+        assertEquals(VersionState.READY, view.versions().get(2).state());
+        assertEquals(new UpdateCatalog("cafe", v1, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+
+        List<VersionState> history = view.versions().getFirst().history().stream().map(h -> h.state()).toList();
+        assertEquals(List.of(VersionState.UPLOADED, VersionState.READY, VersionState.PROMOTED, VersionState.READY,
+                VersionState.PROMOTED, VersionState.READY, VersionState.PROMOTED), history);
+    }
+
+    @Test
+    void everyCommandOnAMissingAdapterIsNotFound() {
+        Fixture f = new Fixture();
+        for (Function<ActorRef<Reply>, Command> command : List.<Function<ActorRef<Reply>, Command>>of(
+                r -> new Promote(null, r), r -> new Promote(1, r), r -> new StartCanary(1, 0.5, r), StopCanary::new,
+                Rollback::new, r -> new Retire(1, r), Delete::new)) {
+            Reply reply = f.ask(command);
+            assertRefused(Error.NOT_FOUND, "does not exist", reply);
+            assertFalse(reply.view().exists());
+        }
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void commandsRefusedInTheWrongStateNameTheState() {
+        Fixture f = new Fixture();
+        ContentHash uploaded = randomHash();
+        ContentHash rejected = randomHash();
+        TestCollaborators.VERDICTS.put(uploaded, Verdict.SILENT);
+        TestCollaborators.VERDICTS.put(rejected, Verdict.invalid("NaN in lora_A of layer 0"));
+        f.register(uploaded, MB);
+        f.register(rejected, MB);
+
+        assertRefused(Error.CONFLICT, "no READY version", f.ask(r -> new Promote(null, r)));
+        assertRefused(Error.CONFLICT, "is UPLOADED", f.ask(r -> new Promote(1, r)));
+        assertRefused(Error.CONFLICT, "is REJECTED", f.ask(r -> new Promote(2, r)));
+        assertRefused(Error.CONFLICT, "is UPLOADED", f.ask(r -> new Retire(1, r)));
+        assertRefused(Error.NOT_FOUND, "no version 7", f.ask(r -> new Promote(7, r)));
+        assertRefused(Error.INVALID, "start at 1", f.ask(r -> new Retire(0, r)));
+        assertRefused(Error.INVALID, "between 0 and 1", f.ask(r -> new StartCanary(1, 0, r)));
+        assertRefused(Error.INVALID, "between 0 and 1", f.ask(r -> new StartCanary(1, 1, r)));
+        assertRefused(Error.CONFLICT, "no promoted version", f.ask(r -> new StartCanary(1, 0.5, r)));
+        assertRefused(Error.CONFLICT, "no promoted version to roll back", f.ask(Rollback::new));
+
+        ContentHash ready = randomHash();
+        f.register(ready, MB);
+        f.ok(r -> new Promote(3, r));
+        assertRefused(Error.CONFLICT, "is REJECTED", f.ask(r -> new StartCanary(2, 0.5, r)));
+        assertRefused(Error.CONFLICT, "is PROMOTED", f.ask(r -> new StartCanary(3, 0.5, r)));
+        assertRefused(Error.CONFLICT, "no previously promoted version", f.ask(Rollback::new));
+    }
+
+    // ---- ordering: the catalog acknowledges before the journal and the answer
+
+    @Test
+    void theAnswerComesOnlyAfterTheCatalogAcknowledgedAndOtherCommandsWait() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        f.register(hash, MB);
+        f.register(randomHash(), MB);
+        f.seen.receiveSeveralMessages(3);
+        f.script.manualCatalog = true;
+
+        TestProbe<Reply> promoteReply = testKit.createTestProbe(Reply.class);
+        f.entity.tell(new Promote(1, promoteReply.ref()));
+        UpdateCatalog update = f.seen.expectMessageClass(UpdateCatalog.class);
+        assertEquals(1, update.promoted().version());
+        // meanwhile a Get answers at once with what is journaled, and a Retire waits its turn
+        assertNull(f.get().promotedVersion());
+        TestProbe<Reply> retireReply = testKit.createTestProbe(Reply.class);
+        f.entity.tell(new Retire(2, retireReply.ref()));
+        promoteReply.expectNoMessage(Duration.ofMillis(150));
+        retireReply.expectNoMessage(Duration.ofMillis(10));
+
+        update.replyTo().tell(Ack.done());
+        Reply promoted = promoteReply.receiveMessage();
+        assertTrue(promoted.ok());
+        assertEquals(1, promoted.view().promotedVersion());
+        // the retire ran after it: its own catalog update, acknowledged here
+        f.seen.expectMessageClass(UpdateCatalog.class).replyTo().tell(Ack.done());
+        assertEquals(VersionState.RETIRED, retireReply.receiveMessage().view().versions().get(1).state());
+    }
+
+    @Test
+    void withoutTheCatalogsAcknowledgementNothingChanges() {
+        Fixture f = new Fixture();
+        f.register(randomHash(), MB);
+        f.script.silent = true;
+        Reply reply = f.ask(r -> new Promote(1, r));
+        assertRefused(Error.UNAVAILABLE, "did not acknowledge the catalog change", reply);
+        assertNull(reply.view().promotedVersion());
+        f.seen.receiveSeveralMessages(2);
+        AdapterRef v1 = f.seen.expectMessageClass(UpdateCatalog.class).promoted();
+        assertEquals(1, v1.version());
+        // should the tenant apply the change late, the unchanged entry sent after it undoes it
+        assertEquals(new UpdateCatalog("cafe", null, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        f.script.silent = false;
+        f.restart();
+        AdapterView recovered = f.get();
+        assertNull(recovered.promotedVersion());
+        assertEquals(VersionState.READY, recovered.versions().getFirst().state());
+
+        f.script.manualCatalog = true;
+        // after the restart: its re-sent entry and name
+        f.seen.receiveSeveralMessages(2);
+        TestProbe<Reply> refusedReply = testKit.createTestProbe(Reply.class);
+        f.entity.tell(new Promote(1, refusedReply.ref()));
+        f.seen.expectMessageClass(UpdateCatalog.class).replyTo().tell(new Ack(false, "tenant t is not set up: send Setup first"));
+        assertRefused(Error.UNAVAILABLE, "not set up", refusedReply.receiveMessage());
+        assertNull(f.get().promotedVersion());
+    }
+
+    @Test
+    void aStashThatIsFullRefusesAtOnce() {
+        Fixture f = new Fixture();
+        f.register(randomHash(), MB);
+        f.script.manualCatalog = true;
+        TestProbe<Reply> replies = testKit.createTestProbe(Reply.class);
+        f.entity.tell(new Promote(1, replies.ref()));
+        f.seen.fishForMessage(Duration.ofSeconds(5), m -> m instanceof UpdateCatalog
+                ? FishingOutcomes.complete()
+                : FishingOutcomes.continueAndIgnore());
+        for (int i = 0; i < settings.commandStash(); i++) {
+            f.entity.tell(new StopCanary(replies.ref()));
+        }
+        f.entity.tell(new Rollback(replies.ref()));
+        assertRefused(Error.UNAVAILABLE, "commands waiting", replies.receiveMessage());
+    }
+
+    // ---- recovery
+
+    @Test
+    void afterRecoveryTheEntityResendsItsCatalogEntry() {
+        Fixture f = new Fixture();
+        ContentHash h1 = randomHash();
+        ContentHash h2 = randomHash();
+        f.register(h1, MB);
+        f.register(h2, MB);
+        f.ok(r -> new Promote(1, r));
+        f.ok(r -> new StartCanary(2, 0.3, r));
+        f.seen.receiveSeveralMessages(3 + 2);
+        f.restart();
+        AdapterRef v1 = new AdapterRef(f.tenant, "cafe", 1, h1, TestCollaborators.BASE);
+        AdapterRef v2 = new AdapterRef(f.tenant, "cafe", 2, h2, TestCollaborators.BASE);
+        assertEquals(new UpdateCatalog("cafe", v1, v2, 0.3, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        assertEquals(new TrackAdapterName("cafe", true, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
+        AdapterView view = f.get();
+        assertEquals(1, view.promotedVersion());
+        assertEquals(2, view.canaryVersion());
+
+        // a fresh adapter recovers silently
+        new Fixture().restart();
+    }
+
+    @Test
+    void aSnapshotHoldsTheStateAndRecoveryStartsFromIt() throws Exception {
+        Fixture f = new Fixture();
+        // 2 events per valid version: a snapshot at 5 events
+        for (int i = 0; i < 3; i++) {
+            f.register(randomHash(), MB);
+        }
+        AdapterState snapshot = testKit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+            Object s = latestSnapshot(AdapterEntity.persistenceId(f.tenant, "cafe").id());
+            return assertInstanceOf(AdapterState.class, s);
+        });
+        assertEquals(3, snapshot.lastVersion());
+        AdapterView before = f.get();
+        f.restart();
+        assertEquals(before, f.get());
+    }
+
+    // ---- delete
+
+    @Test
+    void deleteLeavesATombstonePurgesEverythingAndTheNameCanBeUsedAgain() {
+        Fixture f = new Fixture();
+        ContentHash h1 = randomHash();
+        ContentHash h2 = randomHash();
+        ContentHash rejected = randomHash();
+        TestCollaborators.VERDICTS.put(rejected, Verdict.invalid("wrong shapes"));
+        f.register(h1, MB);
+        f.register(h2, MB);
+        f.register(rejected, MB);
+        f.ok(r -> new Promote(1, r));
+        awaitBlobDeleted(f.tenant, rejected);
+        f.seen.receiveSeveralMessages(4 + 1 + 1);
+
+        Reply deleted = f.ask(Delete::new);
+        assertTrue(deleted.ok(), deleted.message());
+        assertFalse(deleted.view().exists());
+        assertTrue(deleted.view().versions().isEmpty());
+        assertEquals(new UpdateCatalog("cafe", null, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        assertEquals(Set.of(h1.hex(), h2.hex()), Set.of(f.seen.expectMessageClass(ReleaseStorage.class).key(),
+                f.seen.expectMessageClass(ReleaseStorage.class).key()));
+        assertEquals(new TrackAdapterName("cafe", false, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
+        awaitBlobDeleted(f.tenant, h1);
+        awaitBlobDeleted(f.tenant, h2);
+        awaitEvicted(h1);
+        awaitEvicted(h2);
+        assertRefused(Error.NOT_FOUND, "does not exist", f.ask(Delete::new));
+        assertRefused(Error.NOT_FOUND, "does not exist", f.ask(r -> new Promote(1, r)));
+
+        // the tombstone survives recovery, and recovery re-sends the removal
+        f.restart();
+        assertEquals(new UpdateCatalog("cafe", null, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+        assertEquals(new TrackAdapterName("cafe", false, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
+        assertFalse(f.get().exists());
+
+        // a new adapter under the same name: numbers continue, the old versions are gone
+        Reply reused = f.register(h1, MB);
+        assertTrue(reused.ok(), reused.message());
+        assertTrue(reused.view().exists());
+        assertEquals(List.of(4), reused.view().versions().stream().map(VersionView::version).toList());
+        assertEquals(new ReserveStorage(h1.hex(), MB, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
+        assertEquals(new TrackAdapterName("cafe", true, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
+    }
+
+    @Test
+    void theShardedEntityAnswersByTenantAndName() {
+        Fixture f = new Fixture();
+        var ref = ClusterSharding.get(testKit.system()).entityRefFor(AdapterProtocol.TYPE_KEY, AdapterProtocol.entityId(f.tenant, "latte"));
+        ContentHash hash = randomHash();
+        Reply reply = ref.<Reply>ask(r -> new RegisterVersion(f.tenant, "latte", hash, MB, "training", r), Duration.ofSeconds(10))
+                .toCompletableFuture().join();
+        assertTrue(reply.ok(), reply.message());
+        assertEquals("latte", reply.view().name());
+        assertEquals("training", reply.view().versions().getFirst().source());
+        assertEquals(reply.view(), ref.<Reply>ask(Get::new, Duration.ofSeconds(10)).toCompletableFuture().join().view());
+    }
+
+    // ---- the index of referenced blobs
+
+    @Test
+    void theIndexListsTheBlobsOfLiveVersionsOfAdaptersNotDeleted() throws Exception {
+        Fixture cafe = new Fixture();
+        ContentHash ready = randomHash();
+        ContentHash rejected = randomHash();
+        ContentHash uploaded = randomHash();
+        ContentHash deleted = randomHash();
+        TestCollaborators.VERDICTS.put(rejected, Verdict.invalid("truncated safetensors"));
+        TestCollaborators.VERDICTS.put(uploaded, Verdict.SILENT);
+        cafe.register(ready, MB);
+        cafe.register(rejected, MB);
+        cafe.register(uploaded, MB);
+        Fixture gone = new Fixture(cafe.tenant, "gone");
+        gone.register(deleted, MB);
+        assertTrue(gone.ask(Delete::new).ok());
+
+        AdapterIndex.ReferencedBlobs referenced = AdapterIndex.referencedBlobs(testKit.system()).toCompletableFuture()
+                .get(20, TimeUnit.SECONDS);
+        assertEquals(Set.of(ready, uploaded), referenced.byTenant().get(cafe.tenant));
+        assertTrue(referenced.test(cafe.tenant, ready));
+        assertFalse(referenced.test(cafe.tenant, rejected));
+        assertFalse(referenced.test(cafe.tenant, deleted));
+        assertFalse(referenced.test(new TenantId("nobody-" + UUID.randomUUID().toString().substring(0, 8)), ready));
+    }
+
+    // ---- helpers
+
+    /** One tenant's adapter, spawned outside sharding (to stop and restart it), and what its tenant received. */
+    final class Fixture {
+        final TenantId tenant;
+        final String name;
+        final TestProbe<TenantProtocol.Command> seen = testKit.createTestProbe(TenantProtocol.Command.class);
+        final TenantScript script = new TenantScript(seen.ref());
+        ActorRef<Command> entity;
+
+        Fixture() {
+            this(new TenantId("t-" + UUID.randomUUID().toString().substring(0, 12)), "cafe");
+        }
+
+        Fixture(TenantId tenant, String name) {
+            this.tenant = tenant;
+            this.name = name;
+            TestCollaborators.TENANTS.putIfAbsent(tenant.value(), script);
+            entity = testKit.spawn(AdapterEntity.create(AdapterProtocol.entityId(tenant, name), settings, CLOCK));
+        }
+
+        Reply register(ContentHash hash, long bytes) {
+            return ask(r -> new RegisterVersion(tenant, name, hash, bytes, "upload", r));
+        }
+
+        Reply ask(Function<ActorRef<Reply>, Command> command) {
+            TestProbe<Reply> probe = testKit.createTestProbe(Reply.class);
+            entity.tell(command.apply(probe.ref()));
+            return probe.receiveMessage();
+        }
+
+        AdapterView ok(Function<ActorRef<Reply>, Command> command) {
+            Reply reply = ask(command);
+            assertTrue(reply.ok(), reply.error() + ": " + reply.message());
+            return reply.view();
+        }
+
+        AdapterView get() {
+            return ask(Get::new).view();
+        }
+
+        /** Stops the entity, waits until it has, and starts it again: it recovers from the journal. */
+        void restart() {
+            testKit.stop(entity, Duration.ofSeconds(10));
+            entity = testKit.spawn(AdapterEntity.create(AdapterProtocol.entityId(tenant, name), settings, CLOCK));
+        }
+
+        <T extends TenantProtocol.Command> void awaitSeen(Class<T> type, java.util.function.Predicate<T> test) {
+            seen.fishForMessage(Duration.ofSeconds(5), m -> type.isInstance(m) && test.test(type.cast(m))
+                    ? FishingOutcomes.complete()
+                    : FishingOutcomes.continueAndIgnore());
+        }
+    }
+
+    void awaitVersionState(Fixture f, int version, VersionState state) {
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+            AdapterView view = f.get();
+            assertEquals(state, view.versions().stream().filter(v -> v.version() == version).findFirst().orElseThrow().state());
+            return null;
+        });
+    }
+
+    void awaitBlobDeleted(TenantId tenant, ContentHash hash) {
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+            assertTrue(TestCollaborators.BLOBS_DELETED.stream().anyMatch(d -> d.tenant().equals(tenant) && d.hash().equals(hash)),
+                    "no DeleteBlob for " + tenant + "/" + hash);
+            return null;
+        });
+    }
+
+    void awaitEvicted(ContentHash hash) {
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+            assertTrue(TestCollaborators.NODE_RECEIVED.stream().anyMatch(m -> m instanceof GpuNodeProtocol.EvictAdapter e
+                    && e.hash().equals(hash) && e.purge()), "no EvictAdapter(purge) for " + hash);
+            return null;
+        });
+    }
+
+    static void assertRefused(Error error, String words, Reply reply) {
+        assertFalse(reply.ok(), "expected a refusal " + error + ", got ok");
+        assertEquals(error, reply.error(), reply.message());
+        assertTrue(reply.message().contains(words), "'" + reply.message() + "' should say '" + words + "'");
+    }
+
+    static ContentHash randomHash() {
+        byte[] bytes = new byte[32];
+        ThreadLocalRandom.current().nextBytes(bytes);
+        return new ContentHash(HexFormat.of().formatHex(bytes));
+    }
+
+    /** The command with its replyTo cleared, to compare the rest. */
+    static TenantProtocol.Command withoutReplyTo(TenantProtocol.Command command) {
+        return switch (command) {
+            case ReserveStorage c -> new ReserveStorage(c.key(), c.bytes(), null);
+            case UpdateCatalog c -> new UpdateCatalog(c.name(), c.promoted(), c.canary(), c.canaryShare(), null);
+            case TrackAdapterName c -> new TrackAdapterName(c.name(), c.present(), null);
+            default -> command;
+        };
+    }
+
+    <T> void register(ServiceKey<T> key, ActorRef<T> service) {
+        testKit.system().receptionist().tell(Receptionist.register(key, service));
+        awaitListing(key, service, true);
+    }
+
+    <T> void deregister(ServiceKey<T> key, ActorRef<T> service) {
+        testKit.system().receptionist().tell(Receptionist.deregister(key, service));
+        awaitListing(key, service, false);
+    }
+
+    private <T> void awaitListing(ServiceKey<T> key, ActorRef<T> service, boolean listed) {
+        TestProbe<Receptionist.Listing> probe = testKit.createTestProbe(Receptionist.Listing.class);
+        probe.awaitAssert(Duration.ofSeconds(10), () -> {
+            testKit.system().receptionist().tell(Receptionist.find(key, probe.ref()));
+            assertEquals(listed, probe.receiveMessage().getServiceInstances(key).contains(service));
+            return null;
+        });
+    }
+
+    Object latestSnapshot(String persistenceId) throws Exception {
+        ActorSystem<Void> system = testKit.system();
+        var store = Persistence.get(Adapter.toClassic(system)).snapshotStoreFor("", ConfigFactory.empty());
+        var result = (SnapshotProtocol.LoadSnapshotResult) Patterns.ask(store,
+                new SnapshotProtocol.LoadSnapshot(persistenceId, SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
+                Duration.ofSeconds(5)).toCompletableFuture().get();
+        return result.snapshot().isDefined() ? result.snapshot().get().snapshot() : null;
+    }
+}
