@@ -451,12 +451,12 @@ class FineTuneEntityTest {
     void aDeadNodesJobMovesToAnotherNodeThenFailsWhenAttemptsAreSpent() {
         nodeRef2 = node(node2, "b");
         JobView created = createJob(request("cafe", null));
-        TrainAdapter first = awaitTrain();
-        stopNodeOf(first);
+        assertEquals(1, awaitTrain().attempt());
+        stopTrainingNode();
         TrainAdapter second = awaitTrain();
         assertEquals(2, second.attempt());
         assertTrue(events(created.id()).stream().anyMatch(e -> e.message().contains("stopped or left the cluster")));
-        stopNodeOf(second);
+        stopTrainingNode();
         awaitStatus(created.id(), JobStatus.FAILED);
         JobView failed = job(created.id());
         assertEquals("node_lost", failed.errorCode());
@@ -484,7 +484,8 @@ class FineTuneEntityTest {
         throw new AssertionError("no node got a TrainAdapter");
     }
 
-    void stopNodeOf(TrainAdapter t) {
+    /** Stops the node that got the last TrainAdapter of {@link #awaitTrain}. */
+    void stopTrainingNode() {
         kit.stop(trainedOn == 1 ? nodeRef1 : nodeRef2);
     }
 

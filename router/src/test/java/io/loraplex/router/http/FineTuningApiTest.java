@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
