@@ -1,6 +1,7 @@
 package io.loraplex.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -125,6 +126,40 @@ class CrashIT {
             }
         } finally {
             third.kill();
+        }
+    }
+
+    @Test
+    void aRestartMidJobEndsInAFinishedOrFailedJobNeverAStuckOne() throws Exception {
+        Path data = work.resolve("data");
+        Map<String, String> env = Map.of("LORAPLEX_ADMIN_KEY", ADMIN_KEY);
+        ServeProcess first = ServeProcess.start(work, data, env, "--no-demo", "--threads", "1");
+        String key;
+        String jobId;
+        try {
+            assertOk(post(first.url(), "/v1/admin/tenants", ADMIN_KEY, "{\"id\": \"acme\"}"));
+            key = json.readTree(assertOk(post(first.url(), "/v1/admin/tenants/acme/keys", ADMIN_KEY,
+                    "{\"scopes\": [\"chat\", \"manage\"]}")).body()).get("key").asText();
+            String fileId = FineTuneIT.uploadTrainingFile(first.url(), key, work.resolve("pairs.jsonl"));
+            jobId = FineTuneIT.createJob(first.url(), key, fileId, "restarted", 60);
+            FineTuneIT.awaitStatus(first.url(), key, jobId, "running", 120);
+            Thread.sleep(1000); // a few steps in
+        } finally {
+            first.kill();
+        }
+        ServeProcess second = ServeProcess.start(work, data, env, "--no-demo", "--threads", "1");
+        try {
+            JsonNode job = FineTuneIT.awaitStatus(second.url(), key, jobId, "succeeded", 300);
+            String status = job.get("status").asText();
+            assertTrue(Set.of("succeeded", "failed").contains(status), "the job ended: " + job);
+            if (status.equals("failed")) {
+                assertFalse(job.at("/error/message").asText().isBlank(), "a failed job says why: " + job);
+            } else {
+                JsonNode view = json.readTree(assertOk(get(second.url(), "/v1/adapters/restarted", key)).body());
+                assertEquals(1, view.get("promoted_version").asInt(), view.toString());
+            }
+        } finally {
+            second.kill();
         }
     }
 
