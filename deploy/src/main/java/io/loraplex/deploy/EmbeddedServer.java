@@ -49,6 +49,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
@@ -174,7 +175,7 @@ public final class EmbeddedServer {
                 Config config = system.settings().config();
                 ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
                         BlobStoreSettings.create(config)), "blob-store");
-                ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config)), "file-store");
+                ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config)), "file-store", DispatcherSelector.blocking());
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
                 String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();

@@ -69,6 +69,8 @@ final class NodeTraining implements AutoCloseable {
     private final ExecutorService jobs = Executors.newSingleThreadExecutor(r -> new Thread(r, "loraplex-training"));
     private final Map<String, Trainer> running = new ConcurrentHashMap<>();
     private final Map<String, Boolean> cancelled = new ConcurrentHashMap<>();
+    /** The newest attempt of each job this node was given: an earlier one still queued is dropped. */
+    private final Map<String, Integer> latestAttempt = new ConcurrentHashMap<>();
 
     NodeTraining(ActorSystem<?> system, NodeId node, ServedModel model, ComputeGate gate, int threads) {
         this.system = system;
@@ -94,6 +96,7 @@ final class NodeTraining implements AutoCloseable {
     /** Queues a job; its updates go to {@code t.replyTo()}. */
     void train(TrainAdapter t) {
         cancelled.remove(t.jobId());
+        latestAttempt.merge(t.jobId(), t.attempt(), Math::max);
         jobs.execute(() -> run(t));
     }
 
@@ -106,6 +109,9 @@ final class NodeTraining implements AutoCloseable {
     }
 
     private void run(TrainAdapter t) {
+        if (latestAttempt.getOrDefault(t.jobId(), t.attempt()) > t.attempt()) {
+            return; // superseded by a later attempt of the same job, which reports instead
+        }
         ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
         Path work = null;
         try {
@@ -162,6 +168,7 @@ final class NodeTraining implements AutoCloseable {
         } finally {
             running.remove(t.jobId());
             cancelled.remove(t.jobId());
+            latestAttempt.remove(t.jobId(), t.attempt());
             if (work != null) {
                 deleteTree(work);
             }
