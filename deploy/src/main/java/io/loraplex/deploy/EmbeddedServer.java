@@ -6,6 +6,9 @@ import com.typesafe.config.ConfigValue;
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.adapter.AdapterProtocol;
+import io.loraplex.cluster.blob.BlobProtocol;
+import io.loraplex.cluster.files.FileStoreProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.Roles;
 import io.loraplex.cluster.TenantId;
@@ -50,7 +53,10 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -121,6 +127,12 @@ public final class EmbeddedServer {
             TenantSharding.init(system);
             AdapterSharding.init(system);
             FineTuneSharding.init(system);
+            // registrations are asynchronous: the demo's validation and the API's routes look these up
+            awaitService(system, BlobProtocol.SERVICE_KEY);
+            awaitService(system, FileStoreProtocol.SERVICE_KEY);
+        }
+        if (Cluster.get(system).selfMember().hasRole(Roles.GPU_NODE)) {
+            awaitService(system, GpuNodeProtocol.SERVICE_KEY);
         }
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
         shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "drain-engine",
@@ -148,6 +160,22 @@ public final class EmbeddedServer {
                 nodeSettings.adapterRoot());
         warmedUp.set(true);
         return server;
+    }
+
+    /** Waits until the receptionist lists an instance of {@code key} (registration is asynchronous). */
+    private static void awaitService(ActorSystem<Void> system, ServiceKey<?> key) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            Receptionist.Listing listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+                    r -> Receptionist.find(key, r), Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+            if (!listing.getAllServiceInstances(key).isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > until) {
+                throw new IllegalStateException("no " + key.id() + " registered within 60 s");
+            }
+            Thread.sleep(20);
+        }
     }
 
     /**

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,12 +13,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -41,42 +37,20 @@ class ServeIT {
 
     @TempDir
     static Path work;
+    static ServeProcess serve;
     static Process server;
     static String url;
     static String cafeKey;
     static String lawKey;
-    static final List<String> output = new ArrayList<>();
     static final HttpClient http = HttpClient.newHttpClient();
 
     @BeforeAll
     static void start() throws Exception {
         Path testConfig = work.resolve("test.conf");
         Files.writeString(testConfig, "pekko.actor.serialize-messages = on\n"); // every message through Kryo, as in every test
-        ProcessBuilder pb = new ProcessBuilder(Launcher.dist().resolve("bin/loraplex").toString(), "serve", "--port", "0",
-                "--data", work.resolve("data").toString(), "--config", testConfig.toString())
-                .directory(work.toFile()).redirectErrorStream(true);
-        pb.environment().put("LORAPLEX_JAVA_OPTS", "-Xmx1g");
-        server = pb.start();
-        BufferedReader reader = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
-        CompletableFuture<String> serving = new CompletableFuture<>();
-        Thread.ofVirtual().start(() -> {
-            Pattern p = Pattern.compile("loraplex is serving on (http://\\S+)");
-            try {
-                for (String line; (line = reader.readLine()) != null; ) {
-                    synchronized (output) {
-                        output.add(line);
-                    }
-                    Matcher m = p.matcher(line);
-                    if (m.find()) {
-                        serving.complete(m.group(1));
-                    }
-                }
-                serving.completeExceptionally(new IllegalStateException("serve exited: " + String.join("\n", output)));
-            } catch (Exception e) {
-                serving.completeExceptionally(e);
-            }
-        });
-        url = serving.get(180, TimeUnit.SECONDS);
+        serve = ServeProcess.start(work, work.resolve("data"), Map.of(), "--config", testConfig.toString());
+        server = serve.process();
+        url = serve.url();
         JsonNode keys = new ObjectMapper().readTree(work.resolve("data/demo-keys.json").toFile());
         cafeKey = keys.get("cafe").asText();
         lawKey = keys.get("lawfirm").asText();
@@ -84,15 +58,11 @@ class ServeIT {
 
     @AfterAll
     static void stop() throws Exception {
-        if (server.isAlive()) {
-            server.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-        }
+        serve.kill();
     }
 
     static String printed() {
-        synchronized (output) {
-            return String.join("\n", output);
-        }
+        return serve.printed();
     }
 
     static HttpResponse<String> post(String path, String key, String body) throws Exception {

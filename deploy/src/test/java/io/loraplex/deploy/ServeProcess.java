@@ -64,6 +64,10 @@ final class ServeProcess {
         }
     }
 
+    Process process() {
+        return process;
+    }
+
     String url() {
         return url;
     }

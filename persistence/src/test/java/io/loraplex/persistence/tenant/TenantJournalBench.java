@@ -141,7 +141,7 @@ public final class TenantJournalBench {
     }
 
     /** Runs {@code work} for 0..count-1 on {@code threads} threads, each index once; rethrows the first failure. */
-    private static void run(int count, int threads, IntConsumer work) throws Exception {
+    public static void run(int count, int threads, IntConsumer work) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             List<Future<?>> futures = new ArrayList<>(count);
