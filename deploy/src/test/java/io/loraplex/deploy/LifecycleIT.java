@@ -168,6 +168,15 @@ class LifecycleIT {
     }
 
     @Test
+    void ranksAboveTheEnginesLimitAreRefused() throws Exception {
+        Path dir = data.resolve("staged-rank");
+        int limit = server.engine().settings().maxLoraRank();
+        AdapterWriter.writeRandom(dir, server.model().model().config(), EnumSet.of(TargetModule.Q_PROJ), limit * 2, limit * 4, false,
+                DType.F32, 18);
+        assertRefusedAndNothingStored("toobig", dir, 422, "rank " + (limit * 2));
+    }
+
+    @Test
     void oversizedBodiesAreRefused() throws Exception {
         Path dir = adapter("big", 14);
         byte[] big = new byte[(int) MAX_UPLOAD + 1024];
