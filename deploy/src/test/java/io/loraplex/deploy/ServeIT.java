@@ -58,7 +58,9 @@ class ServeIT {
 
     @AfterAll
     static void stop() throws Exception {
-        serve.kill();
+        if (serve != null) {
+            serve.kill();
+        }
     }
 
     static String printed() {

@@ -57,7 +57,12 @@ final class ServeProcess {
             }
         });
         try {
-            return new ServeProcess(process, serving.get(180, TimeUnit.SECONDS), output);
+            return new ServeProcess(process, serving.get(300, TimeUnit.SECONDS), output);
+        } catch (java.util.concurrent.TimeoutException e) {
+            process.destroyForcibly();
+            synchronized (output) {
+                throw new IllegalStateException("serve did not start in 300 s; it printed:\n" + String.join("\n", output), e);
+            }
         } catch (Exception e) {
             process.destroyForcibly();
             throw e;
