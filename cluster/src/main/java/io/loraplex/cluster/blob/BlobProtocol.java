@@ -6,6 +6,7 @@ import io.loraplex.cluster.TenantId;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.stream.SinkRef;
+import org.apache.pekko.stream.SourceRef;
 import org.apache.pekko.util.ByteString;
 
 /**
@@ -16,12 +17,18 @@ import org.apache.pekko.util.ByteString;
  */
 public final class BlobProtocol {
 
+    /** Blob stores that take uploads (router JVMs: the durable copy, swept at start against the journal). */
     public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "loraplex-blob-store");
+    /**
+     * Every blob store others may read from ({@link ReadBlob}): the routers' stores and each GPU node's
+     * own copies. A node missing an adapter streams it from any of them and checks its hash.
+     */
+    public static final ServiceKey<Command> SOURCE_KEY = ServiceKey.create(Command.class, "loraplex-blob-source");
 
     private BlobProtocol() {
     }
 
-    public sealed interface Command extends RemoteMessage permits BeginUpload, PutFile, PutArchive, Finish, Abort, DeleteBlob {
+    public sealed interface Command extends RemoteMessage permits BeginUpload, PutFile, PutArchive, Finish, Abort, DeleteBlob, ReadBlob {
     }
 
     /** Opens an upload of at most {@code maxBytes} for {@code tenant}. */
@@ -69,5 +76,20 @@ public final class BlobProtocol {
     }
 
     public record Deleted(ContentHash hash, boolean existed) implements RemoteMessage {
+    }
+
+    /** Streams a stored blob's two files to another node. */
+    public record ReadBlob(TenantId tenant, ContentHash hash, ActorRef<BlobRead> replyTo) implements Command {
+    }
+
+    /**
+     * A stored blob's files as streams (chunked), with their sizes; {@code error} set (and the refs
+     * null) when this store does not hold it. The reader checks the content hash of what arrives.
+     */
+    public record BlobRead(ContentHash hash, SourceRef<ByteString> config, long configBytes, SourceRef<ByteString> weights,
+            long weightsBytes, String error) implements RemoteMessage {
+        public boolean ok() {
+            return error == null;
+        }
     }
 }

@@ -27,7 +27,7 @@ public final class GpuNodeProtocol {
 
     public sealed interface Command extends RemoteMessage
             permits Generate, Cancel, LoadAdapter, EvictAdapter, ValidateAdapter, GetStats, ValidateTrainingFile, TrainAdapter,
-            CancelTraining {
+            CancelTraining, PinAdapter, DropAdapter, SetDraining, Leave {
     }
 
     /** One chat message. */
@@ -109,8 +109,13 @@ public final class GpuNodeProtocol {
     public sealed interface GenerateReply extends RemoteMessage permits Started, Rejected {
     }
 
-    /** The generation is queued; its tokens come through {@code tokens}. */
-    public record Started(String requestId, NodeId node, int promptTokens, SourceRef<TokenEvent> tokens) implements GenerateReply {
+    /**
+     * The generation is queued; its tokens come through {@code tokens}. {@code adapterTier} says where
+     * the adapter was when the request arrived: {@code hot} (in the engine's pool), {@code warm} (host
+     * memory), {@code cold} (loaded from disk or fetched from another node), or empty for the base.
+     */
+    public record Started(String requestId, NodeId node, int promptTokens, String adapterTier, SourceRef<TokenEvent> tokens)
+            implements GenerateReply {
     }
 
     /** Why a node refuses a generation; each maps to one HTTP status at the router. */
@@ -204,12 +209,49 @@ public final class GpuNodeProtocol {
     public record GetStats(ActorRef<NodeStats> replyTo) implements Command {
     }
 
-    /** A node's load and contents, for placement and operators. */
-    public record NodeStats(NodeId node, String baseModel, String baseIdentity, boolean ready, int running, int waiting,
-            int freePages, int totalPages, long generatedTokens, List<String> hotAdapters) implements RemoteMessage {
+    /** An adapter a node holds: {@code tier} {@code hot} (engine pool) or {@code warm} (host memory). */
+    public record HeldAdapter(AdapterRef adapter, String tier, boolean pinned, int running) implements RemoteMessage {
+    }
+
+    /**
+     * A node's load and contents, for placement and operators. {@code ready}: it takes new requests
+     * (false while draining or shutting down); {@code capacity}: how many requests it runs at once;
+     * {@code hotAdapters}: the content hashes of {@code adapters} in the hot tier.
+     */
+    public record NodeStats(NodeId node, String baseModel, String baseIdentity, boolean ready, boolean draining, int running,
+            int waiting, int capacity, int freePages, int totalPages, long generatedTokens, List<String> hotAdapters,
+            List<HeldAdapter> adapters) implements RemoteMessage {
         public NodeStats {
             hotAdapters = List.copyOf(hotAdapters);
+            adapters = List.copyOf(adapters);
         }
+    }
+
+    // ---- operations (issue 6): pin, drop, drain, leave
+
+    /** Pins an adapter hot on this node (loading it first), or unpins it (it stays until evicted). */
+    public record PinAdapter(AdapterRef adapter, boolean pinned, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /**
+     * The adapter version is deleted: evict it from every tier of this node and delete the node's own
+     * copy of its files. Acks once gone (in use: after its requests end).
+     */
+    public record DropAdapter(TenantId tenant, ContentHash hash, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /**
+     * Starts or ends a drain: a draining node refuses new generations ({@code OVERLOADED}, so routers
+     * retry elsewhere), reports {@code ready=false, draining=true}, and finishes what it runs.
+     */
+    public record SetDraining(boolean draining, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /**
+     * Leaves the cluster gracefully once nothing runs (the JVM then stops). Refused (Ack not ok) while
+     * requests run, when the node is not draining, or when its JVM also holds the router role.
+     */
+    public record Leave(ActorRef<Ack> replyTo) implements Command {
     }
 
     // ---- training (issue 8): the node reads files from the file store and stores adapters in the blob store

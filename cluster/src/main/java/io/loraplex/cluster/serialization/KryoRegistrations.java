@@ -137,6 +137,8 @@ public final class KryoRegistrations {
         ids.put(BlobProtocol.Abort.class.getName(), 607);
         ids.put(BlobProtocol.DeleteBlob.class.getName(), 608);
         ids.put(BlobProtocol.Deleted.class.getName(), 609);
+        ids.put(BlobProtocol.ReadBlob.class.getName(), 610);
+        ids.put(BlobProtocol.BlobRead.class.getName(), 611);
         // fine-tuning (700-799): GPU node training messages, the file store, the FineTune entity
         ids.put(GpuNodeProtocol.ValidateTrainingFile.class.getName(), 700);
         ids.put(GpuNodeProtocol.FileProblem.class.getName(), 701);
@@ -179,6 +181,13 @@ public final class KryoRegistrations {
         ids.put(FineTuneProtocol.Metrics.class.getName(), 758);
         ids.put(FineTuneProtocol.JobEvent.class.getName(), 759);
         ids.put(FineTuneProtocol.JobEvents.class.getName(), 760);
+        ids.put(GpuNodeProtocol.HeldAdapter.class.getName(), 770);
+        ids.put(GpuNodeProtocol.PinAdapter.class.getName(), 771);
+        ids.put(GpuNodeProtocol.DropAdapter.class.getName(), 772);
+        ids.put(GpuNodeProtocol.SetDraining.class.getName(), 773);
+        ids.put(GpuNodeProtocol.Leave.class.getName(), 774);
+        ids.put(TenantProtocol.ResolveModel.class.getName(), 775);
+        ids.put(TenantProtocol.Resolved.class.getName(), 776);
         IDS = Collections.unmodifiableMap(ids);
     }
 

@@ -48,7 +48,7 @@ public final class TenantProtocol {
     public sealed interface Command extends RemoteMessage
             permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize, SetModel,
             UpdateCatalog, TrackAdapterName, ListAdapterNames, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo,
-            GetUsage, Passivate {
+            GetUsage, Passivate, ResolveModel {
     }
 
     /** What a key may do. */
@@ -254,6 +254,16 @@ public final class TenantProtocol {
      * Sent by Cluster Sharding (its stop message) to an entity it hands off or passivates: the entity
      * journals what it holds only in memory (usage not yet flushed) and stops. Routers never send it.
      */
+    /**
+     * Resolves an adapter name of this tenant to its promoted version, for operators (pin, evict,
+     * prefetch) who hold no tenant key; {@code adapter} null when the name is unknown.
+     */
+    public record ResolveModel(String name, ActorRef<Resolved> replyTo) implements Command {
+    }
+
+    public record Resolved(boolean exists, AdapterRef adapter) implements RemoteMessage {
+    }
+
     public record Passivate() implements Command {
     }
 

@@ -189,7 +189,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         handleHolder[0] = handle;
         inFlight.put(g.requestId(), handle);
         SourceRef<GpuNodeProtocol.TokenEvent> ref = stream.second();
-        return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, ref);
+        return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, "", ref);
     }
 
     private int[] tokenize(GpuNodeProtocol.Prompt prompt) {
@@ -408,8 +408,9 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 hot.add(a.hash().hex());
             }
         }
-        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, model.id(), identity, engine.accepting(), s.running(), s.waiting(),
-                s.freePages() + s.idleCachedBlocks(), s.totalPages(), s.generatedTokens(), hot));
+        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, model.id(), identity, engine.accepting(), false, s.running(),
+                s.waiting(), engine.settings().maxRunning(), s.freePages() + s.idleCachedBlocks(), s.totalPages(), s.generatedTokens(), hot,
+                List.of()));
         return this;
     }
 }

@@ -240,6 +240,11 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
                 yield Effect().reply(c.replyTo(), new ModelList(authorized, authorized ? state.models() : List.of()));
             }
             case GetInfo c -> Effect().reply(c.replyTo(), info(state));
+            case TenantProtocol.ResolveModel c -> {
+                TenantState.CatalogEntry entry = state.catalog().get(c.name());
+                AdapterRef ref = entry == null ? null : entry.promoted() != null ? entry.promoted() : entry.canary();
+                yield Effect().reply(c.replyTo(), new TenantProtocol.Resolved(ref != null, ref));
+            }
             case Authorize c -> Effect().reply(c.replyTo(), authorize(state, c));
             case Setup c -> onSetup(state, c);
             case AddApiKey c -> onAddApiKey(state, c);

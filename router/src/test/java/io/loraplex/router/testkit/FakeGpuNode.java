@@ -60,8 +60,8 @@ public final class FakeGpuNode {
             ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
             return Behaviors.receive(GpuNodeProtocol.Command.class)
                     .onMessage(GpuNodeProtocol.GetStats.class, get -> {
-                        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "0123456789abcdef", ready.get(), 0, 0, 100,
-                                100, 0, hotAdapters));
+                        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "0123456789abcdef", ready.get(), false, 0, 0,
+                                64, 100, 100, 0, hotAdapters, List.of()));
                         return Behaviors.same();
                     })
                     .onMessage(Generate.class, g -> {
@@ -120,7 +120,7 @@ public final class FakeGpuNode {
             events = Source.from(list);
         }
         SourceRef<TokenEvent> ref = events.runWith(StreamRefs.sourceRef(), system);
-        return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, ref);
+        return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, "", ref);
     }
 
     /** One token; with logprobs when asked: the token at -0.5 and {@code top_logprobs} alternatives below it. */

@@ -38,7 +38,8 @@ public final class FakeTrainingNode {
             NodeId id = new NodeId("trainer");
             return Behaviors.receive(GpuNodeProtocol.Command.class)
                     .onMessage(GpuNodeProtocol.GetStats.class, m -> {
-                        m.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "base-id", true, 0, 0, 100, 100, 0, List.of()));
+                        m.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "base-id", true, false, 0, 0, 64, 100, 100, 0, List.of(),
+                                List.of()));
                         return Behaviors.same();
                     })
                     .onMessage(GpuNodeProtocol.ValidateTrainingFile.class, m -> {
