@@ -61,10 +61,15 @@ public final class AdapterFetcher {
         return Behaviors.setup(ctx -> {
             ctx.getSystem().receptionist().tell(Receptionist.subscribe(BlobProtocol.SOURCE_KEY, ctx.getSelf()));
             return Behaviors.receiveMessage(listing -> {
-                sources = Set.copyOf(listing.getServiceInstances(BlobProtocol.SOURCE_KEY));
+                useSources(listing.getServiceInstances(BlobProtocol.SOURCE_KEY));
                 return Behaviors.same();
             });
         });
+    }
+
+    /** The stores to fetch from (the watcher's listing; tests set them directly). */
+    void useSources(Set<ActorRef<BlobProtocol.Command>> stores) {
+        sources = Set.copyOf(stores);
     }
 
     /** Whether any blob store is known to fetch from. */
@@ -144,13 +149,17 @@ public final class AdapterFetcher {
                 + String.join("; ", failures));
     }
 
-    /** One store's copy, streamed into a temporary directory, checked and renamed into place. */
+    /**
+     * One store's copy, streamed into a temporary directory, checked and renamed into place. A store
+     * gets a third of the timeout to answer, so one that never does leaves time for the others.
+     */
     private Path fetchFrom(ActorRef<BlobProtocol.Command> source, AdapterRef ref, Duration left)
             throws IOException, ExecutionException, TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + left.toNanos();
+        Duration answer = left.compareTo(timeout.dividedBy(3)) < 0 ? left : timeout.dividedBy(3);
         BlobProtocol.BlobRead read = AskPattern.<BlobProtocol.Command, BlobProtocol.BlobRead>ask(source,
-                        replyTo -> new BlobProtocol.ReadBlob(ref.tenant(), ref.contentHash(), replyTo), left, system.scheduler())
-                .toCompletableFuture().get(left.toMillis(), TimeUnit.MILLISECONDS);
+                        replyTo -> new BlobProtocol.ReadBlob(ref.tenant(), ref.contentHash(), replyTo), answer, system.scheduler())
+                .toCompletableFuture().get(answer.toMillis() + 1_000, TimeUnit.MILLISECONDS);
         if (!read.ok()) {
             throw new IOException(read.error());
         }
