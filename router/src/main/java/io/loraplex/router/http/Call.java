@@ -26,6 +26,7 @@ final class Call {
     private final AtomicLong firstTokenNanos = new AtomicLong();
 
     private volatile Caller caller;
+    private volatile String session;
     private volatile boolean admitted;
     private volatile String modelLabel = RouterMetrics.NONE;
 
@@ -46,6 +47,15 @@ final class Call {
 
     Caller caller() {
         return caller;
+    }
+
+    /** The chat session the request names ({@code X-Session-Id}), or null. */
+    void session(String session) {
+        this.session = session;
+    }
+
+    String session() {
+        return session;
     }
 
     /** From here on the tenant is owed a {@code Finished}. */
