@@ -22,6 +22,8 @@ final class Call {
     private final RouterMetrics metrics;
     private final BiConsumer<TenantId, TenantProtocol.Finished> tenantFinished;
     private final Runnable onEnd;
+    /** What else runs at the end: the nodes this request ran on count it no longer. */
+    private final java.util.List<Runnable> alsoOnEnd = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicBoolean ended = new AtomicBoolean();
     private final AtomicLong firstTokenNanos = new AtomicLong();
 
@@ -96,6 +98,15 @@ final class Call {
             tenantFinished.accept(caller.tenant(), new TenantProtocol.Finished(id, promptTokens + completionTokens));
         }
         onEnd.run();
+        alsoOnEnd.forEach(Runnable::run);
+    }
+
+    /** Runs {@code action} when the request ends (at once if it has). */
+    void atEnd(Runnable action) {
+        alsoOnEnd.add(action);
+        if (ended.get() && alsoOnEnd.remove(action)) {
+            action.run();
+        }
     }
 
     boolean ended() {

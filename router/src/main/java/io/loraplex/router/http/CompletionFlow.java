@@ -308,6 +308,13 @@ public final class CompletionFlow {
                     }
                     return r;
                 });
+        reply.whenComplete((r, failure) -> {
+            if (r instanceof Started) {
+                call.atEnd(() -> placement.release(ref));
+            } else {
+                placement.release(ref);
+            }
+        });
         return reply.handle((r, failure) -> {
             boolean retry = failure != null || (r instanceof Rejected rejected && rejected.reason() == GpuNodeProtocol.RejectReason.OVERLOADED);
             if (!retry || attempt >= maxAttempts) {
@@ -331,6 +338,7 @@ public final class CompletionFlow {
                 Optional<Placement.NodeView> node = placement.rank(admitted.adapter(), baseModel, tried).stream()
                         .filter(n -> n.id().equals(bound.get())).findFirst();
                 if (node.isPresent()) {
+                    placement.acquire(node.get().ref());
                     return node;
                 }
             }

@@ -80,18 +80,23 @@ public final class Placement {
     private volatile Map<ActorRef<GpuNodeProtocol.Command>, NodeView> nodes = Map.of();
     /** Base model ids configured or ever reported: a request for one while its nodes are down gets 503, not 404. */
     private final Set<String> knownBaseModels = ConcurrentHashMap.newKeySet();
-    /** Requests sent to a node since its stats were last polled: the load the stats cannot know yet. */
-    private final Map<ActorRef<GpuNodeProtocol.Command>, AtomicInteger> pickedSincePoll = new ConcurrentHashMap<>();
+    /**
+     * Requests this router sent to a node and that have not ended: the load the node's last stats may
+     * not show yet. A node's load is the larger of the two (its stats also count other routers').
+     */
+    private final Map<ActorRef<GpuNodeProtocol.Command>, AtomicInteger> outstanding = new ConcurrentHashMap<>();
     /** Completed when the node leaves the listing (unreachable, left, stopped). */
     private final Map<ActorRef<GpuNodeProtocol.Command>, CompletableFuture<Done>> gone = new ConcurrentHashMap<>();
     /** Node ids this router drains: skipped at once, before the node's stats say so. */
     private final Set<String> drainingIds = ConcurrentHashMap.newKeySet();
     private final List<Consumer<NodeView>> lostListeners = new CopyOnWriteArrayList<>();
     private final double loadFactor;
+    private final int loadSlack;
 
-    private Placement(List<String> baseModels, double loadFactor) {
+    private Placement(List<String> baseModels, double loadFactor, int loadSlack) {
         knownBaseModels.addAll(baseModels);
         this.loadFactor = loadFactor;
+        this.loadSlack = loadSlack;
     }
 
     public static Placement start(ActorSystem<?> system, RouterSettings settings) {
@@ -101,14 +106,19 @@ public final class Placement {
         if (!(factor >= 1.0)) {
             throw new IllegalArgumentException(factorPath + " must be at least 1.0, got " + factor);
         }
-        Placement placement = new Placement(settings.baseModels(), factor);
+        String slackPath = "loraplex.router.placement.load-slack";
+        int slack = config.hasPath(slackPath) ? config.getInt(slackPath) : 4;
+        if (slack < 0) {
+            throw new IllegalArgumentException(slackPath + " must not be negative, got " + slack);
+        }
+        Placement placement = new Placement(settings.baseModels(), factor, slack);
         system.systemActorOf(Behaviors.<Msg>setup(ctx -> placement.poller(ctx, settings)), "loraplex-placement", Props.empty());
         return placement;
     }
 
     /** A placement without a poller, fed by {@link #show} (tests of the placement rules). */
-    static Placement detached(double loadFactor) {
-        return new Placement(List.of(), loadFactor);
+    static Placement detached(double loadFactor, int loadSlack) {
+        return new Placement(List.of(), loadFactor, loadSlack);
     }
 
     /** Replaces the views (what the poller does from the receptionist and the stats). */
@@ -116,7 +126,7 @@ public final class Placement {
         Map<ActorRef<GpuNodeProtocol.Command>, NodeView> next = new HashMap<>();
         views.forEach(v -> next.put(v.ref(), v));
         nodes = Map.copyOf(next);
-        pickedSincePoll.clear();
+        outstanding.clear();
     }
 
     /** The ready node of least load serving {@code baseModel} (null: any) for {@code adapter} (null: the base). */
@@ -132,8 +142,21 @@ public final class Placement {
      */
     public Optional<NodeView> choose(AdapterRef adapter, String baseModel, Set<String> excluded) {
         Optional<NodeView> best = rank(adapter, baseModel, excluded).stream().findFirst();
-        best.ifPresent(n -> pickedSincePoll.computeIfAbsent(n.ref(), r -> new AtomicInteger()).incrementAndGet());
+        best.ifPresent(n -> outstanding.computeIfAbsent(n.ref(), r -> new AtomicInteger()).incrementAndGet());
         return best;
+    }
+
+    /** Counts a request sent to {@code node} outside {@link #choose} (a session's node), until {@link #release}. */
+    public void acquire(ActorRef<GpuNodeProtocol.Command> node) {
+        outstanding.computeIfAbsent(node, r -> new AtomicInteger()).incrementAndGet();
+    }
+
+    /** A request counted by {@link #choose} or {@link #acquire} ended (or never started there). */
+    public void release(ActorRef<GpuNodeProtocol.Command> node) {
+        AtomicInteger n = outstanding.get(node);
+        if (n != null) {
+            n.updateAndGet(v -> Math.max(0, v - 1));
+        }
     }
 
     /** Every eligible node, best first (nothing counted): what {@link #choose} takes the head of. */
@@ -152,7 +175,7 @@ public final class Placement {
         }
         String hash = adapter.contentHash().hex();
         long total = candidates.stream().mapToLong(this::load).sum();
-        double bound = Math.ceil(loadFactor * (total + 1) / candidates.size());
+        double bound = Math.ceil(loadFactor * (total + 1) / candidates.size()) + loadSlack;
         Predicate<NodeView> roomy = n -> load(n) < n.stats().capacity() && load(n) + 1 <= bound;
         Predicate<NodeView> notFull = n -> load(n) < n.stats().capacity();
         List<NodeView> order = new ArrayList<>();
@@ -183,8 +206,8 @@ public final class Placement {
     }
 
     private int load(NodeView n) {
-        AtomicInteger picked = pickedSincePoll.get(n.ref());
-        return n.stats().running() + n.stats().waiting() + (picked == null ? 0 : picked.get());
+        AtomicInteger mine = outstanding.get(n.ref());
+        return Math.max(n.stats().running() + n.stats().waiting(), mine == null ? 0 : mine.get());
     }
 
     /** Completes when {@code node} leaves the listing (unreachable, left or stopped); at once if it is not listed. */
@@ -212,7 +235,7 @@ public final class Placement {
 
     /** The node of this id, as last seen. */
     public Optional<NodeView> node(String id) {
-        return nodes.values().stream().filter(n -> n.id().equals(id)).findFirst();
+        return nodes().stream().filter(n -> n.id().equals(id)).findFirst();
     }
 
     /**
@@ -273,7 +296,7 @@ public final class Placement {
                                 poll(ctx, ref, settings); // a new node is usable as soon as it answers
                             }
                         }
-                        pickedSincePoll.keySet().retainAll(listed);
+                        outstanding.keySet().retainAll(listed);
                         List<NodeView> lost = nodes.values().stream().filter(n -> !listed.contains(n.ref())).toList();
                         nodes = Map.copyOf(next);
                         for (NodeView n : lost) {
@@ -305,7 +328,6 @@ public final class Placement {
                             next.put(m.node(), m.stats() != null ? new NodeView(m.node(), m.stats(), true, false)
                                     : new NodeView(m.node(), known.stats(), false, false));
                             if (m.stats() != null) {
-                                pickedSincePoll.remove(m.node());
                                 if (!m.stats().baseModel().isBlank()) {
                                     knownBaseModels.add(m.stats().baseModel());
                                 }

@@ -60,7 +60,7 @@ class PlacementTest {
 
     @Test
     void coldAdaptersGoToTheirRendezvousHomeAndSpreadOverNodes() {
-        Placement p = Placement.detached(1.25);
+        Placement p = Placement.detached(1.25, 4);
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of()), node("c", 0, 64, List.of())));
         Map<String, Integer> counts = new HashMap<>();
         for (int i = 0; i < 300; i++) {
@@ -78,7 +78,7 @@ class PlacementTest {
 
     @Test
     void aNodeLeavingMovesOnlyTheAdaptersItWasHomeTo() {
-        Placement p = Placement.detached(1.25);
+        Placement p = Placement.detached(1.25, 4);
         NodeView a = node("a", 0, 64, List.of());
         NodeView b = node("b", 0, 64, List.of());
         NodeView c = node("c", 0, 64, List.of());
@@ -102,7 +102,7 @@ class PlacementTest {
     @Test
     void aNodeHoldingTheAdapterHotOrWarmComesFirst() {
         AdapterRef x = adapter("x");
-        Placement p = Placement.detached(1.25);
+        Placement p = Placement.detached(1.25, 4);
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
         String home = chosen(p, x);
         String other = home.equals("a") ? "b" : "a";
@@ -116,12 +116,17 @@ class PlacementTest {
     @Test
     void aLoadedHomeSpillsOverToTheNextNode() {
         AdapterRef x = adapter("x");
-        Placement p = Placement.detached(1.25);
+        Placement p = Placement.detached(1.25, 4);
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
         String home = chosen(p, x);
         String other = home.equals("a") ? "b" : "a";
-        // home runs 10, the other 0: the bound is ceil(1.25 * 11 / 2) = 7, so the home is over it
+        // home runs 20, the other 0: the bound is ceil(1.25 * 21 / 2) + 4 = 18, so the home is over it
+        p.show(List.of(node(home, 20, 64, List.of(new HeldAdapter(x, "hot", false, 20))), node(other, 0, 64, List.of())));
+        assertEquals(other, chosen(p, x));
+        // home runs 10: ceil(1.25 * 11 / 2) + 4 = 11, room for one more on the node that holds it hot
         p.show(List.of(node(home, 10, 64, List.of(new HeldAdapter(x, "hot", false, 10))), node(other, 0, 64, List.of())));
+        assertEquals(home, chosen(p, x));
+        p.show(List.of(node(home, 20, 64, List.of(new HeldAdapter(x, "hot", false, 20))), node(other, 0, 64, List.of())));
         assertEquals(other, chosen(p, x));
         // a full node (at capacity) takes nothing while another has room
         p.show(List.of(node(home, 4, 4, List.of(new HeldAdapter(x, "hot", false, 4))), node(other, 3, 64, List.of())));
@@ -131,19 +136,22 @@ class PlacementTest {
     @Test
     void picksCountUntilTheNextStatsSoABurstSpreads() {
         AdapterRef x = adapter("x");
-        Placement p = Placement.detached(1.25);
+        Placement p = Placement.detached(1.25, 4);
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
         List<String> picks = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 24; i++) {
             picks.add(p.choose(x, null, Set.of()).orElseThrow().id());
         }
+        // the home takes the first 13; with 13 there, the bound is ceil(1.25 * 14 / 2) + 4 = 13: the 14th spills
+        assertEquals(List.of(picks.getFirst()), picks.subList(0, 13).stream().distinct().toList(), picks.toString());
+        assertNotEquals(picks.getFirst(), picks.get(13), picks.toString());
         assertTrue(picks.contains("a") && picks.contains("b"), "a burst of one adapter spills over: " + picks);
     }
 
     @Test
     void drainingExcludedAndOtherBaseNodesAreSkipped() {
         AdapterRef x = adapter("x");
-        Placement p = Placement.detached(1.25);
+        Placement p = Placement.detached(1.25, 4);
         p.show(List.of(view("a", 0, 64, List.of(new HeldAdapter(x, "hot", false, 0)), true, "base-1"), node("b", 5, 64, List.of())));
         assertEquals("b", chosen(p, x), "a draining node takes nothing");
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
