@@ -263,4 +263,22 @@ class FleetRoutesTest {
         assertEquals(2, second.held.size());
         assertEquals(2, router.node.held.size());
     }
+
+    @Test
+    void aNonStreamingRequestWhoseNodeBreaksIsServedElsewhereAStreamEndsWithAClearError() {
+        HttpResponse<String> r = router.send("POST", CHAT, KEY,
+                "{\"model\": \"cafe\", \"messages\": [{\"role\": \"user\", \"content\": \"[broken-once] hi\"}]}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("Hello, world!", json(r.body()).get("choices").get(0).get("message").get("content").asText());
+        int generates = router.node.generates.size() + second.generates.size();
+        assertEquals(2, generates, "started once, broken, started again on the other node");
+        String servedBy = r.headers().firstValue("x-loraplex-node").orElseThrow();
+        assertEquals(1, fake(servedBy).generates.size());
+
+        List<String> lines = router.stream(CHAT, "{\"model\": \"cafe\", \"stream\": true, \"messages\": "
+                + "[{\"role\": \"user\", \"content\": \"[broken-once] hi\"}]}").body().toList();
+        String error = lines.stream().filter(l -> l.contains("\"error\"")).findFirst().orElseThrow(() -> new AssertionError(lines));
+        assertTrue(error.contains("stopped answering") && error.contains("node-"), error);
+        assertEquals("data: [DONE]", lines.stream().filter(l -> !l.isBlank()).reduce((a, b) -> b).orElseThrow(), lines.toString());
+    }
 }

@@ -34,6 +34,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  *   <li>{@code [late]}: the answer comes 500 ms late</li>
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
  *   <li>{@code [fail]}: one token, then {@code Failed}</li>
+ *   <li>{@code [broken-once]}: the first node asked for a request id sends one token, then its stream
+ *       breaks (as when the node dies); any later attempt of that id is answered normally</li>
  *   <li>otherwise {@code "Hello" "," " world"} (or {@code "seed=" <seed>} when seeded), the held-back
  *       tail {@code "!"} in {@code Finished(stop, prompt 7, completion 3, cached 2)}; {@code max_tokens}
  *       below 3 truncates with {@code length}</li>
@@ -43,6 +45,8 @@ public final class FakeGpuNode {
 
     public static final String BASE_MODEL = "test-base";
     public static final int PROMPT_TOKENS = 7;
+    /** Request ids whose stream one of the doubles already broke ({@code [broken-once]}). */
+    private static final java.util.Set<String> BROKEN = ConcurrentHashMap.newKeySet();
 
     public final NodeId id;
     public final AtomicBoolean ready = new AtomicBoolean(true);
@@ -151,6 +155,9 @@ public final class FakeGpuNode {
             }
             list.add(new GpuNodeProtocol.Finished("", "stop", PROMPT_TOKENS, 10, 0));
             events = Source.from(list).throttle(1, Duration.ofMillis(100));
+        } else if (prompt.contains("[broken-once]") && BROKEN.add(g.requestId())) {
+            events = Source.<TokenEvent>single(text("partial", g))
+                    .concat(Source.failed(new IllegalStateException("node " + id + " crashed")));
         } else if (prompt.contains("[fail]")) {
             events = Source.from(List.of(text("partial", g), new GpuNodeProtocol.Failed("the engine failed the request")));
         } else {
