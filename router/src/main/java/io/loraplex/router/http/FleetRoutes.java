@@ -66,8 +66,9 @@ public final class FleetRoutes extends AllDirectives {
         this.loadTimeout = loadTimeout;
     }
 
+    /** The routes; a load on a node (a session's prefetch, a pin) may take up to the load timeout. */
     public Route route() {
-        return concat(
+        return withRequestTimeout(loadTimeout.plusSeconds(5), () -> concat(
                 path(segment("v1").slash("sessions"), () -> post(() -> extractRequest(r -> completeWithFuture(
                         AdapterFlow.answer(createSession(r)))))),
                 pathPrefix(segment("v1").slash("admin"), () -> concat(
@@ -79,7 +80,7 @@ public final class FleetRoutes extends AllDirectives {
                         path("rebalance", () -> post(() -> admin(r -> rebalance()))),
                         pathPrefix(segment("tenants").slash(segment()).slash("adapters").slash(segment()),
                                 (tenant, name) -> path(segment(), action -> post(() -> admin(r -> adapterAction(r, tenant, name,
-                                        action))))))));
+                                        action)))))))));
     }
 
     private Route admin(java.util.function.Function<HttpRequest, CompletionStage<HttpResponse>> action) {
@@ -271,7 +272,7 @@ public final class FleetRoutes extends AllDirectives {
         Address address = n.ref().path().address();
         o.put("address", address.hasLocalScope() ? Cluster.get(system).selfMember().address().toString() : address.toString());
         ArrayNode roles = o.putArray("roles");
-        rolesOf(address).forEach(roles::add);
+        rolesOf(address).stream().filter(r -> !r.startsWith("dc-")).forEach(roles::add); // not Pekko's data-center role
         GpuNodeProtocol.NodeStats s = n.stats();
         o.put("base_model", s == null ? "" : s.baseModel());
         o.put("ready", s != null && n.answering() && s.ready() && !n.isDraining());

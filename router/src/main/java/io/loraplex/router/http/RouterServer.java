@@ -50,7 +50,8 @@ public final class RouterServer {
         Config routerConfig = system.settings().config().getConfig("loraplex.router");
         Sessions sessions = new Sessions(routerConfig.getDuration("sessions.idle-timeout"), routerConfig.getInt("sessions.max"));
         Duration operationTimeout = routerConfig.getDuration("placement.operation-timeout");
-        Fleet fleet = new Fleet(system, placement, operationTimeout, routerConfig.getDuration("placement.drain-timeout"));
+        Fleet fleet = new Fleet(system, placement, settings.manageTimeout(), operationTimeout,
+                routerConfig.getDuration("placement.drain-timeout"));
         FleetRoutes fleetRoutes = new FleetRoutes(system, settings, keys, placement, fleet, sessions, operationTimeout);
         CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, sessions, metrics, draining::get);
         ModelsFlow models = new ModelsFlow(system, settings, keys, placement);

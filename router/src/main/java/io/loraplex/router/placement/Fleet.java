@@ -41,14 +41,20 @@ public final class Fleet {
     private final ActorSystem<?> system;
     private final Placement placement;
     private final Duration askTimeout;
+    private final Duration loadTimeout;
     private final Duration drainTimeout;
     /** nodeId → what its drain is doing, for operators. */
     private final Map<String, String> drains = new ConcurrentHashMap<>();
 
-    public Fleet(ActorSystem<?> system, Placement placement, Duration askTimeout, Duration drainTimeout) {
+    /**
+     * @param askTimeout  how long a node may take to answer a drain, leave, stats or evict
+     * @param loadTimeout how long a node may take to load an adapter (fetched from another node, perhaps)
+     */
+    public Fleet(ActorSystem<?> system, Placement placement, Duration askTimeout, Duration loadTimeout, Duration drainTimeout) {
         this.system = system;
         this.placement = placement;
         this.askTimeout = askTimeout;
+        this.loadTimeout = loadTimeout;
         this.drainTimeout = drainTimeout;
         placement.onNodeLost(this::replace);
     }
@@ -218,7 +224,7 @@ public final class Fleet {
         } else {
             targets = node != null ? List.of(node) : placement.nodes().stream().filter(n -> n.stats() != null).toList();
         }
-        return onEach(targets, n -> this.<Ack>ask(n.ref(), r -> new GpuNodeProtocol.PinAdapter(adapter, pinned, r)));
+        return onEach(targets, n -> this.<Ack>ask(n.ref(), r -> new GpuNodeProtocol.PinAdapter(adapter, pinned, r), loadTimeout));
     }
 
     /** Evicts {@code adapter} from every tier of {@code node} (null: every node). Answers the nodes it left. */
@@ -242,7 +248,7 @@ public final class Fleet {
     // --- helpers ---
 
     private CompletionStage<Boolean> load(NodeView node, AdapterRef adapter, boolean pin) {
-        return this.<Ack>ask(node.ref(), r -> new GpuNodeProtocol.LoadAdapter(adapter, pin, r)).handle((ack, f) -> {
+        return this.<Ack>ask(node.ref(), r -> new GpuNodeProtocol.LoadAdapter(adapter, pin, r), loadTimeout).handle((ack, f) -> {
             if (f != null || !ack.ok()) {
                 log.warn("could not load adapter {}/{} on node {}: {}", adapter.tenant(), adapter.name(), node.id(),
                         f != null ? f.toString() : ack.message());
@@ -257,6 +263,11 @@ public final class Fleet {
     }
 
     private <R> CompletionStage<R> ask(ActorRef<GpuNodeProtocol.Command> node, Function<ActorRef<R>, GpuNodeProtocol.Command> message) {
-        return AskPattern.ask(node, message::apply, askTimeout, system.scheduler());
+        return ask(node, message, askTimeout);
+    }
+
+    private <R> CompletionStage<R> ask(ActorRef<GpuNodeProtocol.Command> node, Function<ActorRef<R>, GpuNodeProtocol.Command> message,
+            Duration timeout) {
+        return AskPattern.ask(node, message::apply, timeout, system.scheduler());
     }
 }
