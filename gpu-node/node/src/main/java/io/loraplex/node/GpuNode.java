@@ -1,7 +1,9 @@
 package io.loraplex.node;
 
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.Roles;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.Command;
 import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
@@ -17,18 +19,23 @@ import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.tokenizer.ChatMessage;
 import io.loraplex.engine.tokenizer.ChatTemplate;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Leave;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.SourceRef;
@@ -40,9 +47,17 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * The GPU node: a thin actor around one {@link Engine}. It turns a {@code Generate} into an engine
  * request (the chat template and tokenizer of its base model applied here) and answers with a
  * {@code SourceRef} of token events, so the caller may be in this JVM or another. Cancelling that
- * stream cancels the generation; a slow reader pauses it.
+ * stream cancels the generation; a slow reader pauses it. An adapter whose files this node lacks is
+ * fetched from the cluster's blob stores ({@link AdapterFetcher}) by the engine's loader threads.
+ * Operators drain it (new requests refused, running ones finish), then make it leave the cluster.
  */
 public final class GpuNode extends AbstractBehavior<Command> {
+
+    /** How many adapter versions {@link #known} remembers, well above what a node's tiers hold. */
+    private static final int MAX_KNOWN = 4096;
+    /** How often a drop retries the eviction of an adapter still in use, and for how long. */
+    private static final Duration DROP_RETRY = Duration.ofMillis(250);
+    private static final Duration DROP_PATIENCE = Duration.ofMinutes(10);
 
     private final NodeId id;
     private final ServedModel model;
@@ -51,6 +66,15 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private final NodeSettings settings;
     private final Map<String, RequestHandle> inFlight = new ConcurrentHashMap<>();
     private final NodeTraining training;
+    private final AdapterFetcher fetcher;
+    /** The adapter version the node last learnt for each content hash, so stats can name what the engine holds. */
+    private final Map<ContentHash, AdapterRef> known = new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<ContentHash, AdapterRef> eldest) {
+            return size() > MAX_KNOWN;
+        }
+    };
+    private boolean draining;
     private volatile String identity = "";
 
     public static Behavior<Command> create(NodeId id, ServedModel model, Engine engine, AdapterStore adapters, NodeSettings settings) {
@@ -66,6 +90,8 @@ public final class GpuNode extends AbstractBehavior<Command> {
         this.adapters = adapters;
         this.settings = settings;
         this.training = new NodeTraining(ctx.getSystem(), id, model, engine.computeGate(), settings.trainingThreads());
+        this.fetcher = new AdapterFetcher(ctx.getSystem(), adapters, settings.fetchTimeout());
+        ctx.spawn(fetcher.sourceWatcher(), "blob-sources");
         ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
         // the identity reads every weight byte: off the actor, once
         Thread.ofVirtual().name("loraplex-identity").start(() -> {
@@ -86,6 +112,10 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 .onMessage(GpuNodeProtocol.EvictAdapter.class, this::onEvict)
                 .onMessage(GpuNodeProtocol.ValidateAdapter.class, this::onValidate)
                 .onMessage(GpuNodeProtocol.GetStats.class, this::onStats)
+                .onMessage(GpuNodeProtocol.PinAdapter.class, this::onPin)
+                .onMessage(GpuNodeProtocol.DropAdapter.class, this::onDrop)
+                .onMessage(GpuNodeProtocol.SetDraining.class, this::onSetDraining)
+                .onMessage(GpuNodeProtocol.Leave.class, this::onLeave)
                 .onMessage(GpuNodeProtocol.ValidateTrainingFile.class, v -> {
                     training.validate(v);
                     return this;
@@ -132,6 +162,9 @@ public final class GpuNode extends AbstractBehavior<Command> {
     }
 
     private GpuNodeProtocol.Started start(GpuNodeProtocol.Generate g) {
+        if (draining) {
+            throw new Rejection(RejectReason.OVERLOADED, null, "node " + id + " is draining and takes no new requests");
+        }
         if (!engine.accepting()) {
             throw new Rejection(RejectReason.OVERLOADED, null, "the node is draining and takes no new requests");
         }
@@ -142,6 +175,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         int[] prompt = tokenize(g.prompt());
         SamplingParams params = sampling(g.params(), prompt.length);
         AdapterSpec spec = adapterSpec(g.adapter());
+        String tier = spec == null ? "" : engine.tierOf(spec.hash());
 
         int capacity = settings.streamBuffer() * 2 + 8;
         TokenStream[] holder = new TokenStream[1];
@@ -189,7 +223,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         handleHolder[0] = handle;
         inFlight.put(g.requestId(), handle);
         SourceRef<GpuNodeProtocol.TokenEvent> ref = stream.second();
-        return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, "", ref);
+        return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, tier, ref);
     }
 
     private int[] tokenize(GpuNodeProtocol.Prompt prompt) {
@@ -308,14 +342,14 @@ public final class GpuNode extends AbstractBehavior<Command> {
             throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
                     + ") was validated against another base model than the one node " + id + " serves");
         }
-        Optional<Path> dir = adapters.locate(ref);
-        if (dir.isEmpty()) {
+        known.put(ref.contentHash(), ref);
+        if (adapters.locate(ref).isEmpty() && !fetcher.hasSources()) {
             throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
-                    + ") is not available on node " + id);
+                    + ") is not available on node " + id + " and no blob store is known to fetch it from");
         }
         String name = ref.tenant() + "/" + ref.name() + "@" + ref.version();
-        Path path = dir.get();
-        return new AdapterSpec(ref.contentHash(), name, loader -> verified(ref, loader.load(name, path)));
+        // the engine runs this on its adapter-load threads: a fetch blocks one of them, never the actor or the step loop
+        return new AdapterSpec(ref.contentHash(), name, loader -> verified(ref, loader.load(name, fetcher.ensure(ref))));
     }
 
     /** Every read of a stored blob is checked against the hash it is stored under: a corrupt one is never served. */
@@ -372,9 +406,10 @@ public final class GpuNode extends AbstractBehavior<Command> {
     /** Loads and checks the adapter off the actor (it reads every weight) and answers the verdict. */
     private Behavior<Command> onValidate(GpuNodeProtocol.ValidateAdapter validate) {
         AdapterRef ref = validate.adapter();
-        Optional<Path> dir = adapters.locate(ref);
-        if (dir.isEmpty()) {
-            validate.replyTo().tell(new GpuNodeProtocol.Validation(ref, false, "adapter files not found on node " + id, identity, 0, 0));
+        known.put(ref.contentHash(), ref);
+        if (adapters.locate(ref).isEmpty() && !fetcher.hasSources()) {
+            validate.replyTo().tell(new GpuNodeProtocol.Validation(ref, false, "adapter files not found on node " + id
+                    + " and no blob store is known to fetch them from", identity, 0, 0));
             return this;
         }
         AdapterLoader loader = new AdapterLoader(model.model().config(),
@@ -383,7 +418,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         Thread.ofVirtual().name("loraplex-validate").start(() -> {
             GpuNodeProtocol.Validation verdict;
             try {
-                LoraAdapter a = verified(ref, loader.load(ref.name(), dir.get()));
+                LoraAdapter a = verified(ref, loader.load(ref.name(), fetcher.ensure(ref)));
                 verdict = new GpuNodeProtocol.Validation(ref, true, "", base, a.maxRank(), a.parameterCount());
             } catch (AdapterException e) {
                 verdict = new GpuNodeProtocol.Validation(ref, false, e.getMessage(), base, 0, 0);
@@ -403,14 +438,93 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private Behavior<Command> onStats(GpuNodeProtocol.GetStats get) {
         EngineStats s = engine.stats();
         List<String> hot = new ArrayList<>();
+        List<GpuNodeProtocol.HeldAdapter> held = new ArrayList<>();
         for (Engine.AdapterInfo a : engine.adapters()) {
             if (a.tier().equals("hot")) {
                 hot.add(a.hash().hex());
             }
+            AdapterRef ref = known.get(a.hash());
+            if (ref != null && (a.tier().equals("hot") || a.tier().equals("warm"))) {
+                held.add(new GpuNodeProtocol.HeldAdapter(ref, a.tier(), a.pinned(), a.runningRequests()));
+            }
         }
-        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, model.id(), identity, engine.accepting(), false, s.running(),
-                s.waiting(), engine.settings().maxRunning(), s.freePages() + s.idleCachedBlocks(), s.totalPages(), s.generatedTokens(), hot,
-                List.of()));
+        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, model.id(), identity, !draining && engine.accepting(), draining,
+                s.running(), s.waiting(), engine.settings().maxRunning(), s.freePages() + s.idleCachedBlocks(), s.totalPages(),
+                s.generatedTokens(), hot, held));
+        return this;
+    }
+
+    /** Pinning loads the adapter (fetching it if need be) and keeps it hot; unpinning lets it be evicted again. */
+    private Behavior<Command> onPin(GpuNodeProtocol.PinAdapter pin) {
+        if (pin.pinned()) {
+            return onLoad(new GpuNodeProtocol.LoadAdapter(pin.adapter(), true, pin.replyTo()));
+        }
+        known.put(pin.adapter().contentHash(), pin.adapter());
+        engine.unpin(pin.adapter().contentHash()).whenComplete((ok, failure) -> pin.replyTo().tell(failure == null
+                ? GpuNodeProtocol.Ack.done() : GpuNodeProtocol.Ack.failed(rootMessage(failure))));
+        return this;
+    }
+
+    /**
+     * A deleted version: evicted from every tier (retried while requests still use it), then this
+     * node's copy of its files removed, off the actor.
+     */
+    private Behavior<Command> onDrop(GpuNodeProtocol.DropAdapter drop) {
+        known.remove(drop.hash());
+        long giveUp = System.nanoTime() + DROP_PATIENCE.toNanos();
+        evictWhenFree(drop.hash(), giveUp).whenComplete((evicted, failure) -> {
+            GpuNodeProtocol.Ack ack;
+            try {
+                adapters.delete(drop.tenant(), drop.hash());
+                ack = failure != null ? GpuNodeProtocol.Ack.failed(rootMessage(failure))
+                        : evicted ? GpuNodeProtocol.Ack.done()
+                        : GpuNodeProtocol.Ack.failed("adapter " + drop.hash() + " was still in use on node " + id + " after "
+                                + DROP_PATIENCE + "; its files are deleted, the engine keeps it until its requests end");
+            } catch (java.io.IOException | RuntimeException e) {
+                ack = GpuNodeProtocol.Ack.failed("node " + id + " could not delete its copy of " + drop.tenant() + "/" + drop.hash()
+                        + ": " + e);
+            }
+            drop.replyTo().tell(ack);
+        });
+        return this;
+    }
+
+    /** Evicts from every tier, trying again every {@link #DROP_RETRY} while requests hold it; false when it never came free. */
+    private CompletableFuture<Boolean> evictWhenFree(ContentHash hash, long giveUpNanos) {
+        return engine.evict(hash, true).thenCompose(gone -> {
+            if (gone || System.nanoTime() > giveUpNanos) {
+                return CompletableFuture.completedFuture(gone);
+            }
+            return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(DROP_RETRY.toMillis(),
+                    TimeUnit.MILLISECONDS)).thenCompose(ignored -> evictWhenFree(hash, giveUpNanos));
+        });
+    }
+
+    private Behavior<Command> onSetDraining(GpuNodeProtocol.SetDraining set) {
+        if (set.draining() != draining) {
+            getContext().getLog().info("node {} {}", id, set.draining() ? "drains: no new requests" : "takes requests again");
+        }
+        draining = set.draining();
+        set.replyTo().tell(GpuNodeProtocol.Ack.done());
+        return this;
+    }
+
+    /** Leaves the cluster once drained and idle; a node sharing its JVM with a router stays (the router must go on). */
+    private Behavior<Command> onLeave(GpuNodeProtocol.Leave leave) {
+        Cluster cluster = Cluster.get(getContext().getSystem());
+        EngineStats s = engine.stats();
+        String refusal = !draining ? "node " + id + " is not draining; drain it before it leaves"
+                : s.running() + s.waiting() > 0 ? "node " + id + " still has " + s.running() + " running and " + s.waiting()
+                        + " waiting requests"
+                : cluster.selfMember().hasRole(Roles.ROUTER) ? "node " + id + " shares its JVM with a router; it stays drained"
+                : null;
+        if (refusal != null) {
+            leave.replyTo().tell(GpuNodeProtocol.Ack.failed(refusal));
+            return this;
+        }
+        getContext().getLog().info("node {} is drained and leaves the cluster", id);
+        leave.replyTo().tell(GpuNodeProtocol.Ack.done());
+        cluster.manager().tell(Leave.create(cluster.selfMember().address()));
         return this;
     }
 }

@@ -60,8 +60,9 @@ class GpuNodeTest {
     static AdapterRef cafe;
     static final TenantId ACME = new TenantId("acme");
 
+    /** Both roles, as the embedded default: a drained node here refuses to leave. */
     static Config config() {
-        return ConfigFactory.load("application-test.conf");
+        return ConfigFactory.parseString("pekko.cluster.roles = [router, gpu-node]").withFallback(ConfigFactory.load("application-test.conf"));
     }
 
     @BeforeAll
@@ -299,6 +300,156 @@ class GpuNodeTest {
         GpuNodeProtocol.Ack loaded = ack.receiveMessage(Duration.ofSeconds(30));
         assertFalse(loaded.ok());
         assertTrue(loaded.message().contains("hash to"), loaded.message());
+    }
+
+    @Test
+    void aDrainingNodeRefusesNewRequestsFinishesRunningOnesAndStaysInARoutersJvm() throws Exception {
+        awaitIdle();
+        var prompt = new GpuNodeProtocol.TextPrompt("drain me");
+        GpuNodeProtocol.Started running = assertInstanceOf(GpuNodeProtocol.Started.class,
+                generate(testKit.system(), node, "d1", null, prompt, greedy(150)));
+        TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
+        try {
+            node.tell(new GpuNodeProtocol.SetDraining(true, ack.getRef()));
+            assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
+
+            GpuNodeProtocol.Rejected refused = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                    generate(testKit.system(), node, "d2", null, prompt, greedy(5)));
+            assertEquals(GpuNodeProtocol.RejectReason.OVERLOADED, refused.reason());
+            assertEquals("node node-a is draining and takes no new requests", refused.message());
+            GpuNodeProtocol.NodeStats draining = stats();
+            assertFalse(draining.ready());
+            assertTrue(draining.draining());
+
+            node.tell(new GpuNodeProtocol.Leave(ack.getRef()));
+            GpuNodeProtocol.Ack busy = ack.receiveMessage(Duration.ofSeconds(10));
+            assertFalse(busy.ok());
+            assertTrue(busy.message().contains("still has 1 running"), busy.message());
+
+            // the request that ran before the drain finishes normally
+            List<GpuNodeProtocol.TokenEvent> events = started(running);
+            GpuNodeProtocol.Finished done = assertInstanceOf(GpuNodeProtocol.Finished.class, events.getLast());
+            assertEquals(150, done.completionTokens());
+            awaitIdle();
+
+            node.tell(new GpuNodeProtocol.Leave(ack.getRef()));
+            GpuNodeProtocol.Ack stays = ack.receiveMessage(Duration.ofSeconds(10));
+            assertFalse(stays.ok());
+            assertEquals("node node-a shares its JVM with a router; it stays drained", stays.message());
+        } finally {
+            node.tell(new GpuNodeProtocol.SetDraining(false, ack.getRef()));
+            assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
+        }
+        GpuNodeProtocol.NodeStats undrained = stats();
+        assertTrue(undrained.ready());
+        assertFalse(undrained.draining());
+        assertEquals(engine.settings().maxRunning(), undrained.capacity());
+        assertInstanceOf(GpuNodeProtocol.Finished.class,
+                collect(testKit.system(), generate(testKit.system(), node, "d3", null, prompt, greedy(3))).getLast());
+        node.tell(new GpuNodeProtocol.Leave(ack.getRef()));
+        GpuNodeProtocol.Ack notDraining = ack.receiveMessage(Duration.ofSeconds(10));
+        assertFalse(notDraining.ok());
+        assertTrue(notDraining.message().contains("is not draining"), notDraining.message());
+    }
+
+    @Test
+    void reportsTheTierAnAdapterWasInWhenTheRequestArrived() throws Exception {
+        AdapterRef tiered = storeAdapter("tiered", 31);
+        var prompt = new GpuNodeProtocol.TextPrompt("tiers");
+        assertEquals("", started(generate(testKit.system(), node, "t0", null, prompt, greedy(2))).adapterTier());
+        GpuNodeProtocol.Started cold = started(generate(testKit.system(), node, "t1", tiered, prompt, greedy(2)));
+        assertEquals("cold", cold.adapterTier());
+        started(cold);
+        awaitTier(tiered, "hot");
+        assertEquals("hot", started(generate(testKit.system(), node, "t2", tiered, prompt, greedy(2))).adapterTier());
+        // evicted from the pool but kept in host memory: warm
+        awaitIdle();
+        TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.EvictAdapter(tiered.contentHash(), false, ack.getRef()));
+        assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
+        awaitTier(tiered, "warm");
+        GpuNodeProtocol.HeldAdapter held = stats().adapters().stream().filter(h -> h.adapter().equals(tiered)).findFirst()
+                .orElseThrow(() -> new AssertionError("the warm adapter is listed with its version"));
+        assertEquals("warm", held.tier());
+        assertEquals("warm", started(generate(testKit.system(), node, "t3", tiered, prompt, greedy(2))).adapterTier());
+    }
+
+    @Test
+    void pinsAndUnpinsAnAdapter() throws Exception {
+        AdapterRef pinned = storeAdapter("pinned", 41);
+        TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.PinAdapter(pinned, true, ack.getRef()));
+        GpuNodeProtocol.Ack pinAck = ack.receiveMessage(Duration.ofSeconds(30));
+        assertTrue(pinAck.ok(), pinAck.message());
+        GpuNodeProtocol.HeldAdapter held = held(pinned).orElseThrow(() -> new AssertionError("pinned adapter not listed: " + stats()));
+        assertEquals(new GpuNodeProtocol.HeldAdapter(pinned, "hot", true, 0), held);
+        assertTrue(stats().hotAdapters().contains(pinned.contentHash().hex()));
+
+        node.tell(new GpuNodeProtocol.PinAdapter(pinned, false, ack.getRef()));
+        assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
+        assertEquals(new GpuNodeProtocol.HeldAdapter(pinned, "hot", false, 0), held(pinned).orElseThrow());
+        // unpinned, it can go
+        node.tell(new GpuNodeProtocol.EvictAdapter(pinned.contentHash(), true, ack.getRef()));
+        assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
+        assertTrue(held(pinned).isEmpty());
+    }
+
+    @Test
+    void dropEvictsEveryTierAndDeletesTheNodesCopy() throws Exception {
+        AdapterRef doomed = storeAdapter("doomed", 51);
+        Path files = dir.resolve("blobs/acme").resolve(doomed.contentHash().hex());
+        var prompt = new GpuNodeProtocol.TextPrompt("last words");
+        GpuNodeProtocol.Started inUse = started(generate(testKit.system(), node, "x-drop", doomed, prompt, greedy(60)));
+        TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.DropAdapter(ACME, doomed.contentHash(), ack.getRef()));
+        // the running request keeps it until its end; then the drop completes
+        assertInstanceOf(GpuNodeProtocol.Finished.class, started(inUse).getLast());
+        GpuNodeProtocol.Ack dropped = ack.receiveMessage(Duration.ofSeconds(30));
+        assertTrue(dropped.ok(), dropped.message());
+        assertFalse(Files.exists(files), "the node's copy is deleted");
+        assertTrue(held(doomed).isEmpty(), "no longer listed: " + stats());
+        assertEquals("cold", engine.tierOf(doomed.contentHash()));
+        // a drop of what the node never had is done as well
+        node.tell(new GpuNodeProtocol.DropAdapter(ACME, ContentHash.parse("cd".repeat(32)), ack.getRef()));
+        assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
+    }
+
+    /** A fresh random adapter in the node's adapter root. */
+    static AdapterRef storeAdapter(String name, long seed) throws Exception {
+        Path staged = dir.resolve(name + "-staged");
+        AdapterWriter.writeRandom(staged, model.model().config(), EnumSet.of(TargetModule.Q_PROJ, TargetModule.V_PROJ), 4, 8, false,
+                DType.F32, seed);
+        ContentHash hash = ContentHash.ofDirectory(staged);
+        Path target = dir.resolve("blobs/acme").resolve(hash.hex());
+        Files.createDirectories(target.getParent());
+        Files.move(staged, target);
+        return new AdapterRef(ACME, name, 1, hash);
+    }
+
+    static GpuNodeProtocol.Started started(GpuNodeProtocol.GenerateReply reply) {
+        return assertInstanceOf(GpuNodeProtocol.Started.class, reply, reply.toString());
+    }
+
+    static List<GpuNodeProtocol.TokenEvent> started(GpuNodeProtocol.Started started) throws Exception {
+        return started.tokens().getSource().runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    }
+
+    static GpuNodeProtocol.NodeStats stats() {
+        TestProbe<GpuNodeProtocol.NodeStats> probe = testKit.createTestProbe();
+        node.tell(new GpuNodeProtocol.GetStats(probe.getRef()));
+        return probe.receiveMessage(Duration.ofSeconds(10));
+    }
+
+    static Optional<GpuNodeProtocol.HeldAdapter> held(AdapterRef ref) {
+        return stats().adapters().stream().filter(h -> h.adapter().equals(ref)).findFirst();
+    }
+
+    static void awaitTier(AdapterRef ref, String tier) throws InterruptedException {
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (!engine.tierOf(ref.contentHash()).equals(tier)) {
+            assertTrue(System.nanoTime() < until, ref.name() + " never became " + tier + ": " + engine.tierOf(ref.contentHash()));
+            Thread.sleep(10);
+        }
     }
 
     static EngineStats awaitIdle() throws InterruptedException {

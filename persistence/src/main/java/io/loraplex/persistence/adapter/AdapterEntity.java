@@ -19,7 +19,7 @@ import io.loraplex.cluster.adapter.AdapterProtocol.StopCanary;
 import io.loraplex.cluster.adapter.AdapterProtocol.VersionState;
 import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
-import io.loraplex.cluster.node.GpuNodeProtocol.EvictAdapter;
+import io.loraplex.cluster.node.GpuNodeProtocol.DropAdapter;
 import io.loraplex.cluster.node.GpuNodeProtocol.ValidateAdapter;
 import io.loraplex.cluster.node.GpuNodeProtocol.Validation;
 import io.loraplex.cluster.tenant.TenantProtocol;
@@ -301,7 +301,8 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         String reason = validation.reason() == null || validation.reason().isBlank()
                 ? "the GPU node refused it without a reason" : validation.reason();
         ContentHash hash = state.version(version).orElseThrow().hash();
-        return withServices(BlobProtocol.SERVICE_KEY, stores -> s -> finish(replyAfter(
+        // the node that validated it may have fetched a copy: every store that may hold one
+        return withServices(BlobProtocol.SOURCE_KEY, stores -> s -> finish(replyAfter(
                 Effect().persist(new VersionRejected(version, reason, clock.millis())).thenRun(after -> {
                     stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)));
                     tenantEntity.tell(new ReleaseStorage(hash.hex(), ignoreTenantAck));
@@ -430,11 +431,12 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         AdapterDeleted deleted = new AdapterDeleted(state.versions().stream().map(Version::hash).toList(), clock.millis());
         List<ContentHash> kept = state.liveHashes();
         begin();
-        askCatalog(state.apply(deleted), acked -> withServices(BlobProtocol.SERVICE_KEY, stores -> s ->
+        // every store that may hold a copy (the routers' and each GPU node's), and every node that may hold it in a tier
+        askCatalog(state.apply(deleted), acked -> withServices(BlobProtocol.SOURCE_KEY, stores -> s ->
                 withServices(GpuNodeProtocol.SERVICE_KEY, nodes -> now -> finish(Effect().persist(deleted).thenRun(after -> {
                     for (ContentHash hash : kept) {
                         stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)));
-                        nodes.forEach(node -> node.tell(new EvictAdapter(hash, true, ignoreNodeAck)));
+                        nodes.forEach(node -> node.tell(new DropAdapter(tenant, hash, ignoreNodeAck)));
                         tenantEntity.tell(new ReleaseStorage(hash.hex(), ignoreTenantAck));
                     }
                     tenantEntity.tell(new TrackAdapterName(name, false, ignoreTenantAck));

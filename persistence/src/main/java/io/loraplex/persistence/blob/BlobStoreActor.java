@@ -1,17 +1,21 @@
 package io.loraplex.persistence.blob;
 
+import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.blob.BlobProtocol.Abort;
 import io.loraplex.cluster.blob.BlobProtocol.BeginUpload;
+import io.loraplex.cluster.blob.BlobProtocol.BlobRead;
 import io.loraplex.cluster.blob.BlobProtocol.DeleteBlob;
 import io.loraplex.cluster.blob.BlobProtocol.FileSink;
 import io.loraplex.cluster.blob.BlobProtocol.Finish;
 import io.loraplex.cluster.blob.BlobProtocol.PutArchive;
 import io.loraplex.cluster.blob.BlobProtocol.PutFile;
+import io.loraplex.cluster.blob.BlobProtocol.ReadBlob;
 import io.loraplex.cluster.blob.BlobProtocol.Stored;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -36,6 +40,7 @@ import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.SinkRef;
+import org.apache.pekko.stream.SourceRef;
 import org.apache.pekko.stream.javadsl.FileIO;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Keep;
@@ -46,7 +51,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The blob store's actor ({@link BlobProtocol}), registered with the receptionist under
- * {@link BlobProtocol#SERVICE_KEY}. Each upload gets a temporary directory; each file (or archive)
+ * {@link BlobProtocol#SOURCE_KEY} (other nodes read blobs from it) and, when it accepts uploads,
+ * under {@link BlobProtocol#SERVICE_KEY}. A GPU node's store over its own adapter root is read-only:
+ * it serves {@code ReadBlob} and {@code DeleteBlob}, and refuses uploads. Each upload gets a temporary directory; each file (or archive)
  * streams into it through a {@code SinkRef}, counted against the upload's byte limit as it flows.
  * {@code Finish} waits for the streams, then unpacks, checks, hashes and commits on the blocking
  * dispatcher, so one large upload never holds up the others. Every way an upload ends (finished,
@@ -66,6 +73,7 @@ public final class BlobStoreActor {
     private final BlobStoreSettings settings;
     private final Materializer materializer;
     private final Executor blocking;
+    private final boolean acceptsUploads;
     private final Map<String, Upload> uploads = new HashMap<>();
 
     /** One upload in progress. */
@@ -104,8 +112,10 @@ public final class BlobStoreActor {
         }
     }
 
-    private BlobStoreActor(ActorContext<Object> ctx, TimerScheduler<Object> timers, BlobStore store, BlobStoreSettings settings) {
+    private BlobStoreActor(ActorContext<Object> ctx, TimerScheduler<Object> timers, BlobStore store, BlobStoreSettings settings,
+            boolean acceptsUploads) {
         this.ctx = ctx;
+        this.acceptsUploads = acceptsUploads;
         this.timers = timers;
         this.store = store;
         this.settings = settings;
@@ -113,15 +123,27 @@ public final class BlobStoreActor {
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
     }
 
+    /** A store that accepts uploads (a router's). */
     public static Behavior<BlobProtocol.Command> create(BlobStore store, BlobStoreSettings settings) {
+        return create(store, settings, true);
+    }
+
+    /**
+     * @param acceptsUploads false for a GPU node's read-only store over its adapter root: registered
+     *                       only under {@link BlobProtocol#SOURCE_KEY}, uploads refused
+     */
+    public static Behavior<BlobProtocol.Command> create(BlobStore store, BlobStoreSettings settings, boolean acceptsUploads) {
         return Behaviors.<Object>setup(ctx -> Behaviors.withTimers(timers -> {
             int leftovers = store.sweepTemporary();
             if (leftovers > 0) {
                 log.info("blob store at {}: removed {} leftovers of interrupted uploads", store.root(), leftovers);
             }
-            ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SERVICE_KEY, ctx.getSelf().narrow()));
+            ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SOURCE_KEY, ctx.getSelf().narrow()));
+            if (acceptsUploads) {
+                ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SERVICE_KEY, ctx.getSelf().narrow()));
+            }
             // a failing message (a disk error creating an upload's directory) is logged and the actor goes on with its uploads
-            return Behaviors.supervise(new BlobStoreActor(ctx, timers, store, settings).behavior())
+            return Behaviors.supervise(new BlobStoreActor(ctx, timers, store, settings, acceptsUploads).behavior())
                     .onFailure(SupervisorStrategy.resume());
         })).narrow();
     }
@@ -142,10 +164,15 @@ public final class BlobStoreActor {
                 .onMessage(Abort.class, abort -> abort(abort.uploadId(), "aborted"))
                 .onMessage(Expired.class, expired -> abort(expired.uploadId(), "not finished within " + settings.uploadTimeout()))
                 .onMessage(DeleteBlob.class, this::delete)
+                .onMessage(ReadBlob.class, this::read)
                 .build();
     }
 
     private Behavior<Object> begin(BeginUpload begin) throws IOException {
+        if (!acceptsUploads) {
+            log.error("BeginUpload for {} refused: the blob store at {} is read-only (a GPU node's copies)", begin.tenant(), store.root());
+            return Behaviors.same();
+        }
         if (begin.maxBytes() < 1) {
             log.error("BeginUpload for {} with a limit of {} bytes refused: the limit must be positive", begin.tenant(), begin.maxBytes());
             return Behaviors.same();
@@ -298,6 +325,33 @@ public final class BlobStoreActor {
             }
         }, blocking);
         return Behaviors.same();
+    }
+
+    /**
+     * Streams a stored blob's two files, chunked, from the blocking dispatcher. The reader hashes what
+     * arrives, so the files are not hashed here first (that would read them twice).
+     */
+    private Behavior<Object> read(ReadBlob read) {
+        CompletableFuture.runAsync(() -> read.replyTo().tell(blobRead(read)), blocking);
+        return Behaviors.same();
+    }
+
+    private BlobRead blobRead(ReadBlob read) {
+        Path dir = store.directory(read.tenant(), read.hash());
+        Path config = dir.resolve(ContentHash.CONFIG_FILE);
+        Path weights = dir.resolve(ContentHash.WEIGHTS_FILE);
+        try {
+            long configBytes = Files.size(config);
+            long weightsBytes = Files.size(weights);
+            SourceRef<ByteString> configRef = FileIO.fromPath(config).runWith(StreamRefs.sourceRef(), materializer);
+            SourceRef<ByteString> weightsRef = FileIO.fromPath(weights).runWith(StreamRefs.sourceRef(), materializer);
+            return new BlobRead(read.hash(), configRef, configBytes, weightsRef, weightsBytes, null);
+        } catch (NoSuchFileException e) {
+            return new BlobRead(read.hash(), null, 0, null, 0, "blob " + read.tenant() + "/" + read.hash() + " is not in this store");
+        } catch (IOException | RuntimeException e) {
+            log.error("could not read blob {}/{}", read.tenant(), read.hash(), e);
+            return new BlobRead(read.hash(), null, 0, null, 0, "blob " + read.tenant() + "/" + read.hash() + " could not be read: " + e);
+        }
     }
 
     private static String unknown(String uploadId) {

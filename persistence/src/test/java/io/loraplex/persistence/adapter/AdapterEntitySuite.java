@@ -107,7 +107,11 @@ abstract class AdapterEntitySuite {
         AdapterSharding.init(testKit.system(), settings, CLOCK);
         gpuNode = testKit.spawn(TestCollaborators.gpuNode());
         register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
-        register(BlobProtocol.SERVICE_KEY, testKit.spawn(TestCollaborators.blobStore()));
+        ActorRef<BlobProtocol.Command> blobStore = testKit.spawn(TestCollaborators.blobStore());
+        register(BlobProtocol.SERVICE_KEY, blobStore);
+        register(BlobProtocol.SOURCE_KEY, blobStore);
+        // a GPU node's read-only store: only a source, yet deletion reaches it too
+        register(BlobProtocol.SOURCE_KEY, testKit.spawn(TestCollaborators.blobStore(TestCollaborators.NODE_BLOBS_DELETED)));
         warmUp();
     }
 
@@ -520,8 +524,13 @@ abstract class AdapterEntitySuite {
         assertEquals(new TrackAdapterName("cafe", false, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
         awaitBlobDeleted(f.tenant, h1);
         awaitBlobDeleted(f.tenant, h2);
-        awaitEvicted(h1);
-        awaitEvicted(h2);
+        awaitDropped(f.tenant, h1);
+        awaitDropped(f.tenant, h2);
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+            assertTrue(TestCollaborators.NODE_BLOBS_DELETED.stream().anyMatch(d -> d.hash().equals(h1)),
+                    "the node's copy of " + h1 + " is deleted as well");
+            return null;
+        });
         assertRefused(Error.NOT_FOUND, "does not exist", f.ask(Delete::new));
         assertRefused(Error.NOT_FOUND, "does not exist", f.ask(r -> new Promote(1, r)));
 
@@ -650,10 +659,10 @@ abstract class AdapterEntitySuite {
         });
     }
 
-    void awaitEvicted(ContentHash hash) {
+    void awaitDropped(TenantId tenant, ContentHash hash) {
         testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
-            assertTrue(TestCollaborators.NODE_RECEIVED.stream().anyMatch(m -> m instanceof GpuNodeProtocol.EvictAdapter e
-                    && e.hash().equals(hash) && e.purge()), "no EvictAdapter(purge) for " + hash);
+            assertTrue(TestCollaborators.NODE_RECEIVED.stream().anyMatch(m -> m instanceof GpuNodeProtocol.DropAdapter d
+                    && d.tenant().equals(tenant) && d.hash().equals(hash)), "no DropAdapter for " + tenant + "/" + hash);
             return null;
         });
     }

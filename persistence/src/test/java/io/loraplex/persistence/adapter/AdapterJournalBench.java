@@ -115,6 +115,7 @@ public final class AdapterJournalBench {
             ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, node));
             ActorRef<BlobProtocol.Command> blobs = ctx.spawn(TestCollaborators.blobStore(), "blob-store");
             ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SERVICE_KEY, blobs));
+            ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SOURCE_KEY, blobs));
             return Behaviors.empty();
         }), "bench", config);
         Cluster cluster = Cluster.get(system);

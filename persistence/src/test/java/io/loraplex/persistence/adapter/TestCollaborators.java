@@ -111,6 +111,7 @@ final class TestCollaborators {
                     }
                 }
                 case GpuNodeProtocol.EvictAdapter c -> c.replyTo().tell(GpuNodeProtocol.Ack.done());
+                case GpuNodeProtocol.DropAdapter c -> c.replyTo().tell(GpuNodeProtocol.Ack.done());
                 default -> {
                 }
             }
@@ -121,11 +122,17 @@ final class TestCollaborators {
     // ---- the blob store
 
     static final Queue<BlobProtocol.DeleteBlob> BLOBS_DELETED = new ConcurrentLinkedQueue<>();
+    /** What a store registered only as a source (a GPU node's copies) was asked to delete. */
+    static final Queue<BlobProtocol.DeleteBlob> NODE_BLOBS_DELETED = new ConcurrentLinkedQueue<>();
 
     static Behavior<BlobProtocol.Command> blobStore() {
+        return blobStore(BLOBS_DELETED);
+    }
+
+    static Behavior<BlobProtocol.Command> blobStore(Queue<BlobProtocol.DeleteBlob> deleted) {
         return Behaviors.receiveMessage(command -> {
             if (command instanceof BlobProtocol.DeleteBlob delete) {
-                BLOBS_DELETED.add(delete);
+                deleted.add(delete);
                 delete.replyTo().tell(new BlobProtocol.Deleted(delete.hash(), true));
             }
             return Behaviors.same();

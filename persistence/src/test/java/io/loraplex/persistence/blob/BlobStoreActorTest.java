@@ -260,12 +260,69 @@ class BlobStoreActorTest {
     }
 
     @Test
-    void registersWithTheReceptionist() {
+    void registersWithTheReceptionistForUploadsAndAsASource() {
+        awaitListed(BlobProtocol.SERVICE_KEY, actor);
+        awaitListed(BlobProtocol.SOURCE_KEY, actor);
+    }
+
+    @Test
+    void readStreamsTheTwoFilesInChunksWithTheirSizes() throws Exception {
+        byte[] weights = AdapterArchiveTest.weights(300_000); // several of FileIO's 8 KiB chunks
+        ContentHash hash = uploadFiles(CONFIG, weights).hash();
+        BlobProtocol.BlobRead read = this.<BlobProtocol.BlobRead>ask(replyTo -> new BlobProtocol.ReadBlob(ACME, hash, replyTo));
+        assertTrue(read.ok(), read.error());
+        assertEquals(hash, read.hash());
+        assertEquals(CONFIG.length, read.configBytes());
+        assertEquals(weights.length, read.weightsBytes());
+        assertArrayEquals(CONFIG, drain(read.config()).toArray());
+        List<ByteString> chunks = read.weights().getSource().runWith(Sink.seq(), kit.system()).toCompletableFuture()
+                .get(15, TimeUnit.SECONDS);
+        assertTrue(chunks.size() > 1, "the weights come in chunks, not whole: " + chunks.size());
+        assertArrayEquals(weights, chunks.stream().reduce(ByteString.emptyByteString(), ByteString::concat).toArray());
+    }
+
+    @Test
+    void readOfABlobItDoesNotHoldSaysSo() throws Exception {
+        ContentHash missing = ContentHash.of(CONFIG, new byte[] {1, 2, 3});
+        BlobProtocol.BlobRead read = this.<BlobProtocol.BlobRead>ask(replyTo -> new BlobProtocol.ReadBlob(ACME, missing, replyTo));
+        assertFalse(read.ok());
+        assertEquals("blob acme/" + missing + " is not in this store", read.error());
+        assertNull(read.config());
+        assertNull(read.weights());
+    }
+
+    @Test
+    void aReadOnlyStoreIsOnlyASourceAndRefusesUploads() throws Exception {
+        Path nodeRoot = root.resolve("node-copies");
+        ActorRef<BlobProtocol.Command> readOnly = kit.spawn(BlobStoreActor.create(new BlobStore(nodeRoot),
+                new BlobStoreSettings(nodeRoot, Duration.ofMinutes(5)), false));
+        try {
+            awaitListed(BlobProtocol.SOURCE_KEY, readOnly);
+            TestProbe<Receptionist.Listing> uploads = kit.createTestProbe();
+            kit.system().receptionist().tell(Receptionist.find(BlobProtocol.SERVICE_KEY, uploads.getRef()));
+            assertFalse(uploads.receiveMessage(TIMEOUT).getServiceInstances(BlobProtocol.SERVICE_KEY).contains(readOnly),
+                    "a read-only store is not offered for uploads");
+            TestProbe<BlobProtocol.UploadOpened> opened = kit.createTestProbe();
+            readOnly.tell(new BlobProtocol.BeginUpload(ACME, 1000, opened.getRef()));
+            opened.expectNoMessage(Duration.ofMillis(300));
+            assertFalse(Files.exists(nodeRoot.resolve(BlobStore.TEMP)), "no upload directory was made");
+        } finally {
+            kit.stop(readOnly);
+        }
+    }
+
+    private void awaitListed(org.apache.pekko.actor.typed.receptionist.ServiceKey<BlobProtocol.Command> key,
+            ActorRef<BlobProtocol.Command> service) {
         TestProbe<Receptionist.Listing> probe = kit.createTestProbe();
-        kit.system().receptionist().tell(Receptionist.subscribe(BlobProtocol.SERVICE_KEY, probe.getRef()));
-        probe.fishForMessage(TIMEOUT, listing -> listing.getServiceInstances(BlobProtocol.SERVICE_KEY).contains(actor)
+        kit.system().receptionist().tell(Receptionist.subscribe(key, probe.getRef()));
+        probe.fishForMessage(TIMEOUT, listing -> listing.getServiceInstances(key).contains(service)
                 ? FishingOutcomes.complete()
                 : FishingOutcomes.continueAndIgnore());
+    }
+
+    private ByteString drain(org.apache.pekko.stream.SourceRef<ByteString> ref) throws Exception {
+        return ref.getSource().runFold(ByteString.emptyByteString(), ByteString::concat, kit.system()).toCompletableFuture()
+                .get(15, TimeUnit.SECONDS);
     }
 
     private Stored uploadFiles(byte[] config, byte[] weights) throws Exception {

@@ -329,6 +329,11 @@ final class AdapterPool {
         return warm.size();
     }
 
+    /** The adapters in host memory, least recently used first. */
+    List<LoraAdapter> warmAdapters() {
+        return new ArrayList<>(warm.values());
+    }
+
     boolean isWarm(ContentHash hash) {
         return warm.containsKey(hash);
     }

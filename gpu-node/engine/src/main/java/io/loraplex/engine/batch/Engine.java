@@ -10,6 +10,7 @@ import io.loraplex.engine.kv.BlockManager;
 import io.loraplex.engine.kv.PageArena;
 import io.loraplex.engine.kv.PagePool;
 import io.loraplex.engine.lora.AdapterLoader;
+import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.sample.Finish;
@@ -20,6 +21,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
@@ -107,6 +109,7 @@ public final class Engine implements AutoCloseable {
     private volatile boolean closed;
     private volatile EngineStats stats;
     private volatile List<AdapterInfo> adapterInfo = List.of();
+    private volatile Map<ContentHash, String> adapterTiers = Map.of();
 
     /**
      * @param tokenizer detokenizes outputs and applies stop strings; null runs on token ids alone
@@ -249,10 +252,22 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Drops an adapter from the hot tier, and from host memory when {@code alsoWarm} (deletion).
-     * Completes false while requests still use it.
+     * Completes false while requests still use it, running or waiting for it.
      */
     public CompletableFuture<Boolean> evict(ContentHash hash, boolean alsoWarm) {
-        return call(() -> adapters.evict(hash, alsoWarm));
+        return call(() -> !awaited(hash) && adapters.evict(hash, alsoWarm));
+    }
+
+    /** Whether a waiting request names the adapter (evicting it would only make the request load it again). */
+    private boolean awaited(ContentHash hash) {
+        for (TenantQueue t : tenants.values()) {
+            for (Sequence s : t.waiting) {
+                if (s.request.adapter() != null && s.request.adapter().hash().equals(hash)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private <T> CompletableFuture<T> call(java.util.function.Supplier<T> action) {
@@ -273,8 +288,17 @@ public final class Engine implements AutoCloseable {
         return stats;
     }
 
+    /** The adapters in the hot tier (also those loading or failed) and in the warm tier (host memory), as of the last step. */
     public List<AdapterInfo> adapters() {
         return adapterInfo;
+    }
+
+    /**
+     * Where an adapter is, as of the last step: {@code hot} (placed in the arena), {@code warm} (host
+     * memory) or {@code cold} (neither: a request naming it loads it). One map lookup, from any thread.
+     */
+    public String tierOf(ContentHash hash) {
+        return adapterTiers.getOrDefault(hash, "cold");
     }
 
     /** Stops taking requests; completes when every queued and running request has finished. */
@@ -725,6 +749,7 @@ public final class Engine implements AutoCloseable {
                 adapters.resident(),
                 adapters.loading(), adapters.warmCount());
         List<AdapterInfo> info = new ArrayList<>();
+        Map<ContentHash, String> tiers = new HashMap<>();
         for (AdapterPool.Entry e : adapters.entries()) {
             String tier = switch (e.state) {
                 case RESIDENT -> "hot";
@@ -732,8 +757,16 @@ public final class Engine implements AutoCloseable {
                 default -> "loading";
             };
             info.add(new AdapterInfo(e.hash, e.name, tier, e.refs, e.pinned, e.pages.length));
+            if (e.state == AdapterPool.State.RESIDENT) {
+                tiers.put(e.hash, "hot");
+            }
+        }
+        for (LoraAdapter a : adapters.warmAdapters()) {
+            info.add(new AdapterInfo(a.contentHash(), a.name(), "warm", 0, false, 0));
+            tiers.putIfAbsent(a.contentHash(), "warm");
         }
         adapterInfo = List.copyOf(info);
+        adapterTiers = Map.copyOf(tiers);
     }
 
     /** Stops the step thread; queued and running requests end as cancelled. */
