@@ -227,8 +227,8 @@ public final class EmbeddedServer {
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
                 if (!router) {
-                    // the node's own copies, which other nodes may stream from (TODO(lead): read-only once node6 lands)
-                    ctx.spawn(BlobStoreActor.create(new BlobStore(nodeSettings.adapterRoot()), BlobStoreSettings.create(config)),
+                    // the node's own copies, which other nodes may stream from; uploads go to the routers' stores
+                    ctx.spawn(BlobStoreActor.create(new BlobStore(nodeSettings.adapterRoot()), BlobStoreSettings.create(config), false),
                             "blob-store");
                 }
                 String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
