@@ -261,8 +261,9 @@ class ClusterIT {
             if (moved.size() < 4) {
                 HttpResponse<String> pinned = fleet.admin("POST", "/v1/admin/tenants/" + tenant + "/adapters/persona/evict", null);
                 assertEquals(200, pinned.statusCode(), pinned.body());
-                assertEquals(200, fleet.admin("POST", "/v1/admin/tenants/" + tenant + "/adapters/persona/pin",
-                        "{\"node\": \"gpu-3\"}").statusCode());
+                HttpResponse<String> pin = fleet.admin("POST", "/v1/admin/tenants/" + tenant + "/adapters/persona/pin",
+                        "{\"node\": \"gpu-3\"}");
+                assertEquals(200, pin.statusCode(), pin.body());
                 moved.add(tenant);
             }
         }

@@ -81,8 +81,13 @@ final class LocalFleet implements AutoCloseable {
 
     /** Starts a GPU node joining the routers, and waits until the first router lists it ready. */
     Member gpuNode(String id) throws Exception {
+        Path config = dir.resolve("gpu-node.conf");
+        if (!Files.exists(config)) {
+            // several JVMs share a 2-core machine: a small engine each
+            Files.writeString(config, "loraplex.engine { memory-budget-bytes = 134217728, warm-budget-bytes = 134217728 }\n");
+        }
         Member m = start(id, freePort(), List.of("--roles", "gpu-node", "--node-id", id, "--model", model.toString(),
-                "--model-id", "tiny", "--threads", "1"), "loraplex GPU node");
+                "--model-id", "tiny", "--threads", "1", "--config", config.toString()), "loraplex GPU node");
         await(() -> node(id) != null && node(id).path("ready").asBoolean(), Duration.ofSeconds(120), "node " + id + " to be ready");
         return m;
     }

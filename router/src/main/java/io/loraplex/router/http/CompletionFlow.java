@@ -153,12 +153,13 @@ public final class CompletionFlow {
     private CompletionStage<HttpResponse> generate(Call call, Endpoint endpoint, OpenAiRequest req, TenantProtocol.Admitted admitted,
             String baseModel, Integer maxTokens, Set<String> lostNodes, int attempt) {
         return start(call, endpoint, req, admitted, baseModel, maxTokens, lostNodes).thenCompose(started -> {
+            long routedNanos = System.nanoTime() - call.startNanos;
             OpenAiWriter.Meta meta = new OpenAiWriter.Meta(call.id, call.createdEpochSeconds, req.model(), req.includeUsage());
             if (req.stream()) {
-                return CompletableFuture.completedFuture(withPlacement(stream(call, endpoint, req, meta, started), started));
+                return CompletableFuture.completedFuture(withPlacement(stream(call, endpoint, req, meta, started), started, routedNanos));
             }
             return collect(call, endpoint, req, meta, started, attempt < maxAttempts)
-                    .thenApply(response -> withPlacement(response, started))
+                    .thenApply(response -> withPlacement(response, started, routedNanos))
                     .exceptionallyCompose(t -> {
                         if (Responses.unwrap(t) instanceof NodeLost lost) {
                             log.warn("request {}: node {} was lost mid-generation; starting it again elsewhere", call.id, lost.node);
@@ -180,11 +181,16 @@ public final class CompletionFlow {
         }
     }
 
-    /** Where the request ran: {@code x-loraplex-node} and {@code x-loraplex-adapter-tier}. */
-    private static HttpResponse withPlacement(HttpResponse response, List<Started> started) {
+    /**
+     * Where the request ran: {@code x-loraplex-node}, {@code x-loraplex-adapter-tier}, and
+     * {@code x-loraplex-route-ms}: the time from the request's arrival to every choice's {@code Started}
+     * (authentication, the body, the tenant's admission, placement and the node's acceptance).
+     */
+    private static HttpResponse withPlacement(HttpResponse response, List<Started> started, long routedNanos) {
         Started first = started.get(0);
         return response.addHeader(RawHeader.create("x-loraplex-node", first.node().value()))
-                .addHeader(RawHeader.create("x-loraplex-adapter-tier", first.adapterTier() == null ? "" : first.adapterTier()));
+                .addHeader(RawHeader.create("x-loraplex-adapter-tier", first.adapterTier() == null ? "" : first.adapterTier()))
+                .addHeader(RawHeader.create("x-loraplex-route-ms", String.format(java.util.Locale.ROOT, "%.3f", routedNanos / 1e6)));
     }
 
     // --- admission ---

@@ -173,14 +173,16 @@ public final class FleetRoutes extends AllDirectives {
             }
             CompletionStage<NodeView> node = nodeId == null ? CompletableFuture.completedFuture(null) : nodeOrThrow(nodeId);
             return node.thenCompose(n -> resolve(tenant, name).thenCompose(ref -> {
-                CompletionStage<List<String>> done = switch (action) {
+                CompletionStage<Fleet.Outcome> done = switch (action) {
                     case "pin" -> fleet.pin(ref, n, true);
                     case "unpin" -> fleet.pin(ref, n, false);
                     default -> fleet.evict(ref, n);
                 };
-                return done.thenApply(nodes -> {
+                return done.thenApply(outcome -> {
+                    List<String> nodes = outcome.done();
                     if (action.equals("pin") && nodes.isEmpty()) {
-                        throw ApiError.unavailable("No GPU node could pin " + tenantId + "/" + name + "; retry later.").toException();
+                        throw ApiError.unavailable("No GPU node could pin " + tenantId + "/" + name
+                                + (outcome.failed().isEmpty() ? "" : ": " + outcome.failed()) + "; retry later.").toException();
                     }
                     ObjectNode body = Json.object();
                     body.put("tenant", tenant.value());
@@ -188,6 +190,10 @@ public final class FleetRoutes extends AllDirectives {
                     body.put("version", ref.version());
                     ArrayNode out = body.putArray("nodes");
                     nodes.forEach(out::add);
+                    if (!outcome.failed().isEmpty()) {
+                        ObjectNode failed = body.putObject("failed");
+                        outcome.failed().forEach(failed::put);
+                    }
                     return Responses.json(200, body);
                 });
             }));

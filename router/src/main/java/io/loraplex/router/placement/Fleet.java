@@ -215,7 +215,7 @@ public final class Fleet {
      * Pins {@code adapter} hot on {@code node} (null: where placement puts it), or unpins it on every
      * node that holds it. Answers the ids of the nodes that did it.
      */
-    public CompletionStage<List<String>> pin(AdapterRef adapter, NodeView node, boolean pinned) {
+    public CompletionStage<Outcome> pin(AdapterRef adapter, NodeView node, boolean pinned) {
         List<NodeView> targets;
         if (pinned) {
             Optional<NodeView> target = node != null ? Optional.of(node)
@@ -228,20 +228,34 @@ public final class Fleet {
     }
 
     /** Evicts {@code adapter} from every tier of {@code node} (null: every node). Answers the nodes it left. */
-    public CompletionStage<List<String>> evict(AdapterRef adapter, NodeView node) {
+    public CompletionStage<Outcome> evict(AdapterRef adapter, NodeView node) {
         List<NodeView> targets = node != null ? List.of(node) : placement.nodes().stream().filter(n -> n.stats() != null).toList();
         return onEach(targets, n -> this.<Ack>ask(n.ref(), r -> new GpuNodeProtocol.EvictAdapter(adapter.contentHash(), true, r)))
-                .whenComplete((ids, f) -> placement.refresh());
+                .whenComplete((outcome, f) -> placement.refresh());
     }
 
-    private CompletionStage<List<String>> onEach(List<NodeView> nodes, Function<NodeView, CompletionStage<Ack>> action) {
-        List<CompletableFuture<String>> acks = new ArrayList<>();
+    /** What an operation did on each node: the nodes that did it, and why the others did not. */
+    public record Outcome(List<String> done, Map<String, String> failed) {
+    }
+
+    private CompletionStage<Outcome> onEach(List<NodeView> nodes, Function<NodeView, CompletionStage<Ack>> action) {
+        Map<String, CompletableFuture<String>> results = new java.util.LinkedHashMap<>();
         for (NodeView n : nodes) {
-            acks.add(action.apply(n).handle((ack, f) -> f == null && ack.ok() ? n.id() : null).toCompletableFuture());
+            results.put(n.id(), action.apply(n).handle((ack, f) -> f != null ? "no answer: " + f.getMessage()
+                    : ack.ok() ? "" : ack.message()).toCompletableFuture());
         }
-        return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).thenApply(d -> {
+        return CompletableFuture.allOf(results.values().toArray(CompletableFuture[]::new)).thenApply(d -> {
             placement.refresh();
-            return acks.stream().map(CompletableFuture::join).filter(id -> id != null).toList();
+            List<String> done = new ArrayList<>();
+            Map<String, String> failed = new java.util.LinkedHashMap<>();
+            results.forEach((id, r) -> {
+                if (r.join().isEmpty()) {
+                    done.add(id);
+                } else {
+                    failed.put(id, r.join());
+                }
+            });
+            return new Outcome(done, failed);
         });
     }
 
