@@ -92,37 +92,55 @@ public final class EmbeddedServer {
     }
 
     /**
-     * Starts everything and returns once the HTTP API answers and the demo tenants are registered.
+     * Starts what this JVM's roles ask for ({@code pekko.cluster.roles}: {@code router},
+     * {@code gpu-node}, or both — the embedded default) and returns once it is ready: with the router
+     * role, once the HTTP API answers and the demo tenants are registered.
      *
      * @param modelDir  a model directory; null generates (once) the demo model under {@code data}
      * @param overrides configuration over the embedded defaults ({@code embedded.conf})
+     * @param demo      create the demo tenants (only where one JVM holds both roles: they are trained here)
      */
     public static EmbeddedServer start(Path data, Path modelDir, Config overrides, boolean demo, PrintStream log) throws Exception {
         Files.createDirectories(data);
         Config config = config(data, overrides);
-        if (config.getString("loraplex.router.admin-key-sha256").isEmpty()) {
+        List<String> roles = config.getStringList("pekko.cluster.roles");
+        boolean router = roles.contains(Roles.ROUTER);
+        boolean gpuNode = roles.contains(Roles.GPU_NODE);
+        if (!router && !gpuNode) {
+            throw new IllegalArgumentException("pekko.cluster.roles must hold router, gpu-node or both; got " + roles);
+        }
+        if (router && config.getString("loraplex.router.admin-key-sha256").isEmpty()) {
             String adminHash = AdminKey.hash(data, config.getString("loraplex.admin-key"), log);
             config = ConfigFactory.parseMap(Map.of("loraplex.router.admin-key-sha256", adminHash)).withFallback(config);
         }
-        String modelId = config.getString("loraplex.node.base-model-id");
-        if (modelDir == null) {
-            modelDir = data.resolve("model");
-            if (!Files.exists(modelDir.resolve("config.json"))) {
-                log.println("loraplex: generating the demo model in " + modelDir);
-                TinyModel.write(modelDir, TinyModel.Spec.defaults(0));
-            }
-            modelId = modelId.isEmpty() ? DEMO_MODEL_ID : modelId;
-        }
-        int threads = config.getInt("loraplex.threads") > 0 ? config.getInt("loraplex.threads") : Backends.defaultThreads();
-        ServedModel served = ServedModel.load(modelDir, modelId.isEmpty() ? null : modelId);
-        Backend backend = Backends.create(config.getString("loraplex.backend"), served.model(), threads);
-        Engine engine = new Engine(backend, served.tokenizer(), served.eosIds(), engineSettings(config));
         NodeSettings nodeSettings = NodeSettings.create(config);
-        List<DemoTenants.Demo> demos = demo ? DemoTenants.prepare(data, nodeSettings.adapterRoot(), served, threads, log) : List.of();
+        ServedModel served = null;
+        Backend backend = null;
+        Engine engine = null;
+        List<DemoTenants.Demo> demos = List.of();
+        if (gpuNode) {
+            String modelId = config.getString("loraplex.node.base-model-id");
+            if (modelDir == null) {
+                modelDir = data.resolve("model");
+                if (!Files.exists(modelDir.resolve("config.json"))) {
+                    log.println("loraplex: generating the demo model in " + modelDir);
+                    TinyModel.write(modelDir, TinyModel.Spec.defaults(0));
+                }
+                modelId = modelId.isEmpty() ? DEMO_MODEL_ID : modelId;
+            }
+            int threads = config.getInt("loraplex.threads") > 0 ? config.getInt("loraplex.threads") : Backends.defaultThreads();
+            served = ServedModel.load(modelDir, modelId.isEmpty() ? null : modelId);
+            backend = Backends.create(config.getString("loraplex.backend"), served.model(), threads);
+            engine = new Engine(backend, served.tokenizer(), served.eosIds(), engineSettings(config));
+            if (demo && router) {
+                demos = DemoTenants.prepare(data, nodeSettings.adapterRoot(), served, threads, log);
+            }
+        }
 
         ActorSystem<Void> system = ActorSystem.create(guardian(served, engine, nodeSettings), "loraplex", config);
-        Journals.prepare(system, Duration.ofSeconds(60));
-        if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
+        Management.start(system, log);
+        if (router) {
+            Journals.prepare(system, Duration.ofSeconds(60));
             // after the journal's tables exist: remembered fine-tuning entities start at once
             TenantSharding.init(system);
             AdapterSharding.init(system);
@@ -131,35 +149,36 @@ public final class EmbeddedServer {
             awaitService(system, BlobProtocol.SERVICE_KEY);
             awaitService(system, FileStoreProtocol.SERVICE_KEY);
         }
-        if (Cluster.get(system).selfMember().hasRole(Roles.GPU_NODE)) {
-            awaitService(system, GpuNodeProtocol.SERVICE_KEY);
-        }
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
-        shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "drain-engine",
-                () -> engine.drain().thenApply(x -> Done.getInstance()));
-        shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-engine", () -> {
-            engine.close();
-            backend.close();
-            served.close();
-            return CompletableFuture.completedFuture(Done.getInstance());
-        });
-        if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
+        if (gpuNode) {
+            awaitService(system, GpuNodeProtocol.SERVICE_KEY);
+            Engine running = engine;
+            Backend usedBackend = backend;
+            ServedModel model = served;
+            shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "drain-engine",
+                    () -> running.drain().thenApply(x -> Done.getInstance()));
+            shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-engine", () -> {
+                running.close();
+                usedBackend.close();
+                model.close();
+                return CompletableFuture.completedFuture(Done.getInstance());
+            });
+        }
+        InetSocketAddress address = null;
+        if (router) {
             // tenants (and with them the replicated key index) recover before the first request
             TenantRecovery.wakeAll(system, 8, Duration.ofSeconds(30)).toCompletableFuture().get(10, TimeUnit.MINUTES);
-        }
-        for (DemoTenants.Demo d : demos) {
-            registerTenant(system, d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()), "training");
-        }
-        if (Cluster.get(system).selfMember().hasRole(Roles.ROUTER)) {
+            for (DemoTenants.Demo d : demos) {
+                registerTenant(system, d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()), "training");
+            }
             sweepBlobs(system, log);
+            AtomicBoolean warmedUp = new AtomicBoolean(false);
+            var binding = RouterServer.start(system, RouterSettings.create(config), warmedUp::get).toCompletableFuture()
+                    .get(60, TimeUnit.SECONDS);
+            address = binding.localAddress();
+            warmedUp.set(true);
         }
-        AtomicBoolean warmedUp = new AtomicBoolean(false);
-        var binding = RouterServer.start(system, RouterSettings.create(config), warmedUp::get).toCompletableFuture()
-                .get(60, TimeUnit.SECONDS);
-        EmbeddedServer server = new EmbeddedServer(system, served, backend, engine, binding.localAddress(), demos,
-                nodeSettings.adapterRoot());
-        warmedUp.set(true);
-        return server;
+        return new EmbeddedServer(system, served, backend, engine, address, demos, nodeSettings.adapterRoot());
     }
 
     /** Waits until the receptionist lists an instance of {@code key} (registration is asynchronous). */
@@ -196,16 +215,22 @@ public final class EmbeddedServer {
         return Behaviors.setup(ctx -> {
             ActorSystem<Void> system = ctx.getSystem();
             Cluster cluster = Cluster.get(system);
-            if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+            Config config = system.settings().config();
+            if (config.getStringList("pekko.cluster.seed-nodes").isEmpty() && !Management.bootstraps(config)) {
                 cluster.manager().tell(Join.create(cluster.selfMember().address()));
             }
-            if (cluster.selfMember().hasRole(Roles.ROUTER)) {
-                Config config = system.settings().config();
+            boolean router = cluster.selfMember().hasRole(Roles.ROUTER);
+            if (router) {
                 ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
                         BlobStoreSettings.create(config)), "blob-store");
                 ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config)), "file-store", DispatcherSelector.blocking());
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
+                if (!router) {
+                    // the node's own copies, which other nodes may stream from; uploads go to the routers' stores
+                    ctx.spawn(BlobStoreActor.create(new BlobStore(nodeSettings.adapterRoot()), BlobStoreSettings.create(config), false),
+                            "blob-store");
+                }
                 String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
                 ctx.spawn(GpuNode.create(new NodeId(id), served, engine, new AdapterStore(nodeSettings.adapterRoot()), nodeSettings),
                         "gpu-node");
@@ -225,6 +250,9 @@ public final class EmbeddedServer {
         Config chosen = overrides
                 .withFallback(ConfigFactory.parseMap(paths))
                 .withFallback(ConfigFactory.parseResources("embedded.conf"));
+        if (chosen.hasPath("loraplex.cluster.fast-failure") && chosen.getBoolean("loraplex.cluster.fast-failure")) {
+            chosen = chosen.withFallback(ConfigFactory.parseResources("fast-failure.conf"));
+        }
         return chosen
                 .withFallback(journal(data, chosen))
                 .withFallback(ConfigFactory.load())
@@ -324,14 +352,16 @@ public final class EmbeddedServer {
         }
     }
 
+    /** The HTTP API's URL; null where this JVM holds no router. */
     public String url() {
-        return "http://" + address.getHostString() + ":" + address.getPort();
+        return address == null ? null : "http://" + address.getHostString() + ":" + address.getPort();
     }
 
     public ActorSystem<Void> system() {
         return system;
     }
 
+    /** The served model; null where this JVM holds no GPU node (so are {@link #engine} and {@link #backendName}). */
     public ServedModel model() {
         return model;
     }
@@ -341,7 +371,7 @@ public final class EmbeddedServer {
     }
 
     public String backendName() {
-        return backend.name();
+        return backend == null ? null : backend.name();
     }
 
     public Path adapterRoot() {

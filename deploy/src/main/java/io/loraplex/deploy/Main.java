@@ -27,6 +27,9 @@ public final class Main {
         if (command.equals("serve")) {
             return EngineCli.runCommand(ServeCommand.flags(), rest, out, err, f -> ServeCommand.run(f, out, err));
         }
+        if (command.equals("ctl")) {
+            return EngineCli.runCommand(CtlCommand.flags(), rest, out, err, f -> CtlCommand.run(f, out, err));
+        }
         if (command.equals("bench-http")) {
             return EngineCli.runCommand(BenchHttpCommand.flags(), rest, out, err, f -> BenchHttpCommand.run(f, out, err));
         }
@@ -41,7 +44,8 @@ public final class Main {
         out.println("usage: loraplex <command> [flags]   (loraplex <command> --help for its flags)");
         out.println();
         out.println("commands:");
-        out.printf("  %-12s %s%n", "serve", "start the product: HTTP API, tenants and a GPU node in one JVM (the embedded default)");
+        out.printf("  %-12s %s%n", "serve", "start the product (one JVM with every role by default; --roles for a cluster)");
+        out.printf("  %-12s %s%n", "ctl", "operate a cluster: list nodes, drain/undrain, rebalance, pin/unpin/evict adapters");
         out.printf("  %-12s %s%n", "bench-http", "requests/s and time to first token of streaming clients against the embedded server");
         out.printf("  %-12s %s%n", "bench-upload", "upload-to-ready latency of a large adapter through the embedded server's lifecycle");
         EngineCli.COMMANDS.forEach((name, summary) -> out.printf("  %-12s %s%n", name, summary));

@@ -2,6 +2,7 @@ package io.loraplex.deploy;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.Roles;
 import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.cli.Flags;
 import java.io.PrintStream;
@@ -31,7 +32,19 @@ final class ServeCommand {
                 .option("port", "8080", "HTTP port (0: any free port)")
                 .option("config", null, "a HOCON file overriding the embedded configuration")
                 .option("threads", null, "CPU backend threads (default: all processors)")
-                .flag("no-demo", "do not create the demo tenants");
+                .flag("no-demo", "do not create the demo tenants")
+                // the cluster: one JVM per role, or both in one (the default)
+                .option("roles", "router,gpu-node", "this JVM's roles: router (HTTP API, tenants, placement), gpu-node (a model "
+                        + "and its engine), or both")
+                .option("node-id", null, "this GPU node's id, as operators name it (default: its cluster address)")
+                .option("cluster-host", null, "the address other JVMs reach this one at (default: 127.0.0.1)")
+                .option("cluster-port", null, "the cluster (Artery) port (default: any free port)")
+                .option("seed-nodes", null, "host:port,... of the routers to join (default: none, this JVM forms a cluster)")
+                .option("management-port", null, "serve Pekko Management (/alive, /ready) on this port (default: off)")
+                .option("bootstrap", null, "kubernetes: form the cluster through the Kubernetes API (Cluster Bootstrap)")
+                .option("journal", null, "where tenants' and adapters' events are kept: h2 (a file under --data) or cassandra")
+                .option("cassandra", null, "host:port of Cassandra for --journal cassandra (default: 127.0.0.1:9042)")
+                .flag("fast-failure", "notice and down a dead JVM within seconds (local clusters and tests; not for real networks)");
     }
 
     static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
@@ -42,7 +55,7 @@ final class ServeCommand {
         if (f.has("model") && !Files.exists(Path.of(f.required("model")).resolve("config.json"))) {
             throw f.bad("--model: " + f.required("model") + " has no config.json (a Hugging Face model directory is expected)");
         }
-        Map<String, Object> overrides = new HashMap<>();
+        Map<String, Object> overrides = clusterOverrides(f);
         overrides.put("loraplex.router.host", f.required("host"));
         overrides.put("loraplex.router.port", f.integer("port"));
         if (f.has("threads")) {
@@ -55,9 +68,88 @@ final class ServeCommand {
                 .withFallback(f.has("config") ? ConfigFactory.parseFile(Path.of(f.required("config")).toFile()) : ConfigFactory.empty());
         EmbeddedServer server = EmbeddedServer.start(data, f.has("model") ? Path.of(f.required("model")) : null, config,
                 !f.has("no-demo"), out);
-        banner(out, server);
+        if (server.url() == null) {
+            out.printf("loraplex GPU node %s is serving %s in the cluster at %s%n", f.has("node-id") ? f.required("node-id") : "",
+                    server.model().id(), org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address());
+        } else {
+            banner(out, server);
+        }
         server.system().getWhenTerminated().toCompletableFuture().join();
         return 0;
+    }
+
+    /** The configuration the cluster flags stand for; refuses a bad value with the flag's name. */
+    static Map<String, Object> clusterOverrides(Flags f) {
+        Map<String, Object> o = new HashMap<>();
+        List<String> roles = List.of(f.required("roles").split(",")).stream().map(String::strip).filter(r -> !r.isEmpty()).toList();
+        if (roles.isEmpty() || !List.of(Roles.ROUTER, Roles.GPU_NODE).containsAll(roles)) {
+            throw f.bad("--roles: router, gpu-node or router,gpu-node; got " + f.required("roles"));
+        }
+        o.put("pekko.cluster.roles", roles);
+        if (f.has("node-id")) {
+            if (!f.required("node-id").matches("[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}")) {
+                throw f.bad("--node-id: letters, digits, '_', '.', '-' (at most 64); got " + f.required("node-id"));
+            }
+            o.put("loraplex.node.id", f.required("node-id"));
+        }
+        if (f.has("cluster-host")) {
+            o.put("pekko.remote.artery.canonical.hostname", f.required("cluster-host"));
+        }
+        if (f.has("cluster-port")) {
+            o.put("pekko.remote.artery.canonical.port", port(f, "cluster-port", f.required("cluster-port")));
+        }
+        if (f.has("seed-nodes")) {
+            List<String> seeds = new java.util.ArrayList<>();
+            for (String s : f.required("seed-nodes").split(",")) {
+                String[] hp = hostPort(f, "seed-nodes", s.strip());
+                seeds.add("pekko://loraplex@" + hp[0] + ":" + hp[1]);
+            }
+            o.put("pekko.cluster.seed-nodes", seeds);
+        }
+        if (f.has("management-port")) {
+            o.put("loraplex.management.port", port(f, "management-port", f.required("management-port")));
+        }
+        if (f.has("bootstrap")) {
+            if (!f.required("bootstrap").equals("kubernetes")) {
+                throw f.bad("--bootstrap: only kubernetes is known; got " + f.required("bootstrap"));
+            }
+            o.put("loraplex.management.bootstrap", "kubernetes");
+        }
+        if (f.has("journal")) {
+            if (!List.of("h2", "cassandra").contains(f.required("journal"))) {
+                throw f.bad("--journal: h2 or cassandra; got " + f.required("journal"));
+            }
+            o.put("loraplex.journal", f.required("journal"));
+        }
+        if (f.has("cassandra")) {
+            String[] hp = hostPort(f, "cassandra", f.required("cassandra"));
+            o.put("loraplex.cassandra.host", hp[0]);
+            o.put("loraplex.cassandra.port", Integer.parseInt(hp[1]));
+        }
+        if (f.has("fast-failure")) {
+            o.put("loraplex.cluster.fast-failure", true);
+        }
+        return o;
+    }
+
+    private static String[] hostPort(Flags f, String flag, String value) {
+        int colon = value.lastIndexOf(':');
+        if (colon <= 0 || colon == value.length() - 1) {
+            throw f.bad("--" + flag + ": host:port expected; got " + value);
+        }
+        return new String[] {value.substring(0, colon), String.valueOf(port(f, flag, value.substring(colon + 1)))};
+    }
+
+    private static int port(Flags f, String flag, String value) {
+        try {
+            int p = Integer.parseInt(value);
+            if (p >= 0 && p <= 65535) {
+                return p;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw f.bad("--" + flag + ": a port 0-65535 expected; got " + value);
     }
 
     private static void banner(PrintStream out, EmbeddedServer server) {
@@ -65,8 +157,14 @@ final class ServeCommand {
         List<DemoTenants.Demo> demos = server.demos();
         String url = server.url();
         out.printf("%nloraplex is serving on %s%n", url);
-        out.printf("  base model: %s (%s, %.2fM parameters, %s backend)%n", served.id(),
-                served.model().config().architecture().hfClass(), served.model().config().parameterCount() / 1e6, server.backendName());
+        if (served != null) {
+            out.printf("  base model: %s (%s, %.2fM parameters, %s backend)%n", served.id(),
+                    served.model().config().architecture().hfClass(), served.model().config().parameterCount() / 1e6,
+                    server.backendName());
+        } else {
+            out.printf("  router of the cluster at %s; GPU nodes join it with --seed-nodes%n",
+                    org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address());
+        }
         if (!demos.isEmpty()) {
             out.println("  demo tenants:");
             for (DemoTenants.Demo d : demos) {

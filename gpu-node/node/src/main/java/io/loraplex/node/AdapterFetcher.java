@@ -44,6 +44,9 @@ import org.apache.pekko.util.ByteString;
  */
 public final class AdapterFetcher {
 
+    /** How long a fetch waits for other nodes' stores to appear in the listing when it knows none left to try. */
+    private static final Duration LISTING_GRACE = Duration.ofSeconds(10);
+
     private final ActorSystem<?> system;
     private final AdapterStore store;
     private final Duration timeout;
@@ -121,32 +124,54 @@ public final class AdapterFetcher {
         }
     }
 
+    /**
+     * Tries every other node's store in turn. A node that joined a moment ago may not list them all
+     * yet (the receptionist's registry spreads by gossip): while none is left to try, it waits for
+     * the listing to grow, up to {@link #LISTING_GRACE} or the fetch timeout.
+     */
     private Path fetch(AdapterRef ref) throws AdapterException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        List<ActorRef<BlobProtocol.Command>> candidates = new ArrayList<>(sources);
-        if (candidates.isEmpty()) {
-            throw new AdapterException(AdapterException.Reason.NOT_FOUND, describe(ref)
-                    + " is not on this node and no blob store is known to fetch it from");
-        }
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        Set<ActorRef<BlobProtocol.Command>> tried = new java.util.HashSet<>();
         List<String> failures = new ArrayList<>();
-        for (ActorRef<BlobProtocol.Command> source : candidates) {
-            Duration left = Duration.ofNanos(deadline - System.nanoTime());
-            if (left.isNegative() || left.isZero()) {
-                failures.add("the fetch timeout of " + timeout + " passed");
-                break;
+        while (true) {
+            // this node's own store holds what locate() found already: only other nodes' stores can help
+            List<ActorRef<BlobProtocol.Command>> candidates = sources.stream()
+                    .filter(s -> !s.path().address().hasLocalScope() && !tried.contains(s)).toList();
+            if (candidates.isEmpty()) {
+                long now = System.nanoTime();
+                if (now - start > LISTING_GRACE.toNanos() || now > deadline) {
+                    break;
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failures.add("interrupted");
+                    break;
+                }
+                continue;
             }
-            try {
-                return fetchFrom(source, ref, left);
-            } catch (IOException | ExecutionException | TimeoutException | RuntimeException e) {
-                failures.add(source.path().address() + ": " + reason(e));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failures.add("interrupted");
-                break;
+            for (ActorRef<BlobProtocol.Command> source : candidates) {
+                tried.add(source);
+                Duration left = Duration.ofNanos(deadline - System.nanoTime());
+                if (left.isNegative() || left.isZero()) {
+                    failures.add("the fetch timeout of " + timeout + " passed");
+                    break;
+                }
+                try {
+                    return fetchFrom(source, ref, left);
+                } catch (IOException | ExecutionException | TimeoutException | RuntimeException e) {
+                    failures.add(source.path().address() + ": " + reason(e));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failures.add("interrupted");
+                    break;
+                }
             }
         }
         throw new AdapterException(AdapterException.Reason.NOT_FOUND, describe(ref) + " is not on this node and could not be fetched: "
-                + String.join("; ", failures));
+                + (failures.isEmpty() ? "no other node's blob store is known" : String.join("; ", failures)));
     }
 
     /**

@@ -22,10 +22,13 @@ final class Call {
     private final RouterMetrics metrics;
     private final BiConsumer<TenantId, TenantProtocol.Finished> tenantFinished;
     private final Runnable onEnd;
+    /** What else runs at the end: the nodes this request ran on count it no longer. */
+    private final java.util.List<Runnable> alsoOnEnd = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicBoolean ended = new AtomicBoolean();
     private final AtomicLong firstTokenNanos = new AtomicLong();
 
     private volatile Caller caller;
+    private volatile String session;
     private volatile boolean admitted;
     private volatile String modelLabel = RouterMetrics.NONE;
 
@@ -46,6 +49,15 @@ final class Call {
 
     Caller caller() {
         return caller;
+    }
+
+    /** The chat session the request names ({@code X-Session-Id}), or null. */
+    void session(String session) {
+        this.session = session;
+    }
+
+    String session() {
+        return session;
     }
 
     /** From here on the tenant is owed a {@code Finished}. */
@@ -86,6 +98,15 @@ final class Call {
             tenantFinished.accept(caller.tenant(), new TenantProtocol.Finished(id, promptTokens + completionTokens));
         }
         onEnd.run();
+        alsoOnEnd.forEach(Runnable::run);
+    }
+
+    /** Runs {@code action} when the request ends (at once if it has). */
+    void atEnd(Runnable action) {
+        alsoOnEnd.add(action);
+        if (ended.get() && alsoOnEnd.remove(action)) {
+            action.run();
+        }
     }
 
     boolean ended() {

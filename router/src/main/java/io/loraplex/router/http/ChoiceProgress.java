@@ -23,6 +23,7 @@ final class ChoiceProgress {
     /** Set by the stream's last element: exactly one of them. */
     GpuNodeProtocol.Finished finished;
     String failure;
+    private String lostNode;
 
     ChoiceProgress(int index, Call call, boolean collect) {
         this.index = index;
@@ -68,6 +69,20 @@ final class ChoiceProgress {
             failure = "the token stream broke: " + Responses.unwrap(t).getMessage();
         }
         return this;
+    }
+
+    /** The stream from {@code node} broke before its end: the node died or left. */
+    ChoiceProgress broken(String node, String message) {
+        if (finished == null && failure == null) {
+            failure = message;
+            lostNode = node;
+        }
+        return this;
+    }
+
+    /** The node whose stream broke before this choice ended, or null. */
+    String lostNode() {
+        return lostNode;
     }
 
     String failureOrMissingEnd() {

@@ -9,12 +9,15 @@ import io.loraplex.router.RouterSettings;
 import io.loraplex.router.auth.KeyIndex;
 import io.loraplex.router.metrics.RouterMetrics;
 import io.loraplex.router.placement.Placement;
+import io.loraplex.router.placement.Sessions;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
@@ -47,6 +50,8 @@ public final class CompletionFlow {
 
     private static final Logger log = LoggerFactory.getLogger(CompletionFlow.class);
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** The header naming a chat session: its requests go to the node its adapter was prefetched on. */
+    public static final String SESSION_HEADER = "X-Session-Id";
 
     /** The two generation endpoints. */
     public enum Endpoint {
@@ -73,12 +78,18 @@ public final class CompletionFlow {
     private final RouterMetrics metrics;
     private final BooleanSupplier draining;
     private final ClusterSharding sharding;
+    private final Sessions sessions;
+    /** How many nodes one generation may be tried on before its error is returned. */
+    private final int maxAttempts;
     /** Requests begun and not ended (streams until their last byte left): what a graceful stop waits for. */
     private final AtomicInteger inFlight = new AtomicInteger();
 
-    public CompletionFlow(ActorSystem<?> system, RouterSettings settings, KeyIndex keys, Placement placement, RouterMetrics metrics,
-            BooleanSupplier draining) {
+    public CompletionFlow(ActorSystem<?> system, RouterSettings settings, KeyIndex keys, Placement placement, Sessions sessions,
+            RouterMetrics metrics, BooleanSupplier draining) {
         this.system = system;
+        this.sessions = sessions;
+        String attempts = "loraplex.router.placement.max-attempts";
+        this.maxAttempts = system.settings().config().hasPath(attempts) ? Math.max(1, system.settings().config().getInt(attempts)) : 3;
         this.settings = settings;
         this.keys = keys;
         this.placement = placement;
@@ -97,6 +108,12 @@ public final class CompletionFlow {
             if (draining.getAsBoolean()) {
                 throw ApiError.unavailable("This router is shutting down; retry the request.").toException();
             }
+            Optional<String> session = request.getHeader(SESSION_HEADER).map(h -> h.value().strip());
+            if (session.isPresent() && !Sessions.ID.matcher(session.get()).matches()) {
+                throw ApiError.invalid(null, "The " + SESSION_HEADER + " header must be 1 to 128 letters, digits or _.:- characters.")
+                        .toException();
+            }
+            call.session(session.orElse(null));
             response = Caller.authenticate(request, keys).thenCompose(caller -> {
                 call.authenticated(caller);
                 return Bodies.read(request, settings.maxBodyBytes(), settings.requestTimeout(), system);
@@ -125,13 +142,55 @@ public final class CompletionFlow {
         return admit(call, req, base).thenCompose(admitted -> {
             call.admitted(base ? req.model() : metrics.adapterLabel(call.caller().tenant().value(), req.model()));
             Integer maxTokens = maxTokens(endpoint, req, admitted);
-            return start(call, endpoint, req, admitted, base ? req.model() : null, maxTokens);
-        }).thenCompose(started -> {
-            OpenAiWriter.Meta meta = new OpenAiWriter.Meta(call.id, call.createdEpochSeconds, req.model(), req.includeUsage());
-            return req.stream()
-                    ? CompletableFuture.completedFuture(stream(call, endpoint, req, meta, started))
-                    : collect(call, endpoint, req, meta, started);
+            return generate(call, endpoint, req, admitted, base ? req.model() : null, maxTokens, new HashSet<>(), 1);
         });
+    }
+
+    /**
+     * Starts the choices and answers. A non-streaming request whose node dies before the answer is
+     * complete is started again elsewhere: the client has seen nothing of it yet.
+     */
+    private CompletionStage<HttpResponse> generate(Call call, Endpoint endpoint, OpenAiRequest req, TenantProtocol.Admitted admitted,
+            String baseModel, Integer maxTokens, Set<String> lostNodes, int attempt) {
+        return start(call, endpoint, req, admitted, baseModel, maxTokens, lostNodes).thenCompose(started -> {
+            long routedNanos = System.nanoTime() - call.startNanos;
+            OpenAiWriter.Meta meta = new OpenAiWriter.Meta(call.id, call.createdEpochSeconds, req.model(), req.includeUsage());
+            if (req.stream()) {
+                return CompletableFuture.completedFuture(withPlacement(stream(call, endpoint, req, meta, started), started, routedNanos));
+            }
+            return collect(call, endpoint, req, meta, started, attempt < maxAttempts)
+                    .thenApply(response -> withPlacement(response, started, routedNanos))
+                    .exceptionallyCompose(t -> {
+                        if (Responses.unwrap(t) instanceof NodeLost lost) {
+                            log.warn("request {}: node {} was lost mid-generation; starting it again elsewhere", call.id, lost.node);
+                            lostNodes.add(lost.node);
+                            return generate(call, endpoint, req, admitted, baseModel, maxTokens, lostNodes, attempt + 1);
+                        }
+                        return CompletableFuture.failedFuture(t);
+                    });
+        });
+    }
+
+    /** A node's stream broke before a non-streaming answer was complete (the node died or left). */
+    private static final class NodeLost extends RuntimeException {
+        final String node;
+
+        NodeLost(String node) {
+            super("node " + node + " was lost", null, false, false);
+            this.node = node;
+        }
+    }
+
+    /**
+     * Where the request ran: {@code x-loraplex-node}, {@code x-loraplex-adapter-tier}, and
+     * {@code x-loraplex-route-ms}: the time from the request's arrival to every choice's {@code Started}
+     * (authentication, the body, the tenant's admission, placement and the node's acceptance).
+     */
+    private static HttpResponse withPlacement(HttpResponse response, List<Started> started, long routedNanos) {
+        Started first = started.get(0);
+        return response.addHeader(RawHeader.create("x-loraplex-node", first.node().value()))
+                .addHeader(RawHeader.create("x-loraplex-adapter-tier", first.adapterTier() == null ? "" : first.adapterTier()))
+                .addHeader(RawHeader.create("x-loraplex-route-ms", String.format(java.util.Locale.ROOT, "%.3f", routedNanos / 1e6)));
     }
 
     // --- admission ---
@@ -192,25 +251,15 @@ public final class CompletionFlow {
     // --- placement and start ---
 
     private CompletionStage<List<Started>> start(Call call, Endpoint endpoint, OpenAiRequest req, TenantProtocol.Admitted admitted,
-            String baseModel, Integer maxTokens) {
+            String baseModel, Integer maxTokens, Set<String> lostNodes) {
         int n = req.n();
         long deadline = req.stream() ? 0 : System.currentTimeMillis() + settings.requestTimeout().toMillis();
         List<CompletableFuture<GenerateReply>> replies = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            Optional<ActorRef<GpuNodeProtocol.Command>> node = placement.pick(admitted.adapter(), baseModel);
-            if (node.isEmpty()) {
-                replies.add(CompletableFuture.failedFuture(ApiError.unavailable(baseModel == null
-                        ? "No GPU node is ready to serve this request; retry later."
-                        : "No GPU node serving " + baseModel + " is ready; retry later.").toException()));
-                break;
-            }
             GpuNodeProtocol.GenerationParams params = req.sampling().params(i, maxTokens, req.logprobs(), req.topLogprobs(), deadline,
                     admitted.weight());
             String generationId = n == 1 ? call.id : call.id + "-" + i;
-            replies.add(AskPattern.<GpuNodeProtocol.Command, GenerateReply>ask(node.get(),
-                    replyTo -> new GpuNodeProtocol.Generate(generationId, admitted.tenant(), admitted.adapter(), req.prompt(), params,
-                            replyTo),
-                    settings.generateTimeout(), system.scheduler()).toCompletableFuture());
+            replies.add(startOne(call, admitted, baseModel, req.prompt(), params, generationId, new HashSet<>(lostNodes), null, 1));
         }
         return CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).handle((ignored, failure) -> {
             List<Started> started = new ArrayList<>(n);
@@ -228,8 +277,84 @@ public final class CompletionFlow {
                 started.forEach(s -> cancel(s));
                 throw problem.toException();
             }
+            Started first = started.get(0);
+            if (call.session() != null && admitted.adapter() != null) {
+                sessions.served(admitted.tenant(), call.session(), first.adapterTier());
+            }
             return started;
         });
+    }
+
+    /**
+     * Starts one generation on the best node, and on the next one when a node refuses for load or
+     * a drain, does not answer in time, or leaves while asked: until one starts it, or
+     * {@code max-attempts} nodes were tried (then the last refusal or failure is the answer).
+     */
+    private CompletableFuture<GenerateReply> startOne(Call call, TenantProtocol.Admitted admitted, String baseModel,
+            GpuNodeProtocol.Prompt prompt, GpuNodeProtocol.GenerationParams params, String generationId, Set<String> tried,
+            CompletableFuture<GenerateReply> lastAttempt, int attempt) {
+        Optional<Placement.NodeView> node = pickFor(call, admitted, baseModel, tried);
+        if (node.isEmpty()) {
+            if (lastAttempt != null) {
+                return lastAttempt;
+            }
+            return CompletableFuture.failedFuture(ApiError.unavailable(baseModel == null
+                    ? "No GPU node is ready to serve this request; retry later."
+                    : "No GPU node serving " + baseModel + " is ready; retry later.").toException());
+        }
+        ActorRef<GpuNodeProtocol.Command> ref = node.get().ref();
+        CompletableFuture<GenerateReply> asked = AskPattern.<GpuNodeProtocol.Command, GenerateReply>ask(ref,
+                replyTo -> new GpuNodeProtocol.Generate(generationId, admitted.tenant(), admitted.adapter(), prompt, params, replyTo),
+                settings.generateTimeout(), system.scheduler()).toCompletableFuture();
+        CompletableFuture<GenerateReply> reply = asked.applyToEither(placement.gone(ref).thenApply(d -> (GenerateReply) null), r -> r)
+                .thenApply(r -> {
+                    if (r == null) {
+                        throw ApiError.unavailable("GPU node " + node.get().id() + " left while starting the request; retry it.")
+                                .toException();
+                    }
+                    return r;
+                });
+        reply.whenComplete((r, failure) -> {
+            if (r instanceof Started) {
+                call.atEnd(() -> placement.release(ref));
+            } else {
+                placement.release(ref);
+            }
+        });
+        return reply.handle((r, failure) -> {
+            boolean retry = failure != null || (r instanceof Rejected rejected && rejected.reason() == GpuNodeProtocol.RejectReason.OVERLOADED);
+            if (!retry || attempt >= maxAttempts) {
+                return reply;
+            }
+            if (failure != null) {
+                log.info("request {}: node {} did not start it ({}); trying another node", call.id, node.get().id(),
+                        Responses.unwrap(failure).toString());
+            }
+            tried.add(node.get().id());
+            return startOne(call, admitted, baseModel, prompt, params, generationId, tried, reply, attempt + 1);
+        }).thenCompose(f -> f);
+    }
+
+    /** The session's node while it can take the request, else placement's choice (which the session is then bound to). */
+    private Optional<Placement.NodeView> pickFor(Call call, TenantProtocol.Admitted admitted, String baseModel, Set<String> tried) {
+        String session = call.session();
+        if (session != null) {
+            Optional<String> bound = sessions.nodeOf(admitted.tenant(), session);
+            if (bound.isPresent() && !tried.contains(bound.get())) {
+                Optional<Placement.NodeView> node = placement.rank(admitted.adapter(), baseModel, tried).stream()
+                        .filter(n -> n.id().equals(bound.get())).findFirst();
+                if (node.isPresent()) {
+                    placement.acquire(node.get().ref());
+                    return node;
+                }
+            }
+        }
+        Optional<Placement.NodeView> chosen = placement.choose(admitted.adapter(), baseModel, tried);
+        if (session != null && chosen.isPresent()) {
+            sessions.bind(admitted.tenant(), session, String.valueOf(admitted.adapter() == null ? baseModel : admitted.adapter().name()),
+                    chosen.get().id());
+        }
+        return chosen;
     }
 
     private ApiError askFailure(CompletableFuture<GenerateReply> reply) {
@@ -311,22 +436,36 @@ public final class CompletionFlow {
     }
 
     private static Source<SseEncoder.Tagged, NotUsed> tagged(Started started, int index) {
-        return started.tokens().getSource().map(event -> new SseEncoder.Tagged(index, event));
+        return started.tokens().getSource().map(event -> new SseEncoder.Tagged(index, event))
+                .recover(new PFBuilder<Throwable, SseEncoder.Tagged>().match(Throwable.class, t -> new SseEncoder.Tagged(index,
+                        new GpuNodeProtocol.Failed(brokenMessage(started, t)))).build());
+    }
+
+    /** What a client is told when a node's stream breaks: which node, and that the answer is incomplete. */
+    static String brokenMessage(Started started, Throwable t) {
+        return "the GPU node " + started.node().value() + " serving this request stopped answering (it failed or left the cluster)"
+                + "; the response is incomplete, retry the request (" + Responses.unwrap(t).getMessage() + ")";
     }
 
     /** The non-streaming response: every choice read to its end, then one body. */
     private CompletionStage<HttpResponse> collect(Call call, Endpoint endpoint, OpenAiRequest req, OpenAiWriter.Meta meta,
-            List<Started> started) {
+            List<Started> started, boolean mayRetry) {
         List<CompletableFuture<ChoiceProgress>> results = new ArrayList<>(started.size());
         for (int i = 0; i < started.size(); i++) {
             ChoiceProgress progress = new ChoiceProgress(i, call, true);
-            results.add(started.get(i).tokens().getSource()
+            Started choice = started.get(i);
+            results.add(choice.tokens().getSource()
                     .runWith(Sink.fold(progress, ChoiceProgress::add), system)
                     .toCompletableFuture()
-                    .exceptionally(progress::broken));
+                    .exceptionally(t -> progress.broken(choice.node().value(), brokenMessage(choice, t))));
         }
         return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
             List<ChoiceProgress> choices = results.stream().map(CompletableFuture::join).toList();
+            Optional<String> lost = choices.stream().map(ChoiceProgress::lostNode).filter(java.util.Objects::nonNull).findFirst();
+            if (mayRetry && lost.isPresent()) {
+                started.forEach(this::cancel);
+                throw new NodeLost(lost.get());
+            }
             OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, started.get(0).promptTokens());
             for (ChoiceProgress c : choices) {
                 String failure = c.failureOrMissingEnd();

@@ -5,7 +5,9 @@ import com.typesafe.config.ConfigFactory;
 import io.loraplex.router.RouterSettings;
 import io.loraplex.router.auth.KeyIndex;
 import io.loraplex.router.metrics.RouterMetrics;
+import io.loraplex.router.placement.Fleet;
 import io.loraplex.router.placement.Placement;
+import io.loraplex.router.placement.Sessions;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -45,7 +47,13 @@ public final class RouterServer {
         Placement placement = Placement.start(system, settings);
         RouterMetrics metrics = RouterMetrics.start(system, settings, placement);
         AtomicBoolean draining = new AtomicBoolean();
-        CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, metrics, draining::get);
+        Config routerConfig = system.settings().config().getConfig("loraplex.router");
+        Sessions sessions = new Sessions(routerConfig.getDuration("sessions.idle-timeout"), routerConfig.getInt("sessions.max"));
+        Duration operationTimeout = routerConfig.getDuration("placement.operation-timeout");
+        Fleet fleet = new Fleet(system, placement, settings.manageTimeout(), operationTimeout,
+                routerConfig.getDuration("placement.drain-timeout"));
+        FleetRoutes fleetRoutes = new FleetRoutes(system, settings, keys, placement, fleet, sessions, operationTimeout);
+        CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, sessions, metrics, draining::get);
         ModelsFlow models = new ModelsFlow(system, settings, keys, placement);
         ManagementRoutes management = new ManagementRoutes(system, settings, keys);
         OpenAiRoutes routes = new OpenAiRoutes(settings, completions, models, placement, metrics, warmedUp, draining::get,
@@ -56,7 +64,7 @@ public final class RouterServer {
         CompletionStage<ServerBinding> binding = Http.get(system)
                 .newServerAt(settings.host(), settings.port())
                 .withSettings(ServerSettings.create(config))
-                .bind(new FineTuningRoutes(system, settings, keys, placement).route().orElse(routes.route()));
+                .bind(fleetRoutes.route().orElse(new FineTuningRoutes(system, settings, keys, placement).route()).orElse(routes.route()));
         binding.whenComplete((b, failure) -> {
             if (failure != null) {
                 log.error("the router could not listen on {}:{}", settings.host(), settings.port(), failure);

@@ -34,6 +34,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  *   <li>{@code [late]}: the answer comes 500 ms late</li>
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
  *   <li>{@code [fail]}: one token, then {@code Failed}</li>
+ *   <li>{@code [broken-once]}: the first node asked for a request id sends one token, then its stream
+ *       breaks (as when the node dies); any later attempt of that id is answered normally</li>
  *   <li>otherwise {@code "Hello" "," " world"} (or {@code "seed=" <seed>} when seeded), the held-back
  *       tail {@code "!"} in {@code Finished(stop, prompt 7, completion 3, cached 2)}; {@code max_tokens}
  *       below 3 truncates with {@code length}</li>
@@ -43,6 +45,8 @@ public final class FakeGpuNode {
 
     public static final String BASE_MODEL = "test-base";
     public static final int PROMPT_TOKENS = 7;
+    /** Request ids whose stream one of the doubles already broke ({@code [broken-once]}). */
+    private static final java.util.Set<String> BROKEN = ConcurrentHashMap.newKeySet();
 
     public final NodeId id;
     public final AtomicBoolean ready = new AtomicBoolean(true);
@@ -50,6 +54,13 @@ public final class FakeGpuNode {
     /** Request ids whose stream the reader cancelled before its end. */
     public final Map<String, Boolean> cancelled = new ConcurrentHashMap<>();
     public volatile List<String> hotAdapters = List.of();
+    /** Adapters made hot by LoadAdapter or PinAdapter (listed in the stats as hot). */
+    public final Map<String, GpuNodeProtocol.HeldAdapter> held = new ConcurrentHashMap<>();
+    /** Every fleet operation received (LoadAdapter, PinAdapter, EvictAdapter, SetDraining, Leave), in order. */
+    public final List<GpuNodeProtocol.Command> operations = new CopyOnWriteArrayList<>();
+    public final AtomicBoolean draining = new AtomicBoolean();
+    /** Requests reported as running (a drain waits for them). */
+    public final java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
 
     public FakeGpuNode(String id) {
         this.id = new NodeId(id);
@@ -60,8 +71,45 @@ public final class FakeGpuNode {
             ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
             return Behaviors.receive(GpuNodeProtocol.Command.class)
                     .onMessage(GpuNodeProtocol.GetStats.class, get -> {
-                        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "0123456789abcdef", ready.get(), false, 0, 0,
-                                64, 100, 100, 0, hotAdapters, List.of()));
+                        List<String> hot = new ArrayList<>(hotAdapters);
+                        held.keySet().forEach(h -> {
+                            if (!hot.contains(h)) {
+                                hot.add(h);
+                            }
+                        });
+                        get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, BASE_MODEL, "0123456789abcdef",
+                                ready.get() && !draining.get(), draining.get(), running.get(), 0, 64, 100, 100, 0, hot,
+                                List.copyOf(held.values())));
+                        return Behaviors.same();
+                    })
+                    .onMessage(GpuNodeProtocol.LoadAdapter.class, load -> {
+                        operations.add(load);
+                        held.put(load.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(load.adapter(), "hot", load.pin(), 0));
+                        load.replyTo().tell(GpuNodeProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(GpuNodeProtocol.PinAdapter.class, pin -> {
+                        operations.add(pin);
+                        held.put(pin.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(pin.adapter(), "hot", pin.pinned(), 0));
+                        pin.replyTo().tell(GpuNodeProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(GpuNodeProtocol.EvictAdapter.class, evict -> {
+                        operations.add(evict);
+                        held.remove(evict.hash().hex());
+                        evict.replyTo().tell(GpuNodeProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(GpuNodeProtocol.SetDraining.class, set -> {
+                        operations.add(set);
+                        draining.set(set.draining());
+                        set.replyTo().tell(GpuNodeProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(GpuNodeProtocol.Leave.class, leave -> {
+                        operations.add(leave);
+                        leave.replyTo().tell(running.get() > 0 ? GpuNodeProtocol.Ack.failed("requests still run")
+                                : GpuNodeProtocol.Ack.failed("shares its JVM with a router; it stays drained"));
                         return Behaviors.same();
                     })
                     .onMessage(Generate.class, g -> {
@@ -86,6 +134,9 @@ public final class FakeGpuNode {
             return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.CONTEXT_LENGTH_EXCEEDED, "max_tokens",
                     "This model's maximum context length is 2048 tokens. However, you requested 9000 tokens.");
         }
+        if (draining.get()) {
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.OVERLOADED, null, "node " + id + " is draining");
+        }
         if (prompt.contains("[reject:overloaded]")) {
             return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.OVERLOADED, null, "the node's queue is full (256 waiting)");
         }
@@ -104,6 +155,9 @@ public final class FakeGpuNode {
             }
             list.add(new GpuNodeProtocol.Finished("", "stop", PROMPT_TOKENS, 10, 0));
             events = Source.from(list).throttle(1, Duration.ofMillis(100));
+        } else if (prompt.contains("[broken-once]") && BROKEN.add(g.requestId())) {
+            events = Source.<TokenEvent>single(text("partial", g))
+                    .concat(Source.failed(new IllegalStateException("node " + id + " crashed")));
         } else if (prompt.contains("[fail]")) {
             events = Source.from(List.of(text("partial", g), new GpuNodeProtocol.Failed("the engine failed the request")));
         } else {
@@ -120,7 +174,12 @@ public final class FakeGpuNode {
             events = Source.from(list);
         }
         SourceRef<TokenEvent> ref = events.runWith(StreamRefs.sourceRef(), system);
-        return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, "", ref);
+        String tier = g.adapter() == null ? "" : held.containsKey(g.adapter().contentHash().hex())
+                || hotAdapters.contains(g.adapter().contentHash().hex()) ? "hot" : "cold";
+        if (g.adapter() != null) {
+            held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), "hot", false, 0));
+        }
+        return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, tier, ref);
     }
 
     /** One token; with logprobs when asked: the token at -0.5 and {@code top_logprobs} alternatives below it. */

@@ -102,6 +102,11 @@ public final class FakeTenants {
                         list.replyTo().tell(new TenantProtocol.ModelList(authorized, models));
                         return Behaviors.same();
                     })
+                    .onMessage(TenantProtocol.ResolveModel.class, resolve -> {
+                        AdapterRef ref = catalogs.getOrDefault(tenantId, Map.of()).get(resolve.name());
+                        resolve.replyTo().tell(new TenantProtocol.Resolved(ref != null, ref));
+                        return Behaviors.same();
+                    })
                     .onMessage(TenantProtocol.Authorize.class, auth -> {
                         auth.replyTo().tell(!tenantId.equals(keys.get(auth.keyHash()))
                                 ? new TenantProtocol.Authorization(false, DenyReason.UNAUTHORIZED, "unknown key")

@@ -1,0 +1,33 @@
+package io.loraplex.router.placement;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Rendezvous (highest random weight) hashing: every node gets a score for a key, the highest wins.
+ * When a node joins or leaves, only the keys it wins (or won) move; every router computes the same
+ * order from the same membership, with no shared state.
+ */
+final class Rendezvous {
+
+    private Rendezvous() {
+    }
+
+    /** The score of {@code node} for {@code key}: a 64-bit mix of both (FNV-1a, then a finalizer). */
+    static long score(String key, String node) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : key.getBytes(StandardCharsets.UTF_8)) {
+            h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        }
+        h = (h ^ 0x1f) * 0x100000001b3L; // a separator: ("ab","c") and ("a","bc") differ
+        for (byte b : node.getBytes(StandardCharsets.UTF_8)) {
+            h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        }
+        // murmur3's fmix64: FNV alone leaves the high bits poorly mixed for similar node names
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
+    }
+}
