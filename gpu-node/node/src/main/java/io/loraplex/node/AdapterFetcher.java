@@ -135,9 +135,7 @@ public final class AdapterFetcher {
         Set<ActorRef<BlobProtocol.Command>> tried = new java.util.HashSet<>();
         List<String> failures = new ArrayList<>();
         while (true) {
-            // this node's own store holds what locate() found already: only other nodes' stores can help
-            List<ActorRef<BlobProtocol.Command>> candidates = sources.stream()
-                    .filter(s -> !s.path().address().hasLocalScope() && !tried.contains(s)).toList();
+            List<ActorRef<BlobProtocol.Command>> candidates = sources.stream().filter(s -> !tried.contains(s)).toList();
             if (candidates.isEmpty()) {
                 long now = System.nanoTime();
                 if (now - start > LISTING_GRACE.toNanos() || now > deadline) {
@@ -171,7 +169,7 @@ public final class AdapterFetcher {
             }
         }
         throw new AdapterException(AdapterException.Reason.NOT_FOUND, describe(ref) + " is not on this node and could not be fetched: "
-                + (failures.isEmpty() ? "no other node's blob store is known" : String.join("; ", failures)));
+                + (failures.isEmpty() ? "no blob store is known to fetch it from" : String.join("; ", failures)));
     }
 
     /**
