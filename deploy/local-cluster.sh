@@ -38,9 +38,19 @@ members=(router gpu-1 gpu-2)
 
 alive() { [ -f "$pids/$1.pid" ] && kill -0 "$(cat "$pids/$1.pid")" 2>/dev/null; }
 
-wait_http() { # url what seconds log
+answers() { # url: any HTTP answer at all (401 included)
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" != "000" ]
+}
+
+ready() { # url: a 2xx answer
+  curl -fsS -o /dev/null "$1" 2>/dev/null
+}
+
+wait_http() { # check url what seconds log
+  local check="$1"
+  shift
   local waited=0
-  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+  until "$check" "$1"; do
     sleep 1
     waited=$((waited + 1))
     if [ "$waited" -ge "$3" ] || ! alive "$4"; then
@@ -88,7 +98,7 @@ start() {
   LORAPLEX_JAVA_OPTS="${LORAPLEX_JAVA_OPTS:--Xmx1g}" nohup "$bin" serve --roles router --data "$dir/router" --port "$port" \
     --cluster-port 25520 --fast-failure --no-demo "${journal_flags[@]}" > "$logs/router.log" 2>&1 &
   echo $! > "$pids/router.pid"
-  wait_http "http://127.0.0.1:$port/v1/models" "the router" 180 router
+  wait_http answers "http://127.0.0.1:$port/v1/models" "the router" 180 router
   local n=1
   for m in gpu-1 gpu-2; do
     LORAPLEX_JAVA_OPTS="${LORAPLEX_JAVA_OPTS:--Xmx1g}" nohup "$bin" serve --roles gpu-node --node-id "$m" --data "$dir/$m" \
@@ -97,9 +107,9 @@ start() {
     echo $! > "$pids/$m.pid"
     n=$((n + 1))
   done
-  wait_http "http://127.0.0.1:8559/ready" "gpu-1" 300 gpu-1
-  wait_http "http://127.0.0.1:8560/ready" "gpu-2" 300 gpu-2
-  wait_http "http://127.0.0.1:$port/ready" "the router's /ready" 60 router
+  wait_http ready "http://127.0.0.1:8559/ready" "gpu-1" 300 gpu-1
+  wait_http ready "http://127.0.0.1:8560/ready" "gpu-2" 300 gpu-2
+  wait_http ready "http://127.0.0.1:$port/ready" "the router's /ready" 60 router
   echo "loraplex cluster on http://127.0.0.1:$port (router, gpu-1, gpu-2; journal $journal)"
   echo "  admin key: $LORAPLEX_ADMIN_KEY"
   echo "  logs: $logs   pids: $pids"

@@ -129,9 +129,12 @@ public final class Placement {
         outstanding.clear();
     }
 
-    /** The ready node of least load serving {@code baseModel} (null: any) for {@code adapter} (null: the base). */
+    /**
+     * The best ready node serving {@code baseModel} (null: any) for {@code adapter} (null: the base),
+     * for work that is not a generation (a training file's validation): not counted as load.
+     */
     public Optional<ActorRef<GpuNodeProtocol.Command>> pick(AdapterRef adapter, String baseModel) {
-        return choose(adapter, baseModel, Set.of()).map(NodeView::ref);
+        return rank(adapter, baseModel, Set.of()).stream().findFirst().map(NodeView::ref);
     }
 
     /**
