@@ -44,12 +44,16 @@ import org.apache.pekko.util.ByteString;
  */
 public final class AdapterFetcher {
 
-    /** How long a fetch waits for other nodes' stores to appear in the listing when it knows none left to try. */
+    /**
+     * How long after this node started a fetch that knows no store left to try waits for more to
+     * appear in the listing; later the listing has converged and a fetch that found nothing fails at once.
+     */
     private static final Duration LISTING_GRACE = Duration.ofSeconds(10);
 
     private final ActorSystem<?> system;
     private final AdapterStore store;
     private final Duration timeout;
+    private final long startedNanos = System.nanoTime();
     private final ConcurrentHashMap<Path, CompletableFuture<Path>> inFlight = new ConcurrentHashMap<>();
     private volatile Set<ActorRef<BlobProtocol.Command>> sources = Set.of();
 
@@ -127,18 +131,17 @@ public final class AdapterFetcher {
     /**
      * Tries every other node's store in turn. A node that joined a moment ago may not list them all
      * yet (the receptionist's registry spreads by gossip): while none is left to try, it waits for
-     * the listing to grow, up to {@link #LISTING_GRACE} or the fetch timeout.
+     * the listing to grow, until {@link #LISTING_GRACE} after the node started or the fetch timeout.
      */
     private Path fetch(AdapterRef ref) throws AdapterException {
-        long start = System.nanoTime();
-        long deadline = start + timeout.toNanos();
+        long deadline = System.nanoTime() + timeout.toNanos();
         Set<ActorRef<BlobProtocol.Command>> tried = new java.util.HashSet<>();
         List<String> failures = new ArrayList<>();
         while (true) {
             List<ActorRef<BlobProtocol.Command>> candidates = sources.stream().filter(s -> !tried.contains(s)).toList();
             if (candidates.isEmpty()) {
                 long now = System.nanoTime();
-                if (now - start > LISTING_GRACE.toNanos() || now > deadline) {
+                if (now - startedNanos > LISTING_GRACE.toNanos() || now > deadline) {
                     break;
                 }
                 try {

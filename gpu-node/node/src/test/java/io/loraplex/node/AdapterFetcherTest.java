@@ -28,21 +28,30 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Fetching an adapter's files from blob stores: one transfer for concurrent callers, the next store after a failing one. */
+/**
+ * Fetching an adapter's files from other nodes' blob stores (system A's, seen from a fetcher in
+ * system B): one transfer for concurrent callers, the next store after a failing or silent one.
+ */
 class AdapterFetcherTest {
 
     static final TenantId ACME = new TenantId("acme");
     static final byte[] CONFIG = "{\"r\": 4}".getBytes(StandardCharsets.UTF_8);
 
+    /** A holds the stores; B fetches. */
     static ActorTestKit kit;
+    static ActorTestKit fetcherSide;
 
     @TempDir
     Path dir;
@@ -53,12 +62,26 @@ class AdapterFetcherTest {
 
     @BeforeAll
     static void start() {
-        kit = ActorTestKit.create("fetcher-test", ConfigFactory.parseString("pekko.loglevel = WARNING").withFallback(ConfigFactory.load()));
+        kit = ActorTestKit.create("fetcher-test", ConfigFactory.load("application-test.conf"));
+        Cluster.get(kit.system()).manager().tell(Join.create(Cluster.get(kit.system()).selfMember().address()));
+        fetcherSide = ActorTestKit.create("fetcher-test", ConfigFactory.load("application-test.conf"));
+        Cluster.get(fetcherSide.system()).manager().tell(Join.create(Cluster.get(kit.system()).selfMember().address()));
+        fetcherSide.createTestProbe().awaitAssert(Duration.ofSeconds(20), () -> {
+            assertEquals(MemberStatus.up(), Cluster.get(fetcherSide.system()).selfMember().status());
+            return null;
+        });
     }
 
     @AfterAll
     static void stop() {
+        fetcherSide.shutdownTestKit();
         kit.shutdownTestKit();
+    }
+
+    /** {@code ref} (an actor of A) as B addresses it: over the wire. */
+    static ActorRef<BlobProtocol.Command> remote(ActorRef<BlobProtocol.Command> ref) {
+        return ActorRefResolver.get(fetcherSide.system())
+                .resolveActorRef(ActorRefResolver.get(kit.system()).toSerializationFormat(ref));
     }
 
     @BeforeEach
@@ -97,8 +120,10 @@ class AdapterFetcherTest {
     }
 
     AdapterFetcher fetcher(Duration timeout, Set<ActorRef<BlobProtocol.Command>> sources) {
-        AdapterFetcher fetcher = new AdapterFetcher(kit.system(), new AdapterStore(nodeRoot), timeout);
-        fetcher.useSources(sources);
+        AdapterFetcher fetcher = new AdapterFetcher(fetcherSide.system(), new AdapterStore(nodeRoot), timeout);
+        Set<ActorRef<BlobProtocol.Command>> remote = new java.util.HashSet<>();
+        sources.forEach(source -> remote.add(remote(source)));
+        fetcher.useSources(remote);
         return fetcher;
     }
 
@@ -141,7 +166,7 @@ class AdapterFetcherTest {
 
     @Test
     void whenNoStoreProvidesItTheErrorSaysWhyForEach() throws Exception {
-        AdapterFetcher fetcher = fetcher(Duration.ofSeconds(3), Set.of(kit.spawn(Behaviors.ignore()), kit.spawn(refusing())));
+        AdapterFetcher fetcher = fetcher(Duration.ofMillis(1500), Set.of(kit.spawn(Behaviors.ignore()), kit.spawn(refusing())));
         AdapterException e = assertThrows(AdapterException.class, () -> fetcher.ensure(ref));
         assertEquals(AdapterException.Reason.NOT_FOUND, e.reason());
         assertTrue(e.getMessage().startsWith("adapter cafe (version 1, " + ref.contentHash() + ") is not on this node and could not "
@@ -151,8 +176,8 @@ class AdapterFetcherTest {
         assertFalse(Files.exists(nodeRoot.resolve("acme").resolve(ref.contentHash().hex())));
         assertNoTemporaryFiles();
 
-        AdapterException none = assertThrows(AdapterException.class, () -> fetcher(Duration.ofSeconds(3), Set.of()).ensure(ref));
-        assertTrue(none.getMessage().contains("no blob store is known"), none.getMessage());
+        AdapterException none = assertThrows(AdapterException.class, () -> fetcher(Duration.ofMillis(1500), Set.of()).ensure(ref));
+        assertTrue(none.getMessage().contains("no other node's blob store is known"), none.getMessage());
     }
 
     void assertNoTemporaryFiles() throws Exception {
