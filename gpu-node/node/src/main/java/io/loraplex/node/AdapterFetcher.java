@@ -172,7 +172,7 @@ public final class AdapterFetcher {
             }
         }
         throw new AdapterException(AdapterException.Reason.NOT_FOUND, describe(ref) + " is not on this node and could not be fetched: "
-                + (failures.isEmpty() ? "no blob store is known to fetch it from" : String.join("; ", failures)));
+                + (failures.isEmpty() ? "no other node's blob store is known to fetch it from" : String.join("; ", failures)));
     }
 
     /**
