@@ -185,8 +185,11 @@ class ClusterIT {
         tenants.remove("late");
         for (int i = 0; i < 36; i++) {
             String tenant = onDrained.get(i % onDrained.size());
-            streams.add(pool.submit(() -> stream(tenant, 48)));
+            streams.add(pool.submit(() -> stream(tenant, 1500)));
         }
+        // the drain starts with at least 32 of them running on the node
+        LocalFleet.await(() -> fleet.node(drained).path("running").asInt() + fleet.node(drained).path("waiting").asInt() >= 32,
+                Duration.ofSeconds(60), "32 streams in flight on " + drained);
         AtomicBoolean draining = new AtomicBoolean(true);
         AtomicInteger followUps = new AtomicInteger();
         List<Future<String>> during = new ArrayList<>();
@@ -203,12 +206,12 @@ class ClusterIT {
             }
             return null;
         });
-        Thread.sleep(1500); // the streams are running
         Launcher.Run ctl = Launcher.run(dir, "ctl", "--url", fleet.url(), "--admin-key", LocalFleet.ADMIN_KEY, "drain", drained, "--wait",
                 "--timeout", "240");
         draining.set(false);
         traffic.get(60, TimeUnit.SECONDS);
         assertEquals(0, ctl.exit(), ctl.stdout() + ctl.stderr());
+        assertTrue(ctl.stdout().contains("waiting for"), "the drain waited for the streams in flight: " + ctl.stdout());
         for (Future<String> f : streams) {
             assertEquals("ok", f.get(120, TimeUnit.SECONDS));
         }
