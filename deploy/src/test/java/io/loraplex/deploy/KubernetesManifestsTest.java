@@ -1,6 +1,7 @@
 package io.loraplex.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,7 +25,8 @@ import org.junit.jupiter.api.Test;
  */
 class KubernetesManifestsTest {
 
-    private static final Path DIR = Launcher.repoRoot().resolve("deploy/k8s");
+    /** The manifests, beside this module's pom (surefire runs in the module's directory, before the distribution exists). */
+    private static final Path DIR = Path.of("k8s").toAbsolutePath();
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     static List<JsonNode> documents() throws IOException {
@@ -101,5 +103,72 @@ class KubernetesManifestsTest {
             String component = selector.path("app.kubernetes.io/component").asText();
             assertTrue(component.equals("router") || component.equals("gpu-node"), service + " selects a workload");
         }
+    }
+
+    @Test
+    void servicesSelectTheirWorkloadsPods() throws IOException {
+        Map<String, JsonNode> all = byKindAndName(documents());
+        JsonNode router = all.get("Deployment/loraplex-router").path("spec").path("template");
+        JsonNode gpu = all.get("StatefulSet/loraplex-gpu").path("spec").path("template");
+        assertSelects(all.get("Service/loraplex"), router);
+        assertSelects(all.get("Service/loraplex-gpu"), gpu);
+        JsonNode http = all.get("Service/loraplex").path("spec").path("ports").get(0);
+        assertEquals(80, http.path("port").asInt());
+        assertEquals(8080, containerPort(router.path("spec").path("containers").get(0), http.path("targetPort").asText()));
+        assertEquals("None", all.get("Service/loraplex-gpu").path("spec").path("clusterIP").asText(), "the GPU nodes' Service is headless");
+        assertEquals("loraplex-gpu", all.get("StatefulSet/loraplex-gpu").path("spec").path("serviceName").asText());
+    }
+
+    @Test
+    void gpuNodesKeepTheirDataOnAClaimAndRoutersTheirKeyInASecret() throws IOException {
+        Map<String, JsonNode> all = byKindAndName(documents());
+        JsonNode gpuSpec = all.get("StatefulSet/loraplex-gpu").path("spec");
+        String claim = gpuSpec.path("volumeClaimTemplates").get(0).path("metadata").path("name").asText();
+        JsonNode gpu = gpuSpec.path("template").path("spec").path("containers").get(0);
+        String data = argAfter(gpu, "--data");
+        assertTrue(gpu.path("volumeMounts").valueStream().anyMatch(m -> m.path("name").asText().equals(claim)
+                && m.path("mountPath").asText().equals(data)), "the claim " + claim + " is mounted at --data " + data);
+        JsonNode router = all.get("Deployment/loraplex-router").path("spec").path("template").path("spec").path("containers").get(0);
+        assertEquals("cassandra", argAfter(router, "--journal"));
+        JsonNode key = router.path("env").valueStream().filter(e -> e.path("name").asText().equals("LORAPLEX_ADMIN_KEY")).findFirst()
+                .orElseThrow(() -> new AssertionError("the router has no LORAPLEX_ADMIN_KEY"));
+        assertEquals("loraplex-admin", key.path("valueFrom").path("secretKeyRef").path("name").asText());
+        JsonNode config = all.get("ConfigMap/loraplex-config").path("data");
+        assertEquals("loraplex", config.path("LORAPLEX_SERVICE_NAME").asText(), "bootstrap selects app.kubernetes.io/part-of=<service name>");
+    }
+
+    @Test
+    void theRoleIsBoundToThePodsServiceAccountInOneNamespace() throws IOException {
+        List<JsonNode> docs = documents();
+        for (JsonNode d : docs) {
+            if (!d.path("kind").asText().equals("Namespace")) {
+                assertEquals("loraplex", d.path("metadata").path("namespace").asText(), d.path("kind") + " " + d.path("metadata").path("name"));
+            }
+        }
+        JsonNode binding = byKindAndName(docs).get("RoleBinding/loraplex-pod-reader");
+        assertEquals("Role", binding.path("roleRef").path("kind").asText());
+        assertEquals("loraplex-pod-reader", binding.path("roleRef").path("name").asText());
+        JsonNode subject = binding.path("subjects").get(0);
+        assertEquals("ServiceAccount", subject.path("kind").asText());
+        assertEquals("loraplex", subject.path("name").asText());
+    }
+
+    private static void assertSelects(JsonNode service, JsonNode podTemplate) {
+        JsonNode labels = podTemplate.path("metadata").path("labels");
+        assertFalse(service.path("spec").path("selector").isEmpty(), "an empty selector");
+        service.path("spec").path("selector").properties().forEach(e -> assertEquals(e.getValue().asText(), labels.path(e.getKey()).asText(),
+                service.path("metadata").path("name").asText() + " selector " + e.getKey()));
+    }
+
+    private static int containerPort(JsonNode container, String name) {
+        return container.path("ports").valueStream().filter(p -> p.path("name").asText().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no container port named " + name)).path("containerPort").asInt();
+    }
+
+    private static String argAfter(JsonNode container, String flag) {
+        List<String> args = container.path("args").valueStream().map(JsonNode::asText).toList();
+        int i = args.indexOf(flag);
+        assertTrue(i >= 0 && i + 1 < args.size(), flag + " in " + args);
+        return args.get(i + 1);
     }
 }
