@@ -177,6 +177,7 @@ public final class EmbeddedServer {
                     .get(60, TimeUnit.SECONDS);
             address = binding.localAddress();
             warmedUp.set(true);
+            ApiState.get(system).opened();
         }
         return new EmbeddedServer(system, served, backend, engine, address, demos, nodeSettings.adapterRoot());
     }
@@ -231,12 +232,18 @@ public final class EmbeddedServer {
                     ctx.spawn(BlobStoreActor.create(new BlobStore(nodeSettings.adapterRoot()), BlobStoreSettings.create(config), false),
                             "blob-store");
                 }
-                String id = nodeSettings.id().isEmpty() ? cluster.selfMember().address().toString() : nodeSettings.id();
+                String id = nodeId(nodeSettings.id(), cluster.selfMember().address());
                 ctx.spawn(GpuNode.create(new NodeId(id), served, engine, new AdapterStore(nodeSettings.adapterRoot()), nodeSettings),
                         "gpu-node");
             }
             return Behaviors.empty();
         });
+    }
+
+    /** The GPU node's id: the configured one, else host:port of its cluster address (it fits in an admin route's path). */
+    static String nodeId(String configured, org.apache.pekko.actor.Address self) {
+        return !configured.isEmpty() ? configured
+                : self.getHost().orElse("local") + ":" + self.getPort().map(String::valueOf).orElse("0");
     }
 
     /** The overrides, over {@code embedded.conf}, over the modules' reference configuration. */
@@ -247,12 +254,12 @@ public final class EmbeddedServer {
         // the blob store writes where the GPU node reads
         paths.put("loraplex.blob-store.root", data.resolve("blobs").toString());
         paths.put("loraplex.file-store.root", data.resolve("files").toString());
+        // --fast-failure's timings win over embedded.conf's production ones; the operator's own overrides win over both
+        boolean fastFailure = overrides.hasPath("loraplex.cluster.fast-failure") && overrides.getBoolean("loraplex.cluster.fast-failure");
         Config chosen = overrides
+                .withFallback(fastFailure ? ConfigFactory.parseResources("fast-failure.conf") : ConfigFactory.empty())
                 .withFallback(ConfigFactory.parseMap(paths))
                 .withFallback(ConfigFactory.parseResources("embedded.conf"));
-        if (chosen.hasPath("loraplex.cluster.fast-failure") && chosen.getBoolean("loraplex.cluster.fast-failure")) {
-            chosen = chosen.withFallback(ConfigFactory.parseResources("fast-failure.conf"));
-        }
         return chosen
                 .withFallback(journal(data, chosen))
                 .withFallback(ConfigFactory.load())

@@ -17,7 +17,7 @@ import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * The readiness check behind Pekko Management's {@code /ready}: this JVM is a cluster member that is
- * up and not shutting down, and its GPU node (when it has one) takes new requests — a draining node
+ * up and not shutting down, its HTTP API is open (on a router), and its GPU node (when it has one) takes new requests — a draining node
  * reads not ready, so an orchestrator stops routing to it while its requests finish.
  */
 public final class Readiness implements Supplier<CompletionStage<Boolean>> {
@@ -36,6 +36,9 @@ public final class Readiness implements Supplier<CompletionStage<Boolean>> {
         Cluster cluster = Cluster.get(system);
         if (cluster.selfMember().status() != MemberStatus.up()
                 || CoordinatedShutdown.get(system).getShutdownReason().isPresent()) {
+            return CompletableFuture.completedFuture(false);
+        }
+        if (cluster.selfMember().hasRole(Roles.ROUTER) && !ApiState.get(system).open()) {
             return CompletableFuture.completedFuture(false);
         }
         if (!cluster.selfMember().hasRole(Roles.GPU_NODE)) {

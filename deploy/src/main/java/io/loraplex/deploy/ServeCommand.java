@@ -36,7 +36,7 @@ final class ServeCommand {
                 // the cluster: one JVM per role, or both in one (the default)
                 .option("roles", "router,gpu-node", "this JVM's roles: router (HTTP API, tenants, placement), gpu-node (a model "
                         + "and its engine), or both")
-                .option("node-id", null, "this GPU node's id, as operators name it (default: its cluster address)")
+                .option("node-id", null, "this GPU node's id, as operators name it (default: host:port of its cluster address)")
                 .option("cluster-host", null, "the address other JVMs reach this one at (default: 127.0.0.1)")
                 .option("cluster-port", null, "the cluster (Artery) port (default: any free port)")
                 .option("seed-nodes", null, "host:port,... of the routers to join (default: none, this JVM forms a cluster)")
@@ -69,8 +69,9 @@ final class ServeCommand {
         EmbeddedServer server = EmbeddedServer.start(data, f.has("model") ? Path.of(f.required("model")) : null, config,
                 !f.has("no-demo"), out);
         if (server.url() == null) {
-            out.printf("loraplex GPU node %s is serving %s in the cluster at %s%n", f.has("node-id") ? f.required("node-id") : "",
-                    server.model().id(), org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address());
+            org.apache.pekko.actor.Address self = org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address();
+            out.printf("loraplex GPU node %s is serving %s in the cluster at %s%n",
+                    EmbeddedServer.nodeId(f.has("node-id") ? f.required("node-id") : "", self), server.model().id(), self);
         } else {
             banner(out, server);
         }

@@ -124,12 +124,16 @@ class LifecycleIT {
         // delete: the blobs go, the engine forgets it, the name is free again
         HttpResponse<String> deleted = delete("/v1/adapters/support", acmeManage);
         assertEquals(200, deleted.statusCode(), deleted.body());
-        assertFalse(Files.exists(server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(v1).hex())));
-        assertFalse(Files.exists(server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(v2).hex())));
         assertEquals(404, chat(acmeChat, "support").statusCode());
         assertEquals(404, get("/v1/adapters/support", acmeManage).statusCode());
-        String hashes = server.engine().adapters().stream().map(a -> a.hash().hex()).collect(Collectors.joining(","));
-        assertFalse(hashes.contains(ContentHash.ofDirectory(v1).hex()), "evicted from the engine: " + hashes);
+        // the name is gone once DELETE answers; the stores and the engine are told after it, without a reply
+        for (Path stored : List.of(v1, v2)) {
+            Path blob = server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(stored).hex());
+            LocalFleet.await(() -> !Files.exists(blob), java.time.Duration.ofSeconds(10), blob + " deleted");
+        }
+        String v1Hash = ContentHash.ofDirectory(v1).hex();
+        LocalFleet.await(() -> server.engine().adapters().stream().noneMatch(a -> a.hash().hex().equals(v1Hash)),
+                java.time.Duration.ofSeconds(10), "version 1 evicted from the engine");
         HttpResponse<String> reused = upload(acmeManage, "support", adapter("support-v3", 3));
         assertEquals(201, reused.statusCode(), reused.body());
         assertEquals(1, json.readTree(get("/v1/adapters/support", acmeManage).body()).get("versions").size());
@@ -279,8 +283,8 @@ class LifecycleIT {
         HttpResponse<String> r = upload(acmeManage, name, dir);
         assertEquals(status, r.statusCode(), r.body());
         assertTrue(r.body().contains(reason), "the refusal names the reason (" + reason + "): " + r.body());
-        assertFalse(Files.exists(server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(dir).hex())),
-                "the refused version's blob was removed");
+        Path blob = server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(dir).hex());
+        LocalFleet.await(() -> !Files.exists(blob), java.time.Duration.ofSeconds(10), "the refused version's blob " + blob + " removed");
         assertNothingStored(name);
     }
 

@@ -54,10 +54,18 @@ final class LocalFleet implements AutoCloseable {
     private final Map<String, Member> members = new LinkedHashMap<>();
     private final List<String> journal;
 
+    private final String routerConfig;
+
     /** @param journal the routers' journal flags ({@code --journal h2} or {@code --journal cassandra ...}) */
     LocalFleet(Path dir, List<String> journal) throws IOException {
+        this(dir, journal, "");
+    }
+
+    /** @param routerConfig HOCON every router starts with ({@code --config}), empty for none */
+    LocalFleet(Path dir, List<String> journal, String routerConfig) throws IOException {
         this.dir = dir;
         this.journal = journal;
+        this.routerConfig = routerConfig;
         this.model = dir.resolve("model");
         TinyModel.write(model, TinyModel.Spec.defaults(0));
     }
@@ -74,6 +82,11 @@ final class LocalFleet implements AutoCloseable {
         int cluster = freePort();
         List<String> args = new ArrayList<>(List.of("--roles", "router", "--port", String.valueOf(http), "--no-demo"));
         args.addAll(journal);
+        if (!routerConfig.isEmpty()) {
+            Path config = dir.resolve("router.conf");
+            Files.writeString(config, routerConfig);
+            args.addAll(List.of("--config", config.toString()));
+        }
         Member m = start(name, cluster, args, "loraplex is serving on (http://\\S+)");
         awaitHttp(m.url() + "/v1/models", Duration.ofSeconds(60));
         return m;
