@@ -22,6 +22,8 @@ final class ServeCommand {
     private ServeCommand() {
     }
 
+    static final int ROUTER_CLUSTER_PORT = 25520;
+
     static Flags flags() {
         return new Flags("serve", "[--model DIR] [flags]")
                 .option("model", null, "a Hugging Face model directory to serve (default: a generated tiny model in the data dir)")
@@ -38,7 +40,8 @@ final class ServeCommand {
                         + "and its engine), or both")
                 .option("node-id", null, "this GPU node's id, as operators name it (default: host:port of its cluster address)")
                 .option("cluster-host", null, "the address other JVMs reach this one at (default: 127.0.0.1)")
-                .option("cluster-port", null, "the cluster (Artery) port (default: any free port)")
+                .option("cluster-port", null, "the cluster (Artery) port (default: " + ROUTER_CLUSTER_PORT
+                        + " for --roles router, else any free port)")
                 .option("seed-nodes", null, "host:port,... of the routers to join (default: none, this JVM forms a cluster)")
                 .option("management-port", null, "serve Pekko Management (/alive, /ready) on this port (default: off)")
                 .option("bootstrap", null, "kubernetes: form the cluster through the Kubernetes API (Cluster Bootstrap)")
@@ -98,6 +101,9 @@ final class ServeCommand {
         }
         if (f.has("cluster-port")) {
             o.put("pekko.remote.artery.canonical.port", port(f, "cluster-port", f.required("cluster-port")));
+        } else if (roles.equals(List.of(Roles.ROUTER))) {
+            // GPU nodes need a port to join: a router alone takes Pekko's conventional one
+            o.put("pekko.remote.artery.canonical.port", ROUTER_CLUSTER_PORT);
         }
         if (f.has("seed-nodes")) {
             List<String> seeds = new java.util.ArrayList<>();
@@ -163,8 +169,9 @@ final class ServeCommand {
                     served.model().config().architecture().hfClass(), served.model().config().parameterCount() / 1e6,
                     server.backendName());
         } else {
-            out.printf("  router of the cluster at %s; GPU nodes join it with --seed-nodes%n",
-                    org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address());
+            org.apache.pekko.actor.Address self = org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address();
+            out.printf("  router of the cluster at %s; GPU nodes join it with --seed-nodes %s:%d%n", self,
+                    self.getHost().orElse("127.0.0.1"), self.getPort().orElse(0));
         }
         if (!demos.isEmpty()) {
             out.println("  demo tenants:");

@@ -192,8 +192,19 @@ class ClusterIT {
         // the drain starts with at least 32 of them running on the node
         LocalFleet.await(() -> fleet.node(drained).path("running").asInt() + fleet.node(drained).path("waiting").asInt() >= 32,
                 Duration.ofSeconds(60), "32 streams in flight on " + drained);
+        LocalFleet.Member node = fleet.member(drained);
+        assertEquals(200, fleet.ready(node), "/ready before the drain");
         AtomicBoolean draining = new AtomicBoolean(true);
         AtomicInteger followUps = new AtomicInteger();
+        // Pekko Management's /ready on the drained node, polled while it drains: it fails while the JVM still answers
+        List<Integer> readiness = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Future<?> probe = pool.submit(() -> {
+            while (draining.get()) {
+                readiness.add(fleet.ready(node));
+                Thread.sleep(200);
+            }
+            return null;
+        });
         List<Future<String>> during = new ArrayList<>();
         Future<?> traffic = pool.submit(() -> {
             int i = 0;
@@ -212,7 +223,10 @@ class ClusterIT {
                 "--timeout", "240");
         draining.set(false);
         traffic.get(60, TimeUnit.SECONDS);
+        probe.get(60, TimeUnit.SECONDS);
         assertEquals(0, ctl.exit(), ctl.stdout() + ctl.stderr());
+        // Pekko Management answers a failed readiness check with a 5xx (-1: the JVM had gone)
+        assertTrue(readiness.stream().anyMatch(status -> status >= 500), "/ready failed while the node drained: " + readiness);
         assertTrue(ctl.stdout().contains("waiting for"), "the drain waited for the streams in flight: " + ctl.stdout());
         for (Future<String> f : streams) {
             assertEquals("ok", f.get(120, TimeUnit.SECONDS));

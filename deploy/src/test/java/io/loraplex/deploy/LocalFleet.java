@@ -32,7 +32,7 @@ final class LocalFleet implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
     /** One JVM of the fleet. */
-    record Member(String name, Process process, Path log, int clusterPort, String url) {
+    record Member(String name, Process process, Path log, int clusterPort, String url, int managementPort) {
         String printed() {
             try {
                 return Files.readString(log);
@@ -87,7 +87,7 @@ final class LocalFleet implements AutoCloseable {
             Files.writeString(config, routerConfig);
             args.addAll(List.of("--config", config.toString()));
         }
-        Member m = start(name, cluster, args, "loraplex is serving on (http://\\S+)");
+        Member m = start(name, cluster, args, "loraplex is serving on (http://\\S+)", 0);
         awaitHttp(m.url() + "/v1/models", Duration.ofSeconds(60));
         return m;
     }
@@ -99,13 +99,15 @@ final class LocalFleet implements AutoCloseable {
             // several JVMs share a 2-core machine: a small engine each
             Files.writeString(config, "loraplex.engine { memory-budget-bytes = 134217728, warm-budget-bytes = 134217728 }\n");
         }
+        int management = freePort();
         Member m = start(id, freePort(), List.of("--roles", "gpu-node", "--node-id", id, "--model", model.toString(),
-                "--model-id", "tiny", "--threads", "1", "--config", config.toString()), "loraplex GPU node");
+                "--model-id", "tiny", "--threads", "1", "--config", config.toString(), "--management-port", String.valueOf(management)),
+                "loraplex GPU node", management);
         await(() -> node(id) != null && node(id).path("ready").asBoolean(), Duration.ofSeconds(120), "node " + id + " to be ready");
         return m;
     }
 
-    private Member start(String name, int clusterPort, List<String> args, String readyPattern) throws Exception {
+    private Member start(String name, int clusterPort, List<String> args, String readyPattern, int managementPort) throws Exception {
         List<String> command = new ArrayList<>(List.of(Launcher.dist().resolve("bin/loraplex").toString(), "serve",
                 "--data", dir.resolve(name).toString(), "--cluster-port", String.valueOf(clusterPort), "--fast-failure"));
         Member seed = members.values().stream().filter(m -> m.url() != null).findFirst().orElse(null);
@@ -125,7 +127,7 @@ final class LocalFleet implements AutoCloseable {
             String out = Files.exists(log) ? Files.readString(log) : "";
             java.util.regex.Matcher matcher = p.matcher(out);
             if (matcher.find()) {
-                Member m = new Member(name, process, log, clusterPort, matcher.groupCount() > 0 ? matcher.group(1) : null);
+                Member m = new Member(name, process, log, clusterPort, matcher.groupCount() > 0 ? matcher.group(1) : null, managementPort);
                 members.put(name, m);
                 return m;
             }
@@ -139,6 +141,19 @@ final class LocalFleet implements AutoCloseable {
 
     Member member(String name) {
         return members.get(name);
+    }
+
+    /** The status of GET /ready on the member's Pekko Management port; -1 when nothing answers. */
+    int ready(Member m) {
+        try {
+            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + m.managementPort() + "/ready"))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
     }
 
     /** The first router's URL. */
