@@ -185,6 +185,19 @@ class AdapterFetchTest {
     }
 
     @Test
+    void onASharedFilesystemTheNodeReadsTheCopyAlreadyThereWithoutFetching() throws Exception {
+        // a shared filesystem: another machine wrote the version under B's adapter root; no store in the cluster has it
+        AdapterRef shared = storeAtRouter("shared", 51);
+        Path there = rootB.resolve("acme").resolve(shared.contentHash().hex());
+        Files.createDirectories(there.getParent());
+        Files.move(rootA.resolve("acme").resolve(shared.contentHash().hex()), there);
+        GpuNodeProtocol.Started started = generate("s1", shared);
+        assertEquals("cold", started.adapterTier());
+        assertInstanceOf(GpuNodeProtocol.Finished.class, last(started));
+        assertFalse(Files.exists(rootA.resolve("acme").resolve(shared.contentHash().hex())), "nothing was copied back to A");
+    }
+
+    @Test
     void aCorruptCopyAtTheSourceIsRefusedAndNothingStays() throws Exception {
         AdapterRef corrupt = storeAtRouter("corrupt", 71);
         Path weights = rootA.resolve("acme").resolve(corrupt.contentHash().hex()).resolve(ContentHash.WEIGHTS_FILE);
