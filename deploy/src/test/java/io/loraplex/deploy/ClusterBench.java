@@ -146,7 +146,7 @@ class ClusterBench {
         long servedAt = System.nanoTime();
         HttpResponse<String> r = chat("a0", Map.of());
         report.add(String.format("SIGKILL of a node holding 20 hot adapters -> all of them hot on the survivor: %.2f s "
-                + "(failure detection and downing with --fast-failure: 4 s pause + 5 s stable-after); next request %d in %.1f ms",
+                + "(re-placed once the failure detector gives up on it: 4 s heartbeat pause with --fast-failure); next request %d in %.1f ms",
                 hotAgain, r.statusCode(), (System.nanoTime() - servedAt) / 1e6));
     }
 
