@@ -73,8 +73,9 @@ final class ServeCommand {
                 !f.has("no-demo"), out);
         if (server.url() == null) {
             org.apache.pekko.actor.Address self = org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address();
-            out.printf("loraplex GPU node %s is serving %s in the cluster at %s%n",
-                    EmbeddedServer.nodeId(f.has("node-id") ? f.required("node-id") : "", self), server.model().id(), self);
+            out.print(String.format("loraplex GPU node %s is serving %s in the cluster at %s%n",
+                    EmbeddedServer.nodeId(f.has("node-id") ? f.required("node-id") : "", self), server.model().id(), self));
+            out.flush();
         } else {
             banner(out, server);
         }
@@ -159,10 +160,19 @@ final class ServeCommand {
         throw f.bad("--" + flag + ": a port 0-65535 expected; got " + value);
     }
 
-    private static void banner(PrintStream out, EmbeddedServer server) {
+    /** Written in one piece: the log lines other threads print meanwhile go before or after it, never inside a line. */
+    private static void banner(PrintStream console, EmbeddedServer server) {
+        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        try (PrintStream out = new PrintStream(text, false, java.nio.charset.StandardCharsets.UTF_8)) {
+            banner(out, server, server.url());
+        }
+        console.print(text.toString(java.nio.charset.StandardCharsets.UTF_8));
+        console.flush();
+    }
+
+    private static void banner(PrintStream out, EmbeddedServer server, String url) {
         ServedModel served = server.model();
         List<DemoTenants.Demo> demos = server.demos();
-        String url = server.url();
         out.printf("%nloraplex is serving on %s%n", url);
         if (served != null) {
             out.printf("  base model: %s (%s, %.2fM parameters, %s backend)%n", served.id(),
@@ -186,6 +196,5 @@ final class ServeCommand {
         }
         out.println();
         out.println("  Ctrl-C stops it gracefully (in-flight requests finish first).");
-        out.flush();
     }
 }
