@@ -17,8 +17,9 @@ import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * The readiness check behind Pekko Management's {@code /ready}: this JVM is a cluster member that is
- * up and not shutting down, its HTTP API is open (on a router), and its GPU node (when it has one) takes new requests — a draining node
- * reads not ready, so an orchestrator stops routing to it while its requests finish.
+ * up and not shutting down, its HTTP API is open (on a router), and its GPU node (when it has one)
+ * takes new requests — a draining node reads not ready, so an orchestrator stops routing to it while
+ * its requests finish.
  */
 public final class Readiness implements Supplier<CompletionStage<Boolean>> {
 
