@@ -49,6 +49,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -241,9 +242,13 @@ public final class EmbeddedServer {
     }
 
     /** The GPU node's id: the configured one, else host:port of its cluster address (it fits in an admin route's path). */
-    static String nodeId(String configured, org.apache.pekko.actor.Address self) {
-        return !configured.isEmpty() ? configured
-                : self.getHost().orElse("local") + ":" + self.getPort().map(String::valueOf).orElse("0");
+    static String nodeId(String configured, Address self) {
+        return !configured.isEmpty() ? configured : hostPort(self);
+    }
+
+    /** {@code host:port} of a cluster address, as {@code --seed-nodes} takes it. */
+    static String hostPort(Address address) {
+        return address.getHost().orElse("127.0.0.1") + ":" + address.getPort().map(String::valueOf).orElse("0");
     }
 
     /** The overrides, over {@code embedded.conf}, over the modules' reference configuration. */

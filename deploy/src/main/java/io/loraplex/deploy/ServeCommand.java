@@ -5,12 +5,16 @@ import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.Roles;
 import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.cli.Flags;
+import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * {@code loraplex serve}: one JVM with every role on the embedded default — a generated tiny model
@@ -72,7 +76,7 @@ final class ServeCommand {
         EmbeddedServer server = EmbeddedServer.start(data, f.has("model") ? Path.of(f.required("model")) : null, config,
                 !f.has("no-demo"), out);
         if (server.url() == null) {
-            org.apache.pekko.actor.Address self = org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address();
+            Address self = Cluster.get(server.system()).selfMember().address();
             out.print(String.format("loraplex GPU node %s is serving %s in the cluster at %s%n",
                     EmbeddedServer.nodeId(f.has("node-id") ? f.required("node-id") : "", self), server.model().id(), self));
             out.flush();
@@ -162,11 +166,11 @@ final class ServeCommand {
 
     /** Written in one piece: the log lines other threads print meanwhile go before or after it, never inside a line. */
     private static void banner(PrintStream console, EmbeddedServer server) {
-        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
-        try (PrintStream out = new PrintStream(text, false, java.nio.charset.StandardCharsets.UTF_8)) {
+        ByteArrayOutputStream text = new ByteArrayOutputStream();
+        try (PrintStream out = new PrintStream(text, false, StandardCharsets.UTF_8)) {
             banner(out, server, server.url());
         }
-        console.print(text.toString(java.nio.charset.StandardCharsets.UTF_8));
+        console.print(text.toString(StandardCharsets.UTF_8));
         console.flush();
     }
 
@@ -179,9 +183,8 @@ final class ServeCommand {
                     served.model().config().architecture().hfClass(), served.model().config().parameterCount() / 1e6,
                     server.backendName());
         } else {
-            org.apache.pekko.actor.Address self = org.apache.pekko.cluster.typed.Cluster.get(server.system()).selfMember().address();
-            out.printf("  router of the cluster at %s; GPU nodes join it with --seed-nodes %s:%d%n", self,
-                    self.getHost().orElse("127.0.0.1"), self.getPort().orElse(0));
+            Address self = Cluster.get(server.system()).selfMember().address();
+            out.printf("  router of the cluster at %s; GPU nodes join it with --seed-nodes %s%n", self, EmbeddedServer.hostPort(self));
         }
         if (!demos.isEmpty()) {
             out.println("  demo tenants:");

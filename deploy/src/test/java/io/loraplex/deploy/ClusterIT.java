@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -197,7 +198,7 @@ class ClusterIT {
         AtomicBoolean draining = new AtomicBoolean(true);
         AtomicInteger followUps = new AtomicInteger();
         // Pekko Management's /ready on the drained node, polled while it drains: it fails while the JVM still answers
-        List<Integer> readiness = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Integer> readiness = new CopyOnWriteArrayList<>();
         Future<?> probe = pool.submit(() -> {
             while (draining.get()) {
                 readiness.add(fleet.ready(node));

@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import org.apache.pekko.actor.Address;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,7 +43,7 @@ class EmbeddedConfigTest {
 
     @Test
     void aGpuNodeWithoutAnIdIsNamedByHostAndPort() {
-        org.apache.pekko.actor.Address self = new org.apache.pekko.actor.Address("pekko", "loraplex", "127.0.0.1", 25521);
+        Address self = new Address("pekko", "loraplex", "127.0.0.1", 25521);
         assertEquals("127.0.0.1:25521", EmbeddedServer.nodeId("", self));
         assertEquals("gpu-1", EmbeddedServer.nodeId("gpu-1", self));
     }

@@ -23,6 +23,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -129,11 +130,11 @@ class LifecycleIT {
         // the name is gone once DELETE answers; the stores and the engine are told after it, without a reply
         for (Path stored : List.of(v1, v2)) {
             Path blob = server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(stored).hex());
-            LocalFleet.await(() -> !Files.exists(blob), java.time.Duration.ofSeconds(10), blob + " deleted");
+            LocalFleet.await(() -> !Files.exists(blob), Duration.ofSeconds(10), blob + " deleted");
         }
         String v1Hash = ContentHash.ofDirectory(v1).hex();
         LocalFleet.await(() -> server.engine().adapters().stream().noneMatch(a -> a.hash().hex().equals(v1Hash)),
-                java.time.Duration.ofSeconds(10), "version 1 evicted from the engine");
+                Duration.ofSeconds(10), "version 1 evicted from the engine");
         HttpResponse<String> reused = upload(acmeManage, "support", adapter("support-v3", 3));
         assertEquals(201, reused.statusCode(), reused.body());
         assertEquals(1, json.readTree(get("/v1/adapters/support", acmeManage).body()).get("versions").size());
@@ -284,7 +285,7 @@ class LifecycleIT {
         assertEquals(status, r.statusCode(), r.body());
         assertTrue(r.body().contains(reason), "the refusal names the reason (" + reason + "): " + r.body());
         Path blob = server.adapterRoot().resolve("acme").resolve(ContentHash.ofDirectory(dir).hex());
-        LocalFleet.await(() -> !Files.exists(blob), java.time.Duration.ofSeconds(10), "the refused version's blob " + blob + " removed");
+        LocalFleet.await(() -> !Files.exists(blob), Duration.ofSeconds(10), "the refused version's blob " + blob + " removed");
         assertNothingStored(name);
     }
 
