@@ -79,6 +79,10 @@ ready() { # url: a 2xx answer
   curl -fsS -o /dev/null "$1" 2>/dev/null
 }
 
+placed() { # url of /v1/admin/nodes/{id}: the router's placement lists the node, ready
+  curl -fsS -H "Authorization: Bearer $LORAPLEX_ADMIN_KEY" "$1" 2>/dev/null | grep -q '"ready":true'
+}
+
 wait_http() { # check url what seconds member: fails (printing the member's log tail) on timeout or its death
   local check="$1" url="$2" what="$3" seconds="$4" member="$5" waited=0
   until "$check" "$url"; do
@@ -155,6 +159,10 @@ start() {
     wait_http ready "http://127.0.0.1:${management_ports[$((i - 1))]}/ready" "gpu-$i" 300 "gpu-$i" || failed_start
   done
   wait_http ready "http://127.0.0.1:$port/ready" "the router's /ready" 60 router || failed_start
+  # a node is ready on its own before the router's placement has seen it (receptionist, then a stats poll)
+  for i in 1 2; do
+    wait_http placed "http://127.0.0.1:$port/v1/admin/nodes/gpu-$i" "gpu-$i in the router's placement" 60 router || failed_start
+  done
   echo "loraplex cluster on http://127.0.0.1:$port (router, gpu-1, gpu-2; journal $journal)"
   echo "  admin key: $LORAPLEX_ADMIN_KEY"
   echo "  logs: $logs   pids: $pids"
