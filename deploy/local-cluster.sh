@@ -2,7 +2,7 @@
 # A loraplex cluster on this machine, on 127.0.0.1: Cassandra, one router, two GPU nodes, each its own
 # process, stopped by the PIDs this script writes.
 #
-#   deploy/local-cluster.sh start  [--dir DIR] [--journal cassandra|h2] [--port P] [--base-port B]
+#   deploy/local-cluster.sh start  [--dir DIR] [--journal cassandra|embedded] [--port P] [--base-port B]
 #   deploy/local-cluster.sh stop   [--dir DIR]
 #   deploy/local-cluster.sh status [--dir DIR]
 #
@@ -12,7 +12,7 @@
 # moves those five ports to B..B+4 (router, gpu-1, gpu-2 cluster ports, then gpu-1, gpu-2 management),
 # so that two clusters (or a test) can run side by side. The journal is Cassandra (started with
 # deploy/cassandra/cassandra.sh unless one answers on 9042, and stopped again by `stop` when this script
-# started it), or --journal h2 (a file under the router's data directory). The admin key is
+# started it), or --journal embedded (a log under the router's data directory). The admin key is
 # $LORAPLEX_ADMIN_KEY, or one drawn at the first start and kept in DIR/admin-key. A start that fails
 # prints the end of the failing process's log and stops what it had started.
 set -euo pipefail
@@ -23,7 +23,7 @@ members=(router gpu-1 gpu-2)
 stop_timeout=30
 
 usage() {
-  echo "usage: $0 start|stop|status [--dir DIR] [--journal cassandra|h2] [--port P] [--base-port B]" >&2
+  echo "usage: $0 start|stop|status [--dir DIR] [--journal cassandra|embedded] [--port P] [--base-port B]" >&2
   exit 2
 }
 
@@ -61,7 +61,7 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-case "$journal" in cassandra|h2) ;; *) bad "--journal takes cassandra or h2, not '$journal'" ;; esac
+case "$journal" in cassandra|embedded) ;; *) bad "--journal takes cassandra or embedded, not '$journal'" ;; esac
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 pids="$dir/pids"
@@ -139,7 +139,7 @@ start() {
     LORAPLEX_ADMIN_KEY="$(cat "$dir/admin-key")"
   fi
   export LORAPLEX_ADMIN_KEY
-  local journal_flags=(--journal h2)
+  local journal_flags=(--journal embedded)
   if [ "$journal" = cassandra ]; then
     if ! (exec 3<>/dev/tcp/127.0.0.1/9042) 2>/dev/null; then
       "$here/cassandra/cassandra.sh" start

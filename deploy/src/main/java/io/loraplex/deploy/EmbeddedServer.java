@@ -22,6 +22,7 @@ import io.loraplex.engine.model.TinyModel;
 import io.loraplex.node.AdapterStore;
 import io.loraplex.node.GpuNode;
 import io.loraplex.node.NodeSettings;
+import io.loraplex.persistence.H2Import;
 import io.loraplex.persistence.Journals;
 import io.loraplex.persistence.adapter.AdapterIndex;
 import io.loraplex.persistence.adapter.AdapterSharding;
@@ -138,6 +139,13 @@ public final class EmbeddedServer {
             }
         }
 
+        if (router && config.getString("loraplex.journal").equals("embedded")) {
+            int imported = H2Import.importIfPresent(data);
+            if (imported > 0) {
+                log.println("loraplex: moved " + imported + " events of the H2 journal (journal.mv.db, now journal.mv.db.imported)"
+                        + " into the embedded journal (journal/)");
+            }
+        }
         ActorSystem<Void> system = ActorSystem.create(guardian(served, engine, nodeSettings), "loraplex", config);
         Management.start(system, log);
         if (router) {
@@ -272,18 +280,20 @@ public final class EmbeddedServer {
     }
 
     /**
-     * {@code loraplex.journal}: {@code h2} (the default: a file under the data directory),
-     * {@code cassandra} ({@code loraplex.cassandra.host/port/keyspace}), or {@code none} when the
-     * configuration names its own journal plugin.
+     * {@code loraplex.journal}: {@code embedded} (the default: an append-only log under the data
+     * directory), {@code cassandra} ({@code loraplex.cassandra.host/port/keyspace}), {@code h2} (the
+     * former embedded journal, only to compare against: it is not crash-safe, see
+     * docs/decisions.md), or {@code none} when the configuration names its own journal plugin.
      */
     static Config journal(Path data, Config config) {
-        String kind = config.hasPath("loraplex.journal") ? config.getString("loraplex.journal") : "h2";
+        String kind = config.hasPath("loraplex.journal") ? config.getString("loraplex.journal") : "embedded";
         return switch (kind) {
+            case "embedded" -> Journals.embedded(data);
             case "h2" -> Journals.h2(data);
             case "cassandra" -> Journals.cassandra(config.getString("loraplex.cassandra.host"),
                     config.getInt("loraplex.cassandra.port"), config.getString("loraplex.cassandra.keyspace"));
             case "none" -> ConfigFactory.empty();
-            default -> throw new IllegalArgumentException("loraplex.journal must be h2, cassandra or none; got: " + kind);
+            default -> throw new IllegalArgumentException("loraplex.journal must be embedded, cassandra, h2 or none; got: " + kind);
         };
     }
 

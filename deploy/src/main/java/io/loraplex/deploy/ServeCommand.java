@@ -49,7 +49,7 @@ final class ServeCommand {
                 .option("seed-nodes", null, "host:port,... of the routers to join (default: none, this JVM forms a cluster)")
                 .option("management-port", null, "serve Pekko Management (/alive, /ready) on this port (default: off)")
                 .option("bootstrap", null, "kubernetes: form the cluster through the Kubernetes API (Cluster Bootstrap)")
-                .option("journal", null, "where tenants' and adapters' events are kept: h2 (a file under --data) or cassandra")
+                .option("journal", null, "where tenants' and adapters' events are kept: embedded (a log under --data) or cassandra")
                 .option("cassandra", null, "host:port of Cassandra for --journal cassandra (default: 127.0.0.1:9042)")
                 .flag("fast-failure", "notice and down a dead JVM within seconds (local clusters and tests; not for real networks)");
     }
@@ -128,8 +128,12 @@ final class ServeCommand {
             o.put("loraplex.management.bootstrap", "kubernetes");
         }
         if (f.has("journal")) {
-            if (!List.of("h2", "cassandra").contains(f.required("journal"))) {
-                throw f.bad("--journal: h2 or cassandra; got " + f.required("journal"));
+            if (f.required("journal").equals("h2")) {
+                throw f.bad("--journal h2 is gone: H2 lost acknowledged writes when killed under load. Use --journal embedded (the"
+                        + " default); an H2 journal in --data is moved into it at the first start");
+            }
+            if (!List.of("embedded", "cassandra").contains(f.required("journal"))) {
+                throw f.bad("--journal: embedded or cassandra; got " + f.required("journal"));
             }
             o.put("loraplex.journal", f.required("journal"));
         }

@@ -46,7 +46,7 @@ class ClusterBench {
 
     @Test
     void measure() throws Exception {
-        fleet = new LocalFleet(dir, List.of("--journal", "h2"));
+        fleet = new LocalFleet(dir, List.of("--journal", "embedded"));
         try {
             fleet.router("router-1");
             fleet.gpuNode("gpu-1");

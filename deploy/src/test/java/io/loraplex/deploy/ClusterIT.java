@@ -64,7 +64,7 @@ class ClusterIT {
     static void start() throws Exception {
         // the drain test keeps 32+ streams on one node: bounded load (1.25 × the mean + 4) would spill most of them to
         // the other node, so this router's bound is loose; PlacementTest covers bounded load itself
-        fleet = new LocalFleet(dir, List.of("--journal", "h2"), "loraplex.router.placement.load-factor = 100\n");
+        fleet = new LocalFleet(dir, List.of("--journal", "embedded"), "loraplex.router.placement.load-factor = 100\n");
         modelConfig = ModelConfig.load(fleet.model);
         fleet.router("router-1");
         fleet.gpuNode("gpu-1");

@@ -28,6 +28,16 @@ class EmbeddedConfigTest {
     }
 
     @Test
+    void theDefaultJournalIsTheEmbeddedLogUnderTheDataDirectory() {
+        Config c = EmbeddedServer.config(data, ConfigFactory.empty());
+        assertEquals("loraplex-journal", c.getString("pekko.persistence.journal.plugin"));
+        assertEquals("loraplex-snapshot-store", c.getString("pekko.persistence.snapshot-store.plugin"));
+        assertEquals(data.toAbsolutePath().resolve("journal").toString(), c.getString("loraplex-journal.dir"));
+        assertEquals(data.toAbsolutePath().resolve("journal").toString(), c.getString("loraplex-read-journal.dir"));
+        assertEquals(true, c.getBoolean("loraplex-journal.fsync"));
+    }
+
+    @Test
     void fastFailureOverridesEmbeddedConf() {
         Config c = EmbeddedServer.config(data, ConfigFactory.parseMap(Map.of("loraplex.cluster.fast-failure", true)));
         assertEquals(Duration.ofSeconds(5), c.getDuration(STABLE_AFTER));

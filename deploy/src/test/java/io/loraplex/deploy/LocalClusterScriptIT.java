@@ -76,7 +76,7 @@ class LocalClusterScriptIT {
     void startsTwoGpuNodesAndARouterAndStopsThemByPid() throws Exception {
         int port = LocalFleet.freePort();
         Path cluster = dir.resolve("cluster");
-        String[] where = {"--dir", cluster.toString(), "--journal", "h2", "--port", String.valueOf(port),
+        String[] where = {"--dir", cluster.toString(), "--journal", "embedded", "--port", String.valueOf(port),
             "--base-port", String.valueOf(freePortRange())};
         String started = run(Stream.concat(Stream.of("start"), Stream.of(where)).toArray(String[]::new));
         List<Long> pids = List.of();

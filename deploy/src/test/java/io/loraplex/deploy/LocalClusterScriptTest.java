@@ -33,7 +33,7 @@ class LocalClusterScriptTest {
         "start --port 80x|--port takes a port number (1-65535), not '80x'",
         "start --port 0|--port takes a port number (1-65535), not '0'",
         "start --base-port 65532|--base-port takes a port number (1-65531), not '65532'",
-        "start --journal postgres|--journal takes cassandra or h2, not 'postgres'",
+        "start --journal postgres|--journal takes cassandra or embedded, not 'postgres'",
         "status --verbose yes|unknown option --verbose"})
     void badUsageExitsTwoNamingTheProblem(String args, String message) throws Exception {
         Path cluster = dir.resolve("cluster");

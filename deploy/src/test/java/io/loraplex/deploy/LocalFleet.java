@@ -56,7 +56,7 @@ final class LocalFleet implements AutoCloseable {
 
     private final String routerConfig;
 
-    /** @param journal the routers' journal flags ({@code --journal h2} or {@code --journal cassandra ...}) */
+    /** @param journal the routers' journal flags ({@code --journal embedded} or {@code --journal cassandra ...}) */
     LocalFleet(Path dir, List<String> journal) throws IOException {
         this(dir, journal, "");
     }

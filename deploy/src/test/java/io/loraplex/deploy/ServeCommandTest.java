@@ -53,4 +53,10 @@ class ServeCommandTest {
         assertTrue(refused("--bootstrap", "consul").contains("--bootstrap"));
         assertTrue(refused("--cassandra", "127.0.0.1:x").contains("--cassandra"));
     }
+
+    @Test
+    void theH2JournalIsRefusedWithWhatToUseInstead() {
+        String why = refused("--journal", "h2");
+        assertTrue(why.contains("--journal embedded") && why.contains("lost acknowledged writes"), why);
+    }
 }

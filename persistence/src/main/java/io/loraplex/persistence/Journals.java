@@ -15,9 +15,13 @@ import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
  * ActorSystem's ({@code Journals.h2(dir).withFallback(config)}):
  *
  * <ul>
- *   <li>{@link #h2(Path)}: the embedded default, one H2 file under the data directory
- *       ({@code pekko-persistence-jdbc}); call {@link #prepare} once the system runs, before any
- *       entity persists.</li>
+ *   <li>{@link #embedded(Path)}: the embedded default, an append-only log under the data
+ *       directory ({@link io.loraplex.persistence.journal.EventLog}): an acknowledged write is on
+ *       disk, and survives a SIGKILL or a power cut.</li>
+ *   <li>{@link #h2(Path)}: H2 through {@code pekko-persistence-jdbc}, the embedded journal before
+ *       the event log; kept to read older data directories ({@link H2Import}) and to compare
+ *       against. It loses acknowledged writes when killed under concurrent writes
+ *       ({@code docs/decisions.md}). Call {@link #prepare} once the system runs.</li>
  *   <li>{@link #cassandra}: clusters ({@code pekko-persistence-cassandra}); keyspace and tables are
  *       created when missing.</li>
  * </ul>
@@ -28,6 +32,12 @@ public final class Journals {
 
     /** The H2 file's name under the data directory ({@code journal.mv.db} on disk). */
     public static final String H2_FILE = "journal";
+    /** The embedded journal's directory under the data directory. */
+    public static final String EMBEDDED_DIR = "journal";
+
+    private static final String EMBEDDED_JOURNAL = "loraplex-journal";
+    private static final String EMBEDDED_SNAPSHOTS = "loraplex-snapshot-store";
+    private static final String EMBEDDED_QUERY = "loraplex-read-journal";
 
     private static final String JDBC_JOURNAL = "jdbc-journal";
     private static final String JDBC_SNAPSHOTS = "jdbc-snapshot-store";
@@ -35,6 +45,22 @@ public final class Journals {
     private static final String CASSANDRA_SNAPSHOTS = "pekko.persistence.cassandra.snapshot";
 
     private Journals() {
+    }
+
+    /**
+     * The embedded journal in {@code dataDir/journal/}: events and snapshots in one append-only
+     * log, each write on disk ({@code fdatasync}, shared by the writes that arrive together) before
+     * it is acknowledged. {@code reference.conf} holds the plugins' settings.
+     */
+    public static Config embedded(Path dataDir) {
+        String dir = dataDir.toAbsolutePath().resolve(EMBEDDED_DIR).toString();
+        return ConfigFactory.parseString("""
+                pekko.persistence.journal.plugin = "%s"
+                pekko.persistence.snapshot-store.plugin = "%s"
+                """.formatted(EMBEDDED_JOURNAL, EMBEDDED_SNAPSHOTS))
+                .withValue(EMBEDDED_JOURNAL + ".dir", ConfigValueFactory.fromAnyRef(dir))
+                .withValue(EMBEDDED_SNAPSHOTS + ".dir", ConfigValueFactory.fromAnyRef(dir))
+                .withValue(EMBEDDED_QUERY + ".dir", ConfigValueFactory.fromAnyRef(dir));
     }
 
     /**
@@ -122,6 +148,7 @@ public final class Journals {
      */
     public static String queryPluginId(Config config) {
         return switch (config.getString("pekko.persistence.journal.plugin")) {
+            case EMBEDDED_JOURNAL -> EMBEDDED_QUERY;
             case JDBC_JOURNAL -> "jdbc-read-journal";
             case CASSANDRA_JOURNAL -> "pekko.persistence.cassandra.query";
             default -> null;
@@ -130,7 +157,7 @@ public final class Journals {
 
     /**
      * Makes the configured journal ready: with the JDBC journal, creates its tables if missing (and
-     * waits up to {@code timeout}); with Cassandra the plugin creates its own, so nothing to do.
+     * waits up to {@code timeout}); the embedded journal and Cassandra create their own, so nothing to do.
      */
     public static void prepare(ActorSystem<?> system, Duration timeout) {
         String plugin = system.settings().config().getString("pekko.persistence.journal.plugin");

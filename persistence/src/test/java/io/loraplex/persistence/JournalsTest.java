@@ -14,6 +14,18 @@ import org.junit.jupiter.api.Test;
 class JournalsTest {
 
     @Test
+    void theEmbeddedJournalIsALogUnderTheDataDirectorySyncedBeforeEachAcknowledgement() {
+        Config embedded = Journals.embedded(Path.of("/var/lib/loraplex")).withFallback(ConfigFactory.load()).resolve();
+        assertEquals("loraplex-journal", embedded.getString("pekko.persistence.journal.plugin"));
+        assertEquals("loraplex-snapshot-store", embedded.getString("pekko.persistence.snapshot-store.plugin"));
+        for (String plugin : List.of("loraplex-journal", "loraplex-snapshot-store", "loraplex-read-journal")) {
+            assertEquals("/var/lib/loraplex/journal", embedded.getString(plugin + ".dir"));
+            assertTrue(embedded.getBoolean(plugin + ".fsync"));
+        }
+        assertEquals("loraplex-read-journal", Journals.queryPluginId(embedded));
+    }
+
+    @Test
     void h2IsOneFileUnderTheDataDirectoryWrittenAtEveryCommit() {
         Config h2 = Journals.h2(Path.of("/var/lib/loraplex"));
         assertEquals("jdbc-journal", h2.getString("pekko.persistence.journal.plugin"));

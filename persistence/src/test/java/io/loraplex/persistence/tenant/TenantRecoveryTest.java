@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * After a restart of the whole cluster the key index is empty; waking every journaled tenant
- * (H2 journal) puts each tenant's keys back.
+ * (embedded journal) puts each tenant's keys back.
  */
 class TenantRecoveryTest {
 
@@ -37,7 +37,7 @@ class TenantRecoveryTest {
 
     @Test
     void wakingEveryTenantRefillsTheKeyIndexAfterAFullRestart() {
-        Config config = Journals.h2(dataDir).withFallback(TestClusters.config("router"));
+        Config config = Journals.embedded(dataDir).withFallback(TestClusters.config("router"));
         Map<String, String> keys = new HashMap<>();
         ActorTestKit first = start(config);
         try {

@@ -5,14 +5,14 @@ import io.loraplex.persistence.Journals;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The Tenant entity suite on the embedded H2 journal, in a file under a temporary data directory. */
-class TenantEntityH2Test extends TenantEntitySuite {
+/** The Tenant entity suite on the embedded journal, in a temporary data directory. */
+class TenantEntityEmbeddedJournalTest extends TenantEntitySuite {
 
     @TempDir
     static Path dataDir;
 
     @Override
     Config journal() {
-        return Journals.h2(dataDir);
+        return Journals.embedded(dataDir);
     }
 }

@@ -35,11 +35,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A job survives a restart of the whole (one-node) cluster on the embedded H2 journal: the new
+ * A job survives a restart of the whole (one-node) cluster on the embedded journal: the new
  * system wakes the remembered FineTune entity by itself, which sends the interrupted job to a GPU
  * node again, and the job finishes.
  */
-class FineTuneRestartH2Test {
+class FineTuneRestartTest {
 
     static final TenantId TENANT = new TenantId("acme");
 
@@ -55,7 +55,7 @@ class FineTuneRestartH2Test {
                 pekko.cluster.roles = ["router"]
                 pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
                 pekko.actor.testkit.typed.single-expect-default = 20s
-                """).withFallback(Journals.h2(dataDir)).withFallback(ConfigFactory.load());
+                """).withFallback(Journals.embedded(dataDir)).withFallback(ConfigFactory.load());
         ActorTestKit kit = ActorTestKit.create(name, config);
         Journals.prepare(kit.system(), Duration.ofSeconds(30));
         Cluster cluster = Cluster.get(kit.system());
