@@ -413,7 +413,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
             return this;
         }
         AdapterLoader loader = new AdapterLoader(model.model().config(),
-                engine.settings().maxLoraRank());
+                engine.settings().maxLoraRank(), engine.settings().adapterBounds());
         String base = baseIdentity();
         Thread.ofVirtual().name("loraplex-validate").start(() -> {
             GpuNodeProtocol.Validation verdict;

@@ -132,7 +132,7 @@ public final class Engine implements AutoCloseable {
         this.blocks = new BlockManager(pages, settings.blockSize());
         this.loader = Executors.newFixedThreadPool(settings.adapterLoadThreads(),
                 Thread.ofPlatform().daemon().name("loraplex-adapter-loader-", 1).factory());
-        this.adapters = new AdapterPool(pages, arena, blocks, loader, new AdapterLoader(cfg, settings.maxLoraRank()),
+        this.adapters = new AdapterPool(pages, arena, blocks, loader, new AdapterLoader(cfg, settings.maxLoraRank(), settings.adapterBounds()),
                 this::post, settings.maxResidentAdapters(), settings.warmBudgetBytes());
         publishStats();
         this.loop = Thread.ofPlatform().name("loraplex-engine").daemon().start(this::run);
