@@ -55,11 +55,16 @@ public final class AdapterProtocol {
         /** Taken out of service; kept until deleted. */
         RETIRED,
         /** Its blob is gone. */
-        DELETED
+        DELETED,
+        /**
+         * A GPU node saw it turn a request's logits non-finite and quarantined it; {@code reason}
+         * says so. It left the catalog and is never served again; kept until deleted.
+         */
+        FAILED
     }
 
     public sealed interface Command extends RemoteMessage
-            permits RegisterVersion, Promote, StartCanary, StopCanary, Rollback, Retire, Delete, Get {
+            permits RegisterVersion, Promote, StartCanary, StopCanary, Rollback, Retire, Delete, Get, MarkFailed {
     }
 
     /**
@@ -104,6 +109,18 @@ public final class AdapterProtocol {
     }
 
     public record Get(ActorRef<Reply> replyTo) implements Command {
+    }
+
+    /**
+     * A GPU node quarantined {@code version} (stored as {@code hash}) because it turned a request's
+     * logits non-finite: the version becomes FAILED with {@code reason} and leaves the catalog (the
+     * promoted or canary pointer to it is cleared), so no node is asked to serve it again.
+     */
+    public record MarkFailed(int version, ContentHash hash, String reason, ActorRef<Reply> replyTo) implements Command {
+        public MarkFailed {
+            Objects.requireNonNull(hash, "hash");
+            Objects.requireNonNull(reason, "reason");
+        }
     }
 
     /**

@@ -169,8 +169,27 @@ public final class GpuNodeProtocol {
             implements TokenEvent {
     }
 
+    /** Whose fault a failed generation is; the router answers each with its own status. */
+    public enum FailureCode {
+        /** The node or its engine failed (500). */
+        INTERNAL,
+        /**
+         * The request's adapter version turned its logits non-finite: the node quarantined it and
+         * reported it to its {@code Adapter} entity (422, naming the adapter).
+         */
+        ADAPTER_QUARANTINED
+    }
+
     /** The last element of a failed stream. */
-    public record Failed(String message) implements TokenEvent {
+    public record Failed(String message, FailureCode code) implements TokenEvent {
+        public Failed {
+            Objects.requireNonNull(code, "code");
+        }
+
+        /** A failure of the node itself. */
+        public Failed(String message) {
+            this(message, FailureCode.INTERNAL);
+        }
     }
 
     /** Makes an adapter hot on this node (session-start prefetch), optionally pinned. */

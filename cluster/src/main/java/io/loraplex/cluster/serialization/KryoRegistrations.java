@@ -188,6 +188,8 @@ public final class KryoRegistrations {
         ids.put(GpuNodeProtocol.Leave.class.getName(), 774);
         ids.put(TenantProtocol.ResolveModel.class.getName(), 775);
         ids.put(TenantProtocol.Resolved.class.getName(), 776);
+        ids.put(GpuNodeProtocol.FailureCode.class.getName(), 777);
+        ids.put(AdapterProtocol.MarkFailed.class.getName(), 778);
         IDS = Collections.unmodifiableMap(ids);
     }
 

@@ -4,6 +4,7 @@ import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.Roles;
+import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.Command;
 import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
@@ -34,6 +35,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Leave;
 import org.apache.pekko.japi.Pair;
@@ -58,6 +60,8 @@ public final class GpuNode extends AbstractBehavior<Command> {
     /** How often a drop retries the eviction of an adapter still in use, and for how long. */
     private static final Duration DROP_RETRY = Duration.ofMillis(250);
     private static final Duration DROP_PATIENCE = Duration.ofMinutes(10);
+    /** How long the Adapter entity has to record a quarantine (a catalog change: tenant, then journal). */
+    private static final Duration QUARANTINE_REPORT_TIMEOUT = Duration.ofSeconds(30);
 
     private final NodeId id;
     private final ServedModel model;
@@ -68,12 +72,13 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private final NodeTraining training;
     private final AdapterFetcher fetcher;
     /** The adapter version the node last learnt for each content hash, so stats can name what the engine holds. */
-    private final Map<ContentHash, AdapterRef> known = new LinkedHashMap<>(64, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<ContentHash, AdapterRef> eldest) {
-            return size() > MAX_KNOWN;
-        }
-    };
+    private final Map<ContentHash, AdapterRef> known = java.util.Collections.synchronizedMap(
+            new LinkedHashMap<>(64, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<ContentHash, AdapterRef> eldest) {
+                    return size() > MAX_KNOWN;
+                }
+            }); // synchronized: the engine's quarantine listener reads it from the step thread
     private boolean draining;
     private volatile String identity = "";
 
@@ -93,6 +98,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         this.fetcher = new AdapterFetcher(ctx.getSystem(), adapters, settings.fetchTimeout());
         ctx.spawn(fetcher.sourceWatcher(), "blob-sources");
         ctx.getSystem().receptionist().tell(Receptionist.register(GpuNodeProtocol.SERVICE_KEY, ctx.getSelf()));
+        engine.onQuarantine(this::reportQuarantine);
         // the identity reads every weight byte: off the actor, once
         Thread.ofVirtual().name("loraplex-identity").start(() -> {
             try {
@@ -407,13 +413,19 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private Behavior<Command> onValidate(GpuNodeProtocol.ValidateAdapter validate) {
         AdapterRef ref = validate.adapter();
         known.put(ref.contentHash(), ref);
+        Optional<String> quarantined = engine.quarantineReason(ref.contentHash());
+        if (quarantined.isPresent()) {
+            // the same bytes registered again: this node has seen them poison a request
+            validate.replyTo().tell(new GpuNodeProtocol.Validation(ref, false, quarantined.get(), identity, 0, 0));
+            return this;
+        }
         if (adapters.locate(ref).isEmpty() && !fetcher.hasSources()) {
             validate.replyTo().tell(new GpuNodeProtocol.Validation(ref, false, "adapter files not found on node " + id
                     + " and no blob store is known to fetch them from", identity, 0, 0));
             return this;
         }
         AdapterLoader loader = new AdapterLoader(model.model().config(),
-                engine.settings().maxLoraRank());
+                engine.settings().maxLoraRank(), engine.settings().adapterBounds());
         String base = baseIdentity();
         Thread.ofVirtual().name("loraplex-validate").start(() -> {
             GpuNodeProtocol.Validation verdict;
@@ -426,6 +438,35 @@ public final class GpuNode extends AbstractBehavior<Command> {
             validate.replyTo().tell(verdict);
         });
         return this;
+    }
+
+    /**
+     * Tells the version's {@code Adapter} entity that the engine quarantined it, so the catalog
+     * stops sending it anywhere (this node already refuses it). Runs on the engine's step thread;
+     * the ask never blocks it.
+     */
+    private void reportQuarantine(Engine.Quarantine q) {
+        AdapterRef ref = known.get(q.hash());
+        var log = getContext().getSystem().log();
+        if (ref == null) {
+            log.warn("node {} quarantined adapter {} ({}) but no longer knows its version to report it", id, q.name(), q.hash());
+            return;
+        }
+        log.warn("node {} quarantined {}: {}", id, q.name(), q.reason());
+        try {
+            ClusterSharding.get(getContext().getSystem())
+                    .entityRefFor(AdapterProtocol.TYPE_KEY, AdapterProtocol.entityId(ref.tenant(), ref.name()))
+                    .<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.MarkFailed(ref.version(), ref.contentHash(), q.reason(), r),
+                            QUARANTINE_REPORT_TIMEOUT)
+                    .whenComplete((reply, failure) -> {
+                        if (failure != null || !reply.ok()) {
+                            log.warn("adapter {} v{} could not be marked failed ({}); node {} keeps refusing it", ref.name(),
+                                    ref.version(), failure != null ? failure.getMessage() : reply.message(), id);
+                        }
+                    });
+        } catch (RuntimeException e) {
+            log.warn("adapter {} v{} could not be reported as failed: {}", ref.name(), ref.version(), e.getMessage());
+        }
     }
 
     private static String rootMessage(Throwable t) {

@@ -63,7 +63,9 @@ final class TokenStream implements GenerationListener {
     public void onFinish(Completion completion) {
         finished = true;
         if (completion.finish().reason() == FinishReason.ERROR) {
-            offer(new GpuNodeProtocol.Failed(completion.error() == null ? "generation failed" : completion.error()));
+            GpuNodeProtocol.FailureCode code = completion.failure() == Failure.ADAPTER_QUARANTINED
+                    ? GpuNodeProtocol.FailureCode.ADAPTER_QUARANTINED : GpuNodeProtocol.FailureCode.INTERNAL;
+            offer(new GpuNodeProtocol.Failed(completion.error() == null ? "generation failed" : completion.error(), code));
         } else {
             Usage u = completion.usage();
             offer(new GpuNodeProtocol.Finished(completion.text(), reason(completion.finish().reason()), u.promptTokens(),

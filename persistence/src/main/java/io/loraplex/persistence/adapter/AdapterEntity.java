@@ -9,6 +9,7 @@ import io.loraplex.cluster.adapter.AdapterProtocol.Command;
 import io.loraplex.cluster.adapter.AdapterProtocol.Delete;
 import io.loraplex.cluster.adapter.AdapterProtocol.Error;
 import io.loraplex.cluster.adapter.AdapterProtocol.Get;
+import io.loraplex.cluster.adapter.AdapterProtocol.MarkFailed;
 import io.loraplex.cluster.adapter.AdapterProtocol.Promote;
 import io.loraplex.cluster.adapter.AdapterProtocol.RegisterVersion;
 import io.loraplex.cluster.adapter.AdapterProtocol.Reply;
@@ -32,6 +33,7 @@ import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionFailed;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionPromoted;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionRejected;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionRetired;
@@ -193,6 +195,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
             case Rollback c -> onRollback(state, c);
             case Retire c -> onRetire(state, c);
             case Delete c -> onDelete(state, c);
+            case MarkFailed c -> onMarkFailed(state, c);
             default -> Effect().unhandled().thenNoReply();
         };
     }
@@ -414,6 +417,27 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         };
     }
 
+    /**
+     * A node quarantined a version. It leaves the catalog like any change of the catalog: the
+     * tenant's entry first (a promoted or canary pointer to it cleared), then the journal.
+     */
+    private ReplyEffect<AdapterEvent, AdapterState> onMarkFailed(AdapterState state, MarkFailed failed) {
+        ActorRef<Reply> replyTo = failed.replyTo();
+        Optional<Version> found = state.version(failed.version());
+        if (found.isEmpty() || !found.get().hash().equals(failed.hash())) {
+            // a report about a version deleted meanwhile, or about other bytes than this version's
+            return refuse(replyTo, Error.NOT_FOUND, "adapter " + tenant + "/" + name + " has no version " + failed.version()
+                    + " stored as " + failed.hash(), state);
+        }
+        Version version = found.get();
+        return switch (version.state()) {
+            case FAILED -> Effect().reply(replyTo, Reply.ok(view(state)));
+            case REJECTED, DELETED -> refuseState(replyTo, version, "only a version that can serve can be marked failed", state);
+            case UPLOADED, READY, CANARY, PROMOTED, ROLLED_BACK, RETIRED -> changeCatalog(state,
+                    new VersionFailed(version.number(), failed.reason(), clock.millis()), replyTo);
+        };
+    }
+
     /** Sends the catalog the entry {@code event} leads to, and journals {@code event} once the tenant has acknowledged it. */
     private ReplyEffect<AdapterEvent, AdapterState> changeCatalog(AdapterState state, AdapterEvent event, ActorRef<Reply> replyTo) {
         AdapterState next = state.apply(event);
@@ -578,6 +602,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
             case Retire c -> c.replyTo();
             case Delete c -> c.replyTo();
             case Get c -> c.replyTo();
+            case MarkFailed c -> c.replyTo();
         };
     }
 }

@@ -12,7 +12,7 @@ import java.util.List;
 public sealed interface AdapterEvent extends CborSerializable
         permits AdapterEvent.VersionUploaded, AdapterEvent.VersionValidated, AdapterEvent.VersionRejected,
         AdapterEvent.VersionPromoted, AdapterEvent.CanaryStarted, AdapterEvent.CanaryStopped, AdapterEvent.RolledBack,
-        AdapterEvent.VersionRetired, AdapterEvent.AdapterDeleted {
+        AdapterEvent.VersionRetired, AdapterEvent.AdapterDeleted, AdapterEvent.VersionFailed {
 
     /** A new version whose blob is stored and whose bytes are reserved against the tenant's quota. */
     record VersionUploaded(int version, ContentHash hash, long bytes, String source, long atEpochMillis) implements AdapterEvent {
@@ -51,5 +51,12 @@ public sealed interface AdapterEvent extends CborSerializable
         public AdapterDeleted {
             hashes = List.copyOf(hashes);
         }
+    }
+
+    /**
+     * A GPU node quarantined {@code version}: it turned a request's logits non-finite. It is FAILED
+     * with {@code reason} and no longer the promoted version or the canary.
+     */
+    record VersionFailed(int version, String reason, long atEpochMillis) implements AdapterEvent {
     }
 }

@@ -12,6 +12,7 @@ import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionFailed;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionPromoted;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionRejected;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionRetired;
@@ -201,6 +202,20 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
                 List<Integer> before = new ArrayList<>(previouslyPromoted);
                 before.remove(Integer.valueOf(e.version()));
                 yield new AdapterState(s.versions, lastVersion, promoted, canary, canaryShare, before, tombstones);
+            }
+            case VersionFailed e -> {
+                AdapterState s = withVersion(e.version(), v -> {
+                    Version failed = v.moveTo(VersionState.FAILED, e.atEpochMillis(), e.reason());
+                    return new Version(failed.number(), failed.hash(), failed.bytes(), failed.state(), e.reason(),
+                            failed.baseIdentity(), failed.maxRank(), failed.source(), failed.createdEpochMillis(), failed.history());
+                });
+                // it serves no traffic from now on; rollbacks never return to it
+                boolean wasPromoted = promoted != null && promoted == e.version();
+                boolean wasCanary = canary != null && canary == e.version();
+                List<Integer> before = new ArrayList<>(previouslyPromoted);
+                before.remove(Integer.valueOf(e.version()));
+                yield new AdapterState(s.versions, lastVersion, wasPromoted ? null : promoted, wasCanary ? null : canary,
+                        wasCanary ? 0 : canaryShare, before, tombstones);
             }
             case AdapterDeleted e -> {
                 List<Tombstone> more = new ArrayList<>(tombstones);

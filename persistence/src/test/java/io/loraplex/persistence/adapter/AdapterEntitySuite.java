@@ -18,6 +18,7 @@ import io.loraplex.cluster.adapter.AdapterProtocol.Command;
 import io.loraplex.cluster.adapter.AdapterProtocol.Delete;
 import io.loraplex.cluster.adapter.AdapterProtocol.Error;
 import io.loraplex.cluster.adapter.AdapterProtocol.Get;
+import io.loraplex.cluster.adapter.AdapterProtocol.MarkFailed;
 import io.loraplex.cluster.adapter.AdapterProtocol.Promote;
 import io.loraplex.cluster.adapter.AdapterProtocol.RegisterVersion;
 import io.loraplex.cluster.adapter.AdapterProtocol.Reply;
@@ -335,6 +336,36 @@ abstract class AdapterEntitySuite {
         List<VersionState> history = view.versions().getFirst().history().stream().map(h -> h.state()).toList();
         assertEquals(List.of(VersionState.UPLOADED, VersionState.READY, VersionState.PROMOTED, VersionState.READY,
                 VersionState.PROMOTED, VersionState.READY, VersionState.PROMOTED), history);
+    }
+
+    @Test
+    void aVersionANodeQuarantinedIsFailedWithTheReasonAndLeavesTheCatalog() {
+        Fixture f = new Fixture();
+        ContentHash h1 = randomHash();
+        ContentHash h2 = randomHash();
+        f.register(h1, MB);
+        f.register(h2, MB);
+        f.seen.receiveSeveralMessages(3);
+        AdapterRef v1 = new AdapterRef(f.tenant, "cafe", 1, h1, TestCollaborators.BASE);
+        f.ok(r -> new Promote(2, r));
+        f.seen.expectMessageClass(UpdateCatalog.class);
+        f.ok(r -> new StartCanary(1, 0.2, r));
+        f.seen.expectMessageClass(UpdateCatalog.class);
+
+        String reason = "adapter t/cafe@2 produced a non-finite logit (NaN at token 3); this adapter version is quarantined";
+        AdapterView view = f.ok(r -> new MarkFailed(2, h2, reason, r));
+        assertNull(view.promotedVersion(), "the failed version is no longer promoted");
+        assertEquals(1, view.canaryVersion());
+        assertEquals(VersionState.FAILED, view.versions().get(1).state());
+        assertEquals(reason, view.versions().get(1).reason());
+        assertEquals(VersionState.FAILED, view.versions().get(1).history().getLast().state());
+        assertEquals(new UpdateCatalog("cafe", null, v1, 0.2, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+
+        // reported again (another node): nothing changes; a failed version is never promoted again
+        assertEquals(VersionState.FAILED, f.ok(r -> new MarkFailed(2, h2, reason, r)).versions().get(1).state());
+        f.seen.expectNoMessage(Duration.ofMillis(100));
+        assertRefused(Error.CONFLICT, "is FAILED", f.ask(r -> new Promote(2, r)));
+        assertRefused(Error.NOT_FOUND, "has no version 2 stored as " + h1, f.ask(r -> new MarkFailed(2, h1, reason, r)));
     }
 
     @Test

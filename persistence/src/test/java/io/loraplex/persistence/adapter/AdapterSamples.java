@@ -5,6 +5,7 @@ import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
+import io.loraplex.persistence.adapter.AdapterEvent.VersionFailed;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionPromoted;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionRejected;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionRetired;
@@ -23,6 +24,7 @@ final class AdapterSamples {
     static final ContentHash H1 = new ContentHash("1".repeat(64));
     static final ContentHash H2 = new ContentHash("2".repeat(64));
     static final ContentHash H3 = new ContentHash("3".repeat(64));
+    static final ContentHash H4 = new ContentHash("4".repeat(64));
     static final long T0 = 1_767_225_600_000L;
 
     private AdapterSamples() {
@@ -42,7 +44,10 @@ final class AdapterSamples {
                 new VersionPromoted(2, T0 + 9_000),
                 new RolledBack(2, 1, T0 + 10_000),
                 new VersionRetired(2, T0 + 11_000),
-                new AdapterDeleted(List.of(H1, H2, H3), T0 + 12_000));
+                new VersionUploaded(4, H4, 4_096L, "upload", T0 + 11_100),
+                new VersionValidated(4, "base-9f2c", 4, T0 + 11_200),
+                new VersionFailed(4, "adapter t/cafe@4 produced a non-finite logit (NaN at token 7)", T0 + 11_300),
+                new AdapterDeleted(List.of(H1, H2, H3, H4), T0 + 12_000));
     }
 
     /** The state of {@link #events()} before the delete: every kind of field set. */

@@ -47,7 +47,7 @@ class AdapterSerializationTest {
         Set<Class<?>> kinds = Arrays.stream(AdapterEvent.class.getPermittedSubclasses()).collect(Collectors.toSet());
         assertEquals(kinds, AdapterSamples.events().stream().map(Object::getClass).collect(Collectors.toSet()));
         AdapterState state = AdapterSamples.state();
-        assertEquals(Set.of(VersionState.PROMOTED, VersionState.RETIRED, VersionState.REJECTED),
+        assertEquals(Set.of(VersionState.PROMOTED, VersionState.RETIRED, VersionState.REJECTED, VersionState.FAILED),
                 state.versions().stream().map(AdapterState.Version::state).collect(Collectors.toSet()));
         assertEquals(1, state.promoted());
     }

@@ -53,13 +53,18 @@ final class AdapterUpload {
     private final BlobStores stores;
     private final Materializer materializer;
 
-    AdapterUpload(ActorSystem<?> system, RouterSettings settings, Entities entities, BlobStores stores) {
+    AdapterUpload(ActorSystem<?> system, RouterSettings settings, Entities entities, BlobStores stores,
+            java.util.function.Supplier<java.util.Set<String>> baseModels) {
+        this.baseModels = baseModels;
         this.system = system;
         this.settings = settings;
         this.entities = entities;
         this.stores = stores;
         this.materializer = Materializer.matFromSystem(system);
     }
+
+    /** The base models' ids: a chat naming one reaches the base, so an adapter of that name could never be served. */
+    private final java.util.function.Supplier<java.util.Set<String>> baseModels;
 
     /** One upload as its parts arrive; the parts are handled one at a time. */
     private static final class Upload {
@@ -104,6 +109,10 @@ final class AdapterUpload {
     private CompletionStage<Done> part(Upload upload, Multipart.FormData.BodyPart part) {
         String field = part.getName();
         String fileName = baseName(part.getFilename().orElse(""));
+        if (fileName.codePointCount(0, fileName.length()) > TextLimits.FILE_NAME) {
+            part.getEntity().discardBytes(materializer);
+            TextLimits.require(field, "the file name of part '" + field + "'", fileName, TextLimits.FILE_NAME);
+        }
         if (fileName.isEmpty() && field.equals(NAME_FIELD)) {
             return part.getEntity().getDataBytes().limitWeighted(MAX_NAME_BYTES, bytes -> (long) bytes.size())
                     .runFold(ByteString.emptyByteString(), ByteString::concat, materializer)
@@ -161,6 +170,8 @@ final class AdapterUpload {
     /** Every part is in: checks the name, finishes the blob and registers the version. */
     private CompletionStage<HttpResponse> store(Upload upload) {
         String refusal = upload.name == null ? "you must provide 'name', a form field with the adapter's name"
+                : baseModels.get().contains(upload.name) ? "the adapter name '" + upload.name
+                        + "' is the id of the base model; requests naming it would reach the base model, so choose another name"
                 : nameProblem(upload.name);
         if (refusal != null) {
             abort(upload);

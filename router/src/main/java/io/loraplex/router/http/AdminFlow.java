@@ -90,7 +90,8 @@ final class AdminFlow {
             TenantId id = AdapterFlow.tenantId(body.requiredString("id"));
             return info(id).thenCompose(current -> {
                 boolean exists = current.displayName() != null;
-                String displayName = Optional.ofNullable(body.string("display_name")).orElse(exists ? current.displayName() : id.value());
+                String displayName = Optional.ofNullable(TextLimits.require("display_name", "display_name",
+                        body.string("display_name"), TextLimits.DISPLAY_NAME)).orElse(exists ? current.displayName() : id.value());
                 String tier = Optional.ofNullable(body.string("tier")).orElse(exists ? current.tier() : "standard");
                 Double weight = body.numberAbove("weight", 0, 1000);
                 Limits limits = limits(body, exists && current.limits() != null ? current.limits() : Limits.generous());

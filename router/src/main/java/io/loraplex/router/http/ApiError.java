@@ -75,6 +75,22 @@ public record ApiError(int status, String message, String type, String param, St
         return new ApiError(422, message, INVALID_REQUEST, null, "adapter_rejected", 0);
     }
 
+    /**
+     * 422: the adapter version turned the request's logits non-finite on its GPU node and is
+     * quarantined; the message names the adapter. The client's adapter is at fault, not the server.
+     */
+    public static ApiError adapterQuarantined(String message) {
+        return new ApiError(422, message, INVALID_REQUEST, "model", "adapter_quarantined", 0);
+    }
+
+    /** What a generation's failure event answers: the adapter's fault (422) or the server's (500). */
+    public static ApiError generationFailed(io.loraplex.cluster.node.GpuNodeProtocol.FailureCode code, String message) {
+        return switch (code) {
+            case ADAPTER_QUARANTINED -> adapterQuarantined(message);
+            case INTERNAL -> new ApiError(500, "generation failed: " + message, SERVER_ERROR, null, "generation_failed", 0);
+        };
+    }
+
     public static ApiError invalidApiKey(String message) {
         return new ApiError(401, message, INVALID_REQUEST, null, "invalid_api_key", 0);
     }

@@ -23,6 +23,8 @@ final class ChoiceProgress {
     /** Set by the stream's last element: exactly one of them. */
     GpuNodeProtocol.Finished finished;
     String failure;
+    /** Whose fault {@code failure} is; a broken stream is the server's. */
+    GpuNodeProtocol.FailureCode failureCode = GpuNodeProtocol.FailureCode.INTERNAL;
     private String lostNode;
 
     ChoiceProgress(int index, Call call, boolean collect) {
@@ -42,7 +44,10 @@ final class ChoiceProgress {
                 }
                 call.choiceDone(firstTokenNanos, lastTokenNanos, f.completionTokens());
             }
-            case GpuNodeProtocol.Failed f -> failure = f.message();
+            case GpuNodeProtocol.Failed f -> {
+                failure = f.message();
+                failureCode = f.code();
+            }
         }
         return this;
     }

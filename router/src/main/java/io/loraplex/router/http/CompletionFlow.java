@@ -470,9 +470,9 @@ public final class CompletionFlow {
             for (ChoiceProgress c : choices) {
                 String failure = c.failureOrMissingEnd();
                 if (failure != null) {
-                    call.end(500, usage.promptTokens(), usage.completionTokens());
-                    throw new ApiError(500, "generation failed: " + failure, ApiError.SERVER_ERROR, null, "generation_failed", 0)
-                            .toException();
+                    ApiError error = ApiError.generationFailed(c.failureCode, failure);
+                    call.end(error.status(), usage.promptTokens(), usage.completionTokens());
+                    throw error.toException();
                 }
             }
             call.end(200, usage.promptTokens(), usage.completionTokens());

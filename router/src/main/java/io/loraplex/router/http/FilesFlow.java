@@ -84,7 +84,11 @@ final class FilesFlow {
                     part.getEntity().discardBytes(materializer);
                     throw ApiError.invalid("file", "only one 'file' part may be sent").toException();
                 }
-                upload.filename = part.getFilename().orElse("upload.jsonl");
+                String filename = part.getFilename().orElse("upload.jsonl");
+                if (filename.codePointCount(0, filename.length()) > TextLimits.FILE_NAME) {
+                    part.getEntity().discardBytes(materializer);
+                }
+                upload.filename = TextLimits.require("file", "the file name", filename, TextLimits.FILE_NAME);
                 yield store(caller, fileId, part, upload);
             }
             default -> {

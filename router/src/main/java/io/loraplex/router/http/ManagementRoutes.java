@@ -21,10 +21,12 @@ public final class ManagementRoutes extends AllDirectives {
     private final AdapterFlow adapters;
     private final AdminFlow admin;
 
-    public ManagementRoutes(ActorSystem<?> system, RouterSettings settings, KeyIndex keys) {
+    /** @param baseModels the ids of the base models the fleet serves now: no adapter may take one as its name */
+    public ManagementRoutes(ActorSystem<?> system, RouterSettings settings, KeyIndex keys,
+            java.util.function.Supplier<java.util.Set<String>> baseModels) {
         Entities entities = new Entities(system, keys, settings.manageTimeout());
         this.settings = settings;
-        this.upload = new AdapterUpload(system, settings, entities, BlobStores.start(system));
+        this.upload = new AdapterUpload(system, settings, entities, BlobStores.start(system), baseModels);
         this.adapters = new AdapterFlow(system, settings, entities);
         this.admin = new AdminFlow(system, settings, entities);
     }

@@ -55,7 +55,7 @@ public final class RouterServer {
         FleetRoutes fleetRoutes = new FleetRoutes(system, settings, keys, placement, fleet, sessions, operationTimeout);
         CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, sessions, metrics, draining::get);
         ModelsFlow models = new ModelsFlow(system, settings, keys, placement);
-        ManagementRoutes management = new ManagementRoutes(system, settings, keys);
+        ManagementRoutes management = new ManagementRoutes(system, settings, keys, placement::baseModels);
         OpenAiRoutes routes = new OpenAiRoutes(settings, completions, models, placement, metrics, warmedUp, draining::get,
                 management.route());
 

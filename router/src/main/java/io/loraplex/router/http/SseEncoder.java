@@ -34,6 +34,8 @@ final class SseEncoder {
     private final int[] textOffset;
     private final int startedPromptTokens;
     private boolean failed;
+    /** The status a failed stream is logged with: the failure event's, 500 or 422. */
+    private int failedStatus = 500;
     private boolean reachedEnd;
 
     SseEncoder(Call call, OpenAiRequest request, OpenAiWriter writer, OpenAiWriter.Meta meta, int startedPromptTokens) {
@@ -78,8 +80,10 @@ final class SseEncoder {
             }
             case GpuNodeProtocol.Failed f -> {
                 choice.add(f);
+                ApiError error = ApiError.generationFailed(f.code(), f.message());
                 failed = true;
-                out.add(new Out(error("generation failed: " + f.message()), false));
+                failedStatus = error.status();
+                out.add(new Out(error(error), false));
             }
         }
         return out;
@@ -104,7 +108,7 @@ final class SseEncoder {
     /** The HTTP body ended: completed (200), failed (500) or cancelled by the client (499). */
     void ended() {
         OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, startedPromptTokens);
-        int status = failed ? 500 : reachedEnd ? 200 : 499;
+        int status = failed ? failedStatus : reachedEnd ? 200 : 499;
         call.end(status, usage.promptTokens(), usage.completionTokens());
     }
 
@@ -113,13 +117,17 @@ final class SseEncoder {
         return ByteString.fromString("data: ").concat(ByteString.fromArray(json)).concat(ByteString.fromString("\n\n"));
     }
 
-    private static ByteString error(String message) {
+    private static ByteString error(ApiError e) {
         ObjectNode body = Json.object();
         ObjectNode error = body.putObject("error");
-        error.put("message", message);
-        error.put("type", ApiError.SERVER_ERROR);
-        error.putNull("param");
-        error.put("code", "generation_failed");
+        error.put("message", e.message());
+        error.put("type", e.type());
+        if (e.param() == null) {
+            error.putNull("param");
+        } else {
+            error.put("param", e.param());
+        }
+        error.put("code", e.code());
         return data(body);
     }
 }

@@ -14,6 +14,7 @@ import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.router.testkit.FakeAdapters;
+import io.loraplex.router.testkit.FakeGpuNode;
 import io.loraplex.router.testkit.TestRouter;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -230,6 +231,28 @@ class AdapterRoutesTest {
 
         assertEquals(before, stored("acme"));
         assertNoUploadLeft();
+    }
+
+    @Test
+    void anAdapterNamedLikeTheBaseModelIsRefusedNamingIt() {
+        byte[] weights = weights(1000, 9);
+        // this router has no node: one joins, and the router learns its base model from its stats
+        router.kit.spawn(new FakeGpuNode("node-base").behavior(), "fake-node-base");
+        TestRouter.await(() -> upload(MANAGE_KEY, files(FakeGpuNode.BASE_MODEL, CONFIG, weights)).statusCode() == 400,
+                java.time.Duration.ofSeconds(20), "the base model's id to be refused as an adapter name");
+        HttpResponse<String> refused = upload(MANAGE_KEY, files(FakeGpuNode.BASE_MODEL, CONFIG, weights));
+        assertError(refused, 400, "invalid_request_error", "name", "invalid_value");
+        assertEquals("the adapter name '" + FakeGpuNode.BASE_MODEL + "' is the id of the base model; requests naming it "
+                + "would reach the base model, so choose another name", json(refused.body()).at("/error/message").asText());
+    }
+
+    @Test
+    void aFileNameAboveTheLimitIsRefusedNamingTheLimit() {
+        HttpResponse<String> refused = upload(MANAGE_KEY, new MultipartForm().field("name", "longname")
+                .file("file", "c".repeat(300) + ".json", CONFIG));
+        assertError(refused, 400, "invalid_request_error", "file", "invalid_value");
+        assertTrue(json(refused.body()).at("/error/message").asText().endsWith("has 305 characters; the limit is 255"),
+                refused.body());
     }
 
     @Test

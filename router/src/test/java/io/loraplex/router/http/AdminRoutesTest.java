@@ -80,6 +80,16 @@ class AdminRoutesTest {
     }
 
     @Test
+    void aDisplayNameAboveTheLimitIsRefusedNamingIt() {
+        HttpResponse<String> refused = admin("POST", "/v1/admin/tenants", "{\"id\": \"longco\", \"display_name\": \""
+                + "n".repeat(257) + "\"}");
+        assertError(refused, 400, "invalid_request_error", "display_name", "invalid_value");
+        assertTrue(refused.body().contains("display_name has 257 characters; the limit is 256"), refused.body());
+        assertEquals(201, admin("POST", "/v1/admin/tenants", "{\"id\": \"longco\", \"display_name\": \""
+                + "n".repeat(256) + "\"}").statusCode());
+    }
+
+    @Test
     void createsListsAndRevokesKeys() {
         assertEquals(201, admin("POST", "/v1/admin/tenants", "{\"id\": \"keyco\"}").statusCode());
         HttpResponse<String> created = admin("POST", "/v1/admin/tenants/keyco/keys", "{\"scopes\": [\"chat\", \"manage\"], \"label\": \"ci\"}");

@@ -497,6 +497,19 @@ class OpenAiApiTest {
         assertError(router.post("/v1/chat/completions", chat("cafe", "[fail]", "")), 500, "server_error", null, "generation_failed");
     }
 
+    @Test
+    void aQuarantinedAdapterIsAnInvalidRequestNamingTheAdapterNotAServerError() {
+        List<JsonNode> events = events(router.stream("/v1/chat/completions", chat("cafe", "[poisoned]", "\"stream\":true")));
+        JsonNode error = events.get(events.size() - 2).get("error");
+        assertEquals("invalid_request_error", error.get("type").asText());
+        assertEquals("adapter_quarantined", error.get("code").asText());
+        assertEquals("model", error.get("param").asText());
+        assertTrue(error.get("message").asText().startsWith("adapter t/cafe@1 produced a non-finite logit"), error.toString());
+        HttpResponse<String> response = router.post("/v1/chat/completions", chat("cafe", "[poisoned]", ""));
+        assertError(response, 422, "invalid_request_error", "model", "adapter_quarantined");
+        assertTrue(response.body().contains("this adapter version is quarantined"), response.body());
+    }
+
     // --- disconnects ---
 
     @Test

@@ -34,6 +34,7 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  *   <li>{@code [late]}: the answer comes 500 ms late</li>
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
  *   <li>{@code [fail]}: one token, then {@code Failed}</li>
+ *   <li>{@code [poisoned]}: {@code Failed} with {@code ADAPTER_QUARANTINED}, as an engine that quarantined the adapter</li>
  *   <li>{@code [broken-once]}: the first node asked for a request id sends one token, then its stream
  *       breaks (as when the node dies); any later attempt of that id is answered normally</li>
  *   <li>otherwise {@code "Hello" "," " world"} (or {@code "seed=" <seed>} when seeded), the held-back
@@ -158,6 +159,10 @@ public final class FakeGpuNode {
         } else if (prompt.contains("[broken-once]") && BROKEN.add(g.requestId())) {
             events = Source.<TokenEvent>single(text("partial", g))
                     .concat(Source.failed(new IllegalStateException("node " + id + " crashed")));
+        } else if (prompt.contains("[poisoned]")) {
+            events = Source.single(new GpuNodeProtocol.Failed("adapter t/cafe@1 produced a non-finite logit (NaN at token 5); "
+                    + "this adapter version is quarantined and will not be served again",
+                    GpuNodeProtocol.FailureCode.ADAPTER_QUARANTINED));
         } else if (prompt.contains("[fail]")) {
             events = Source.from(List.of(text("partial", g), new GpuNodeProtocol.Failed("the engine failed the request")));
         } else {

@@ -40,6 +40,8 @@ final class AdapterPool {
         boolean pinned;
         long lastUse;
         String error;
+        /** FAILED because the version is quarantined, not because its load failed. */
+        boolean quarantined;
 
         Entry(AdapterSpec spec) {
             this.hash = spec.hash();
@@ -62,6 +64,12 @@ final class AdapterPool {
     private final long warmBudgetBytes;
     private final Map<ContentHash, Entry> entries = new HashMap<>();
     private final LinkedHashMap<ContentHash, LoraAdapter> warm = new LinkedHashMap<>(16, 0.75f, true);
+    /**
+     * Versions that turned a request's logits non-finite, with the reason: never loaded again by
+     * this engine. The one field read from other threads. It grows only by poisoned versions,
+     * which an operator would delete, so it is not bounded.
+     */
+    private final Map<ContentHash, String> quarantined = new java.util.concurrent.ConcurrentHashMap<>();
     private long warmBytes;
     private long clock;
 
@@ -88,6 +96,14 @@ final class AdapterPool {
         if (e == null) {
             e = new Entry(spec);
             entries.put(spec.hash(), e);
+            String quarantine = quarantined.get(spec.hash());
+            if (quarantine != null) {
+                e.state = State.FAILED;
+                e.error = quarantine;
+                e.quarantined = true;
+                e.lastUse = ++clock;
+                return e;
+            }
             LoraAdapter cached = warm.remove(spec.hash());
             if (cached != null) {
                 warmBytes -= cached.byteSize();
@@ -191,6 +207,10 @@ final class AdapterPool {
                 if (entries.get(e.hash) == e && e.state == State.PLACING) {
                     e.paged = placed;
                     e.state = State.RESIDENT;
+                    if (e.quarantined) {
+                        unplace(e);
+                        entries.remove(e.hash);
+                    }
                 }
             });
         });
@@ -291,6 +311,38 @@ final class AdapterPool {
             }
         }
         return true;
+    }
+
+    /**
+     * Quarantines a version: drops it from the hot and warm tiers (its requests must have released
+     * it, pinned or not) and refuses every later {@link #request} of it with {@code reason}.
+     */
+    void quarantine(ContentHash hash, String reason) {
+        quarantined.put(hash, reason);
+        Entry e = entries.get(hash);
+        if (e != null) {
+            if (e.refs > 0) {
+                throw new IllegalStateException("adapter " + e.name + " is quarantined while " + e.refs + " requests hold it");
+            }
+            if (e.state == State.PLACING) {
+                // a loader thread still writes its pages: they are freed when it is done (see place)
+                e.quarantined = true;
+            } else {
+                if (e.state == State.RESIDENT) {
+                    unplace(e);
+                    evictions++;
+                }
+                entries.remove(hash);
+            }
+        }
+        LoraAdapter w = warm.remove(hash);
+        if (w != null) {
+            warmBytes -= w.byteSize();
+        }
+    }
+
+    java.util.Optional<String> quarantineReason(ContentHash hash) {
+        return java.util.Optional.ofNullable(quarantined.get(hash));
     }
 
     void pin(Entry e, boolean pinned) {

@@ -54,6 +54,13 @@ public final class Engine implements AutoCloseable {
     private static final Comparator<Sequence> RUN_ORDER =
             Comparator.comparingInt((Sequence s) -> -s.request.priority()).thenComparingLong(s -> s.arrival);
 
+    /**
+     * An adapter version the engine quarantined: it turned a request's logits non-finite, its
+     * requests failed, it left every tier, and loads of it are refused from now on.
+     */
+    public record Quarantine(ContentHash hash, String name, String reason) {
+    }
+
     /** What the engine knows of one adapter, for operators. */
     public record AdapterInfo(ContentHash hash, String name, String tier, int runningRequests, boolean pinned, int pages) {
     }
@@ -110,6 +117,7 @@ public final class Engine implements AutoCloseable {
     private volatile EngineStats stats;
     private volatile List<AdapterInfo> adapterInfo = List.of();
     private volatile Map<ContentHash, String> adapterTiers = Map.of();
+    private volatile java.util.function.Consumer<Quarantine> quarantineListener = q -> { };
 
     /**
      * @param tokenizer detokenizes outputs and applies stop strings; null runs on token ids alone
@@ -132,7 +140,7 @@ public final class Engine implements AutoCloseable {
         this.blocks = new BlockManager(pages, settings.blockSize());
         this.loader = Executors.newFixedThreadPool(settings.adapterLoadThreads(),
                 Thread.ofPlatform().daemon().name("loraplex-adapter-loader-", 1).factory());
-        this.adapters = new AdapterPool(pages, arena, blocks, loader, new AdapterLoader(cfg, settings.maxLoraRank()),
+        this.adapters = new AdapterPool(pages, arena, blocks, loader, new AdapterLoader(cfg, settings.maxLoraRank(), settings.adapterBounds()),
                 this::post, settings.maxResidentAdapters(), settings.warmBudgetBytes());
         publishStats();
         this.loop = Thread.ofPlatform().name("loraplex-engine").daemon().start(this::run);
@@ -301,6 +309,16 @@ public final class Engine implements AutoCloseable {
         return adapterTiers.getOrDefault(hash, "cold");
     }
 
+    /** Who hears of each quarantine (the GPU node reports it to the adapter's owner); called on the step thread. */
+    public void onQuarantine(java.util.function.Consumer<Quarantine> listener) {
+        this.quarantineListener = java.util.Objects.requireNonNull(listener, "listener");
+    }
+
+    /** Why the engine quarantined this adapter version, if it did; from any thread. */
+    public java.util.Optional<String> quarantineReason(ContentHash hash) {
+        return adapters.quarantineReason(hash);
+    }
+
     /** Stops taking requests; completes when every queued and running request has finished. */
     public CompletableFuture<Void> drain() {
         accepting = false;
@@ -342,7 +360,8 @@ public final class Engine implements AutoCloseable {
             } catch (RuntimeException | Error e) {
                 LOG.log(System.Logger.Level.ERROR, "engine step failed; failing the running batch", e);
                 for (Sequence s : new ArrayList<>(running)) {
-                    finish(s, Finish.of(FinishReason.ERROR), "", "internal error in the engine step: " + e);
+                    finish(s, Finish.of(FinishReason.ERROR), "", "internal error in the engine step: " + e,
+                            GenerationListener.Failure.ENGINE);
                 }
             }
             idle = !worked;
@@ -513,7 +532,8 @@ public final class Engine implements AutoCloseable {
         for (TenantQueue t : tenants.values()) {
             for (Sequence s : new ArrayList<>(t.waiting)) {
                 if (s.request.adapter() != null && s.request.adapter().hash().equals(entry.hash)) {
-                    finish(s, Finish.of(FinishReason.ERROR), "", entry.error);
+                    finish(s, Finish.of(FinishReason.ERROR), "", entry.error, entry.quarantined
+                            ? GenerationListener.Failure.ADAPTER_QUARANTINED : GenerationListener.Failure.ENGINE);
                 }
             }
         }
@@ -658,24 +678,43 @@ public final class Engine implements AutoCloseable {
             if (s.finished) {
                 continue;
             }
-            if (s.request.kind() == EngineRequest.Kind.SCORE) {
-                float[] copy = Arrays.copyOfRange(logitBuffer, logitIndex(r, vocab), logitIndex(r, vocab) + vocab);
-                deliver(s, () -> s.listener.onLogits(copy));
-                finish(s, Finish.of(FinishReason.STOP), "", null);
+            // Rows never mix (each is reduced on its own), so a non-finite row is its own request's:
+            // a NaN or Inf in the hidden state at its last position, or in the KV its attention read,
+            // reaches these logits, and failing here fails that request alone.
+            int bad = firstNonFinite(logitBuffer, logitIndex(r, vocab), vocab);
+            if (bad >= 0) {
+                poisoned(s, logitBuffer[logitIndex(r, vocab) + bad], bad);
                 continue;
             }
-            OutputProcessor.Step out = s.output.next(logitBuffer, logitIndex(r, vocab));
-            SampledToken sampled = out.sampled();
-            s.append(sampled.token());
-            generatedTokens++;
-            tenants.get(s.request.tenant()).virtualTokens += 1 / s.request.weight();
-            deliver(s, () -> s.listener.onToken(new GenerationListener.Token(sampled.token(), out.text(), sampled.logprob(),
-                    sampled.topLogprobs())));
-            if (out.finish() != null) {
-                finish(s, out.finish(), "", null);
-            } else if (s.length >= cfg.maxPositionEmbeddings()) {
-                finish(s, Finish.of(FinishReason.LENGTH), s.output.finish(Finish.of(FinishReason.LENGTH)), null);
+            try {
+                emit(s, r, vocab);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "sampling request " + s.request.id() + " failed", e);
+                finish(s, Finish.of(FinishReason.ERROR), "", "internal error while sampling: " + e.getMessage(),
+                        GenerationListener.Failure.ENGINE);
             }
+        }
+    }
+
+    /** Samples or scores one request's row of logits and tells its listener. */
+    private void emit(Sequence s, int r, int vocab) {
+        if (s.request.kind() == EngineRequest.Kind.SCORE) {
+            float[] copy = Arrays.copyOfRange(logitBuffer, logitIndex(r, vocab), logitIndex(r, vocab) + vocab);
+            deliver(s, () -> s.listener.onLogits(copy));
+            finish(s, Finish.of(FinishReason.STOP), "", null);
+            return;
+        }
+        OutputProcessor.Step out = s.output.next(logitBuffer, logitIndex(r, vocab));
+        SampledToken sampled = out.sampled();
+        s.append(sampled.token());
+        generatedTokens++;
+        tenants.get(s.request.tenant()).virtualTokens += 1 / s.request.weight();
+        deliver(s, () -> s.listener.onToken(new GenerationListener.Token(sampled.token(), out.text(), sampled.logprob(),
+                sampled.topLogprobs())));
+        if (out.finish() != null) {
+            finish(s, out.finish(), "", null);
+        } else if (s.length >= cfg.maxPositionEmbeddings()) {
+            finish(s, Finish.of(FinishReason.LENGTH), s.output.finish(Finish.of(FinishReason.LENGTH)), null);
         }
     }
 
@@ -683,7 +722,63 @@ public final class Engine implements AutoCloseable {
         return row * vocab;
     }
 
+    /** The index of the first NaN or Inf in {@code values[offset, offset + n)}, or -1. */
+    private static int firstNonFinite(float[] values, int offset, int n) {
+        for (int i = 0; i < n; i++) {
+            if (!Float.isFinite(values[offset + i])) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * A request's logits came out non-finite. Without an adapter it is the base's doing and the
+     * request fails alone; with one, the adapter version is quarantined.
+     */
+    private void poisoned(Sequence s, float value, int index) {
+        String what = Float.isNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
+        if (s.adapter == null) {
+            finish(s, Finish.of(FinishReason.ERROR), "", "the base model produced a non-finite logit (" + what
+                    + " at token " + index + ") for this request", GenerationListener.Failure.ENGINE);
+            return;
+        }
+        quarantine(s.adapter, "adapter " + s.adapter.name + " produced a non-finite logit (" + what + " at token " + index
+                + "); this adapter version is quarantined and will not be served again");
+    }
+
+    /**
+     * Fails every request of the adapter (running or waiting: the version is not served again),
+     * which frees its references, then drops it from every tier and refuses later loads of it.
+     */
+    private void quarantine(AdapterPool.Entry entry, String reason) {
+        LOG.log(System.Logger.Level.WARNING, reason);
+        for (Sequence other : new ArrayList<>(running)) {
+            if (other.adapter == entry) {
+                finish(other, Finish.of(FinishReason.ERROR), "", reason, GenerationListener.Failure.ADAPTER_QUARANTINED);
+            }
+        }
+        for (TenantQueue t : tenants.values()) {
+            for (Sequence w : new ArrayList<>(t.waiting)) {
+                if (w.request.adapter() != null && w.request.adapter().hash().equals(entry.hash)) {
+                    finish(w, Finish.of(FinishReason.ERROR), "", reason, GenerationListener.Failure.ADAPTER_QUARANTINED);
+                }
+            }
+        }
+        adapters.quarantine(entry.hash, reason);
+        Quarantine q = new Quarantine(entry.hash, entry.name, reason);
+        try {
+            quarantineListener.accept(q);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "the quarantine listener failed for " + entry.name, e);
+        }
+    }
+
     private void finish(Sequence s, Finish finish, String text, String error) {
+        finish(s, finish, text, error, finish.reason() == FinishReason.ERROR ? GenerationListener.Failure.ENGINE : null);
+    }
+
+    private void finish(Sequence s, Finish finish, String text, String error, GenerationListener.Failure failure) {
         if (s.finished) {
             return;
         }
@@ -694,7 +789,7 @@ public final class Engine implements AutoCloseable {
             t.waiting.remove(s);
         }
         GenerationListener.Usage usage = new GenerationListener.Usage(s.promptLength, s.generated(), s.cachedPromptTokens);
-        GenerationListener.Completion done = new GenerationListener.Completion(finish, text, usage, error);
+        GenerationListener.Completion done = new GenerationListener.Completion(finish, text, usage, error, failure);
         deliver(s, () -> s.listener.onFinish(done));
     }
 

@@ -1,5 +1,6 @@
 package io.loraplex.engine.batch;
 
+import io.loraplex.engine.lora.AdapterBounds;
 import java.util.Map;
 
 /**
@@ -16,6 +17,8 @@ import java.util.Map;
  * @param maxRunningPerTenant requests of one tenant in the running batch
  * @param maxKvBlocksPerTenant KV blocks one tenant's running requests may hold
  * @param adapterLoadThreads  threads that read and place adapters, off the step loop
+ * @param adapterBounds       how large an adapter's alpha, weights and gain may be (keys {@code maxLoraAlpha},
+ *                            {@code maxAdapterWeight}, {@code maxAdapterGain})
  */
 public record EngineSettings(
         int maxRunning,
@@ -28,9 +31,11 @@ public record EngineSettings(
         long warmBudgetBytes,
         int maxRunningPerTenant,
         int maxKvBlocksPerTenant,
-        int adapterLoadThreads) {
+        int adapterLoadThreads,
+        AdapterBounds adapterBounds) {
 
     public EngineSettings {
+        java.util.Objects.requireNonNull(adapterBounds, "adapterBounds");
         positive("maxRunning", maxRunning);
         positive("maxTokensPerStep", maxTokensPerStep);
         positive("prefillChunk", prefillChunk);
@@ -55,7 +60,8 @@ public record EngineSettings(
     }
 
     public static EngineSettings defaults() {
-        return new EngineSettings(64, 512, 256, 16, 512L << 20, 1024, 64, 1L << 30, 32, Integer.MAX_VALUE, 2);
+        return new EngineSettings(64, 512, 256, 16, 512L << 20, 1024, 64, 1L << 30, 32, Integer.MAX_VALUE, 2,
+                AdapterBounds.DEFAULTS);
     }
 
     /**
@@ -75,7 +81,10 @@ public record EngineSettings(
                 longOf(values, "warmBudgetBytes", d.warmBudgetBytes),
                 intOf(values, "maxRunningPerTenant", d.maxRunningPerTenant),
                 intOf(values, "maxKvBlocksPerTenant", d.maxKvBlocksPerTenant),
-                intOf(values, "adapterLoadThreads", d.adapterLoadThreads));
+                intOf(values, "adapterLoadThreads", d.adapterLoadThreads),
+                new AdapterBounds(doubleOf(values, "maxLoraAlpha", d.adapterBounds.maxAlpha()),
+                        doubleOf(values, "maxAdapterWeight", d.adapterBounds.maxWeight()),
+                        doubleOf(values, "maxAdapterGain", d.adapterBounds.maxGain())));
     }
 
     private static int intOf(Map<String, String> values, String key, int fallback) {
@@ -96,53 +105,67 @@ public record EngineSettings(
         }
     }
 
+    private static double doubleOf(Map<String, String> values, String key, double fallback) {
+        String v = values.get(key);
+        try {
+            return v == null ? fallback : Double.parseDouble(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("engine setting " + key + " must be a number, got '" + v + "'");
+        }
+    }
+
     public EngineSettings withMaxRunning(int v) {
         return new EngineSettings(v, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes, maxResidentAdapters,
-                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withMaxTokensPerStep(int v) {
         return new EngineSettings(maxRunning, v, prefillChunk, blockSize, memoryBudgetBytes, maxResidentAdapters,
-                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withPrefillChunk(int v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, v, blockSize, memoryBudgetBytes, maxResidentAdapters,
-                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withBlockSize(int v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, v, memoryBudgetBytes, maxResidentAdapters,
-                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withMemoryBudgetBytes(long v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, v, maxResidentAdapters,
-                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withMaxResidentAdapters(int v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes, v,
-                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withMaxLoraRank(int v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes,
-                maxResidentAdapters, v, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxResidentAdapters, v, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withWarmBudgetBytes(long v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes,
-                maxResidentAdapters, maxLoraRank, v, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxResidentAdapters, maxLoraRank, v, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withMaxRunningPerTenant(int v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes,
-                maxResidentAdapters, maxLoraRank, warmBudgetBytes, v, maxKvBlocksPerTenant, adapterLoadThreads);
+                maxResidentAdapters, maxLoraRank, warmBudgetBytes, v, maxKvBlocksPerTenant, adapterLoadThreads, adapterBounds);
     }
 
     public EngineSettings withMaxKvBlocksPerTenant(int v) {
         return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes,
-                maxResidentAdapters, maxLoraRank, warmBudgetBytes, maxRunningPerTenant, v, adapterLoadThreads);
+                maxResidentAdapters, maxLoraRank, warmBudgetBytes, maxRunningPerTenant, v, adapterLoadThreads, adapterBounds);
+    }
+
+    public EngineSettings withAdapterBounds(AdapterBounds v) {
+        return new EngineSettings(maxRunning, maxTokensPerStep, prefillChunk, blockSize, memoryBudgetBytes,
+                maxResidentAdapters, maxLoraRank, warmBudgetBytes, maxRunningPerTenant, maxKvBlocksPerTenant, adapterLoadThreads, v);
     }
 }

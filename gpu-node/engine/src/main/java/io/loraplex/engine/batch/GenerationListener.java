@@ -20,8 +20,19 @@ public interface GenerationListener {
         }
     }
 
-    /** How a request ended; {@code error} explains an {@code ERROR}, {@code CANCELLED} or {@code DEADLINE}. */
-    record Completion(Finish finish, String text, Usage usage, String error) {
+    /** Whose fault an {@code ERROR} is, for callers that answer differently (an HTTP status). */
+    enum Failure {
+        /** The engine failed (a bug, memory): not the request's doing. */
+        ENGINE,
+        /** The request's adapter turned its logits non-finite; that adapter version is quarantined on this engine. */
+        ADAPTER_QUARANTINED
+    }
+
+    /**
+     * How a request ended; {@code error} explains an {@code ERROR}, {@code CANCELLED} or
+     * {@code DEADLINE}; {@code failure} says whose fault an {@code ERROR} is (null otherwise).
+     */
+    record Completion(Finish finish, String text, Usage usage, String error, Failure failure) {
     }
 
     void onToken(Token token);

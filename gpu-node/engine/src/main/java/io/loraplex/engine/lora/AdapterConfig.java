@@ -46,11 +46,11 @@ public record AdapterConfig(
         if (root == null || !root.isObject()) {
             throw malformed(file + ": not a JSON object");
         }
-        String peftType = root.path("peft_type").asText("LORA");
+        String peftType = text(root, "peft_type", "LORA", file);
         if (!peftType.equals("LORA")) {
             throw unsupported(file + ": peft_type '" + peftType + "' is not supported (only LORA)");
         }
-        if (root.path("use_dora").asBoolean(false)) {
+        if (bool(root, "use_dora", file)) {
             throw unsupported(file + ": use_dora is true; DoRA adapters are not supported");
         }
         JsonNode modulesToSave = root.get("modules_to_save");
@@ -58,21 +58,29 @@ public record AdapterConfig(
             throw unsupported(file + ": modules_to_save " + modulesToSave
                     + " is not supported (the adapter would replace whole base modules)");
         }
-        String bias = root.path("bias").asText("none");
+        String bias = text(root, "bias", "none", file);
         if (!bias.equals("none")) {
             throw unsupported(file + ": bias '" + bias + "' is not supported (only \"none\")");
         }
-        if (root.path("fan_in_fan_out").asBoolean(false)) {
+        if (bool(root, "fan_in_fan_out", file)) {
             throw unsupported(file + ": fan_in_fan_out is true, which is for GPT-2 style Conv1D layers, not this base");
         }
+        // strict JSON types: "r": "16" or "lora_alpha": "8" is a broken writer, not a value to coerce
         JsonNode rNode = root.get("r");
-        if (rNode == null || !rNode.canConvertToInt() || rNode.asInt() <= 0) {
+        if (rNode == null || !rNode.isIntegralNumber() || !rNode.canConvertToInt() || rNode.asInt() <= 0) {
             throw malformed(file + ": 'r' must be a positive integer, got " + rNode);
         }
         JsonNode alphaNode = root.get("lora_alpha");
-        double alpha = alphaNode == null || alphaNode.isNull() ? 8.0 : alphaNode.asDouble(Double.NaN);
+        if (alphaNode != null && !alphaNode.isNull() && !alphaNode.isNumber()) {
+            throw malformed(file + ": 'lora_alpha' must be a positive number, got " + alphaNode);
+        }
+        double alpha = alphaNode == null || alphaNode.isNull() ? 8.0 : alphaNode.asDouble();
         if (!(alpha > 0) || Double.isInfinite(alpha)) {
             throw malformed(file + ": 'lora_alpha' must be a positive number, got " + alphaNode);
+        }
+        JsonNode dropoutNode = root.get("lora_dropout");
+        if (dropoutNode != null && !dropoutNode.isNull() && !dropoutNode.isNumber()) {
+            throw malformed(file + ": 'lora_dropout' must be a number, got " + dropoutNode);
         }
 
         List<String> targetList = null;
@@ -82,7 +90,11 @@ public record AdapterConfig(
             throw malformed(file + ": 'target_modules' is missing");
         } else if (targets.isArray()) {
             targetList = new ArrayList<>();
-            for (JsonNode t : targets) {
+            for (int i = 0; i < targets.size(); i++) {
+                JsonNode t = targets.get(i);
+                if (!t.isTextual()) {
+                    throw malformed(file + ": 'target_modules' must be a list of strings, but element " + i + " is " + t);
+                }
                 targetList.add(t.asText());
             }
             if (targetList.isEmpty()) {
@@ -98,19 +110,19 @@ public record AdapterConfig(
                 }
             }
         } else {
-            throw malformed(file + ": 'target_modules' must be a list or a string, got " + targets);
+            throw malformed(file + ": 'target_modules' must be a list of strings or a string, got " + targets);
         }
 
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonNode> e : root.path("rank_pattern").properties()) {
-            if (!e.getValue().canConvertToInt() || e.getValue().asInt() <= 0) {
+        for (Map.Entry<String, JsonNode> e : object(root, "rank_pattern", file).properties()) {
+            if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToInt() || e.getValue().asInt() <= 0) {
                 throw malformed(file + ": rank_pattern['" + e.getKey() + "'] must be a positive integer, got " + e.getValue());
             }
             rankPattern.put(e.getKey(), e.getValue().asInt());
         }
         Map<String, Double> alphaPattern = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonNode> e : root.path("alpha_pattern").properties()) {
-            if (!e.getValue().isNumber() || !(e.getValue().asDouble() > 0)) {
+        for (Map.Entry<String, JsonNode> e : object(root, "alpha_pattern", file).properties()) {
+            if (!e.getValue().isNumber() || !(e.getValue().asDouble() > 0) || Double.isInfinite(e.getValue().asDouble())) {
                 throw malformed(file + ": alpha_pattern['" + e.getKey() + "'] must be a positive number, got " + e.getValue());
             }
             alphaPattern.put(e.getKey(), e.getValue().asDouble());
@@ -118,16 +130,54 @@ public record AdapterConfig(
         List<Integer> layers = new ArrayList<>();
         JsonNode ltt = root.get("layers_to_transform");
         if (ltt != null && !ltt.isNull()) {
-            if (ltt.isArray()) {
-                ltt.forEach(n -> layers.add(n.asInt()));
-            } else {
-                layers.add(ltt.asInt());
+            for (JsonNode n : ltt.isArray() ? ltt : List.of(ltt)) {
+                if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                    throw malformed(file + ": 'layers_to_transform' must be an integer or a list of integers, got " + ltt);
+                }
+                layers.add(n.asInt());
             }
         }
-        String baseClass = root.path("auto_mapping").path("base_model_class").asText(null);
-        return new AdapterConfig(rNode.asInt(), alpha, root.path("lora_dropout").asDouble(0.0),
-                root.path("use_rslora").asBoolean(false), targetList, targetRegex, rankPattern, alphaPattern, layers,
-                root.path("base_model_name_or_path").asText(null), baseClass);
+        JsonNode autoMapping = object(root, "auto_mapping", file);
+        String baseClass = autoMapping.has("base_model_class") ? text(autoMapping, "base_model_class", null, file) : null;
+        return new AdapterConfig(rNode.asInt(), alpha, dropoutNode == null ? 0.0 : dropoutNode.asDouble(0.0),
+                bool(root, "use_rslora", file), targetList, targetRegex, rankPattern, alphaPattern, layers,
+                text(root, "base_model_name_or_path", null, file), baseClass);
+    }
+
+    /** A string field, {@code fallback} when absent or null; any other JSON type is refused naming the key. */
+    private static String text(JsonNode parent, String key, String fallback, String file) throws AdapterException {
+        JsonNode n = parent.get(key);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isTextual()) {
+            throw malformed(file + ": '" + key + "' must be a string, got " + n);
+        }
+        return n.asText();
+    }
+
+    /** A boolean field, false when absent or null. */
+    private static boolean bool(JsonNode parent, String key, String file) throws AdapterException {
+        JsonNode n = parent.get(key);
+        if (n == null || n.isNull()) {
+            return false;
+        }
+        if (!n.isBoolean()) {
+            throw malformed(file + ": '" + key + "' must be true or false, got " + n);
+        }
+        return n.asBoolean();
+    }
+
+    /** An object field, empty when absent or null. */
+    private static JsonNode object(JsonNode parent, String key, String file) throws AdapterException {
+        JsonNode n = parent.get(key);
+        if (n == null || n.isNull()) {
+            return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+        }
+        if (!n.isObject()) {
+            throw malformed(file + ": '" + key + "' must be an object, got " + n);
+        }
+        return n;
     }
 
     /** Does PEFT adapt the module with this full name ("model.layers.3.self_attn.q_proj")? */

@@ -7,6 +7,10 @@ public final class AdapterException extends Exception {
     public enum Reason {
         NOT_FOUND, MISSING_FILE, PICKLE, TRUNCATED, MALFORMED, UNSUPPORTED, SHAPE_MISMATCH,
         RANK_TOO_LARGE, NON_FINITE, UNKNOWN_TARGET, ARCHITECTURE_MISMATCH, BASE_MISMATCH,
+        /** Alpha, a weight or a projection's gain is above the engine's {@link AdapterBounds}. */
+        OUT_OF_BOUNDS,
+        /** The engine saw the adapter turn a request's logits non-finite and refuses it from then on. */
+        QUARANTINED,
         /** The files' bytes do not hash to the content hash they were stored under (a corrupt or tampered blob). */
         CONTENT_MISMATCH
     }

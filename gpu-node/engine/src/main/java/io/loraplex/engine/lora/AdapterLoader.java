@@ -5,6 +5,7 @@ import static io.loraplex.engine.lora.AdapterException.Reason.MALFORMED;
 import static io.loraplex.engine.lora.AdapterException.Reason.MISSING_FILE;
 import static io.loraplex.engine.lora.AdapterException.Reason.NON_FINITE;
 import static io.loraplex.engine.lora.AdapterException.Reason.NOT_FOUND;
+import static io.loraplex.engine.lora.AdapterException.Reason.OUT_OF_BOUNDS;
 import static io.loraplex.engine.lora.AdapterException.Reason.PICKLE;
 import static io.loraplex.engine.lora.AdapterException.Reason.RANK_TOO_LARGE;
 import static io.loraplex.engine.lora.AdapterException.Reason.SHAPE_MISMATCH;
@@ -45,18 +46,28 @@ public final class AdapterLoader {
             ".*(\\.transformer\\.h\\.|\\.gpt_neox\\.|\\.c_attn\\.|\\.c_proj\\.|\\.c_fc\\.|query_key_value|\\.qkv_proj\\.|"
                     + "\\.gate_up_proj\\.|\\.Wqkv\\.|\\.dense_h_to_4h\\.|\\.fc1\\.|\\.fc2\\.|\\.out_proj\\.).*");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** A key given twice is refused: parsers disagree on which value wins. */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final ModelConfig base;
     private final int maxRank;
+    private final AdapterBounds bounds;
+
+    /** A loader with the engine's default {@link AdapterBounds}. */
+    public AdapterLoader(ModelConfig base, int maxRank) {
+        this(base, maxRank, AdapterBounds.DEFAULTS);
+    }
 
     /**
      * @param base    the config of the base model the adapter must fit
      * @param maxRank the largest rank the engine accepts
+     * @param bounds  how large alpha, weights and gain may be
      */
-    public AdapterLoader(ModelConfig base, int maxRank) {
+    public AdapterLoader(ModelConfig base, int maxRank, AdapterBounds bounds) {
         this.base = base;
         this.maxRank = maxRank;
+        this.bounds = java.util.Objects.requireNonNull(bounds, "bounds");
     }
 
     public int maxRank() {
@@ -93,9 +104,11 @@ public final class AdapterLoader {
         try {
             configJson = JSON.readTree(new String(configBytes, StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new AdapterException(MALFORMED, configFile + ": malformed JSON: " + e.getMessage(), e);
+            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            throw new AdapterException(MALFORMED, configFile + ": malformed JSON: " + why, e);
         }
         AdapterConfig config = AdapterConfig.parse(configJson, configFile.toString());
+        checkBounds(config, configFile);
         checkBaseClass(config, configFile);
         checkTargets(config, configFile);
 
@@ -114,6 +127,30 @@ public final class AdapterLoader {
                 throw new AdapterException(msg != null && msg.contains("truncated") ? TRUNCATED : MALFORMED, msg, e);
             }
             return new LoraAdapter(name, hash, config, readWeights(config, file, weightsFile));
+        }
+    }
+
+    /** Rank and alpha against the engine's limits, before a byte of the weights is read. */
+    private void checkBounds(AdapterConfig config, Path configFile) throws AdapterException {
+        if (config.r() > maxRank) {
+            throw new AdapterException(RANK_TOO_LARGE, configFile + ": 'r' (rank " + config.r()
+                    + ") is above the engine's limit of " + maxRank);
+        }
+        for (var e : config.rankPattern().entrySet()) {
+            if (e.getValue() > maxRank) {
+                throw new AdapterException(RANK_TOO_LARGE, configFile + ": rank_pattern['" + e.getKey() + "'] (rank "
+                        + e.getValue() + ") is above the engine's limit of " + maxRank);
+            }
+        }
+        if (config.loraAlpha() > bounds.maxAlpha()) {
+            throw new AdapterException(OUT_OF_BOUNDS, configFile + ": 'lora_alpha' is " + config.loraAlpha()
+                    + ", above the engine's limit of " + bounds.maxAlpha());
+        }
+        for (var e : config.alphaPattern().entrySet()) {
+            if (e.getValue() > bounds.maxAlpha()) {
+                throw new AdapterException(OUT_OF_BOUNDS, configFile + ": alpha_pattern['" + e.getKey() + "'] is "
+                        + e.getValue() + ", above the engine's limit of " + bounds.maxAlpha());
+            }
         }
     }
 
@@ -254,9 +291,37 @@ public final class AdapterLoader {
         }
         float[] av = ta.toFloatArray();
         float[] bv = tb.toFloatArray();
-        requireFinite(av, whereA);
-        requireFinite(bv, whereB);
-        return new LoraWeights(rank, in, outDim, config.scaleFor(moduleName), av, bv);
+        double normA = checkedNorm(av, whereA);
+        double normB = checkedNorm(bv, whereB);
+        float scale = config.scaleFor(moduleName);
+        double gain = scale * normB * normA;
+        if (!(gain <= bounds.maxGain())) {
+            throw new AdapterException(OUT_OF_BOUNDS, whereB + ": scale·‖B‖·‖A‖ of " + moduleName + " is " + gain
+                    + " (scale " + scale + ", ‖lora_B‖_F " + normB + ", ‖lora_A‖_F " + normA
+                    + "), above the engine's limit of " + bounds.maxGain());
+        }
+        return new LoraWeights(rank, in, outDim, scale, av, bv);
+    }
+
+    /**
+     * Refuses a non-finite element or one above the weight bound, and returns the tensor's
+     * Frobenius norm (accumulated in double: f32 elements of up to 1e3 cannot overflow it).
+     */
+    private double checkedNorm(float[] values, String where) throws AdapterException {
+        double sumSquares = 0;
+        for (int i = 0; i < values.length; i++) {
+            float v = values[i];
+            if (!Float.isFinite(v)) {
+                throw new AdapterException(NON_FINITE, where + " has " + (Float.isNaN(v) ? "NaN" : "Inf")
+                        + " at element " + i);
+            }
+            if (Math.abs(v) > bounds.maxWeight()) {
+                throw new AdapterException(OUT_OF_BOUNDS, where + " has " + v + " at element " + i
+                        + ", beyond the engine's limit of ±" + bounds.maxWeight());
+            }
+            sumSquares += (double) v * v;
+        }
+        return Math.sqrt(sumSquares);
     }
 
     private AdapterException refusalForUnexpected(String tensorName, String where) {
@@ -275,16 +340,6 @@ public final class AdapterLoader {
         }
         return new AdapterException(ARCHITECTURE_MISMATCH, where + " is not a LoRA tensor of "
                 + base.architecture().hfClass() + " (expected base_model.model.model.layers.N.<self_attn|mlp>.<proj>.lora_<A|B>.weight)");
-    }
-
-    private static void requireFinite(float[] values, String where) throws AdapterException {
-        for (int i = 0; i < values.length; i++) {
-            float v = values[i];
-            if (!Float.isFinite(v)) {
-                throw new AdapterException(NON_FINITE, where + " has " + (Float.isNaN(v) ? "NaN" : "Inf")
-                        + " at element " + i);
-            }
-        }
     }
 
     /** The tensor names a PEFT adapter of these modules has, for writers and tests. */

@@ -1,7 +1,11 @@
 package io.loraplex.engine.model;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,8 +16,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -61,15 +68,7 @@ public final class SafetensorsFile {
                     + " bytes does not fit in the file's " + fileSize + " bytes)");
         }
         byte[] headerBytes = whole.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
-        JsonNode header;
-        try {
-            header = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new IOException(path + ": malformed safetensors header JSON: " + e.getMessage(), e);
-        }
-        if (header == null || !header.isObject()) {
-            throw new IOException(path + ": malformed safetensors header: not a JSON object");
-        }
+        ObjectNode header = readHeader(path, headerBytes);
         MemorySegment data = whole.asSlice(8 + headerLength);
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
@@ -81,7 +80,67 @@ public final class SafetensorsFile {
             }
             tensors.put(name, parseEntry(path, name, field.getValue(), data.byteSize()));
         }
+        checkLayout(path, tensors.values(), data.byteSize());
         return new SafetensorsFile(path, data, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    /**
+     * The header as a JSON object, refusing a key that appears twice: JSON parsers disagree on
+     * which of two values wins, so a duplicated tensor name could mean different bytes to
+     * different readers of the same file.
+     */
+    private static ObjectNode readHeader(Path path, byte[] headerBytes) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        try (JsonParser parser = JSON.createParser(headerBytes)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException(path + ": malformed safetensors header: not a JSON object");
+            }
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String key = parser.currentName();
+                parser.nextToken();
+                JsonNode value = JSON.readTree(parser);
+                if (header.has(key)) {
+                    throw new IOException(path + ": malformed safetensors header: key '" + key + "' appears twice");
+                }
+                header.set(key, value);
+            }
+            if (parser.nextToken() != null) {
+                throw new IOException(path + ": malformed safetensors header: content after the header's JSON object");
+            }
+        } catch (JsonProcessingException e) {
+            throw new IOException(path + ": malformed safetensors header JSON: " + e.getOriginalMessage(), e);
+        }
+        return header;
+    }
+
+    /**
+     * The tensors must tile the data section exactly, as the format requires: sorted by offset,
+     * the first starts at 0, each starts where the one before ends (an overlap would let two
+     * tensors alias bytes, a gap hides bytes nobody validates), and the last ends at the file's end.
+     */
+    private static void checkLayout(Path path, java.util.Collection<TensorInfo> tensors, long dataSize) throws IOException {
+        List<TensorInfo> byOffset = new ArrayList<>(tensors);
+        byOffset.sort(Comparator.comparingLong(TensorInfo::dataStart).thenComparingLong(TensorInfo::dataEnd));
+        long expected = 0;
+        TensorInfo previous = null;
+        for (TensorInfo t : byOffset) {
+            if (t.dataStart() < expected) {
+                throw new IOException(path + ": tensor '" + t.name() + "' data_offsets [" + t.dataStart() + ", " + t.dataEnd()
+                        + "] overlap tensor '" + previous.name() + "', which ends at " + expected);
+            }
+            if (t.dataStart() > expected) {
+                throw new IOException(path + ": tensor '" + t.name() + "' data_offsets [" + t.dataStart() + ", " + t.dataEnd()
+                        + "] leave a gap of " + (t.dataStart() - expected) + " bytes after "
+                        + (previous == null ? "the start of the data section" : "tensor '" + previous.name() + "'"));
+            }
+            expected = t.dataEnd();
+            previous = t;
+        }
+        if (expected != dataSize) {
+            throw new IOException(path + ": " + (dataSize - expected) + " trailing bytes after "
+                    + (previous == null ? "the header (it names no tensors)" : "the last tensor, '" + previous.name() + "'")
+                    + "; the data section has " + dataSize + " bytes and the tensors end at " + expected);
+        }
     }
 
     private static TensorInfo parseEntry(Path path, String name, JsonNode entry, long dataSize) throws IOException {

@@ -261,4 +261,116 @@ class AdapterLoaderTest {
         Files.writeString(good.resolve(ContentHash.CONFIG_FILE), " ", StandardOpenOption.APPEND);
         assertTrue(!before.equals(loader.load("good", good).contentHash()));
     }
+
+    // ---- bounds: an adapter whose numbers could overflow f32 is refused at load, naming the value
+
+    /** q_proj on both layers with every element of A and B set to {@code a} and {@code b}. */
+    private Path uniform(String name, String configJson, float a, float b) throws Exception {
+        SafetensorsWriter t = new SafetensorsWriter();
+        for (int l = 0; l < 2; l++) {
+            float[] av = new float[8 * 64];
+            float[] bv = new float[64 * 8];
+            java.util.Arrays.fill(av, a);
+            java.util.Arrays.fill(bv, b);
+            t.add(PREFIX + l + ".self_attn.q_proj.lora_A.weight", DType.F32, av, 8, 64);
+            t.add(PREFIX + l + ".self_attn.q_proj.lora_B.weight", DType.F32, bv, 64, 8);
+        }
+        return withTensors(name, configJson, t);
+    }
+
+    private static final String Q = "{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"]}";
+
+    @Test
+    void refusesAnAlphaOf1e308NamingTheValue() throws Exception {
+        refuse(withConfig("alpha", QV.replace("\"lora_alpha\":16", "\"lora_alpha\":1e308")), AdapterException.Reason.OUT_OF_BOUNDS,
+                "'lora_alpha' is 1.0E308", "limit of 1024");
+        refuse(withConfig("alpha-pattern", QV.replace("}", ",\"alpha_pattern\":{\"q_proj\":5000}}")),
+                AdapterException.Reason.OUT_OF_BOUNDS, "alpha_pattern['q_proj'] is 5000", "limit of 1024");
+    }
+
+    @Test
+    void refusesAnRAboveTheRankLimitBeforeReadingWeights() throws Exception {
+        refuse(withConfig("huge-r", QV.replace("\"r\":8", "\"r\":1000000")), AdapterException.Reason.RANK_TOO_LARGE,
+                "'r' (rank 1000000)", "limit of 32");
+        refuse(withConfig("huge-rank-pattern", QV.replace("}", ",\"rank_pattern\":{\"v_proj\":4096}}")),
+                AdapterException.Reason.RANK_TOO_LARGE, "rank_pattern['v_proj'] (rank 4096)", "limit of 32");
+    }
+
+    @Test
+    void refusesWeightsNear3e38NamingTensorValueAndElement() throws Exception {
+        refuse(uniform("big-b", Q, 0.01f, 3e38f), AdapterException.Reason.OUT_OF_BOUNDS,
+                PREFIX + "0.self_attn.q_proj.lora_B.weight", "3.0E38 at element 0", "limit of ±1000");
+        refuse(uniform("big-a", Q, -2000f, 0.01f), AdapterException.Reason.OUT_OF_BOUNDS,
+                PREFIX + "0.self_attn.q_proj.lora_A.weight", "-2000.0 at element 0");
+    }
+
+    @Test
+    void refusesAProjectionWhoseScaleTimesNormsCanOverflow() throws Exception {
+        // every weight 500 (within ±1000): ‖A‖_F = ‖B‖_F = 500·√512 = 11314, gain 2 · 11314² ≈ 2.6e8
+        AdapterException e = refuse(uniform("gain", Q, 500f, 500f), AdapterException.Reason.OUT_OF_BOUNDS,
+                PREFIX + "0.self_attn.q_proj.lora_B.weight", "scale·‖B‖·‖A‖ of model.layers.0.self_attn.q_proj is 2.56",
+                "scale 2.0", "limit of 100000");
+        assertTrue(e.getMessage().contains("E8"), e.getMessage());
+    }
+
+    @Test
+    void nanAndInfWeightsStayRefusedUnderAnyBounds() throws Exception {
+        AdapterLoader unbounded = new AdapterLoader(cfg, 32, AdapterBounds.UNBOUNDED);
+        AdapterException e = assertThrows(AdapterException.class,
+                () -> unbounded.load("x", uniform("nan", Q, 0.01f, Float.NaN)));
+        assertEquals(AdapterException.Reason.NON_FINITE, e.reason());
+        assertTrue(e.getMessage().contains("lora_B.weight' has NaN at element 0"), e.getMessage());
+        e = assertThrows(AdapterException.class, () -> unbounded.load("x", uniform("inf", Q, Float.NEGATIVE_INFINITY, 0.01f)));
+        assertTrue(e.getMessage().contains("lora_A.weight' has Inf at element 0"), e.getMessage());
+    }
+
+    @Test
+    void legitAdaptersPassTheDefaultBounds() throws Exception {
+        // rank 32 on every projection with rsLoRA and alpha 256: a large but ordinary adapter
+        Path big = dir.resolve("big-legit");
+        AdapterWriter.writeRandom(big, cfg, EnumSet.allOf(TargetModule.class), 32, 256, true, DType.BF16, 7);
+        assertEquals(32, loader.load("big", big).maxRank());
+    }
+
+    // ---- strict JSON types: a wrong type is refused naming the key, never coerced
+
+    @Test
+    void refusesConfigFieldsOfTheWrongJsonType() throws Exception {
+        refuse(withConfig("alpha-string", QV.replace("\"lora_alpha\":16", "\"lora_alpha\":\"8\"")),
+                AdapterException.Reason.MALFORMED, "'lora_alpha' must be a positive number, got \"8\"");
+        refuse(withConfig("r-string", QV.replace("\"r\":8", "\"r\":\"16\"")),
+                AdapterException.Reason.MALFORMED, "'r' must be a positive integer, got \"16\"");
+        refuse(withConfig("r-float", QV.replace("\"r\":8", "\"r\":8.5")),
+                AdapterException.Reason.MALFORMED, "'r' must be a positive integer, got 8.5");
+        refuse(withConfig("targets-numbers", QV.replace("[\"q_proj\",\"v_proj\"]", "[\"q_proj\",7]")),
+                AdapterException.Reason.MALFORMED, "'target_modules' must be a list of strings, but element 1 is 7");
+        refuse(withConfig("targets-object", QV.replace("[\"q_proj\",\"v_proj\"]", "{\"q\":1}")),
+                AdapterException.Reason.MALFORMED, "'target_modules' must be a list of strings or a string");
+        refuse(withConfig("rslora-string", QV.replace("}", ",\"use_rslora\":\"true\"}")),
+                AdapterException.Reason.MALFORMED, "'use_rslora' must be true or false, got \"true\"");
+        refuse(withConfig("dropout-string", QV.replace("}", ",\"lora_dropout\":\"0.1\"}")),
+                AdapterException.Reason.MALFORMED, "'lora_dropout' must be a number");
+        refuse(withConfig("rank-pattern-list", QV.replace("}", ",\"rank_pattern\":[4]}")),
+                AdapterException.Reason.MALFORMED, "'rank_pattern' must be an object");
+        refuse(withConfig("layers-strings", QV.replace("}", ",\"layers_to_transform\":[\"0\"]}")),
+                AdapterException.Reason.MALFORMED, "'layers_to_transform' must be an integer or a list of integers");
+        refuse(withConfig("peft-type-number", QV.replace("\"LORA\"", "1")),
+                AdapterException.Reason.MALFORMED, "'peft_type' must be a string, got 1");
+    }
+
+    @Test
+    void refusesAConfigKeyGivenTwice() throws Exception {
+        refuse(withConfig("dup", QV.replace("}", ",\"r\":16}")), AdapterException.Reason.MALFORMED,
+                "adapter_config.json", "Duplicate field 'r'");
+    }
+
+    @Test
+    void refusesWeightsWithTrailingBytesAsMalformed() throws Exception {
+        Path d = dir.resolve("trailing");
+        Files.createDirectories(d);
+        Files.copy(good.resolve(ContentHash.CONFIG_FILE), d.resolve(ContentHash.CONFIG_FILE));
+        Files.copy(good.resolve(ContentHash.WEIGHTS_FILE), d.resolve(ContentHash.WEIGHTS_FILE));
+        Files.write(d.resolve(ContentHash.WEIGHTS_FILE), new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
+        refuse(d, AdapterException.Reason.MALFORMED, "3 trailing bytes after the last tensor");
+    }
 }
