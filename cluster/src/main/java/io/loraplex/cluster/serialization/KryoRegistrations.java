@@ -188,6 +188,10 @@ public final class KryoRegistrations {
         ids.put(GpuNodeProtocol.Leave.class.getName(), 774);
         ids.put(TenantProtocol.ResolveModel.class.getName(), 775);
         ids.put(TenantProtocol.Resolved.class.getName(), 776);
+        ids.put(TenantProtocol.HoldUpload.class.getName(), 777);
+        ids.put(TenantProtocol.ReleaseUpload.class.getName(), 778);
+        ids.put(TenantProtocol.LetGoStorage.class.getName(), 779);
+        ids.put(TenantProtocol.StorageLeft.class.getName(), 780);
         IDS = Collections.unmodifiableMap(ids);
     }
 

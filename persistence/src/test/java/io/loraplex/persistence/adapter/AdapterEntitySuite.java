@@ -31,7 +31,7 @@ import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
-import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
@@ -146,7 +146,7 @@ abstract class AdapterEntitySuite {
         assertEquals(CLOCK.millis(), v1.createdEpochMillis());
         assertEquals(List.of(VersionState.UPLOADED, VersionState.READY), v1.history().stream().map(h -> h.state()).toList());
 
-        assertEquals(new ReserveStorage(hash.hex(), 3 * MB, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
+        assertEquals(new ReserveStorage(hash.hex(), 3 * MB, f.name, null, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
         assertEquals("cafe", f.seen.expectMessageClass(TrackAdapterName.class).name());
         // READY is not served: nothing goes to the catalog
         f.seen.expectNoMessage(Duration.ofMillis(100));
@@ -182,7 +182,7 @@ abstract class AdapterEntitySuite {
         assertEquals(VersionState.REJECTED, v1.state());
         assertEquals(reply.message(), v1.reason());
         awaitBlobDeleted(f.tenant, hash);
-        f.awaitSeen(ReleaseStorage.class, r -> r.key().equals(hash.hex()));
+        f.awaitSeen(LetGoStorage.class, r -> r.key().equals(hash.hex()) && r.holder().equals(f.name));
         // a rejected version is no live version: the same bytes may be tried again, as version 2
         TestCollaborators.VERDICTS.put(hash, Verdict.VALID);
         Reply retried = f.register(hash, MB);
@@ -519,8 +519,8 @@ abstract class AdapterEntitySuite {
         assertFalse(deleted.view().exists());
         assertTrue(deleted.view().versions().isEmpty());
         assertEquals(new UpdateCatalog("cafe", null, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
-        assertEquals(Set.of(h1.hex(), h2.hex()), Set.of(f.seen.expectMessageClass(ReleaseStorage.class).key(),
-                f.seen.expectMessageClass(ReleaseStorage.class).key()));
+        assertEquals(Set.of(h1.hex(), h2.hex()), Set.of(f.seen.expectMessageClass(LetGoStorage.class).key(),
+                f.seen.expectMessageClass(LetGoStorage.class).key()));
         assertEquals(new TrackAdapterName("cafe", false, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
         awaitBlobDeleted(f.tenant, h1);
         awaitBlobDeleted(f.tenant, h2);
@@ -545,7 +545,7 @@ abstract class AdapterEntitySuite {
         assertTrue(reused.ok(), reused.message());
         assertTrue(reused.view().exists());
         assertEquals(List.of(4), reused.view().versions().stream().map(VersionView::version).toList());
-        assertEquals(new ReserveStorage(h1.hex(), MB, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
+        assertEquals(new ReserveStorage(h1.hex(), MB, f.name, null, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
         assertEquals(new TrackAdapterName("cafe", true, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
     }
 
@@ -682,7 +682,7 @@ abstract class AdapterEntitySuite {
     /** The command with its replyTo cleared, to compare the rest. */
     static TenantProtocol.Command withoutReplyTo(TenantProtocol.Command command) {
         return switch (command) {
-            case ReserveStorage c -> new ReserveStorage(c.key(), c.bytes(), null);
+            case ReserveStorage c -> new ReserveStorage(c.key(), c.bytes(), c.holder(), c.fromUpload(), null);
             case UpdateCatalog c -> new UpdateCatalog(c.name(), c.promoted(), c.canary(), c.canaryShare(), null);
             case TrackAdapterName c -> new TrackAdapterName(c.name(), c.present(), null);
             default -> command;

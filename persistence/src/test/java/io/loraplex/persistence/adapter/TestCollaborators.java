@@ -69,6 +69,11 @@ final class TestCollaborators {
                     script.reserved.remove(c.key());
                     c.replyTo().tell(Ack.done());
                 }
+                case TenantProtocol.LetGoStorage c -> {
+                    // one holder per key here: the real entity's sharing is TenantEntitySuite's
+                    script.reserved.remove(c.key());
+                    c.replyTo().tell(new TenantProtocol.StorageLeft(true, c.key(), 0));
+                }
                 case TenantProtocol.UpdateCatalog c -> {
                     if (!script.manualCatalog) {
                         c.replyTo().tell(Ack.done());

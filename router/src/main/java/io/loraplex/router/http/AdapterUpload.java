@@ -104,6 +104,11 @@ final class AdapterUpload {
     private CompletionStage<Done> part(Upload upload, Multipart.FormData.BodyPart part) {
         String field = part.getName();
         String fileName = baseName(part.getFilename().orElse(""));
+        ApiError badName = UploadParts.fileNameProblem(field, fileName);
+        if (badName != null) {
+            part.getEntity().discardBytes(materializer);
+            return CompletableFuture.failedFuture(badName.toException());
+        }
         if (fileName.isEmpty() && field.equals(NAME_FIELD)) {
             return part.getEntity().getDataBytes().limitWeighted(MAX_NAME_BYTES, bytes -> (long) bytes.size())
                     .runFold(ByteString.emptyByteString(), ByteString::concat, materializer)

@@ -366,7 +366,8 @@ public final class CompletionFlow {
             return ApiError.unavailable("The GPU node did not answer within " + seconds(settings.generateTimeout())
                     + "; retry the request.");
         }
-        return ApiError.internal("could not reach the GPU node: " + t);
+        log.error("could not reach the GPU node", t);
+        return ApiError.internal("The server could not reach the GPU node; retry the request.");
     }
 
     /** A node's refusal as the HTTP error it stands for; parameters are named as the client wrote them. */

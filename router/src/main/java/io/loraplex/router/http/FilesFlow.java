@@ -16,7 +16,6 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Multipart;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
-import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -57,6 +56,9 @@ final class FilesFlow {
             return Unmarshaller.entityToMultipartFormData()
                     .unmarshal(request.entity().withSizeLimit(calls.settings.maxFileBytes() + 64 * 1024), materializer)
                     .exceptionally(t -> {
+                        if (UploadParts.hitSizeLimit(t)) {
+                            throw ApiError.tooLarge(calls.settings.maxFileBytes()).toException();
+                        }
                         throw ApiError.invalid(null, "the body must be multipart/form-data with a 'file' and a 'purpose' part: "
                                 + Responses.unwrap(t).getMessage()).toException();
                     })
@@ -69,7 +71,13 @@ final class FilesFlow {
                             delete(upload.stored);
                         }
                     });
-        }).exceptionally(FilesFlow::failed);
+        }).exceptionally(t -> {
+            // the form parser reaches the body's limit before the file's stream does when the body is far above it
+            if (!(Responses.unwrap(t) instanceof ApiException) && UploadParts.hitSizeLimit(t)) {
+                return Responses.error(ApiError.tooLarge(calls.settings.maxFileBytes()));
+            }
+            return failed(t);
+        });
     }
 
     private CompletionStage<Done> part(Caller caller, String fileId, Multipart.FormData.BodyPart part, Upload upload) {
@@ -85,6 +93,11 @@ final class FilesFlow {
                     throw ApiError.invalid("file", "only one 'file' part may be sent").toException();
                 }
                 upload.filename = part.getFilename().orElse("upload.jsonl");
+                ApiError badName = UploadParts.fileNameProblem("file", upload.filename);
+                if (badName != null) {
+                    part.getEntity().discardBytes(materializer);
+                    throw badName.toException();
+                }
                 yield store(caller, fileId, part, upload);
             }
             default -> {
@@ -112,7 +125,7 @@ final class FilesFlow {
                             .thenCompose(failure -> {
                                 if (failure != null) {
                                     store.tell(new FileStoreProtocol.Abort(sink.uploadId()));
-                                    throw (tooLarge(failure) ? ApiError.tooLarge(limit)
+                                    throw (UploadParts.hitSizeLimit(failure) ? ApiError.tooLarge(limit)
                                             : ApiError.invalid("file", "the upload did not complete: " + failure.getMessage()))
                                             .toException();
                                 }
@@ -130,15 +143,6 @@ final class FilesFlow {
                     upload.stored = stored.file();
                     return Done.getInstance();
                 }));
-    }
-
-    private static boolean tooLarge(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof EntityStreamSizeException) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Checks the parts, has a GPU node validate the file, and records it. */
