@@ -2,6 +2,7 @@ package io.loraplex.persistence.adapter;
 
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
+import io.loraplex.persistence.adapter.AdapterEvent.CleanupCompleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
@@ -42,7 +43,8 @@ final class AdapterSamples {
                 new VersionPromoted(2, T0 + 9_000),
                 new RolledBack(2, 1, T0 + 10_000),
                 new VersionRetired(2, T0 + 11_000),
-                new AdapterDeleted(List.of(H1, H2, H3), T0 + 12_000));
+                new AdapterDeleted(List.of(H1, H2, H3), T0 + 12_000, List.of(H1, H2)),
+                new CleanupCompleted(List.of(H1), T0 + 13_000));
     }
 
     /** The state of {@link #events()} before the delete: every kind of field set. */
