@@ -259,8 +259,10 @@ public final class TenantProtocol {
         FORBIDDEN,
         /** No such adapter for this tenant (404), exactly as for another tenant's adapter. */
         MODEL_NOT_FOUND,
-        /** Over a rate, token or concurrency limit (429 with Retry-After). */
-        RATE_LIMITED
+        /** Over a rate, token or concurrency limit that waiting lifts (429 with Retry-After). */
+        RATE_LIMITED,
+        /** Larger than a limit no wait lifts: more tokens than the tenant's bucket ever holds (400 naming the limit). */
+        REQUEST_TOO_LARGE
     }
 
     public record Denied(DenyReason reason, String message, long retryAfterMillis) implements Admission {

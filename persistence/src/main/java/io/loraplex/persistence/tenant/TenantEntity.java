@@ -372,6 +372,13 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         int tokens = Math.max(0, admit.tokens());
         TokenBucket requestBucket = throttle.requests(now);
         TokenBucket tokenBucket = throttle.tokens(now);
+        if (tokens > tokenBucket.capacity()) {
+            // no wait ever fits it: a 429 would send the client into retries that never succeed
+            return Effect().reply(admit.replyTo(), new Denied(DenyReason.REQUEST_TOO_LARGE, "Request too large for tenant "
+                    + tenant + ": it may use " + tokens + " tokens (the prompt and max_tokens for every choice), above the limit of "
+                    + limits.tokensPerMinute() + " tokens per minute; the largest max_tokens per request is "
+                    + limits.maxTokensPerRequest() + ". Reduce max_tokens or the prompt.", 0));
+        }
         long retryAfter = 0;
         List<String> over = new ArrayList<>(3);
         if (throttle.inFlight().size() >= limits.maxConcurrent()) {
@@ -383,12 +390,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             over.add("Rate limit reached on requests per second (RPS): Limit " + number(limits.requestsPerSecond())
                     + ", burst " + limits.requestBurst() + ", Requested 1.");
         }
-        if (tokens > tokenBucket.capacity()) {
-            // never fits: the longest meaningful wait, so that blind retries at least back off
-            retryAfter = Math.max(retryAfter, tokenBucket.millisToFill());
-            over.add("Request too large on tokens per min (TPM): Limit " + limits.tokensPerMinute() + ", Requested " + tokens
-                    + ". The input or output tokens must be reduced in order to run successfully.");
-        } else if (tokenBucket.level() < tokens) {
+        if (tokenBucket.level() < tokens) {
             retryAfter = Math.max(retryAfter, tokenBucket.millisUntil(tokens));
             over.add("Rate limit reached on tokens per min (TPM): Limit " + limits.tokensPerMinute() + ", Available "
                     + (long) Math.floor(tokenBucket.level()) + ", Requested " + tokens + ".");

@@ -589,6 +589,56 @@ abstract class AdapterEntitySuite {
         assertFalse(referenced.test(new TenantId("nobody-" + UUID.randomUUID().toString().substring(0, 8)), ready));
     }
 
+    @Test
+    void theSameContentUnderTwoNamesSurvivesTheDeleteOfOne() {
+        TenantId tenant = new TenantId("t-" + UUID.randomUUID().toString().substring(0, 12));
+        Fixture cafe = new Fixture(tenant, "cafe");
+        Fixture bistro = new Fixture(tenant, "bistro");
+        ContentHash shared = randomHash();
+        assertTrue(cafe.register(shared, MB).ok());
+        assertTrue(bistro.register(shared, MB).ok());
+        assertEquals(Set.of("cafe", "bistro"), cafe.script.holders.get(shared.hex()));
+
+        assertTrue(cafe.ask(Delete::new).ok());
+        cafe.awaitSeen(LetGoStorage.class, r -> r.key().equals(shared.hex()) && r.holder().equals("cafe"));
+        // bistro still holds it: its reservation stays and no store is asked to delete the blob
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(2), () ->
+                assertEquals(Set.of("bistro"), cafe.script.holders.get(shared.hex())));
+        sleep(Duration.ofMillis(500));
+        assertEquals(MB, cafe.script.reserved.get(shared.hex()));
+        assertFalse(TestCollaborators.BLOBS_DELETED.stream().anyMatch(d -> d.hash().equals(shared)));
+
+        assertTrue(bistro.ask(Delete::new).ok());
+        awaitBlobDeleted(tenant, shared);
+        assertFalse(cafe.script.reserved.containsKey(shared.hex()));
+    }
+
+    @Test
+    void aDeletesCleanUpInterruptedByACrashFinishesAfterRecovery() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        assertTrue(f.register(hash, MB).ok());
+        f.script.silentOnLetGo = true;
+        assertTrue(f.ask(Delete::new).ok());
+        f.awaitSeen(LetGoStorage.class, r -> r.key().equals(hash.hex()));
+        // the crash: the delete is journaled, its clean-up never got an answer
+        f.restart();
+        assertFalse(TestCollaborators.BLOBS_DELETED.stream().anyMatch(d -> d.hash().equals(hash)));
+        assertEquals(MB, f.script.reserved.get(hash.hex()));
+
+        f.script.silentOnLetGo = false;
+        f.restart();
+        awaitBlobDeleted(f.tenant, hash);
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> assertFalse(f.script.reserved.containsKey(hash.hex())));
+        // confirmed and journaled: a later recovery does not clean up again
+        sleep(Duration.ofMillis(500));
+        drain(f.seen);
+        f.restart();
+        f.get();
+        List<TenantProtocol.Command> after = drain(f.seen);
+        assertFalse(after.stream().anyMatch(LetGoStorage.class::isInstance), after.toString());
+    }
+
     // ---- helpers
 
     /** One tenant's adapter, spawned outside sharding (to stop and restart it), and what its tenant received. */
@@ -715,5 +765,25 @@ abstract class AdapterEntitySuite {
                 new SnapshotProtocol.LoadSnapshot(persistenceId, SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
                 Duration.ofSeconds(5)).toCompletableFuture().get();
         return result.snapshot().isDefined() ? result.snapshot().get().snapshot() : null;
+    }
+
+    static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** What the probe receives until it stays quiet for half a second. */
+    static List<TenantProtocol.Command> drain(TestProbe<TenantProtocol.Command> probe) {
+        List<TenantProtocol.Command> got = new java.util.ArrayList<>();
+        while (true) {
+            try {
+                got.add(probe.receiveMessage(Duration.ofMillis(500)));
+            } catch (AssertionError quiet) {
+                return got;
+            }
+        }
     }
 }

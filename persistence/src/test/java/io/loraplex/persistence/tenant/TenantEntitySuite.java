@@ -351,10 +351,12 @@ abstract class TenantEntitySuite {
         clock.advance(Duration.ofSeconds(10));
         assertInstanceOf(Admitted.class, admit(id, "r2", key, Scope.CHAT, null, 300));
 
-        // more than the bucket ever holds: refused, with the time to a full bucket
-        Denied tooLarge = assertDenied(DenyReason.RATE_LIMITED, admit(id, "r3", key, Scope.CHAT, null, 601));
-        assertTrue(tooLarge.message().contains("Request too large"), tooLarge.message());
-        assertEquals(60_000, tooLarge.retryAfterMillis());
+        // more than the bucket ever holds: no wait helps, so not rate limited but too large, naming the limits
+        Denied tooLarge = assertDenied(DenyReason.REQUEST_TOO_LARGE, admit(id, "r3", key, Scope.CHAT, null, 601));
+        assertTrue(tooLarge.message().contains("it may use 601 tokens"), tooLarge.message());
+        assertTrue(tooLarge.message().contains("limit of 600 tokens per minute"), tooLarge.message());
+        assertTrue(tooLarge.message().contains("largest max_tokens per request is 4096"), tooLarge.message());
+        assertEquals(0, tooLarge.retryAfterMillis());
     }
 
     @Test

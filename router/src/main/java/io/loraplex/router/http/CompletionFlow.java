@@ -219,6 +219,8 @@ public final class CompletionFlow {
             case FORBIDDEN -> ApiError.forbidden(d.message());
             case MODEL_NOT_FOUND -> ApiError.modelNotFound(req.model());
             case RATE_LIMITED -> ApiError.rateLimited(d.message(), d.retryAfterMillis());
+            case REQUEST_TOO_LARGE -> new ApiError(400, d.message(), ApiError.INVALID_REQUEST,
+                    req.sampling().maxTokensParam() != null ? req.sampling().maxTokensParam() : "max_tokens", "request_too_large", 0);
         };
     }
 
