@@ -602,8 +602,10 @@ abstract class AdapterEntitySuite {
         assertTrue(cafe.ask(Delete::new).ok());
         cafe.awaitSeen(LetGoStorage.class, r -> r.key().equals(shared.hex()) && r.holder().equals("cafe"));
         // bistro still holds it: its reservation stays and no store is asked to delete the blob
-        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(2), () ->
-                assertEquals(Set.of("bistro"), cafe.script.holders.get(shared.hex())));
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(2), () -> {
+            assertEquals(Set.of("bistro"), cafe.script.holders.get(shared.hex()));
+            return null;
+        });
         sleep(Duration.ofMillis(500));
         assertEquals(MB, cafe.script.reserved.get(shared.hex()));
         assertFalse(TestCollaborators.BLOBS_DELETED.stream().anyMatch(d -> d.hash().equals(shared)));
@@ -629,7 +631,10 @@ abstract class AdapterEntitySuite {
         f.script.silentOnLetGo = false;
         f.restart();
         awaitBlobDeleted(f.tenant, hash);
-        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> assertFalse(f.script.reserved.containsKey(hash.hex())));
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+            assertFalse(f.script.reserved.containsKey(hash.hex()));
+            return null;
+        });
         // confirmed and journaled: a later recovery does not clean up again
         sleep(Duration.ofMillis(500));
         drain(f.seen);

@@ -50,7 +50,7 @@ final class AdapterSamples {
     /** The state of {@link #events()} before the delete: every kind of field set. */
     static AdapterState state() {
         AdapterState state = AdapterState.EMPTY;
-        for (AdapterEvent event : events().subList(0, events().size() - 1)) {
+        for (AdapterEvent event : events().subList(0, events().size() - 2)) {
             state = state.apply(event);
         }
         return state;

@@ -13,6 +13,7 @@ import io.loraplex.cluster.blob.BlobProtocol.Stored;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -135,7 +136,7 @@ class UploadQuotaTest {
         }
         assertTrue(stored <= 1, "at most one 8 MB upload fits a 10 MB quota, " + stored + " were stored");
         assertTrue(peak.get() <= QUOTA + CHUNK + WRITE_BUFFER, "peak bytes on disk " + peak.get() + " above the quota "
-                + QUOTA + " plus one chunk and one buffer");
+                + QUOTA + " plus one chunk and one buffer; " + results);
         for (Stored result : results) {
             if (result.ok()) {
                 // a stored blob keeps its hold until its registration converts it; here nobody registers it
@@ -181,18 +182,27 @@ class UploadQuotaTest {
                 .toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 
-    /** Bytes of every regular file under {@code dir}; files vanishing while it walks count as gone. */
+    /**
+     * Bytes of every regular file under {@code dir}, each file once by its identity: a blob renamed
+     * into place while the walk runs is seen in both directories, yet is one file on disk. Files
+     * vanishing while it walks count as gone.
+     */
     static long bytesUnder(Path dir) {
+        Map<Object, Long> files = new java.util.HashMap<>();
         try (Stream<Path> walk = Files.walk(dir)) {
-            return walk.mapToLong(p -> {
+            walk.forEach(p -> {
                 try {
-                    return Files.isRegularFile(p) ? Files.size(p) : 0;
+                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+                    if (a.isRegularFile()) {
+                        files.put(a.fileKey() != null ? a.fileKey() : p, a.size());
+                    }
                 } catch (IOException e) {
-                    return 0;
+                    // gone meanwhile
                 }
-            }).sum();
+            });
         } catch (IOException | java.io.UncheckedIOException e) {
             return 0;
         }
+        return files.values().stream().mapToLong(Long::longValue).sum();
     }
 }
