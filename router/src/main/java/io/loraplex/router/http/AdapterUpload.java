@@ -257,7 +257,7 @@ final class AdapterUpload {
      * it; the whole hold when the registration reused a version, was refused or did not answer.
      */
     private void releaseHold(Upload upload) {
-        entities.tenant(upload.caller.tenant(), replyTo -> new TenantProtocol.ReleaseUpload(upload.uploadId, replyTo));
+        entities.<TenantProtocol.Ack>tenant(upload.caller.tenant(), replyTo -> new TenantProtocol.ReleaseUpload(upload.uploadId, replyTo));
     }
 
     private void abort(Upload upload) {
