@@ -64,7 +64,15 @@ final class FilesFlow {
                     })
                     .thenCompose(form -> form.getParts()
                             .mapAsync(1, part -> part(caller, fileId, part, upload))
-                            .runWith(Sink.ignore(), materializer))
+                            .runWith(Sink.ignore(), materializer)
+                            .exceptionally(t -> {
+                                Throwable cause = Responses.unwrap(t);
+                                if (cause instanceof ApiException || UploadParts.hitSizeLimit(cause)) {
+                                    throw t instanceof RuntimeException r ? r : new java.util.concurrent.CompletionException(t);
+                                }
+                                // the parser failing part-way (a part header over its limit, a broken boundary) is the body's fault
+                                throw ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
+                            }))
                     .thenCompose(done -> validate(caller, upload))
                     .whenComplete((response, failure) -> {
                         if (failure != null && upload.stored != null) {
