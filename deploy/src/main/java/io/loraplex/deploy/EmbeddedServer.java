@@ -29,6 +29,7 @@ import io.loraplex.persistence.adapter.AdapterSharding;
 import io.loraplex.persistence.blob.BlobStore;
 import io.loraplex.persistence.blob.BlobStoreActor;
 import io.loraplex.persistence.blob.BlobStoreSettings;
+import io.loraplex.persistence.blob.UploadQuota;
 import io.loraplex.persistence.files.FileStoreActor;
 import io.loraplex.persistence.files.FileStoreSettings;
 import io.loraplex.persistence.finetune.FineTuneSharding;
@@ -231,8 +232,10 @@ public final class EmbeddedServer {
             }
             boolean router = cluster.selfMember().hasRole(Roles.ROUTER);
             if (router) {
-                ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))),
-                        BlobStoreSettings.create(config)), "blob-store");
+                BlobStoreSettings blobSettings = BlobStoreSettings.create(config);
+                // uploads are charged to their tenant's storage quota before their bytes are written
+                ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))), blobSettings,
+                        UploadQuota.tenants(ctx.getSystem(), blobSettings.quotaTimeout())), "blob-store");
                 ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config)), "file-store", DispatcherSelector.blocking());
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {

@@ -72,14 +72,20 @@ public final class AdapterProtocol {
      * against the tenant's storage quota, then has it validated on a GPU node. Replies once the
      * version is READY or REJECTED (or refused outright: quota, a deleted adapter being reused…).
      *
-     * @param source "upload" or "training"
+     * @param source   "upload" or "training"
+     * @param uploadId the blob store upload whose quota hold becomes this version's reservation; null when none
      */
-    public record RegisterVersion(TenantId tenant, String name, ContentHash hash, long bytes, String source,
+    public record RegisterVersion(TenantId tenant, String name, ContentHash hash, long bytes, String source, String uploadId,
             ActorRef<Reply> replyTo) implements Command {
         public RegisterVersion {
             Objects.requireNonNull(tenant, "tenant");
             requireName(name);
             Objects.requireNonNull(hash, "hash");
+        }
+
+        /** A version whose bytes no upload holds quota for (training output, tests). */
+        public RegisterVersion(TenantId tenant, String name, ContentHash hash, long bytes, String source, ActorRef<Reply> replyTo) {
+            this(tenant, name, hash, bytes, source, null, replyTo);
         }
     }
 

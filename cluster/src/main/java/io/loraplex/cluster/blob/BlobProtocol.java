@@ -60,8 +60,16 @@ public final class BlobProtocol {
     public record Finish(String uploadId, ActorRef<Stored> replyTo) implements Command {
     }
 
-    /** The stored blob, or {@code error} (truncated stream, over the limit, a missing or unexpected file, unsafe path). */
-    public record Stored(String uploadId, ContentHash hash, long bytes, String error) implements RemoteMessage {
+    /**
+     * The stored blob, or {@code error} (truncated stream, over the limit, a missing or unexpected file, unsafe path);
+     * {@code overQuota}: refused because the tenant's storage quota could not hold its bytes (checked as they were written).
+     * A stored blob's bytes stay held against the quota under {@code uploadId} until its registration converts the hold.
+     */
+    public record Stored(String uploadId, ContentHash hash, long bytes, String error, boolean overQuota) implements RemoteMessage {
+        public Stored(String uploadId, ContentHash hash, long bytes, String error) {
+            this(uploadId, hash, bytes, error, false);
+        }
+
         public boolean ok() {
             return error == null;
         }

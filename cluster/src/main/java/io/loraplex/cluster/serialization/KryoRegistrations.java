@@ -190,6 +190,10 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.Resolved.class.getName(), 776);
         ids.put(GpuNodeProtocol.FailureCode.class.getName(), 777);
         ids.put(AdapterProtocol.MarkFailed.class.getName(), 778);
+        ids.put(TenantProtocol.HoldUpload.class.getName(), 779);
+        ids.put(TenantProtocol.ReleaseUpload.class.getName(), 780);
+        ids.put(TenantProtocol.LetGoStorage.class.getName(), 781);
+        ids.put(TenantProtocol.StorageLeft.class.getName(), 782);
         IDS = Collections.unmodifiableMap(ids);
     }
 

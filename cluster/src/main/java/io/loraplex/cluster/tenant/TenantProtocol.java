@@ -48,7 +48,7 @@ public final class TenantProtocol {
     public sealed interface Command extends RemoteMessage
             permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize, SetModel,
             UpdateCatalog, TrackAdapterName, ListAdapterNames, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo,
-            GetUsage, Passivate, ResolveModel {
+            GetUsage, Passivate, ResolveModel, HoldUpload, ReleaseUpload, LetGoStorage {
     }
 
     /** What a key may do. */
@@ -175,8 +175,42 @@ public final class TenantProtocol {
         }
     }
 
-    /** Reserves {@code bytes} of the storage quota under {@code key} (a content hash); refused past the quota. */
-    public record ReserveStorage(String key, long bytes, ActorRef<Ack> replyTo) implements Command {
+    /**
+     * Reserves {@code bytes} of the storage quota under {@code key} (a content hash); refused past the
+     * quota. {@code holder} (an adapter name; null: none) shares the reservation: a key reserved
+     * already is not charged again, only its holder added. {@code fromUpload} (null: none) names the
+     * upload hold ({@link HoldUpload}) whose bytes became this blob: the hold is dropped in the same
+     * step, so the bytes never count twice nor go uncounted.
+     */
+    public record ReserveStorage(String key, long bytes, String holder, String fromUpload, ActorRef<Ack> replyTo)
+            implements Command {
+        public ReserveStorage(String key, long bytes, ActorRef<Ack> replyTo) {
+            this(key, bytes, null, null, replyTo);
+        }
+    }
+
+    /**
+     * Holds {@code totalBytes} of the storage quota for an upload in progress, before they are
+     * written (it only grows; refused past the quota). Kept in the entity's memory, not journaled:
+     * it ends with {@link ReleaseUpload}, with its conversion by {@link ReserveStorage#fromUpload},
+     * or when it was not renewed for {@code loraplex.tenant.upload-hold-lease}.
+     */
+    public record HoldUpload(String uploadId, long totalBytes, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /** Drops an upload's hold (refused, aborted, or its blob registered); unknown ids are acknowledged. */
+    public record ReleaseUpload(String uploadId, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    /**
+     * Adapter name {@code holder} no longer uses {@code key}; with its last holder the reservation
+     * goes. The answer says how many holders are left: only at 0 may the blob be deleted.
+     */
+    public record LetGoStorage(String key, String holder, ActorRef<StorageLeft> replyTo) implements Command {
+    }
+
+    /** {@code holdersLeft} 0: nothing reserves {@code key} any more. {@code ok} false: the tenant is not set up. */
+    public record StorageLeft(boolean ok, String key, int holdersLeft) implements RemoteMessage {
     }
 
     /** Gives back what {@code key} reserved. */
@@ -225,8 +259,10 @@ public final class TenantProtocol {
         FORBIDDEN,
         /** No such adapter for this tenant (404), exactly as for another tenant's adapter. */
         MODEL_NOT_FOUND,
-        /** Over a rate, token or concurrency limit (429 with Retry-After). */
-        RATE_LIMITED
+        /** Over a rate, token or concurrency limit that waiting lifts (429 with Retry-After). */
+        RATE_LIMITED,
+        /** Larger than a limit no wait lifts: more tokens than the tenant's bucket ever holds (400 naming the limit). */
+        REQUEST_TOO_LARGE
     }
 
     public record Denied(DenyReason reason, String message, long retryAfterMillis) implements Admission {

@@ -429,11 +429,14 @@ public final class GpuNode extends AbstractBehavior<Command> {
         String base = baseIdentity();
         Thread.ofVirtual().name("loraplex-validate").start(() -> {
             GpuNodeProtocol.Validation verdict;
+            java.nio.file.Path dir = null;
             try {
-                LoraAdapter a = verified(ref, loader.load(ref.name(), fetcher.ensure(ref)));
+                dir = fetcher.ensure(ref);
+                LoraAdapter a = verified(ref, loader.load(ref.name(), dir));
                 verdict = new GpuNodeProtocol.Validation(ref, true, "", base, a.maxRank(), a.parameterCount());
             } catch (AdapterException e) {
-                verdict = new GpuNodeProtocol.Validation(ref, false, e.getMessage(), base, 0, 0);
+                // the reason reaches the tenant: the adapter's files by their names, never this node's paths
+                verdict = new GpuNodeProtocol.Validation(ref, false, withoutPaths(e.getMessage(), dir), base, 0, 0);
             }
             validate.replyTo().tell(verdict);
         });
@@ -467,6 +470,18 @@ public final class GpuNode extends AbstractBehavior<Command> {
         } catch (RuntimeException e) {
             log.warn("adapter {} v{} could not be reported as failed: {}", ref.name(), ref.version(), e.getMessage());
         }
+    }
+
+    /** {@code message} with the adapter's directory (and this node's adapter root) cut out: files keep their logical names. */
+    static String withoutPaths(String message, java.nio.file.Path dir) {
+        if (message == null || dir == null) {
+            return message;
+        }
+        String text = message;
+        for (String path : List.of(dir.toAbsolutePath().toString(), dir.toString())) {
+            text = text.replace(path + java.io.File.separator, "").replace(path, "the adapter");
+        }
+        return text;
     }
 
     private static String rootMessage(Throwable t) {

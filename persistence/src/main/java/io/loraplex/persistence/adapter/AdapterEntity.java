@@ -25,13 +25,15 @@ import io.loraplex.cluster.node.GpuNodeProtocol.ValidateAdapter;
 import io.loraplex.cluster.node.GpuNodeProtocol.Validation;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
-import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
 import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
+import io.loraplex.persistence.adapter.AdapterEvent.CleanupCompleted;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionFailed;
 import io.loraplex.persistence.adapter.AdapterEvent.VersionPromoted;
@@ -43,18 +45,23 @@ import io.loraplex.persistence.adapter.AdapterState.Version;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
@@ -81,6 +88,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *   <li>a new version reserves its bytes at the {@code Tenant} entity first (refused: its blob is
  *       deleted and nothing is journaled), is journaled UPLOADED, then validated on a GPU node
  *       (READY, or REJECTED with the node's reason, its blob deleted and its bytes released);</li>
+ *   <li>a delete is journaled with the versions it must clean up; the clean-up (this name letting go
+ *       of each reservation at the tenant, then, where no other name of the tenant holds the same
+ *       content, the blob and the engines' copies) is confirmed hash by hash ({@code CleanupCompleted})
+ *       and resumed when the entity recovers, so a crash between the steps leaks nothing;</li>
  *   <li>a promote, canary, rollback, retire or delete sends the tenant's catalog its new entry and
  *       journals the change only once the tenant has acknowledged it; without an acknowledgement
  *       the command answers UNAVAILABLE and nothing changes. After every recovery the entity
@@ -96,7 +107,16 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     // ---- messages the entity sends itself: never leave this JVM
 
-    private sealed interface Internal extends NoSerializationVerificationNeeded permits Step, Ignored {
+    private sealed interface Internal extends NoSerializationVerificationNeeded permits Step, Ignored, CleanedUp, ResumeCleanup {
+    }
+
+    /** The clean-up of one deleted version's {@code hash} ended ({@code failure} null: done). */
+    private record CleanedUp(ContentHash hash, Throwable failure) implements Internal {
+    }
+
+    /** Start the clean-ups the newest tombstone still has pending (after recovery, and after a failure's wait). */
+    private enum ResumeCleanup implements Internal {
+        INSTANCE
     }
 
     /** An answer to operation {@code op}, and what to do with it given the state then. */
@@ -111,6 +131,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     // ---- the entity
 
     private final ActorContext<Object> context;
+    private final ActorSystem<?> system;
     private final TenantId tenant;
     private final String name;
     private final AdapterSettings settings;
@@ -119,6 +140,8 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     private final ActorRef<Ack> ignoreTenantAck;
     private final ActorRef<GpuNodeProtocol.Ack> ignoreNodeAck;
     private final ActorRef<BlobProtocol.Deleted> ignoreDeleted;
+    /** Hashes whose clean-up is under way (its answer not yet back). */
+    private final Set<ContentHash> cleaning = new HashSet<>();
     /** The operation in flight (its answers carry this number), and whether one is. */
     private long op;
     private boolean busy;
@@ -127,6 +150,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     private AdapterEntity(ActorContext<Object> context, TenantId tenant, String name, AdapterSettings settings, Clock clock) {
         super(persistenceId(tenant, name), settings.journalFailureBackoff());
         this.context = context;
+        this.system = context.getSystem();
         this.tenant = tenant;
         this.name = name;
         this.settings = settings;
@@ -187,6 +211,11 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
             // an answer that came after its operation timed out
             case Step _ -> Effect().noReply();
             case Ignored _ -> Effect().noReply();
+            case CleanedUp c -> onCleanedUp(state, c);
+            case ResumeCleanup _ -> {
+                resumeCleanup(state);
+                yield Effect().noReply();
+            }
             case Command c when busy -> stash(state, c);
             case RegisterVersion c -> onRegister(state, c);
             case Promote c -> onPromote(state, c);
@@ -208,6 +237,10 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         }
         tenantEntity.tell(updateCatalog(state, ignoreTenantAck));
         tenantEntity.tell(new TrackAdapterName(name, state.exists(), ignoreTenantAck));
+        if (!state.pendingCleanup().isEmpty()) {
+            // a crash came between the delete and its clean-up: finish it now
+            context.getSelf().tell(ResumeCleanup.INSTANCE);
+        }
     }
 
     // ---- reads
@@ -247,7 +280,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         }
         begin();
         ask(Ack.class, tenantEntity, settings.tenantTimeout(),
-                r -> new ReserveStorage(register.hash().hex(), register.bytes(), r),
+                r -> new ReserveStorage(register.hash().hex(), register.bytes(), name, register.uploadId(), r),
                 (s, ack) -> ack.ok() ? onReserved(s, register) : onQuotaRefused(register, ack.message()),
                 s -> finish(refuse(replyTo, Error.UNAVAILABLE, "tenant " + tenant + " did not answer the storage reservation "
                         + "within " + settings.tenantTimeout() + "; nothing was recorded, register again", s)));
@@ -304,12 +337,15 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         String reason = validation.reason() == null || validation.reason().isBlank()
                 ? "the GPU node refused it without a reason" : validation.reason();
         ContentHash hash = state.version(version).orElseThrow().hash();
-        // the node that validated it may have fetched a copy: every store that may hold one
-        return withServices(BlobProtocol.SOURCE_KEY, stores -> s -> finish(replyAfter(
-                Effect().persist(new VersionRejected(version, reason, clock.millis())).thenRun(after -> {
-                    stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)));
-                    tenantEntity.tell(new ReleaseStorage(hash.hex(), ignoreTenantAck));
-                }), replyTo, after -> Reply.refused(Error.REJECTED, reason, view(after)))));
+        // this name lets go of the hash; the blob (wherever copies are) goes only when no other name holds it
+        return finish(replyAfter(Effect().persist(new VersionRejected(version, reason, clock.millis()))
+                        .thenRun(after -> cleanUp(hash).whenComplete((done, failure) -> {
+                            if (failure != null) {
+                                context.getLog().warn("adapter {}/{}: clean-up of rejected {} failed; the start sweep removes "
+                                        + "its blob: {}", tenant, name, hash, failure.toString());
+                            }
+                        })),
+                replyTo, after -> Reply.refused(Error.REJECTED, reason, view(after))));
     }
 
     // ---- the catalog: promote, canary, rollback, retire
@@ -452,20 +488,77 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         if (!state.exists()) {
             return refuseMissing(delete.replyTo(), state);
         }
-        AdapterDeleted deleted = new AdapterDeleted(state.versions().stream().map(Version::hash).toList(), clock.millis());
-        List<ContentHash> kept = state.liveHashes();
+        // the delete is journaled with what it must clean up, so a crash before the clean-up ends resumes it
+        AdapterDeleted deleted = new AdapterDeleted(state.versions().stream().map(Version::hash).toList(), clock.millis(),
+                state.liveHashes());
         begin();
-        // every store that may hold a copy (the routers' and each GPU node's), and every node that may hold it in a tier
-        askCatalog(state.apply(deleted), acked -> withServices(BlobProtocol.SOURCE_KEY, stores -> s ->
-                withServices(GpuNodeProtocol.SERVICE_KEY, nodes -> now -> finish(Effect().persist(deleted).thenRun(after -> {
-                    for (ContentHash hash : kept) {
-                        stores.forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)));
-                        nodes.forEach(node -> node.tell(new DropAdapter(tenant, hash, ignoreNodeAck)));
-                        tenantEntity.tell(new ReleaseStorage(hash.hex(), ignoreTenantAck));
-                    }
-                    tenantEntity.tell(new TrackAdapterName(name, false, ignoreTenantAck));
-                }).thenReply(delete.replyTo(), after -> Reply.ok(view(after)))))), delete.replyTo());
+        askCatalog(state.apply(deleted), acked -> finish(Effect().persist(deleted).thenRun(after -> {
+            resumeCleanup(after);
+            tenantEntity.tell(new TrackAdapterName(name, false, ignoreTenantAck));
+        }).thenReply(delete.replyTo(), after -> Reply.ok(view(after)))), delete.replyTo());
         return Effect().noReply();
+    }
+
+    // ---- a delete's clean-up: journaled as pending with the delete, confirmed hash by hash
+
+    private void resumeCleanup(AdapterState state) {
+        for (ContentHash hash : state.pendingCleanup()) {
+            if (cleaning.add(hash)) {
+                context.pipeToSelf(cleanUp(hash), (done, failure) -> new CleanedUp(hash, failure));
+            }
+        }
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onCleanedUp(AdapterState state, CleanedUp cleaned) {
+        cleaning.remove(cleaned.hash());
+        if (cleaned.failure() != null) {
+            context.getLog().warn("adapter {}/{}: clean-up of {} failed, retrying in {}: {}", tenant, name, cleaned.hash(),
+                    settings.cleanupRetry(), cleaned.failure().toString());
+            context.scheduleOnce(settings.cleanupRetry(), context.getSelf(), ResumeCleanup.INSTANCE);
+            return Effect().noReply();
+        }
+        if (!state.pendingCleanup().contains(cleaned.hash())) {
+            return Effect().noReply();
+        }
+        return Effect().persist(new CleanupCompleted(List.of(cleaned.hash()), clock.millis())).thenNoReply();
+    }
+
+    /**
+     * This name lets go of {@code hash} at the tenant; when no other name of the tenant holds it,
+     * every copy goes: the blob in every store (the routers' stores must confirm: they hold the
+     * durable copies) and the engines' tiers. Idempotent: run again after a crash, it finds the
+     * name let go already and deletes what may remain.
+     */
+    private CompletionStage<Void> cleanUp(ContentHash hash) {
+        Duration timeout = settings.tenantTimeout();
+        return tenantEntity.<StorageLeft>ask(r -> new LetGoStorage(hash.hex(), name, r), timeout).thenCompose(left -> {
+            if (!left.ok()) {
+                throw new IllegalStateException("tenant " + tenant + " is not set up");
+            }
+            if (left.holdersLeft() > 0) {
+                return CompletableFuture.completedFuture(null); // another name of the tenant uses the same content
+            }
+            CompletionStage<Set<ActorRef<BlobProtocol.Command>>> durable = find(BlobProtocol.SERVICE_KEY);
+            return find(BlobProtocol.SOURCE_KEY).thenCombine(durable, (sources, routers) -> {
+                find(GpuNodeProtocol.SERVICE_KEY).thenAccept(nodes ->
+                        nodes.forEach(node -> node.tell(new DropAdapter(tenant, hash, ignoreNodeAck))));
+                List<CompletableFuture<?>> confirmed = new ArrayList<>();
+                for (ActorRef<BlobProtocol.Command> store : sources) {
+                    if (routers.contains(store)) {
+                        confirmed.add(AskPattern.<BlobProtocol.Command, BlobProtocol.Deleted>ask(store,
+                                r -> new BlobProtocol.DeleteBlob(tenant, hash, r), timeout, system.scheduler()).toCompletableFuture());
+                    } else {
+                        store.tell(new BlobProtocol.DeleteBlob(tenant, hash, ignoreDeleted)); // a node's copy, never served again
+                    }
+                }
+                return CompletableFuture.allOf(confirmed.toArray(CompletableFuture[]::new));
+            }).thenCompose(all -> all).thenApply(all -> null);
+        });
+    }
+
+    private <T> CompletionStage<Set<ActorRef<T>>> find(ServiceKey<T> key) {
+        return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(), r -> Receptionist.find(key, r),
+                settings.receptionistTimeout(), system.scheduler()).thenApply(listing -> listing.getServiceInstances(key));
     }
 
     // ---- asynchronous steps: one operation at a time

@@ -12,7 +12,7 @@ import java.util.List;
 public sealed interface AdapterEvent extends CborSerializable
         permits AdapterEvent.VersionUploaded, AdapterEvent.VersionValidated, AdapterEvent.VersionRejected,
         AdapterEvent.VersionPromoted, AdapterEvent.CanaryStarted, AdapterEvent.CanaryStopped, AdapterEvent.RolledBack,
-        AdapterEvent.VersionRetired, AdapterEvent.AdapterDeleted, AdapterEvent.VersionFailed {
+        AdapterEvent.VersionRetired, AdapterEvent.AdapterDeleted, AdapterEvent.VersionFailed, AdapterEvent.CleanupCompleted {
 
     /** A new version whose blob is stored and whose bytes are reserved against the tenant's quota. */
     record VersionUploaded(int version, ContentHash hash, long bytes, String source, long atEpochMillis) implements AdapterEvent {
@@ -46,9 +46,25 @@ public sealed interface AdapterEvent extends CborSerializable
     record VersionRetired(int version, long atEpochMillis) implements AdapterEvent {
     }
 
-    /** The adapter is gone: the tombstone keeps the hashes of the versions it had. */
-    record AdapterDeleted(List<ContentHash> hashes, long atEpochMillis) implements AdapterEvent {
+    /**
+     * The adapter is gone: the tombstone keeps the hashes of the versions it had; {@code live} are
+     * those whose reservation (and blob) it still held, to clean up after this event (absent in
+     * events journaled before clean-ups were tracked: none).
+     */
+    record AdapterDeleted(List<ContentHash> hashes, long atEpochMillis, List<ContentHash> live) implements AdapterEvent {
         public AdapterDeleted {
+            hashes = List.copyOf(hashes);
+            live = live == null ? List.of() : List.copyOf(live);
+        }
+
+        public AdapterDeleted(List<ContentHash> hashes, long atEpochMillis) {
+            this(hashes, atEpochMillis, List.of());
+        }
+    }
+
+    /** The delete's clean-up of {@code hashes} is done: the tenant let go of them, and blobs nobody holds are deleted. */
+    record CleanupCompleted(List<ContentHash> hashes, long atEpochMillis) implements AdapterEvent {
+        public CleanupCompleted {
             hashes = List.copyOf(hashes);
         }
     }

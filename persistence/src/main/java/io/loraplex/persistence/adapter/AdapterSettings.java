@@ -20,10 +20,11 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
  * @param journalBackoffMax    the longest restart delay after repeated journal failures
  * @param readJournal          the Persistence Query plugin {@link AdapterIndex} reads; "" for the one of the configured journal
  * @param indexParallelism     adapters {@link AdapterIndex} replays at once
+ * @param cleanupRetry         how long a delete's clean-up that failed (tenant or blob store not answering) waits to retry
  */
 public record AdapterSettings(Duration tenantTimeout, Duration validationTimeout, Duration receptionistTimeout, int commandStash,
         int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax, String readJournal,
-        int indexParallelism) {
+        int indexParallelism, Duration cleanupRetry) {
 
     public AdapterSettings {
         requirePositive("tenant-timeout", tenantTimeout);
@@ -31,6 +32,7 @@ public record AdapterSettings(Duration tenantTimeout, Duration validationTimeout
         requirePositive("receptionist-timeout", receptionistTimeout);
         requirePositive("journal-failure-backoff.min", journalBackoffMin);
         requirePositive("journal-failure-backoff.max", journalBackoffMax);
+        requirePositive("cleanup-retry", cleanupRetry);
         requireAtLeastOne("command-stash", commandStash);
         requireAtLeastOne("snapshot-every", snapshotEvery);
         requireAtLeastOne("keep-snapshots", keepSnapshots);
@@ -44,7 +46,8 @@ public record AdapterSettings(Duration tenantTimeout, Duration validationTimeout
         return new AdapterSettings(c.getDuration("tenant-timeout"), c.getDuration("validation-timeout"),
                 c.getDuration("receptionist-timeout"), c.getInt("command-stash"), c.getInt("snapshot-every"),
                 c.getInt("keep-snapshots"), c.getDuration("journal-failure-backoff.min"),
-                c.getDuration("journal-failure-backoff.max"), c.getString("read-journal"), c.getInt("index-parallelism"));
+                c.getDuration("journal-failure-backoff.max"), c.getString("read-journal"), c.getInt("index-parallelism"),
+                c.getDuration("cleanup-retry"));
     }
 
     /**

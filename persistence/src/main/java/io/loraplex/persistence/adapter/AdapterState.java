@@ -9,6 +9,7 @@ import io.loraplex.cluster.adapter.AdapterProtocol.VersionState;
 import io.loraplex.cluster.adapter.AdapterProtocol.VersionView;
 import io.loraplex.persistence.CborSerializable;
 import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
+import io.loraplex.persistence.adapter.AdapterEvent.CleanupCompleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
@@ -72,11 +73,22 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
     public record Change(long epochMillis, VersionState state, String note) implements CborSerializable {
     }
 
-    /** A delete: when, and the hashes of the versions it removed. */
-    public record Tombstone(long epochMillis, List<ContentHash> hashes) implements CborSerializable {
+    /**
+     * A delete: when, the hashes of the versions it removed, and those whose clean-up (the name
+     * letting go of the reservation, the blob deleted when no other name holds it) has not been
+     * confirmed yet: resumed after a crash, emptied by {@code CleanupCompleted}.
+     */
+    public record Tombstone(long epochMillis, List<ContentHash> hashes, List<ContentHash> pendingCleanup) implements CborSerializable {
         public Tombstone {
             hashes = List.copyOf(hashes);
+            // tombstones journaled before clean-ups were tracked have none pending
+            pendingCleanup = pendingCleanup == null ? List.of() : List.copyOf(pendingCleanup);
         }
+    }
+
+    /** The hashes a delete has still to clean up (the newest tombstone's), empty when none. */
+    public List<ContentHash> pendingCleanup() {
+        return tombstones.isEmpty() ? List.of() : tombstones.getLast().pendingCleanup();
     }
 
     /** The adapter has versions (it was never deleted since its first, or was registered again). */
@@ -219,8 +231,26 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
             }
             case AdapterDeleted e -> {
                 List<Tombstone> more = new ArrayList<>(tombstones);
-                more.add(new Tombstone(e.atEpochMillis(), e.hashes()));
+                // an earlier delete's clean-up still pending moves into this one's
+                List<ContentHash> pending = new ArrayList<>(pendingCleanup());
+                e.live().stream().filter(h -> !pending.contains(h)).forEach(pending::add);
+                if (!more.isEmpty()) {
+                    Tombstone last = more.removeLast();
+                    more.add(new Tombstone(last.epochMillis(), last.hashes(), List.of()));
+                }
+                more.add(new Tombstone(e.atEpochMillis(), e.hashes(), pending));
                 yield new AdapterState(List.of(), lastVersion, null, null, 0, List.of(), more);
+            }
+            case CleanupCompleted e -> {
+                if (tombstones.isEmpty()) {
+                    yield this;
+                }
+                List<Tombstone> cleaned = new ArrayList<>(tombstones);
+                Tombstone last = cleaned.removeLast();
+                List<ContentHash> pending = new ArrayList<>(last.pendingCleanup());
+                pending.removeAll(e.hashes());
+                cleaned.add(new Tombstone(last.epochMillis(), last.hashes(), pending));
+                yield new AdapterState(versions, lastVersion, promoted, canary, canaryShare, previouslyPromoted, cleaned);
             }
         };
     }

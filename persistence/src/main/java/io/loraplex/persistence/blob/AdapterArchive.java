@@ -33,6 +33,17 @@ final class AdapterArchive {
      * @param gzip whether the sender named it {@code .tar.gz}; a mismatch with the content is refused
      */
     static long extract(Path archive, boolean gzip, Path targetDir, long maxBytes) throws IOException {
+        return extract(archive, gzip, targetDir, maxBytes, total -> {
+        });
+    }
+
+    /** Charges the bytes about to be written before they are: {@code total} is the content written so far plus them. */
+    interface Charge {
+        void upTo(long total) throws IOException;
+    }
+
+    /** {@link #extract(Path, boolean, Path, long)}, charging every buffer before it is written (a bomb stops at its quota). */
+    static long extract(Path archive, boolean gzip, Path targetDir, long maxBytes, Charge charge) throws IOException {
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(archive), 1 << 16)) {
             raw.mark(2);
             boolean gzipped = raw.read() == GZIP_MAGIC_1 && raw.read() == GZIP_MAGIC_2;
@@ -44,7 +55,7 @@ final class AdapterArchive {
                 throw new BlobException("the archive is gzip-compressed; name it .tar.gz (or .tgz)");
             }
             InputStream in = gzip ? new GZIPInputStream(raw, 1 << 16) : raw;
-            return unpack(new TarReader(in), targetDir, maxBytes);
+            return unpack(new TarReader(in), targetDir, maxBytes, charge);
         } catch (EOFException e) {
             throw new BlobException("truncated archive: it ends early (" + e.getMessage() + ")");
         } catch (ZipException e) {
@@ -52,7 +63,7 @@ final class AdapterArchive {
         }
     }
 
-    private static long unpack(TarReader tar, Path targetDir, long maxBytes) throws IOException {
+    private static long unpack(TarReader tar, Path targetDir, long maxBytes, Charge charge) throws IOException {
         String topDirectory = null; // the one directory the files may sit in, once seen
         Set<String> written = new HashSet<>();
         long total = 0;
@@ -93,7 +104,7 @@ final class AdapterArchive {
                     if (!written.add(file)) {
                         throw new BlobException("the archive holds " + file + " twice");
                     }
-                    total += copy(tar.content(), targetDir.resolve(file), maxBytes - total, maxBytes);
+                    total += copy(tar.content(), targetDir.resolve(file), maxBytes - total, maxBytes, charge);
                 }
             }
         }
@@ -117,7 +128,7 @@ final class AdapterArchive {
         return path.equals(".") ? "" : path;
     }
 
-    private static long copy(InputStream content, Path target, long allowed, long maxBytes) throws IOException {
+    private static long copy(InputStream content, Path target, long allowed, long maxBytes, Charge charge) throws IOException {
         long written = 0;
         byte[] buffer = new byte[1 << 16];
         try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -126,6 +137,7 @@ final class AdapterArchive {
                 if (written > allowed) {
                     throw BlobException.overLimit(maxBytes);
                 }
+                charge.upTo(maxBytes - allowed + written);
                 out.write(buffer, 0, n);
             }
         }

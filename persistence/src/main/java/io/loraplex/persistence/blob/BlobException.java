@@ -9,8 +9,24 @@ import java.io.IOException;
  */
 public final class BlobException extends IOException {
 
+    private final boolean overQuota;
+
     public BlobException(String message) {
+        this(message, false);
+    }
+
+    private BlobException(String message, boolean overQuota) {
         super(message);
+        this.overQuota = overQuota;
+    }
+
+    /** The tenant's storage quota refused the bytes: {@code message} is its refusal, naming the quota. */
+    static BlobException overQuota(String message) {
+        return new BlobException(message, true);
+    }
+
+    public boolean overQuota() {
+        return overQuota;
     }
 
     /** The message every over-limit refusal carries, whether found while streaming or extracting. */

@@ -23,7 +23,10 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -74,6 +77,7 @@ public final class BlobStoreActor {
     private final Materializer materializer;
     private final Executor blocking;
     private final boolean acceptsUploads;
+    private final UploadQuota quota;
     private final Map<String, Upload> uploads = new HashMap<>();
 
     /** One upload in progress. */
@@ -84,6 +88,10 @@ public final class BlobStoreActor {
         final Path dir;
         final AtomicLong received = new AtomicLong();
         final SharedKillSwitch streams;
+        /** Bytes the tenant's quota holds for this upload (guarded by the upload's lock); grown before bytes are written. */
+        long held;
+        /** The chain of quota asks, one at a time; completes with the refusal, or null while granted. */
+        CompletableFuture<String> charging = CompletableFuture.completedFuture(null);
         /** file name (or {@link #ARCHIVE}) → its stream's end */
         final Map<String, CompletionStage<IOResult>> parts = new LinkedHashMap<>();
         Boolean gzipArchive; // null: no archive
@@ -107,14 +115,22 @@ public final class BlobStoreActor {
 
     /** Why a stream into an upload was cut. */
     private static final class StreamCut extends RuntimeException {
+        final boolean overQuota;
+
         StreamCut(String message) {
+            this(message, false);
+        }
+
+        StreamCut(String message, boolean overQuota) {
             super(message, null, false, false);
+            this.overQuota = overQuota;
         }
     }
 
     private BlobStoreActor(ActorContext<Object> ctx, TimerScheduler<Object> timers, BlobStore store, BlobStoreSettings settings,
-            boolean acceptsUploads) {
+            boolean acceptsUploads, UploadQuota quota) {
         this.ctx = ctx;
+        this.quota = quota;
         this.acceptsUploads = acceptsUploads;
         this.timers = timers;
         this.store = store;
@@ -123,9 +139,14 @@ public final class BlobStoreActor {
         this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
     }
 
-    /** A store that accepts uploads (a router's). */
+    /** A store that accepts uploads with no storage quota (tests of the store alone). */
     public static Behavior<BlobProtocol.Command> create(BlobStore store, BlobStoreSettings settings) {
         return create(store, settings, true);
+    }
+
+    /** A store that accepts uploads (a router's), charging their bytes to {@code quota} before writing them. */
+    public static Behavior<BlobProtocol.Command> create(BlobStore store, BlobStoreSettings settings, UploadQuota quota) {
+        return create(store, settings, true, quota);
     }
 
     /**
@@ -133,6 +154,11 @@ public final class BlobStoreActor {
      *                       only under {@link BlobProtocol#SOURCE_KEY}, uploads refused
      */
     public static Behavior<BlobProtocol.Command> create(BlobStore store, BlobStoreSettings settings, boolean acceptsUploads) {
+        return create(store, settings, acceptsUploads, UploadQuota.NONE);
+    }
+
+    private static Behavior<BlobProtocol.Command> create(BlobStore store, BlobStoreSettings settings, boolean acceptsUploads,
+            UploadQuota quota) {
         return Behaviors.<Object>setup(ctx -> Behaviors.withTimers(timers -> {
             int leftovers = store.sweepTemporary();
             if (leftovers > 0) {
@@ -143,7 +169,7 @@ public final class BlobStoreActor {
                 ctx.getSystem().receptionist().tell(Receptionist.register(BlobProtocol.SERVICE_KEY, ctx.getSelf().narrow()));
             }
             // a failing message (a disk error creating an upload's directory) is logged and the actor goes on with its uploads
-            return Behaviors.supervise(new BlobStoreActor(ctx, timers, store, settings, acceptsUploads).behavior())
+            return Behaviors.supervise(new BlobStoreActor(ctx, timers, store, settings, acceptsUploads, quota).behavior())
                     .onFailure(SupervisorStrategy.resume());
         })).narrow();
     }
@@ -188,11 +214,11 @@ public final class BlobStoreActor {
     private FileSink putFile(PutFile put) {
         Upload upload = uploads.get(put.uploadId());
         String refusal = upload == null ? unknown(put.uploadId())
-                : upload.finishing ? "upload " + put.uploadId() + " is finishing; no more files"
-                : upload.gzipArchive != null ? "upload " + put.uploadId() + " holds an archive; it takes no separate files"
+                : upload.finishing ? "the upload is finishing; no more files"
+                : upload.gzipArchive != null ? "the upload holds an archive; it takes no separate files"
                 : AdapterFiles.refusal(put.fileName());
         if (refusal == null && upload.parts.containsKey(put.fileName())) {
-            refusal = "upload " + put.uploadId() + " already has " + put.fileName();
+            refusal = "the upload already has " + put.fileName();
         }
         if (refusal != null) {
             return new FileSink(put.uploadId(), null, refusal);
@@ -203,8 +229,8 @@ public final class BlobStoreActor {
     private FileSink putArchive(PutArchive put) {
         Upload upload = uploads.get(put.uploadId());
         String refusal = upload == null ? unknown(put.uploadId())
-                : upload.finishing ? "upload " + put.uploadId() + " is finishing; no more files"
-                : !upload.parts.isEmpty() ? "upload " + put.uploadId() + " has files already; an archive must come alone"
+                : upload.finishing ? "the upload is finishing; no more files"
+                : !upload.parts.isEmpty() ? "the upload has files already; an archive must come alone"
                 : null;
         if (refusal != null) {
             return new FileSink(put.uploadId(), null, refusal);
@@ -215,11 +241,18 @@ public final class BlobStoreActor {
 
     /** A sink writing to the upload's file {@code name}, cut when the upload's bytes pass its limit or it is aborted. */
     private SinkRef<ByteString> sink(Upload upload, String name) {
-        Flow<ByteString, ByteString, ?> limit = Flow.of(ByteString.class).map(bytes -> {
-            if (upload.received.addAndGet(bytes.size()) > upload.maxBytes) {
+        // each buffer is charged to the tenant's quota before it is written
+        Flow<ByteString, ByteString, ?> limit = Flow.of(ByteString.class).mapAsync(1, bytes -> {
+            long total = upload.received.addAndGet(bytes.size());
+            if (total > upload.maxBytes) {
                 throw new StreamCut(BlobException.overLimit(upload.maxBytes).getMessage());
             }
-            return bytes;
+            return charge(upload, total).thenApply(refusal -> {
+                if (refusal != null) {
+                    throw new StreamCut(refusal, true);
+                }
+                return bytes;
+            });
         });
         Pair<SinkRef<ByteString>, CompletionStage<IOResult>> run = StreamRefs.<ByteString>sinkRef()
                 .via(upload.streams.flow())
@@ -234,7 +267,7 @@ public final class BlobStoreActor {
         Upload upload = uploads.get(finish.uploadId());
         if (upload == null || upload.finishing) {
             finish.replyTo().tell(new Stored(finish.uploadId(), null, 0,
-                    upload == null ? unknown(finish.uploadId()) : "upload " + finish.uploadId() + " is finishing already"));
+                    upload == null ? unknown(finish.uploadId()) : "the upload is finishing already"));
             return Behaviors.same();
         }
         upload.finishing = true;
@@ -243,49 +276,119 @@ public final class BlobStoreActor {
                 .toArray(CompletableFuture[]::new);
         CompletionStage<Stored> stored = CompletableFuture.allOf(streams)
                 .handleAsync((done, failure) -> store(upload), blocking);
-        ctx.pipeToSelf(stored, (result, failure) -> new Completed(upload.id,
-                failure != null ? new Stored(upload.id, null, 0, "could not store the upload: " + failure) : result,
-                finish.replyTo()));
+        ctx.pipeToSelf(stored, (result, failure) -> {
+            if (failure != null) {
+                log.error("upload {} of tenant {} could not be stored", upload.id, upload.tenant, failure);
+                quota.release(upload.tenant, upload.id);
+            }
+            return new Completed(upload.id, failure != null ? new Stored(upload.id, null, 0, COULD_NOT_STORE) : result,
+                    finish.replyTo());
+        });
         return Behaviors.same();
     }
 
-    /** On the blocking dispatcher, once every stream has ended: the upload's blob, or why not; no temporary file remains. */
+    /**
+     * On the blocking dispatcher, once every stream has ended: the upload's blob, or why not; no
+     * temporary file remains. A stored blob's bytes stay held against the quota (its registration
+     * converts the hold); any refusal releases the hold.
+     */
     private Stored store(Upload upload) {
         try {
-            String streamError = streamError(upload);
+            BlobException streamError = streamError(upload);
             if (streamError != null) {
-                throw new BlobException(streamError);
+                throw streamError;
             }
             if (upload.gzipArchive != null) {
                 Path archive = upload.dir.resolve(ARCHIVE);
-                AdapterArchive.extract(archive, upload.gzipArchive, upload.dir, upload.maxBytes);
+                long archiveBytes = Files.size(archive);
+                // the unpacked content is charged as it is written, on top of the archive still on disk
+                AdapterArchive.extract(archive, upload.gzipArchive, upload.dir, upload.maxBytes,
+                        extracted -> chargeBlocking(upload, archiveBytes + extracted));
                 Files.delete(archive);
             }
             BlobStore.Committed committed = store.commit(upload.tenant, upload.dir);
             return new Stored(upload.id, committed.hash(), committed.bytes(), null);
         } catch (BlobException e) {
-            return new Stored(upload.id, null, 0, e.getMessage());
+            quota.release(upload.tenant, upload.id);
+            return new Stored(upload.id, null, 0, e.getMessage(), e.overQuota());
         } catch (IOException | RuntimeException e) {
             log.error("upload {} of tenant {} could not be stored", upload.id, upload.tenant, e);
-            return new Stored(upload.id, null, 0, "could not store the upload: " + e);
+            quota.release(upload.tenant, upload.id);
+            return new Stored(upload.id, null, 0, COULD_NOT_STORE);
         } finally {
             removeQuietly(upload.dir);
         }
     }
 
-    /** The first stream that failed, as the sender should read it; null when all completed. */
-    private static String streamError(Upload upload) {
+    /**
+     * Completes with null once the tenant's quota holds at least {@code total} bytes for the upload,
+     * or with the refusal. The hold grows a chunk ahead, so most buffers need no ask; when a chunk
+     * ahead does not fit, exactly {@code total} is asked for, so an upload that fits the quota exactly passes.
+     */
+    private CompletionStage<String> charge(Upload upload, long total) {
+        synchronized (upload) {
+            if (total <= upload.held) {
+                return CompletableFuture.completedFuture(null);
+            }
+            upload.charging = upload.charging.thenCompose(refused -> {
+                if (refused != null) {
+                    return CompletableFuture.completedFuture(refused);
+                }
+                synchronized (upload) {
+                    if (total <= upload.held) {
+                        return CompletableFuture.completedFuture(null);
+                    }
+                }
+                long ahead = total + settings.quotaChunk();
+                return grant(upload, ahead).thenCompose(refusal -> refusal == null ? CompletableFuture.completedFuture(null)
+                        : grant(upload, total));
+            });
+            return upload.charging;
+        }
+    }
+
+    /** Asks the quota to hold {@code total} bytes for the upload; on a grant, records it. */
+    private CompletableFuture<String> grant(Upload upload, long total) {
+        return quota.hold(upload.tenant, upload.id, total).thenApply(refusal -> {
+            if (refusal == null) {
+                synchronized (upload) {
+                    upload.held = Math.max(upload.held, total);
+                }
+            }
+            return refusal;
+        }).toCompletableFuture();
+    }
+
+    /** {@link #charge} from the blocking dispatcher (archive extraction): waits for the tenant's answer. */
+    private void chargeBlocking(Upload upload, long total) throws BlobException {
+        String refusal;
+        try {
+            refusal = charge(upload, total).toCompletableFuture().get(settings.quotaTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            refusal = "the upload was interrupted";
+        } catch (ExecutionException | TimeoutException e) {
+            refusal = "the storage quota of tenant " + upload.tenant + " could not be checked; retry the upload";
+        }
+        if (refusal != null) {
+            throw BlobException.overQuota(refusal);
+        }
+    }
+
+    /** The first stream that failed, as the sender should read it (no server path); null when all completed. */
+    private static BlobException streamError(Upload upload) {
         for (Map.Entry<String, CompletionStage<IOResult>> part : upload.parts.entrySet()) {
             CompletableFuture<IOResult> f = part.getValue().toCompletableFuture();
             if (f.isCompletedExceptionally()) {
                 Throwable cause = f.handle((r, t) -> t).join();
                 for (Throwable t = cause; t != null; t = t.getCause()) {
                     if (t instanceof StreamCut cut) {
-                        return cut.getMessage();
+                        return cut.overQuota ? BlobException.overQuota(cut.getMessage()) : new BlobException(cut.getMessage());
                     }
                 }
                 String name = part.getKey().equals(ARCHIVE) ? "the archive" : part.getKey();
-                return "the upload of " + name + " did not complete: " + rootMessage(cause);
+                log.warn("upload {} of tenant {}: the stream of {} failed", upload.id, upload.tenant, name, cause);
+                return new BlobException("the upload of " + name + " did not complete; send it again");
             }
         }
         return null;
@@ -304,6 +407,7 @@ public final class BlobStoreActor {
         }
         uploads.remove(uploadId);
         timers.cancel(uploadId);
+        quota.release(upload.tenant, uploadId);
         upload.streams.abort(new StreamCut("upload " + why));
         // the streams stop writing first; then their files go
         CompletableFuture.allOf(upload.parts.values().stream().map(CompletionStage::toCompletableFuture)
@@ -354,15 +458,12 @@ public final class BlobStoreActor {
         }
     }
 
-    private static String unknown(String uploadId) {
-        return "no upload " + uploadId + " (finished, aborted or timed out)";
-    }
+    /** Said to the client for every failure of the store's own (the detail is logged, never sent: it names server paths). */
+    private static final String COULD_NOT_STORE = "the blob store could not store the upload; send it again";
 
-    private static String rootMessage(Throwable t) {
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getMessage() != null ? t.getMessage() : t.toString();
+    private static String unknown(String uploadId) {
+        log.debug("no upload {}", uploadId);
+        return "the upload is finished, aborted or timed out";
     }
 
     private static void removeQuietly(Path dir) {

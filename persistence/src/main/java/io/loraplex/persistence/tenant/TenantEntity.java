@@ -27,12 +27,16 @@ import io.loraplex.cluster.tenant.TenantProtocol.ListApiKeys;
 import io.loraplex.cluster.tenant.TenantProtocol.ListModels;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelList;
 import io.loraplex.cluster.tenant.TenantProtocol.Passivate;
+import io.loraplex.cluster.tenant.TenantProtocol.HoldUpload;
+import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.ReleaseUpload;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
 import io.loraplex.cluster.tenant.TenantProtocol.SetModel;
+import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
@@ -43,9 +47,12 @@ import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
 import io.loraplex.persistence.tenant.TenantEvent.ApiKeyRevoked;
 import io.loraplex.persistence.tenant.TenantEvent.CatalogUpdated;
 import io.loraplex.persistence.tenant.TenantEvent.ProfileUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.StorageHeld;
+import io.loraplex.persistence.tenant.TenantEvent.StorageLetGo;
 import io.loraplex.persistence.tenant.TenantEvent.StorageReleased;
 import io.loraplex.persistence.tenant.TenantEvent.StorageReserved;
 import io.loraplex.persistence.tenant.TenantEvent.TenantCreated;
+import io.loraplex.persistence.tenant.TenantEvent.UsageExpired;
 import io.loraplex.persistence.tenant.TenantState.ApiKey;
 import io.loraplex.persistence.tenant.TenantState.CatalogEntry;
 import io.loraplex.persistence.tenant.TenantState.Profile;
@@ -56,8 +63,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -163,6 +172,10 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             implements Internal {
     }
 
+    /** An upload's hold: its bytes, and when it was last grown (for its lease). */
+    private record Hold(long bytes, long renewedNanos) {
+    }
+
     // ---- the entity
 
     private final ActorContext<Object> context;
@@ -175,6 +188,8 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     private final Clock clock;
     private final Throttle throttle = new Throttle();
     private final UsageBuffer usage = new UsageBuffer();
+    /** Upload id to its hold on the storage quota: bytes about to be written, not journaled (see HoldUpload). */
+    private final Map<String, Hold> holds = new HashMap<>();
     /** The key change whose index write is in flight, or null; key commands behind it are stashed. */
     private KeyChange pendingKeyWrite;
     private int stashedKeyCommands;
@@ -261,14 +276,20 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case ListAdapterNames c -> Effect().reply(c.replyTo(), new AdapterNames(state.isSetUp(), state.sortedAdapterNames()));
             case ReserveStorage c -> onReserveStorage(state, c);
             case ReleaseStorage c -> onReleaseStorage(state, c);
+            case HoldUpload c -> onHoldUpload(state, c);
+            case ReleaseUpload c -> {
+                holds.remove(c.uploadId());
+                yield Effect().reply(c.replyTo(), Ack.done());
+            }
+            case LetGoStorage c -> onLetGoStorage(state, c);
             case GetUsage c -> Effect().reply(c.replyTo(), usageReport(state, c));
             // a key change in flight finishes first: its caller gets an answer
             case Passivate _ when pendingKeyWrite != null -> Effect().stash();
             case Passivate _ -> usage.isEmpty() ? Effect().stop().thenNoReply()
-                    : Effect().persist(usage.drain()).thenStop().thenNoReply();
+                    : Effect().persist(withRetention(state, usage.drain())).thenStop().thenNoReply();
             case KeyIndexWritten m -> onKeyIndexWritten(state, m);
             case SweepLeases _ -> onSweepLeases();
-            case FlushUsage _ -> usage.isEmpty() ? Effect().noReply() : Effect().persist(usage.drain()).thenNoReply();
+            case FlushUsage _ -> usage.isEmpty() ? Effect().noReply() : Effect().persist(withRetention(state, usage.drain())).thenNoReply();
             case AdapterReplied _ -> Effect().noReply();
             default -> Effect().unhandled().thenNoReply();
         };
@@ -351,6 +372,13 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         int tokens = Math.max(0, admit.tokens());
         TokenBucket requestBucket = throttle.requests(now);
         TokenBucket tokenBucket = throttle.tokens(now);
+        if (tokens > tokenBucket.capacity()) {
+            // no wait ever fits it: a 429 would send the client into retries that never succeed
+            return Effect().reply(admit.replyTo(), new Denied(DenyReason.REQUEST_TOO_LARGE, "Request too large for tenant "
+                    + tenant + ": it may use " + tokens + " tokens (the prompt and max_tokens for every choice), above the limit of "
+                    + limits.tokensPerMinute() + " tokens per minute; the largest max_tokens per request is "
+                    + limits.maxTokensPerRequest() + ". Reduce max_tokens or the prompt.", 0));
+        }
         long retryAfter = 0;
         List<String> over = new ArrayList<>(3);
         if (throttle.inFlight().size() >= limits.maxConcurrent()) {
@@ -362,12 +390,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             over.add("Rate limit reached on requests per second (RPS): Limit " + number(limits.requestsPerSecond())
                     + ", burst " + limits.requestBurst() + ", Requested 1.");
         }
-        if (tokens > tokenBucket.capacity()) {
-            // never fits: the longest meaningful wait, so that blind retries at least back off
-            retryAfter = Math.max(retryAfter, tokenBucket.millisToFill());
-            over.add("Request too large on tokens per min (TPM): Limit " + limits.tokensPerMinute() + ", Requested " + tokens
-                    + ". The input or output tokens must be reduced in order to run successfully.");
-        } else if (tokenBucket.level() < tokens) {
+        if (tokenBucket.level() < tokens) {
             retryAfter = Math.max(retryAfter, tokenBucket.millisUntil(tokens));
             over.add("Rate limit reached on tokens per min (TPM): Limit " + limits.tokensPerMinute() + ", Available "
                     + (long) Math.floor(tokenBucket.level()) + ", Requested " + tokens + ".");
@@ -414,6 +437,20 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         return Effect().noReply();
     }
 
+    /**
+     * The usage to journal, preceded by the expiry of hours past the retention when the state holds
+     * any: one more event per flush at most, and only when an hour has aged out.
+     */
+    private List<TenantEvent> withRetention(TenantState state, List<? extends TenantEvent> recorded) {
+        long keepFrom = (clock.instant().getEpochSecond() - settings.usageRetention().toSeconds()) / 3600;
+        List<TenantEvent> events = new ArrayList<>(recorded.size() + 1);
+        if (state.oldestUsageHour() < keepFrom) {
+            events.add(new UsageExpired(keepFrom));
+        }
+        events.addAll(recorded);
+        return events;
+    }
+
     private void recordUsage(String model, long tokens) {
         if (usage.isEmpty()) {
             timers.startSingleTimer(FlushUsage.INSTANCE, FlushUsage.INSTANCE, settings.usageFlushInterval());
@@ -442,7 +479,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             return new Info(tenant, null, null, null, 0, 0, 0L, List.of());
         }
         return new Info(tenant, p.displayName(), p.tier(), p.limits(), state.keys().size(), throttle.inFlight().size(),
-                state.storageUsedBytes(), state.models());
+                storageUsed(state), state.models());
     }
 
     private static Authorization authorize(TenantState state, Authorize authorize) {
@@ -573,17 +610,100 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         }
         Long held = state.storage().get(reserve.key());
         if (held != null) {
-            return Effect().reply(reserve.replyTo(), held == reserve.bytes() ? Ack.done() : new Ack(false,
-                    reserve.key() + " already holds a reservation of " + held + " bytes, not " + reserve.bytes()));
+            if (held != reserve.bytes()) {
+                return Effect().reply(reserve.replyTo(), new Ack(false,
+                        reserve.key() + " already holds a reservation of " + held + " bytes, not " + reserve.bytes()));
+            }
+            // the same content under another name: one blob, one reservation, one more holder; the upload's bytes were deduplicated
+            dropHold(reserve.fromUpload());
+            boolean known = reserve.holder() == null
+                    || state.holders().getOrDefault(reserve.key(), Set.of()).contains(reserve.holder());
+            return known ? Effect().reply(reserve.replyTo(), Ack.done())
+                    : Effect().persist(new StorageHeld(reserve.key(), reserve.holder())).thenReply(reserve.replyTo(), s -> Ack.done());
         }
-        long used = state.storageUsedBytes();
+        // the upload's hold becomes this reservation: it does not count against it
+        long fromHold = reserve.fromUpload() == null || !holds.containsKey(reserve.fromUpload()) ? 0
+                : holds.get(reserve.fromUpload()).bytes();
+        long used = storageUsed(state) - fromHold;
         long quota = state.profile().limits().storageQuotaBytes();
         if (reserve.bytes() > quota - used) {
-            return Effect().reply(reserve.replyTo(), new Ack(false, "storage quota exceeded for tenant " + tenant + ": used "
-                    + used + " bytes, requested " + reserve.bytes() + " bytes, quota " + quota + " bytes"));
+            return Effect().reply(reserve.replyTo(), new Ack(false, quotaExceeded(used, reserve.bytes(), quota)));
         }
-        return Effect().persist(new StorageReserved(reserve.key(), reserve.bytes()))
-                .thenReply(reserve.replyTo(), s -> Ack.done());
+        dropHold(reserve.fromUpload());
+        List<TenantEvent> events = reserve.holder() == null
+                ? List.of(new StorageReserved(reserve.key(), reserve.bytes()))
+                : List.of(new StorageReserved(reserve.key(), reserve.bytes()), new StorageHeld(reserve.key(), reserve.holder()));
+        return Effect().persist(events).thenReply(reserve.replyTo(), s -> Ack.done());
+    }
+
+    /**
+     * Grows an upload's hold to {@code totalBytes} when the quota allows (a hold never shrinks
+     * here): the bytes are charged before they are written, so concurrent uploads of one tenant
+     * never put more than its quota on disk.
+     */
+    private ReplyEffect<TenantEvent, TenantState> onHoldUpload(TenantState state, HoldUpload hold) {
+        if (!state.isSetUp()) {
+            return refuseNotSetUp(hold.replyTo());
+        }
+        if (hold.uploadId() == null || hold.uploadId().isBlank() || hold.totalBytes() < 0) {
+            return Effect().reply(hold.replyTo(), new Ack(false, "HoldUpload needs an upload id and a size of 0 bytes or more, got '"
+                    + hold.uploadId() + "' and " + hold.totalBytes() + " bytes"));
+        }
+        long now = nowNanos();
+        Hold current = holds.get(hold.uploadId());
+        long before = current == null ? 0 : current.bytes();
+        if (hold.totalBytes() <= before) {
+            holds.put(hold.uploadId(), new Hold(before, now));
+            return Effect().reply(hold.replyTo(), Ack.done());
+        }
+        long used = storageUsed(state) - before;
+        long quota = state.profile().limits().storageQuotaBytes();
+        if (hold.totalBytes() > quota - used) {
+            return Effect().reply(hold.replyTo(), new Ack(false, quotaExceeded(used, hold.totalBytes(), quota)));
+        }
+        holds.put(hold.uploadId(), new Hold(hold.totalBytes(), now));
+        return Effect().reply(hold.replyTo(), Ack.done());
+    }
+
+    /** The name lets go of {@code key}; the reservation goes with the last holder (or with a legacy reservation that had none). */
+    private ReplyEffect<TenantEvent, TenantState> onLetGoStorage(TenantState state, LetGoStorage letGo) {
+        if (!state.isSetUp()) {
+            return Effect().reply(letGo.replyTo(), new StorageLeft(false, letGo.key(), 0));
+        }
+        Set<String> holders = state.holders().getOrDefault(letGo.key(), Set.of());
+        if (!state.storage().containsKey(letGo.key())) {
+            return Effect().reply(letGo.replyTo(), new StorageLeft(true, letGo.key(), 0));
+        }
+        int left = holders.contains(letGo.holder()) ? holders.size() - 1 : holders.size();
+        if (left > 0) {
+            return holders.contains(letGo.holder())
+                    ? Effect().persist(new StorageLetGo(letGo.key(), letGo.holder()))
+                            .thenReply(letGo.replyTo(), s -> new StorageLeft(true, letGo.key(), left))
+                    : Effect().reply(letGo.replyTo(), new StorageLeft(true, letGo.key(), left));
+        }
+        List<TenantEvent> events = holders.contains(letGo.holder())
+                ? List.of(new StorageLetGo(letGo.key(), letGo.holder()), new StorageReleased(letGo.key()))
+                : List.of(new StorageReleased(letGo.key()));
+        return Effect().persist(events).thenReply(letGo.replyTo(), s -> new StorageLeft(true, letGo.key(), 0));
+    }
+
+    /** Journaled reservations plus the holds of uploads in progress (expired holds dropped first). */
+    private long storageUsed(TenantState state) {
+        long now = nowNanos();
+        long lease = settings.uploadHoldLease().toNanos();
+        holds.values().removeIf(h -> now - h.renewedNanos() >= lease);
+        return state.storageUsedBytes() + holds.values().stream().mapToLong(Hold::bytes).sum();
+    }
+
+    private void dropHold(String uploadId) {
+        if (uploadId != null) {
+            holds.remove(uploadId);
+        }
+    }
+
+    private String quotaExceeded(long used, long requested, long quota) {
+        return "storage quota exceeded for tenant " + tenant + ": used " + used + " bytes, requested " + requested
+                + " bytes, quota " + quota + " bytes";
     }
 
     private ReplyEffect<TenantEvent, TenantState> onReleaseStorage(TenantState state, ReleaseStorage release) {

@@ -13,7 +13,7 @@ import java.util.Set;
 public sealed interface TenantEvent extends CborSerializable
         permits TenantEvent.TenantCreated, TenantEvent.ProfileUpdated, TenantEvent.ApiKeyAdded, TenantEvent.ApiKeyRevoked,
         TenantEvent.CatalogUpdated, TenantEvent.AdapterNameTracked, TenantEvent.StorageReserved, TenantEvent.StorageReleased,
-        TenantEvent.UsageRecorded {
+        TenantEvent.UsageRecorded, TenantEvent.StorageHeld, TenantEvent.StorageLetGo, TenantEvent.UsageExpired {
 
     /** The first {@code Setup}. */
     record TenantCreated(TenantState.Profile profile, long atEpochMillis) implements TenantEvent {
@@ -54,5 +54,17 @@ public sealed interface TenantEvent extends CborSerializable
      * aggregated in memory and journaled every flush interval: added to what the hour holds.
      */
     record UsageRecorded(long epochHour, String model, long requests, long tokens) implements TenantEvent {
+    }
+
+    /** Adapter name {@code holder} uses the reservation (and blob) of {@code key}. */
+    record StorageHeld(String key, String holder) implements TenantEvent {
+    }
+
+    /** Adapter name {@code holder} no longer uses {@code key}; the reservation goes with its last holder. */
+    record StorageLetGo(String key, String holder) implements TenantEvent {
+    }
+
+    /** Usage of the hours before {@code keepFromEpochHour} is dropped ({@code loraplex.tenant.usage-retention}). */
+    record UsageExpired(long keepFromEpochHour) implements TenantEvent {
     }
 }

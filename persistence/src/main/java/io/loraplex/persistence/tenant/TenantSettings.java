@@ -23,10 +23,13 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
  * @param keepSnapshots          snapshots kept (older ones and the events before them are deletable)
  * @param journalBackoffMin      the first restart delay after a journal failure
  * @param journalBackoffMax      the longest restart delay after repeated journal failures
+ * @param uploadHoldLease        how long an upload's hold on the storage quota lasts without being grown or released
+ * @param usageRetention         how long usage hours are kept; older hours are dropped when usage is journaled
  */
 public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval, Duration concurrencyRetryAfter,
         KeyIndexWrite keyIndexWrite, Duration keyIndexWriteTimeout, int keyCommandStash, Duration usageFlushInterval,
-        int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax) {
+        int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax, Duration uploadHoldLease,
+        Duration usageRetention) {
 
     /** Write consistency of the key index. */
     public enum KeyIndexWrite {
@@ -47,6 +50,8 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
         requirePositive("usage-flush-interval", usageFlushInterval);
         requirePositive("journal-failure-backoff.min", journalBackoffMin);
         requirePositive("journal-failure-backoff.max", journalBackoffMax);
+        requirePositive("upload-hold-lease", uploadHoldLease);
+        requirePositive("usage-retention", usageRetention);
         if (snapshotEvery < 1 || keepSnapshots < 1) {
             throw new IllegalArgumentException("loraplex.tenant.snapshot-every and keep-snapshots must be at least 1, got "
                     + snapshotEvery + " and " + keepSnapshots);
@@ -71,7 +76,7 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
                 c.getDuration("concurrency-retry-after"), keyIndexWrite, c.getDuration("key-index.write-timeout"),
                 c.getInt("key-command-stash"), c.getDuration("usage-flush-interval"), c.getInt("snapshot-every"),
                 c.getInt("keep-snapshots"), c.getDuration("journal-failure-backoff.min"),
-                c.getDuration("journal-failure-backoff.max"));
+                c.getDuration("journal-failure-backoff.max"), c.getDuration("upload-hold-lease"), c.getDuration("usage-retention"));
     }
 
     /** The Distributed Data write consistency these settings name. */

@@ -12,9 +12,12 @@ import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
 import io.loraplex.persistence.tenant.TenantEvent.ApiKeyRevoked;
 import io.loraplex.persistence.tenant.TenantEvent.CatalogUpdated;
 import io.loraplex.persistence.tenant.TenantEvent.ProfileUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.StorageHeld;
+import io.loraplex.persistence.tenant.TenantEvent.StorageLetGo;
 import io.loraplex.persistence.tenant.TenantEvent.StorageReleased;
 import io.loraplex.persistence.tenant.TenantEvent.StorageReserved;
 import io.loraplex.persistence.tenant.TenantEvent.TenantCreated;
+import io.loraplex.persistence.tenant.TenantEvent.UsageExpired;
 import io.loraplex.persistence.tenant.TenantEvent.UsageRecorded;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -35,13 +38,27 @@ import java.util.TreeSet;
  * @param adapterNames every adapter name the tenant has, served or not
  * @param storage      reservation key (a content hash) to the bytes it holds of the quota
  * @param usage        epoch hour to model ("" for the base) to requests and tokens, as journaled
+ * @param holders      reservation key to the adapter names whose versions use it: one blob and one reservation
+ *                     shared by every name with the same content, released when the last name lets go
+ *                     (absent in snapshots taken before holders were kept: read as none)
  */
 public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String, CatalogEntry> catalog,
-        Set<String> adapterNames, Map<String, Long> storage, Map<Long, Map<String, Usage>> usage) implements CborSerializable {
+        Set<String> adapterNames, Map<String, Long> storage, Map<Long, Map<String, Usage>> usage,
+        Map<String, Set<String>> holders) implements CborSerializable {
 
-    public static final TenantState EMPTY = new TenantState(null, Map.of(), Map.of(), Set.of(), Map.of(), Map.of());
+    public static final TenantState EMPTY = new TenantState(null, Map.of(), Map.of(), Set.of(), Map.of(), Map.of(), Map.of());
+
+    public TenantState(Profile profile, Map<String, ApiKey> keys, Map<String, CatalogEntry> catalog, Set<String> adapterNames,
+            Map<String, Long> storage, Map<Long, Map<String, Usage>> usage) {
+        this(profile, keys, catalog, adapterNames, storage, usage, Map.of());
+    }
 
     public TenantState {
+        Map<String, Set<String>> heldBy = new HashMap<>();
+        if (holders != null) {
+            holders.forEach((key, names) -> heldBy.put(key, Set.copyOf(names)));
+        }
+        holders = Map.copyOf(heldBy);
         keys = Map.copyOf(keys);
         catalog = Map.copyOf(catalog);
         adapterNames = Set.copyOf(adapterNames);
@@ -101,12 +118,12 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
             case ProfileUpdated e -> withProfile(e.profile());
             case ApiKeyAdded e -> new TenantState(profile,
                     with(keys, e.keyHash(), new ApiKey(e.keyId(), e.label(), e.scopes(), e.atEpochMillis())), catalog,
-                    adapterNames, storage, usage);
-            case ApiKeyRevoked e -> new TenantState(profile, without(keys, e.keyHash()), catalog, adapterNames, storage, usage);
+                    adapterNames, storage, usage, holders);
+            case ApiKeyRevoked e -> new TenantState(profile, without(keys, e.keyHash()), catalog, adapterNames, storage, usage, holders);
             case CatalogUpdated e -> new TenantState(profile, keys, e.promoted() == null && e.canary() == null
                     ? without(catalog, e.name())
                     : with(catalog, e.name(), new CatalogEntry(e.promoted(), e.canary(), e.canaryShare(), e.createdEpochSeconds())),
-                    adapterNames, storage, usage);
+                    adapterNames, storage, usage, holders);
             case AdapterNameTracked e -> {
                 Set<String> names = new HashSet<>(adapterNames);
                 if (e.present()) {
@@ -114,20 +131,41 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
                 } else {
                     names.remove(e.name());
                 }
-                yield new TenantState(profile, keys, catalog, names, storage, usage);
+                yield new TenantState(profile, keys, catalog, names, storage, usage, holders);
             }
-            case StorageReserved e -> new TenantState(profile, keys, catalog, adapterNames, with(storage, e.key(), e.bytes()), usage);
-            case StorageReleased e -> new TenantState(profile, keys, catalog, adapterNames, without(storage, e.key()), usage);
+            case StorageReserved e -> new TenantState(profile, keys, catalog, adapterNames, with(storage, e.key(), e.bytes()), usage, holders);
+            case StorageReleased e -> new TenantState(profile, keys, catalog, adapterNames, without(storage, e.key()), usage, without(holders, e.key()));
+            case StorageHeld e -> {
+                Set<String> names = new HashSet<>(holders.getOrDefault(e.key(), Set.of()));
+                names.add(e.holder());
+                yield new TenantState(profile, keys, catalog, adapterNames, storage, usage, with(holders, e.key(), names));
+            }
+            case StorageLetGo e -> {
+                Set<String> names = new HashSet<>(holders.getOrDefault(e.key(), Set.of()));
+                names.remove(e.holder());
+                yield new TenantState(profile, keys, catalog, adapterNames, storage, usage,
+                        names.isEmpty() ? without(holders, e.key()) : with(holders, e.key(), names));
+            }
+            case UsageExpired e -> {
+                Map<Long, Map<String, Usage>> kept = new HashMap<>(usage);
+                kept.keySet().removeIf(hour -> hour < e.keepFromEpochHour());
+                yield new TenantState(profile, keys, catalog, adapterNames, storage, kept, holders);
+            }
             case UsageRecorded e -> {
                 Map<String, Usage> models = new HashMap<>(usage.getOrDefault(e.epochHour(), Map.of()));
                 models.merge(e.model(), new Usage(e.requests(), e.tokens()), (a, b) -> a.plus(b.requests(), b.tokens()));
-                yield new TenantState(profile, keys, catalog, adapterNames, storage, with(usage, e.epochHour(), models));
+                yield new TenantState(profile, keys, catalog, adapterNames, storage, with(usage, e.epochHour(), models), holders);
             }
         };
     }
 
     private TenantState withProfile(Profile next) {
-        return new TenantState(next, keys, catalog, adapterNames, storage, usage);
+        return new TenantState(next, keys, catalog, adapterNames, storage, usage, holders);
+    }
+
+    /** The oldest hour with journaled usage; {@code Long.MAX_VALUE} when there is none. */
+    long oldestUsageHour() {
+        return usage.keySet().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
     }
 
     /** Bytes of the quota held by every reservation. */
@@ -163,10 +201,14 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
         return List.copyOf(new TreeSet<>(adapterNames));
     }
 
-    /** Every name the Adapter entity knows of: the catalog's and the tracked ones. */
+    /**
+     * Every name the Adapter entity knows of: the catalog's, the tracked ones, and those still
+     * holding storage (a deleted adapter whose clean-up has not finished).
+     */
     Set<String> allAdapterNames() {
         Set<String> all = new TreeSet<>(adapterNames);
         all.addAll(catalog.keySet());
+        holders.values().forEach(all::addAll);
         return all;
     }
 

@@ -32,7 +32,7 @@ import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
-import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
@@ -147,7 +147,7 @@ abstract class AdapterEntitySuite {
         assertEquals(CLOCK.millis(), v1.createdEpochMillis());
         assertEquals(List.of(VersionState.UPLOADED, VersionState.READY), v1.history().stream().map(h -> h.state()).toList());
 
-        assertEquals(new ReserveStorage(hash.hex(), 3 * MB, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
+        assertEquals(new ReserveStorage(hash.hex(), 3 * MB, f.name, null, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
         assertEquals("cafe", f.seen.expectMessageClass(TrackAdapterName.class).name());
         // READY is not served: nothing goes to the catalog
         f.seen.expectNoMessage(Duration.ofMillis(100));
@@ -183,7 +183,7 @@ abstract class AdapterEntitySuite {
         assertEquals(VersionState.REJECTED, v1.state());
         assertEquals(reply.message(), v1.reason());
         awaitBlobDeleted(f.tenant, hash);
-        f.awaitSeen(ReleaseStorage.class, r -> r.key().equals(hash.hex()));
+        f.awaitSeen(LetGoStorage.class, r -> r.key().equals(hash.hex()) && r.holder().equals(f.name));
         // a rejected version is no live version: the same bytes may be tried again, as version 2
         TestCollaborators.VERDICTS.put(hash, Verdict.VALID);
         Reply retried = f.register(hash, MB);
@@ -550,8 +550,8 @@ abstract class AdapterEntitySuite {
         assertFalse(deleted.view().exists());
         assertTrue(deleted.view().versions().isEmpty());
         assertEquals(new UpdateCatalog("cafe", null, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
-        assertEquals(Set.of(h1.hex(), h2.hex()), Set.of(f.seen.expectMessageClass(ReleaseStorage.class).key(),
-                f.seen.expectMessageClass(ReleaseStorage.class).key()));
+        assertEquals(Set.of(h1.hex(), h2.hex()), Set.of(f.seen.expectMessageClass(LetGoStorage.class).key(),
+                f.seen.expectMessageClass(LetGoStorage.class).key()));
         assertEquals(new TrackAdapterName("cafe", false, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
         awaitBlobDeleted(f.tenant, h1);
         awaitBlobDeleted(f.tenant, h2);
@@ -576,7 +576,7 @@ abstract class AdapterEntitySuite {
         assertTrue(reused.ok(), reused.message());
         assertTrue(reused.view().exists());
         assertEquals(List.of(4), reused.view().versions().stream().map(VersionView::version).toList());
-        assertEquals(new ReserveStorage(h1.hex(), MB, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
+        assertEquals(new ReserveStorage(h1.hex(), MB, f.name, null, null), withoutReplyTo(f.seen.expectMessageClass(ReserveStorage.class)));
         assertEquals(new TrackAdapterName("cafe", true, null), withoutReplyTo(f.seen.expectMessageClass(TrackAdapterName.class)));
     }
 
@@ -618,6 +618,61 @@ abstract class AdapterEntitySuite {
         assertFalse(referenced.test(cafe.tenant, rejected));
         assertFalse(referenced.test(cafe.tenant, deleted));
         assertFalse(referenced.test(new TenantId("nobody-" + UUID.randomUUID().toString().substring(0, 8)), ready));
+    }
+
+    @Test
+    void theSameContentUnderTwoNamesSurvivesTheDeleteOfOne() {
+        TenantId tenant = new TenantId("t-" + UUID.randomUUID().toString().substring(0, 12));
+        Fixture cafe = new Fixture(tenant, "cafe");
+        Fixture bistro = new Fixture(tenant, "bistro");
+        ContentHash shared = randomHash();
+        assertTrue(cafe.register(shared, MB).ok());
+        assertTrue(bistro.register(shared, MB).ok());
+        assertEquals(Set.of("cafe", "bistro"), cafe.script.holders.get(shared.hex()));
+
+        assertTrue(cafe.ask(Delete::new).ok());
+        cafe.awaitSeen(LetGoStorage.class, r -> r.key().equals(shared.hex()) && r.holder().equals("cafe"));
+        // bistro still holds it: its reservation stays and no store is asked to delete the blob
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(2), () -> {
+            assertEquals(Set.of("bistro"), cafe.script.holders.get(shared.hex()));
+            return null;
+        });
+        sleep(Duration.ofMillis(500));
+        assertEquals(MB, cafe.script.reserved.get(shared.hex()));
+        assertFalse(TestCollaborators.BLOBS_DELETED.stream().anyMatch(d -> d.hash().equals(shared)));
+
+        assertTrue(bistro.ask(Delete::new).ok());
+        awaitBlobDeleted(tenant, shared);
+        assertFalse(cafe.script.reserved.containsKey(shared.hex()));
+    }
+
+    @Test
+    void aDeletesCleanUpInterruptedByACrashFinishesAfterRecovery() {
+        Fixture f = new Fixture();
+        ContentHash hash = randomHash();
+        assertTrue(f.register(hash, MB).ok());
+        f.script.silentOnLetGo = true;
+        assertTrue(f.ask(Delete::new).ok());
+        f.awaitSeen(LetGoStorage.class, r -> r.key().equals(hash.hex()));
+        // the crash: the delete is journaled, its clean-up never got an answer
+        f.restart();
+        assertFalse(TestCollaborators.BLOBS_DELETED.stream().anyMatch(d -> d.hash().equals(hash)));
+        assertEquals(MB, f.script.reserved.get(hash.hex()));
+
+        f.script.silentOnLetGo = false;
+        f.restart();
+        awaitBlobDeleted(f.tenant, hash);
+        testKit.createTestProbe().awaitAssert(Duration.ofSeconds(5), () -> {
+            assertFalse(f.script.reserved.containsKey(hash.hex()));
+            return null;
+        });
+        // confirmed and journaled: a later recovery does not clean up again
+        sleep(Duration.ofMillis(500));
+        drain(f.seen);
+        f.restart();
+        f.get();
+        List<TenantProtocol.Command> after = drain(f.seen);
+        assertFalse(after.stream().anyMatch(LetGoStorage.class::isInstance), after.toString());
     }
 
     // ---- helpers
@@ -713,7 +768,7 @@ abstract class AdapterEntitySuite {
     /** The command with its replyTo cleared, to compare the rest. */
     static TenantProtocol.Command withoutReplyTo(TenantProtocol.Command command) {
         return switch (command) {
-            case ReserveStorage c -> new ReserveStorage(c.key(), c.bytes(), null);
+            case ReserveStorage c -> new ReserveStorage(c.key(), c.bytes(), c.holder(), c.fromUpload(), null);
             case UpdateCatalog c -> new UpdateCatalog(c.name(), c.promoted(), c.canary(), c.canaryShare(), null);
             case TrackAdapterName c -> new TrackAdapterName(c.name(), c.present(), null);
             default -> command;
@@ -746,5 +801,25 @@ abstract class AdapterEntitySuite {
                 new SnapshotProtocol.LoadSnapshot(persistenceId, SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
                 Duration.ofSeconds(5)).toCompletableFuture().get();
         return result.snapshot().isDefined() ? result.snapshot().get().snapshot() : null;
+    }
+
+    static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** What the probe receives until it stays quiet for half a second. */
+    static List<TenantProtocol.Command> drain(TestProbe<TenantProtocol.Command> probe) {
+        List<TenantProtocol.Command> got = new java.util.ArrayList<>();
+        while (true) {
+            try {
+                got.add(probe.receiveMessage(Duration.ofMillis(500)));
+            } catch (AssertionError quiet) {
+                return got;
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@ package io.loraplex.persistence.adapter;
 
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
+import io.loraplex.persistence.adapter.AdapterEvent.CleanupCompleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
 import io.loraplex.persistence.adapter.AdapterEvent.RolledBack;
@@ -47,13 +48,14 @@ final class AdapterSamples {
                 new VersionUploaded(4, H4, 4_096L, "upload", T0 + 11_100),
                 new VersionValidated(4, "base-9f2c", 4, T0 + 11_200),
                 new VersionFailed(4, "adapter t/cafe@4 produced a non-finite logit (NaN at token 7)", T0 + 11_300),
-                new AdapterDeleted(List.of(H1, H2, H3, H4), T0 + 12_000));
+                new AdapterDeleted(List.of(H1, H2, H3, H4), T0 + 12_000, List.of(H1, H2)),
+                new CleanupCompleted(List.of(H1), T0 + 13_000));
     }
 
     /** The state of {@link #events()} before the delete: every kind of field set. */
     static AdapterState state() {
         AdapterState state = AdapterState.EMPTY;
-        for (AdapterEvent event : events().subList(0, events().size() - 1)) {
+        for (AdapterEvent event : events().subList(0, events().size() - 2)) {
             state = state.apply(event);
         }
         return state;

@@ -8,6 +8,7 @@ import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -36,6 +37,10 @@ final class TestCollaborators {
         /** Leaves UpdateCatalog unanswered: the test acknowledges it from {@code seen}. */
         volatile boolean manualCatalog;
         final Map<String, Long> reserved = new ConcurrentHashMap<>();
+        /** key to the adapter names holding it, as the real entity keeps them */
+        final Map<String, Set<String>> holders = new ConcurrentHashMap<>();
+        /** Leaves LetGoStorage unanswered: a clean-up that cannot finish (a crash, a tenant down). */
+        volatile boolean silentOnLetGo;
 
         TenantScript(ActorRef<TenantProtocol.Command> seen) {
             this.seen = seen;
@@ -57,17 +62,36 @@ final class TestCollaborators {
             switch (command) {
                 case TenantProtocol.ReserveStorage c -> {
                     long used = script.reserved.values().stream().mapToLong(Long::longValue).sum();
-                    if (c.bytes() > script.quota - used) {
+                    if (script.reserved.containsKey(c.key())) {
+                        if (c.holder() != null) {
+                            script.holders.computeIfAbsent(c.key(), k -> ConcurrentHashMap.newKeySet()).add(c.holder());
+                        }
+                        c.replyTo().tell(Ack.done());
+                    } else if (c.bytes() > script.quota - used) {
                         c.replyTo().tell(new Ack(false, "storage quota exceeded for tenant " + id + ": used " + used
                                 + " bytes, requested " + c.bytes() + " bytes, quota " + script.quota + " bytes"));
                     } else {
                         script.reserved.put(c.key(), c.bytes());
+                        if (c.holder() != null) {
+                            script.holders.computeIfAbsent(c.key(), k -> ConcurrentHashMap.newKeySet()).add(c.holder());
+                        }
                         c.replyTo().tell(Ack.done());
                     }
                 }
                 case TenantProtocol.ReleaseStorage c -> {
                     script.reserved.remove(c.key());
                     c.replyTo().tell(Ack.done());
+                }
+                case TenantProtocol.LetGoStorage c -> {
+                    if (!script.silentOnLetGo) {
+                        Set<String> names = script.holders.getOrDefault(c.key(), Set.of());
+                        names.remove(c.holder());
+                        if (names.isEmpty()) {
+                            script.holders.remove(c.key());
+                            script.reserved.remove(c.key());
+                        }
+                        c.replyTo().tell(new TenantProtocol.StorageLeft(true, c.key(), names.size()));
+                    }
                 }
                 case TenantProtocol.UpdateCatalog c -> {
                     if (!script.manualCatalog) {

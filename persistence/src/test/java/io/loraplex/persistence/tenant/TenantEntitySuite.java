@@ -20,7 +20,11 @@ import io.loraplex.cluster.tenant.TenantProtocol.KeyList;
 import io.loraplex.cluster.tenant.TenantProtocol.ListAdapterNames;
 import io.loraplex.cluster.tenant.TenantProtocol.ListApiKeys;
 import io.loraplex.cluster.tenant.TenantProtocol.Passivate;
+import io.loraplex.cluster.tenant.TenantProtocol.HoldUpload;
+import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
+import io.loraplex.cluster.tenant.TenantProtocol.ReleaseUpload;
+import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
@@ -347,10 +351,12 @@ abstract class TenantEntitySuite {
         clock.advance(Duration.ofSeconds(10));
         assertInstanceOf(Admitted.class, admit(id, "r2", key, Scope.CHAT, null, 300));
 
-        // more than the bucket ever holds: refused, with the time to a full bucket
-        Denied tooLarge = assertDenied(DenyReason.RATE_LIMITED, admit(id, "r3", key, Scope.CHAT, null, 601));
-        assertTrue(tooLarge.message().contains("Request too large"), tooLarge.message());
-        assertEquals(60_000, tooLarge.retryAfterMillis());
+        // more than the bucket ever holds: no wait helps, so not rate limited but too large, naming the limits
+        Denied tooLarge = assertDenied(DenyReason.REQUEST_TOO_LARGE, admit(id, "r3", key, Scope.CHAT, null, 601));
+        assertTrue(tooLarge.message().contains("it may use 601 tokens"), tooLarge.message());
+        assertTrue(tooLarge.message().contains("limit of 600 tokens per minute"), tooLarge.message());
+        assertTrue(tooLarge.message().contains("largest max_tokens per request is 4096"), tooLarge.message());
+        assertEquals(0, tooLarge.retryAfterMillis());
     }
 
     @Test
@@ -595,7 +601,72 @@ abstract class TenantEntitySuite {
         assertFalse(ack(newTenantId(), r -> new ReleaseStorage("k1", r)).ok());
     }
 
+    @Test
+    void oneContentUnderTwoNamesSharesOneReservationUntilTheLastNameLetsGo() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Shared", "pro", 1.0,
+                new Limits(1000, 1000, 1_000_000, 10, 4096, 1000), r)));
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new ReserveStorage("blob", 600, "cafe", null, r)));
+        // the same content under a second name: not charged again, though 600 more would pass the quota
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new ReserveStorage("blob", 600, "bistro", null, r)));
+        assertEquals(600, ask(entity, Info.class, GetInfo::new).storageUsedBytes());
+
+        assertEquals(new StorageLeft(true, "blob", 1), ask(entity, StorageLeft.class, r -> new LetGoStorage("blob", "cafe", r)));
+        assertEquals(600, ask(entity, Info.class, GetInfo::new).storageUsedBytes());
+        // holders are journaled: a restart keeps the one left, and its name is asked for its view on recovery
+        entity = restart(entity, id);
+        assertEquals(new StorageLeft(true, "blob", 1), ask(entity, StorageLeft.class, r -> new LetGoStorage("blob", "cafe", r)));
+        assertEquals(new StorageLeft(true, "blob", 0), ask(entity, StorageLeft.class, r -> new LetGoStorage("blob", "bistro", r)));
+        assertEquals(0, ask(entity, Info.class, GetInfo::new).storageUsedBytes());
+        assertEquals(new StorageLeft(true, "blob", 0), ask(entity, StorageLeft.class, r -> new LetGoStorage("blob", "bistro", r)));
+        assertFalse(ask(spawn(newTenantId()), StorageLeft.class, r -> new LetGoStorage("blob", "cafe", r)).ok());
+    }
+
+    @Test
+    void uploadHoldsCountAgainstTheQuotaAndBecomeTheBlobsReservation() {
+        String id = setUp(new Limits(1000, 1000, 1_000_000, 10, 4096, 1000));
+        assertEquals(Ack.done(), ack(id, r -> new HoldUpload("u1", 300, r)));
+        assertEquals(Ack.done(), ack(id, r -> new HoldUpload("u1", 600, r)));
+        Ack over = ack(id, r -> new HoldUpload("u2", 500, r));
+        assertFalse(over.ok());
+        assertTrue(over.message().contains("used 600 bytes, requested 500 bytes, quota 1000 bytes"), over.message());
+        assertEquals(600, info(id).storageUsedBytes());
+        // the upload's blob is 550 bytes: its hold becomes the reservation, never counted twice
+        assertEquals(Ack.done(), ack(id, r -> new ReserveStorage("blob", 550, "cafe", "u1", r)));
+        assertEquals(550, info(id).storageUsedBytes());
+        assertEquals(Ack.done(), ack(id, r -> new HoldUpload("u2", 450, r)));
+        assertEquals(1000, info(id).storageUsedBytes());
+        assertEquals(Ack.done(), ack(id, r -> new ReleaseUpload("u2", r)));
+        assertEquals(Ack.done(), ack(id, r -> new ReleaseUpload("u2", r)));
+        assertEquals(550, info(id).storageUsedBytes());
+    }
+
     // ---- usage
+
+    @Test
+    void usageOlderThanTheRetentionIsDroppedWhenUsageIsJournaled() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Retention", "pro", 1.0, ROOMY, r)));
+        String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(key, Set.of(Scope.CHAT), r)));
+        long oldHour = clock.instant().getEpochSecond() / 3600;
+        admitAndFinish(entity, key, "old", null, 5);
+        TestProbe<Object> watcher = testKit.createTestProbe();
+        entity.tell(new Passivate());
+        watcher.expectTerminated(entity);
+
+        clock.advance(settings.usageRetention().plusHours(2));
+        long newHour = clock.instant().getEpochSecond() / 3600;
+        entity = spawn(id);
+        assertEquals(List.of(new UsageRow(oldHour, "", 1, 5)), ask(entity, UsageReport.class, r -> new GetUsage(0, newHour, r)).rows());
+        admitAndFinish(entity, key, "new", null, 7);
+        entity.tell(new Passivate());
+        watcher.expectTerminated(entity);
+        entity = spawn(id);
+        assertEquals(List.of(new UsageRow(newHour, "", 1, 7)), ask(entity, UsageReport.class, r -> new GetUsage(0, newHour, r)).rows());
+    }
 
     @Test
     void usageIsCountedPerHourAndModelAndJournaledOnPassivation() {

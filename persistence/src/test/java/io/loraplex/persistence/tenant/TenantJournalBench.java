@@ -41,7 +41,8 @@ import org.apache.pekko.cluster.typed.Join;
  *     -Dexec.mainClass=io.loraplex.persistence.tenant.TenantJournalBench -Dexec.args="h2 10000 64"
  * </pre>
  *
- * ({@code cassandra} instead of {@code h2}: against 127.0.0.1:9042, see deploy/cassandra/cassandra.sh).
+ * ({@code embedded} instead of {@code h2}: the embedded journal, fsync on; {@code embedded-nosync}: with
+ * {@code fsync = off}; {@code cassandra}: against 127.0.0.1:9042, see deploy/cassandra/cassandra.sh).
  */
 public final class TenantJournalBench {
 
@@ -57,13 +58,16 @@ public final class TenantJournalBench {
         int concurrency = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         Config journalConfig = switch (journal) {
             case "h2" -> Journals.h2(Files.createTempDirectory("loraplex-bench"));
+            case "embedded" -> Journals.embedded(Files.createTempDirectory("loraplex-bench"));
+            case "embedded-nosync" -> ConfigFactory.parseString("loraplex-journal.fsync = off")
+                    .withFallback(Journals.embedded(Files.createTempDirectory("loraplex-bench")));
             case "cassandra" -> {
                 try (CqlSession session = CassandraNode.session()) {
                     session.execute(CassandraNode.schemaChange("DROP KEYSPACE IF EXISTS loraplex_bench"));
                 }
                 yield Journals.cassandra(CassandraNode.HOST, CassandraNode.PORT, "loraplex_bench");
             }
-            default -> throw new IllegalArgumentException("journal is h2 or cassandra, got " + journal);
+            default -> throw new IllegalArgumentException("journal is embedded, embedded-nosync, h2 or cassandra, got " + journal);
         };
         Config config = journalConfig.withFallback(ConfigFactory.parseString("""
                 pekko.loglevel = WARNING

@@ -10,7 +10,10 @@ import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
 import io.loraplex.persistence.tenant.TenantEvent.ApiKeyRevoked;
 import io.loraplex.persistence.tenant.TenantEvent.CatalogUpdated;
 import io.loraplex.persistence.tenant.TenantEvent.ProfileUpdated;
+import io.loraplex.persistence.tenant.TenantEvent.StorageHeld;
+import io.loraplex.persistence.tenant.TenantEvent.StorageLetGo;
 import io.loraplex.persistence.tenant.TenantEvent.StorageReleased;
+import io.loraplex.persistence.tenant.TenantEvent.UsageExpired;
 import io.loraplex.persistence.tenant.TenantEvent.StorageReserved;
 import io.loraplex.persistence.tenant.TenantEvent.TenantCreated;
 import io.loraplex.persistence.tenant.TenantEvent.UsageRecorded;
@@ -51,7 +54,11 @@ final class TenantSamples {
                 new StorageReserved("a".repeat(64), 52_428_800L),
                 new StorageReleased("e".repeat(64)),
                 new UsageRecorded(490_896L, "cafe", 3, 420),
-                new UsageRecorded(490_896L, "", 1, 17));
+                new UsageRecorded(490_896L, "", 1, 17),
+                new StorageHeld("a".repeat(64), "cafe"),
+                new StorageHeld("a".repeat(64), "latte"),
+                new StorageLetGo("a".repeat(64), "latte"),
+                new UsageExpired(490_000L));
     }
 
     /** What {@link #events()} add up to. */

@@ -37,9 +37,13 @@ import org.apache.pekko.util.ByteString;
  * then the caller's Adapter entity registers it as a new version and has it validated. Any failure
  * before the blob is stored aborts the upload, so nothing of it remains.
  *
- * <p>A blob stored whose registration is then refused (over quota, say) stays until the blob
- * store's start sweep removes unreferenced blobs: removing it here could take a blob another
- * adapter of the tenant with the same content uses.
+ * <p>The store charges the bytes to the tenant's storage quota before writing them (an archive's
+ * unpacked content too): over the quota the upload is refused with 413 naming it. The stored
+ * blob's hold becomes its version's reservation at registration; what is left is released after.
+ *
+ * <p>A blob stored whose registration is then refused stays until the blob store's start sweep
+ * removes unreferenced blobs: removing it here could take a blob another adapter of the tenant
+ * with the same content uses.
  */
 final class AdapterUpload {
 
@@ -109,9 +113,10 @@ final class AdapterUpload {
     private CompletionStage<Done> part(Upload upload, Multipart.FormData.BodyPart part) {
         String field = part.getName();
         String fileName = baseName(part.getFilename().orElse(""));
-        if (fileName.codePointCount(0, fileName.length()) > TextLimits.FILE_NAME) {
+        ApiError badName = UploadParts.fileNameProblem(field, fileName);
+        if (badName != null) {
             part.getEntity().discardBytes(materializer);
-            TextLimits.require(field, "the file name of part '" + field + "'", fileName, TextLimits.FILE_NAME);
+            return CompletableFuture.failedFuture(badName.toException());
         }
         if (fileName.isEmpty() && field.equals(NAME_FIELD)) {
             return part.getEntity().getDataBytes().limitWeighted(MAX_NAME_BYTES, bytes -> (long) bytes.size())
@@ -183,11 +188,13 @@ final class AdapterUpload {
         }
         return finish(upload).thenCompose(stored -> {
             if (!stored.ok()) {
-                throw storeError(stored.error());
+                throw storeError(stored);
             }
+            // the upload's hold on the quota becomes the version's reservation in the registration
             return entities.adapter(upload.caller.tenant(), upload.name, replyTo -> new AdapterProtocol.RegisterVersion(
-                            upload.caller.tenant(), upload.name, stored.hash(), stored.bytes(), "upload", replyTo),
+                            upload.caller.tenant(), upload.name, stored.hash(), stored.bytes(), "upload", stored.uploadId(), replyTo),
                     settings.registerTimeout())
+                    .whenComplete((reply, failure) -> releaseHold(upload))
                     .thenApply(reply -> registered(upload.name, stored.hash(), reply));
         });
     }
@@ -239,8 +246,9 @@ final class AdapterUpload {
                     : ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
         }
         return finish(upload).thenApply(stored -> {
+            releaseHold(upload);
             if (!stored.ok()) {
-                throw storeError(stored.error());
+                throw storeError(stored);
             }
             // the store got whole files, but the form around them broke: its blob stays unreferenced until the sweep
             throw ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
@@ -249,6 +257,14 @@ final class AdapterUpload {
 
     private CompletionStage<BlobProtocol.Stored> finish(Upload upload) {
         return askStore(upload, replyTo -> new BlobProtocol.Finish(upload.uploadId, replyTo));
+    }
+
+    /**
+     * Drops what is left of the upload's hold on the quota: nothing once the registration converted
+     * it; the whole hold when the registration reused a version, was refused or did not answer.
+     */
+    private void releaseHold(Upload upload) {
+        entities.<TenantProtocol.Ack>tenant(upload.caller.tenant(), replyTo -> new TenantProtocol.ReleaseUpload(upload.uploadId, replyTo));
     }
 
     private void abort(Upload upload) {
@@ -264,6 +280,14 @@ final class AdapterUpload {
                 .exceptionally(t -> {
                     throw ApiError.unavailable("The blob store did not answer; retry the upload.").toException();
                 });
+    }
+
+    /** 413 naming the quota when the tenant's storage quota refused the bytes; else as {@link #storeError(String)}. */
+    private static ApiException storeError(BlobProtocol.Stored stored) {
+        if (stored.overQuota()) {
+            return ApiError.quotaExceeded(stored.error()).toException();
+        }
+        return storeError(stored.error());
     }
 
     /** 413 for the store's over-limit refusal, 400 for every other (names the file or archive problem). */

@@ -219,6 +219,8 @@ public final class CompletionFlow {
             case FORBIDDEN -> ApiError.forbidden(d.message());
             case MODEL_NOT_FOUND -> ApiError.modelNotFound(req.model());
             case RATE_LIMITED -> ApiError.rateLimited(d.message(), d.retryAfterMillis());
+            case REQUEST_TOO_LARGE -> new ApiError(400, d.message(), ApiError.INVALID_REQUEST,
+                    req.sampling().maxTokensParam() != null ? req.sampling().maxTokensParam() : "max_tokens", "request_too_large", 0);
         };
     }
 
@@ -366,7 +368,8 @@ public final class CompletionFlow {
             return ApiError.unavailable("The GPU node did not answer within " + seconds(settings.generateTimeout())
                     + "; retry the request.");
         }
-        return ApiError.internal("could not reach the GPU node: " + t);
+        log.error("could not reach the GPU node", t);
+        return ApiError.internal("The server could not reach the GPU node; retry the request.");
     }
 
     /** A node's refusal as the HTTP error it stands for; parameters are named as the client wrote them. */

@@ -16,7 +16,6 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Multipart;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
-import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -57,19 +56,36 @@ final class FilesFlow {
             return Unmarshaller.entityToMultipartFormData()
                     .unmarshal(request.entity().withSizeLimit(calls.settings.maxFileBytes() + 64 * 1024), materializer)
                     .exceptionally(t -> {
+                        if (UploadParts.hitSizeLimit(t)) {
+                            throw ApiError.tooLarge(calls.settings.maxFileBytes()).toException();
+                        }
                         throw ApiError.invalid(null, "the body must be multipart/form-data with a 'file' and a 'purpose' part: "
                                 + Responses.unwrap(t).getMessage()).toException();
                     })
                     .thenCompose(form -> form.getParts()
                             .mapAsync(1, part -> part(caller, fileId, part, upload))
-                            .runWith(Sink.ignore(), materializer))
+                            .runWith(Sink.ignore(), materializer)
+                            .exceptionally(t -> {
+                                Throwable cause = Responses.unwrap(t);
+                                if (cause instanceof ApiException || UploadParts.hitSizeLimit(cause)) {
+                                    throw t instanceof RuntimeException r ? r : new java.util.concurrent.CompletionException(t);
+                                }
+                                // the parser failing part-way (a part header over its limit, a broken boundary) is the body's fault
+                                throw ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
+                            }))
                     .thenCompose(done -> validate(caller, upload))
                     .whenComplete((response, failure) -> {
                         if (failure != null && upload.stored != null) {
                             delete(upload.stored);
                         }
                     });
-        }).exceptionally(FilesFlow::failed);
+        }).exceptionally(t -> {
+            // the form parser reaches the body's limit before the file's stream does when the body is far above it
+            if (!(Responses.unwrap(t) instanceof ApiException) && UploadParts.hitSizeLimit(t)) {
+                return Responses.error(ApiError.tooLarge(calls.settings.maxFileBytes()));
+            }
+            return failed(t);
+        });
     }
 
     private CompletionStage<Done> part(Caller caller, String fileId, Multipart.FormData.BodyPart part, Upload upload) {
@@ -84,11 +100,12 @@ final class FilesFlow {
                     part.getEntity().discardBytes(materializer);
                     throw ApiError.invalid("file", "only one 'file' part may be sent").toException();
                 }
-                String filename = part.getFilename().orElse("upload.jsonl");
-                if (filename.codePointCount(0, filename.length()) > TextLimits.FILE_NAME) {
+                upload.filename = part.getFilename().orElse("upload.jsonl");
+                ApiError badName = UploadParts.fileNameProblem("file", upload.filename);
+                if (badName != null) {
                     part.getEntity().discardBytes(materializer);
+                    throw badName.toException();
                 }
-                upload.filename = TextLimits.require("file", "the file name", filename, TextLimits.FILE_NAME);
                 yield store(caller, fileId, part, upload);
             }
             default -> {
@@ -116,7 +133,7 @@ final class FilesFlow {
                             .thenCompose(failure -> {
                                 if (failure != null) {
                                     store.tell(new FileStoreProtocol.Abort(sink.uploadId()));
-                                    throw (tooLarge(failure) ? ApiError.tooLarge(limit)
+                                    throw (UploadParts.hitSizeLimit(failure) ? ApiError.tooLarge(limit)
                                             : ApiError.invalid("file", "the upload did not complete: " + failure.getMessage()))
                                             .toException();
                                 }
@@ -134,15 +151,6 @@ final class FilesFlow {
                     upload.stored = stored.file();
                     return Done.getInstance();
                 }));
-    }
-
-    private static boolean tooLarge(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof EntityStreamSizeException) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Checks the parts, has a GPU node validate the file, and records it. */

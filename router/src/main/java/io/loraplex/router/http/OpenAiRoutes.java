@@ -115,7 +115,7 @@ public final class OpenAiRoutes extends AllDirectives {
                 .match(ApiException.class, e -> complete(Responses.error(e.error())))
                 .match(Throwable.class, e -> {
                     log.error("a route failed", e);
-                    return complete(Responses.error(ApiError.internal("internal error: " + e)));
+                    return complete(Responses.error(Responses.errorOf(e)));
                 })
                 .build();
     }

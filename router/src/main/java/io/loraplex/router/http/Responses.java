@@ -9,9 +9,14 @@ import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** HTTP responses of the API: JSON bodies and OpenAI error objects. */
 final class Responses {
+
+    private static final Logger log = LoggerFactory.getLogger(Responses.class);
 
     static final ContentType EVENT_STREAM = MediaTypes.TEXT_EVENT_STREAM.toContentType();
 
@@ -37,13 +42,23 @@ final class Responses {
         return response;
     }
 
-    /** The error a failed stage carries; anything not an {@link ApiException} is a 500 that says what broke. */
+    /**
+     * The error a failed stage carries. A body cut at its size limit is a 413 naming the limit;
+     * anything else not an {@link ApiException} is a 500 whose detail (exception class, paths) is
+     * logged, never shown to the client.
+     */
     static ApiError errorOf(Throwable t) {
         Throwable cause = unwrap(t);
         if (cause instanceof ApiException api) {
             return api.error();
         }
-        return ApiError.internal("internal error: " + cause);
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof EntityStreamSizeException size) {
+                return ApiError.tooLarge(size.limit());
+            }
+        }
+        log.error("request failed with an unexpected error", cause);
+        return ApiError.internal("The server had an error while processing your request.");
     }
 
     static Throwable unwrap(Throwable t) {

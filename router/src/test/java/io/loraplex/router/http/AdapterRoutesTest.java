@@ -251,7 +251,7 @@ class AdapterRoutesTest {
         HttpResponse<String> refused = upload(MANAGE_KEY, new MultipartForm().field("name", "longname")
                 .file("file", "c".repeat(300) + ".json", CONFIG));
         assertError(refused, 400, "invalid_request_error", "file", "invalid_value");
-        assertTrue(json(refused.body()).at("/error/message").asText().endsWith("has 305 characters; the limit is 255"),
+        assertTrue(json(refused.body()).at("/error/message").asText().endsWith("is 305 characters; a file name has at most 255"),
                 refused.body());
     }
 

@@ -74,10 +74,15 @@ class FineTuningApiTest {
 
     /** A multipart upload: the file part first (as the official client sends it), then purpose (unless null). */
     static HttpResponse<String> upload(String key, String purpose, String content) {
+        return upload(key, purpose, content, "train.jsonl");
+    }
+
+    static HttpResponse<String> upload(String key, String purpose, String content, String fileName) {
         String boundary = "----loraplex-test-boundary";
         StringBuilder body = new StringBuilder();
         if (content != null) {
-            body.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"file\"; filename=\"train.jsonl\"\r\n")
+            body.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"file\"; filename=\"")
+                    .append(fileName).append("\"\r\n")
                     .append("Content-Type: application/jsonl\r\n\r\n").append(content).append("\r\n");
         }
         if (purpose != null) {
@@ -191,6 +196,32 @@ class FineTuningApiTest {
         OpenAiApiTestSupport.assertError(post("/v1/files", "{}"), 400, "invalid_request_error", null, "invalid_value");
         OpenAiApiTestSupport.assertError(upload("sk-nobody-0123456789", "fine-tune", VALID), 401, "invalid_request_error", null,
                 "invalid_api_key");
+    }
+
+    @Test
+    void aBodyFarAboveTheFileLimitGets413NamingTheLimit() {
+        // far above the limit and the form's slack: the multipart parser, not the file's stream, hits the limit first
+        HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", "x".repeat(400_000));
+        OpenAiApiTestSupport.assertError(response, 413, "invalid_request_error", null, "request_too_large");
+        String message = json(response.body()).get("error").get("message").asText();
+        assertTrue(message.contains("limit of 4096 bytes"), message);
+    }
+
+    @Test
+    void anOverlongFileNameGets400NamingTheLimit() {
+        HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", VALID, "t".repeat(300) + ".jsonl");
+        OpenAiApiTestSupport.assertError(response, 400, "invalid_request_error", "file", "invalid_value");
+        String message = json(response.body()).get("error").get("message").asText();
+        assertTrue(message.contains("306 characters") && message.contains("at most 255"), message);
+    }
+
+    @Test
+    void aFileNameLongerThanAPartHeaderMayBeGets400NamingTheLimit() {
+        HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", VALID, "t".repeat(20_000) + ".jsonl");
+        OpenAiApiTestSupport.assertError(response, 400, "invalid_request_error", null, "invalid_value");
+        String message = json(response.body()).get("error").get("message").asText();
+        assertTrue(message.contains("limit of 8192 characters"), message);
+        assertFalse(message.contains("Exception"), message);
     }
 
     @Test

@@ -456,6 +456,15 @@ class OpenAiApiTest {
     }
 
     @Test
+    void maxTokensNoWaitCanServeIsA400NamingTheLimitNotA429() {
+        HttpResponse<String> response = router.post("/v1/chat/completions", chat("cafe", "hi", "\"max_tokens\":2000000"));
+        assertError(response, 400, "invalid_request_error", "max_tokens", "request_too_large");
+        String message = json(response.body()).get("error").get("message").asText();
+        assertTrue(message.contains("limit of " + FakeTenants.TOKENS_PER_MINUTE + " tokens per minute"), message);
+        assertTrue(response.headers().firstValue("Retry-After").isEmpty());
+    }
+
+    @Test
     void missingOrBadKey() {
         assertError(router.send("POST", "/v1/chat/completions", null, chat("cafe", "hi", "")), 401, "invalid_request_error", null,
                 "invalid_api_key");

@@ -166,9 +166,16 @@ public final class FakeTenants {
         });
     }
 
+    /** The tokens a request may use at most, as a tenant's bucket that never holds more. */
+    public static final int TOKENS_PER_MINUTE = 1_000_000;
+
     private TenantProtocol.Admission admission(String tenantId, Admit admit) {
         if (!tenantId.equals(keys.get(admit.keyHash()))) {
             return new TenantProtocol.Denied(DenyReason.UNAUTHORIZED, "unknown key", 0);
+        }
+        if (admit.tokens() > TOKENS_PER_MINUTE) {
+            return new TenantProtocol.Denied(DenyReason.REQUEST_TOO_LARGE, "Request too large for tenant " + tenantId + ": it may use "
+                    + admit.tokens() + " tokens, above the limit of " + TOKENS_PER_MINUTE + " tokens per minute", 0);
         }
         if (rateLimited.contains(tenantId)) {
             return new TenantProtocol.Denied(DenyReason.RATE_LIMITED, "Rate limit reached for requests: 1 per second", 1500);
