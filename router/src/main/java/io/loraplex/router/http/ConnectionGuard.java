@@ -70,6 +70,10 @@ final class ConnectionGuard extends GraphStage<BidiShape<ByteString, ByteString,
     static final Duration SETTLE = Duration.ofMillis(200);
 
     private static final long NONE = Long.MIN_VALUE;
+    /** What the server layer sees when a limit closes the connection; never reaches a client. */
+    private static final RuntimeException LIMIT_REACHED = new RuntimeException("connection closed by a connection limit", null,
+            false, false) {
+    };
     private static final String DEADLINE = "deadline";
     private static final String SETTLED = "settled";
 
@@ -281,10 +285,21 @@ final class ConnectionGuard extends GraphStage<BidiShape<ByteString, ByteString,
                         badTraffic.report(limit.kind, "closed the connection from " + remote + " after "
                                 + Duration.ofNanos(now - openedAt).toMillis() + " ms open");
                     }
-                    completeStage();
+                    closeForLimit();
                 } else {
                     scheduleOnce(DEADLINE, Duration.ofNanos(at - now));
                 }
+            }
+
+            /**
+             * Closes the socket, and fails (rather than ends) the server layer's input: an end of input in the middle
+             * of a trickled request would make Pekko log it as malformed, a second line for the same connection.
+             */
+            private void closeForLimit() {
+                complete(toClient);
+                cancel(fromClient);
+                cancel(fromServer);
+                fail(toServer, LIMIT_REACHED);
             }
 
             /** Re-arms the timer for the limit that now applies; bytes only move deadlines later, so they need no re-arm. */
