@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
  * @param maxBodyBytes                 request bodies above this get 413
  * @param completionsDefaultMaxTokens  max_tokens of /v1/completions when the request omits it (OpenAI's 16)
  * @param requestTimeout               how long a non-streaming request may take; also the node's deadline for it
- * @param idleTimeout                  HTTP connection idle timeout; above requestTimeout
+ * @param idleTimeout                  a connection with a request in flight and no bytes for this long closes; above
+ *                                     requestTimeout
  * @param streamStartTimeout           a streaming body the HTTP layer has not taken by then is cancelled
  * @param sseKeepAlive                 an SSE comment after this much silence
  * @param shutdownHardDeadline         in-flight requests' grace on coordinated shutdown
@@ -25,6 +26,7 @@ import java.util.regex.Pattern;
  * @param adminKeySha256               SHA-256 (hex) of the admin key of {@code /v1/admin/...}; empty: admin API disabled
  * @param manageTimeout                how long the adapter and admin routes wait for a Tenant or Adapter entity
  * @param registerTimeout              how long an upload waits for its version to be validated (READY or REJECTED)
+ * @param noNodeRetryAfter             the Retry-After of a 503 because no GPU node is ready
  */
 public record RouterSettings(
         String host,
@@ -51,7 +53,8 @@ public record RouterSettings(
         long maxAdapterUploadBytes,
         String adminKeySha256,
         Duration manageTimeout,
-        Duration registerTimeout) {
+        Duration registerTimeout,
+        Duration noNodeRetryAfter) {
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
 
@@ -81,7 +84,7 @@ public record RouterSettings(
         }
         for (Duration d : new Duration[] {admitTimeout, generateTimeout, modelsTimeout, requestTimeout, streamStartTimeout,
                 sseKeepAlive, shutdownHardDeadline, statsInterval, statsTimeout, metricsTickInterval, metricsRefreshInterval,
-                manageTimeout, registerTimeout}) {
+                manageTimeout, registerTimeout, noNodeRetryAfter}) {
             if (d.isNegative() || d.isZero()) {
                 throw new IllegalArgumentException("loraplex.router: every duration must be positive, got " + d);
             }
@@ -115,6 +118,7 @@ public record RouterSettings(
                 c.getBytes("max-adapter-upload"),
                 c.getString("admin-key-sha256"),
                 c.getDuration("manage-timeout"),
-                c.getDuration("register-timeout"));
+                c.getDuration("register-timeout"),
+                c.getDuration("no-node-retry-after"));
     }
 }

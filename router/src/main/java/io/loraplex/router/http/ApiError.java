@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * One error as OpenAI writes it: {@code {"error": {"message", "type", "param", "code"}}} with its HTTP
- * status. {@code retryAfterSeconds} above 0 adds a {@code Retry-After} header (429).
+ * status. {@code retryAfterSeconds} above 0 adds a {@code Retry-After} header (429, and 503 without a ready node).
  */
 public record ApiError(int status, String message, String type, String param, String code, long retryAfterSeconds) {
 
@@ -112,6 +112,15 @@ public record ApiError(int status, String message, String type, String param, St
     /** 503: no capacity (no ready node, a node overloaded, a role not answering). */
     public static ApiError unavailable(String message) {
         return new ApiError(503, message, SERVER_ERROR, null, "service_unavailable", 0);
+    }
+
+    /**
+     * 503: no GPU node is ready for the request; {@code Retry-After} says when one may be (whole seconds, at least 1),
+     * so clients back off instead of retrying at once.
+     */
+    public static ApiError noNodeReady(String message, java.time.Duration retryAfter) {
+        return new ApiError(503, message, SERVER_ERROR, null, "service_unavailable",
+                Math.max(1, (retryAfter.toMillis() + 999) / 1000));
     }
 
     public static ApiError internal(String message) {

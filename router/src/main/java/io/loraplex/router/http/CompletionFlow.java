@@ -300,9 +300,9 @@ public final class CompletionFlow {
             if (lastAttempt != null) {
                 return lastAttempt;
             }
-            return CompletableFuture.failedFuture(ApiError.unavailable(baseModel == null
+            return CompletableFuture.failedFuture(ApiError.noNodeReady(baseModel == null
                     ? "No GPU node is ready to serve this request; retry later."
-                    : "No GPU node serving " + baseModel + " is ready; retry later.").toException());
+                    : "No GPU node serving " + baseModel + " is ready; retry later.", settings.noNodeRetryAfter()).toException());
         }
         ActorRef<GpuNodeProtocol.Command> ref = node.get().ref();
         CompletableFuture<GenerateReply> asked = AskPattern.<GpuNodeProtocol.Command, GenerateReply>ask(ref,

@@ -238,7 +238,8 @@ public final class FleetRoutes extends AllDirectives {
     private CompletionStage<HttpResponse> place(TenantId tenant, String model, String baseModel, AdapterRef ref) {
         Optional<NodeView> chosen = placement.rank(ref, baseModel, Set.of()).stream().findFirst();
         if (chosen.isEmpty()) {
-            throw ApiError.unavailable("No GPU node is ready to serve " + model + "; retry later.").toException();
+            throw ApiError.noNodeReady("No GPU node is ready to serve " + model + "; retry later.", settings.noNodeRetryAfter())
+                    .toException();
         }
         NodeView node = chosen.get();
         String id = "sess_" + HexFormat.of().formatHex(bytes(12));

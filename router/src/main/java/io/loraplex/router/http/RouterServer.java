@@ -1,7 +1,7 @@
 package io.loraplex.router.http;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import io.loraplex.router.ConnectionSettings;
 import io.loraplex.router.RouterSettings;
 import io.loraplex.router.auth.KeyIndex;
 import io.loraplex.router.metrics.RouterMetrics;
@@ -9,7 +9,6 @@ import io.loraplex.router.placement.Fleet;
 import io.loraplex.router.placement.Placement;
 import io.loraplex.router.placement.Sessions;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -18,9 +17,6 @@ import java.util.function.IntSupplier;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
-import org.apache.pekko.http.javadsl.settings.ServerSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * flows and routes, and the graceful stop. On coordinated shutdown, {@code service-unbind} stops
  * accepting connections and turns {@code /ready} to 503; {@code service-requests-done} lets
  * in-flight requests (streams included) finish until the hard deadline, then
- * {@code ServerBinding.terminate} closes the connections and the system stops.
+ * {@code GuardedServer.Binding.terminate} closes the connections and the system stops.
  */
 public final class RouterServer {
 
@@ -42,7 +38,7 @@ public final class RouterServer {
      * @param warmedUp true once this process is ready to serve (the launcher's own warm-up); {@code /ready}
      *                 also needs a ready GPU node and no drain
      */
-    public static CompletionStage<ServerBinding> start(ActorSystem<?> system, RouterSettings settings, BooleanSupplier warmedUp) {
+    public static CompletionStage<GuardedServer.Binding> start(ActorSystem<?> system, RouterSettings settings, BooleanSupplier warmedUp) {
         KeyIndex keys = KeyIndex.start(system);
         Placement placement = Placement.start(system, settings);
         RouterMetrics metrics = RouterMetrics.start(system, settings, placement);
@@ -59,12 +55,9 @@ public final class RouterServer {
         OpenAiRoutes routes = new OpenAiRoutes(settings, completions, models, placement, metrics, warmedUp, draining::get,
                 management.route());
 
-        Config config = ConfigFactory.parseMap(Map.of("pekko.http.server.idle-timeout", settings.idleTimeout().toMillis() + " ms"))
-                .withFallback(system.settings().config());
-        CompletionStage<ServerBinding> binding = Http.get(system)
-                .newServerAt(settings.host(), settings.port())
-                .withSettings(ServerSettings.create(config))
-                .bind(fleetRoutes.route().orElse(new FineTuningRoutes(system, settings, keys, placement).route()).orElse(routes.route()));
+        CompletionStage<GuardedServer.Binding> binding = GuardedServer.bind(system, settings,
+                ConnectionSettings.create(system.settings().config()),
+                fleetRoutes.route().orElse(new FineTuningRoutes(system, settings, keys, placement).route()).orElse(routes.route()));
         binding.whenComplete((b, failure) -> {
             if (failure != null) {
                 log.error("the router could not listen on {}:{}", settings.host(), settings.port(), failure);
@@ -77,7 +70,7 @@ public final class RouterServer {
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
         shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "loraplex-router-unbind", () -> {
             draining.set(true);
-            return binding.thenCompose(ServerBinding::unbind).exceptionally(t -> Done.getInstance());
+            return binding.thenCompose(GuardedServer.Binding::unbind).exceptionally(t -> Done.getInstance());
         });
         shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "loraplex-router-requests-done", () -> {
             long end = System.nanoTime() + deadline.toNanos();
@@ -95,8 +88,8 @@ public final class RouterServer {
 
     /**
      * Completes when no generation is in flight (and {@link #SETTLE} has passed), or at {@code endNanos}.
-     * {@code ServerBinding.terminate} alone would not do: it waits for responses to begin, not for a
-     * streamed body to end, and cuts SSE streams mid-way.
+     * Besides the connections' own drain in {@code terminate} (each closes once its response has
+     * been sent), this waits for generations whose response has not begun.
      */
     private static CompletionStage<Done> idle(ActorSystem<?> system, IntSupplier inFlight, long endNanos) {
         CompletableFuture<Done> idle = new CompletableFuture<>();

@@ -53,6 +53,17 @@ class NoNodeTest {
     }
 
     @Test
+    void aGenerationWithoutAReadyNodeSaysWhenToRetry() {
+        HttpResponse<String> response = router.post("/v1/chat/completions",
+                "{\"model\":\"cafe\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        OpenAiApiTestSupport.assertError(response, 503, "server_error", null, "service_unavailable");
+        assertEquals("No GPU node is ready to serve this request; retry later.",
+                json(response.body()).get("error").get("message").asText());
+        // loraplex.router.no-node-retry-after, 5 s by default
+        assertEquals("5", response.headers().firstValue("Retry-After").orElse(null), response.headers().toString());
+    }
+
+    @Test
     void theConfiguredBaseIsListed() {
         JsonNode models = json(router.send("GET", "/v1/models", TestRouter.KEY, null).body());
         assertEquals(FakeGpuNode.BASE_MODEL, models.get("data").get(0).get("id").asText());

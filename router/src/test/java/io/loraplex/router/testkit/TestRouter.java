@@ -10,6 +10,7 @@ import io.loraplex.persistence.blob.BlobStore;
 import io.loraplex.persistence.blob.BlobStoreActor;
 import io.loraplex.persistence.blob.BlobStoreSettings;
 import io.loraplex.router.RouterSettings;
+import io.loraplex.router.http.GuardedServer;
 import io.loraplex.router.http.RouterServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,7 +32,6 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
-import org.apache.pekko.http.javadsl.ServerBinding;
 
 /**
  * A router on a real one-node cluster (joined to itself, Kryo on every message, serialize-messages
@@ -57,7 +57,7 @@ public final class TestRouter implements AutoCloseable {
     public final FakeAdapters adapters = new FakeAdapters(tenants);
     public final FakeGpuNode node; // null without a node
     public final AtomicBoolean warmedUp = new AtomicBoolean(true);
-    public final ServerBinding binding;
+    public final GuardedServer.Binding binding;
     public final URI base;
     public final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
