@@ -189,6 +189,9 @@ public final class EmbeddedServer {
             try {
                 binding = RouterServer.start(system, routerSettings, warmedUp::get).toCompletableFuture().get(60, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
+                if (!Listeners.isBindFailure(e)) {
+                    throw e;
+                }
                 // taken since Listeners.checkFree looked: one line, as there
                 system.terminate();
                 throw Listeners.cannotListen(new Listeners.Listener("the HTTP API", "--port", routerSettings.host(),

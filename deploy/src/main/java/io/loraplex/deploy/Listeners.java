@@ -2,6 +2,7 @@ package io.loraplex.deploy;
 
 import com.typesafe.config.Config;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
@@ -49,6 +50,16 @@ final class Listeners {
                 throw cannotListen(l, e);
             }
         }
+    }
+
+    /** Whether {@code t} or one of its causes is the JDK's failure to bind a socket. */
+    static boolean isBindFailure(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof BindException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** One line: which port, for what, why, and what to do. */
