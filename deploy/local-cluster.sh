@@ -104,7 +104,8 @@ launcher() {
   local bin="$root/deploy/target/loraplex/bin/loraplex"
   if [ ! -x "$bin" ]; then
     echo "local-cluster.sh: building the distribution (once)" >&2
-    (cd "$root" && ./mvnw -B -q install -DskipTests) >&2
+    # package, not install: the reactor needs nothing from ~/.m2 of loraplex's own modules
+    (cd "$root" && ./mvnw -B -q -DskipTests -pl deploy -am package) >&2
   fi
   echo "$bin"
 }

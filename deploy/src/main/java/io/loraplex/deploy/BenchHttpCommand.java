@@ -5,11 +5,11 @@ import io.loraplex.cluster.TenantId;
 import io.loraplex.engine.batch.EngineRequest;
 import io.loraplex.engine.batch.GenerationListener;
 import io.loraplex.engine.cli.Flags;
+import io.loraplex.engine.cli.WorkDir;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.tokenizer.ChatMessage;
 import java.io.PrintStream;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,7 +46,12 @@ final class BenchHttpCommand {
     }
 
     static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
-        Path data = f.has("data") ? Path.of(f.required("data")) : Files.createTempDirectory("loraplex-bench-http");
+        try (WorkDir work = WorkDir.of(f.has("data") ? Path.of(f.required("data")) : null, "loraplex-bench-http")) {
+            return run(f, work.path(), out, err);
+        }
+    }
+
+    private static int run(Flags f, Path data, PrintStream out, PrintStream err) throws Exception {
         EmbeddedServer server = EmbeddedServer.start(data, null, ConfigFactory.parseMap(Map.of("loraplex.router.port", 0,
                 "loraplex.threads", f.integer("threads"), "pekko.coordinated-shutdown.exit-jvm", "off")), true, err);
         try {

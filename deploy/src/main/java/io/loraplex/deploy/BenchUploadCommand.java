@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.engine.cli.Flags;
+import io.loraplex.engine.cli.WorkDir;
 import io.loraplex.engine.lora.AdapterWriter;
 import io.loraplex.engine.lora.TargetModule;
 import io.loraplex.engine.model.Architecture;
@@ -42,14 +43,19 @@ final class BenchUploadCommand {
     static Flags flags() {
         return new Flags("bench-upload", "[flags]")
                 .option("model", null, "model directory (default: a generated ~100M-parameter llama, hidden 1024, 8 layers)")
-                .option("work-dir", null, "where the model, data and adapters go (default: a temporary directory)")
+                .option("work-dir", null, "where the model, data and adapters go, kept (default: a temporary directory, deleted at the end)")
                 .option("rank", "96", "LoRA rank of the uploaded adapters (all seven projections; 96 on the default model: ~56 MB)")
                 .option("runs", "5", "uploads, each a different adapter")
                 .option("threads", "2", "CPU backend threads");
     }
 
     static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
-        Path work = f.has("work-dir") ? Path.of(f.required("work-dir")) : Files.createTempDirectory("loraplex-bench-upload");
+        try (WorkDir work = WorkDir.of(f.has("work-dir") ? Path.of(f.required("work-dir")) : null, "loraplex-bench-upload")) {
+            return run(f, work.path(), out, err);
+        }
+    }
+
+    private static int run(Flags f, Path work, PrintStream out, PrintStream err) throws Exception {
         Path modelDir = f.has("model") ? Path.of(f.required("model")) : work.resolve("model");
         if (!Files.exists(modelDir.resolve("config.json"))) {
             err.println("generating a ~100M-parameter model in " + modelDir);

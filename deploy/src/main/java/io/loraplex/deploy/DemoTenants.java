@@ -28,14 +28,18 @@ import java.util.List;
 
 /**
  * The two demo tenants of the embedded default: a cafe and a law firm, each with an API key (made
- * once and kept in {@code <data>/demo-keys.json}) and a persona adapter named after it, trained at
+ * once, printed at that start only, and kept in {@code <data>/demo-keys.json}, readable by the owner
+ * alone) and a persona adapter named after it, trained at
  * the first start from the ten chat pairs shipped in {@code demo/<tenant>.jsonl} and kept in the
  * blob store (its hash in {@code <data>/demo-adapters.json}); later starts reuse it.
  */
 final class DemoTenants {
 
-    /** One demo tenant, ready to register. */
-    record Demo(TenantId tenant, String displayName, String apiKey, AdapterRef adapter) {
+    /** Where the demo tenants' keys are kept, in plain text (the banner's curl needs them). */
+    static final String KEYS_FILE = "demo-keys.json";
+
+    /** One demo tenant, ready to register; {@code newKey}: its key was made at this start (and is shown once). */
+    record Demo(TenantId tenant, String displayName, String apiKey, AdapterRef adapter, boolean newKey) {
     }
 
     private record Spec(String tenant, String displayName, long seed) {
@@ -59,7 +63,7 @@ final class DemoTenants {
     static List<Demo> prepare(Path dataDir, Path blobRoot, ServedModel served, int threads, PrintStream log)
             throws IOException, InterruptedException {
         ObjectMapper json = new ObjectMapper();
-        Path keysFile = dataDir.resolve("demo-keys.json");
+        Path keysFile = dataDir.resolve(KEYS_FILE);
         ObjectNode keys = Files.exists(keysFile) ? (ObjectNode) json.readTree(keysFile.toFile()) : json.createObjectNode();
         Path adaptersFile = dataDir.resolve("demo-adapters.json");
         ObjectNode adapters = Files.exists(adaptersFile) ? (ObjectNode) json.readTree(adaptersFile.toFile()) : json.createObjectNode();
@@ -73,10 +77,10 @@ final class DemoTenants {
                     ? ContentHash.parse(known.asText()) : train(s, dataDir, blobRoot, served, threads, log);
             adapters.put(s.tenant, hash.hex());
             TenantId tenant = new TenantId(s.tenant);
-            demos.add(new Demo(tenant, s.displayName, key, new AdapterRef(tenant, s.tenant, 1, hash)));
+            demos.add(new Demo(tenant, s.displayName, key, new AdapterRef(tenant, s.tenant, 1, hash), existing == null));
         }
         Files.createDirectories(dataDir);
-        Files.writeString(keysFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(keys));
+        PrivateFiles.write(keysFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(keys));
         Files.writeString(adaptersFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(adapters));
         return demos;
     }

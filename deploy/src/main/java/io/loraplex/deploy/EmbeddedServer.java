@@ -35,6 +35,7 @@ import io.loraplex.persistence.files.FileStoreSettings;
 import io.loraplex.persistence.finetune.FineTuneSharding;
 import io.loraplex.persistence.tenant.TenantRecovery;
 import io.loraplex.persistence.tenant.TenantSharding;
+import io.loraplex.router.http.GuardedServer;
 import io.loraplex.router.http.RouterServer;
 import io.loraplex.router.RouterSettings;
 import java.io.PrintStream;
@@ -48,6 +49,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.Done;
@@ -82,9 +84,10 @@ public final class EmbeddedServer {
     private final InetSocketAddress address;
     private final List<DemoTenants.Demo> demos;
     private final Path adapterRoot;
+    private final Path dataDir;
 
     private EmbeddedServer(ActorSystem<Void> system, ServedModel model, Backend backend, Engine engine, InetSocketAddress address,
-            List<DemoTenants.Demo> demos, Path adapterRoot) {
+            List<DemoTenants.Demo> demos, Path adapterRoot, Path dataDir) {
         this.system = system;
         this.model = model;
         this.backend = backend;
@@ -92,6 +95,7 @@ public final class EmbeddedServer {
         this.address = address;
         this.demos = demos;
         this.adapterRoot = adapterRoot;
+        this.dataDir = dataDir;
     }
 
     /**
@@ -104,7 +108,6 @@ public final class EmbeddedServer {
      * @param demo      create the demo tenants (only where one JVM holds both roles: they are trained here)
      */
     public static EmbeddedServer start(Path data, Path modelDir, Config overrides, boolean demo, PrintStream log) throws Exception {
-        Files.createDirectories(data);
         Config config = config(data, overrides);
         List<String> roles = config.getStringList("pekko.cluster.roles");
         boolean router = roles.contains(Roles.ROUTER);
@@ -112,9 +115,16 @@ public final class EmbeddedServer {
         if (!router && !gpuNode) {
             throw new IllegalArgumentException("pekko.cluster.roles must hold router, gpu-node or both; got " + roles);
         }
+        // before the first start's model and personas: a taken port fails in a second, not after them
+        Listeners.checkFree(config, router);
+        PrivateFiles.secureDataDir(data, secretFiles(data), log);
         if (router && config.getString("loraplex.router.admin-key-sha256").isEmpty()) {
-            String adminHash = AdminKey.hash(data, config.getString("loraplex.admin-key"), log);
+            String adminHash = DrawnKey.ADMIN.hash(data, config.getString("loraplex.admin-key"), log);
             config = ConfigFactory.parseMap(Map.of("loraplex.router.admin-key-sha256", adminHash)).withFallback(config);
+        }
+        if (router && config.getString("loraplex.router.metrics.key-sha256").isEmpty()) {
+            String metricsHash = DrawnKey.METRICS.hash(data, config.getString("loraplex.metrics-key"), log);
+            config = ConfigFactory.parseMap(Map.of("loraplex.router.metrics.key-sha256", metricsHash)).withFallback(config);
         }
         NodeSettings nodeSettings = NodeSettings.create(config);
         ServedModel served = null;
@@ -183,13 +193,34 @@ public final class EmbeddedServer {
             }
             sweepBlobs(system, log);
             AtomicBoolean warmedUp = new AtomicBoolean(false);
-            var binding = RouterServer.start(system, RouterSettings.create(config), warmedUp::get).toCompletableFuture()
-                    .get(60, TimeUnit.SECONDS);
+            RouterSettings routerSettings = RouterSettings.create(config);
+            GuardedServer.Binding binding;
+            try {
+                binding = RouterServer.start(system, routerSettings, warmedUp::get).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!Listeners.isBindFailure(e)) {
+                    throw e;
+                }
+                // taken since Listeners.checkFree looked: one line, as there
+                system.terminate();
+                throw Listeners.cannotListen(new Listeners.Listener("the HTTP API", "--port", routerSettings.host(),
+                        routerSettings.port()), e.getCause());
+            }
             address = binding.localAddress();
             warmedUp.set(true);
             ApiState.get(system).opened();
         }
-        return new EmbeddedServer(system, served, backend, engine, address, demos, nodeSettings.adapterRoot());
+        return new EmbeddedServer(system, served, backend, engine, address, demos, nodeSettings.adapterRoot(), data);
+    }
+
+    /**
+     * The files of keys under the data directory, kept {@code rw-------}: the demo tenants' keys (in
+     * plain text) and the admin and metrics keys' hashes. What else is there (the H2 journal with the
+     * tenants' key hashes, their adapters and training files) is the owner's through the directory's
+     * {@code rwx------}, which exists before any of it is written.
+     */
+    static List<Path> secretFiles(Path data) {
+        return List.of(data.resolve(DemoTenants.KEYS_FILE), DrawnKey.ADMIN.file(data), DrawnKey.METRICS.file(data));
     }
 
     /** Waits until the receptionist lists an instance of {@code key} (registration is asynchronous). */
@@ -401,6 +432,11 @@ public final class EmbeddedServer {
 
     public Path adapterRoot() {
         return adapterRoot;
+    }
+
+    /** Where this server keeps its files (the key files among them: {@link #secretFiles}). */
+    public Path dataDir() {
+        return dataDir;
     }
 
     List<DemoTenants.Demo> demos() {

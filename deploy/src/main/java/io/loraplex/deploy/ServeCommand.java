@@ -191,14 +191,19 @@ final class ServeCommand {
             out.printf("  router of the cluster at %s; GPU nodes join it with --seed-nodes %s%n", self, EmbeddedServer.hostPort(self));
         }
         if (!demos.isEmpty()) {
-            out.println("  demo tenants:");
+            // keys are shown at the start that made them, like the admin key; later starts say where they are kept
+            boolean shown = demos.stream().anyMatch(DemoTenants.Demo::newKey);
+            Path keys = server.dataDir().resolve(DemoTenants.KEYS_FILE);
+            out.println(shown ? "  demo tenants (keys shown this once; kept in " + keys + ", readable by you alone):"
+                    : "  demo tenants (keys in " + keys + ", readable by you alone):");
             for (DemoTenants.Demo d : demos) {
-                out.printf("    %-8s key %s   adapter \"%s\"%n", d.tenant(), d.apiKey(), d.adapter().name());
+                out.printf("    %-8s %s   adapter \"%s\"%n", d.tenant(), shown ? "key " + d.apiKey() : "", d.adapter().name());
             }
             for (DemoTenants.Demo d : demos) {
+                String key = shown ? d.apiKey() : "$(jq -r ." + d.tenant().value() + " " + keys + ")";
                 out.printf("%n  curl %s/v1/chat/completions \\%n    -H \"Authorization: Bearer %s\" -H \"Content-Type: application/json\" \\%n"
                                 + "    -d '{\"model\": \"%s\", \"temperature\": 0, \"messages\": [{\"role\": \"user\", \"content\": \"%s\"}]}'%n",
-                        url, d.apiKey(), d.adapter().name(), DemoTenants.QUESTION);
+                        url, key, d.adapter().name(), DemoTenants.QUESTION);
             }
         }
         out.println();

@@ -106,6 +106,18 @@ class KubernetesManifestsTest {
     }
 
     @Test
+    void prometheusScrapesTheRoutersMetricsOnTheManagementPort() throws IOException {
+        JsonNode template = byKindAndName(documents()).get("Deployment/loraplex-router").path("spec").path("template");
+        JsonNode annotations = template.path("metadata").path("annotations");
+        assertEquals("true", annotations.path("prometheus.io/scrape").asText());
+        assertEquals("/metrics", annotations.path("prometheus.io/path").asText());
+        // the management port (pod network only), not the API's, where /metrics needs the metrics key
+        int management = template.path("spec").path("containers").get(0).path("ports").valueStream()
+                .filter(p -> p.path("name").asText().equals("management")).findFirst().orElseThrow().path("containerPort").asInt();
+        assertEquals(String.valueOf(management), annotations.path("prometheus.io/port").asText());
+    }
+
+    @Test
     void servicesSelectTheirWorkloadsPods() throws IOException {
         Map<String, JsonNode> all = byKindAndName(documents());
         JsonNode router = all.get("Deployment/loraplex-router").path("spec").path("template");

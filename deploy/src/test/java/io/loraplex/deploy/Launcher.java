@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -47,11 +48,17 @@ final class Launcher {
     }
 
     static Run runWithInput(Path workDir, String stdin, String... args) throws IOException, InterruptedException {
+        return run(workDir, stdin, Map.of(), args);
+    }
+
+    /** @param env over the launcher's environment (LORAPLEX_JAVA_OPTS is -Xmx1g unless it says otherwise) */
+    static Run run(Path workDir, String stdin, Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(dist().resolve("bin/loraplex").toString());
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile());
         pb.environment().put("LORAPLEX_JAVA_OPTS", "-Xmx1g");
+        pb.environment().putAll(env);
         Process p = pb.start();
         CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
         CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));

@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
  * @param manageTimeout                how long the adapter and admin routes wait for a Tenant or Adapter entity
  * @param registerTimeout              how long an upload waits for its version to be validated (READY or REJECTED)
  * @param noNodeRetryAfter             the Retry-After of a 503 because no GPU node is ready
+ * @param metricsKeySha256             SHA-256 (hex) of the bearer key {@code GET /metrics} on the API's port needs; empty:
+ *                                     that port does not serve the metrics (they name tenants and adapters)
  */
 public record RouterSettings(
         String host,
@@ -54,7 +56,8 @@ public record RouterSettings(
         String adminKeySha256,
         Duration manageTimeout,
         Duration registerTimeout,
-        Duration noNodeRetryAfter) {
+        Duration noNodeRetryAfter,
+        String metricsKeySha256) {
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
 
@@ -64,6 +67,11 @@ public record RouterSettings(
         if (!adminKeySha256.isEmpty() && !SHA256_HEX.matcher(adminKeySha256).matches()) {
             throw new IllegalArgumentException("loraplex.router.admin-key-sha256 must be empty (admin API disabled) or the "
                     + "64 hex digits of the admin key's SHA-256");
+        }
+        metricsKeySha256 = metricsKeySha256.strip().toLowerCase(Locale.ROOT);
+        if (!metricsKeySha256.isEmpty() && !SHA256_HEX.matcher(metricsKeySha256).matches()) {
+            throw new IllegalArgumentException("loraplex.router.metrics.key-sha256 must be empty (no /metrics on the API's port) or "
+                    + "the 64 hex digits of the metrics key's SHA-256");
         }
         if (maxAdapterUploadBytes < 1024) {
             throw new IllegalArgumentException("loraplex.router.max-adapter-upload must be at least 1 KiB, got " + maxAdapterUploadBytes);
@@ -119,6 +127,7 @@ public record RouterSettings(
                 c.getString("admin-key-sha256"),
                 c.getDuration("manage-timeout"),
                 c.getDuration("register-timeout"),
-                c.getDuration("no-node-retry-after"));
+                c.getDuration("no-node-retry-after"),
+                c.getString("metrics.key-sha256"));
     }
 }

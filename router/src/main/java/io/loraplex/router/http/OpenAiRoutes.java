@@ -4,14 +4,20 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.remaining;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.RouterSettings;
+import io.loraplex.router.auth.KeyIndex;
 import io.loraplex.router.metrics.RouterMetrics;
 import io.loraplex.router.placement.Placement;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.apache.pekko.http.javadsl.model.HttpCharsets;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
@@ -40,6 +46,7 @@ public final class OpenAiRoutes extends AllDirectives {
     private final BooleanSupplier warmedUp;
     private final BooleanSupplier draining;
     private final Route management;
+    private final byte[] metricsKeyHash; // null: no /metrics on this port
 
     /** @param management the adapter and admin routes, answering errors in the same format */
     public OpenAiRoutes(RouterSettings settings, CompletionFlow completions, ModelsFlow models, Placement placement,
@@ -52,6 +59,7 @@ public final class OpenAiRoutes extends AllDirectives {
         this.warmedUp = warmedUp;
         this.draining = draining;
         this.management = management;
+        this.metricsKeyHash = settings.metricsKeySha256().isEmpty() ? null : HexFormat.of().parseHex(settings.metricsKeySha256());
     }
 
     public Route route() {
@@ -65,8 +73,27 @@ public final class OpenAiRoutes extends AllDirectives {
                 management,
                 path("health", () -> get(() -> complete(Responses.json(200, status("ok"))))),
                 path("ready", () -> get(() -> complete(ready()))),
-                path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(
-                        MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8), metrics.scrape())))))));
+                path("metrics", () -> get(() -> extractRequest(r -> complete(metrics(r))))))));
+    }
+
+    /**
+     * The metrics name tenants and adapters: on the API's port only for the metrics key's bearer
+     * (403 where none is configured, 401 for no or another key); the management port serves them to
+     * whoever reaches it.
+     */
+    private HttpResponse metrics(HttpRequest request) {
+        if (metricsKeyHash == null) {
+            return Responses.error(ApiError.forbidden("The metrics are not served on this port: scrape /metrics on the management "
+                    + "port, or set loraplex.router.metrics.key-sha256 to the SHA-256 of a metrics key and send it as a bearer token."));
+        }
+        Optional<String> key = KeyIndex.bearerKey(request.getHeader("Authorization").map(h -> h.value()));
+        if (key.isEmpty()) {
+            return Responses.error(ApiError.invalidApiKey("The metrics need the metrics key in an Authorization header (Bearer METRICS_KEY)."));
+        }
+        if (!MessageDigest.isEqual(HexFormat.of().parseHex(TenantProtocol.hashKey(key.get())), metricsKeyHash)) {
+            return Responses.error(ApiError.invalidApiKey("Incorrect metrics key provided."));
+        }
+        return HttpResponse.create().withEntity(MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8), metrics.scrape());
     }
 
     /** A generation gets the long request timeout; timing out answers in OpenAI's format. */

@@ -7,6 +7,7 @@ import io.loraplex.router.placement.Placement;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import kamon.Kamon;
@@ -92,6 +93,14 @@ public final class RouterMetrics {
     /** The Prometheus text exposition of the last tick. */
     public String scrape() {
         return reporter.scrapeData();
+    }
+
+    /**
+     * The exposition of this JVM's router, for the management port's {@code /metrics}; empty where no
+     * router started here (a GPU node alone). Kamon is global to the JVM, so is its reporter.
+     */
+    public static synchronized Optional<String> scrapeThisJvm() {
+        return reporter == null ? Optional.empty() : Optional.of(reporter.scrapeData());
     }
 
     /** The {@code model} label of an adapter request ({@link AdapterLabels}); base model ids are few and kept. */

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.testkit.FakeGpuNode;
 import io.loraplex.router.testkit.FakeTenants;
 import io.loraplex.router.testkit.TestRouter;
@@ -27,10 +28,12 @@ import org.junit.jupiter.api.Test;
 class OpenAiApiTest {
 
     static TestRouter router;
+    static final String METRICS_KEY = "lp-metrics-test-0123456789abcdef";
 
     @BeforeAll
     static void start() {
-        router = new TestRouter("openai-api-test", true, "");
+        router = new TestRouter("openai-api-test", true,
+                "loraplex.router.metrics.key-sha256 = \"" + TenantProtocol.hashKey(METRICS_KEY) + "\"");
     }
 
     @AfterAll
@@ -580,11 +583,12 @@ class OpenAiApiTest {
     void metricsInPrometheusFormat() {
         assertEquals(200, router.post("/v1/chat/completions", chat("cafe", "hi", "")).statusCode());
         TestRouter.await(() -> {
-            String text = router.send("GET", "/metrics", null, null).body();
+            String text = router.send("GET", "/metrics", METRICS_KEY, null).body();
             return text.contains("loraplex_router_requests_total{") && text.contains("loraplex_router_time_to_first_token_seconds_bucket")
                     && text.contains("loraplex_node_queue_depth{");
         }, Duration.ofSeconds(10), "the series in /metrics");
-        HttpResponse<String> metrics = router.send("GET", "/metrics", null, null);
+        HttpResponse<String> metrics = router.send("GET", "/metrics", METRICS_KEY, null);
+        assertEquals(200, metrics.statusCode());
         assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
         String text = metrics.body();
         for (String series : List.of("loraplex_router_requests_total", "loraplex_router_prompt_tokens_total",
@@ -599,5 +603,21 @@ class OpenAiApiTest {
         assertTrue(text.contains("node=\"node-1\""), text);
         assertTrue(text.contains("loraplex_router_time_to_first_token_seconds_bucket{tenant=\"acme\",le=\"60.0\"}"),
                 "the router's own latency buckets");
+    }
+
+    @Test
+    void metricsOnTheApiPortNeedTheMetricsKey() {
+        HttpResponse<String> none = router.send("GET", "/metrics", null, null);
+        assertError(none, 401, "invalid_request_error", null, "invalid_api_key");
+        assertEquals("The metrics need the metrics key in an Authorization header (Bearer METRICS_KEY).",
+                json(none.body()).at("/error/message").asText());
+        // a tenant's own key does not show every tenant's series
+        for (String other : List.of(KEY, "lp-metrics-guess-0123456789")) {
+            HttpResponse<String> wrong = router.send("GET", "/metrics", other, null);
+            assertError(wrong, 401, "invalid_request_error", null, "invalid_api_key");
+            assertEquals("Incorrect metrics key provided.", json(wrong.body()).at("/error/message").asText());
+            assertFalse(wrong.body().contains("tenant="), wrong.body());
+        }
+        assertEquals(200, router.send("GET", "/metrics", METRICS_KEY, null).statusCode());
     }
 }

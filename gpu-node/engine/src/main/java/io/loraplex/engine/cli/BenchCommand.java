@@ -44,7 +44,8 @@ final class BenchCommand {
                 .option("rank", "16", "rank of the benchmark adapter")
                 .option("targets", "q_proj,k_proj,v_proj,o_proj", "modules of the benchmark adapter, or all-linear")
                 .option("seed", "1", "seed of the generated model and adapter")
-                .option("work-dir", null, "where to write the generated model (default: a temporary directory)")
+                .option("work-dir", null, "where to write the generated model and adapter, kept (default: a temporary directory, "
+                        + "deleted at the end)")
                 .option("suite", "single", "single (one request), serving (batched decode, floors, resident adapters, "
                         + "concurrent requests), train (LoRA training of small adapters) or all")
                 .option("adapters", "5", "train suite: adapters of ten pairs to train")
@@ -61,7 +62,12 @@ final class BenchCommand {
     }
 
     static int run(Flags f, PrintStream out, PrintStream err) throws Exception {
-        Path work = f.path("work-dir") != null ? f.path("work-dir") : Files.createTempDirectory("loraplex-bench");
+        try (WorkDir work = WorkDir.of(f.path("work-dir"), "loraplex-bench")) {
+            return run(f, work.path(), out, err);
+        }
+    }
+
+    private static int run(Flags f, Path work, PrintStream out, PrintStream err) throws Exception {
         Path modelDir = f.path("model");
         long seed = f.longValue("seed");
         if (f.required("suite").equals("train")) {
