@@ -72,7 +72,7 @@ class CleanStartIT {
         ServeProcess first = ServeProcess.start(work, data, Map.of(), "--management-port", String.valueOf(management));
         String metricsKey;
         try {
-            String printed = first.printed();
+            String printed = first.printedOnce("Ctrl-C stops it gracefully", 30);
             assertClean(printed);
             Matcher drawn = Pattern.compile("^\\s+(lp-metrics-[0-9a-f]+)$", Pattern.MULTILINE).matcher(printed);
             assertTrue(drawn.find(), printed);
@@ -121,7 +121,7 @@ class CleanStartIT {
 
         ServeProcess second = ServeProcess.start(work, data, Map.of());
         try {
-            String printed = second.printed();
+            String printed = second.printedOnce("Ctrl-C stops it gracefully", 30);
             assertClean(printed);
             assertTrue(printed.contains("demo tenants (keys in " + data.resolve("demo-keys.json") + ", readable by you alone):"), printed);
             assertFalse(printed.contains("lp-cafe-") || printed.contains("lp-lawfirm-") || printed.contains("lp-admin-")

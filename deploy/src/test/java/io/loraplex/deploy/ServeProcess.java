@@ -83,6 +83,21 @@ final class ServeProcess {
         }
     }
 
+    /**
+     * What it printed, once that holds {@code text} (the lines after the "serving on" one are read
+     * a moment after {@link #start} returns); fails after {@code seconds}.
+     */
+    String printedOnce(String text, int seconds) throws InterruptedException {
+        long until = System.nanoTime() + seconds * 1_000_000_000L;
+        while (!printed().contains(text)) {
+            if (System.nanoTime() > until) {
+                throw new IllegalStateException("serve did not print '" + text + "' within " + seconds + " s:\n" + printed());
+            }
+            Thread.sleep(50);
+        }
+        return printed();
+    }
+
     /** SIGKILL: no shutdown hook, no flush, nothing graceful. */
     void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -150,6 +150,8 @@ public final class EventLog implements AutoCloseable {
                     channel.write(header, 8 - header.remaining());
                 }
                 channel.force(true);
+                // the new file's directory entry, so that a power cut cannot lose the file itself
+                syncDirectory(dir);
             }
             end = recover(file);
             channel.position(end);
@@ -678,6 +680,14 @@ public final class EventLog implements AutoCloseable {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (UnsupportedOperationException e) {
             Files.createDirectories(dir);
+        }
+    }
+
+    private static void syncDirectory(Path dir) {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            log.debug("could not sync the directory {}: {}", dir, e.getMessage()); // not every file system can
         }
     }
 
