@@ -64,14 +64,11 @@ public final class Journals {
     }
 
     /**
-     * The H2 journal in {@code dataDir/journal.mv.db}. {@code WRITE_DELAY=0} makes every commit
-     * write its changes to the file before it returns (H2's MVStore otherwise writes committed
-     * changes in the background, after its write delay), so an acknowledged event survives a
-     * SIGKILL of the JVM right after the acknowledgement: the OS holds what was written
-     * ({@code H2CrashSafetyTest}; without the setting it lost 61 of 200 acknowledged events).
-     * Surviving a power cut would need an fsync per commit, which H2 does not do. The file is opened by one
-     * JVM at a time ({@code FILE_LOCK=FILE}): a second loraplex on the same data directory fails at
-     * start instead of corrupting it.
+     * The H2 journal in {@code dataDir/journal.mv.db}, the embedded journal before {@link #embedded}.
+     * {@code WRITE_DELAY=0} has every commit write its changes to the file before it returns, which
+     * survived one SIGKILL, but not repeated SIGKILLs under load: H2 then reopened older versions of
+     * the file (docs/decisions.md). Kept to compare against and for {@link H2Import}'s tests; the file
+     * is opened by one JVM at a time ({@code FILE_LOCK=FILE}).
      */
     public static Config h2(Path dataDir) {
         String url = "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve(H2_FILE)
