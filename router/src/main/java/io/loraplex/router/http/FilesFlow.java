@@ -5,6 +5,7 @@ import io.loraplex.cluster.files.FileStoreProtocol.FileRef;
 import io.loraplex.cluster.finetune.FineTuneProtocol;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileInfo;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.placement.Placement;
 import java.security.SecureRandom;
 import java.util.concurrent.CompletionStage;
@@ -24,6 +25,10 @@ import org.apache.pekko.stream.javadsl.Sink;
  * {@code /v1/files}: an upload streams its {@code file} part into the file store (never held whole
  * in memory), a GPU node validates it as training data, and only a valid file is recorded in the
  * tenant's FineTune entity; an invalid one is deleted and refused with its problems by line.
+ *
+ * <p>A file counts against the tenant's storage quota: the store charges its bytes before writing
+ * them (413 naming the quota past it), and a stored file's hold becomes a reservation under its file
+ * id, given back when the file is refused or deleted.
  */
 final class FilesFlow {
 
@@ -46,6 +51,8 @@ final class FilesFlow {
         volatile String purpose;
         volatile String filename;
         volatile FileRef stored;
+        /** The stored file's bytes are reserved under its id: a failure after must release them. */
+        volatile boolean reserved;
         volatile ApiError refused;
     }
 
@@ -77,6 +84,9 @@ final class FilesFlow {
                     .whenComplete((response, failure) -> {
                         if (failure != null && upload.stored != null) {
                             delete(upload.stored);
+                            if (upload.reserved) {
+                                release(caller, upload.stored.fileId());
+                            }
                         }
                     });
         }).exceptionally(t -> {
@@ -131,26 +141,65 @@ final class FilesFlow {
                             .run(materializer);
                     return sent.handle((ok, failure) -> failure)
                             .thenCompose(failure -> {
-                                if (failure != null) {
+                                if (failure != null && UploadParts.hitSizeLimit(failure)) {
                                     store.tell(new FileStoreProtocol.Abort(sink.uploadId()));
-                                    throw (UploadParts.hitSizeLimit(failure) ? ApiError.tooLarge(limit)
-                                            : ApiError.invalid("file", "the upload did not complete: " + failure.getMessage()))
+                                    throw ApiError.tooLarge(limit).toException();
+                                }
+                                // the store may have cut the stream (a limit, the quota): Finish says why, and cleans up
+                                return calls.<FileStoreProtocol.Stored>askStore(store,
+                                        replyTo -> new FileStoreProtocol.Finish(sink.uploadId(), replyTo))
+                                        .thenApply(stored -> {
+                                            if (failure != null && stored.ok()) {
+                                                // whole in the store, but the client's part broke: not what it meant to send
+                                                delete(stored.file());
+                                                releaseHold(caller, sink.uploadId());
+                                                throw ApiError.invalid("file", "the upload did not complete: "
+                                                        + Responses.unwrap(failure).getMessage()).toException();
+                                            }
+                                            return stored;
+                                        });
+                            })
+                            .thenCompose(stored -> {
+                                if (stored.tooLarge()) {
+                                    throw ApiError.tooLarge(limit).toException();
+                                }
+                                if (stored.overQuota()) {
+                                    throw ApiError.quotaExceeded(stored.error()).toException();
+                                }
+                                if (!stored.ok()) {
+                                    throw ApiError.unavailable("The file store could not store the file: " + stored.error())
                                             .toException();
                                 }
-                                return calls.<FileStoreProtocol.Stored>askStore(store,
-                                        replyTo -> new FileStoreProtocol.Finish(sink.uploadId(), replyTo));
+                                upload.stored = stored.file();
+                                return reserve(caller, stored.file(), sink.uploadId(), upload);
                             });
-                })
-                .thenApply(stored -> {
-                    if (stored.tooLarge()) {
-                        throw ApiError.tooLarge(limit).toException();
-                    }
-                    if (!stored.ok()) {
-                        throw ApiError.unavailable("The file store could not store the file: " + stored.error()).toException();
-                    }
-                    upload.stored = stored.file();
-                    return Done.getInstance();
                 }));
+    }
+
+    /**
+     * The stored file's hold becomes its reservation (key: its file id), in one step at the tenant,
+     * so its bytes never count twice nor go uncounted; then what is left of the hold is dropped.
+     */
+    private CompletionStage<Done> reserve(Caller caller, FileRef file, String uploadId, Upload upload) {
+        return calls.<TenantProtocol.Ack>tenant(caller, replyTo -> new TenantProtocol.ReserveStorage(file.fileId(), file.bytes(),
+                        null, uploadId, replyTo))
+                .whenComplete((ack, failure) -> releaseHold(caller, uploadId))
+                .thenApply(ack -> {
+                    if (!ack.ok()) {
+                        throw ApiError.quotaExceeded(ack.message()).toException();
+                    }
+                    upload.reserved = true;
+                    return Done.getInstance();
+                });
+    }
+
+    private void releaseHold(Caller caller, String uploadId) {
+        calls.<TenantProtocol.Ack>tenant(caller, replyTo -> new TenantProtocol.ReleaseUpload(uploadId, replyTo));
+    }
+
+    /** Gives back a file's reservation: it was refused, or deleted. */
+    private CompletionStage<TenantProtocol.Ack> release(Caller caller, String fileId) {
+        return calls.tenant(caller, replyTo -> new TenantProtocol.ReleaseStorage(fileId, replyTo));
     }
 
     /** Checks the parts, has a GPU node validate the file, and records it. */
@@ -214,7 +263,7 @@ final class FilesFlow {
                 .exceptionally(FilesFlow::failed);
     }
 
-    /** Forgets the file in the entity first (refused while a job uses it), then deletes its bytes. */
+    /** Forgets the file in the entity first (refused while a job uses it), then deletes its bytes and gives back its quota. */
     CompletionStage<HttpResponse> delete(HttpRequest request, String fileId) {
         return calls.caller(request).thenCompose(caller -> calls.<FineTuneProtocol.FileReply>ask(caller,
                         r -> new FineTuneProtocol.DeleteFile(fileId, r))
@@ -223,7 +272,10 @@ final class FilesFlow {
                     return calls.fileStore()
                             .thenCompose(store -> calls.<FileStoreProtocol.Deleted>askStore(store,
                                     r -> new FileStoreProtocol.DeleteFile(caller.tenant(), file.id(), r)))
-                            .handle((deleted, failure) -> Responses.json(200, FineTuneJson.deletedFile(file.id())));
+                            // the entity forgot the file: its bytes are no longer the tenant's to keep, whether or not the store answered
+                            .handle((deleted, failure) -> failure)
+                            .thenCompose(failure -> release(caller, file.id()))
+                            .handle((released, failure) -> Responses.json(200, FineTuneJson.deletedFile(file.id())));
                 }))
                 .exceptionally(FilesFlow::failed);
     }
