@@ -46,6 +46,8 @@ public final class FakeTenants {
     /** tenant id → adapter name → ref */
     public final Map<String, Map<String, AdapterRef>> catalogs = new ConcurrentHashMap<>();
     public final Set<String> rateLimited = ConcurrentHashMap.newKeySet();
+    /** tenant id → adapter name → the quarantine it answers with (a name serving nothing, as the entity keeps it) */
+    public final Map<String, Map<String, TenantProtocol.Quarantine>> quarantined = new ConcurrentHashMap<>();
     public final List<Admit> admits = new CopyOnWriteArrayList<>();
     /** Every Finished, in arrival order. */
     public final List<TenantProtocol.Finished> finished = new CopyOnWriteArrayList<>();
@@ -245,6 +247,11 @@ public final class FakeTenants {
         AdapterRef adapter = null;
         if (admit.model() != null) {
             adapter = catalogs.getOrDefault(tenantId, Map.of()).get(admit.model());
+            TenantProtocol.Quarantine quarantine = quarantined.getOrDefault(tenantId, Map.of()).get(admit.model());
+            if (adapter == null && quarantine != null) {
+                return new TenantProtocol.Denied(DenyReason.MODEL_QUARANTINED, "The model `" + admit.model()
+                        + "` is unavailable: its version " + quarantine.version() + " was quarantined (" + quarantine.reason() + ").", 0);
+            }
             if (adapter == null) {
                 return new TenantProtocol.Denied(DenyReason.MODEL_NOT_FOUND, "no adapter " + admit.model(), 0);
             }
