@@ -8,6 +8,7 @@ import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.placement.Placement;
 import java.security.SecureRandom;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.stream.Collectors;
 import org.apache.pekko.Done;
@@ -54,6 +55,19 @@ final class FilesFlow {
         /** The stored file's bytes are reserved under its id: a failure after must release them. */
         volatile boolean reserved;
         volatile ApiError refused;
+        /** The file store's upload of the 'file' part, once opened: its Finish says why a stream was cut. */
+        volatile ActorRef<FileStoreProtocol.Command> store;
+        volatile String storeUploadId;
+        private CompletionStage<FileStoreProtocol.Stored> finished;
+
+        /** The store's Finish, asked once: the part's own flow and a failing form both wait for the same answer. */
+        synchronized CompletionStage<FileStoreProtocol.Stored> finish(FineTuneCalls calls) {
+            if (finished == null) {
+                String id = storeUploadId;
+                finished = calls.askStore(store, replyTo -> new FileStoreProtocol.Finish(id, replyTo));
+            }
+            return finished;
+        }
     }
 
     CompletionStage<HttpResponse> upload(HttpRequest request) {
@@ -72,14 +86,8 @@ final class FilesFlow {
                     .thenCompose(form -> form.getParts()
                             .mapAsync(1, part -> part(caller, fileId, part, upload))
                             .runWith(Sink.ignore(), materializer)
-                            .exceptionally(t -> {
-                                Throwable cause = Responses.unwrap(t);
-                                if (cause instanceof ApiException || UploadParts.hitSizeLimit(cause)) {
-                                    throw t instanceof RuntimeException r ? r : new java.util.concurrent.CompletionException(t);
-                                }
-                                // the parser failing part-way (a part header over its limit, a broken boundary) is the body's fault
-                                throw ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
-                            }))
+                            .handle((done, t) -> t)
+                            .thenCompose(t -> t == null ? CompletableFuture.completedFuture(Done.getInstance()) : formFailed(caller, upload, t)))
                     .thenCompose(done -> validate(caller, upload))
                     .whenComplete((response, failure) -> {
                         if (failure != null && upload.stored != null) {
@@ -125,6 +133,38 @@ final class FilesFlow {
         };
     }
 
+    /**
+     * The form failed. A refusal of ours or a body over its limit stands; when the file store had
+     * the part, it may have cut the stream itself (the file's limit, the tenant's quota), which
+     * fails the parser before the part's own flow hears it: the store's Finish says which.
+     */
+    private CompletionStage<Done> formFailed(Caller caller, Upload upload, Throwable t) {
+        Throwable cause = Responses.unwrap(t);
+        if (cause instanceof ApiException || UploadParts.hitSizeLimit(cause)) {
+            return CompletableFuture.failedFuture(cause);
+        }
+        // the parser failing part-way (a part header over its limit, a broken boundary) is the body's fault
+        ApiException broken = ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
+        if (upload.storeUploadId == null || upload.stored != null) {
+            return CompletableFuture.failedFuture(broken);
+        }
+        long limit = calls.settings.maxFileBytes();
+        return upload.finish(calls).thenApply(stored -> {
+            if (stored.tooLarge()) {
+                throw ApiError.tooLarge(limit).toException();
+            }
+            if (stored.overQuota()) {
+                throw ApiError.quotaExceeded(stored.error()).toException();
+            }
+            if (stored.ok()) {
+                // whole in the store, but the form around it broke: not what the client meant to send
+                delete(stored.file());
+                releaseHold(caller, upload.storeUploadId);
+            }
+            throw broken;
+        });
+    }
+
     /** Streams the part into the file store and waits for the store to commit it. */
     private CompletionStage<Done> store(Caller caller, String fileId, Multipart.FormData.BodyPart part, Upload upload) {
         long limit = calls.settings.maxFileBytes();
@@ -135,6 +175,8 @@ final class FilesFlow {
                         part.getEntity().discardBytes(materializer);
                         throw ApiError.unavailable("The file store refused the upload: " + sink.error()).toException();
                     }
+                    upload.store = store;
+                    upload.storeUploadId = sink.uploadId();
                     CompletionStage<Done> sent = part.getEntity().getDataBytes()
                             .watchTermination(Keep.right())
                             .to(sink.sink().getSink())
@@ -146,8 +188,7 @@ final class FilesFlow {
                                     throw ApiError.tooLarge(limit).toException();
                                 }
                                 // the store may have cut the stream (a limit, the quota): Finish says why, and cleans up
-                                return calls.<FileStoreProtocol.Stored>askStore(store,
-                                        replyTo -> new FileStoreProtocol.Finish(sink.uploadId(), replyTo))
+                                return upload.finish(calls)
                                         .thenApply(stored -> {
                                             if (failure != null && stored.ok()) {
                                                 // whole in the store, but the client's part broke: not what it meant to send
