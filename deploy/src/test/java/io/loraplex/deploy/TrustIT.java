@@ -304,10 +304,13 @@ class TrustIT {
                 + "\r\nContent-Disposition: form-data; name=\"" + fileField + "\"; filename=\"" + fileName
                 + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8);
         byte[] tail = ("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8);
-        HttpRequest request = HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(120))
+        // the length declared and 100-continue asked for, as curl does for large bodies: a server refusing the size answers
+        // before the body is sent, instead of closing on a client still writing (which it would see as a broken pipe)
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(120)).expectContinue(true)
                 .header("Authorization", "Bearer " + key).header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new SequenceInputStream(java.util.Collections.enumeration(List.of(
-                        new java.io.ByteArrayInputStream(head), zeros(size), new java.io.ByteArrayInputStream(tail))))))
+                .POST(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(() -> new SequenceInputStream(
+                        java.util.Collections.enumeration(List.of(new java.io.ByteArrayInputStream(head), zeros(size),
+                                new java.io.ByteArrayInputStream(tail))))), head.length + size + tail.length))
                 .build();
         return send(request);
     }
