@@ -264,10 +264,11 @@ public final class EmbeddedServer {
             boolean router = cluster.selfMember().hasRole(Roles.ROUTER);
             if (router) {
                 BlobStoreSettings blobSettings = BlobStoreSettings.create(config);
-                // uploads are charged to their tenant's storage quota before their bytes are written
+                // uploads (adapters and training files) are charged to their tenant's storage quota before their bytes are written
+                UploadQuota quota = UploadQuota.tenants(ctx.getSystem(), blobSettings.quotaTimeout());
                 ctx.spawn(BlobStoreActor.create(new BlobStore(Path.of(config.getString("loraplex.blob-store.root"))), blobSettings,
-                        UploadQuota.tenants(ctx.getSystem(), blobSettings.quotaTimeout())), "blob-store");
-                ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config)), "file-store", DispatcherSelector.blocking());
+                        quota), "blob-store");
+                ctx.spawn(FileStoreActor.create(FileStoreSettings.create(config), quota), "file-store", DispatcherSelector.blocking());
             }
             if (cluster.selfMember().hasRole(Roles.GPU_NODE)) {
                 if (!router) {

@@ -45,18 +45,28 @@ public final class FileStoreProtocol {
 
     /**
      * Ends an upload once its stream is done (waits for it): fsyncs the file, renames it into place
-     * and answers its {@link FileRef}, or {@code error} (over the limit, a truncated stream).
+     * and answers its {@link FileRef}, or {@code error} (over the limit, over the tenant's storage
+     * quota, a truncated stream). A stored file's bytes stay held against the quota under the
+     * upload's id ({@code TenantProtocol.HoldUpload}) until the caller converts or releases the hold.
      */
     public record Finish(String uploadId, ActorRef<Stored> replyTo) implements Command {
     }
 
-    public record Stored(FileRef file, boolean tooLarge, String error) implements RemoteMessage {
+    /**
+     * @param tooLarge  the file passed the upload's {@code maxBytes}
+     * @param overQuota the tenant's storage quota refused its bytes; {@code error} names the quota
+     */
+    public record Stored(FileRef file, boolean tooLarge, boolean overQuota, String error) implements RemoteMessage {
+        public Stored(FileRef file, boolean tooLarge, String error) {
+            this(file, tooLarge, false, error);
+        }
+
         public boolean ok() {
             return error == null;
         }
     }
 
-    /** Drops an upload and its temporary file. */
+    /** Drops an upload, its temporary file and its hold on the tenant's storage quota. */
     public record Abort(String uploadId) implements Command {
     }
 

@@ -194,6 +194,7 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.ReleaseUpload.class.getName(), 780);
         ids.put(TenantProtocol.LetGoStorage.class.getName(), 781);
         ids.put(TenantProtocol.StorageLeft.class.getName(), 782);
+        ids.put(TenantProtocol.Quarantine.class.getName(), 783);
         IDS = Collections.unmodifiableMap(ids);
     }
 

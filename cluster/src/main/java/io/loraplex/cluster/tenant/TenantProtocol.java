@@ -151,10 +151,25 @@ public final class TenantProtocol {
 
     /**
      * Sets what a catalog name serves (sent by the Adapter entity, which replies to its own caller
-     * only after this is acknowledged). {@code promoted} and {@code canary} both null removes the name.
+     * only after this is acknowledged). {@code promoted} and {@code canary} both null removes the
+     * name, unless {@code quarantined} says why it serves nothing: then a request naming it is
+     * refused with that reason ({@link DenyReason#MODEL_QUARANTINED}) until another version is promoted.
      */
-    public record UpdateCatalog(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, ActorRef<Ack> replyTo)
-            implements Command {
+    public record UpdateCatalog(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, Quarantine quarantined,
+            ActorRef<Ack> replyTo) implements Command {
+        public UpdateCatalog(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, ActorRef<Ack> replyTo) {
+            this(name, promoted, canary, canaryShare, null, replyTo);
+        }
+    }
+
+    /**
+     * The version a name served until a GPU node quarantined it ({@code AdapterProtocol.MarkFailed}),
+     * and why: what a request naming it is told while no other version serves.
+     */
+    public record Quarantine(int version, String reason) implements RemoteMessage {
+        public Quarantine {
+            Objects.requireNonNull(reason, "reason");
+        }
     }
 
     /**
@@ -262,7 +277,12 @@ public final class TenantProtocol {
         /** Over a rate, token or concurrency limit that waiting lifts (429 with Retry-After). */
         RATE_LIMITED,
         /** Larger than a limit no wait lifts: more tokens than the tenant's bucket ever holds (400 naming the limit). */
-        REQUEST_TOO_LARGE
+        REQUEST_TOO_LARGE,
+        /**
+         * The name's promoted version was quarantined and no other serves (422 {@code adapter_quarantined},
+         * the message naming the version and why), until another version is promoted.
+         */
+        MODEL_QUARANTINED
     }
 
     public record Denied(DenyReason reason, String message, long retryAfterMillis) implements Admission {

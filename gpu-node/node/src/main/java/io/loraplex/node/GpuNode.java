@@ -60,8 +60,6 @@ public final class GpuNode extends AbstractBehavior<Command> {
     /** How often a drop retries the eviction of an adapter still in use, and for how long. */
     private static final Duration DROP_RETRY = Duration.ofMillis(250);
     private static final Duration DROP_PATIENCE = Duration.ofMinutes(10);
-    /** How long the Adapter entity has to record a quarantine (a catalog change: tenant, then journal). */
-    private static final Duration QUARANTINE_REPORT_TIMEOUT = Duration.ofSeconds(30);
 
     private final NodeId id;
     private final ServedModel model;
@@ -446,7 +444,8 @@ public final class GpuNode extends AbstractBehavior<Command> {
     /**
      * Tells the version's {@code Adapter} entity that the engine quarantined it, so the catalog
      * stops sending it anywhere (this node already refuses it). Runs on the engine's step thread;
-     * the ask never blocks it.
+     * the ask never blocks it. A failed ask is tried again with back-off
+     * ({@link NodeSettings.QuarantineReport}): other nodes go on serving the version until it lands.
      */
     private void reportQuarantine(Engine.Quarantine q) {
         AdapterRef ref = known.get(q.hash());
@@ -456,19 +455,37 @@ public final class GpuNode extends AbstractBehavior<Command> {
             return;
         }
         log.warn("node {} quarantined {}: {}", id, q.name(), q.reason());
+        reportQuarantine(getContext().getSystem(), ref, q.reason(), 1);
+    }
+
+    private void reportQuarantine(org.apache.pekko.actor.typed.ActorSystem<?> system, AdapterRef ref, String reason, int attempt) {
+        NodeSettings.QuarantineReport report = settings.quarantineReport();
+        var log = system.log();
         try {
-            ClusterSharding.get(getContext().getSystem())
+            ClusterSharding.get(system)
                     .entityRefFor(AdapterProtocol.TYPE_KEY, AdapterProtocol.entityId(ref.tenant(), ref.name()))
-                    .<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.MarkFailed(ref.version(), ref.contentHash(), q.reason(), r),
-                            QUARANTINE_REPORT_TIMEOUT)
+                    .<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.MarkFailed(ref.version(), ref.contentHash(), reason, r),
+                            report.timeout())
                     .whenComplete((reply, failure) -> {
-                        if (failure != null || !reply.ok()) {
-                            log.warn("adapter {} v{} could not be marked failed ({}); node {} keeps refusing it", ref.name(),
-                                    ref.version(), failure != null ? failure.getMessage() : reply.message(), id);
+                        if (failure == null && reply.ok()) {
+                            return;
+                        }
+                        // only silence or a busy entity may pass; a refusal (version gone, never served) stays one
+                        boolean retry = failure != null || reply.error() == AdapterProtocol.Error.UNAVAILABLE;
+                        String why = failure != null ? failure.getMessage() : reply.message();
+                        if (retry && attempt < report.attempts()) {
+                            Duration delay = report.delayBefore(attempt + 1);
+                            log.warn("adapter {} v{} could not be marked failed ({}); node {} tries again in {} (attempt {} of {})",
+                                    ref.name(), ref.version(), why, id, delay, attempt + 1, report.attempts());
+                            system.scheduler().scheduleOnce(delay, () -> reportQuarantine(system, ref, reason, attempt + 1),
+                                    system.executionContext());
+                        } else {
+                            log.error("adapter {} v{} could not be marked failed after {} attempt(s) ({}); node {} keeps refusing it, "
+                                    + "other nodes may still serve it", ref.name(), ref.version(), attempt, why, id);
                         }
                     });
         } catch (RuntimeException e) {
-            log.warn("adapter {} v{} could not be reported as failed: {}", ref.name(), ref.version(), e.getMessage());
+            log.error("adapter {} v{} could not be reported as failed: {}", ref.name(), ref.version(), e.getMessage());
         }
     }
 

@@ -7,10 +7,39 @@ import java.time.Duration;
 /**
  * The GPU node's settings, from {@code loraplex.node}.
  *
- * @param fetchTimeout how long fetching a missing adapter from the cluster's blob stores may take, all stores together
+ * @param fetchTimeout     how long fetching a missing adapter from the cluster's blob stores may take, all stores together
+ * @param quarantineReport how a quarantine is reported to the version's Adapter entity
  */
 public record NodeSettings(String id, String baseModelId, int defaultMaxTokens, int maxQueued, int streamBuffer, Path adapterRoot,
-        int trainingThreads, Duration fetchTimeout) {
+        int trainingThreads, Duration fetchTimeout, QuarantineReport quarantineReport) {
+
+    /**
+     * Reporting a quarantined version ({@code AdapterProtocol.MarkFailed}): each ask waits
+     * {@code timeout}; one that fails (no answer, the entity busy) is tried again after
+     * {@code backoff}, doubled each time, {@code attempts} times in all, so one lost ask does not
+     * leave the version served by other nodes.
+     */
+    public record QuarantineReport(Duration timeout, int attempts, Duration backoff) {
+        public QuarantineReport {
+            if (timeout.isNegative() || timeout.isZero() || backoff.isNegative() || backoff.isZero()) {
+                throw new IllegalArgumentException("loraplex.node.quarantine-report: timeout and backoff must be positive, not "
+                        + timeout + " and " + backoff);
+            }
+            if (attempts < 1) {
+                throw new IllegalArgumentException("loraplex.node.quarantine-report.attempts must be at least 1, not " + attempts);
+            }
+        }
+
+        /** The defaults of reference.conf: 30 s per ask, 5 attempts, 1 s back-off doubling. */
+        public static QuarantineReport defaults() {
+            return new QuarantineReport(Duration.ofSeconds(30), 5, Duration.ofSeconds(1));
+        }
+
+        /** How long to wait before attempt {@code attempt} (2, 3, ...): the back-off, doubled for each attempt before. */
+        public Duration delayBefore(int attempt) {
+            return backoff.multipliedBy(1L << Math.min(20, Math.max(0, attempt - 2)));
+        }
+    }
 
     public NodeSettings {
         if (defaultMaxTokens < 1 || maxQueued < 1 || streamBuffer < 4 || trainingThreads < 1) {
@@ -27,10 +56,24 @@ public record NodeSettings(String id, String baseModelId, int defaultMaxTokens, 
         this(id, baseModelId, defaultMaxTokens, maxQueued, streamBuffer, adapterRoot, 2, Duration.ofMinutes(1));
     }
 
+    /** Settings with the default quarantine reports. */
+    public NodeSettings(String id, String baseModelId, int defaultMaxTokens, int maxQueued, int streamBuffer, Path adapterRoot,
+            int trainingThreads, Duration fetchTimeout) {
+        this(id, baseModelId, defaultMaxTokens, maxQueued, streamBuffer, adapterRoot, trainingThreads, fetchTimeout,
+                QuarantineReport.defaults());
+    }
+
+    /** These settings with {@code report} instead. */
+    public NodeSettings withQuarantineReport(QuarantineReport report) {
+        return new NodeSettings(id, baseModelId, defaultMaxTokens, maxQueued, streamBuffer, adapterRoot, trainingThreads, fetchTimeout,
+                report);
+    }
+
     public static NodeSettings create(Config config) {
         Config c = config.getConfig("loraplex.node");
         return new NodeSettings(c.getString("id"), c.getString("base-model-id"), c.getInt("default-max-tokens"),
                 c.getInt("max-queued"), c.getInt("stream-buffer"), Path.of(c.getString("adapter-root")), c.getInt("training-threads"),
-                c.getDuration("fetch-timeout"));
+                c.getDuration("fetch-timeout"), new QuarantineReport(c.getDuration("quarantine-report.timeout"),
+                        c.getInt("quarantine-report.attempts"), c.getDuration("quarantine-report.backoff")));
     }
 }

@@ -638,7 +638,12 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     private UpdateCatalog updateCatalog(AdapterState state, ActorRef<Ack> replyTo) {
         AdapterRef canary = state.canaryRef(tenant, name);
-        return new UpdateCatalog(name, state.promotedRef(tenant, name), canary, canary == null ? 0 : state.canaryShare(), replyTo);
+        // a name whose promoted version was quarantined keeps answering why, instead of "does not exist"
+        TenantProtocol.Quarantine quarantined = state.quarantinedPromotion()
+                .map(v -> new TenantProtocol.Quarantine(v.number(), v.reason() == null ? "no reason given" : v.reason()))
+                .orElse(null);
+        return new UpdateCatalog(name, state.promotedRef(tenant, name), canary, canary == null ? 0 : state.canaryShare(), quarantined,
+                replyTo);
     }
 
     private AdapterView view(AdapterState state) {

@@ -140,6 +140,32 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
         return ref(tenant, name, canary);
     }
 
+    /**
+     * While no version serves: the version that was promoted when a GPU node quarantined it (the
+     * latest such), which the name answers with until another is promoted. Read from the versions'
+     * histories, so the state needs no field of its own for it.
+     */
+    public Optional<Version> quarantinedPromotion() {
+        if (promoted != null || canary != null) {
+            return Optional.empty();
+        }
+        Version latest = null;
+        long latestAt = Long.MIN_VALUE;
+        for (Version v : versions) {
+            List<Change> history = v.history();
+            if (v.state() != VersionState.FAILED || history.size() < 2
+                    || history.get(history.size() - 2).state() != VersionState.PROMOTED) {
+                continue;
+            }
+            long at = history.getLast().epochMillis();
+            if (latest == null || at >= latestAt) {
+                latest = v;
+                latestAt = at;
+            }
+        }
+        return Optional.ofNullable(latest);
+    }
+
     private AdapterRef ref(TenantId tenant, String name, Integer number) {
         if (number == null) {
             return null;

@@ -88,20 +88,19 @@ public final class BlobStoreActor {
         final Path dir;
         final AtomicLong received = new AtomicLong();
         final SharedKillSwitch streams;
-        /** Bytes the tenant's quota holds for this upload (guarded by the upload's lock); grown before bytes are written. */
-        long held;
-        /** The chain of quota asks, one at a time; completes with the refusal, or null while granted. */
-        CompletableFuture<String> charging = CompletableFuture.completedFuture(null);
+        /** The tenant's quota held for this upload, grown before bytes are written. */
+        final UploadHold hold;
         /** file name (or {@link #ARCHIVE}) → its stream's end */
         final Map<String, CompletionStage<IOResult>> parts = new LinkedHashMap<>();
         Boolean gzipArchive; // null: no archive
         boolean finishing;
 
-        Upload(String id, TenantId tenant, long maxBytes, Path dir) {
+        Upload(String id, TenantId tenant, long maxBytes, Path dir, UploadHold hold) {
             this.id = id;
             this.tenant = tenant;
             this.maxBytes = maxBytes;
             this.dir = dir;
+            this.hold = hold;
             this.streams = KillSwitches.shared("upload-" + id);
         }
     }
@@ -204,7 +203,8 @@ public final class BlobStoreActor {
             return Behaviors.same();
         }
         String id = UUID.randomUUID().toString();
-        Upload upload = new Upload(id, begin.tenant(), begin.maxBytes(), store.newUploadDirectory(id));
+        Upload upload = new Upload(id, begin.tenant(), begin.maxBytes(), store.newUploadDirectory(id),
+                new UploadHold(quota, begin.tenant(), id, settings.quotaChunk()));
         uploads.put(id, upload);
         timers.startSingleTimer(id, new Expired(id), settings.uploadTimeout());
         begin.replyTo().tell(new BlobProtocol.UploadOpened(id));
@@ -279,7 +279,7 @@ public final class BlobStoreActor {
         ctx.pipeToSelf(stored, (result, failure) -> {
             if (failure != null) {
                 log.error("upload {} of tenant {} could not be stored", upload.id, upload.tenant, failure);
-                quota.release(upload.tenant, upload.id);
+                upload.hold.release();
             }
             return new Completed(upload.id, failure != null ? new Stored(upload.id, null, 0, COULD_NOT_STORE) : result,
                     finish.replyTo());
@@ -309,54 +309,20 @@ public final class BlobStoreActor {
             BlobStore.Committed committed = store.commit(upload.tenant, upload.dir);
             return new Stored(upload.id, committed.hash(), committed.bytes(), null);
         } catch (BlobException e) {
-            quota.release(upload.tenant, upload.id);
+            upload.hold.release();
             return new Stored(upload.id, null, 0, e.getMessage(), e.overQuota());
         } catch (IOException | RuntimeException e) {
             log.error("upload {} of tenant {} could not be stored", upload.id, upload.tenant, e);
-            quota.release(upload.tenant, upload.id);
+            upload.hold.release();
             return new Stored(upload.id, null, 0, COULD_NOT_STORE);
         } finally {
             removeQuietly(upload.dir);
         }
     }
 
-    /**
-     * Completes with null once the tenant's quota holds at least {@code total} bytes for the upload,
-     * or with the refusal. The hold grows a chunk ahead, so most buffers need no ask; when a chunk
-     * ahead does not fit, exactly {@code total} is asked for, so an upload that fits the quota exactly passes.
-     */
-    private CompletionStage<String> charge(Upload upload, long total) {
-        synchronized (upload) {
-            if (total <= upload.held) {
-                return CompletableFuture.completedFuture(null);
-            }
-            upload.charging = upload.charging.thenCompose(refused -> {
-                if (refused != null) {
-                    return CompletableFuture.completedFuture(refused);
-                }
-                synchronized (upload) {
-                    if (total <= upload.held) {
-                        return CompletableFuture.completedFuture(null);
-                    }
-                }
-                long ahead = total + settings.quotaChunk();
-                return grant(upload, ahead).thenCompose(refusal -> refusal == null ? CompletableFuture.completedFuture(null)
-                        : grant(upload, total));
-            });
-            return upload.charging;
-        }
-    }
-
-    /** Asks the quota to hold {@code total} bytes for the upload; on a grant, records it. */
-    private CompletableFuture<String> grant(Upload upload, long total) {
-        return quota.hold(upload.tenant, upload.id, total).thenApply(refusal -> {
-            if (refusal == null) {
-                synchronized (upload) {
-                    upload.held = Math.max(upload.held, total);
-                }
-            }
-            return refusal;
-        }).toCompletableFuture();
+    /** Completes with null once the tenant's quota holds at least {@code total} bytes for the upload, or with the refusal. */
+    private static CompletionStage<String> charge(Upload upload, long total) {
+        return upload.hold.charge(total);
     }
 
     /** {@link #charge} from the blocking dispatcher (archive extraction): waits for the tenant's answer. */
@@ -407,7 +373,7 @@ public final class BlobStoreActor {
         }
         uploads.remove(uploadId);
         timers.cancel(uploadId);
-        quota.release(upload.tenant, uploadId);
+        upload.hold.release();
         upload.streams.abort(new StreamCut("upload " + why));
         // the streams stop writing first; then their files go
         CompletableFuture.allOf(upload.parts.values().stream().map(CompletionStage::toCompletableFuture)

@@ -117,6 +117,15 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  */
 public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<Object, TenantEvent, TenantState> {
 
+    /**
+     * The answer for a name whose promoted version a GPU node quarantined, while no other version
+     * serves: the version and the node's reason, and how to serve the name again.
+     */
+    static String quarantined(String name, TenantProtocol.Quarantine quarantine) {
+        return "The model `" + name + "` is unavailable: its version " + quarantine.version() + " was quarantined ("
+                + quarantine.reason() + "). Promote another version of it (POST /v1/adapters/" + name + "/promote) to serve it again.";
+    }
+
     /** What OpenAI answers for a model that does not exist, or exists for somebody else. */
     static final String MODEL_NOT_FOUND = "The model `%s` does not exist or you do not have access to it.";
     /** The answer for an unknown or revoked key, and for keys of a tenant not set up. */
@@ -268,10 +277,10 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case RevokeApiKeyById c -> onRevokeById(state, c);
             case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(state.isSetUp(), state.keyInfos()));
             case SetModel c -> c.adapter() == null
-                    ? onUpdateCatalog(state, c.name(), null, null, 0, c.replyTo(), "SetModel")
+                    ? onUpdateCatalog(state, c.name(), null, null, 0, null, c.replyTo(), "SetModel")
                     : onSetModel(state, c);
-            case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.replyTo(),
-                    "UpdateCatalog");
+            case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.quarantined(),
+                    c.replyTo(), "UpdateCatalog");
             case TrackAdapterName c -> onTrackAdapterName(state, c);
             case ListAdapterNames c -> Effect().reply(c.replyTo(), new AdapterNames(state.isSetUp(), state.sortedAdapterNames()));
             case ReserveStorage c -> onReserveStorage(state, c);
@@ -360,6 +369,11 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
                         new Denied(DenyReason.MODEL_NOT_FOUND, MODEL_NOT_FOUND.formatted(admit.model()), 0));
             }
             adapter = entry.serve(ThreadLocalRandom.current().nextDouble());
+            if (adapter == null) {
+                // kept in the catalog only to say why it serves nothing
+                return Effect().reply(admit.replyTo(), new Denied(DenyReason.MODEL_QUARANTINED,
+                        quarantined(admit.model(), entry.quarantined()), 0));
+            }
         }
         Limits limits = state.profile().limits();
         Admitted go = new Admitted(tenant, adapter, state.profile().weight(), limits.maxTokensPerRequest());
@@ -542,11 +556,11 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             return Effect().reply(set.replyTo(),
                     new Ack(false, "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'"));
         }
-        return onUpdateCatalog(state, set.name(), set.adapter(), null, 0, set.replyTo(), "SetModel");
+        return onUpdateCatalog(state, set.name(), set.adapter(), null, 0, null, set.replyTo(), "SetModel");
     }
 
     private ReplyEffect<TenantEvent, TenantState> onUpdateCatalog(TenantState state, String name, AdapterRef promoted,
-            AdapterRef canary, double canaryShare, ActorRef<Ack> replyTo, String what) {
+            AdapterRef canary, double canaryShare, TenantProtocol.Quarantine quarantined, ActorRef<Ack> replyTo, String what) {
         if (!state.isSetUp()) {
             return refuseNotSetUp(replyTo);
         }
@@ -570,16 +584,18 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             return Effect().reply(replyTo, new Ack(false, "a canary share is between 0 and 1, got " + canaryShare));
         }
         CatalogEntry existing = state.catalog().get(name);
-        if (promoted == null && canary == null && existing == null) {
+        // the reason a name serves nothing is kept only while it serves nothing
+        TenantProtocol.Quarantine why = promoted == null && canary == null ? quarantined : null;
+        if (promoted == null && canary == null && why == null && existing == null) {
             return Effect().reply(replyTo, Ack.done());
         }
         double share = canary == null ? 0 : canaryShare;
         // a new version keeps the name's creation time: clients see one model, upgraded
         long created = existing != null ? existing.createdEpochSeconds() : clock.instant().getEpochSecond();
-        if (existing != null && new CatalogEntry(promoted, canary, share, created).equals(existing)) {
+        if (existing != null && new CatalogEntry(promoted, canary, share, created, why).equals(existing)) {
             return Effect().reply(replyTo, Ack.done());
         }
-        return Effect().persist(new CatalogUpdated(name, promoted, canary, share, created)).thenReply(replyTo, s -> Ack.done());
+        return Effect().persist(new CatalogUpdated(name, promoted, canary, share, created, why)).thenReply(replyTo, s -> Ack.done());
     }
 
     private ReplyEffect<TenantEvent, TenantState> onTrackAdapterName(TenantState state, TrackAdapterName track) {

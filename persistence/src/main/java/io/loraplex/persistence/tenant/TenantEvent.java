@@ -1,6 +1,7 @@
 package io.loraplex.persistence.tenant;
 
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
 import io.loraplex.persistence.CborSerializable;
 import java.util.Set;
@@ -31,11 +32,15 @@ public sealed interface TenantEvent extends CborSerializable
     }
 
     /**
-     * What a catalog name serves: {@code promoted} and {@code canary} both null removes the name.
+     * What a catalog name serves: {@code promoted} and {@code canary} both null removes the name,
+     * unless {@code quarantined} (null in events journaled before it existed) keeps it to say why.
      * {@code createdEpochSeconds}: when the name first appeared, kept across versions.
      */
-    record CatalogUpdated(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds)
-            implements TenantEvent {
+    record CatalogUpdated(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds,
+            TenantProtocol.Quarantine quarantined) implements TenantEvent {
+        CatalogUpdated(String name, AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds) {
+            this(name, promoted, canary, canaryShare, createdEpochSeconds, null);
+        }
     }
 
     /** The tenant has ({@code present}) or no longer has an adapter of this name. */

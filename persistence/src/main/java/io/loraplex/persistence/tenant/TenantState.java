@@ -1,6 +1,7 @@
 package io.loraplex.persistence.tenant;
 
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.KeyInfo;
 import io.loraplex.cluster.tenant.TenantProtocol.Limits;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
@@ -81,12 +82,18 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
 
     /**
      * A catalog name: the promoted version, the canary and the share of requests it gets, and when
-     * the name appeared (the {@code created} of {@code /v1/models}).
+     * the name appeared (the {@code created} of {@code /v1/models}). {@code quarantined}: serving
+     * nothing because its promoted version was quarantined (null otherwise, and in snapshots taken
+     * before it existed).
      */
-    public record CatalogEntry(AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds)
-            implements CborSerializable {
+    public record CatalogEntry(AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds,
+            TenantProtocol.Quarantine quarantined) implements CborSerializable {
 
-        /** What {@code /v1/models} lists: the promoted version, or the canary while nothing is promoted. */
+        public CatalogEntry(AdapterRef promoted, AdapterRef canary, double canaryShare, long createdEpochSeconds) {
+            this(promoted, canary, canaryShare, createdEpochSeconds, null);
+        }
+
+        /** What {@code /v1/models} lists: the promoted version, or the canary while nothing is promoted; null: nothing. */
         AdapterRef listed() {
             return promoted != null ? promoted : canary;
         }
@@ -120,9 +127,10 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
                     with(keys, e.keyHash(), new ApiKey(e.keyId(), e.label(), e.scopes(), e.atEpochMillis())), catalog,
                     adapterNames, storage, usage, holders);
             case ApiKeyRevoked e -> new TenantState(profile, without(keys, e.keyHash()), catalog, adapterNames, storage, usage, holders);
-            case CatalogUpdated e -> new TenantState(profile, keys, e.promoted() == null && e.canary() == null
+            case CatalogUpdated e -> new TenantState(profile, keys, e.promoted() == null && e.canary() == null && e.quarantined() == null
                     ? without(catalog, e.name())
-                    : with(catalog, e.name(), new CatalogEntry(e.promoted(), e.canary(), e.canaryShare(), e.createdEpochSeconds())),
+                    : with(catalog, e.name(), new CatalogEntry(e.promoted(), e.canary(), e.canaryShare(), e.createdEpochSeconds(),
+                            e.promoted() == null && e.canary() == null ? e.quarantined() : null)),
                     adapterNames, storage, usage, holders);
             case AdapterNameTracked e -> {
                 Set<String> names = new HashSet<>(adapterNames);
@@ -192,7 +200,12 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
 
     List<ModelEntry> models() {
         List<ModelEntry> out = new ArrayList<>(catalog.size());
-        catalog.forEach((name, entry) -> out.add(new ModelEntry(name, entry.listed(), entry.createdEpochSeconds())));
+        catalog.forEach((name, entry) -> {
+            // a quarantined name serves nothing: it answers why, but is no model to list
+            if (entry.listed() != null) {
+                out.add(new ModelEntry(name, entry.listed(), entry.createdEpochSeconds()));
+            }
+        });
         out.sort(Comparator.comparing(ModelEntry::name));
         return out;
     }

@@ -369,6 +369,29 @@ abstract class AdapterEntitySuite {
     }
 
     @Test
+    void aNameWhosePromotedVersionWasQuarantinedTellsTheCatalogWhyUntilAnotherVersionIsPromoted() {
+        Fixture f = new Fixture();
+        ContentHash h1 = randomHash();
+        ContentHash h2 = randomHash();
+        f.register(h1, MB);
+        f.register(h2, MB);
+        f.seen.receiveSeveralMessages(3);
+        f.ok(r -> new Promote(2, r));
+        f.seen.expectMessageClass(UpdateCatalog.class);
+
+        String reason = "adapter t/cafe@2 produced a non-finite logit (NaN at token 3); this adapter version is quarantined";
+        AdapterView view = f.ok(r -> new MarkFailed(2, h2, reason, r));
+        assertNull(view.promotedVersion());
+        assertEquals(new UpdateCatalog("cafe", null, null, 0, new TenantProtocol.Quarantine(2, reason), null),
+                withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+
+        // another version promoted: the name serves it, and the quarantine is no longer its answer
+        f.ok(r -> new Promote(1, r));
+        AdapterRef v1 = new AdapterRef(f.tenant, "cafe", 1, h1, TestCollaborators.BASE);
+        assertEquals(new UpdateCatalog("cafe", v1, null, 0, null), withoutReplyTo(f.seen.expectMessageClass(UpdateCatalog.class)));
+    }
+
+    @Test
     void everyCommandOnAMissingAdapterIsNotFound() {
         Fixture f = new Fixture();
         for (Function<ActorRef<Reply>, Command> command : List.<Function<ActorRef<Reply>, Command>>of(
@@ -769,7 +792,7 @@ abstract class AdapterEntitySuite {
     static TenantProtocol.Command withoutReplyTo(TenantProtocol.Command command) {
         return switch (command) {
             case ReserveStorage c -> new ReserveStorage(c.key(), c.bytes(), c.holder(), c.fromUpload(), null);
-            case UpdateCatalog c -> new UpdateCatalog(c.name(), c.promoted(), c.canary(), c.canaryShare(), null);
+            case UpdateCatalog c -> new UpdateCatalog(c.name(), c.promoted(), c.canary(), c.canaryShare(), c.quarantined(), null);
             case TrackAdapterName c -> new TrackAdapterName(c.name(), c.present(), null);
             default -> command;
         };

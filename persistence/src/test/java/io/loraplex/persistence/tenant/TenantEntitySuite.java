@@ -557,6 +557,41 @@ abstract class TenantEntitySuite {
     }
 
     @Test
+    void aNameWhosePromotedVersionWasQuarantinedAnswersWhyUntilAnotherVersionIsPromoted() {
+        String id = newTenantId();
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Quarantine", "pro", 1.0, ROOMY, r)));
+        String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(key, Set.of(Scope.CHAT), r)));
+        AdapterRef v1 = adapter(id, "cafe", 1);
+        AdapterRef v2 = adapter(id, "cafe", 2);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", v2, null, 0, r)));
+        String reason = "adapter " + id + "/cafe@2 produced a non-finite logit (NaN at token 3); this adapter version is quarantined";
+        assertEquals(Ack.done(), ask(entity, Ack.class,
+                r -> new UpdateCatalog("cafe", null, null, 0, new TenantProtocol.Quarantine(2, reason), r)));
+
+        String expected = "The model `cafe` is unavailable: its version 2 was quarantined (" + reason
+                + "). Promote another version of it (POST /v1/adapters/cafe/promote) to serve it again.";
+        Denied denied = assertDenied(DenyReason.MODEL_QUARANTINED,
+                ask(entity, Admission.class, r -> new Admit("r1", key, Scope.CHAT, "cafe", 1, r)));
+        assertEquals(expected, denied.message());
+        // it serves nothing: no model to list, nothing for operators to resolve
+        assertEquals(List.of(), ask(entity, ModelList.class, r -> new ListModels(key, r)).models());
+        assertFalse(ask(entity, TenantProtocol.Resolved.class, r -> new TenantProtocol.ResolveModel("cafe", r)).exists());
+        // journaled: a restart answers the same
+        entity = restart(entity, id);
+        assertEquals(expected, assertDenied(DenyReason.MODEL_QUARANTINED,
+                ask(entity, Admission.class, r -> new Admit("r2", key, Scope.CHAT, "cafe", 1, r))).message());
+
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", v1, null, 0, r)));
+        assertEquals(v1, assertInstanceOf(Admitted.class,
+                ask(entity, Admission.class, r -> new Admit("r3", key, Scope.CHAT, "cafe", 1, r))).adapter());
+        // removed with no quarantine to tell (a delete), the name is a plain "not found" again
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", null, null, 0, r)));
+        assertDenied(DenyReason.MODEL_NOT_FOUND, ask(entity, Admission.class, r -> new Admit("r4", key, Scope.CHAT, "cafe", 1, r)));
+    }
+
+    @Test
     void adapterNamesAreTrackedWhetherServedOrNot() {
         String id = setUp(ROOMY);
         assertEquals(Ack.done(), ack(id, r -> new TrackAdapterName("latte", true, r)));

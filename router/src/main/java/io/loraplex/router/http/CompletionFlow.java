@@ -218,6 +218,8 @@ public final class CompletionFlow {
             case UNAUTHORIZED -> ApiError.invalidApiKey("Incorrect API key provided.");
             case FORBIDDEN -> ApiError.forbidden(d.message());
             case MODEL_NOT_FOUND -> ApiError.modelNotFound(req.model());
+            // as a request already running on the version is told: the adapter's fault, named
+            case MODEL_QUARANTINED -> ApiError.adapterQuarantined(d.message());
             case RATE_LIMITED -> ApiError.rateLimited(d.message(), d.retryAfterMillis());
             case REQUEST_TOO_LARGE -> new ApiError(400, d.message(), ApiError.INVALID_REQUEST,
                     req.sampling().maxTokensParam() != null ? req.sampling().maxTokensParam() : "max_tokens", "request_too_large", 0);

@@ -5,8 +5,10 @@ import io.loraplex.cluster.files.FileStoreProtocol.FileRef;
 import io.loraplex.cluster.finetune.FineTuneProtocol;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileInfo;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.placement.Placement;
 import java.security.SecureRandom;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.stream.Collectors;
 import org.apache.pekko.Done;
@@ -24,6 +26,10 @@ import org.apache.pekko.stream.javadsl.Sink;
  * {@code /v1/files}: an upload streams its {@code file} part into the file store (never held whole
  * in memory), a GPU node validates it as training data, and only a valid file is recorded in the
  * tenant's FineTune entity; an invalid one is deleted and refused with its problems by line.
+ *
+ * <p>A file counts against the tenant's storage quota: the store charges its bytes before writing
+ * them (413 naming the quota past it), and a stored file's hold becomes a reservation under its file
+ * id, given back when the file is refused or deleted.
  */
 final class FilesFlow {
 
@@ -46,7 +52,22 @@ final class FilesFlow {
         volatile String purpose;
         volatile String filename;
         volatile FileRef stored;
+        /** The stored file's bytes are reserved under its id: a failure after must release them. */
+        volatile boolean reserved;
         volatile ApiError refused;
+        /** The file store's upload of the 'file' part, once opened: its Finish says why a stream was cut. */
+        volatile ActorRef<FileStoreProtocol.Command> store;
+        volatile String storeUploadId;
+        private CompletionStage<FileStoreProtocol.Stored> finished;
+
+        /** The store's Finish, asked once: the part's own flow and a failing form both wait for the same answer. */
+        synchronized CompletionStage<FileStoreProtocol.Stored> finish(FineTuneCalls calls) {
+            if (finished == null) {
+                String id = storeUploadId;
+                finished = calls.askStore(store, replyTo -> new FileStoreProtocol.Finish(id, replyTo));
+            }
+            return finished;
+        }
     }
 
     CompletionStage<HttpResponse> upload(HttpRequest request) {
@@ -65,18 +86,15 @@ final class FilesFlow {
                     .thenCompose(form -> form.getParts()
                             .mapAsync(1, part -> part(caller, fileId, part, upload))
                             .runWith(Sink.ignore(), materializer)
-                            .exceptionally(t -> {
-                                Throwable cause = Responses.unwrap(t);
-                                if (cause instanceof ApiException || UploadParts.hitSizeLimit(cause)) {
-                                    throw t instanceof RuntimeException r ? r : new java.util.concurrent.CompletionException(t);
-                                }
-                                // the parser failing part-way (a part header over its limit, a broken boundary) is the body's fault
-                                throw ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
-                            }))
+                            .handle((done, t) -> t)
+                            .thenCompose(t -> t == null ? CompletableFuture.completedFuture(Done.getInstance()) : formFailed(caller, upload, t)))
                     .thenCompose(done -> validate(caller, upload))
                     .whenComplete((response, failure) -> {
                         if (failure != null && upload.stored != null) {
                             delete(upload.stored);
+                            if (upload.reserved) {
+                                release(caller, upload.stored.fileId());
+                            }
                         }
                     });
         }).exceptionally(t -> {
@@ -115,6 +133,38 @@ final class FilesFlow {
         };
     }
 
+    /**
+     * The form failed. A refusal of ours or a body over its limit stands; when the file store had
+     * the part, it may have cut the stream itself (the file's limit, the tenant's quota), which
+     * fails the parser before the part's own flow hears it: the store's Finish says which.
+     */
+    private CompletionStage<Done> formFailed(Caller caller, Upload upload, Throwable t) {
+        Throwable cause = Responses.unwrap(t);
+        if (cause instanceof ApiException || UploadParts.hitSizeLimit(cause)) {
+            return CompletableFuture.failedFuture(cause);
+        }
+        // the parser failing part-way (a part header over its limit, a broken boundary) is the body's fault
+        ApiException broken = ApiError.invalid(null, "could not read the multipart body: " + cause.getMessage()).toException();
+        if (upload.storeUploadId == null || upload.stored != null) {
+            return CompletableFuture.failedFuture(broken);
+        }
+        long limit = calls.settings.maxFileBytes();
+        return upload.finish(calls).thenApply(stored -> {
+            if (stored.tooLarge()) {
+                throw ApiError.tooLarge(limit).toException();
+            }
+            if (stored.overQuota()) {
+                throw ApiError.quotaExceeded(stored.error()).toException();
+            }
+            if (stored.ok()) {
+                // whole in the store, but the form around it broke: not what the client meant to send
+                delete(stored.file());
+                releaseHold(caller, upload.storeUploadId);
+            }
+            throw broken;
+        });
+    }
+
     /** Streams the part into the file store and waits for the store to commit it. */
     private CompletionStage<Done> store(Caller caller, String fileId, Multipart.FormData.BodyPart part, Upload upload) {
         long limit = calls.settings.maxFileBytes();
@@ -125,32 +175,72 @@ final class FilesFlow {
                         part.getEntity().discardBytes(materializer);
                         throw ApiError.unavailable("The file store refused the upload: " + sink.error()).toException();
                     }
+                    upload.store = store;
+                    upload.storeUploadId = sink.uploadId();
                     CompletionStage<Done> sent = part.getEntity().getDataBytes()
                             .watchTermination(Keep.right())
                             .to(sink.sink().getSink())
                             .run(materializer);
                     return sent.handle((ok, failure) -> failure)
                             .thenCompose(failure -> {
-                                if (failure != null) {
+                                if (failure != null && UploadParts.hitSizeLimit(failure)) {
                                     store.tell(new FileStoreProtocol.Abort(sink.uploadId()));
-                                    throw (UploadParts.hitSizeLimit(failure) ? ApiError.tooLarge(limit)
-                                            : ApiError.invalid("file", "the upload did not complete: " + failure.getMessage()))
+                                    throw ApiError.tooLarge(limit).toException();
+                                }
+                                // the store may have cut the stream (a limit, the quota): Finish says why, and cleans up
+                                return upload.finish(calls)
+                                        .thenApply(stored -> {
+                                            if (failure != null && stored.ok()) {
+                                                // whole in the store, but the client's part broke: not what it meant to send
+                                                delete(stored.file());
+                                                releaseHold(caller, sink.uploadId());
+                                                throw ApiError.invalid("file", "the upload did not complete: "
+                                                        + Responses.unwrap(failure).getMessage()).toException();
+                                            }
+                                            return stored;
+                                        });
+                            })
+                            .thenCompose(stored -> {
+                                if (stored.tooLarge()) {
+                                    throw ApiError.tooLarge(limit).toException();
+                                }
+                                if (stored.overQuota()) {
+                                    throw ApiError.quotaExceeded(stored.error()).toException();
+                                }
+                                if (!stored.ok()) {
+                                    throw ApiError.unavailable("The file store could not store the file: " + stored.error())
                                             .toException();
                                 }
-                                return calls.<FileStoreProtocol.Stored>askStore(store,
-                                        replyTo -> new FileStoreProtocol.Finish(sink.uploadId(), replyTo));
+                                upload.stored = stored.file();
+                                return reserve(caller, stored.file(), sink.uploadId(), upload);
                             });
-                })
-                .thenApply(stored -> {
-                    if (stored.tooLarge()) {
-                        throw ApiError.tooLarge(limit).toException();
-                    }
-                    if (!stored.ok()) {
-                        throw ApiError.unavailable("The file store could not store the file: " + stored.error()).toException();
-                    }
-                    upload.stored = stored.file();
-                    return Done.getInstance();
                 }));
+    }
+
+    /**
+     * The stored file's hold becomes its reservation (key: its file id), in one step at the tenant,
+     * so its bytes never count twice nor go uncounted; then what is left of the hold is dropped.
+     */
+    private CompletionStage<Done> reserve(Caller caller, FileRef file, String uploadId, Upload upload) {
+        return calls.<TenantProtocol.Ack>tenant(caller, replyTo -> new TenantProtocol.ReserveStorage(file.fileId(), file.bytes(),
+                        null, uploadId, replyTo))
+                .whenComplete((ack, failure) -> releaseHold(caller, uploadId))
+                .thenApply(ack -> {
+                    if (!ack.ok()) {
+                        throw ApiError.quotaExceeded(ack.message()).toException();
+                    }
+                    upload.reserved = true;
+                    return Done.getInstance();
+                });
+    }
+
+    private void releaseHold(Caller caller, String uploadId) {
+        calls.<TenantProtocol.Ack>tenant(caller, replyTo -> new TenantProtocol.ReleaseUpload(uploadId, replyTo));
+    }
+
+    /** Gives back a file's reservation: it was refused, or deleted. */
+    private CompletionStage<TenantProtocol.Ack> release(Caller caller, String fileId) {
+        return calls.tenant(caller, replyTo -> new TenantProtocol.ReleaseStorage(fileId, replyTo));
     }
 
     /** Checks the parts, has a GPU node validate the file, and records it. */
@@ -214,7 +304,7 @@ final class FilesFlow {
                 .exceptionally(FilesFlow::failed);
     }
 
-    /** Forgets the file in the entity first (refused while a job uses it), then deletes its bytes. */
+    /** Forgets the file in the entity first (refused while a job uses it), then deletes its bytes and gives back its quota. */
     CompletionStage<HttpResponse> delete(HttpRequest request, String fileId) {
         return calls.caller(request).thenCompose(caller -> calls.<FineTuneProtocol.FileReply>ask(caller,
                         r -> new FineTuneProtocol.DeleteFile(fileId, r))
@@ -223,7 +313,10 @@ final class FilesFlow {
                     return calls.fileStore()
                             .thenCompose(store -> calls.<FileStoreProtocol.Deleted>askStore(store,
                                     r -> new FileStoreProtocol.DeleteFile(caller.tenant(), file.id(), r)))
-                            .handle((deleted, failure) -> Responses.json(200, FineTuneJson.deletedFile(file.id())));
+                            // the entity forgot the file: its bytes are no longer the tenant's to keep, whether or not the store answered
+                            .handle((deleted, failure) -> failure)
+                            .thenCompose(failure -> release(caller, file.id()))
+                            .handle((released, failure) -> Responses.json(200, FineTuneJson.deletedFile(file.id())));
                 }))
                 .exceptionally(FilesFlow::failed);
     }

@@ -47,6 +47,11 @@ final class FineTuneCalls {
                 });
     }
 
+    /** Asks the caller's Tenant entity (its storage quota); silence is a 503. */
+    <R> CompletionStage<R> tenant(Caller caller, Function<ActorRef<R>, TenantProtocol.Command> command) {
+        return entities.tenant(caller.tenant(), command);
+    }
+
     /** A file store registered with the receptionist, or a 503. */
     CompletionStage<ActorRef<FileStoreProtocol.Command>> fileStore() {
         return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),

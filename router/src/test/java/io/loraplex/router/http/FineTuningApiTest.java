@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigRenderOptions;
+import io.loraplex.persistence.blob.UploadQuota;
 import io.loraplex.persistence.files.FileStoreActor;
 import io.loraplex.persistence.files.FileStoreSettings;
 import io.loraplex.persistence.finetune.FineTuneSettings;
@@ -61,7 +62,9 @@ class FineTuningApiTest {
                 loraplex.fine-tune.dispatch-retry = 100 ms
                 """);
         FineTuneSharding.init(router.system, FineTuneSettings.create(router.system.settings().config()), Clock.systemUTC());
-        router.kit.spawn(FileStoreActor.create(new FileStoreSettings(dir, 4096)), "file-store", DispatcherSelector.blocking());
+        // files are charged to the tenants' (double's) storage quotas, in small chunks so small quotas bite
+        router.kit.spawn(FileStoreActor.create(new FileStoreSettings(dir, 4096, 64), UploadQuota.tenants(router.system,
+                Duration.ofSeconds(10))), "file-store", DispatcherSelector.blocking());
         router.kit.spawn(node.behavior(), "trainer");
         TestRouter.await(() -> router.send("GET", "/ready", null, null).statusCode() == 200, Duration.ofSeconds(20),
                 "the training node to be ready");
@@ -164,8 +167,34 @@ class FineTuningApiTest {
     }
 
     @Test
+    void aStoredFileCountsAgainstTheStorageQuotaUntilItIsDeleted() {
+        String id = uploadValid();
+        assertEquals(VALID.length(), router.tenants.storage.get("acme").get(id), "the file's reservation, under its id");
+        TestRouter.await(() -> router.tenants.uploadHolds.getOrDefault("acme", java.util.Map.of()).isEmpty(), Duration.ofSeconds(5),
+                "the upload's hold to be converted and released");
+        assertEquals(200, router.send("DELETE", "/v1/files/" + id, MANAGE_KEY, null).statusCode());
+        assertFalse(router.tenants.storage.get("acme").containsKey(id), "the deleted file's reservation is given back");
+    }
+
+    @Test
+    void aFileOverTheStorageQuotaGets413NamingTheQuotaAndNothingStays() throws IOException {
+        router.tenants.storageQuotas.put("globex", 100L);
+        try {
+            HttpResponse<String> response = upload(OTHER_MANAGE_KEY, "fine-tune", VALID);
+            OpenAiApiTestSupport.assertError(response, 413, "invalid_request_error", null, "quota_exceeded");
+            String message = json(response.body()).get("error").get("message").asText();
+            assertTrue(message.startsWith("storage quota exceeded for tenant globex") && message.contains("quota 100 bytes"), message);
+            assertEquals(0, storedFiles("globex"));
+            TestRouter.await(() -> router.tenants.storageUsed("globex") == 0, Duration.ofSeconds(5), "the upload's hold to be released");
+        } finally {
+            router.tenants.storageQuotas.remove("globex");
+        }
+    }
+
+    @Test
     void anInvalidFileIsRefusedByLineAndNothingIsStored() throws IOException {
         long before = storedFiles("acme");
+        long usedBefore = router.tenants.storageUsed("acme");
         int listed = json(router.send("GET", "/v1/files", MANAGE_KEY, null).body()).get("data").size();
         HttpResponse<String> response = upload(MANAGE_KEY, "fine-tune", """
                 {"messages": [{"role": "user", "content": "Hours?"}, {"role": "assistant", "content": "8 to 6."}]}
@@ -184,6 +213,8 @@ class FineTuningApiTest {
                 throw new UncheckedIOException(e);
             }
         }, Duration.ofSeconds(5), "the refused file to be deleted");
+        TestRouter.await(() -> router.tenants.storageUsed("acme") == usedBefore, Duration.ofSeconds(5),
+                "the refused file's reservation to be given back");
     }
 
     @Test

@@ -433,6 +433,19 @@ class OpenAiApiTest {
     }
 
     @Test
+    void aNameWhosePromotedVersionWasQuarantinedAnswers422SayingWhichVersionAndWhy() {
+        router.tenants.quarantined.computeIfAbsent("acme", t -> new java.util.concurrent.ConcurrentHashMap<>())
+                .put("mocha", new io.loraplex.cluster.tenant.TenantProtocol.Quarantine(3, "it produced a non-finite logit"));
+        HttpResponse<String> response = router.post("/v1/chat/completions", chat("mocha", "hi", ""));
+        // as a request running on the version when it was quarantined is told: not a 404 "does not exist"
+        assertError(response, 422, "invalid_request_error", "model", "adapter_quarantined");
+        assertEquals("The model `mocha` is unavailable: its version 3 was quarantined (it produced a non-finite logit).",
+                json(response.body()).get("error").get("message").asText());
+        assertError(router.post("/v1/completions", "{\"model\":\"mocha\",\"prompt\":\"hi\"}"), 422, "invalid_request_error", "model",
+                "adapter_quarantined");
+    }
+
+    @Test
     void contextLengthExceededComesFromTheNode() {
         HttpResponse<String> response = router.post("/v1/chat/completions", chat("cafe", "[reject:context]", "\"max_tokens\":900"));
         assertError(response, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");

@@ -46,9 +46,23 @@ public final class FakeTenants {
     /** tenant id → adapter name → ref */
     public final Map<String, Map<String, AdapterRef>> catalogs = new ConcurrentHashMap<>();
     public final Set<String> rateLimited = ConcurrentHashMap.newKeySet();
+    /** tenant id → adapter name → the quarantine it answers with (a name serving nothing, as the entity keeps it) */
+    public final Map<String, Map<String, TenantProtocol.Quarantine>> quarantined = new ConcurrentHashMap<>();
     public final List<Admit> admits = new CopyOnWriteArrayList<>();
     /** Every Finished, in arrival order. */
     public final List<TenantProtocol.Finished> finished = new CopyOnWriteArrayList<>();
+    /** tenant id → its storage quota in bytes (absent: no quota) */
+    public final Map<String, Long> storageQuotas = new ConcurrentHashMap<>();
+    /** tenant id → reservation key → bytes (ReserveStorage, ReleaseStorage) */
+    public final Map<String, Map<String, Long>> storage = new ConcurrentHashMap<>();
+    /** tenant id → upload id → bytes held (HoldUpload, ReleaseUpload, and ReserveStorage's fromUpload) */
+    public final Map<String, Map<String, Long>> uploadHolds = new ConcurrentHashMap<>();
+
+    /** Reserved and held bytes of a tenant, as the entity's storage_used_bytes counts them. */
+    public long storageUsed(String tenantId) {
+        return storage.getOrDefault(tenantId, Map.of()).values().stream().mapToLong(Long::longValue).sum()
+                + uploadHolds.getOrDefault(tenantId, Map.of()).values().stream().mapToLong(Long::longValue).sum();
+    }
 
     public static AdapterRef adapter(String tenant, String name) {
         byte[] bytes = (tenant + "/" + name).getBytes(StandardCharsets.UTF_8);
@@ -133,7 +147,7 @@ public final class FakeTenants {
                         get.replyTo().tell(p == null
                                 ? new TenantProtocol.Info(new TenantId(tenantId), null, null, null, 0, 0, 0L, List.of())
                                 : new TenantProtocol.Info(new TenantId(tenantId), p.displayName(), p.tier(), p.limits(), created.size(), 0,
-                                        0L, List.of()));
+                                        storageUsed(tenantId), List.of()));
                         return Behaviors.same();
                     })
                     .onMessage(TenantProtocol.CreateApiKey.class, create -> {
@@ -161,9 +175,59 @@ public final class FakeTenants {
                                 ? List.of(new TenantProtocol.UsageRow(usage.fromEpochHour(), "cafe", 3, 120)) : List.of()));
                         return Behaviors.same();
                     })
+                    .onMessage(TenantProtocol.HoldUpload.class, hold -> {
+                        hold.replyTo().tell(holdUpload(tenantId, hold));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.ReleaseUpload.class, release -> {
+                        uploadHolds.getOrDefault(tenantId, new ConcurrentHashMap<>()).remove(release.uploadId());
+                        release.replyTo().tell(TenantProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.ReserveStorage.class, reserve -> {
+                        reserve.replyTo().tell(reserveStorage(tenantId, reserve));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TenantProtocol.ReleaseStorage.class, release -> {
+                        storage.getOrDefault(tenantId, new ConcurrentHashMap<>()).remove(release.key());
+                        release.replyTo().tell(TenantProtocol.Ack.done());
+                        return Behaviors.same();
+                    })
                     .onAnyMessage(m -> Behaviors.same())
                     .build();
         });
+    }
+
+    /** As the entity: a hold grows while the quota allows, counting every other hold and reservation. */
+    private synchronized TenantProtocol.Ack holdUpload(String tenantId, TenantProtocol.HoldUpload hold) {
+        Map<String, Long> holds = uploadHolds.computeIfAbsent(tenantId, t -> new ConcurrentHashMap<>());
+        long before = holds.getOrDefault(hold.uploadId(), 0L);
+        long quota = storageQuotas.getOrDefault(tenantId, Long.MAX_VALUE);
+        long used = storageUsed(tenantId) - before;
+        if (hold.totalBytes() > before && hold.totalBytes() > quota - used) {
+            return new TenantProtocol.Ack(false, "storage quota exceeded for tenant " + tenantId + ": used " + used
+                    + " bytes, requested " + hold.totalBytes() + " bytes, quota " + quota + " bytes");
+        }
+        holds.put(hold.uploadId(), Math.max(before, hold.totalBytes()));
+        return TenantProtocol.Ack.done();
+    }
+
+    /** As the entity: the upload's hold becomes the reservation in one step. */
+    private synchronized TenantProtocol.Ack reserveStorage(String tenantId, TenantProtocol.ReserveStorage reserve) {
+        Map<String, Long> reserved = storage.computeIfAbsent(tenantId, t -> new ConcurrentHashMap<>());
+        Map<String, Long> holds = uploadHolds.computeIfAbsent(tenantId, t -> new ConcurrentHashMap<>());
+        long fromHold = reserve.fromUpload() == null ? 0 : holds.getOrDefault(reserve.fromUpload(), 0L);
+        long quota = storageQuotas.getOrDefault(tenantId, Long.MAX_VALUE);
+        long used = storageUsed(tenantId) - fromHold;
+        if (!reserved.containsKey(reserve.key()) && reserve.bytes() > quota - used) {
+            return new TenantProtocol.Ack(false, "storage quota exceeded for tenant " + tenantId + ": used " + used
+                    + " bytes, requested " + reserve.bytes() + " bytes, quota " + quota + " bytes");
+        }
+        if (reserve.fromUpload() != null) {
+            holds.remove(reserve.fromUpload());
+        }
+        reserved.put(reserve.key(), reserve.bytes());
+        return TenantProtocol.Ack.done();
     }
 
     /** The tokens a request may use at most, as a tenant's bucket that never holds more. */
@@ -183,6 +247,11 @@ public final class FakeTenants {
         AdapterRef adapter = null;
         if (admit.model() != null) {
             adapter = catalogs.getOrDefault(tenantId, Map.of()).get(admit.model());
+            TenantProtocol.Quarantine quarantine = quarantined.getOrDefault(tenantId, Map.of()).get(admit.model());
+            if (adapter == null && quarantine != null) {
+                return new TenantProtocol.Denied(DenyReason.MODEL_QUARANTINED, "The model `" + admit.model()
+                        + "` is unavailable: its version " + quarantine.version() + " was quarantined (" + quarantine.reason() + ").", 0);
+            }
             if (adapter == null) {
                 return new TenantProtocol.Denied(DenyReason.MODEL_NOT_FOUND, "no adapter " + admit.model(), 0);
             }
