@@ -311,7 +311,7 @@ class CrashLoopIT {
         }
     }
 
-    /** Uploads versions of one adapter, promotes, canaries, rolls back and deletes it. */
+    /** Uploads versions of one adapter, promotes, starts and stops canaries, rolls back and deletes it. */
     final class VersionWriter extends Writer {
         final String key;
         final String name;
@@ -369,6 +369,12 @@ class CrashLoopIT {
             } else if (choice <= 5) {
                 if (before.promoted() == null) {
                     return false; // a canary needs a promoted version beside it
+                }
+                if (before.canary() != null) {
+                    // one canary at a time: stop this one
+                    pending = new Write("stop canary", v -> v.hashes().equals(before.hashes()) && v.canary() == null);
+                    acked = View.of(json.readTree(ok(send("POST", "/v1/adapters/" + name + "/canary", key, "{\"share\": 0}")).body()));
+                    return true;
                 }
                 List<Integer> others = versions.stream().filter(v -> !v.equals(before.promoted()) && !v.equals(before.canary())).toList();
                 if (others.isEmpty()) {
