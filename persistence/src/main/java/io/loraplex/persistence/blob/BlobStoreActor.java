@@ -293,6 +293,7 @@ public final class BlobStoreActor {
      * converts the hold); any refusal releases the hold.
      */
     private Stored store(Upload upload) {
+        boolean stored = false;
         try {
             BlobException streamError = streamError(upload);
             if (streamError != null) {
@@ -307,16 +308,19 @@ public final class BlobStoreActor {
                 Files.delete(archive);
             }
             BlobStore.Committed committed = store.commit(upload.tenant, upload.dir);
+            stored = true;
             return new Stored(upload.id, committed.hash(), committed.bytes(), null);
         } catch (BlobException e) {
-            upload.hold.release();
             return new Stored(upload.id, null, 0, e.getMessage(), e.overQuota());
         } catch (IOException | RuntimeException e) {
             log.error("upload {} of tenant {} could not be stored", upload.id, upload.tenant, e);
-            upload.hold.release();
             return new Stored(upload.id, null, 0, COULD_NOT_STORE);
         } finally {
             removeQuietly(upload.dir);
+            if (!stored) {
+                // only once its bytes are off the disk: released earlier, another upload could write them again meanwhile
+                upload.hold.release();
+            }
         }
     }
 
@@ -373,13 +377,13 @@ public final class BlobStoreActor {
         }
         uploads.remove(uploadId);
         timers.cancel(uploadId);
-        upload.hold.release();
         upload.streams.abort(new StreamCut("upload " + why));
-        // the streams stop writing first; then their files go
+        // the streams stop writing first; then their files go, and only then their bytes' hold
         CompletableFuture.allOf(upload.parts.values().stream().map(CompletionStage::toCompletableFuture)
                         .toArray(CompletableFuture[]::new))
                 .handleAsync((done, failure) -> {
                     removeQuietly(upload.dir);
+                    upload.hold.release();
                     return null;
                 }, blocking);
         log.debug("upload {} of tenant {} {}", uploadId, upload.tenant, why);

@@ -168,8 +168,9 @@ public final class FileStoreActor {
         }
         try {
             if (written.failure() != null) {
-                upload.hold().release();
+                // the bytes leave the disk before their hold: released first, another upload could write them meanwhile
                 files.discard(written.uploadId());
+                upload.hold().release();
                 boolean tooLarge = limitReached(written.failure());
                 OverQuota overQuota = overQuota(written.failure());
                 if (!tooLarge && overQuota == null) {
@@ -183,11 +184,21 @@ public final class FileStoreActor {
                 written.replyTo().tell(new Stored(files.commit(written.uploadId(), upload.tenant(), upload.fileId()), false, null));
             }
         } catch (IOException e) {
+            discardQuietly(written.uploadId());
             upload.hold().release();
             ctx.getLog().error("storing training file {} failed", upload.fileId(), e);
             written.replyTo().tell(new Stored(null, false, "the file store could not store the file; send it again"));
         }
         return Behaviors.same();
+    }
+
+    private void discardQuietly(String uploadId) {
+        try {
+            files.discard(uploadId);
+        } catch (IOException e) {
+            // a leftover temporary file only costs disk until the next abort of the same id: log it
+            ctx.getSystem().log().warn("could not remove upload {}: {}", uploadId, e.getMessage());
+        }
     }
 
     private static OverQuota overQuota(Throwable failure) {
@@ -212,15 +223,10 @@ public final class FileStoreActor {
     private Behavior<Object> onAbort(Abort abort) {
         Upload upload = uploads.remove(abort.uploadId());
         if (upload != null) {
-            upload.hold().release();
             upload.kill().abort(new IllegalStateException("upload aborted"));
             upload.written().whenComplete((r, f) -> {
-                try {
-                    files.discard(abort.uploadId());
-                } catch (IOException e) {
-                    // a leftover temporary file only costs disk until the next abort of the same id: log it
-                    ctx.getSystem().log().warn("could not remove aborted upload {}: {}", abort.uploadId(), e.getMessage());
-                }
+                discardQuietly(abort.uploadId());
+                upload.hold().release(); // once its bytes are gone
             });
         }
         return Behaviors.same();

@@ -55,31 +55,6 @@ class UploadQuotaTest {
     @TempDir
     Path root;
 
-    /** Upload id to its hold: refused past QUOTA in all, as the Tenant entity refuses HoldUpload. */
-    static final class Ledger implements UploadQuota {
-        final Map<String, Long> holds = new ConcurrentHashMap<>();
-
-        @Override
-        public synchronized CompletionStage<String> hold(TenantId tenant, String uploadId, long totalBytes) {
-            long others = holds.entrySet().stream().filter(e -> !e.getKey().equals(uploadId)).mapToLong(Map.Entry::getValue).sum();
-            if (others + totalBytes > QUOTA) {
-                return CompletableFuture.completedFuture("storage quota exceeded for tenant " + tenant + ": used " + others
-                        + " bytes, requested " + totalBytes + " bytes, quota " + QUOTA + " bytes");
-            }
-            holds.merge(uploadId, totalBytes, Math::max);
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public synchronized void release(TenantId tenant, String uploadId) {
-            holds.remove(uploadId);
-        }
-
-        long held() {
-            return holds.values().stream().mapToLong(Long::longValue).sum();
-        }
-    }
-
     @BeforeAll
     static void start() {
         kit = ActorTestKit.create("upload-quota-test", ConfigFactory.parseString("""
@@ -94,7 +69,7 @@ class UploadQuotaTest {
 
     @Test
     void concurrentBombsAndOversizedUploadsOfOneTenantNeverPutMoreThanItsQuotaOnDisk() throws Exception {
-        Ledger ledger = new Ledger();
+        QuotaLedger ledger = new QuotaLedger(QUOTA);
         ActorRef<BlobProtocol.Command> store = kit.spawn(BlobStoreActor.create(new BlobStore(root),
                 new BlobStoreSettings(root, Duration.ofMinutes(5), CHUNK, Duration.ofSeconds(10)), ledger));
         // a 40 MiB weights file of zeros: a few tens of kilobytes gzipped, four times the quota unpacked
@@ -106,7 +81,7 @@ class UploadQuotaTest {
         AtomicBoolean sampling = new AtomicBoolean(true);
         Thread sampler = Thread.ofPlatform().daemon().start(() -> {
             while (sampling.get()) {
-                peak.accumulateAndGet(bytesUnder(root), Math::max);
+                peak.accumulateAndGet(QuotaLedger.bytesUnder(root), Math::max);
             }
         });
 
@@ -144,9 +119,9 @@ class UploadQuotaTest {
                 new BlobStore(root).delete(ACME, result.hash());
             }
         }
-        assertEquals(0, ledger.held(), "holds left: " + ledger.holds);
+        assertEquals(0, ledger.held(), "holds left: " + ledger.holds());
         kit.createTestProbe().awaitAssert(TIMEOUT, () -> {
-            assertEquals(0, bytesUnder(root), "bytes left on disk");
+            assertEquals(0, QuotaLedger.bytesUnder(root), "bytes left on disk");
             return null;
         });
         kit.stop(store);
@@ -180,29 +155,5 @@ class UploadQuotaTest {
             throws Exception {
         return AskPattern.<BlobProtocol.Command, R>ask(store, message::apply, TIMEOUT, kit.system().scheduler())
                 .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    }
-
-    /**
-     * Bytes of every regular file under {@code dir}, each file once by its identity: a blob renamed
-     * into place while the walk runs is seen in both directories, yet is one file on disk. Files
-     * vanishing while it walks count as gone.
-     */
-    static long bytesUnder(Path dir) {
-        Map<Object, Long> files = new java.util.HashMap<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.forEach(p -> {
-                try {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                    if (a.isRegularFile()) {
-                        files.put(a.fileKey() != null ? a.fileKey() : p, a.size());
-                    }
-                } catch (IOException e) {
-                    // gone meanwhile
-                }
-            });
-        } catch (IOException | java.io.UncheckedIOException e) {
-            return 0;
-        }
-        return files.values().stream().mapToLong(Long::longValue).sum();
     }
 }

@@ -1,5 +1,6 @@
 package io.loraplex.persistence.files;
 
+import io.loraplex.persistence.blob.QuotaLedger;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -54,31 +55,6 @@ class FileStoreQuotaTest {
     @TempDir
     Path root;
 
-    /** Upload id to its hold: refused past QUOTA in all, as the Tenant entity refuses HoldUpload. */
-    static final class Ledger implements UploadQuota {
-        final Map<String, Long> holds = new ConcurrentHashMap<>();
-
-        @Override
-        public synchronized CompletionStage<String> hold(TenantId tenant, String uploadId, long totalBytes) {
-            long others = holds.entrySet().stream().filter(e -> !e.getKey().equals(uploadId)).mapToLong(Map.Entry::getValue).sum();
-            if (others + totalBytes > QUOTA) {
-                return CompletableFuture.completedFuture("storage quota exceeded for tenant " + tenant + ": used " + others
-                        + " bytes, requested " + totalBytes + " bytes, quota " + QUOTA + " bytes");
-            }
-            holds.merge(uploadId, totalBytes, Math::max);
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public synchronized void release(TenantId tenant, String uploadId) {
-            holds.remove(uploadId);
-        }
-
-        long held() {
-            return holds.values().stream().mapToLong(Long::longValue).sum();
-        }
-    }
-
     @BeforeAll
     static void start() {
         kit = ActorTestKit.create("file-store-quota-test");
@@ -91,14 +67,14 @@ class FileStoreQuotaTest {
 
     @Test
     void concurrentFileUploadsOfOneTenantNeverPutMoreThanItsQuotaOnDiskAndTheRefusedOnesNameIt() throws Exception {
-        Ledger ledger = new Ledger();
+        QuotaLedger ledger = new QuotaLedger(QUOTA);
         ActorRef<FileStoreProtocol.Command> store = kit.spawn(FileStoreActor.create(new FileStoreSettings(root, 64 << 20, CHUNK),
                 ledger));
         AtomicLong peak = new AtomicLong();
         AtomicBoolean sampling = new AtomicBoolean(true);
         Thread sampler = Thread.ofPlatform().daemon().start(() -> {
             while (sampling.get()) {
-                peak.accumulateAndGet(bytesUnder(root), Math::max);
+                peak.accumulateAndGet(QuotaLedger.bytesUnder(root), Math::max);
             }
         });
 
@@ -126,12 +102,12 @@ class FileStoreQuotaTest {
         }
         assertTrue(peak.get() <= QUOTA + BUFFER, "peak bytes on disk " + peak.get() + " above the quota " + QUOTA);
         // the refused uploads gave their holds back; the stored ones keep theirs for the caller to convert
-        assertEquals(stored.size(), ledger.holds.size(), "holds: " + ledger.holds);
+        assertEquals(stored.size(), ledger.holds().size(), "holds: " + ledger.holds());
         for (Stored file : stored) {
-            assertTrue(ledger.held() >= file.file().bytes(), "a stored file stays held: " + ledger.holds);
+            assertTrue(ledger.held() >= file.file().bytes(), "a stored file stays held: " + ledger.holds());
         }
         kit.createTestProbe().awaitAssert(TIMEOUT, () -> {
-            assertEquals(stored.stream().mapToLong(s -> s.file().bytes()).sum(), bytesUnder(root), "only the stored files stay");
+            assertEquals(stored.stream().mapToLong(s -> s.file().bytes()).sum(), QuotaLedger.bytesUnder(root), "only the stored files stay");
             return null;
         });
         kit.stop(store);
@@ -139,7 +115,7 @@ class FileStoreQuotaTest {
 
     @Test
     void aFileOverItsLimitOrAbortedGivesItsHoldBack() throws Exception {
-        Ledger ledger = new Ledger();
+        QuotaLedger ledger = new QuotaLedger(QUOTA);
         ActorRef<FileStoreProtocol.Command> store = kit.spawn(FileStoreActor.create(new FileStoreSettings(root, 64 << 20, 1000),
                 ledger));
         Stored tooLarge = upload(store, "file-big", 5000, new byte[6000]).get(30, TimeUnit.SECONDS);
@@ -150,13 +126,13 @@ class FileStoreQuotaTest {
         FileStoreProtocol.UploadSink sink = ask(store, r -> new FileStoreProtocol.OpenUpload(ACME, "file-aborted", 5000, r));
         send(sink, new byte[3000]).toCompletableFuture().get(30, TimeUnit.SECONDS);
         kit.createTestProbe().awaitAssert(TIMEOUT, () -> {
-            assertTrue(ledger.holds.containsKey(sink.uploadId()), "the written bytes are held: " + ledger.holds);
+            assertTrue(ledger.holds().containsKey(sink.uploadId()), "the written bytes are held: " + ledger.holds());
             return null;
         });
         store.tell(new FileStoreProtocol.Abort(sink.uploadId()));
         kit.createTestProbe().awaitAssert(TIMEOUT, () -> {
-            assertEquals(Map.of(), ledger.holds);
-            assertEquals(0, bytesUnder(root));
+            assertEquals(Map.of(), ledger.holds());
+            assertEquals(0, QuotaLedger.bytesUnder(root));
             return null;
         });
         kit.stop(store);
@@ -186,25 +162,5 @@ class FileStoreQuotaTest {
             java.util.function.Function<ActorRef<R>, FileStoreProtocol.Command> message) throws Exception {
         return AskPattern.<FileStoreProtocol.Command, R>ask(store, message::apply, TIMEOUT, kit.system().scheduler())
                 .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    }
-
-    /** Bytes of every regular file under {@code dir}, each file once (a file renamed into place mid-walk is one file). */
-    static long bytesUnder(Path dir) {
-        Map<Object, Long> files = new HashMap<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.forEach(p -> {
-                try {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                    if (a.isRegularFile()) {
-                        files.put(a.fileKey() != null ? a.fileKey() : p, a.size());
-                    }
-                } catch (IOException e) {
-                    // gone meanwhile
-                }
-            });
-        } catch (IOException | java.io.UncheckedIOException e) {
-            // a directory vanished mid-walk: this sample counts what it saw
-        }
-        return files.values().stream().mapToLong(Long::longValue).sum();
     }
 }
