@@ -44,6 +44,12 @@ final class FineTuningJobsFlow {
                         throw ApiError.invalid("model", "Model " + job.model() + " is not available for fine-tuning; the base models"
                                 + " are " + bases).toException();
                     }
+                    if (job.suffix() != null && bases.contains(job.suffix())) {
+                        // the job's adapter is named by its suffix: named like a base, requests naming it would reach the base
+                        throw ApiError.invalid("suffix", "the suffix '" + job.suffix() + "' is the id of a base model; the fine-tuned"
+                                + " adapter is named by it and requests naming it would reach the base model, so choose another suffix")
+                                .toException();
+                    }
                     return calls.<JobReply>ask(caller, r -> new FineTuneProtocol.CreateJob(job, r));
                 })
                 .thenApply(reply -> Responses.json(200, FineTuneJson.job(found(reply), caller.tenant()))))

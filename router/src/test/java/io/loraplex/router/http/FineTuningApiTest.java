@@ -289,6 +289,17 @@ class FineTuningApiTest {
     // ---- jobs
 
     @Test
+    void aSuffixNamedLikeTheBaseModelIsRefused() {
+        String file = uploadValid();
+        HttpResponse<String> refused = post("/v1/fine_tuning/jobs", "{\"training_file\":\"" + file
+                + "\",\"model\":\"test-base\",\"suffix\":\"test-base\"}");
+        assertEquals(400, refused.statusCode(), refused.body());
+        assertEquals("suffix", json(refused.body()).at("/error/param").asText());
+        assertTrue(json(refused.body()).at("/error/message").asText().startsWith("the suffix 'test-base' is the id of a base model"),
+                refused.body());
+    }
+
+    @Test
     void aJobRunsToAFineTunedModel() {
         String file = uploadValid();
         JsonNode job = createJob("{\"training_file\":\"" + file + "\",\"model\":\"test-base\",\"suffix\":\"cafe-v2\","
