@@ -184,6 +184,11 @@ public final class EventLog implements AutoCloseable {
         }
     }
 
+    /** The log a plugin's configuration names ({@code dir}, {@code fsync}), as {@link #acquire(Path, boolean)}. */
+    public static EventLog acquire(com.typesafe.config.Config plugin) {
+        return acquire(Path.of(plugin.getString("dir")), plugin.getBoolean("fsync"));
+    }
+
     /** Releases this caller's use; the last one closes the file. */
     @Override
     public void close() {

@@ -1,7 +1,6 @@
 package io.loraplex.persistence.journal;
 
 import com.typesafe.config.Config;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -34,7 +33,7 @@ public final class EventLogJournal extends AsyncWriteJournal {
     private final Serialization serialization;
 
     public EventLogJournal(Config config) {
-        this.log = EventLog.acquire(Path.of(config.getString("dir")), config.getBoolean("fsync"));
+        this.log = EventLog.acquire(config);
         this.serialization = SerializationExtension.get(context().system());
     }
 

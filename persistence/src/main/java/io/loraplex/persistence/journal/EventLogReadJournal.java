@@ -1,7 +1,6 @@
 package io.loraplex.persistence.journal;
 
 import com.typesafe.config.Config;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.NotUsed;
@@ -54,7 +53,7 @@ public final class EventLogReadJournal implements ReadJournal, CurrentPersistenc
         private final EventLogReadJournal journal;
 
         public Provider(ExtendedActorSystem system, Config config) {
-            EventLog log = EventLog.acquire(Path.of(config.getString("dir")), config.getBoolean("fsync"));
+            EventLog log = EventLog.acquire(config);
             system.registerOnTermination(log::close);
             journal = new EventLogReadJournal(log, SerializationExtension.get(system));
         }

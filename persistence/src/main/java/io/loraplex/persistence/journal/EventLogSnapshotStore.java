@@ -1,7 +1,6 @@
 package io.loraplex.persistence.journal;
 
 import com.typesafe.config.Config;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -23,7 +22,7 @@ public final class EventLogSnapshotStore extends SnapshotStore {
     private final Serialization serialization;
 
     public EventLogSnapshotStore(Config config) {
-        this.log = EventLog.acquire(Path.of(config.getString("dir")), config.getBoolean("fsync"));
+        this.log = EventLog.acquire(config);
         this.serialization = SerializationExtension.get(context().system());
     }
 
