@@ -72,20 +72,22 @@ public final class AdapterProtocol {
      * against the tenant's storage quota, then has it validated on a GPU node. Replies once the
      * version is READY or REJECTED (or refused outright: quota, a deleted adapter being reused…).
      *
-     * @param source   "upload" or "training"
-     * @param uploadId the blob store upload whose quota hold becomes this version's reservation; null when none
+     * @param source    "upload" or "training"
+     * @param uploadId  the blob store upload whose quota hold becomes this version's reservation; null when none
+     * @param baseModel the base model id the version is for: it is validated on a node serving that base;
+     *                  null: the fleet's only base model (refused when the fleet serves several)
      */
     public record RegisterVersion(TenantId tenant, String name, ContentHash hash, long bytes, String source, String uploadId,
-            ActorRef<Reply> replyTo) implements Command {
+            String baseModel, ActorRef<Reply> replyTo) implements Command {
         public RegisterVersion {
             Objects.requireNonNull(tenant, "tenant");
             requireName(name);
             Objects.requireNonNull(hash, "hash");
         }
 
-        /** A version whose bytes no upload holds quota for (training output, tests). */
+        /** A version for the fleet's only base whose bytes no upload holds quota for (tests). */
         public RegisterVersion(TenantId tenant, String name, ContentHash hash, long bytes, String source, ActorRef<Reply> replyTo) {
-            this(tenant, name, hash, bytes, source, null, replyTo);
+            this(tenant, name, hash, bytes, source, null, null, replyTo);
         }
     }
 

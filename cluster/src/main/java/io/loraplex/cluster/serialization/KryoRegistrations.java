@@ -9,6 +9,7 @@ import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.files.FileStoreProtocol;
 import io.loraplex.cluster.finetune.FineTuneProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.placement.PlacementProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -195,6 +196,12 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.LetGoStorage.class.getName(), 781);
         ids.put(TenantProtocol.StorageLeft.class.getName(), 782);
         ids.put(TenantProtocol.Quarantine.class.getName(), 783);
+        // issue 16: the one node-choice policy (800-809)
+        ids.put(PlacementProtocol.ChooseNode.class.getName(), 800);
+        ids.put(PlacementProtocol.Work.class.getName(), 801);
+        ids.put(PlacementProtocol.Chosen.class.getName(), 802);
+        ids.put(PlacementProtocol.NoNode.class.getName(), 803);
+        ids.put(PlacementProtocol.NoNodeReason.class.getName(), 804);
         IDS = Collections.unmodifiableMap(ids);
     }
 

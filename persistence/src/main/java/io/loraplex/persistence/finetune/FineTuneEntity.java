@@ -579,7 +579,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
         ContentHash hash = ContentHash.parse(result.hash());
         String jobId = job.id();
         context.pipeToSelf(adapter(job).<AdapterProtocol.Reply>ask(replyTo -> new AdapterProtocol.RegisterVersion(tenant,
-                        job.spec().suffix(), hash, result.bytes(), "training", replyTo), settings.adapterTimeout()),
+                        job.spec().suffix(), hash, result.bytes(), "training", null, job.spec().model(), replyTo), settings.adapterTimeout()),
                 (reply, failure) -> new Registered(jobId, reply, failure));
     }
 

@@ -192,7 +192,7 @@ final class AdapterUpload {
             }
             // the upload's hold on the quota becomes the version's reservation in the registration
             return entities.adapter(upload.caller.tenant(), upload.name, replyTo -> new AdapterProtocol.RegisterVersion(
-                            upload.caller.tenant(), upload.name, stored.hash(), stored.bytes(), "upload", stored.uploadId(), replyTo),
+                            upload.caller.tenant(), upload.name, stored.hash(), stored.bytes(), "upload", stored.uploadId(), null, replyTo),
                     settings.registerTimeout())
                     .whenComplete((reply, failure) -> releaseHold(upload))
                     .thenApply(reply -> registered(upload.name, stored.hash(), reply));
