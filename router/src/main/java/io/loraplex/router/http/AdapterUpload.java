@@ -49,6 +49,11 @@ final class AdapterUpload {
 
     /** The form field holding the adapter's name. */
     static final String NAME_FIELD = "name";
+    /**
+     * The optional form field naming the base model the adapter is for: it is validated on a node
+     * serving that base, and served only there. Required when the fleet serves several base models.
+     */
+    static final String BASE_MODEL_FIELD = "base_model";
     private static final int MAX_NAME_BYTES = 256;
 
     private final ActorSystem<?> system;
@@ -74,6 +79,7 @@ final class AdapterUpload {
     private static final class Upload {
         final Caller caller;
         volatile String name;
+        volatile String baseModel;
         volatile ActorRef<BlobProtocol.Command> store;
         volatile String uploadId;
 
@@ -119,19 +125,22 @@ final class AdapterUpload {
             return CompletableFuture.failedFuture(badName.toException());
         }
         if (fileName.isEmpty() && field.equals(NAME_FIELD)) {
-            return part.getEntity().getDataBytes().limitWeighted(MAX_NAME_BYTES, bytes -> (long) bytes.size())
-                    .runFold(ByteString.emptyByteString(), ByteString::concat, materializer)
-                    .handle((bytes, failure) -> {
-                        if (failure != null) {
-                            throw ApiError.invalid(NAME_FIELD, "the 'name' field is too long (an adapter name has 1-64 characters)")
-                                    .toException();
-                        }
-                        if (upload.name != null) {
-                            throw ApiError.invalid(NAME_FIELD, "the form has more than one 'name' field").toException();
-                        }
-                        upload.name = bytes.utf8String().strip();
-                        return Done.getInstance();
-                    });
+            return text(part, NAME_FIELD, "an adapter name has 1-64 characters").thenApply(name -> {
+                if (upload.name != null) {
+                    throw ApiError.invalid(NAME_FIELD, "the form has more than one 'name' field").toException();
+                }
+                upload.name = name;
+                return Done.getInstance();
+            });
+        }
+        if (fileName.isEmpty() && field.equals(BASE_MODEL_FIELD)) {
+            return text(part, BASE_MODEL_FIELD, "a base model id as GET /v1/models lists it").thenApply(base -> {
+                if (upload.baseModel != null) {
+                    throw ApiError.invalid(BASE_MODEL_FIELD, "the form has more than one 'base_model' field").toException();
+                }
+                upload.baseModel = base;
+                return Done.getInstance();
+            });
         }
         String file = UploadParts.fileOf(field, fileName);
         if (file == null) {
@@ -154,6 +163,18 @@ final class AdapterUpload {
                     }
                     return part.getEntity().getDataBytes().watchTermination(Keep.right()).to(sink.sink().getSink())
                             .run(materializer);
+                });
+    }
+
+    /** A short text field's value, stripped; {@code expected} says what it holds when it is too long. */
+    private CompletionStage<String> text(Multipart.FormData.BodyPart part, String field, String expected) {
+        return part.getEntity().getDataBytes().limitWeighted(MAX_NAME_BYTES, bytes -> (long) bytes.size())
+                .runFold(ByteString.emptyByteString(), ByteString::concat, materializer)
+                .handle((bytes, failure) -> {
+                    if (failure != null) {
+                        throw ApiError.invalid(field, "the '" + field + "' field is too long (" + expected + ")").toException();
+                    }
+                    return bytes.utf8String().strip();
                 });
     }
 
@@ -182,6 +203,11 @@ final class AdapterUpload {
             abort(upload);
             throw ApiError.invalid(NAME_FIELD, refusal).toException();
         }
+        String baseRefusal = baseModelProblem(upload.baseModel, baseModels.get());
+        if (baseRefusal != null) {
+            abort(upload);
+            throw ApiError.invalid(BASE_MODEL_FIELD, baseRefusal).toException();
+        }
         if (upload.uploadId == null) {
             throw ApiError.invalid(null, "the form has no adapter files: send " + ContentHash.CONFIG_FILE + " and "
                     + ContentHash.WEIGHTS_FILE + ", or one .tar/.tar.gz holding them").toException();
@@ -192,7 +218,8 @@ final class AdapterUpload {
             }
             // the upload's hold on the quota becomes the version's reservation in the registration
             return entities.adapter(upload.caller.tenant(), upload.name, replyTo -> new AdapterProtocol.RegisterVersion(
-                            upload.caller.tenant(), upload.name, stored.hash(), stored.bytes(), "upload", stored.uploadId(), null, replyTo),
+                            upload.caller.tenant(), upload.name, stored.hash(), stored.bytes(), "upload", stored.uploadId(),
+                            upload.baseModel, replyTo),
                     settings.registerTimeout())
                     .whenComplete((reply, failure) -> releaseHold(upload))
                     .thenApply(reply -> registered(upload.name, stored.hash(), reply));
@@ -296,6 +323,26 @@ final class AdapterUpload {
             return new ApiError(413, error, ApiError.INVALID_REQUEST, null, "request_too_large", 0).toException();
         }
         return new ApiError(400, error, ApiError.INVALID_REQUEST, null, "invalid_adapter_upload", 0).toException();
+    }
+
+    /**
+     * Why {@code baseModel} cannot name the adapter's base, or null: it must be one the fleet serves
+     * (or has served); left out, the fleet must serve exactly one (the version is then validated on
+     * it), since an adapter validated on a node of another base would be refused or, with the same
+     * shapes, silently served on the wrong base.
+     */
+    static String baseModelProblem(String baseModel, java.util.Set<String> served) {
+        if (baseModel == null) {
+            return served.size() > 1 ? "this fleet serves several base models " + new java.util.TreeSet<>(served)
+                    + "; name the one the adapter is for in the 'base_model' field" : null;
+        }
+        if (baseModel.isEmpty()) {
+            return "the 'base_model' field is empty; name a base model of this fleet: " + new java.util.TreeSet<>(served);
+        }
+        if (!served.isEmpty() && !served.contains(baseModel)) {
+            return "'" + baseModel + "' is not a base model of this fleet; it serves " + new java.util.TreeSet<>(served);
+        }
+        return null;
     }
 
     private static String nameProblem(String name) {
