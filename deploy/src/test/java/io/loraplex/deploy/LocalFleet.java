@@ -94,17 +94,42 @@ final class LocalFleet implements AutoCloseable {
 
     /** Starts a GPU node joining the routers, and waits until the first router lists it ready. */
     Member gpuNode(String id) throws Exception {
+        return gpuNode(id, model, "tiny");
+    }
+
+    /** Starts a GPU node serving {@code modelDir} as {@code modelId}, and waits until the first router lists it ready. */
+    Member gpuNode(String id, Path modelDir, String modelId) throws Exception {
+        int management = freePort();
+        Member m = start(id, freePort(), List.of("--roles", "gpu-node", "--node-id", id, "--model", modelDir.toString(),
+                "--model-id", modelId, "--threads", "1", "--config", gpuNodeConfig().toString(), "--management-port",
+                String.valueOf(management)), "loraplex GPU node", management);
+        await(() -> node(id) != null && node(id).path("ready").asBoolean(), Duration.ofSeconds(120), "node " + id + " to be ready");
+        return m;
+    }
+
+    /**
+     * Starts a JVM with both roles (the first router, when none runs yet), serving {@code modelDir} as
+     * {@code modelId}: such a node drains but never leaves, since its JVM also holds the router.
+     */
+    Member routerWithNode(String name, Path modelDir, String modelId) throws Exception {
+        int http = freePort();
+        List<String> args = new ArrayList<>(List.of("--roles", "router,gpu-node", "--node-id", name, "--port", String.valueOf(http),
+                "--no-demo", "--model", modelDir.toString(), "--model-id", modelId, "--threads", "1", "--config",
+                gpuNodeConfig().toString()));
+        args.addAll(journal);
+        Member m = start(name, freePort(), args, "loraplex is serving on (http://\\S+)", 0);
+        awaitHttp(m.url() + "/v1/models", Duration.ofSeconds(60));
+        await(() -> node(name) != null && node(name).path("ready").asBoolean(), Duration.ofSeconds(120), "node " + name + " to be ready");
+        return m;
+    }
+
+    private Path gpuNodeConfig() throws IOException {
         Path config = dir.resolve("gpu-node.conf");
         if (!Files.exists(config)) {
             // several JVMs share a 2-core machine: a small engine each
             Files.writeString(config, "loraplex.engine { memory-budget-bytes = 134217728, warm-budget-bytes = 134217728 }\n");
         }
-        int management = freePort();
-        Member m = start(id, freePort(), List.of("--roles", "gpu-node", "--node-id", id, "--model", model.toString(),
-                "--model-id", "tiny", "--threads", "1", "--config", config.toString(), "--management-port", String.valueOf(management)),
-                "loraplex GPU node", management);
-        await(() -> node(id) != null && node(id).path("ready").asBoolean(), Duration.ofSeconds(120), "node " + id + " to be ready");
-        return m;
+        return config;
     }
 
     private Member start(String name, int clusterPort, List<String> args, String readyPattern, int managementPort) throws Exception {

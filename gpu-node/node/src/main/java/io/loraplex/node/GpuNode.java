@@ -410,6 +410,8 @@ public final class GpuNode extends AbstractBehavior<Command> {
     /** Loads and checks the adapter off the actor (it reads every weight) and answers the verdict. */
     private Behavior<Command> onValidate(GpuNodeProtocol.ValidateAdapter validate) {
         AdapterRef ref = validate.adapter();
+        getContext().getLog().info("node {} validates adapter {} v{} ({}) on base model {}", id, ref.name(), ref.version(),
+                ref.contentHash(), model.id());
         known.put(ref.contentHash(), ref);
         Optional<String> quarantined = engine.quarantineReason(ref.contentHash());
         if (quarantined.isPresent()) {

@@ -95,6 +95,7 @@ final class NodeTraining implements AutoCloseable {
 
     /** Queues a job; its updates go to {@code t.replyTo()}. */
     void train(TrainAdapter t) {
+        system.log().info("node {} trains job {} (attempt {}) on base model {}", node, t.jobId(), t.attempt(), model.id());
         cancelled.remove(t.jobId());
         latestAttempt.merge(t.jobId(), t.attempt(), Math::max);
         jobs.execute(() -> run(t));

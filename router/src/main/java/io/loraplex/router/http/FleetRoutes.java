@@ -282,6 +282,7 @@ public final class FleetRoutes extends AllDirectives {
         rolesOf(address).stream().filter(r -> !r.startsWith("dc-")).forEach(roles::add); // not Pekko's data-center role
         GpuNodeProtocol.NodeStats s = n.stats();
         o.put("base_model", s == null ? "" : s.baseModel());
+        o.put("base_identity", s == null ? "" : s.baseIdentity());
         o.put("ready", s != null && n.answering() && s.ready() && !n.isDraining());
         o.put("draining", n.isDraining());
         o.put("answering", n.answering());
