@@ -6,8 +6,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.KeyInfo;
 import io.loraplex.cluster.tenant.TenantProtocol.Limits;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
-import com.fasterxml.jackson.annotation.JsonCreator;
-import com.fasterxml.jackson.annotation.JsonProperty;
 import io.loraplex.persistence.CborSerializable;
 import io.loraplex.persistence.tenant.TenantEvent.AdapterNameTracked;
 import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
@@ -45,6 +43,7 @@ import java.util.TreeSet;
  *                     (absent in snapshots taken before holders were kept: read as none)
  * @param usageFrom    no journaled usage is of an hour before this one (a lower bound, {@code Long.MAX_VALUE}
  *                     while none was journaled): what retention asks to decide whether an hour aged out
+ *                     (version-2 snapshots; {@link TenantStateMigration} reads version 1's {@code usage})
  */
 public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String, CatalogEntry> catalog,
         Set<String> adapterNames, Map<String, Long> storage, Map<String, Set<String>> holders, long usageFrom)
@@ -62,21 +61,6 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
         catalog = Map.copyOf(catalog);
         adapterNames = Set.copyOf(adapterNames);
         storage = Map.copyOf(storage);
-    }
-
-    /**
-     * Reads a snapshot. One taken before the usage history left the state holds {@code usage} (epoch
-     * hour to model to requests and tokens) and no {@code usageFrom}: only its oldest hour is kept.
-     */
-    @JsonCreator
-    static TenantState fromSnapshot(@JsonProperty("profile") Profile profile, @JsonProperty("keys") Map<String, ApiKey> keys,
-            @JsonProperty("catalog") Map<String, CatalogEntry> catalog, @JsonProperty("adapterNames") Set<String> adapterNames,
-            @JsonProperty("storage") Map<String, Long> storage, @JsonProperty("holders") Map<String, Set<String>> holders,
-            @JsonProperty("usageFrom") Long usageFrom, @JsonProperty("usage") Map<Long, Object> legacyUsage) {
-        long from = usageFrom != null ? usageFrom
-                : legacyUsage == null ? Long.MAX_VALUE
-                : legacyUsage.keySet().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
-        return new TenantState(profile, keys, catalog, adapterNames, storage, holders, from);
     }
 
     /** What {@code Setup} sets. */
