@@ -107,7 +107,12 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *
  * <p>Kept out of the journal: the token buckets and requests in flight ({@link Throttle}), which a
  * restart resets, and usage not yet flushed ({@link UsageBuffer}), journaled every
- * {@code usage-flush-interval} and on {@link Passivate}, never once per request.
+ * {@code usage-flush-interval} and on {@link Passivate}, never once per request. Kept out of the
+ * state: the usage history ({@link UsageHistory}), read from the journal's usage events when usage
+ * is asked for.
+ *
+ * <p>Commands are handled by state: {@code whenNotSetUp} and {@code whenSetUp}, each a switch over
+ * the sealed {@link Command} without a default, so a new command must be handled in both.
  *
  * <p>The replicated key index ({@link TenantProtocol#KEY_INDEX}) follows the keys: an added key is
  * written to the index before its event (the index refuses a key of another tenant), a revoked key
