@@ -77,6 +77,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.ddata.LWWMap;
@@ -86,6 +87,8 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.persistence.query.javadsl.CurrentEventsByPersistenceIdQuery;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
@@ -104,7 +107,12 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *
  * <p>Kept out of the journal: the token buckets and requests in flight ({@link Throttle}), which a
  * restart resets, and usage not yet flushed ({@link UsageBuffer}), journaled every
- * {@code usage-flush-interval} and on {@link Passivate}, never once per request.
+ * {@code usage-flush-interval} and on {@link Passivate}, never once per request. Kept out of the
+ * state: the usage history ({@link UsageHistory}), read from the journal's usage events when usage
+ * is asked for.
+ *
+ * <p>Commands are handled by state: {@code whenNotSetUp} and {@code whenSetUp}, each a switch over
+ * the sealed {@link Command} without a default, so a new command must be handled in both.
  *
  * <p>The replicated key index ({@link TenantProtocol#KEY_INDEX}) follows the keys: an added key is
  * written to the index before its event (the index refuses a key of another tenant), a revoked key
@@ -142,7 +150,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     // ---- messages the entity sends itself (timers, replicator and adapter replies): never leave this JVM
 
     private sealed interface Internal extends NoSerializationVerificationNeeded
-            permits SweepLeases, FlushUsage, AdapterReplied, KeyIndexWritten {
+            permits SweepLeases, FlushUsage, AdapterReplied, KeyIndexWritten, UsageRead {
     }
 
     /** Timer tick, and timer key: look for in-flight requests past their lease. */
@@ -181,6 +189,14 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             implements Internal {
     }
 
+    /**
+     * The read journal's answer to a catch-up of the usage history up to sequence number {@code to}
+     * ({@code read} null when it failed), for {@code queries}, with what was pending when it started.
+     */
+    private record UsageRead(List<GetUsage> queries, UsageBuffer pending, long to, List<UsageHistory.Journaled> read,
+            Throwable failure) implements Internal {
+    }
+
     /** An upload's hold: its bytes, and when it was last grown (for its lease). */
     private record Hold(long bytes, long renewedNanos) {
     }
@@ -202,6 +218,13 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     /** The key change whose index write is in flight, or null; key commands behind it are stashed. */
     private KeyChange pendingKeyWrite;
     private int stashedKeyCommands;
+    /** The journaled usage, read from the read journal when usage is asked for (never part of the state). */
+    private final UsageHistory history = new UsageHistory();
+    /** The read journal {@link #history} reads; null where the journal has none (then usage cannot be reported). */
+    private final CurrentEventsByPersistenceIdQuery readJournal;
+    /** The usage read in flight, or null; GetUsage arriving meanwhile waits in {@link #usageQueries} for the next. */
+    private UsageRead usageRead;
+    private final List<GetUsage> usageQueries = new ArrayList<>();
 
     private TenantEntity(ActorContext<Object> context, TimerScheduler<Object> timers, TenantId tenant, TenantSettings settings,
             Clock clock) {
@@ -217,6 +240,9 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         this.tenant = tenant;
         this.settings = settings;
         this.clock = clock;
+        String plugin = settings.readJournalPluginId(context.getSystem().settings().config());
+        this.readJournal = plugin == null ? null : PersistenceQuery.get(Adapter.toClassic(context.getSystem()))
+                .getReadJournalFor(CurrentEventsByPersistenceIdQuery.class, plugin);
     }
 
     /** The journal's id of a tenant: {@code Tenant|<id>}. */
@@ -256,9 +282,57 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
 
     @Override
     public CommandHandlerWithReply<Object, TenantEvent, TenantState> commandHandler() {
-        return (state, command) -> switch (command) {
+        // Object only because Command (in cluster/) and Internal cannot share a sealed parent: the
+        // entity's ref takes Commands, and Internals come from its own timers and adapters
+        return (state, message) -> message instanceof Internal internal ? onInternal(state, internal)
+                : state.isSetUp() ? whenSetUp(state, (Command) message) : whenNotSetUp(state, (Command) message);
+    }
+
+    /**
+     * A tenant not set up: {@code Setup} creates it; reads answer "unknown" or empty, changes are
+     * refused. An upload's hold is let go of whatever the state (ReleaseUpload only frees memory).
+     */
+    private ReplyEffect<TenantEvent, TenantState> whenNotSetUp(TenantState state, Command command) {
+        return switch (command) {
+            case Setup c -> onSetup(state, c);
+            // no key is held yet: every key is unknown
+            case Admit c -> Effect().reply(c.replyTo(), new Denied(DenyReason.UNAUTHORIZED, INCORRECT_KEY, 0));
+            case Authorize c -> Effect().reply(c.replyTo(), new Authorization(false, DenyReason.UNAUTHORIZED, INCORRECT_KEY));
+            case ListModels c -> Effect().reply(c.replyTo(), new ModelList(false, List.of()));
+            // null profile fields: nothing set up yet
+            case GetInfo c -> Effect().reply(c.replyTo(), new Info(tenant, null, null, null, 0, 0, 0L, List.of()));
+            case TenantProtocol.ResolveModel c -> Effect().reply(c.replyTo(), new TenantProtocol.Resolved(false, null));
+            case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(false, List.of()));
+            case ListAdapterNames c -> Effect().reply(c.replyTo(), new AdapterNames(false, List.of()));
+            case GetUsage c -> Effect().reply(c.replyTo(), new UsageReport(false, List.of()));
+            case LetGoStorage c -> Effect().reply(c.replyTo(), new StorageLeft(false, c.key(), 0));
+            case CreateApiKey c -> Effect().reply(c.replyTo(), refusedKey(notSetUp()));
+            case SetModel c -> c.adapter() != null && misnamed(c)
+                    ? Effect().reply(c.replyTo(), new Ack(false, misnamedMessage(c)))
+                    : refuseNotSetUp(c.replyTo());
+            case AddApiKey c -> refuseNotSetUp(c.replyTo());
+            case RevokeApiKey c -> refuseNotSetUp(c.replyTo());
+            case RevokeApiKeyById c -> refuseNotSetUp(c.replyTo());
+            case UpdateCatalog c -> refuseNotSetUp(c.replyTo());
+            case TrackAdapterName c -> refuseNotSetUp(c.replyTo());
+            case ReserveStorage c -> refuseNotSetUp(c.replyTo());
+            case ReleaseStorage c -> refuseNotSetUp(c.replyTo());
+            case HoldUpload c -> refuseNotSetUp(c.replyTo());
+            case ReleaseUpload c -> onReleaseUpload(c);
+            // nothing was admitted, so nothing finishes
+            case Finished c -> onFinished(c);
+            // nothing in flight, nothing to journal
+            case Passivate _ -> Effect().stop().thenNoReply();
+        };
+    }
+
+    /** A tenant set up: every command. */
+    private ReplyEffect<TenantEvent, TenantState> whenSetUp(TenantState state, Command command) {
+        return switch (command) {
+            case Setup c -> onSetup(state, c);
             case Admit c -> onAdmit(state, c);
             case Finished c -> onFinished(c);
+            case Authorize c -> Effect().reply(c.replyTo(), authorize(state, c));
             case ListModels c -> {
                 boolean authorized = state.keys().containsKey(c.keyHash());
                 yield Effect().reply(c.replyTo(), new ModelList(authorized, authorized ? state.models() : List.of()));
@@ -269,39 +343,45 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
                 AdapterRef ref = entry == null ? null : entry.promoted() != null ? entry.promoted() : entry.canary();
                 yield Effect().reply(c.replyTo(), new TenantProtocol.Resolved(ref != null, ref));
             }
-            case Authorize c -> Effect().reply(c.replyTo(), authorize(state, c));
-            case Setup c -> onSetup(state, c);
             case AddApiKey c -> onAddApiKey(state, c);
-            case CreateApiKey c -> onCreateApiKey(state, c);
+            case CreateApiKey c -> onCreateApiKey(c);
             case RevokeApiKey c -> onRevoke(state, c.keyHash(), c.replyTo());
             case RevokeApiKeyById c -> onRevokeById(state, c);
-            case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(state.isSetUp(), state.keyInfos()));
+            case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(true, state.keyInfos()));
             case SetModel c -> c.adapter() == null
                     ? onUpdateCatalog(state, c.name(), null, null, 0, null, c.replyTo(), "SetModel")
                     : onSetModel(state, c);
             case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.quarantined(),
                     c.replyTo(), "UpdateCatalog");
             case TrackAdapterName c -> onTrackAdapterName(state, c);
-            case ListAdapterNames c -> Effect().reply(c.replyTo(), new AdapterNames(state.isSetUp(), state.sortedAdapterNames()));
+            case ListAdapterNames c -> Effect().reply(c.replyTo(), new AdapterNames(true, state.sortedAdapterNames()));
             case ReserveStorage c -> onReserveStorage(state, c);
             case ReleaseStorage c -> onReleaseStorage(state, c);
             case HoldUpload c -> onHoldUpload(state, c);
-            case ReleaseUpload c -> {
-                holds.remove(c.uploadId());
-                yield Effect().reply(c.replyTo(), Ack.done());
-            }
+            case ReleaseUpload c -> onReleaseUpload(c);
             case LetGoStorage c -> onLetGoStorage(state, c);
-            case GetUsage c -> Effect().reply(c.replyTo(), usageReport(state, c));
-            // a key change in flight finishes first: its caller gets an answer
-            case Passivate _ when pendingKeyWrite != null -> Effect().stash();
+            case GetUsage c -> onGetUsage(c);
+            // a key change or a usage read in flight finishes first: its caller gets an answer
+            case Passivate _ when pendingKeyWrite != null || usageRead != null -> Effect().stash();
             case Passivate _ -> usage.isEmpty() ? Effect().stop().thenNoReply()
                     : Effect().persist(withRetention(state, usage.drain())).thenStop().thenNoReply();
+        };
+    }
+
+    /** What the entity sends itself; the same in either state (none of it arises before Setup). */
+    private ReplyEffect<TenantEvent, TenantState> onInternal(TenantState state, Internal message) {
+        return switch (message) {
             case KeyIndexWritten m -> onKeyIndexWritten(state, m);
             case SweepLeases _ -> onSweepLeases();
             case FlushUsage _ -> usage.isEmpty() ? Effect().noReply() : Effect().persist(withRetention(state, usage.drain())).thenNoReply();
+            case UsageRead m -> onUsageRead(m);
             case AdapterReplied _ -> Effect().noReply();
-            default -> Effect().unhandled().thenNoReply();
         };
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> onReleaseUpload(ReleaseUpload release) {
+        holds.remove(release.uploadId());
+        return Effect().reply(release.replyTo(), Ack.done());
     }
 
     // ---- recovery: ephemeral limits, the key index, the registry of tenants and the adapters' views
@@ -458,7 +538,8 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     private List<TenantEvent> withRetention(TenantState state, List<? extends TenantEvent> recorded) {
         long keepFrom = (clock.instant().getEpochSecond() - settings.usageRetention().toSeconds()) / 3600;
         List<TenantEvent> events = new ArrayList<>(recorded.size() + 1);
-        if (state.oldestUsageHour() < keepFrom) {
+        // usageFrom is a lower bound: an expiry may find no hour left to drop, and costs one small event
+        if (state.usageFrom() < keepFrom) {
             events.add(new UsageExpired(keepFrom));
         }
         events.addAll(recorded);
@@ -488,10 +569,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
 
     private Info info(TenantState state) {
         Profile p = state.profile();
-        if (p == null) {
-            // null profile fields: nothing set up yet
-            return new Info(tenant, null, null, null, 0, 0, 0L, List.of());
-        }
         return new Info(tenant, p.displayName(), p.tier(), p.limits(), state.keys().size(), throttle.inFlight().size(),
                 storageUsed(state), state.models());
     }
@@ -507,12 +584,60 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         return new Authorization(true, null, "");
     }
 
-    private UsageReport usageReport(TenantState state, GetUsage get) {
-        if (!state.isSetUp()) {
-            return new UsageReport(false, List.of());
+    // ---- usage reports: the usage history read from the journal, and what is pending in memory
+
+    private ReplyEffect<TenantEvent, TenantState> onGetUsage(GetUsage get) {
+        if (readJournal == null) {
+            // TenantSharding.init refuses to start without one; an entity created around it cannot report usage
+            context.getLog().error("tenant {}: usage cannot be reported: the journal has no read journal "
+                    + "(set loraplex.tenant.read-journal)", tenant);
+            return Effect().noReply();
         }
-        List<UsageRow> rows = new ArrayList<>(state.usageRows(get.fromEpochHour(), get.toEpochHour()));
-        rows.addAll(usage.rows(get.fromEpochHour(), get.toEpochHour()));
+        usageQueries.add(get);
+        if (usageRead == null) {
+            startUsageRead();
+        }
+        return Effect().noReply();
+    }
+
+    /**
+     * Reads the journal from where the history stopped to the last event persisted, for every
+     * query waiting: what the journal holds up to there and what was pending then add up to all the
+     * usage at this moment, whatever is flushed while the read runs.
+     */
+    private void startUsageRead() {
+        List<GetUsage> queries = List.copyOf(usageQueries);
+        usageQueries.clear();
+        long to = lastSequenceNumber(context);
+        UsageRead started = new UsageRead(queries, usage.copy(), to, null, null);
+        usageRead = started;
+        context.pipeToSelf(UsageHistory.read(readJournal, persistenceId(tenant), history.readTo() + 1, to, context.getSystem()),
+                (read, failure) -> new UsageRead(started.queries(), started.pending(), to, read, failure));
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> onUsageRead(UsageRead done) {
+        usageRead = null;
+        if (done.failure() != null) {
+            // no answer rather than a wrong one: the askers time out
+            context.getLog().error("tenant {}: reading the usage history from the journal failed, {} usage report(s) unanswered",
+                    tenant, done.queries().size(), done.failure());
+        } else {
+            history.caughtUp(done.read(), done.to());
+            for (GetUsage get : done.queries()) {
+                get.replyTo().tell(usageReport(done.pending(), get));
+            }
+        }
+        if (!usageQueries.isEmpty()) {
+            startUsageRead();
+        }
+        // a stashed Passivate waits for the read; every stashed command comes back once
+        stashedKeyCommands = 0;
+        return Effect().noReply().thenUnstashAll();
+    }
+
+    private UsageReport usageReport(UsageBuffer pending, GetUsage get) {
+        List<UsageRow> rows = new ArrayList<>(history.rows(get.fromEpochHour(), get.toEpochHour()));
+        rows.addAll(pending.rows(get.fromEpochHour(), get.toEpochHour()));
         // journaled and pending usage of one (hour, model) answer as one row
         List<UsageRow> merged = new ArrayList<>();
         rows.stream().sorted(Comparator.comparingLong(UsageRow::epochHour).thenComparing(UsageRow::model)).forEach(row -> {
@@ -552,18 +677,23 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     // ---- catalog and adapter names
 
     private ReplyEffect<TenantEvent, TenantState> onSetModel(TenantState state, SetModel set) {
-        if (set.name() != null && !set.name().isBlank() && !set.adapter().name().equals(set.name())) {
-            return Effect().reply(set.replyTo(),
-                    new Ack(false, "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'"));
+        if (misnamed(set)) {
+            return Effect().reply(set.replyTo(), new Ack(false, misnamedMessage(set)));
         }
         return onUpdateCatalog(state, set.name(), set.adapter(), null, 0, null, set.replyTo(), "SetModel");
     }
 
+    /** A SetModel whose name and adapter disagree (refused before anything else, set up or not). */
+    private static boolean misnamed(SetModel set) {
+        return set.name() != null && !set.name().isBlank() && !set.adapter().name().equals(set.name());
+    }
+
+    private static String misnamedMessage(SetModel set) {
+        return "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'";
+    }
+
     private ReplyEffect<TenantEvent, TenantState> onUpdateCatalog(TenantState state, String name, AdapterRef promoted,
             AdapterRef canary, double canaryShare, TenantProtocol.Quarantine quarantined, ActorRef<Ack> replyTo, String what) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(replyTo);
-        }
         if (name == null || name.isBlank()) {
             return Effect().reply(replyTo, new Ack(false, what + " needs a name"));
         }
@@ -599,9 +729,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     }
 
     private ReplyEffect<TenantEvent, TenantState> onTrackAdapterName(TenantState state, TrackAdapterName track) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(track.replyTo());
-        }
         if (track.name() == null || !AdapterProtocol.NAME.matcher(track.name()).matches()) {
             return Effect().reply(track.replyTo(), new Ack(false, "not an adapter name: '" + track.name()
                     + "' (1-64 of letters, digits, '.', '_' and '-', starting with a letter or digit)"));
@@ -616,9 +743,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     // ---- storage: reservations are idempotent per key
 
     private ReplyEffect<TenantEvent, TenantState> onReserveStorage(TenantState state, ReserveStorage reserve) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(reserve.replyTo());
-        }
         if (reserve.key() == null || reserve.key().isBlank() || reserve.bytes() < 0) {
             return Effect().reply(reserve.replyTo(), new Ack(false,
                     "ReserveStorage needs a key and a size of 0 bytes or more, got key '" + reserve.key() + "' and "
@@ -658,9 +782,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
      * never put more than its quota on disk.
      */
     private ReplyEffect<TenantEvent, TenantState> onHoldUpload(TenantState state, HoldUpload hold) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(hold.replyTo());
-        }
         if (hold.uploadId() == null || hold.uploadId().isBlank() || hold.totalBytes() < 0) {
             return Effect().reply(hold.replyTo(), new Ack(false, "HoldUpload needs an upload id and a size of 0 bytes or more, got '"
                     + hold.uploadId() + "' and " + hold.totalBytes() + " bytes"));
@@ -683,9 +804,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
 
     /** The name lets go of {@code key}; the reservation goes with the last holder (or with a legacy reservation that had none). */
     private ReplyEffect<TenantEvent, TenantState> onLetGoStorage(TenantState state, LetGoStorage letGo) {
-        if (!state.isSetUp()) {
-            return Effect().reply(letGo.replyTo(), new StorageLeft(false, letGo.key(), 0));
-        }
         Set<String> holders = state.holders().getOrDefault(letGo.key(), Set.of());
         if (!state.storage().containsKey(letGo.key())) {
             return Effect().reply(letGo.replyTo(), new StorageLeft(true, letGo.key(), 0));
@@ -723,9 +841,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     }
 
     private ReplyEffect<TenantEvent, TenantState> onReleaseStorage(TenantState state, ReleaseStorage release) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(release.replyTo());
-        }
         if (!state.storage().containsKey(release.key())) {
             return Effect().reply(release.replyTo(), new Ack(true, "nothing was reserved under " + release.key()));
         }
@@ -735,9 +850,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     // ---- keys: one index write at a time; key commands behind it wait, in order, in the stash
 
     private ReplyEffect<TenantEvent, TenantState> onAddApiKey(TenantState state, AddApiKey add) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(add.replyTo());
-        }
         if (pendingKeyWrite != null) {
             return stashKeyCommand(add.replyTo(), a -> new Ack(false, a));
         }
@@ -755,10 +867,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         return writeKeyAdded(new Adding(add.keyHash(), keyId, label, add.scopes(), null, add.replyTo(), null, unchanged));
     }
 
-    private ReplyEffect<TenantEvent, TenantState> onCreateApiKey(TenantState state, CreateApiKey create) {
-        if (!state.isSetUp()) {
-            return Effect().reply(create.replyTo(), refusedKey(notSetUp()));
-        }
+    private ReplyEffect<TenantEvent, TenantState> onCreateApiKey(CreateApiKey create) {
         if (pendingKeyWrite != null) {
             return stashKeyCommand(create.replyTo(), this::refusedKey);
         }
@@ -783,9 +892,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     }
 
     private ReplyEffect<TenantEvent, TenantState> onRevokeById(TenantState state, RevokeApiKeyById revoke) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(revoke.replyTo());
-        }
         String hash = state.keyHashOf(revoke.keyId());
         if (hash == null) {
             if (pendingKeyWrite != null) {
@@ -802,9 +908,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
      * the same step; the answer waits for both.
      */
     private ReplyEffect<TenantEvent, TenantState> onRevoke(TenantState state, String hash, ActorRef<Ack> replyTo) {
-        if (!state.isSetUp()) {
-            return refuseNotSetUp(replyTo);
-        }
         if (pendingKeyWrite != null) {
             return stashKeyCommand(replyTo, a -> new Ack(false, a));
         }

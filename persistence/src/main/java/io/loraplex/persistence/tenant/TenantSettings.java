@@ -1,6 +1,7 @@
 package io.loraplex.persistence.tenant;
 
 import com.typesafe.config.Config;
+import io.loraplex.persistence.Journals;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
@@ -25,11 +26,17 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
  * @param journalBackoffMax      the longest restart delay after repeated journal failures
  * @param uploadHoldLease        how long an upload's hold on the storage quota lasts without being grown or released
  * @param usageRetention         how long usage hours are kept; older hours are dropped when usage is journaled
+ * @param readJournal            the Persistence Query plugin that usage reports read the journal through; empty: the
+ *                               configured journal's own ({@link #readJournalPluginId})
  */
 public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval, Duration concurrencyRetryAfter,
         KeyIndexWrite keyIndexWrite, Duration keyIndexWriteTimeout, int keyCommandStash, Duration usageFlushInterval,
         int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax, Duration uploadHoldLease,
-        Duration usageRetention) {
+        Duration usageRetention, String readJournal) {
+
+    /** The persistence testkit's in-memory journal, and its read journal: named, not imported (test scope). */
+    private static final String TESTKIT_JOURNAL = "pekko.persistence.testkit.journal";
+    private static final String TESTKIT_QUERY = "pekko.persistence.testkit.query";
 
     /** Write consistency of the key index. */
     public enum KeyIndexWrite {
@@ -56,6 +63,7 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
             throw new IllegalArgumentException("loraplex.tenant.snapshot-every and keep-snapshots must be at least 1, got "
                     + snapshotEvery + " and " + keepSnapshots);
         }
+        readJournal = readJournal == null ? "" : readJournal.strip();
         if (keyCommandStash < 1) {
             throw new IllegalArgumentException("loraplex.tenant.key-command-stash must be at least 1, got " + keyCommandStash);
         }
@@ -76,7 +84,8 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
                 c.getDuration("concurrency-retry-after"), keyIndexWrite, c.getDuration("key-index.write-timeout"),
                 c.getInt("key-command-stash"), c.getDuration("usage-flush-interval"), c.getInt("snapshot-every"),
                 c.getInt("keep-snapshots"), c.getDuration("journal-failure-backoff.min"),
-                c.getDuration("journal-failure-backoff.max"), c.getDuration("upload-hold-lease"), c.getDuration("usage-retention"));
+                c.getDuration("journal-failure-backoff.max"), c.getDuration("upload-hold-lease"), c.getDuration("usage-retention"),
+                c.getString("read-journal"));
     }
 
     /** The Distributed Data write consistency these settings name. */
@@ -86,6 +95,38 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
             case MAJORITY -> new Replicator.WriteMajority(keyIndexWriteTimeout);
             case ALL -> new Replicator.WriteAll(keyIndexWriteTimeout);
         };
+    }
+
+    /**
+     * The read journal usage reports read: {@code read-journal} when set, else the configured
+     * journal's own ({@link Journals#queryPluginId}), else, on the persistence testkit's in-memory
+     * journal (the entity's tests), the testkit's; null when there is none.
+     */
+    public String readJournalPluginId(Config config) {
+        if (!readJournal.isEmpty()) {
+            return readJournal;
+        }
+        String derived = Journals.queryPluginId(config);
+        if (derived == null && TESTKIT_JOURNAL.equals(config.getString("pekko.persistence.journal.plugin"))) {
+            return TESTKIT_QUERY;
+        }
+        return derived;
+    }
+
+    /**
+     * {@link #readJournalPluginId}, refusing a journal without one: the usage history is read from
+     * the journal, so a tenant could not report its usage.
+     *
+     * @throws IllegalStateException naming the setting when there is none
+     */
+    public String requireReadJournal(Config config) {
+        String plugin = readJournalPluginId(config);
+        if (plugin == null) {
+            throw new IllegalStateException("loraplex.tenant.read-journal is empty and the journal "
+                    + config.getString("pekko.persistence.journal.plugin")
+                    + " has no read journal of its own: set it to a Persistence Query plugin id that reads events by persistence id");
+        }
+        return plugin;
     }
 
     /** Restarts after a journal failure, backing off from {@code journalBackoffMin} to {@code journalBackoffMax}. */

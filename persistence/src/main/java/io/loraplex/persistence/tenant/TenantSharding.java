@@ -32,8 +32,14 @@ public final class TenantSharding {
         return init(system, settings, Clock.systemUTC());
     }
 
-    /** With the clock that the entities' token buckets, leases and catalog times read (tests pass their own). */
+    /**
+     * With the clock that the entities' token buckets, leases and catalog times read (tests pass their own).
+     *
+     * @throws IllegalStateException when the journal has no read journal to report usage from
+     */
     public static ActorRef<ShardingEnvelope<Command>> init(ActorSystem<?> system, TenantSettings settings, Clock clock) {
+        // usage reports read the journal: a journal without a read journal fails here, at start, not at the first report
+        settings.requireReadJournal(system.settings().config());
         return ClusterSharding.get(system).init(
                 Entity.of(TenantProtocol.TYPE_KEY, entity -> TenantEntity.create(new TenantId(entity.getEntityId()), settings, clock))
                         // no passivation: requests in flight and token buckets live in the entity's memory

@@ -6,7 +6,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.KeyInfo;
 import io.loraplex.cluster.tenant.TenantProtocol.Limits;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
-import io.loraplex.cluster.tenant.TenantProtocol.UsageRow;
 import io.loraplex.persistence.CborSerializable;
 import io.loraplex.persistence.tenant.TenantEvent.AdapterNameTracked;
 import io.loraplex.persistence.tenant.TenantEvent.ApiKeyAdded;
@@ -31,28 +30,26 @@ import java.util.TreeSet;
 
 /**
  * The durable state of one tenant: what its events add up to, and what its snapshots hold (Jackson
- * CBOR). Immutable; {@link #apply} is the entity's event handler.
+ * CBOR). Immutable; {@link #apply} is the entity's event handler. It holds what the entity's
+ * decisions need, not the usage history: that is {@link UsageHistory}, read from the journal.
  *
  * @param profile      null until the first {@code Setup}
  * @param keys         SHA-256 (hex) of each key to what is known of it; keys are never held in clear
  * @param catalog      adapter name to the versions it serves
  * @param adapterNames every adapter name the tenant has, served or not
  * @param storage      reservation key (a content hash) to the bytes it holds of the quota
- * @param usage        epoch hour to model ("" for the base) to requests and tokens, as journaled
  * @param holders      reservation key to the adapter names whose versions use it: one blob and one reservation
  *                     shared by every name with the same content, released when the last name lets go
  *                     (absent in snapshots taken before holders were kept: read as none)
+ * @param usageFrom    no journaled usage is of an hour before this one (a lower bound, {@code Long.MAX_VALUE}
+ *                     while none was journaled): what retention asks to decide whether an hour aged out
+ *                     (version-2 snapshots; {@link TenantStateMigration} reads version 1's {@code usage})
  */
 public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String, CatalogEntry> catalog,
-        Set<String> adapterNames, Map<String, Long> storage, Map<Long, Map<String, Usage>> usage,
-        Map<String, Set<String>> holders) implements CborSerializable {
+        Set<String> adapterNames, Map<String, Long> storage, Map<String, Set<String>> holders, long usageFrom)
+        implements CborSerializable {
 
-    public static final TenantState EMPTY = new TenantState(null, Map.of(), Map.of(), Set.of(), Map.of(), Map.of(), Map.of());
-
-    public TenantState(Profile profile, Map<String, ApiKey> keys, Map<String, CatalogEntry> catalog, Set<String> adapterNames,
-            Map<String, Long> storage, Map<Long, Map<String, Usage>> usage) {
-        this(profile, keys, catalog, adapterNames, storage, usage, Map.of());
-    }
+    public static final TenantState EMPTY = new TenantState(null, Map.of(), Map.of(), Set.of(), Map.of(), Map.of(), Long.MAX_VALUE);
 
     public TenantState {
         Map<String, Set<String>> heldBy = new HashMap<>();
@@ -64,9 +61,6 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
         catalog = Map.copyOf(catalog);
         adapterNames = Set.copyOf(adapterNames);
         storage = Map.copyOf(storage);
-        Map<Long, Map<String, Usage>> copy = new HashMap<>();
-        usage.forEach((hour, models) -> copy.put(hour, Map.copyOf(models)));
-        usage = Map.copyOf(copy);
     }
 
     /** What {@code Setup} sets. */
@@ -107,13 +101,6 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
         }
     }
 
-    /** Requests and tokens of one model in one hour. */
-    public record Usage(long requests, long tokens) implements CborSerializable {
-        Usage plus(long moreRequests, long moreTokens) {
-            return new Usage(requests + moreRequests, tokens + moreTokens);
-        }
-    }
-
     boolean isSetUp() {
         return profile != null;
     }
@@ -125,13 +112,13 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
             case ProfileUpdated e -> withProfile(e.profile());
             case ApiKeyAdded e -> new TenantState(profile,
                     with(keys, e.keyHash(), new ApiKey(e.keyId(), e.label(), e.scopes(), e.atEpochMillis())), catalog,
-                    adapterNames, storage, usage, holders);
-            case ApiKeyRevoked e -> new TenantState(profile, without(keys, e.keyHash()), catalog, adapterNames, storage, usage, holders);
+                    adapterNames, storage, holders, usageFrom);
+            case ApiKeyRevoked e -> new TenantState(profile, without(keys, e.keyHash()), catalog, adapterNames, storage, holders, usageFrom);
             case CatalogUpdated e -> new TenantState(profile, keys, e.promoted() == null && e.canary() == null && e.quarantined() == null
                     ? without(catalog, e.name())
                     : with(catalog, e.name(), new CatalogEntry(e.promoted(), e.canary(), e.canaryShare(), e.createdEpochSeconds(),
                             e.promoted() == null && e.canary() == null ? e.quarantined() : null)),
-                    adapterNames, storage, usage, holders);
+                    adapterNames, storage, holders, usageFrom);
             case AdapterNameTracked e -> {
                 Set<String> names = new HashSet<>(adapterNames);
                 if (e.present()) {
@@ -139,41 +126,34 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
                 } else {
                     names.remove(e.name());
                 }
-                yield new TenantState(profile, keys, catalog, names, storage, usage, holders);
+                yield new TenantState(profile, keys, catalog, names, storage, holders, usageFrom);
             }
-            case StorageReserved e -> new TenantState(profile, keys, catalog, adapterNames, with(storage, e.key(), e.bytes()), usage, holders);
-            case StorageReleased e -> new TenantState(profile, keys, catalog, adapterNames, without(storage, e.key()), usage, without(holders, e.key()));
+            case StorageReserved e -> new TenantState(profile, keys, catalog, adapterNames, with(storage, e.key(), e.bytes()), holders, usageFrom);
+            case StorageReleased e -> new TenantState(profile, keys, catalog, adapterNames, without(storage, e.key()), without(holders, e.key()),
+                    usageFrom);
             case StorageHeld e -> {
                 Set<String> names = new HashSet<>(holders.getOrDefault(e.key(), Set.of()));
                 names.add(e.holder());
-                yield new TenantState(profile, keys, catalog, adapterNames, storage, usage, with(holders, e.key(), names));
+                yield new TenantState(profile, keys, catalog, adapterNames, storage, with(holders, e.key(), names), usageFrom);
             }
             case StorageLetGo e -> {
                 Set<String> names = new HashSet<>(holders.getOrDefault(e.key(), Set.of()));
                 names.remove(e.holder());
-                yield new TenantState(profile, keys, catalog, adapterNames, storage, usage,
-                        names.isEmpty() ? without(holders, e.key()) : with(holders, e.key(), names));
+                yield new TenantState(profile, keys, catalog, adapterNames, storage,
+                        names.isEmpty() ? without(holders, e.key()) : with(holders, e.key(), names), usageFrom);
             }
-            case UsageExpired e -> {
-                Map<Long, Map<String, Usage>> kept = new HashMap<>(usage);
-                kept.keySet().removeIf(hour -> hour < e.keepFromEpochHour());
-                yield new TenantState(profile, keys, catalog, adapterNames, storage, kept, holders);
-            }
-            case UsageRecorded e -> {
-                Map<String, Usage> models = new HashMap<>(usage.getOrDefault(e.epochHour(), Map.of()));
-                models.merge(e.model(), new Usage(e.requests(), e.tokens()), (a, b) -> a.plus(b.requests(), b.tokens()));
-                yield new TenantState(profile, keys, catalog, adapterNames, storage, with(usage, e.epochHour(), models), holders);
-            }
+            // the hours themselves are UsageHistory's: the state keeps only how far back they may reach
+            case UsageExpired e -> withUsageFrom(Math.max(usageFrom, e.keepFromEpochHour()));
+            case UsageRecorded e -> withUsageFrom(Math.min(usageFrom, e.epochHour()));
         };
     }
 
     private TenantState withProfile(Profile next) {
-        return new TenantState(next, keys, catalog, adapterNames, storage, usage, holders);
+        return new TenantState(next, keys, catalog, adapterNames, storage, holders, usageFrom);
     }
 
-    /** The oldest hour with journaled usage; {@code Long.MAX_VALUE} when there is none. */
-    long oldestUsageHour() {
-        return usage.keySet().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
+    private TenantState withUsageFrom(long hour) {
+        return hour == usageFrom ? this : new TenantState(profile, keys, catalog, adapterNames, storage, holders, hour);
     }
 
     /** Bytes of the quota held by every reservation. */
@@ -223,17 +203,6 @@ public record TenantState(Profile profile, Map<String, ApiKey> keys, Map<String,
         all.addAll(catalog.keySet());
         holders.values().forEach(all::addAll);
         return all;
-    }
-
-    /** The journaled usage in {@code [fromHour, toHour]}, as rows. */
-    List<UsageRow> usageRows(long fromHour, long toHour) {
-        List<UsageRow> rows = new ArrayList<>();
-        usage.forEach((hour, models) -> {
-            if (hour >= fromHour && hour <= toHour) {
-                models.forEach((model, u) -> rows.add(new UsageRow(hour, model, u.requests(), u.tokens())));
-            }
-        });
-        return rows;
     }
 
     static <K, V> Map<K, V> with(Map<K, V> map, K key, V value) {

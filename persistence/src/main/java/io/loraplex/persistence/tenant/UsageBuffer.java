@@ -17,11 +17,18 @@ final class UsageBuffer {
     private record Slot(long epochHour, String model) {
     }
 
-    private final Map<Slot, TenantState.Usage> pending = new HashMap<>();
+    private final Map<Slot, UsageHistory.Usage> pending = new HashMap<>();
 
     void add(long epochHour, String model, long requests, long tokens) {
-        pending.merge(new Slot(epochHour, model), new TenantState.Usage(requests, tokens),
+        pending.merge(new Slot(epochHour, model), new UsageHistory.Usage(requests, tokens),
                 (a, b) -> a.plus(b.requests(), b.tokens()));
+    }
+
+    /** What is pending now, apart from what is added or drained here later. */
+    UsageBuffer copy() {
+        UsageBuffer copy = new UsageBuffer();
+        copy.pending.putAll(pending);
+        return copy;
     }
 
     boolean isEmpty() {

@@ -68,6 +68,7 @@ import io.loraplex.persistence.Journals;
 import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorSystem;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -732,6 +733,65 @@ abstract class TenantEntitySuite {
     }
 
     @Test
+    void aTenantsSnapshotDoesNotGrowWithItsUsageWhileTheUsageHistorySurvivesRestartsAndHonoursTheRetention() throws Exception {
+        String id = newTenantId();
+        PersistenceId persistenceId = TenantEntity.persistenceId(new TenantId(id));
+        ActorRef<Command> entity = spawn(id);
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Ledger", "pro", 1.0, ROOMY, r)));
+        String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(key, Set.of(Scope.CHAT), r)));
+        long firstHour = clock.instant().getEpochSecond() / 3600;
+        List<UsageRow> expected = new ArrayList<>();
+        TestProbe<Object> watcher = testKit.createTestProbe();
+        int[] snapshotSizes = new int[2];
+        // 2 + 12 events, one hour of usage each: snapshots at 5 and 10 (snapshot-every = 5 in the tests)
+        for (int i = 0; i < 12; i++) {
+            long hour = clock.instant().getEpochSecond() / 3600;
+            String model = i % 2 == 0 ? "" : "cafe";
+            if (!model.isEmpty()) {
+                assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1), null, 0, r)));
+            }
+            admitAndFinish(entity, key, "r" + i, model.isEmpty() ? null : model, 10 + i);
+            expected.add(new UsageRow(hour, model, 1, 10 + i));
+            // Passivate journals the hour's usage; the next hour starts in a recovered entity
+            entity.tell(new Passivate());
+            watcher.expectTerminated(entity);
+            clock.advance(Duration.ofHours(1));
+            entity = spawn(id);
+            if (i == 3 || i == 11) {
+                // the snapshot is written after its event: wait for the one of this round (at 5, and at 15)
+                long at = i == 3 ? 5 : 15;
+                TenantState snapshot = watcher.awaitAssert(Duration.ofSeconds(10), () -> {
+                    assertEquals(at, latestSnapshotSequenceNr(persistenceId));
+                    return assertInstanceOf(TenantState.class, latestSnapshot(persistenceId));
+                });
+                // what the entity decides with, and how far back usage may reach: no hour of it
+                assertEquals(new TenantState(snapshot.profile(), snapshot.keys(), snapshot.catalog(), Set.of(), Map.of(), Map.of(),
+                        firstHour), snapshot);
+                snapshotSizes[i == 3 ? 0 : 1] = org.apache.pekko.serialization.SerializationExtension.get(testKit.system())
+                        .serialize(snapshot).get().length;
+            }
+        }
+        assertEquals(snapshotSizes[0], snapshotSizes[1], "a snapshot after 2 hours of usage and one after 7");
+        // every hour, those before the latest snapshot included: the history is read from the journal
+        assertEquals(new UsageReport(true, expected), ask(entity, UsageReport.class, r -> new GetUsage(0, Long.MAX_VALUE, r)));
+        assertEquals(expected.subList(3, 5), ask(entity, UsageReport.class, r -> new GetUsage(firstHour + 3, firstHour + 4, r)).rows());
+
+        // the first 6 hours age out, and go when usage is next journaled
+        clock.advance(settings.usageRetention().minusHours(6));
+        long lastHour = clock.instant().getEpochSecond() / 3600;
+        entity = restart(entity, id);
+        assertEquals(expected, ask(entity, UsageReport.class, r -> new GetUsage(0, Long.MAX_VALUE, r)).rows());
+        admitAndFinish(entity, key, "last", null, 99);
+        entity.tell(new Passivate());
+        watcher.expectTerminated(entity);
+        entity = spawn(id);
+        List<UsageRow> kept = new ArrayList<>(expected.subList(6, 12));
+        kept.add(new UsageRow(lastHour, "", 1, 99));
+        assertEquals(kept, ask(entity, UsageReport.class, r -> new GetUsage(0, Long.MAX_VALUE, r)).rows());
+    }
+
+    @Test
     void passivationWaitsForAKeyChangeInFlight() {
         String id = newTenantId();
         ActorRef<Command> entity = spawn(id);
@@ -892,6 +952,15 @@ abstract class TenantEntitySuite {
                 new SnapshotProtocol.LoadSnapshot(persistenceId.id(), SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
                 Duration.ofSeconds(5)).toCompletableFuture().get();
         return result.snapshot().isDefined() ? result.snapshot().get().snapshot() : null;
+    }
+
+    long latestSnapshotSequenceNr(PersistenceId persistenceId) throws Exception {
+        var classic = Adapter.toClassic(testKit.system());
+        var store = Persistence.get(classic).snapshotStoreFor("", ConfigFactory.empty());
+        var result = (SnapshotProtocol.LoadSnapshotResult) Patterns.ask(store,
+                new SnapshotProtocol.LoadSnapshot(persistenceId.id(), SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
+                Duration.ofSeconds(5)).toCompletableFuture().get();
+        return result.snapshot().isDefined() ? result.snapshot().get().metadata().sequenceNr() : 0;
     }
 
     SelfUniqueAddress selfAddress() {

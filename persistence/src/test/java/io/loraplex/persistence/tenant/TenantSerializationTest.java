@@ -1,8 +1,12 @@
 package io.loraplex.persistence.tenant;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import com.typesafe.config.ConfigFactory;
 import io.loraplex.persistence.tenant.TenantEvent.UsageRecorded;
 import java.io.IOException;
@@ -101,6 +105,26 @@ class TenantSerializationTest {
         String manifest = Serializers.manifestFor(serializer, next);
         assertEquals(UsageRecordedV2.class.getName() + "#2", manifest);
         assertEquals(next, serialization.deserialize(serialization.serialize(next).get(), serializer.identifier(), manifest).get());
+    }
+
+    @Test
+    void aSnapshotOfVersionOneGivesUpItsUsageHistoryForItsOldestHour() throws IOException {
+        // state.cbor was written when the state held the usage history (490896: cafe 3/420, base 1/17)
+        Serializer serializer = serialization.findSerializerFor(TenantState.EMPTY);
+        TenantState read = (TenantState) serialization.deserialize(bytes(TenantFixtureGenerator.DIR + "/state.cbor"),
+                serializer.identifier(), TenantState.class.getName() + "#1").get();
+        assertEquals(490_896L, read.usageFrom());
+        assertEquals(TenantSamples.state(), read);
+        TenantState legacy = (TenantState) serialization.deserialize(bytes("fixtures/legacy/tenant-state.cbor"),
+                serializer.identifier(), TenantState.class.getName()).get();
+        assertEquals(490_896L, legacy.usageFrom());
+
+        // version 2 holds no usage: nothing that grows with it
+        assertEquals(TenantState.class.getName() + "#2", Serializers.manifestFor(serializer, read));
+        JsonNode written = new ObjectMapper(new CBORFactory()).readTree(serialization.serialize(read).get());
+        assertFalse(written.has("usage"), written.toString());
+        assertEquals(490_896L, written.get("usageFrom").asLong());
+        assertEquals(Long.MAX_VALUE, TenantState.EMPTY.usageFrom());
     }
 
     private static byte[] bytes(String resource) throws IOException {

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.loraplex.persistence.Journals;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.junit.jupiter.api.Test;
@@ -52,5 +55,19 @@ class TenantSettingsTest {
         IllegalArgumentException snapshots = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
                 ConfigFactory.parseString("loraplex.tenant.snapshot-every = 0").withFallback(ConfigFactory.load())));
         assertTrue(snapshots.getMessage().contains("snapshot-every"), snapshots.getMessage());
+    }
+
+    @Test
+    void usageReportsReadTheConfiguredReadJournalOrTheJournalsOwnAndAJournalWithoutOneIsRefused() {
+        Config embedded = Journals.embedded(Path.of("/tmp/unused")).withFallback(ConfigFactory.load());
+        assertEquals("loraplex-read-journal", TenantSettings.create(embedded).requireReadJournal(embedded));
+        Config named = ConfigFactory.parseString("loraplex.tenant.read-journal = \"my-query\"").withFallback(ConfigFactory.load());
+        assertEquals("my-query", TenantSettings.create(named).requireReadJournal(named));
+        Config none = ConfigFactory.parseString("pekko.persistence.journal.plugin = \"pekko.persistence.journal.inmem\"")
+                .withFallback(ConfigFactory.load());
+        IllegalStateException refused = assertThrows(IllegalStateException.class,
+                () -> TenantSettings.create(none).requireReadJournal(none));
+        assertEquals("loraplex.tenant.read-journal is empty and the journal pekko.persistence.journal.inmem has no read journal "
+                + "of its own: set it to a Persistence Query plugin id that reads events by persistence id", refused.getMessage());
     }
 }
