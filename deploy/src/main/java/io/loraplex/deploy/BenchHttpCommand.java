@@ -6,6 +6,10 @@ import io.loraplex.engine.batch.EngineRequest;
 import io.loraplex.engine.batch.GenerationListener;
 import io.loraplex.engine.cli.Flags;
 import io.loraplex.engine.cli.WorkDir;
+import io.loraplex.engine.request.PreparedRequest;
+import io.loraplex.engine.request.Prompt;
+import io.loraplex.engine.request.RequestParams;
+import io.loraplex.engine.request.RequestPreparation;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.tokenizer.ChatMessage;
 import java.io.PrintStream;
@@ -81,12 +85,15 @@ final class BenchHttpCommand {
             }
 
             // overhead: the same request, one at a time, straight to the engine vs through HTTP and the actors
+            // prepared once, as the GPU node prepares the HTTP request: the direct side times the engine alone
             ChatMessage question = new ChatMessage("user", "What are your opening hours?");
-            String rendered = server.model().chatTemplate().orElseThrow().render(List.of(question), true);
-            int[] prompt = server.model().tokenizer().encode(rendered, false);
+            PreparedRequest prepared = RequestPreparation.of(server.model(), RequestPreparation.DEFAULT_MAX_TOKENS).prepare(
+                    new Prompt.Chat(List.of(question)), new RequestParams(0.0, null, null, null, null, null, null, null, null, 1,
+                            null, null, true, false, 0));
+            int[] prompt = prepared.prompt();
             var spec = new io.loraplex.engine.batch.AdapterSpec(demo.adapter().contentHash(), "bench", loader -> loader.load("bench",
                     server.adapterRoot().resolve(demo.tenant().value()).resolve(demo.adapter().contentHash().hex())));
-            SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build();
+            SamplingParams params = prepared.params();
             List<Long> direct = new ArrayList<>();
             List<Long> viaHttp = new ArrayList<>();
             byte[] one = LoopbackClient.post("/v1/chat/completions", base.getAuthority(), demo.apiKey(),

@@ -35,8 +35,6 @@ public record RouterSettings(
         int port,
         long maxBodyBytes,
         int maxN,
-        int maxStopSequences,
-        int maxTopLogprobs,
         int completionsDefaultMaxTokens,
         Duration admitTimeout,
         Duration generateTimeout,
@@ -82,9 +80,9 @@ public record RouterSettings(
         if (maxBodyBytes < 1024) {
             throw new IllegalArgumentException("loraplex.router.max-body-bytes must be at least 1 KiB, got " + maxBodyBytes);
         }
-        if (maxN < 1 || maxStopSequences < 0 || maxTopLogprobs < 0 || completionsDefaultMaxTokens < 1 || maxAdapterSeries < 0) {
+        if (maxN < 1 || completionsDefaultMaxTokens < 1 || maxAdapterSeries < 0) {
             throw new IllegalArgumentException("loraplex.router: max-n and completions-default-max-tokens must be positive, "
-                    + "max-stop-sequences, max-top-logprobs and metrics.max-adapter-series not negative");
+                    + "metrics.max-adapter-series not negative");
         }
         if (idleTimeout.compareTo(requestTimeout) <= 0) {
             throw new IllegalArgumentException("loraplex.router.idle-timeout (" + idleTimeout + ") must exceed request-timeout ("
@@ -106,8 +104,6 @@ public record RouterSettings(
                 c.getInt("port"),
                 c.getBytes("max-body-bytes"),
                 c.getInt("max-n"),
-                c.getInt("max-stop-sequences"),
-                c.getInt("max-top-logprobs"),
                 c.getInt("completions-default-max-tokens"),
                 c.getDuration("admit-timeout"),
                 c.getDuration("generate-timeout"),

@@ -17,9 +17,13 @@ import io.loraplex.engine.batch.RequestHandle;
 import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
+import io.loraplex.engine.request.PreparedRequest;
+import io.loraplex.engine.request.Prompt;
+import io.loraplex.engine.request.RequestParams;
+import io.loraplex.engine.request.RequestPreparation;
+import io.loraplex.engine.request.RequestRefusal;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.tokenizer.ChatMessage;
-import io.loraplex.engine.tokenizer.ChatTemplate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -47,7 +51,7 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
 
 /**
  * The GPU node: a thin actor around one {@link Engine}. It turns a {@code Generate} into an engine
- * request (the chat template and tokenizer of its base model applied here) and answers with a
+ * request (through the engine's {@link RequestPreparation}, as the CLI does) and answers with a
  * {@code SourceRef} of token events, so the caller may be in this JVM or another. Cancelling that
  * stream cancels the generation; a slow reader pauses it. An adapter whose files this node lacks is
  * fetched from the cluster's blob stores ({@link AdapterFetcher}) by the engine's loader threads.
@@ -66,6 +70,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private final Engine engine;
     private final AdapterStore adapters;
     private final NodeSettings settings;
+    private final RequestPreparation preparation;
     private final Map<String, RequestHandle> inFlight = new ConcurrentHashMap<>();
     private final NodeTraining training;
     private final AdapterFetcher fetcher;
@@ -92,6 +97,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         this.engine = engine;
         this.adapters = adapters;
         this.settings = settings;
+        this.preparation = RequestPreparation.of(model, settings.defaultMaxTokens());
         this.training = new NodeTraining(ctx.getSystem(), id, model, engine.computeGate(), settings.trainingThreads());
         this.fetcher = new AdapterFetcher(ctx.getSystem(), adapters, settings.fetchTimeout());
         ctx.spawn(fetcher.sourceWatcher(), "blob-sources");
@@ -176,8 +182,9 @@ public final class GpuNode extends AbstractBehavior<Command> {
         if (stats.waiting() >= settings.maxQueued()) {
             throw new Rejection(RejectReason.OVERLOADED, null, "the node's queue is full (" + stats.waiting() + " waiting)");
         }
-        int[] prompt = tokenize(g.prompt());
-        SamplingParams params = sampling(g.params(), prompt.length);
+        PreparedRequest prepared = prepare(g.prompt(), g.params());
+        int[] prompt = prepared.prompt();
+        SamplingParams params = prepared.params();
         AdapterSpec spec = adapterSpec(g.adapter());
         String tier = spec == null ? "" : engine.tierOf(spec.hash());
 
@@ -230,112 +237,28 @@ public final class GpuNode extends AbstractBehavior<Command> {
         return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, tier, ref);
     }
 
-    private int[] tokenize(GpuNodeProtocol.Prompt prompt) {
-        int[] tokens;
-        switch (prompt) {
-            case GpuNodeProtocol.TextPrompt text -> tokens = model.tokenizer().encode(text.text(), true);
-            case GpuNodeProtocol.ChatPrompt chat -> {
-                if (chat.messages().isEmpty()) {
-                    throw new Rejection(RejectReason.INVALID_REQUEST, "messages", "messages must not be empty");
-                }
-                Optional<ChatTemplate> template = model.chatTemplate();
-                if (template.isEmpty()) {
-                    throw new Rejection(RejectReason.INVALID_REQUEST, "messages", "the base model " + model.id()
-                            + " has no chat template; use /v1/completions");
-                }
-                List<ChatMessage> messages = new ArrayList<>();
-                for (GpuNodeProtocol.ChatMessage m : chat.messages()) {
-                    messages.add(new ChatMessage(m.role(), m.content()));
-                }
-                String rendered;
-                try {
-                    rendered = template.get().render(messages, true);
-                } catch (IllegalArgumentException e) {
-                    throw new Rejection(RejectReason.INVALID_REQUEST, "messages", "the chat template refused the messages: "
-                            + e.getMessage());
-                }
-                tokens = model.tokenizer().encode(rendered, false);
-            }
-        }
-        if (tokens.length == 0) {
-            throw new Rejection(RejectReason.INVALID_REQUEST, "prompt", "the prompt is empty");
-        }
-        return tokens;
-    }
-
-    private SamplingParams sampling(GpuNodeProtocol.GenerationParams p, int promptTokens) {
-        int context = model.model().config().maxPositionEmbeddings();
-        if (promptTokens >= context) {
-            throw new Rejection(RejectReason.CONTEXT_LENGTH_EXCEEDED, "messages", "This model's maximum context length is " + context
-                    + " tokens. However, your messages resulted in " + promptTokens + " tokens. Please reduce the length of the messages.");
-        }
-        if (p.maxTokens() != null && promptTokens + (long) p.maxTokens() > context) {
-            throw new Rejection(RejectReason.CONTEXT_LENGTH_EXCEEDED, "max_tokens", "This model's maximum context length is " + context
-                    + " tokens. However, you requested " + (promptTokens + (long) p.maxTokens()) + " tokens (" + promptTokens
-                    + " in the messages, " + p.maxTokens() + " in the completion). Please reduce the length of the messages or completion.");
-        }
-        SamplingParams.Builder b = SamplingParams.builder();
+    /**
+     * The protocol's prompt and parameters as the engine's preparation takes them: the one place this
+     * node maps them. A refusal keeps its typed parameter and code.
+     */
+    private PreparedRequest prepare(GpuNodeProtocol.Prompt prompt, GpuNodeProtocol.GenerationParams p) {
+        Prompt enginePrompt = switch (prompt) {
+            case GpuNodeProtocol.TextPrompt text -> new Prompt.Text(text.text());
+            case GpuNodeProtocol.ChatPrompt chat -> new Prompt.Chat(chat.messages().stream()
+                    .map(m -> new ChatMessage(m.role(), m.content())).toList());
+        };
+        RequestParams params = new RequestParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(),
+                p.presencePenalty(), p.frequencyPenalty(), p.logitBias(), p.seed(), p.maxTokens(), p.stop(), List.of(),
+                p.ignoreEos(), p.logprobs(), p.topLogprobs());
         try {
-            if (p.temperature() != null) {
-                b.temperature(p.temperature());
-            }
-            if (p.topK() != null) {
-                b.topK(p.topK());
-            }
-            if (p.topP() != null) {
-                b.topP(p.topP());
-            }
-            if (p.minP() != null) {
-                b.minP(p.minP());
-            }
-            if (p.repetitionPenalty() != null) {
-                b.repetitionPenalty(p.repetitionPenalty());
-            }
-            if (p.presencePenalty() != null) {
-                b.presencePenalty(p.presencePenalty());
-            }
-            if (p.frequencyPenalty() != null) {
-                b.frequencyPenalty(p.frequencyPenalty());
-            }
-            if (!p.logitBias().isEmpty()) {
-                b.logitBias(p.logitBias());
-            }
-            if (p.seed() != null) {
-                b.seed(p.seed());
-            }
-            if (!p.stop().isEmpty()) {
-                b.stop(p.stop());
-            }
-            b.ignoreEos(p.ignoreEos());
-            if (p.logprobs()) {
-                b.logprobs(true).topLogprobs(p.topLogprobs());
-            }
-            int room = context - promptTokens;
-            if (p.maxTokens() != null) {
-                b.maxTokens(p.maxTokens());
-            } else if (model.defaults().maxNewTokens() == null) {
-                b.maxTokens(Math.min(settings.defaultMaxTokens(), room));
-            }
-            SamplingParams params = b.build().withDefaults(model.defaults());
-            if (params.maxTokens() > room) {
-                params = params.toBuilder().maxTokens(room).build();
-            }
-            return params;
-        } catch (IllegalArgumentException e) {
-            throw new Rejection(RejectReason.INVALID_REQUEST, paramOf(e.getMessage()), e.getMessage());
+            return preparation.prepare(enginePrompt, params);
+        } catch (RequestRefusal r) {
+            RejectReason reason = switch (r.code()) {
+                case INVALID_VALUE -> RejectReason.INVALID_REQUEST;
+                case CONTEXT_LENGTH_EXCEEDED -> RejectReason.CONTEXT_LENGTH_EXCEEDED;
+            };
+            throw new Rejection(reason, r.param(), r.getMessage());
         }
-    }
-
-    /** The API field a sampling refusal names (its message starts with it). */
-    private static String paramOf(String message) {
-        if (message == null) {
-            return null;
-        }
-        int end = 0;
-        while (end < message.length() && (Character.isLetterOrDigit(message.charAt(end)) || message.charAt(end) == '_')) {
-            end++;
-        }
-        return end == 0 ? null : message.substring(0, end);
     }
 
     private AdapterSpec adapterSpec(AdapterRef ref) {

@@ -1,12 +1,15 @@
 package io.loraplex.node;
 
 import com.typesafe.config.Config;
+import io.loraplex.engine.request.RequestPreparation;
 import java.nio.file.Path;
 import java.time.Duration;
 
 /**
  * The GPU node's settings, from {@code loraplex.node}.
  *
+ * @param defaultMaxTokens tokens generated when neither the request nor the model's generation config says;
+ *                         {@code default-max-tokens}, else the engine's {@link RequestPreparation#DEFAULT_MAX_TOKENS}
  * @param fetchTimeout     how long fetching a missing adapter from the cluster's blob stores may take, all stores together
  * @param quarantineReport how a quarantine is reported to the version's Adapter entity
  */
@@ -71,7 +74,8 @@ public record NodeSettings(String id, String baseModelId, int defaultMaxTokens, 
 
     public static NodeSettings create(Config config) {
         Config c = config.getConfig("loraplex.node");
-        return new NodeSettings(c.getString("id"), c.getString("base-model-id"), c.getInt("default-max-tokens"),
+        return new NodeSettings(c.getString("id"), c.getString("base-model-id"), c.hasPath("default-max-tokens")
+                ? c.getInt("default-max-tokens") : RequestPreparation.DEFAULT_MAX_TOKENS,
                 c.getInt("max-queued"), c.getInt("stream-buffer"), Path.of(c.getString("adapter-root")), c.getInt("training-threads"),
                 c.getDuration("fetch-timeout"), new QuarantineReport(c.getDuration("quarantine-report.timeout"),
                         c.getInt("quarantine-report.attempts"), c.getDuration("quarantine-report.backoff")));

@@ -236,6 +236,38 @@ class GpuNodeTest {
     }
 
     @Test
+    void aRefusalCarriesTheParameterAndCodeOfTheEnginesTypedRefusal() {
+        // the old node read the name off the message's first word: "stop", "logit_bias"; and it took a temperature of 5
+        var stop = new GpuNodeProtocol.GenerationParams(null, null, null, null, null, null, null, Map.of(), null, 5,
+                List.of("ok", ""), false, false, 0, 0, 0, 1.0);
+        GpuNodeProtocol.Rejected emptyStop = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "p1", null, new GpuNodeProtocol.TextPrompt("hi"), stop));
+        assertEquals(GpuNodeProtocol.RejectReason.INVALID_REQUEST, emptyStop.reason());
+        assertEquals("stop[1]", emptyStop.param());
+        assertEquals("stop[1] must be a non-empty string, got \"\"", emptyStop.message());
+
+        var bias = new GpuNodeProtocol.GenerationParams(null, null, null, null, null, null, null, Map.of(9, 250.0), null, 5,
+                List.of(), false, false, 0, 0, 0, 1.0);
+        GpuNodeProtocol.Rejected badBias = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "p2", null, new GpuNodeProtocol.TextPrompt("hi"), bias));
+        assertEquals("logit_bias.9", badBias.param());
+        assertEquals("logit_bias for token 9 must be between -100 and 100, got 250.0", badBias.message());
+
+        var five = new GpuNodeProtocol.GenerationParams(5.0, null, null, null, null, null, null, Map.of(), null, 5, List.of(),
+                false, false, 0, 0, 0, 1.0);
+        GpuNodeProtocol.Rejected hot = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "p3", null, new GpuNodeProtocol.TextPrompt("hi"), five));
+        assertEquals(GpuNodeProtocol.RejectReason.INVALID_REQUEST, hot.reason());
+        assertEquals("temperature", hot.param());
+        assertEquals("temperature must be between 0 and 2 (0 = greedy), got 5.0", hot.message(), "the API's limit, not 100");
+
+        GpuNodeProtocol.Rejected prompt = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "p4", null, new GpuNodeProtocol.TextPrompt("word ".repeat(400)), greedy(5)));
+        assertEquals(GpuNodeProtocol.RejectReason.CONTEXT_LENGTH_EXCEEDED, prompt.reason());
+        assertEquals("messages", prompt.param());
+    }
+
+    @Test
     void loadsEvictsAndReportsAdapters() {
         TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
         node.tell(new GpuNodeProtocol.LoadAdapter(cafe, false, ack.getRef()));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.ChatMessage;
+import io.loraplex.cluster.node.SamplingLimits;
 import io.loraplex.router.RouterSettings;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,11 +64,11 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
             maxTokens = f.integer32("max_tokens", 1, Integer.MAX_VALUE);
             maxTokensParam = "max_tokens";
         }
-        Sampling sampling = Sampling.parse(f, maxTokens, maxTokensParam, settings);
+        Sampling sampling = Sampling.parse(f, maxTokens, maxTokensParam);
         Integer n = f.integer32("n", 1, settings.maxN());
         StreamFields stream = OpenAiRequest.streamFields(f);
         boolean logprobs = f.bool("logprobs", false);
-        Integer top = f.integer32("top_logprobs", 0, settings.maxTopLogprobs());
+        Integer top = f.integer32("top_logprobs", 0, SamplingLimits.MAX_TOP_LOGPROBS);
         if (top != null && !logprobs) {
             throw ApiError.invalid("top_logprobs", "'logprobs' must be true when 'top_logprobs' is given").toException();
         }

@@ -3,6 +3,7 @@ package io.loraplex.router.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.SamplingLimits;
 import io.loraplex.router.RouterSettings;
 import java.util.Set;
 
@@ -52,10 +53,10 @@ public record CompletionRequest(String model, String text, Sampling sampling, in
         String model = f.requiredString("model");
         String prompt = prompt(f.get("prompt"));
         Integer maxTokens = f.integer32("max_tokens", 1, Integer.MAX_VALUE);
-        Sampling sampling = Sampling.parse(f, maxTokens, "max_tokens", settings); // absent: the router's default, later
+        Sampling sampling = Sampling.parse(f, maxTokens, "max_tokens"); // absent: the router's default, later
         Integer n = f.integer32("n", 1, settings.maxN());
         StreamFields stream = OpenAiRequest.streamFields(f);
-        Integer logprobs = f.integer32("logprobs", 0, settings.maxTopLogprobs());
+        Integer logprobs = f.integer32("logprobs", 0, SamplingLimits.MAX_TOP_LOGPROBS);
         f.string("user");
         return new CompletionRequest(model, prompt, sampling, n == null ? 1 : n, stream.stream(), stream.includeUsage(), logprobs);
     }

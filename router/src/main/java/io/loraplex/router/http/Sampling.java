@@ -2,7 +2,7 @@ package io.loraplex.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
-import io.loraplex.router.RouterSettings;
+import io.loraplex.cluster.node.SamplingLimits;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,21 +39,25 @@ public record Sampling(
         stop = stop == null ? List.of() : List.copyOf(stop);
     }
 
-    static Sampling parse(Fields f, Integer maxTokens, String maxTokensParam, RouterSettings settings) {
-        Integer topK = f.integer32("top_k", -1, Integer.MAX_VALUE);
+    /** The most negative logit bias, as the messages print it. */
+    private static final int BIAS = -(int) SamplingLimits.MAX_ABS_LOGIT_BIAS;
+
+    /** The fields, each within its {@link SamplingLimits} range (the engine checks by the same numbers). */
+    static Sampling parse(Fields f, Integer maxTokens, String maxTokensParam) {
+        Integer topK = f.integer32("top_k", SamplingLimits.MIN_TOP_K, Integer.MAX_VALUE);
         return new Sampling(
-                f.number("temperature", 0, 2),
-                f.numberAbove("top_p", 0, 1),
+                f.number("temperature", SamplingLimits.MIN_TEMPERATURE, SamplingLimits.MAX_TEMPERATURE),
+                f.numberAbove("top_p", 0, SamplingLimits.MAX_TOP_P),
                 topK == null || topK <= 0 ? null : topK, // vLLM: -1 and 0 turn top-k off
-                f.number("min_p", 0, 1),
-                f.numberAbove("repetition_penalty", 0, 100),
-                f.number("presence_penalty", -2, 2),
-                f.number("frequency_penalty", -2, 2),
+                f.number("min_p", 0, SamplingLimits.MAX_MIN_P),
+                f.numberAbove("repetition_penalty", 0, SamplingLimits.MAX_REPETITION_PENALTY),
+                f.number("presence_penalty", -SamplingLimits.MAX_ABS_PENALTY, SamplingLimits.MAX_ABS_PENALTY),
+                f.number("frequency_penalty", -SamplingLimits.MAX_ABS_PENALTY, SamplingLimits.MAX_ABS_PENALTY),
                 logitBias(f),
                 f.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE),
                 maxTokens,
                 maxTokensParam,
-                stop(f, settings.maxStopSequences()),
+                stop(f),
                 f.bool("ignore_eos", false));
     }
 
@@ -63,7 +67,8 @@ public record Sampling(
             return Map.of();
         }
         if (!v.isObject()) {
-            throw ApiError.wrongType("logit_bias", "an object mapping token ids to numbers from -100 to 100").toException();
+            throw ApiError.wrongType("logit_bias", "an object mapping token ids to numbers from " + BIAS + " to "
+                    + (int) SamplingLimits.MAX_ABS_LOGIT_BIAS).toException();
         }
         Map<Integer, Double> out = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> e : v.properties()) {
@@ -83,15 +88,17 @@ public record Sampling(
                 throw ApiError.wrongType(param, "a number").toException();
             }
             double b = bias.doubleValue();
-            if (!(b >= -100 && b <= 100)) {
-                throw ApiError.invalid(param, "'" + param + "' must be between -100 and 100, got " + bias.asText()).toException();
+            if (!(b >= -SamplingLimits.MAX_ABS_LOGIT_BIAS && b <= SamplingLimits.MAX_ABS_LOGIT_BIAS)) {
+                throw ApiError.invalid(param, "'" + param + "' must be between " + BIAS + " and "
+                        + (int) SamplingLimits.MAX_ABS_LOGIT_BIAS + ", got " + bias.asText()).toException();
             }
             out.put(token, b);
         }
         return out;
     }
 
-    private static List<String> stop(Fields f, int max) {
+    private static List<String> stop(Fields f) {
+        int max = SamplingLimits.MAX_STOP_STRINGS;
         JsonNode v = f.get("stop");
         if (v == null) {
             return List.of();

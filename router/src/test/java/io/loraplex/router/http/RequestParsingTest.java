@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.node.GpuNodeProtocol.ChatMessage;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
+import io.loraplex.cluster.node.SamplingLimits;
 import io.loraplex.router.RouterSettings;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -63,6 +64,39 @@ class RequestParsingTest {
         assertEquals(0L, p2.seed());
         assertEquals(5, p2.maxTokens());
         assertNull(chat("{\"model\":\"m\"," + MESSAGES + ",\"n\":2}").sampling().params(1, null, false, 0, 0, 1).seed());
+    }
+
+    /** A chat body with one more field. */
+    static String withField(String field) {
+        return "{\"model\":\"m\"," + MESSAGES + "," + field + "}";
+    }
+
+    @Test
+    void eachSamplingRangeIsTheOneTheGpuNodesCheckAtItsEdges() {
+        // the router and the engine's preparation read the same SamplingLimits: at the edge accepted, beyond refused
+        assertEquals(SamplingLimits.MAX_TEMPERATURE, chat(withField("\"temperature\":" + SamplingLimits.MAX_TEMPERATURE))
+                .sampling().temperature());
+        ApiError hot = chatError(withField("\"temperature\":2.01"));
+        assertEquals(400, hot.status());
+        assertEquals("temperature", hot.param());
+        assertEquals("'temperature' must be a number between 0 and 2, got 2.01", hot.message());
+        assertEquals(100.0, chat(withField("\"repetition_penalty\":" + SamplingLimits.MAX_REPETITION_PENALTY)).sampling()
+                .repetitionPenalty());
+        assertEquals("repetition_penalty", chatError(withField("\"repetition_penalty\":100.5")).param());
+        assertEquals(-SamplingLimits.MAX_ABS_PENALTY, chat(withField("\"presence_penalty\":-2")).sampling().presencePenalty());
+        assertEquals("frequency_penalty", chatError(withField("\"frequency_penalty\":2.1")).param());
+        assertEquals(SamplingLimits.MAX_ABS_LOGIT_BIAS, chat(withField("\"logit_bias\":{\"4\":100}")).sampling().logitBias().get(4));
+        ApiError bias = chatError(withField("\"logit_bias\":{\"4\":-100.5}"));
+        assertEquals("logit_bias.4", bias.param(), "the key at fault, as the node names it");
+        assertEquals("'logit_bias.4' must be between -100 and 100, got -100.5", bias.message());
+        String sixteen = "\"stop\":[" + "\"s\",".repeat(SamplingLimits.MAX_STOP_STRINGS - 1) + "\"s\"]";
+        assertEquals(SamplingLimits.MAX_STOP_STRINGS, chat(withField(sixteen)).sampling().stop().size());
+        ApiError stops = chatError(withField("\"stop\":[" + "\"s\",".repeat(SamplingLimits.MAX_STOP_STRINGS) + "\"s\"]"));
+        assertEquals("'stop' may hold at most 16 sequences, got 17", stops.message());
+        assertEquals(SamplingLimits.MAX_TOP_LOGPROBS, chat(withField("\"logprobs\":true,\"top_logprobs\":20")).topLogprobs());
+        assertEquals(SamplingLimits.MAX_TOP_LOGPROBS, completion("{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":20}").topLogprobs());
+        assertEquals("logprobs", assertThrows(ApiException.class,
+                () -> completion("{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":21}")).error().param());
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.loraplex.engine.batch;
 
 import io.loraplex.engine.lora.AdapterBounds;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -64,11 +65,24 @@ public record EngineSettings(
                 AdapterBounds.DEFAULTS);
     }
 
+    /** The keys {@link #fromMap} reads: the components above, with {@link AdapterBounds}' three in place of {@code adapterBounds}. */
+    public static final List<String> KEYS = List.of("maxRunning", "maxTokensPerStep", "prefillChunk", "blockSize",
+            "memoryBudgetBytes", "maxResidentAdapters", "maxLoraRank", "warmBudgetBytes", "maxRunningPerTenant",
+            "maxKvBlocksPerTenant", "adapterLoadThreads", "maxLoraAlpha", "maxAdapterWeight", "maxAdapterGain");
+
     /**
-     * Settings from string values (the keys are the component names above), over the defaults:
-     * how the GPU node maps its configuration without the engine depending on a config library.
+     * Settings from string values (the keys are {@link #KEYS}), over the {@link #defaults()}, the one
+     * place the engine's defaults live: how the GPU node maps its configuration without the engine
+     * depending on a config library. An unknown key is refused by name, so a misspelt setting is never
+     * silently the default.
      */
     public static EngineSettings fromMap(Map<String, String> values) {
+        for (String key : new java.util.TreeSet<>(values.keySet())) {
+            if (!KEYS.contains(key)) {
+                throw new IllegalArgumentException("unknown engine setting " + key + "; the engine's settings are "
+                        + String.join(", ", KEYS));
+            }
+        }
         EngineSettings d = defaults();
         return new EngineSettings(
                 intOf(values, "maxRunning", d.maxRunning),

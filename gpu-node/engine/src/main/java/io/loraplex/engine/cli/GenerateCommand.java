@@ -15,10 +15,13 @@ import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.model.BaseModel;
+import io.loraplex.engine.request.PreparedRequest;
+import io.loraplex.engine.request.Prompt;
+import io.loraplex.engine.request.RequestPreparation;
+import io.loraplex.engine.request.RequestRefusal;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.sample.TokenLogprob;
 import io.loraplex.engine.tokenizer.ChatMessage;
-import io.loraplex.engine.tokenizer.ChatTemplate;
 import io.loraplex.engine.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -27,7 +30,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * {@code loraplex generate --model DIR [--adapter DIR] (--prompt TEXT | --messages FILE)}: streams
@@ -48,7 +50,7 @@ final class GenerateCommand {
                         + "rendered with the model's chat template")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
                 .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
-                .option("max-lora-rank", "64", "largest adapter rank accepted")
+                .option("max-lora-rank", Integer.toString(EngineSettings.defaults().maxLoraRank()), "largest adapter rank accepted")
                 .flag("quiet", "print only the generated text (no statistics on stderr)");
         return SamplingFlags.declare(f);
     }
@@ -62,7 +64,21 @@ final class GenerateCommand {
                 Backend backend = Backends.create(f.required("backend"), served.model(), f.integer("threads"))) {
             BaseModel model = served.model();
             Tokenizer tokenizer = served.tokenizer();
-            SamplingParams params = SamplingFlags.params(f, served.defaults());
+            if (f.has("messages") && served.chatTemplate().isEmpty()) {
+                throw f.bad(modelDir + " has no chat_template in tokenizer_config.json; use --prompt");
+            }
+            Prompt text = f.has("prompt") ? new Prompt.Text(f.required("prompt"))
+                    : new Prompt.Chat(readMessages(f, Path.of(f.required("messages"))));
+            PreparedRequest prepared;
+            try {
+                // the GPU node's preparation: the same tokens, limits and defaults as a served request
+                prepared = RequestPreparation.of(served, RequestPreparation.DEFAULT_MAX_TOKENS)
+                        .prepare(text, SamplingFlags.params(f));
+            } catch (RequestRefusal r) {
+                throw f.bad(r.getMessage());
+            }
+            int[] prompt = prepared.prompt();
+            SamplingParams params = prepared.params();
             LoraAdapter adapter = null;
             if (f.has("adapter")) {
                 try {
@@ -71,17 +87,6 @@ final class GenerateCommand {
                 } catch (AdapterException e) {
                     throw f.bad("adapter refused: " + e.getMessage());
                 }
-            }
-            int[] prompt;
-            if (f.has("prompt")) {
-                prompt = tokenizer.encode(f.required("prompt"), true);
-            } else {
-                Optional<ChatTemplate> template = served.chatTemplate();
-                if (template.isEmpty()) {
-                    throw f.bad(modelDir + " has no chat_template in tokenizer_config.json; use --prompt");
-                }
-                String rendered = template.get().render(readMessages(f, Path.of(f.required("messages"))), true);
-                prompt = tokenizer.encode(rendered, false);
             }
             List<Integer> eos = served.eosIds();
             List<GenerationListener.Token> tokens = new ArrayList<>();

@@ -43,7 +43,7 @@ final class LogitsCommand {
                 .option("batch", null, "JSON file: [{\"adapter\": \"DIR or null\", \"tokens\": [ids...]}, ...]; - for stdin")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
                 .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
-                .option("max-lora-rank", "64", "largest adapter rank accepted");
+                .option("max-lora-rank", Integer.toString(EngineSettings.defaults().maxLoraRank()), "largest adapter rank accepted");
     }
 
     static int run(Flags f, PrintStream out, PrintStream err) throws Exception {

@@ -1,11 +1,13 @@
 package io.loraplex.engine.sample;
 
+import io.loraplex.cluster.node.SamplingLimits;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -13,15 +15,16 @@ import java.util.Set;
  *
  * <p>Build with {@link #builder()}; the builder remembers which fields the caller set
  * ({@link #explicitFields()}) so that {@link #withDefaults(GenerationDefaults)} fills only the
- * others. Error messages name fields by their API spelling ({@code top_p}, not {@code topP})
- * because they reach API users unchanged as 400 errors.
+ * others. Every range is {@link SamplingLimits}' (defined once for the router and the engine); a value
+ * outside it throws a {@link SamplingParamException} naming the field by its API spelling
+ * ({@code top_p}, not {@code topP}), because the refusal reaches API users unchanged.
  *
- * @param temperature       divides the logits; 0 means greedy (argmax), range 0..{@value #MAX_TEMPERATURE}
+ * @param temperature       divides the logits; 0 means greedy (argmax), range 0..{@value SamplingLimits#MAX_TEMPERATURE}
  * @param topK              keep the k most likely tokens; 0 is off ({@code -1}, vLLM's "off", is accepted and stored as 0)
  * @param topP              keep the smallest set of most likely tokens whose mass reaches p; range (0, 1], 1 is off
  * @param minP              drop tokens whose probability is below {@code minP · p_max}; range 0..1, 0 is off
  * @param repetitionPenalty HF/vLLM: over prompt and output tokens, positive logits are divided by it and negative ones
- *                          multiplied; greater than 0, 1 is off
+ *                          multiplied; greater than 0 and at most {@value SamplingLimits#MAX_REPETITION_PENALTY}, 1 is off
  * @param presencePenalty   OpenAI: subtracted once from the logit of every token already in the output; range -2..2
  * @param frequencyPenalty  OpenAI: subtracted from a token's logit once per occurrence in the output; range -2..2
  * @param logitBias         token id to a bias in -100..100 added to its logit; ids are checked against the vocabulary
@@ -29,12 +32,12 @@ import java.util.Set;
  * @param seed              the same seed gives the same tokens for the same logits; null draws a random seed
  * @param maxTokens         the most tokens to generate, at least 1; {@value #UNLIMITED} means until the context is
  *                          full, which the engine enforces
- * @param stop              up to {@value #MAX_STOP_STRINGS} non-empty strings that end generation; the text is cut
+ * @param stop              up to {@value SamplingLimits#MAX_STOP_STRINGS} non-empty strings that end generation; the text is cut
  *                          just before the first one completed
  * @param stopTokenIds      token ids that end generation
  * @param ignoreEos         keep generating after the model's eos token
  * @param logprobs          report the log probability of each chosen token's alternatives
- * @param topLogprobs       how many alternatives to report, 0..{@value #MAX_TOP_LOGPROBS}; needs {@code logprobs}
+ * @param topLogprobs       how many alternatives to report, 0..{@value SamplingLimits#MAX_TOP_LOGPROBS}; needs {@code logprobs}
  * @param explicitFields    the fields the caller set, which model defaults must not override
  */
 public record SamplingParams(
@@ -55,12 +58,6 @@ public record SamplingParams(
         int topLogprobs,
         Set<Field> explicitFields) {
 
-    /** OpenAI stops at 2; larger values are allowed because some clients flatten with them. */
-    public static final double MAX_TEMPERATURE = 100;
-    public static final double MAX_ABS_PENALTY = 2;
-    public static final double MAX_ABS_LOGIT_BIAS = 100;
-    public static final int MAX_STOP_STRINGS = 16;
-    public static final int MAX_TOP_LOGPROBS = 20;
     /** {@link #maxTokens()} when the caller gave none: generate until the context window is full. */
     public static final int UNLIMITED = Integer.MAX_VALUE;
 
@@ -71,42 +68,28 @@ public record SamplingParams(
     }
 
     public SamplingParams {
-        // !(x >= lo && x <= hi) rather than (x < lo || x > hi) so that NaN is refused too.
-        if (!(temperature >= 0 && temperature <= MAX_TEMPERATURE)) {
-            throw invalid("temperature must be between 0 and " + (int) MAX_TEMPERATURE + " (0 = greedy), got "
-                    + temperature);
-        }
+        // every range is SamplingLimits' (the router refuses by the same numbers); the first violation is thrown
+        require(SamplingLimits.temperature(temperature));
+        require(SamplingLimits.topK(topK));
         if (topK == -1) {
             topK = 0;
         }
-        if (topK < 0) {
-            throw invalid("top_k must be 0 or -1 (off) or at least 1, got " + topK);
-        }
-        if (!(topP > 0 && topP <= 1)) {
-            throw invalid("top_p must be greater than 0 and at most 1, got " + topP);
-        }
-        if (!(minP >= 0 && minP <= 1)) {
-            throw invalid("min_p must be between 0 and 1, got " + minP);
-        }
-        if (!(repetitionPenalty > 0 && repetitionPenalty < Double.POSITIVE_INFINITY)) {
-            throw invalid("repetition_penalty must be a finite number greater than 0 (1 = off), got "
-                    + repetitionPenalty);
-        }
-        checkPenalty("presence_penalty", presencePenalty);
-        checkPenalty("frequency_penalty", frequencyPenalty);
-        logitBias = checkLogitBias(logitBias);
-        if (maxTokens < 1) {
-            throw invalid("max_tokens must be at least 1, got " + maxTokens);
-        }
-        stop = checkStop(stop);
-        stopTokenIds = checkStopTokenIds(stopTokenIds);
-        if (topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
-            throw invalid("top_logprobs must be between 0 and " + MAX_TOP_LOGPROBS + ", got " + topLogprobs);
-        }
-        if (topLogprobs > 0 && !logprobs) {
-            throw invalid("top_logprobs requires logprobs to be true, got top_logprobs " + topLogprobs
-                    + " with logprobs false");
-        }
+        require(SamplingLimits.topP(topP));
+        require(SamplingLimits.minP(minP));
+        require(SamplingLimits.repetitionPenalty(repetitionPenalty));
+        require(SamplingLimits.presencePenalty(presencePenalty));
+        require(SamplingLimits.frequencyPenalty(frequencyPenalty));
+        logitBias = logitBias == null ? Map.of() : logitBias;
+        require(SamplingLimits.logitBias(logitBias));
+        logitBias = Map.copyOf(logitBias);
+        require(SamplingLimits.maxTokens(maxTokens));
+        stop = stop == null ? List.of() : stop;
+        require(SamplingLimits.stop(stop));
+        stop = List.copyOf(stop);
+        stopTokenIds = stopTokenIds == null ? Set.of() : stopTokenIds;
+        require(SamplingLimits.stopTokenIds(stopTokenIds));
+        stopTokenIds = Set.copyOf(stopTokenIds);
+        require(SamplingLimits.topLogprobs(topLogprobs, logprobs));
         explicitFields = explicitFields == null || explicitFields.isEmpty()
                 ? Set.of()
                 : Collections.unmodifiableSet(EnumSet.copyOf(explicitFields));
@@ -165,59 +148,10 @@ public record SamplingParams(
         return b.build();
     }
 
-    private static void checkPenalty(String name, double value) {
-        if (!(value >= -MAX_ABS_PENALTY && value <= MAX_ABS_PENALTY)) {
-            throw invalid(name + " must be between -2 and 2, got " + value);
+    private static void require(Optional<SamplingLimits.Violation> violation) {
+        if (violation.isPresent()) {
+            throw new SamplingParamException(violation.get().param(), violation.get().message());
         }
-    }
-
-    private static Map<Integer, Double> checkLogitBias(Map<Integer, Double> logitBias) {
-        if (logitBias == null) {
-            return Map.of();
-        }
-        for (Map.Entry<Integer, Double> e : logitBias.entrySet()) {
-            Integer token = e.getKey();
-            Double bias = e.getValue();
-            if (token == null || token < 0) {
-                throw invalid("logit_bias keys must be token ids of at least 0, got " + token);
-            }
-            if (bias == null || !(bias >= -MAX_ABS_LOGIT_BIAS && bias <= MAX_ABS_LOGIT_BIAS)) {
-                throw invalid("logit_bias for token " + token + " must be between -100 and 100, got " + bias);
-            }
-        }
-        return Map.copyOf(logitBias);
-    }
-
-    private static List<String> checkStop(List<String> stop) {
-        if (stop == null) {
-            return List.of();
-        }
-        if (stop.size() > MAX_STOP_STRINGS) {
-            throw invalid("stop may hold at most " + MAX_STOP_STRINGS + " strings, got " + stop.size());
-        }
-        for (int i = 0; i < stop.size(); i++) {
-            if (stop.get(i) == null || stop.get(i).isEmpty()) {
-                throw invalid("stop[" + i + "] must be a non-empty string, got "
-                        + (stop.get(i) == null ? "null" : "\"\""));
-            }
-        }
-        return List.copyOf(stop);
-    }
-
-    private static Set<Integer> checkStopTokenIds(Set<Integer> stopTokenIds) {
-        if (stopTokenIds == null) {
-            return Set.of();
-        }
-        for (Integer token : stopTokenIds) {
-            if (token == null || token < 0) {
-                throw invalid("stop_token_ids must hold token ids of at least 0, got " + token);
-            }
-        }
-        return Set.copyOf(stopTokenIds);
-    }
-
-    private static IllegalArgumentException invalid(String message) {
-        return new IllegalArgumentException(message);
     }
 
     /** Collects values and remembers which were set; {@link #build()} validates. */
@@ -352,7 +286,7 @@ public record SamplingParams(
             return this;
         }
 
-        /** Validates and builds; throws {@link IllegalArgumentException} naming the first bad field. */
+        /** Validates and builds; throws {@link SamplingParamException} naming the first bad field. */
         public SamplingParams build() {
             return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty,
                     frequencyPenalty, logitBias, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs,

@@ -86,18 +86,21 @@ class SamplingParamsTest {
 
     static Stream<Arguments> invalid() {
         return Stream.of(
-                bad(b -> b.temperature(-0.1), "temperature must be between 0 and 100 (0 = greedy), got -0.1"),
-                bad(b -> b.temperature(100.5), "temperature must be between 0 and 100 (0 = greedy), got 100.5"),
-                bad(b -> b.temperature(Double.NaN), "temperature must be between 0 and 100 (0 = greedy), got NaN"),
+                bad(b -> b.temperature(-0.1), "temperature must be between 0 and 2 (0 = greedy), got -0.1"),
+                bad(b -> b.temperature(2.5), "temperature must be between 0 and 2 (0 = greedy), got 2.5"),
+                bad(b -> b.temperature(100.5), "temperature must be between 0 and 2 (0 = greedy), got 100.5"),
+                bad(b -> b.temperature(Double.NaN), "temperature must be between 0 and 2 (0 = greedy), got NaN"),
                 bad(b -> b.topK(-2), "top_k must be 0 or -1 (off) or at least 1, got -2"),
                 bad(b -> b.topP(0), "top_p must be greater than 0 and at most 1, got 0.0"),
                 bad(b -> b.topP(1.01), "top_p must be greater than 0 and at most 1, got 1.01"),
                 bad(b -> b.minP(-0.5), "min_p must be between 0 and 1, got -0.5"),
                 bad(b -> b.minP(1.5), "min_p must be between 0 and 1, got 1.5"),
                 bad(b -> b.repetitionPenalty(0),
-                        "repetition_penalty must be a finite number greater than 0 (1 = off), got 0.0"),
+                        "repetition_penalty must be greater than 0 and at most 100 (1 = off), got 0.0"),
+                bad(b -> b.repetitionPenalty(100.5),
+                        "repetition_penalty must be greater than 0 and at most 100 (1 = off), got 100.5"),
                 bad(b -> b.repetitionPenalty(Double.POSITIVE_INFINITY),
-                        "repetition_penalty must be a finite number greater than 0 (1 = off), got Infinity"),
+                        "repetition_penalty must be greater than 0 and at most 100 (1 = off), got Infinity"),
                 bad(b -> b.presencePenalty(2.5), "presence_penalty must be between -2 and 2, got 2.5"),
                 bad(b -> b.presencePenalty(-2.01), "presence_penalty must be between -2 and 2, got -2.01"),
                 bad(b -> b.frequencyPenalty(-3), "frequency_penalty must be between -2 and 2, got -3.0"),
@@ -128,7 +131,7 @@ class SamplingParamsTest {
         SamplingParams.builder().temperature(0).topK(1).topP(1e-9).minP(0).repetitionPenalty(1e-3)
                 .presencePenalty(-2).frequencyPenalty(2).logitBias(Map.of(0, -100.0, 1, 100.0)).maxTokens(1)
                 .stop(Collections.nCopies(16, "x")).logprobs(true).topLogprobs(20).build();
-        SamplingParams.builder().temperature(100).topP(1).minP(1).presencePenalty(2).frequencyPenalty(-2)
+        SamplingParams.builder().temperature(2).repetitionPenalty(100).topP(1).minP(1).presencePenalty(2).frequencyPenalty(-2)
                 .logprobs(true).topLogprobs(0).build();
     }
 
@@ -157,6 +160,16 @@ class SamplingParamsTest {
         SamplingParams onlyTemperature = asked.withDefaults(new GenerationDefaults(0.2, null, null, null, null, null));
         assertEquals(0.2, onlyTemperature.temperature());
         assertEquals(SamplingParams.UNLIMITED, onlyTemperature.maxTokens());
+    }
+
+    @Test
+    void aRefusalCarriesTheParameterByItsApiNameWithTheKeyOrIndexAtFault() {
+        assertEquals("top_p", assertThrows(SamplingParamException.class,
+                () -> SamplingParams.builder().topP(2).build()).param());
+        assertEquals("logit_bias.5", assertThrows(SamplingParamException.class,
+                () -> SamplingParams.builder().logitBias(Map.of(5, 101.0)).build()).param());
+        assertEquals("stop[1]", assertThrows(SamplingParamException.class,
+                () -> SamplingParams.builder().stop(List.of("ok", "")).build()).param());
     }
 
     @Test

@@ -1,0 +1,23 @@
+package io.loraplex.engine.request;
+
+import io.loraplex.engine.tokenizer.ChatMessage;
+import java.util.List;
+import java.util.Objects;
+
+/** What a request asks the model to continue: raw text, or chat messages for the base's chat template. */
+public sealed interface Prompt permits Prompt.Text, Prompt.Chat {
+
+    /** Text tokenized as is, with the tokenizer's special tokens (BOS) added. */
+    record Text(String text) implements Prompt {
+        public Text {
+            Objects.requireNonNull(text, "text");
+        }
+    }
+
+    /** Messages rendered with the chat template and a generation prompt, then tokenized without added specials. */
+    record Chat(List<ChatMessage> messages) implements Prompt {
+        public Chat {
+            messages = List.copyOf(messages);
+        }
+    }
+}
