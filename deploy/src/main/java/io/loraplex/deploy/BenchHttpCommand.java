@@ -1,6 +1,7 @@
 package io.loraplex.deploy;
 
 import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.engine.batch.EngineRequest;
 import io.loraplex.engine.batch.GenerationListener;
@@ -85,7 +86,7 @@ final class BenchHttpCommand {
             String rendered = server.model().chatTemplate().orElseThrow().render(List.of(question), true);
             int[] prompt = server.model().tokenizer().encode(rendered, false);
             var spec = new io.loraplex.engine.batch.AdapterSpec(demo.adapter().contentHash(), "bench", loader -> loader.load("bench",
-                    server.adapterRoot().resolve(demo.tenant().value()).resolve(demo.adapter().contentHash().hex())));
+                    new AdapterDirectory(server.adapterRoot()).version(demo.adapter())));
             SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(1).ignoreEos(true).build();
             List<Long> direct = new ArrayList<>();
             List<Long> viaHttp = new ArrayList<>();

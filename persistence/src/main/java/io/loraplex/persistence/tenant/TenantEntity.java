@@ -35,7 +35,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
-import io.loraplex.cluster.tenant.TenantProtocol.SetModel;
 import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
@@ -276,9 +275,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case RevokeApiKey c -> onRevoke(state, c.keyHash(), c.replyTo());
             case RevokeApiKeyById c -> onRevokeById(state, c);
             case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(state.isSetUp(), state.keyInfos()));
-            case SetModel c -> c.adapter() == null
-                    ? onUpdateCatalog(state, c.name(), null, null, 0, null, c.replyTo(), "SetModel")
-                    : onSetModel(state, c);
             case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.quarantined(),
                     c.replyTo(), "UpdateCatalog");
             case TrackAdapterName c -> onTrackAdapterName(state, c);
@@ -550,14 +546,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     }
 
     // ---- catalog and adapter names
-
-    private ReplyEffect<TenantEvent, TenantState> onSetModel(TenantState state, SetModel set) {
-        if (set.name() != null && !set.name().isBlank() && !set.adapter().name().equals(set.name())) {
-            return Effect().reply(set.replyTo(),
-                    new Ack(false, "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'"));
-        }
-        return onUpdateCatalog(state, set.name(), set.adapter(), null, 0, null, set.replyTo(), "SetModel");
-    }
 
     private ReplyEffect<TenantEvent, TenantState> onUpdateCatalog(TenantState state, String name, AdapterRef promoted,
             AdapterRef canary, double canaryShare, TenantProtocol.Quarantine quarantined, ActorRef<Ack> replyTo, String what) {

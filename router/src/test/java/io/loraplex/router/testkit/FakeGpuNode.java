@@ -2,7 +2,9 @@ package io.loraplex.router.testkit;
 
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.ChatPrompt;
+import io.loraplex.cluster.node.GpuNodeProtocol.FinishReason;
 import io.loraplex.cluster.node.GpuNodeProtocol.Generate;
 import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
 import io.loraplex.cluster.node.GpuNodeProtocol.TextPrompt;
@@ -85,13 +87,13 @@ public final class FakeGpuNode {
                     })
                     .onMessage(GpuNodeProtocol.LoadAdapter.class, load -> {
                         operations.add(load);
-                        held.put(load.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(load.adapter(), "hot", load.pin(), 0));
+                        held.put(load.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(load.adapter(), AdapterTier.HOT, load.pin(), 0));
                         load.replyTo().tell(GpuNodeProtocol.Ack.done());
                         return Behaviors.same();
                     })
                     .onMessage(GpuNodeProtocol.PinAdapter.class, pin -> {
                         operations.add(pin);
-                        held.put(pin.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(pin.adapter(), "hot", pin.pinned(), 0));
+                        held.put(pin.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(pin.adapter(), AdapterTier.HOT, pin.pinned(), 0));
                         pin.replyTo().tell(GpuNodeProtocol.Ack.done());
                         return Behaviors.same();
                     })
@@ -154,7 +156,7 @@ public final class FakeGpuNode {
             for (int i = 0; i < 10; i++) {
                 list.add(text("t" + i + " ", g));
             }
-            list.add(new GpuNodeProtocol.Finished("", "stop", PROMPT_TOKENS, 10, 0));
+            list.add(new GpuNodeProtocol.Finished("", FinishReason.STOP, PROMPT_TOKENS, 10, 0));
             events = Source.from(list).throttle(1, Duration.ofMillis(100));
         } else if (prompt.contains("[broken-once]") && BROKEN.add(g.requestId())) {
             events = Source.<TokenEvent>single(text("partial", g))
@@ -174,15 +176,15 @@ public final class FakeGpuNode {
                 list.add(text(pieces.get(i), g));
             }
             boolean truncated = max < pieces.size();
-            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? "length" : "stop", PROMPT_TOKENS,
+            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? FinishReason.LENGTH : FinishReason.STOP, PROMPT_TOKENS,
                     Math.min(max, pieces.size()), 2));
             events = Source.from(list);
         }
         SourceRef<TokenEvent> ref = events.runWith(StreamRefs.sourceRef(), system);
-        String tier = g.adapter() == null ? "" : held.containsKey(g.adapter().contentHash().hex())
-                || hotAdapters.contains(g.adapter().contentHash().hex()) ? "hot" : "cold";
+        AdapterTier tier = g.adapter() == null ? null : held.containsKey(g.adapter().contentHash().hex())
+                || hotAdapters.contains(g.adapter().contentHash().hex()) ? AdapterTier.HOT : AdapterTier.COLD;
         if (g.adapter() != null) {
-            held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), "hot", false, 0));
+            held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), AdapterTier.HOT, false, 0));
         }
         return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, tier, ref);
     }
