@@ -31,7 +31,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * A GPU node double: registers under {@link GpuNodeProtocol#SERVICE_KEY}, answers {@code GetStats},
  * and answers {@code Generate} by a script chosen by markers in the prompt:
  * <ul>
- *   <li>{@code [reject:context]}, {@code [reject:overloaded]}: {@code Rejected}</li>
+ *   <li>{@code [reject:context]}, {@code [reject:overloaded]}, {@code [reject:adapter-missing]},
+ *       {@code [reject:adapter-invalid]}: {@code Rejected}</li>
  *   <li>{@code [slow]}: a token every 50 ms until the reader cancels (recorded in {@link #cancelled})</li>
  *   <li>{@code [late]}: the answer comes 500 ms late</li>
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
@@ -136,6 +137,15 @@ public final class FakeGpuNode {
         if (prompt.contains("[reject:context]")) {
             return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.CONTEXT_LENGTH_EXCEEDED, "max_tokens",
                     "This model's maximum context length is 2048 tokens. However, you requested 9000 tokens.");
+        }
+        if (prompt.contains("[reject:adapter-missing]")) {
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.ADAPTER_NOT_FOUND, "model",
+                    "adapter cafe (version 1) is not available on node " + id + " and no blob store is known to fetch it from");
+        }
+        if (prompt.contains("[reject:adapter-invalid]")) {
+            // no "invalid" in the text: the status comes from the reason, never from the message
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.ADAPTER_INVALID, "model",
+                    "adapter cafe (version 1) does not load on this base: lora_A of layer 3 has rank 9, above the limit of 8");
         }
         if (draining.get()) {
             return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.OVERLOADED, null, "node " + id + " is draining");
