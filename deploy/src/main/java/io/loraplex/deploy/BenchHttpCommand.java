@@ -1,6 +1,7 @@
 package io.loraplex.deploy;
 
 import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.engine.batch.EngineRequest;
 import io.loraplex.engine.batch.GenerationListener;
@@ -92,7 +93,7 @@ final class BenchHttpCommand {
                             null, null, true, false, 0));
             int[] prompt = prepared.prompt();
             var spec = new io.loraplex.engine.batch.AdapterSpec(demo.adapter().contentHash(), "bench", loader -> loader.load("bench",
-                    server.adapterRoot().resolve(demo.tenant().value()).resolve(demo.adapter().contentHash().hex())));
+                    new AdapterDirectory(server.adapterRoot()).version(demo.adapter())));
             SamplingParams params = prepared.params();
             List<Long> direct = new ArrayList<>();
             List<Long> viaHttp = new ArrayList<>();

@@ -3,6 +3,7 @@ package io.loraplex.deploy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
@@ -73,7 +74,7 @@ final class DemoTenants {
             String key = existing != null ? existing.asText() : newKey(s.tenant);
             keys.put(s.tenant, key);
             JsonNode known = adapters.get(s.tenant);
-            ContentHash hash = known != null && Files.isDirectory(blobRoot.resolve(s.tenant).resolve(known.asText()))
+            ContentHash hash = known != null && Files.isDirectory(new AdapterDirectory(blobRoot).version(new TenantId(s.tenant), ContentHash.parse(known.asText())))
                     ? ContentHash.parse(known.asText()) : train(s, dataDir, blobRoot, served, threads, log);
             adapters.put(s.tenant, hash.hex());
             TenantId tenant = new TenantId(s.tenant);
@@ -118,7 +119,7 @@ final class DemoTenants {
         ContentHash hash = trained.write(staged, sha256(jsonl));
         log.printf("loraplex: %s persona trained in %.1f s (loss %.3f -> %.3f)%n", s.tenant, (System.nanoTime() - started) / 1e9,
                 trained.stats().epochs().getFirst().trainLoss(), trained.stats().finalTrainLoss());
-        Path target = blobRoot.resolve(s.tenant).resolve(hash.hex());
+        Path target = new AdapterDirectory(blobRoot).version(new TenantId(s.tenant), hash);
         if (Files.isDirectory(target)) {
             deleteTree(staged);
         } else {

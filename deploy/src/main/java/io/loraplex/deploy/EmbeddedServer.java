@@ -3,6 +3,7 @@ package io.loraplex.deploy;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
+import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.adapter.AdapterProtocol;
@@ -376,7 +377,7 @@ public final class EmbeddedServer {
         for (AdapterRef a : adapters) {
             EntityRef<AdapterProtocol.Command> adapter = ClusterSharding.get(system).entityRefFor(AdapterProtocol.TYPE_KEY,
                     AdapterProtocol.entityId(tenant, a.name()));
-            Path dir = root.resolve(tenant.value()).resolve(a.contentHash().hex());
+            Path dir = new AdapterDirectory(root).version(tenant, a.contentHash());
             long bytes = Files.size(dir.resolve(ContentHash.CONFIG_FILE)) + Files.size(dir.resolve(ContentHash.WEIGHTS_FILE));
             AdapterProtocol.Reply registered = adapter.<AdapterProtocol.Reply>ask(r -> new AdapterProtocol.RegisterVersion(tenant,
                     a.name(), a.contentHash(), bytes, source, r), Duration.ofMinutes(2)).toCompletableFuture().get(3, TimeUnit.MINUTES);

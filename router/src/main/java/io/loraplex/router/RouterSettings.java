@@ -29,6 +29,14 @@ import java.util.regex.Pattern;
  * @param noNodeRetryAfter             the Retry-After of a 503 because no GPU node is ready
  * @param metricsKeySha256             SHA-256 (hex) of the bearer key {@code GET /metrics} on the API's port needs; empty:
  *                                     that port does not serve the metrics (they name tenants and adapters)
+ * @param loadFactor                   bounded load: a node takes an adapter's request while its load stays under this
+ *                                     factor times the mean (at least 1.0)
+ * @param loadSlack                    ... plus this many requests (not negative)
+ * @param maxAttempts                  how many nodes one generation may be tried on (below 1 counts as 1)
+ * @param operationTimeout             how long a load, pin, evict or drain step waits for a node
+ * @param drainTimeout                 a drained node leaves once its requests end; after this it stays without leaving
+ * @param sessionIdleTimeout           a chat session unused this long is forgotten
+ * @param maxSessions                  sessions remembered per router
  */
 public record RouterSettings(
         String host,
@@ -55,7 +63,14 @@ public record RouterSettings(
         Duration manageTimeout,
         Duration registerTimeout,
         Duration noNodeRetryAfter,
-        String metricsKeySha256) {
+        String metricsKeySha256,
+        double loadFactor,
+        int loadSlack,
+        int maxAttempts,
+        Duration operationTimeout,
+        Duration drainTimeout,
+        Duration sessionIdleTimeout,
+        int maxSessions) {
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
 
@@ -88,9 +103,19 @@ public record RouterSettings(
             throw new IllegalArgumentException("loraplex.router.idle-timeout (" + idleTimeout + ") must exceed request-timeout ("
                     + requestTimeout + "), or long non-streaming requests lose their connection");
         }
+        if (!(loadFactor >= 1.0)) {
+            throw new IllegalArgumentException("loraplex.router.placement.load-factor must be at least 1.0, got " + loadFactor);
+        }
+        if (loadSlack < 0) {
+            throw new IllegalArgumentException("loraplex.router.placement.load-slack must not be negative, got " + loadSlack);
+        }
+        maxAttempts = Math.max(1, maxAttempts);
+        if (maxSessions < 1) {
+            throw new IllegalArgumentException("loraplex.router.sessions.max must be positive, got " + maxSessions);
+        }
         for (Duration d : new Duration[] {admitTimeout, generateTimeout, modelsTimeout, requestTimeout, streamStartTimeout,
                 sseKeepAlive, shutdownHardDeadline, statsInterval, statsTimeout, metricsTickInterval, metricsRefreshInterval,
-                manageTimeout, registerTimeout, noNodeRetryAfter}) {
+                manageTimeout, registerTimeout, noNodeRetryAfter, operationTimeout, drainTimeout, sessionIdleTimeout}) {
             if (d.isNegative() || d.isZero()) {
                 throw new IllegalArgumentException("loraplex.router: every duration must be positive, got " + d);
             }
@@ -124,6 +149,13 @@ public record RouterSettings(
                 c.getDuration("manage-timeout"),
                 c.getDuration("register-timeout"),
                 c.getDuration("no-node-retry-after"),
-                c.getString("metrics.key-sha256"));
+                c.getString("metrics.key-sha256"),
+                c.getDouble("placement.load-factor"),
+                c.getInt("placement.load-slack"),
+                c.getInt("placement.max-attempts"),
+                c.getDuration("placement.operation-timeout"),
+                c.getDuration("placement.drain-timeout"),
+                c.getDuration("sessions.idle-timeout"),
+                c.getInt("sessions.max"));
     }
 }

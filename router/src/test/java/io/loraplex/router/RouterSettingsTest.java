@@ -46,4 +46,32 @@ class RouterSettingsTest {
                 .parseString("loraplex.router { idle-timeout = 1 minute }").withFallback(ConfigFactory.defaultReference())));
         assertTrue(e.getMessage().contains("idle-timeout"));
     }
+
+    @Test
+    void placementAndSessionSettingsAreReadHereWithTheirDefaults() {
+        RouterSettings s = RouterSettings.create(ConfigFactory.defaultReference());
+        assertEquals(1.25, s.loadFactor());
+        assertEquals(4, s.loadSlack());
+        assertEquals(3, s.maxAttempts());
+        assertEquals(Duration.ofSeconds(60), s.operationTimeout());
+        assertEquals(Duration.ofMinutes(10), s.drainTimeout());
+        assertEquals(Duration.ofMinutes(30), s.sessionIdleTimeout());
+        assertEquals(100_000, s.maxSessions());
+        RouterSettings once = RouterSettings.create(ConfigFactory.parseString("loraplex.router.placement.max-attempts = 0")
+                .withFallback(ConfigFactory.defaultReference()));
+        assertEquals(1, once.maxAttempts(), "a generation is tried on one node at least");
+    }
+
+    @Test
+    void aLoadFactorBelowOneOrANegativeSlackIsRefusedNamingTheSetting() {
+        IllegalArgumentException factor = assertThrows(IllegalArgumentException.class, () -> RouterSettings.create(ConfigFactory
+                .parseString("loraplex.router.placement.load-factor = 0.5").withFallback(ConfigFactory.defaultReference())));
+        assertEquals("loraplex.router.placement.load-factor must be at least 1.0, got 0.5", factor.getMessage());
+        IllegalArgumentException slack = assertThrows(IllegalArgumentException.class, () -> RouterSettings.create(ConfigFactory
+                .parseString("loraplex.router.placement.load-slack = -1").withFallback(ConfigFactory.defaultReference())));
+        assertEquals("loraplex.router.placement.load-slack must not be negative, got -1", slack.getMessage());
+        IllegalArgumentException sessions = assertThrows(IllegalArgumentException.class, () -> RouterSettings.create(ConfigFactory
+                .parseString("loraplex.router.sessions.max = 0").withFallback(ConfigFactory.defaultReference())));
+        assertEquals("loraplex.router.sessions.max must be positive, got 0", sessions.getMessage());
+    }
 }

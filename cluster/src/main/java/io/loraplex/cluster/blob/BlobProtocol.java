@@ -62,12 +62,18 @@ public final class BlobProtocol {
 
     /**
      * The stored blob, or {@code error} (truncated stream, over the limit, a missing or unexpected file, unsafe path);
-     * {@code overQuota}: refused because the tenant's storage quota could not hold its bytes (checked as they were written).
+     * {@code overQuota}: refused because the tenant's storage quota could not hold its bytes (checked as they were written);
+     * {@code overLimit}: refused because the upload (or an archive's unpacked content) exceeds the store's limit.
      * A stored blob's bytes stay held against the quota under {@code uploadId} until its registration converts the hold.
      */
-    public record Stored(String uploadId, ContentHash hash, long bytes, String error, boolean overQuota) implements RemoteMessage {
+    public record Stored(String uploadId, ContentHash hash, long bytes, String error, boolean overQuota, boolean overLimit)
+            implements RemoteMessage {
         public Stored(String uploadId, ContentHash hash, long bytes, String error) {
-            this(uploadId, hash, bytes, error, false);
+            this(uploadId, hash, bytes, error, false, false);
+        }
+
+        public Stored(String uploadId, ContentHash hash, long bytes, String error, boolean overQuota) {
+            this(uploadId, hash, bytes, error, overQuota, false);
         }
 
         public boolean ok() {

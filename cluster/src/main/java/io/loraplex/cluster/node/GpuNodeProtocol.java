@@ -26,7 +26,7 @@ public final class GpuNodeProtocol {
     }
 
     public sealed interface Command extends RemoteMessage
-            permits Generate, Cancel, LoadAdapter, EvictAdapter, ValidateAdapter, GetStats, ValidateTrainingFile, TrainAdapter,
+            permits Generate, LoadAdapter, EvictAdapter, ValidateAdapter, GetStats, ValidateTrainingFile, TrainAdapter,
             CancelTraining, PinAdapter, DropAdapter, SetDraining, Leave {
     }
 
@@ -110,11 +110,43 @@ public final class GpuNodeProtocol {
     }
 
     /**
-     * The generation is queued; its tokens come through {@code tokens}. {@code adapterTier} says where
-     * the adapter was when the request arrived: {@code hot} (in the engine's pool), {@code warm} (host
-     * memory), {@code cold} (loaded from disk or fetched from another node), or empty for the base.
+     * Where a node holds an adapter version. Clients see {@link #apiName()} (the
+     * {@code x-loraplex-adapter-tier} header, the admin API, sessions).
      */
-    public record Started(String requestId, NodeId node, int promptTokens, String adapterTier, SourceRef<TokenEvent> tokens)
+    public enum AdapterTier {
+        /** In the engine's pool (on the GPU when there is one): a request starts at once. */
+        HOT,
+        /** In host memory: placed in the pool when a request needs it. */
+        WARM,
+        /** Neither: loaded from the node's disk or fetched from another node first. */
+        COLD,
+        /** Being placed in the pool now. */
+        LOADING,
+        /** Its last load failed (a request naming it fails). */
+        FAILED;
+
+        /** The lowercase name clients see. */
+        public String apiName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /** The tier of {@code apiName} ({@code hot}, {@code warm}, ...), for the engine's own names; refuses any other. */
+        public static AdapterTier ofApiName(String apiName) {
+            for (AdapterTier t : values()) {
+                if (t.apiName().equals(apiName)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("unknown adapter tier '" + apiName + "' (hot, warm, cold, loading or failed)");
+        }
+    }
+
+    /**
+     * The generation is queued; its tokens come through {@code tokens}. {@code adapterTier} says where
+     * the adapter was when the request arrived ({@code COLD}: loaded from disk or fetched from another
+     * node), or null for the base model.
+     */
+    public record Started(String requestId, NodeId node, int promptTokens, AdapterTier adapterTier, SourceRef<TokenEvent> tokens)
             implements GenerateReply {
     }
 
@@ -124,8 +156,13 @@ public final class GpuNodeProtocol {
         INVALID_REQUEST,
         /** Prompt and max_tokens exceed the model's context (400). */
         CONTEXT_LENGTH_EXCEEDED,
-        /** The adapter cannot be loaded on this node (404 when missing, 422 when invalid). */
-        ADAPTER_UNAVAILABLE,
+        /**
+         * The adapter is not servable here (404): its files are missing with nowhere to fetch them from,
+         * or it was validated against another base model than this node's.
+         */
+        ADAPTER_NOT_FOUND,
+        /** The adapter's files are known to be unusable: they do not load on this base (422). */
+        ADAPTER_INVALID,
         /** The node's queue is full or it is draining (503). */
         OVERLOADED,
         /** A bug (500). */
@@ -133,10 +170,6 @@ public final class GpuNodeProtocol {
     }
 
     public record Rejected(String requestId, RejectReason reason, String param, String message) implements GenerateReply {
-    }
-
-    /** Stops a generation (the stream's cancellation does the same). */
-    public record Cancel(String requestId) implements Command {
     }
 
     /** One element of a generation's stream. */
@@ -164,9 +197,29 @@ public final class GpuNodeProtocol {
         }
     }
 
-    /** The last element of a successful stream. {@code finishReason}: stop, length, cancelled, deadline. */
-    public record Finished(String text, String finishReason, int promptTokens, int completionTokens, int cachedTokens)
+    /** Why a successful generation ended. Clients see {@link #apiName()} mapped to OpenAI's names by the router. */
+    public enum FinishReason {
+        /** The model produced its end token or a stop string. */
+        STOP,
+        /** {@code max_tokens} or the context's end was reached. */
+        LENGTH,
+        /** The node cancelled it (the engine stopped, or the reader went away). */
+        CANCELLED,
+        /** The request's deadline passed. */
+        DEADLINE;
+
+        /** The lowercase name. */
+        public String apiName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** The last element of a successful stream. */
+    public record Finished(String text, FinishReason finishReason, int promptTokens, int completionTokens, int cachedTokens)
             implements TokenEvent {
+        public Finished {
+            Objects.requireNonNull(finishReason, "finishReason");
+        }
     }
 
     /** Whose fault a failed generation is; the router answers each with its own status. */
@@ -228,8 +281,11 @@ public final class GpuNodeProtocol {
     public record GetStats(ActorRef<NodeStats> replyTo) implements Command {
     }
 
-    /** An adapter a node holds: {@code tier} {@code hot} (engine pool) or {@code warm} (host memory). */
-    public record HeldAdapter(AdapterRef adapter, String tier, boolean pinned, int running) implements RemoteMessage {
+    /** An adapter a node holds: {@code tier} {@code HOT} (engine pool) or {@code WARM} (host memory). */
+    public record HeldAdapter(AdapterRef adapter, AdapterTier tier, boolean pinned, int running) implements RemoteMessage {
+        public HeldAdapter {
+            Objects.requireNonNull(tier, "tier");
+        }
     }
 
     /**

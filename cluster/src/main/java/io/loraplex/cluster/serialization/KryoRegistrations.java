@@ -63,7 +63,7 @@ public final class KryoRegistrations {
         ids.put(GpuNodeProtocol.Started.class.getName(), 305);
         ids.put(GpuNodeProtocol.RejectReason.class.getName(), 306);
         ids.put(GpuNodeProtocol.Rejected.class.getName(), 307);
-        ids.put(GpuNodeProtocol.Cancel.class.getName(), 308);
+        // 308 retired (issue 16): GpuNodeProtocol.Cancel, which nothing sent (a stream's cancellation stops a generation)
         ids.put(GpuNodeProtocol.TopLogprob.class.getName(), 309);
         ids.put(GpuNodeProtocol.TokenLogprob.class.getName(), 310);
         ids.put(GpuNodeProtocol.TokenText.class.getName(), 311);
@@ -82,7 +82,7 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.Setup.class.getName(), 402);
         ids.put(TenantProtocol.AddApiKey.class.getName(), 403);
         ids.put(TenantProtocol.RevokeApiKey.class.getName(), 404);
-        ids.put(TenantProtocol.SetModel.class.getName(), 405);
+        // 405 retired (issue 16): TenantProtocol.SetModel, which nothing sent (the Adapter entity sends UpdateCatalog)
         ids.put(TenantProtocol.Admit.class.getName(), 406);
         ids.put(TenantProtocol.Admitted.class.getName(), 407);
         ids.put(TenantProtocol.DenyReason.class.getName(), 408);
@@ -202,6 +202,9 @@ public final class KryoRegistrations {
         ids.put(PlacementProtocol.Chosen.class.getName(), 802);
         ids.put(PlacementProtocol.NoNode.class.getName(), 803);
         ids.put(PlacementProtocol.NoNodeReason.class.getName(), 804);
+        // issue 16: types, not strings, across modules (810-829)
+        ids.put(GpuNodeProtocol.AdapterTier.class.getName(), 810);
+        ids.put(GpuNodeProtocol.FinishReason.class.getName(), 811);
         IDS = Collections.unmodifiableMap(ids);
     }
 

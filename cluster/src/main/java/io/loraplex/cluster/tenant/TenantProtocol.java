@@ -46,7 +46,7 @@ public final class TenantProtocol {
     public static final Key<ORSet<String>> TENANT_REGISTRY = ORSetKey.create("loraplex-tenants");
 
     public sealed interface Command extends RemoteMessage
-            permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize, SetModel,
+            permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize,
             UpdateCatalog, TrackAdapterName, ListAdapterNames, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo,
             GetUsage, Passivate, ResolveModel, HoldUpload, ReleaseUpload, LetGoStorage {
     }
@@ -143,10 +143,6 @@ public final class TenantProtocol {
 
     /** {@code reason} UNAUTHORIZED (401) or FORBIDDEN (403) when {@code ok} is false. */
     public record Authorization(boolean ok, DenyReason reason, String message) implements RemoteMessage {
-    }
-
-    /** Maps an adapter name of the tenant to a version; a null {@code adapter} removes the name. */
-    public record SetModel(String name, AdapterRef adapter, ActorRef<Ack> replyTo) implements Command {
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.loraplex.node;
 
+import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
@@ -21,12 +22,14 @@ import java.util.stream.Stream;
 public final class AdapterStore {
 
     /** Fetches in progress and copies being deleted (never a tenant id, which starts with a letter or digit). */
-    static final String TEMP = ".tmp";
+    static final String TEMP = AdapterDirectory.TEMP;
 
     private final Path root;
+    private final AdapterDirectory layout;
 
     public AdapterStore(Path root) {
         this.root = root;
+        this.layout = new AdapterDirectory(root);
     }
 
     public Path directory(AdapterRef ref) {
@@ -34,19 +37,17 @@ public final class AdapterStore {
     }
 
     public Path directory(TenantId tenant, ContentHash hash) {
-        return root.resolve(tenant.value()).resolve(hash.hex());
+        return layout.version(tenant, hash);
     }
 
     /** The directory when both adapter files are there. */
     public Optional<Path> locate(AdapterRef ref) {
-        Path dir = directory(ref);
-        return Files.isRegularFile(dir.resolve(ContentHash.CONFIG_FILE)) && Files.isRegularFile(dir.resolve(ContentHash.WEIGHTS_FILE))
-                ? Optional.of(dir) : Optional.empty();
+        return layout.complete(ref.tenant(), ref.contentHash()) ? Optional.of(directory(ref)) : Optional.empty();
     }
 
     /** A fresh temporary directory under the root, for one fetch. */
     Path newTemporaryDirectory(String purpose) throws IOException {
-        Path dir = root.resolve(TEMP).resolve(purpose + "-" + UUID.randomUUID());
+        Path dir = layout.temporary(purpose + "-" + UUID.randomUUID());
         Files.createDirectories(dir);
         return dir;
     }
@@ -60,7 +61,7 @@ public final class AdapterStore {
         if (!Files.exists(dir)) {
             return false;
         }
-        Path away = root.resolve(TEMP).resolve("drop-" + UUID.randomUUID());
+        Path away = layout.temporary("drop-" + UUID.randomUUID());
         Files.createDirectories(away.getParent());
         try {
             Files.move(dir, away, StandardCopyOption.ATOMIC_MOVE);

@@ -7,6 +7,7 @@ import io.loraplex.cluster.Roles;
 import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.Command;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
 import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.batch.AdapterSpec;
@@ -31,7 +32,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -71,7 +71,6 @@ public final class GpuNode extends AbstractBehavior<Command> {
     private final AdapterStore adapters;
     private final NodeSettings settings;
     private final RequestPreparation preparation;
-    private final Map<String, RequestHandle> inFlight = new ConcurrentHashMap<>();
     private final NodeTraining training;
     private final AdapterFetcher fetcher;
     /** The adapter version the node last learnt for each content hash, so stats can name what the engine holds. */
@@ -117,7 +116,6 @@ public final class GpuNode extends AbstractBehavior<Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(GpuNodeProtocol.Generate.class, this::onGenerate)
-                .onMessage(GpuNodeProtocol.Cancel.class, this::onCancel)
                 .onMessage(GpuNodeProtocol.LoadAdapter.class, this::onLoad)
                 .onMessage(GpuNodeProtocol.EvictAdapter.class, this::onEvict)
                 .onMessage(GpuNodeProtocol.ValidateAdapter.class, this::onValidate)
@@ -186,12 +184,11 @@ public final class GpuNode extends AbstractBehavior<Command> {
         int[] prompt = prepared.prompt();
         SamplingParams params = prepared.params();
         AdapterSpec spec = adapterSpec(g.adapter());
-        String tier = spec == null ? "" : engine.tierOf(spec.hash());
+        AdapterTier tier = spec == null ? null : AdapterTier.ofApiName(engine.tierOf(spec.hash()));
 
         int capacity = settings.streamBuffer() * 2 + 8;
         TokenStream[] holder = new TokenStream[1];
         RequestHandle[] handleHolder = new RequestHandle[1];
-        String requestId = g.requestId();
         // one materialization: the queue the engine feeds, its reader's progress, the cancel hook, the stream ref
         Pair<BoundedSourceQueue<GpuNodeProtocol.TokenEvent>, SourceRef<GpuNodeProtocol.TokenEvent>> stream =
                 Source.<GpuNodeProtocol.TokenEvent>queue(capacity)
@@ -205,7 +202,6 @@ public final class GpuNode extends AbstractBehavior<Command> {
                                 if (h != null && !holder[0].finished()) {
                                     h.cancel(); // the reader went away: free the request's memory
                                 }
-                                inFlight.remove(requestId);
                             });
                             return queue;
                         })
@@ -232,7 +228,6 @@ public final class GpuNode extends AbstractBehavior<Command> {
         }
         tokens.attach(handle);
         handleHolder[0] = handle;
-        inFlight.put(g.requestId(), handle);
         SourceRef<GpuNodeProtocol.TokenEvent> ref = stream.second();
         return new GpuNodeProtocol.Started(g.requestId(), id, prompt.length, tier, ref);
     }
@@ -266,12 +261,12 @@ public final class GpuNode extends AbstractBehavior<Command> {
             return null;
         }
         if (ref.baseIdentity() != null && !ref.baseIdentity().equals(baseIdentity())) {
-            throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
+            throw new Rejection(RejectReason.ADAPTER_NOT_FOUND, "model", "adapter " + ref.name() + " (version " + ref.version()
                     + ") was validated against another base model than the one node " + id + " serves");
         }
         known.put(ref.contentHash(), ref);
         if (adapters.locate(ref).isEmpty() && !fetcher.hasSources()) {
-            throw new Rejection(RejectReason.ADAPTER_UNAVAILABLE, "model", "adapter " + ref.name() + " (version " + ref.version()
+            throw new Rejection(RejectReason.ADAPTER_NOT_FOUND, "model", "adapter " + ref.name() + " (version " + ref.version()
                     + ") is not available on node " + id + " and no blob store is known to fetch it from");
         }
         String name = ref.tenant() + "/" + ref.name() + "@" + ref.version();
@@ -300,14 +295,6 @@ public final class GpuNode extends AbstractBehavior<Command> {
             }
         }
         return identity;
-    }
-
-    private Behavior<Command> onCancel(GpuNodeProtocol.Cancel c) {
-        RequestHandle h = inFlight.get(c.requestId());
-        if (h != null) {
-            h.cancel();
-        }
-        return this;
     }
 
     private Behavior<Command> onLoad(GpuNodeProtocol.LoadAdapter load) {
@@ -438,12 +425,14 @@ public final class GpuNode extends AbstractBehavior<Command> {
         List<String> hot = new ArrayList<>();
         List<GpuNodeProtocol.HeldAdapter> held = new ArrayList<>();
         for (Engine.AdapterInfo a : engine.adapters()) {
-            if (a.tier().equals("hot")) {
+            // the engine names its tiers; they become the protocol's type here, once
+            AdapterTier tier = AdapterTier.ofApiName(a.tier());
+            if (tier == AdapterTier.HOT) {
                 hot.add(a.hash().hex());
             }
             AdapterRef ref = known.get(a.hash());
-            if (ref != null && (a.tier().equals("hot") || a.tier().equals("warm"))) {
-                held.add(new GpuNodeProtocol.HeldAdapter(ref, a.tier(), a.pinned(), a.runningRequests()));
+            if (ref != null && (tier == AdapterTier.HOT || tier == AdapterTier.WARM)) {
+                held.add(new GpuNodeProtocol.HeldAdapter(ref, tier, a.pinned(), a.runningRequests()));
             }
         }
         get.replyTo().tell(new GpuNodeProtocol.NodeStats(id, model.id(), identity, !draining && engine.accepting(), draining,

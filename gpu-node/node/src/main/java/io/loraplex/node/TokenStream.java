@@ -78,13 +78,14 @@ final class TokenStream implements GenerationListener {
         }
     }
 
-    private static String reason(FinishReason r) {
+    /** The engine's finish reason as the protocol's: the one place the two meet. */
+    static GpuNodeProtocol.FinishReason reason(FinishReason r) {
         return switch (r) {
-            case STOP -> "stop";
-            case LENGTH -> "length";
-            case CANCELLED -> "cancelled";
-            case DEADLINE -> "deadline";
-            case ERROR -> "error";
+            case STOP -> GpuNodeProtocol.FinishReason.STOP;
+            case LENGTH -> GpuNodeProtocol.FinishReason.LENGTH;
+            case CANCELLED -> GpuNodeProtocol.FinishReason.CANCELLED;
+            case DEADLINE -> GpuNodeProtocol.FinishReason.DEADLINE;
+            case ERROR -> throw new IllegalArgumentException("an engine ERROR ends a stream with Failed, never with Finished");
         };
     }
 

@@ -168,7 +168,7 @@ class AdapterFetchTest {
         // two requests at once: one transfer, both served
         GpuNodeProtocol.Started first = generate("f1", remote);
         GpuNodeProtocol.Started second = generate("f2", remote);
-        assertEquals("cold", first.adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.COLD, first.adapterTier());
         GpuNodeProtocol.Finished done = assertInstanceOf(GpuNodeProtocol.Finished.class, last(first));
         assertEquals(6, done.completionTokens());
         assertInstanceOf(GpuNodeProtocol.Finished.class, last(second));
@@ -180,7 +180,7 @@ class AdapterFetchTest {
         assertEquals(remote.contentHash(), ContentHash.ofDirectory(fetched));
         assertNoTemporaryFiles();
         GpuNodeProtocol.Started again = generate("f3", remote);
-        assertEquals("hot", again.adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.HOT, again.adapterTier());
         assertInstanceOf(GpuNodeProtocol.Finished.class, last(again));
     }
 
@@ -192,7 +192,7 @@ class AdapterFetchTest {
         Files.createDirectories(there.getParent());
         Files.move(rootA.resolve("acme").resolve(shared.contentHash().hex()), there);
         GpuNodeProtocol.Started started = generate("s1", shared);
-        assertEquals("cold", started.adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.COLD, started.adapterTier());
         assertInstanceOf(GpuNodeProtocol.Finished.class, last(started));
         assertFalse(Files.exists(rootA.resolve("acme").resolve(shared.contentHash().hex())), "nothing was copied back to A");
     }
@@ -231,7 +231,7 @@ class AdapterFetchTest {
         assertTrue(pinned.ok(), pinned.message());
         assertTrue(Files.isDirectory(rootB.resolve("acme").resolve(preloaded.contentHash().hex())));
         GpuNodeProtocol.Started hot = generate("p1", preloaded);
-        assertEquals("hot", hot.adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.HOT, hot.adapterTier());
         assertInstanceOf(GpuNodeProtocol.Finished.class, last(hot));
 
         AdapterRef validated = storeAtRouter("validated", 91);

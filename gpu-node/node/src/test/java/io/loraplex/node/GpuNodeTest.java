@@ -3,6 +3,7 @@ package io.loraplex.node;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
@@ -129,7 +130,7 @@ class GpuNodeTest {
         var prompt = new GpuNodeProtocol.ChatPrompt(List.of(new GpuNodeProtocol.ChatMessage("user", "How much is an Americano?")));
         List<GpuNodeProtocol.TokenEvent> events = collect(testKit.system(), generate(testKit.system(), node, "r1", null, prompt, greedy(12)));
         GpuNodeProtocol.Finished done = assertInstanceOf(GpuNodeProtocol.Finished.class, events.getLast());
-        assertEquals("length", done.finishReason());
+        assertEquals(GpuNodeProtocol.FinishReason.LENGTH, done.finishReason());
         assertEquals(12, done.completionTokens());
         assertEquals(12, events.size() - 1, "one text event per token");
         // the same request again: the same greedy text (and now with the adapter: a different one)
@@ -216,7 +217,7 @@ class GpuNodeTest {
         AdapterRef missing = new AdapterRef(ACME, "gone", 1, ContentHash.parse("ee".repeat(32)));
         GpuNodeProtocol.Rejected adapter = assertInstanceOf(GpuNodeProtocol.Rejected.class,
                 generate(testKit.system(), node, "x2", missing, new GpuNodeProtocol.TextPrompt("hi"), greedy(5)));
-        assertEquals(GpuNodeProtocol.RejectReason.ADAPTER_UNAVAILABLE, adapter.reason());
+        assertEquals(GpuNodeProtocol.RejectReason.ADAPTER_NOT_FOUND, adapter.reason());
 
         AdapterRef otherBase = new AdapterRef(ACME, "cafe", 1, cafe.contentHash(), "0".repeat(64) + ":" + "0".repeat(64));
         GpuNodeProtocol.Rejected base = assertInstanceOf(GpuNodeProtocol.Rejected.class,
@@ -388,12 +389,12 @@ class GpuNodeTest {
     void reportsTheTierAnAdapterWasInWhenTheRequestArrived() throws Exception {
         AdapterRef tiered = storeAdapter("tiered", 31);
         var prompt = new GpuNodeProtocol.TextPrompt("tiers");
-        assertEquals("", started(generate(testKit.system(), node, "t0", null, prompt, greedy(2))).adapterTier());
+        assertNull(started(generate(testKit.system(), node, "t0", null, prompt, greedy(2))).adapterTier(), "no tier for the base");
         GpuNodeProtocol.Started cold = started(generate(testKit.system(), node, "t1", tiered, prompt, greedy(2)));
-        assertEquals("cold", cold.adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.COLD, cold.adapterTier());
         started(cold);
         awaitTier(tiered, "hot");
-        assertEquals("hot", started(generate(testKit.system(), node, "t2", tiered, prompt, greedy(2))).adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.HOT, started(generate(testKit.system(), node, "t2", tiered, prompt, greedy(2))).adapterTier());
         // evicted from the pool but kept in host memory: warm
         awaitIdle();
         TestProbe<GpuNodeProtocol.Ack> ack = testKit.createTestProbe();
@@ -402,8 +403,8 @@ class GpuNodeTest {
         awaitTier(tiered, "warm");
         GpuNodeProtocol.HeldAdapter held = stats().adapters().stream().filter(h -> h.adapter().equals(tiered)).findFirst()
                 .orElseThrow(() -> new AssertionError("the warm adapter is listed with its version"));
-        assertEquals("warm", held.tier());
-        assertEquals("warm", started(generate(testKit.system(), node, "t3", tiered, prompt, greedy(2))).adapterTier());
+        assertEquals(GpuNodeProtocol.AdapterTier.WARM, held.tier());
+        assertEquals(GpuNodeProtocol.AdapterTier.WARM, started(generate(testKit.system(), node, "t3", tiered, prompt, greedy(2))).adapterTier());
     }
 
     @Test
@@ -414,12 +415,12 @@ class GpuNodeTest {
         GpuNodeProtocol.Ack pinAck = ack.receiveMessage(Duration.ofSeconds(30));
         assertTrue(pinAck.ok(), pinAck.message());
         GpuNodeProtocol.HeldAdapter held = held(pinned).orElseThrow(() -> new AssertionError("pinned adapter not listed: " + stats()));
-        assertEquals(new GpuNodeProtocol.HeldAdapter(pinned, "hot", true, 0), held);
+        assertEquals(new GpuNodeProtocol.HeldAdapter(pinned, GpuNodeProtocol.AdapterTier.HOT, true, 0), held);
         assertTrue(stats().hotAdapters().contains(pinned.contentHash().hex()));
 
         node.tell(new GpuNodeProtocol.PinAdapter(pinned, false, ack.getRef()));
         assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());
-        assertEquals(new GpuNodeProtocol.HeldAdapter(pinned, "hot", false, 0), held(pinned).orElseThrow());
+        assertEquals(new GpuNodeProtocol.HeldAdapter(pinned, GpuNodeProtocol.AdapterTier.HOT, false, 0), held(pinned).orElseThrow());
         // unpinned, it can go
         node.tell(new GpuNodeProtocol.EvictAdapter(pinned.contentHash(), true, ack.getRef()));
         assertTrue(ack.receiveMessage(Duration.ofSeconds(10)).ok());

@@ -9,28 +9,36 @@ import java.io.IOException;
  */
 public final class BlobException extends IOException {
 
-    private final boolean overQuota;
+    /** What the sender did wrong, so callers choose a status by type, never by the message. */
+    private enum Kind { REFUSED, OVER_QUOTA, OVER_LIMIT }
+
+    private final Kind kind;
 
     public BlobException(String message) {
-        this(message, false);
+        this(message, Kind.REFUSED);
     }
 
-    private BlobException(String message, boolean overQuota) {
+    private BlobException(String message, Kind kind) {
         super(message);
-        this.overQuota = overQuota;
+        this.kind = kind;
     }
 
     /** The tenant's storage quota refused the bytes: {@code message} is its refusal, naming the quota. */
     static BlobException overQuota(String message) {
-        return new BlobException(message, true);
+        return new BlobException(message, Kind.OVER_QUOTA);
     }
 
     public boolean overQuota() {
-        return overQuota;
+        return kind == Kind.OVER_QUOTA;
     }
 
-    /** The message every over-limit refusal carries, whether found while streaming or extracting. */
+    /** The upload is larger than the store accepts (streamed or unpacked). */
+    public boolean overLimit() {
+        return kind == Kind.OVER_LIMIT;
+    }
+
+    /** The refusal of an upload over the limit, whether found while streaming or extracting. */
     static BlobException overLimit(long maxBytes) {
-        return new BlobException("the upload exceeds the limit of " + maxBytes + " bytes");
+        return new BlobException("the upload exceeds the limit of " + maxBytes + " bytes", Kind.OVER_LIMIT);
     }
 }

@@ -1,5 +1,6 @@
 package io.loraplex.persistence.blob;
 
+import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.ContentHash;
 import io.loraplex.cluster.TenantId;
 import java.io.IOException;
@@ -32,12 +33,14 @@ public final class BlobStore {
     private static final Logger log = LoggerFactory.getLogger(BlobStore.class);
 
     /** Uploads in progress and blobs being deleted; never a tenant (tenant ids start with a letter or digit). */
-    static final String TEMP = ".tmp";
+    static final String TEMP = AdapterDirectory.TEMP;
 
     private final Path root;
+    private final AdapterDirectory layout;
 
     public BlobStore(Path root) {
         this.root = root.toAbsolutePath().normalize();
+        this.layout = new AdapterDirectory(this.root);
     }
 
     public Path root() {
@@ -46,7 +49,7 @@ public final class BlobStore {
 
     /** Where the blob lives (whether or not it is there): {@code <root>/<tenant>/<hash>/}. */
     public Path directory(TenantId tenant, ContentHash hash) {
-        return root.resolve(tenant.value()).resolve(hash.hex());
+        return layout.version(tenant, hash);
     }
 
     /** A blob as stored: its hash and the bytes of its two files. */
@@ -55,7 +58,7 @@ public final class BlobStore {
 
     /** Creates the empty temporary directory of one upload. */
     Path newUploadDirectory(String uploadId) throws IOException {
-        Path dir = root.resolve(TEMP).resolve(uploadId);
+        Path dir = layout.temporary(uploadId);
         Files.createDirectories(dir);
         return dir;
     }
@@ -78,12 +81,12 @@ public final class BlobStore {
             fsync(uploadDir.resolve(name), false);
         }
         fsync(uploadDir, true);
-        Path tenantDir = root.resolve(tenant.value());
+        Path tenantDir = layout.tenant(tenant);
         if (!Files.isDirectory(tenantDir)) {
             Files.createDirectories(tenantDir);
             fsync(root, true);
         }
-        Path target = tenantDir.resolve(hash.hex());
+        Path target = layout.version(tenant, hash);
         if (Files.exists(target)) {
             if (intact(tenant, hash)) {
                 deleteRecursively(uploadDir);
@@ -191,7 +194,7 @@ public final class BlobStore {
 
     /** Removes everything under the temporary directory; returns how many entries there were. */
     public int sweepTemporary() throws IOException {
-        Path temp = root.resolve(TEMP);
+        Path temp = root.resolve(AdapterDirectory.TEMP);
         if (!Files.isDirectory(temp)) {
             return 0;
         }
@@ -216,7 +219,7 @@ public final class BlobStore {
 
     /** Renames {@code dir} into the temporary directory (an atomic disappearance), then deletes it there. */
     private void discard(Path dir) throws IOException {
-        Path temp = root.resolve(TEMP);
+        Path temp = root.resolve(AdapterDirectory.TEMP);
         Files.createDirectories(temp);
         Path away = temp.resolve("discard-" + UUID.randomUUID());
         Files.move(dir, away, StandardCopyOption.ATOMIC_MOVE);

@@ -112,17 +112,17 @@ public final class BlobStoreActor {
     private record Expired(String uploadId) implements NoSerializationVerificationNeeded {
     }
 
-    /** Why a stream into an upload was cut. */
+    /** Why a stream into an upload was cut: the refusal the sender gets. */
     private static final class StreamCut extends RuntimeException {
-        final boolean overQuota;
+        final BlobException refusal;
 
         StreamCut(String message) {
-            this(message, false);
+            this(new BlobException(message));
         }
 
-        StreamCut(String message, boolean overQuota) {
-            super(message, null, false, false);
-            this.overQuota = overQuota;
+        StreamCut(BlobException refusal) {
+            super(refusal.getMessage(), null, false, false);
+            this.refusal = refusal;
         }
     }
 
@@ -245,11 +245,11 @@ public final class BlobStoreActor {
         Flow<ByteString, ByteString, ?> limit = Flow.of(ByteString.class).mapAsync(1, bytes -> {
             long total = upload.received.addAndGet(bytes.size());
             if (total > upload.maxBytes) {
-                throw new StreamCut(BlobException.overLimit(upload.maxBytes).getMessage());
+                throw new StreamCut(BlobException.overLimit(upload.maxBytes));
             }
             return charge(upload, total).thenApply(refusal -> {
                 if (refusal != null) {
-                    throw new StreamCut(refusal, true);
+                    throw new StreamCut(BlobException.overQuota(refusal));
                 }
                 return bytes;
             });
@@ -311,7 +311,7 @@ public final class BlobStoreActor {
             stored = true;
             return new Stored(upload.id, committed.hash(), committed.bytes(), null);
         } catch (BlobException e) {
-            return new Stored(upload.id, null, 0, e.getMessage(), e.overQuota());
+            return new Stored(upload.id, null, 0, e.getMessage(), e.overQuota(), e.overLimit());
         } catch (IOException | RuntimeException e) {
             log.error("upload {} of tenant {} could not be stored", upload.id, upload.tenant, e);
             return new Stored(upload.id, null, 0, COULD_NOT_STORE);
@@ -353,7 +353,7 @@ public final class BlobStoreActor {
                 Throwable cause = f.handle((r, t) -> t).join();
                 for (Throwable t = cause; t != null; t = t.getCause()) {
                     if (t instanceof StreamCut cut) {
-                        return cut.overQuota ? BlobException.overQuota(cut.getMessage()) : new BlobException(cut.getMessage());
+                        return cut.refusal;
                     }
                 }
                 String name = part.getKey().equals(ARCHIVE) ? "the archive" : part.getKey();

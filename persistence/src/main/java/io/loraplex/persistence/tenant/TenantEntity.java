@@ -35,7 +35,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
-import io.loraplex.cluster.tenant.TenantProtocol.SetModel;
 import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
@@ -307,9 +306,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case GetUsage c -> Effect().reply(c.replyTo(), new UsageReport(false, List.of()));
             case LetGoStorage c -> Effect().reply(c.replyTo(), new StorageLeft(false, c.key(), 0));
             case CreateApiKey c -> Effect().reply(c.replyTo(), refusedKey(notSetUp()));
-            case SetModel c -> c.adapter() != null && misnamed(c)
-                    ? Effect().reply(c.replyTo(), new Ack(false, misnamedMessage(c)))
-                    : refuseNotSetUp(c.replyTo());
             case AddApiKey c -> refuseNotSetUp(c.replyTo());
             case RevokeApiKey c -> refuseNotSetUp(c.replyTo());
             case RevokeApiKeyById c -> refuseNotSetUp(c.replyTo());
@@ -348,9 +344,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case RevokeApiKey c -> onRevoke(state, c.keyHash(), c.replyTo());
             case RevokeApiKeyById c -> onRevokeById(state, c);
             case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(true, state.keyInfos()));
-            case SetModel c -> c.adapter() == null
-                    ? onUpdateCatalog(state, c.name(), null, null, 0, null, c.replyTo(), "SetModel")
-                    : onSetModel(state, c);
             case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.quarantined(),
                     c.replyTo(), "UpdateCatalog");
             case TrackAdapterName c -> onTrackAdapterName(state, c);
@@ -675,22 +668,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     }
 
     // ---- catalog and adapter names
-
-    private ReplyEffect<TenantEvent, TenantState> onSetModel(TenantState state, SetModel set) {
-        if (misnamed(set)) {
-            return Effect().reply(set.replyTo(), new Ack(false, misnamedMessage(set)));
-        }
-        return onUpdateCatalog(state, set.name(), set.adapter(), null, 0, null, set.replyTo(), "SetModel");
-    }
-
-    /** A SetModel whose name and adapter disagree (refused before anything else, set up or not). */
-    private static boolean misnamed(SetModel set) {
-        return set.name() != null && !set.name().isBlank() && !set.adapter().name().equals(set.name());
-    }
-
-    private static String misnamedMessage(SetModel set) {
-        return "SetModel names '" + set.name() + "' but its adapter is '" + set.adapter().name() + "'";
-    }
 
     private ReplyEffect<TenantEvent, TenantState> onUpdateCatalog(TenantState state, String name, AdapterRef promoted,
             AdapterRef canary, double canaryShare, TenantProtocol.Quarantine quarantined, ActorRef<Ack> replyTo, String what) {

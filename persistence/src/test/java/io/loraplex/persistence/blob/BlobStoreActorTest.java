@@ -140,6 +140,7 @@ class BlobStoreActorTest {
         sent.toCompletableFuture().handle((d, t) -> d).get(10, TimeUnit.SECONDS); // over, either way
         Stored stored = finish(id);
         assertEquals("the upload exceeds the limit of 10000 bytes", stored.error());
+        assertTrue(stored.overLimit() && !stored.overQuota(), "the refusal says over the limit by its type: " + stored);
         assertNull(stored.hash());
         assertNothingStored();
     }

@@ -61,7 +61,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelList;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
-import io.loraplex.cluster.tenant.TenantProtocol.SetModel;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
 import com.typesafe.config.Config;
 import io.loraplex.persistence.Journals;
@@ -136,7 +135,7 @@ abstract class TenantEntitySuite {
         Ack key = ack(id, r -> new AddApiKey(TenantProtocol.hashKey("sk-1"), Set.of(Scope.CHAT), r));
         assertFalse(key.ok());
         assertTrue(key.message().contains("not set up"), key.message());
-        assertFalse(ack(id, r -> new SetModel("cafe", adapter(id, "cafe", 1), r)).ok());
+        assertFalse(ack(id, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1), null, 0, r)).ok());
         assertFalse(ack(id, r -> new RevokeApiKey(TenantProtocol.hashKey("sk-1"), r)).ok());
         assertDenied(DenyReason.UNAUTHORIZED, admit(id, "r1", TenantProtocol.hashKey("sk-1"), Scope.CHAT, null, 10));
         assertFalse(listModels(id, TenantProtocol.hashKey("sk-1")).authorized());
@@ -253,8 +252,8 @@ abstract class TenantEntitySuite {
         long created = clock.instant().getEpochSecond();
         AdapterRef cafe1 = adapter(id, "cafe", 1);
         AdapterRef latte = adapter(id, "latte", 1);
-        assertEquals(Ack.done(), ack(id, r -> new SetModel("latte", latte, r)));
-        assertEquals(Ack.done(), ack(id, r -> new SetModel("cafe", cafe1, r)));
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("latte", latte, null, 0, r)));
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("cafe", cafe1, null, 0, r)));
 
         ModelList list = listModels(id, key);
         assertTrue(list.authorized());
@@ -263,8 +262,8 @@ abstract class TenantEntitySuite {
         // a new version keeps the name's creation time; removing a name drops it
         clock.advance(Duration.ofSeconds(30));
         AdapterRef cafe2 = adapter(id, "cafe", 2);
-        assertEquals(Ack.done(), ack(id, r -> new SetModel("cafe", cafe2, r)));
-        assertEquals(Ack.done(), ack(id, r -> new SetModel("latte", null, r)));
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("cafe", cafe2, null, 0, r)));
+        assertEquals(Ack.done(), ack(id, r -> new UpdateCatalog("latte", null, null, 0, r)));
         assertEquals(List.of(new ModelEntry("cafe", cafe2, created)), listModels(id, key).models());
         assertEquals(List.of(new ModelEntry("cafe", cafe2, created)), info(id).models());
 
@@ -280,10 +279,10 @@ abstract class TenantEntitySuite {
     void theCatalogHoldsOnlyTheTenantsOwnAdaptersUnderTheirNames() {
         String id = setUp(ROOMY);
         String other = newTenantId();
-        Ack foreign = ack(id, r -> new SetModel("cafe", adapter(other, "cafe", 1), r));
+        Ack foreign = ack(id, r -> new UpdateCatalog("cafe", adapter(other, "cafe", 1), null, 0, r));
         assertFalse(foreign.ok());
         assertTrue(foreign.message().contains(other), foreign.message());
-        assertFalse(ack(id, r -> new SetModel("mocha", adapter(id, "cafe", 1), r)).ok());
+        assertFalse(ack(id, r -> new UpdateCatalog("mocha", adapter(id, "cafe", 1), null, 0, r)).ok());
         assertEquals(List.of(), info(id).models());
     }
 
@@ -295,7 +294,7 @@ abstract class TenantEntitySuite {
         ack(id, r -> new Setup("Acme", "pro", 3.5, new Limits(10, 10, 10_000, 4, 777), r));
         String key = addKey(id, Scope.CHAT);
         AdapterRef cafe = adapter(id, "cafe", 2);
-        ack(id, r -> new SetModel("cafe", cafe, r));
+        ack(id, r -> new UpdateCatalog("cafe", cafe, null, 0, r));
 
         assertEquals(new Admitted(new TenantId(id), null, 3.5, 777), admit(id, "base", key, Scope.CHAT, null, 100));
         assertEquals(new Admitted(new TenantId(id), cafe, 3.5, 777), admit(id, "lora", key, Scope.CHAT, "cafe", 100));
@@ -305,7 +304,7 @@ abstract class TenantEntitySuite {
     @Test
     void anotherTenantsModelIsNotFoundExactlyLikeAMissingOne() {
         String owner = setUp(ROOMY);
-        ack(owner, r -> new SetModel("cafe", adapter(owner, "cafe", 1), r));
+        ack(owner, r -> new UpdateCatalog("cafe", adapter(owner, "cafe", 1), null, 0, r));
         String id = setUp(ROOMY);
         String key = addKey(id, Scope.CHAT);
 

@@ -309,19 +309,19 @@ final class AdapterUpload {
                 });
     }
 
-    /** 413 naming the quota when the tenant's storage quota refused the bytes; else as {@link #storeError(String)}. */
+    /** 413 naming the quota or the limit when the store refused the bytes for either; else as {@link #storeError(String)}. */
     private static ApiException storeError(BlobProtocol.Stored stored) {
         if (stored.overQuota()) {
             return ApiError.quotaExceeded(stored.error()).toException();
         }
+        if (stored.overLimit()) {
+            return new ApiError(413, stored.error(), ApiError.INVALID_REQUEST, null, "request_too_large", 0).toException();
+        }
         return storeError(stored.error());
     }
 
-    /** 413 for the store's over-limit refusal, 400 for every other (names the file or archive problem). */
+    /** 400 for a refused file or archive (the message names the problem). */
     private static ApiException storeError(String error) {
-        if (error.contains("exceeds the limit of")) {
-            return new ApiError(413, error, ApiError.INVALID_REQUEST, null, "request_too_large", 0).toException();
-        }
         return new ApiError(400, error, ApiError.INVALID_REQUEST, null, "invalid_adapter_upload", 0).toException();
     }
 

@@ -1,5 +1,6 @@
 package io.loraplex.router.http;
 
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.TokenLogprob;
 import java.util.ArrayList;
@@ -25,7 +26,7 @@ final class ChoiceProgress {
     String failure;
     /** Whose fault {@code failure} is; a broken stream is the server's. */
     GpuNodeProtocol.FailureCode failureCode = GpuNodeProtocol.FailureCode.INTERNAL;
-    private String lostNode;
+    private NodeId lostNode;
 
     ChoiceProgress(int index, Call call, boolean collect) {
         this.index = index;
@@ -77,7 +78,7 @@ final class ChoiceProgress {
     }
 
     /** The stream from {@code node} broke before its end: the node died or left. */
-    ChoiceProgress broken(String node, String message) {
+    ChoiceProgress broken(NodeId node, String message) {
         if (finished == null && failure == null) {
             failure = message;
             lostNode = node;
@@ -86,7 +87,7 @@ final class ChoiceProgress {
     }
 
     /** The node whose stream broke before this choice ended, or null. */
-    String lostNode() {
+    NodeId lostNode() {
         return lostNode;
     }
 

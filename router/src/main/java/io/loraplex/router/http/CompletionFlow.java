@@ -1,5 +1,6 @@
 package io.loraplex.router.http;
 
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerateReply;
 import io.loraplex.cluster.node.GpuNodeProtocol.Rejected;
@@ -88,8 +89,7 @@ public final class CompletionFlow {
             RouterMetrics metrics, BooleanSupplier draining) {
         this.system = system;
         this.sessions = sessions;
-        String attempts = "loraplex.router.placement.max-attempts";
-        this.maxAttempts = system.settings().config().hasPath(attempts) ? Math.max(1, system.settings().config().getInt(attempts)) : 3;
+        this.maxAttempts = settings.maxAttempts();
         this.settings = settings;
         this.keys = keys;
         this.placement = placement;
@@ -151,7 +151,7 @@ public final class CompletionFlow {
      * complete is started again elsewhere: the client has seen nothing of it yet.
      */
     private CompletionStage<HttpResponse> generate(Call call, Endpoint endpoint, OpenAiRequest req, TenantProtocol.Admitted admitted,
-            String baseModel, Integer maxTokens, Set<String> lostNodes, int attempt) {
+            String baseModel, Integer maxTokens, Set<NodeId> lostNodes, int attempt) {
         return start(call, endpoint, req, admitted, baseModel, maxTokens, lostNodes).thenCompose(started -> {
             long routedNanos = System.nanoTime() - call.startNanos;
             OpenAiWriter.Meta meta = new OpenAiWriter.Meta(call.id, call.createdEpochSeconds, req.model(), req.includeUsage());
@@ -173,9 +173,9 @@ public final class CompletionFlow {
 
     /** A node's stream broke before a non-streaming answer was complete (the node died or left). */
     private static final class NodeLost extends RuntimeException {
-        final String node;
+        final NodeId node;
 
-        NodeLost(String node) {
+        NodeLost(NodeId node) {
             super("node " + node + " was lost", null, false, false);
             this.node = node;
         }
@@ -189,7 +189,7 @@ public final class CompletionFlow {
     private static HttpResponse withPlacement(HttpResponse response, List<Started> started, long routedNanos) {
         Started first = started.get(0);
         return response.addHeader(RawHeader.create("x-loraplex-node", first.node().value()))
-                .addHeader(RawHeader.create("x-loraplex-adapter-tier", first.adapterTier() == null ? "" : first.adapterTier()))
+                .addHeader(RawHeader.create("x-loraplex-adapter-tier", first.adapterTier() == null ? "" : first.adapterTier().apiName()))
                 .addHeader(RawHeader.create("x-loraplex-route-ms", String.format(java.util.Locale.ROOT, "%.3f", routedNanos / 1e6)));
     }
 
@@ -255,7 +255,7 @@ public final class CompletionFlow {
     // --- placement and start ---
 
     private CompletionStage<List<Started>> start(Call call, Endpoint endpoint, OpenAiRequest req, TenantProtocol.Admitted admitted,
-            String baseModel, Integer maxTokens, Set<String> lostNodes) {
+            String baseModel, Integer maxTokens, Set<NodeId> lostNodes) {
         int n = req.n();
         long deadline = req.stream() ? 0 : System.currentTimeMillis() + settings.requestTimeout().toMillis();
         List<CompletableFuture<GenerateReply>> replies = new ArrayList<>(n);
@@ -295,7 +295,7 @@ public final class CompletionFlow {
      * {@code max-attempts} nodes were tried (then the last refusal or failure is the answer).
      */
     private CompletableFuture<GenerateReply> startOne(Call call, TenantProtocol.Admitted admitted, String baseModel,
-            GpuNodeProtocol.Prompt prompt, GpuNodeProtocol.GenerationParams params, String generationId, Set<String> tried,
+            GpuNodeProtocol.Prompt prompt, GpuNodeProtocol.GenerationParams params, String generationId, Set<NodeId> tried,
             CompletableFuture<GenerateReply> lastAttempt, int attempt) {
         Optional<Placement.NodeView> node = pickFor(call, admitted, baseModel, tried);
         if (node.isEmpty()) {
@@ -340,10 +340,10 @@ public final class CompletionFlow {
     }
 
     /** The session's node while it can take the request, else placement's choice (which the session is then bound to). */
-    private Optional<Placement.NodeView> pickFor(Call call, TenantProtocol.Admitted admitted, String baseModel, Set<String> tried) {
+    private Optional<Placement.NodeView> pickFor(Call call, TenantProtocol.Admitted admitted, String baseModel, Set<NodeId> tried) {
         String session = call.session();
         if (session != null) {
-            Optional<String> bound = sessions.nodeOf(admitted.tenant(), session);
+            Optional<NodeId> bound = sessions.nodeOf(admitted.tenant(), session);
             if (bound.isPresent() && !tried.contains(bound.get())) {
                 Optional<Placement.NodeView> node = placement.rank(admitted.adapter(), baseModel, tried).stream()
                         .filter(n -> n.id().equals(bound.get())).findFirst();
@@ -386,9 +386,8 @@ public final class CompletionFlow {
         return switch (r.reason()) {
             case INVALID_REQUEST -> ApiError.invalid(param, message);
             case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, message, ApiError.INVALID_REQUEST, param, "context_length_exceeded", 0);
-            case ADAPTER_UNAVAILABLE -> message.toLowerCase().contains("invalid")
-                    ? new ApiError(422, message, ApiError.INVALID_REQUEST, "model", "invalid_adapter", 0)
-                    : new ApiError(404, message, ApiError.INVALID_REQUEST, "model", "model_not_found", 0);
+            case ADAPTER_NOT_FOUND -> new ApiError(404, message, ApiError.INVALID_REQUEST, "model", "model_not_found", 0);
+            case ADAPTER_INVALID -> new ApiError(422, message, ApiError.INVALID_REQUEST, "model", "invalid_adapter", 0);
             case OVERLOADED -> ApiError.unavailable(message);
             case INTERNAL -> ApiError.internal(message);
         };
@@ -462,11 +461,11 @@ public final class CompletionFlow {
             results.add(choice.tokens().getSource()
                     .runWith(Sink.fold(progress, ChoiceProgress::add), system)
                     .toCompletableFuture()
-                    .exceptionally(t -> progress.broken(choice.node().value(), brokenMessage(choice, t))));
+                    .exceptionally(t -> progress.broken(choice.node(), brokenMessage(choice, t))));
         }
         return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
             List<ChoiceProgress> choices = results.stream().map(CompletableFuture::join).toList();
-            Optional<String> lost = choices.stream().map(ChoiceProgress::lostNode).filter(java.util.Objects::nonNull).findFirst();
+            Optional<NodeId> lost = choices.stream().map(ChoiceProgress::lostNode).filter(java.util.Objects::nonNull).findFirst();
             if (mayRetry && lost.isPresent()) {
                 started.forEach(this::cancel);
                 throw new NodeLost(lost.get());

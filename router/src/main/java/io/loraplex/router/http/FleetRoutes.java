@@ -5,8 +5,10 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.HeldAdapter;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.router.RouterSettings;
@@ -103,7 +105,7 @@ public final class FleetRoutes extends AllDirectives {
     }
 
     private CompletionStage<NodeView> nodeOrThrow(String id) {
-        Optional<NodeView> node = placement.node(id);
+        Optional<NodeView> node = id.isBlank() ? Optional.empty() : placement.node(new NodeId(id));
         if (node.isEmpty()) {
             return CompletableFuture.failedFuture(new ApiError(404, "No GPU node '" + id + "' is in the cluster (GET /v1/admin/nodes lists them).",
                     ApiError.INVALID_REQUEST, "node", "node_not_found", 0).toException());
@@ -116,7 +118,7 @@ public final class FleetRoutes extends AllDirectives {
             if (!ack.ok()) {
                 throw ApiError.conflict("node " + id + " refused the drain: " + ack.message()).toException();
             }
-            return Responses.json(202, node(placement.node(id).orElse(n)));
+            return Responses.json(202, node(placement.node(n.id()).orElse(n)));
         })).exceptionally(t -> {
             throw failure(t, id);
         });
@@ -127,7 +129,7 @@ public final class FleetRoutes extends AllDirectives {
             if (!ack.ok()) {
                 throw ApiError.conflict("node " + id + " refused the undrain: " + ack.message()).toException();
             }
-            return Responses.json(200, node(placement.node(id).orElse(n)));
+            return Responses.json(200, node(placement.node(n.id()).orElse(n)));
         })).exceptionally(t -> {
             throw failure(t, id);
         });
@@ -150,8 +152,8 @@ public final class FleetRoutes extends AllDirectives {
                 o.put("tenant", m.adapter().tenant().value());
                 o.put("name", m.adapter().name());
                 o.put("version", m.adapter().version());
-                o.put("from", m.from());
-                o.put("to", m.to());
+                o.put("from", m.from().value());
+                o.put("to", m.to().value());
             }
             return Responses.json(200, body);
         });
@@ -179,7 +181,7 @@ public final class FleetRoutes extends AllDirectives {
                     default -> fleet.evict(ref, n);
                 };
                 return done.thenApply(outcome -> {
-                    List<String> nodes = outcome.done();
+                    List<NodeId> nodes = outcome.done();
                     if (action.equals("pin") && nodes.isEmpty()) {
                         throw ApiError.unavailable("No GPU node could pin " + tenantId + "/" + name
                                 + (outcome.failed().isEmpty() ? "" : ": " + outcome.failed()) + "; retry later.").toException();
@@ -189,10 +191,10 @@ public final class FleetRoutes extends AllDirectives {
                     body.put("name", ref.name());
                     body.put("version", ref.version());
                     ArrayNode out = body.putArray("nodes");
-                    nodes.forEach(out::add);
+                    nodes.forEach(id -> out.add(id.value()));
                     if (!outcome.failed().isEmpty()) {
                         ObjectNode failed = body.putObject("failed");
-                        outcome.failed().forEach(failed::put);
+                        outcome.failed().forEach((id, why) -> failed.put(id.value(), why));
                     }
                     return Responses.json(200, body);
                 });
@@ -243,8 +245,7 @@ public final class FleetRoutes extends AllDirectives {
         }
         NodeView node = chosen.get();
         String id = "sess_" + HexFormat.of().formatHex(bytes(12));
-        String tier = ref == null ? "" : node.holds(ref.contentHash().hex(), "hot") ? "hot"
-                : node.holds(ref.contentHash().hex(), "warm") ? "warm" : "cold";
+        String tier = ref == null ? "" : node.tierOf(ref.contentHash()).apiName();
         CompletionStage<GpuNodeProtocol.Ack> warmed = ref == null ? CompletableFuture.completedFuture(GpuNodeProtocol.Ack.done())
                 : AskPattern.<GpuNodeProtocol.Command, GpuNodeProtocol.Ack>ask(node.ref(),
                         r -> new GpuNodeProtocol.LoadAdapter(ref, false, r), loadTimeout, system.scheduler());
@@ -259,7 +260,7 @@ public final class FleetRoutes extends AllDirectives {
             body.put("id", id);
             body.put("object", "session");
             body.put("model", model);
-            body.put("node", node.id());
+            body.put("node", node.id().value());
             body.put("adapter_tier", tier);
             return Responses.json(200, body);
         });
@@ -275,35 +276,33 @@ public final class FleetRoutes extends AllDirectives {
 
     private ObjectNode node(NodeView n) {
         ObjectNode o = Json.object();
-        o.put("id", n.id());
+        o.put("id", n.id().value());
         Address address = n.ref().path().address();
         o.put("address", address.hasLocalScope() ? Cluster.get(system).selfMember().address().toString() : address.toString());
         ArrayNode roles = o.putArray("roles");
         rolesOf(address).stream().filter(r -> !r.startsWith("dc-")).forEach(roles::add); // not Pekko's data-center role
         GpuNodeProtocol.NodeStats s = n.stats();
-        o.put("base_model", s == null ? "" : s.baseModel());
-        o.put("base_identity", s == null ? "" : s.baseIdentity());
-        o.put("ready", s != null && n.answering() && s.ready() && !n.isDraining());
+        o.put("base_model", s.baseModel());
+        o.put("base_identity", s.baseIdentity());
+        o.put("ready", n.answering() && s.ready() && !n.isDraining());
         o.put("draining", n.isDraining());
         o.put("answering", n.answering());
         String drain = fleet.drainStatus(n.id());
         if (!drain.isEmpty()) {
             o.put("drain_status", drain);
         }
-        o.put("running", s == null ? 0 : s.running());
-        o.put("waiting", s == null ? 0 : s.waiting());
-        o.put("capacity", s == null ? 0 : s.capacity());
+        o.put("running", s.running());
+        o.put("waiting", s.waiting());
+        o.put("capacity", s.capacity());
         ArrayNode hot = o.putArray("hot");
         ArrayNode warm = o.putArray("warm");
-        if (s != null) {
-            for (HeldAdapter h : s.adapters()) {
-                ObjectNode a = (h.tier().equals("hot") ? hot : warm).addObject();
-                a.put("tenant", h.adapter().tenant().value());
-                a.put("name", h.adapter().name());
-                a.put("version", h.adapter().version());
-                a.put("hash", h.adapter().contentHash().hex());
-                a.put("pinned", h.pinned());
-            }
+        for (HeldAdapter h : s.adapters()) {
+            ObjectNode a = (h.tier() == AdapterTier.HOT ? hot : warm).addObject();
+            a.put("tenant", h.adapter().tenant().value());
+            a.put("name", h.adapter().name());
+            a.put("version", h.adapter().version());
+            a.put("hash", h.adapter().contentHash().hex());
+            a.put("pinned", h.pinned());
         }
         return o;
     }

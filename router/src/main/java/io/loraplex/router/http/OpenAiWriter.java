@@ -2,6 +2,7 @@ package io.loraplex.router.http;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.TokenLogprob;
 import java.util.List;
 
@@ -62,10 +63,10 @@ public sealed interface OpenAiWriter permits OpenAiWriter.Chat, OpenAiWriter.Com
     }
 
     /** The node's finish reasons, as OpenAI names them: a deadline or a node-side cancel truncated the output. */
-    static String finishReason(String nodeReason) {
+    static String finishReason(GpuNodeProtocol.FinishReason nodeReason) {
         return switch (nodeReason) {
-            case "deadline", "cancelled" -> "length";
-            default -> nodeReason;
+            case STOP, LENGTH -> nodeReason.apiName();
+            case DEADLINE, CANCELLED -> GpuNodeProtocol.FinishReason.LENGTH.apiName();
         };
     }
 

@@ -1,6 +1,5 @@
 package io.loraplex.router.http;
 
-import com.typesafe.config.Config;
 import io.loraplex.router.ConnectionSettings;
 import io.loraplex.router.RouterSettings;
 import io.loraplex.router.auth.KeyIndex;
@@ -43,12 +42,9 @@ public final class RouterServer {
         Placement placement = Placement.start(system, settings);
         RouterMetrics metrics = RouterMetrics.start(system, settings, placement);
         AtomicBoolean draining = new AtomicBoolean();
-        Config routerConfig = system.settings().config().getConfig("loraplex.router");
-        Sessions sessions = new Sessions(routerConfig.getDuration("sessions.idle-timeout"), routerConfig.getInt("sessions.max"));
-        Duration operationTimeout = routerConfig.getDuration("placement.operation-timeout");
-        Fleet fleet = new Fleet(system, placement, settings.manageTimeout(), operationTimeout,
-                routerConfig.getDuration("placement.drain-timeout"));
-        FleetRoutes fleetRoutes = new FleetRoutes(system, settings, keys, placement, fleet, sessions, operationTimeout);
+        Sessions sessions = new Sessions(settings.sessionIdleTimeout(), settings.maxSessions());
+        Fleet fleet = new Fleet(system, placement, settings.manageTimeout(), settings.operationTimeout(), settings.drainTimeout());
+        FleetRoutes fleetRoutes = new FleetRoutes(system, settings, keys, placement, fleet, sessions, settings.operationTimeout());
         CompletionFlow completions = new CompletionFlow(system, settings, keys, placement, sessions, metrics, draining::get);
         ModelsFlow models = new ModelsFlow(system, settings, keys, placement);
         ManagementRoutes management = new ManagementRoutes(system, settings, keys, placement::baseModels);

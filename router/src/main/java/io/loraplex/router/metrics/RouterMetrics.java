@@ -140,10 +140,7 @@ public final class RouterMetrics {
     synchronized void refreshNodes() {
         Set<String> seen = new HashSet<>();
         for (Placement.NodeView n : placement.nodes()) {
-            if (n.stats() == null) {
-                continue;
-            }
-            String node = n.stats().node().value();
+            String node = n.id().value();
             seen.add(node);
             queueDepth.withTag("node", node).update(n.stats().waiting());
             running.withTag("node", node).update(n.stats().running());

@@ -1,7 +1,9 @@
 package io.loraplex.router.placement;
 
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.Ack;
 import io.loraplex.cluster.node.GpuNodeProtocol.HeldAdapter;
 import io.loraplex.router.placement.Placement.NodeView;
@@ -35,7 +37,7 @@ public final class Fleet {
     private static final Logger log = LoggerFactory.getLogger(Fleet.class);
 
     /** One adapter moved by a rebalance. */
-    public record Move(AdapterRef adapter, String from, String to) {
+    public record Move(AdapterRef adapter, NodeId from, NodeId to) {
     }
 
     private final ActorSystem<?> system;
@@ -44,7 +46,7 @@ public final class Fleet {
     private final Duration loadTimeout;
     private final Duration drainTimeout;
     /** nodeId → what its drain is doing, for operators. */
-    private final Map<String, String> drains = new ConcurrentHashMap<>();
+    private final Map<NodeId, String> drains = new ConcurrentHashMap<>();
 
     /**
      * @param askTimeout  how long a node may take to answer a drain, leave, stats or evict
@@ -60,7 +62,7 @@ public final class Fleet {
     }
 
     /** The drain status of a node this router drains ("" when none). */
-    public String drainStatus(String nodeId) {
+    public String drainStatus(NodeId nodeId) {
         return drains.getOrDefault(nodeId, "");
     }
 
@@ -142,9 +144,6 @@ public final class Fleet {
     /** A node left the listing: its hot adapters become hot where placement now sends them. */
     private void replace(NodeView lost) {
         drains.remove(lost.id());
-        if (lost.stats() == null) {
-            return;
-        }
         List<HeldAdapter> held = hot(lost);
         if (held.isEmpty()) {
             return;
@@ -164,22 +163,21 @@ public final class Fleet {
      * the target, then evicted from the source (an adapter in use stays there too).
      */
     public CompletionStage<List<Move>> rebalance() {
-        List<NodeView> ready = placement.nodes().stream().filter(n -> n.stats() != null && n.answering() && n.stats().ready()
-                && !n.isDraining()).toList();
-        Map<String, List<HeldAdapter>> hot = new HashMap<>();
-        Map<String, Integer> load = new HashMap<>();
-        Map<String, NodeView> byId = new HashMap<>();
+        List<NodeView> ready = placement.nodes().stream().filter(n -> n.answering() && n.stats().ready() && !n.isDraining()).toList();
+        Map<NodeId, List<HeldAdapter>> hot = new HashMap<>();
+        Map<NodeId, Integer> load = new HashMap<>();
+        Map<NodeId, NodeView> byId = new HashMap<>();
         for (NodeView n : ready) {
             hot.put(n.id(), new ArrayList<>(hot(n)));
             load.put(n.id(), n.stats().running() + n.stats().waiting());
             byId.put(n.id(), n);
         }
-        Comparator<String> byLoad = Comparator.<String>comparingInt(load::get).thenComparingInt(id -> hot.get(id).size())
-                .thenComparing(Comparator.naturalOrder());
+        Comparator<NodeId> byLoad = Comparator.<NodeId>comparingInt(load::get).thenComparingInt(id -> hot.get(id).size())
+                .thenComparing(NodeId::value);
         List<Move> plan = new ArrayList<>();
         for (int i = 0; i < 256 && ready.size() > 1; i++) {
-            String from = byId.keySet().stream().max(byLoad).orElseThrow();
-            String to = byId.keySet().stream().min(byLoad).orElseThrow();
+            NodeId from = byId.keySet().stream().max(byLoad).orElseThrow();
+            NodeId to = byId.keySet().stream().min(byLoad).orElseThrow();
             if (from.equals(to) || hot.get(from).size() - hot.get(to).size() <= 1) {
                 break;
             }
@@ -222,32 +220,32 @@ public final class Fleet {
                     : placement.rank(adapter, null, Set.of()).stream().findFirst();
             targets = target.map(List::of).orElse(List.of());
         } else {
-            targets = node != null ? List.of(node) : placement.nodes().stream().filter(n -> n.stats() != null).toList();
+            targets = node != null ? List.of(node) : List.copyOf(placement.nodes());
         }
         return onEach(targets, n -> this.<Ack>ask(n.ref(), r -> new GpuNodeProtocol.PinAdapter(adapter, pinned, r), loadTimeout));
     }
 
     /** Evicts {@code adapter} from every tier of {@code node} (null: every node). Answers the nodes it left. */
     public CompletionStage<Outcome> evict(AdapterRef adapter, NodeView node) {
-        List<NodeView> targets = node != null ? List.of(node) : placement.nodes().stream().filter(n -> n.stats() != null).toList();
+        List<NodeView> targets = node != null ? List.of(node) : List.copyOf(placement.nodes());
         return onEach(targets, n -> this.<Ack>ask(n.ref(), r -> new GpuNodeProtocol.EvictAdapter(adapter.contentHash(), true, r)))
                 .whenComplete((outcome, f) -> placement.refresh());
     }
 
     /** What an operation did on each node: the nodes that did it, and why the others did not. */
-    public record Outcome(List<String> done, Map<String, String> failed) {
+    public record Outcome(List<NodeId> done, Map<NodeId, String> failed) {
     }
 
     private CompletionStage<Outcome> onEach(List<NodeView> nodes, Function<NodeView, CompletionStage<Ack>> action) {
-        Map<String, CompletableFuture<String>> results = new java.util.LinkedHashMap<>();
+        Map<NodeId, CompletableFuture<String>> results = new java.util.LinkedHashMap<>();
         for (NodeView n : nodes) {
             results.put(n.id(), action.apply(n).handle((ack, f) -> f != null ? "no answer: " + f.getMessage()
                     : ack.ok() ? "" : ack.message()).toCompletableFuture());
         }
         return CompletableFuture.allOf(results.values().toArray(CompletableFuture[]::new)).thenApply(d -> {
             placement.refresh();
-            List<String> done = new ArrayList<>();
-            Map<String, String> failed = new java.util.LinkedHashMap<>();
+            List<NodeId> done = new ArrayList<>();
+            Map<NodeId, String> failed = new java.util.LinkedHashMap<>();
             results.forEach((id, r) -> {
                 if (r.join().isEmpty()) {
                     done.add(id);
@@ -273,7 +271,7 @@ public final class Fleet {
     }
 
     private static List<HeldAdapter> hot(NodeView node) {
-        return node.stats() == null ? List.of() : node.stats().adapters().stream().filter(h -> h.tier().equals("hot")).toList();
+        return node.stats().adapters().stream().filter(h -> h.tier() == AdapterTier.HOT).toList();
     }
 
     private <R> CompletionStage<R> ask(ActorRef<GpuNodeProtocol.Command> node, Function<ActorRef<R>, GpuNodeProtocol.Command> message) {

@@ -1,9 +1,12 @@
 package io.loraplex.router.placement;
 
-import com.typesafe.config.Config;
 import io.loraplex.cluster.AdapterRef;
+import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.NodeStats;
+import io.loraplex.cluster.placement.PlacementProtocol;
 import io.loraplex.router.RouterSettings;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -40,44 +43,53 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
  * load stays under the bound ({@code load-factor} times the mean, and below its capacity), so a
  * popular adapter spills over to the next node and becomes hot there too. Draining nodes are
  * skipped. Listeners hear of every node that left the listing, with its last view, so its adapters
- * can be placed again.
+ * can be placed again. A listed node is known by its {@link NodeId} from its first stats on, and
+ * shown only from then: before, it could take nothing anyway, and its id never changes.
  */
 public final class Placement {
 
     /**
-     * One node as last seen. {@code stats} null until it first answers; {@code answering} false when
-     * its last poll failed (it gets no requests until it answers again); {@code draining} set by this
-     * router's drain before the node's own stats say so.
+     * One node as last seen: {@code stats} its last answer (a node is shown once it has answered);
+     * {@code answering} false when its last poll failed (it gets no requests until it answers again);
+     * {@code draining} set by this router's drain before the node's own stats say so.
      */
     public record NodeView(ActorRef<GpuNodeProtocol.Command> ref, NodeStats stats, boolean answering, boolean draining) {
 
-        /** The node's id (its address until it first answers). */
-        public String id() {
-            return stats != null ? stats.node().value() : ref.path().address().toString();
+        public NodeView {
+            java.util.Objects.requireNonNull(ref, "ref");
+            java.util.Objects.requireNonNull(stats, "stats");
+        }
+
+        /** The node's id, as it names itself in its stats (a node's id is fixed when it starts). */
+        public NodeId id() {
+            return stats.node();
         }
 
         public boolean isDraining() {
-            return draining || (stats != null && stats.draining());
+            return draining || stats.draining();
         }
 
         boolean serves(String baseModel) {
-            return stats != null && answering && stats.ready() && !isDraining()
-                    && (baseModel == null || baseModel.equals(stats.baseModel()));
+            return answering && stats.ready() && !isDraining() && (baseModel == null || baseModel.equals(stats.baseModel()));
         }
 
-        /** Whether the node's last stats list the adapter of {@code hash} in {@code tier} (hot or warm). */
-        public boolean holds(String hash, String tier) {
-            if (stats == null) {
-                return false;
-            }
-            if (tier.equals("hot") && stats.hotAdapters().contains(hash)) {
+        /** Whether the node's last stats list the adapter of {@code hash} in {@code tier}. */
+        public boolean holds(ContentHash hash, AdapterTier tier) {
+            if (tier == AdapterTier.HOT && stats.hotAdapters().contains(hash.hex())) {
                 return true;
             }
-            return stats.adapters().stream().anyMatch(a -> a.tier().equals(tier) && a.adapter().contentHash().hex().equals(hash));
+            return stats.adapters().stream().anyMatch(a -> a.tier() == tier && a.adapter().contentHash().equals(hash));
+        }
+
+        /** Where the node held the adapter of {@code hash} at its last stats: hot, warm, else cold. */
+        public AdapterTier tierOf(ContentHash hash) {
+            return holds(hash, AdapterTier.HOT) ? AdapterTier.HOT : holds(hash, AdapterTier.WARM) ? AdapterTier.WARM : AdapterTier.COLD;
         }
     }
 
     private volatile Map<ActorRef<GpuNodeProtocol.Command>, NodeView> nodes = Map.of();
+    /** Every node the receptionist lists, answered or not (polled until it answers). */
+    private volatile Set<ActorRef<GpuNodeProtocol.Command>> listed = Set.of();
     /** Base model ids configured or ever reported: a request for one while its nodes are down gets 503, not 404. */
     private final Set<String> knownBaseModels = ConcurrentHashMap.newKeySet();
     /**
@@ -88,7 +100,7 @@ public final class Placement {
     /** Completed when the node leaves the listing (unreachable, left, stopped). */
     private final Map<ActorRef<GpuNodeProtocol.Command>, CompletableFuture<Done>> gone = new ConcurrentHashMap<>();
     /** Node ids this router drains: skipped at once, before the node's stats say so. */
-    private final Set<String> drainingIds = ConcurrentHashMap.newKeySet();
+    private final Set<NodeId> drainingIds = ConcurrentHashMap.newKeySet();
     private final List<Consumer<NodeView>> lostListeners = new CopyOnWriteArrayList<>();
     private final double loadFactor;
     private final int loadSlack;
@@ -100,25 +112,21 @@ public final class Placement {
     }
 
     public static Placement start(ActorSystem<?> system, RouterSettings settings) {
-        Config config = system.settings().config();
-        String factorPath = "loraplex.router.placement.load-factor";
-        double factor = config.hasPath(factorPath) ? config.getDouble(factorPath) : 1.25;
-        if (!(factor >= 1.0)) {
-            throw new IllegalArgumentException(factorPath + " must be at least 1.0, got " + factor);
-        }
-        String slackPath = "loraplex.router.placement.load-slack";
-        int slack = config.hasPath(slackPath) ? config.getInt(slackPath) : 4;
-        if (slack < 0) {
-            throw new IllegalArgumentException(slackPath + " must not be negative, got " + slack);
-        }
-        Placement placement = new Placement(settings.baseModels(), factor, slack);
+        Placement placement = new Placement(settings.baseModels(), settings.loadFactor(), settings.loadSlack());
         system.systemActorOf(Behaviors.<Msg>setup(ctx -> placement.poller(ctx, settings)), "loraplex-placement", Props.empty());
+        // the entities (validation, training) ask the same policy through the receptionist
+        system.systemActorOf(PlacementService.create(placement), "loraplex-placement-service", Props.empty());
         return placement;
     }
 
     /** A placement without a poller, fed by {@link #show} (tests of the placement rules). */
     static Placement detached(double loadFactor, int loadSlack) {
-        return new Placement(List.of(), loadFactor, loadSlack);
+        return detached(loadFactor, loadSlack, List.of());
+    }
+
+    /** As {@link #detached(double, int)}, with base models configured before any node reports. */
+    static Placement detached(double loadFactor, int loadSlack, List<String> configuredBaseModels) {
+        return new Placement(configuredBaseModels, loadFactor, loadSlack);
     }
 
     /** Replaces the views (what the poller does from the receptionist and the stats). */
@@ -126,8 +134,11 @@ public final class Placement {
         Map<ActorRef<GpuNodeProtocol.Command>, NodeView> next = new HashMap<>();
         views.forEach(v -> next.put(v.ref(), v));
         nodes = Map.copyOf(next);
+        listed = Set.copyOf(next.keySet());
+        views.forEach(v -> knownBaseModels.add(v.stats().baseModel()));
         outstanding.clear();
     }
+
 
     /**
      * The best ready node serving {@code baseModel} (null: any) for {@code adapter} (null: the base),
@@ -143,10 +154,58 @@ public final class Placement {
      *
      * @param adapter the adapter version, or null for the base model
      */
-    public Optional<NodeView> choose(AdapterRef adapter, String baseModel, Set<String> excluded) {
+    public Optional<NodeView> choose(AdapterRef adapter, String baseModel, Set<NodeId> excluded) {
         Optional<NodeView> best = rank(adapter, baseModel, excluded).stream().findFirst();
         best.ifPresent(n -> outstanding.computeIfAbsent(n.ref(), r -> new AtomicInteger()).incrementAndGet());
         return best;
+    }
+
+    /**
+     * The node for work that is not a generation (validating or training an adapter), as
+     * {@link PlacementProtocol.ChooseNode} asks: a ready, answering, not draining node serving the base
+     * model (null: the fleet's only one), steered by the adapter's content hash when given, outside
+     * {@code avoid} unless no other node is ready. Nothing is counted as load.
+     */
+    public PlacementProtocol.NodeChoice chooseFor(PlacementProtocol.Work work, String baseModel, AdapterRef adapter,
+            Set<NodeId> avoid) {
+        Set<String> known = baseModels();
+        String base = baseModel;
+        if (base == null) {
+            if (known.size() > 1) {
+                return new PlacementProtocol.NoNode(PlacementProtocol.NoNodeReason.BASE_MODEL_REQUIRED, "the fleet serves "
+                        + known.size() + " base models (" + String.join(", ", known) + "): name the one the "
+                        + workName(work) + " is for");
+            }
+            if (known.isEmpty()) {
+                return new PlacementProtocol.NoNode(PlacementProtocol.NoNodeReason.NO_READY_NODE,
+                        "no GPU node has reported its base model yet, and none is configured; retry later");
+            }
+            base = known.iterator().next();
+        } else if (!known.contains(base)) {
+            return new PlacementProtocol.NoNode(PlacementProtocol.NoNodeReason.UNKNOWN_BASE_MODEL, "no GPU node serves the base model '"
+                    + base + "' and none is configured for it; the fleet serves " + served(known));
+        }
+        List<NodeView> ranked = rank(adapter, base, avoid);
+        if (ranked.isEmpty() && !avoid.isEmpty()) {
+            ranked = rank(adapter, base, Set.of()); // an avoided node, as the last resort
+        }
+        if (ranked.isEmpty()) {
+            return new PlacementProtocol.NoNode(PlacementProtocol.NoNodeReason.NO_READY_NODE, "no GPU node serving the base model '"
+                    + base + "' is ready now (the fleet serves " + served(known) + "); retry later");
+        }
+        NodeView chosen = ranked.getFirst();
+        return new PlacementProtocol.Chosen(chosen.id(), chosen.ref(), chosen.stats().baseModel(), chosen.stats().baseIdentity());
+    }
+
+    private static String workName(PlacementProtocol.Work work) {
+        return switch (work) {
+            case VALIDATION -> "validation";
+            case TRAINING -> "training";
+        };
+    }
+
+    private static String served(Set<String> known) {
+        return known.isEmpty() ? "none" : String.join(", ", known);
     }
 
     /** Counts a request sent to {@code node} outside {@link #choose} (a session's node), until {@link #release}. */
@@ -163,29 +222,29 @@ public final class Placement {
     }
 
     /** Every eligible node, best first (nothing counted): what {@link #choose} takes the head of. */
-    public List<NodeView> rank(AdapterRef adapter, String baseModel, Set<String> excluded) {
+    public List<NodeView> rank(AdapterRef adapter, String baseModel, Set<NodeId> excluded) {
         List<NodeView> candidates = nodes.values().stream()
                 .filter(n -> n.serves(baseModel) && !drainingIds.contains(n.id()) && !excluded.contains(n.id()))
                 .filter(n -> adapter == null || sameBase(adapter, n))
-                .sorted(Comparator.comparing(NodeView::id))
+                .sorted(BY_ID)
                 .toList();
         if (candidates.isEmpty()) {
             return List.of();
         }
-        Comparator<NodeView> byLoad = Comparator.<NodeView>comparingInt(this::load).thenComparing(NodeView::id);
+        Comparator<NodeView> byLoad = Comparator.<NodeView>comparingInt(this::load).thenComparing(BY_ID);
         if (adapter == null) {
             return candidates.stream().sorted(byLoad).toList();
         }
-        String hash = adapter.contentHash().hex();
+        ContentHash hash = adapter.contentHash();
         long total = candidates.stream().mapToLong(this::load).sum();
         double bound = Math.ceil(loadFactor * (total + 1) / candidates.size()) + loadSlack;
         Predicate<NodeView> roomy = n -> load(n) < n.stats().capacity() && load(n) + 1 <= bound;
         Predicate<NodeView> notFull = n -> load(n) < n.stats().capacity();
         List<NodeView> order = new ArrayList<>();
-        candidates.stream().filter(n -> n.holds(hash, "hot") && roomy.test(n)).sorted(byLoad).forEach(order::add);
-        candidates.stream().filter(n -> n.holds(hash, "warm") && roomy.test(n)).sorted(byLoad).forEach(order::add);
+        candidates.stream().filter(n -> n.holds(hash, AdapterTier.HOT) && roomy.test(n)).sorted(byLoad).forEach(order::add);
+        candidates.stream().filter(n -> n.holds(hash, AdapterTier.WARM) && roomy.test(n)).sorted(byLoad).forEach(order::add);
         List<NodeView> rendezvous = candidates.stream()
-                .sorted(Comparator.comparingLong((NodeView n) -> Rendezvous.score(hash, n.id())).reversed())
+                .sorted(Comparator.comparingLong((NodeView n) -> Rendezvous.score(hash.hex(), n.id().value())).reversed())
                 .toList();
         rendezvous.stream().filter(roomy).forEach(order::add);
         candidates.stream().filter(notFull).sorted(byLoad).forEach(order::add);
@@ -193,13 +252,8 @@ public final class Placement {
         return order.stream().distinct().toList();
     }
 
-    /** The rendezvous home of {@code adapter} among ready nodes (load ignored), outside {@code excluded}. */
-    public Optional<NodeView> home(AdapterRef adapter, String baseModel, Set<String> excluded) {
-        String hash = adapter.contentHash().hex();
-        return nodes.values().stream()
-                .filter(n -> n.serves(baseModel) && !drainingIds.contains(n.id()) && !excluded.contains(n.id()))
-                .max(Comparator.comparingLong((NodeView n) -> Rendezvous.score(hash, n.id())).thenComparing(NodeView::id));
-    }
+    /** Nodes in the order of their ids: every router ranks the same views the same way. */
+    private static final Comparator<NodeView> BY_ID = Comparator.comparing(n -> n.id().value());
 
     /** A node serving another base than the one the adapter was validated against would refuse it. */
     private static boolean sameBase(AdapterRef adapter, NodeView n) {
@@ -208,7 +262,8 @@ public final class Placement {
         return wanted == null || wanted.isEmpty() || served == null || served.isEmpty() || wanted.equals(served);
     }
 
-    private int load(NodeView n) {
+    /** A node's load: its running and waiting requests, or what this router sent it since, whichever is larger. */
+    int load(NodeView n) {
         AtomicInteger mine = outstanding.get(n.ref());
         return Math.max(n.stats().running() + n.stats().waiting(), mine == null ? 0 : mine.get());
     }
@@ -216,14 +271,14 @@ public final class Placement {
     /** Completes when {@code node} leaves the listing (unreachable, left or stopped); at once if it is not listed. */
     public CompletionStage<Done> gone(ActorRef<GpuNodeProtocol.Command> node) {
         CompletableFuture<Done> f = gone.computeIfAbsent(node, r -> new CompletableFuture<>());
-        if (!nodes.containsKey(node)) {
+        if (!listed.contains(node)) {
             f.complete(Done.getInstance());
         }
         return f;
     }
 
     /** Marks a node as draining on this router at once (or no longer), before its stats say so. */
-    public void markDraining(String nodeId, boolean draining) {
+    public void markDraining(NodeId nodeId, boolean draining) {
         if (draining) {
             drainingIds.add(nodeId);
         } else {
@@ -237,7 +292,7 @@ public final class Placement {
     }
 
     /** The node of this id, as last seen. */
-    public Optional<NodeView> node(String id) {
+    public Optional<NodeView> node(NodeId id) {
         return nodes().stream().filter(n -> n.id().equals(id)).findFirst();
     }
 
@@ -253,10 +308,10 @@ public final class Placement {
         return nodes.values().stream().anyMatch(n -> n.serves(null));
     }
 
-    /** Every node known, with its last stats. */
+    /** Every node that has answered, with its last stats. */
     public Collection<NodeView> nodes() {
         return nodes.values().stream().map(n -> drainingIds.contains(n.id()) && !n.draining()
-                ? new NodeView(n.ref(), n.stats(), n.answering(), true) : n).sorted(Comparator.comparing(NodeView::id)).toList();
+                ? new NodeView(n.ref(), n.stats(), n.answering(), true) : n).sorted(BY_ID).toList();
     }
 
     /** Asks every node for its stats now (after an operation that changed them). */
@@ -290,18 +345,29 @@ public final class Placement {
             timers.startTimerWithFixedDelay(Poll.INSTANCE, settings.statsInterval());
             return Behaviors.receive(Msg.class)
                     .onMessage(ListingChanged.class, m -> {
-                        Set<ActorRef<GpuNodeProtocol.Command>> listed = m.listing().getServiceInstances(GpuNodeProtocol.SERVICE_KEY);
+                        Set<ActorRef<GpuNodeProtocol.Command>> now = Set.copyOf(m.listing().getServiceInstances(GpuNodeProtocol.SERVICE_KEY));
                         Map<ActorRef<GpuNodeProtocol.Command>, NodeView> next = new HashMap<>();
-                        for (ActorRef<GpuNodeProtocol.Command> ref : listed) {
+                        for (ActorRef<GpuNodeProtocol.Command> ref : now) {
                             NodeView known = nodes.get(ref);
-                            next.put(ref, known != null ? known : new NodeView(ref, null, false, false));
-                            if (known == null) {
+                            if (known != null) {
+                                next.put(ref, known);
+                            } else if (!listed.contains(ref)) {
                                 poll(ctx, ref, settings); // a new node is usable as soon as it answers
                             }
                         }
-                        outstanding.keySet().retainAll(listed);
-                        List<NodeView> lost = nodes.values().stream().filter(n -> !listed.contains(n.ref())).toList();
+                        outstanding.keySet().retainAll(now);
+                        List<NodeView> lost = nodes.values().stream().filter(n -> !now.contains(n.ref())).toList();
+                        // listed first: a node that answers is never shown without being listed
+                        listed = now;
                         nodes = Map.copyOf(next);
+                        for (ActorRef<GpuNodeProtocol.Command> ref : gone.keySet()) {
+                            if (!now.contains(ref)) {
+                                CompletableFuture<Done> f = gone.remove(ref);
+                                if (f != null) {
+                                    f.complete(Done.getInstance()); // a node that left before it ever answered
+                                }
+                            }
+                        }
                         for (NodeView n : lost) {
                             CompletableFuture<Done> f = gone.remove(n.ref());
                             if (f != null) {
@@ -319,14 +385,14 @@ public final class Placement {
                         return Behaviors.same();
                     })
                     .onMessage(Poll.class, p -> {
-                        for (ActorRef<GpuNodeProtocol.Command> ref : nodes.keySet()) {
+                        for (ActorRef<GpuNodeProtocol.Command> ref : listed) {
                             poll(ctx, ref, settings);
                         }
                         return Behaviors.same();
                     })
                     .onMessage(StatsArrived.class, m -> {
                         NodeView known = nodes.get(m.node());
-                        if (known != null) { // not a node that left meanwhile
+                        if (listed.contains(m.node()) && (known != null || m.stats() != null)) { // not a node that left meanwhile
                             Map<ActorRef<GpuNodeProtocol.Command>, NodeView> next = new HashMap<>(nodes);
                             next.put(m.node(), m.stats() != null ? new NodeView(m.node(), m.stats(), true, false)
                                     : new NodeView(m.node(), known.stats(), false, false));

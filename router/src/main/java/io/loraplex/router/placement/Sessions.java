@@ -1,6 +1,8 @@
 package io.loraplex.router.placement;
 
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.Map;
@@ -30,11 +32,11 @@ public final class Sessions {
 
     private static final class Session {
         final String model;
-        volatile String nodeId;
+        volatile NodeId nodeId;
         volatile long lastUsedNanos = System.nanoTime();
         volatile boolean counted;
 
-        Session(String model, String nodeId) {
+        Session(String model, NodeId nodeId) {
             this.model = model;
             this.nodeId = nodeId;
         }
@@ -56,7 +58,7 @@ public final class Sessions {
     }
 
     /** The node a live session of {@code tenant} is bound to. */
-    public Optional<String> nodeOf(TenantId tenant, String id) {
+    public Optional<NodeId> nodeOf(TenantId tenant, String id) {
         Session s = sessions.get(new Key(tenant, id));
         if (s == null || System.nanoTime() - s.lastUsedNanos > idle.toNanos()) {
             return Optional.empty();
@@ -66,7 +68,7 @@ public final class Sessions {
     }
 
     /** Binds (or re-binds, when its node left) a session to a node. */
-    public void bind(TenantId tenant, String id, String model, String nodeId) {
+    public void bind(TenantId tenant, String id, String model, NodeId nodeId) {
         Key key = new Key(tenant, id);
         Session existing = sessions.get(key);
         if (existing != null && existing.model.equals(model)) {
@@ -81,16 +83,16 @@ public final class Sessions {
     }
 
     /**
-     * A request of the session started with its adapter in {@code tier}; the session's first one
-     * counts as a prefetch hit (hot) or miss.
+     * A request of the session started with its adapter in {@code tier} (null: the base); the
+     * session's first one counts as a prefetch hit (hot) or miss.
      */
-    public void served(TenantId tenant, String id, String tier) {
+    public void served(TenantId tenant, String id, AdapterTier tier) {
         Session s = sessions.get(new Key(tenant, id));
         if (s == null || s.counted) {
             return;
         }
         s.counted = true;
-        if ("hot".equals(tier)) {
+        if (tier == AdapterTier.HOT) {
             hits.incrementAndGet();
             hitCounter.increment();
         } else {

@@ -197,7 +197,7 @@ class FleetRoutesTest {
     @Test
     void drainStopsPlacementsAndPrefetchesItsHotAdaptersElsewhere() {
         AdapterRef cafe = FakeTenants.adapter("acme", "cafe");
-        router.node.held.put(cafe.contentHash().hex(), new GpuNodeProtocol.HeldAdapter(cafe, "hot", false, 0));
+        router.node.held.put(cafe.contentHash().hex(), new GpuNodeProtocol.HeldAdapter(cafe, GpuNodeProtocol.AdapterTier.HOT, false, 0));
         TestRouter.await(() -> node("node-1").get("hot").findValuesAsText("name").contains("cafe"), Duration.ofSeconds(5),
                 "cafe hot on node-1");
         HttpResponse<String> drained = admin("POST", "/v1/admin/nodes/node-1/drain", null);
@@ -249,7 +249,7 @@ class FleetRoutesTest {
     void rebalanceMovesHotAdaptersToTheLessLoadedNode() {
         for (String name : List.of("a1", "a2", "a3", "a4")) {
             AdapterRef ref = FakeTenants.adapter("acme", name);
-            router.node.held.put(ref.contentHash().hex(), new GpuNodeProtocol.HeldAdapter(ref, "hot", false, 0));
+            router.node.held.put(ref.contentHash().hex(), new GpuNodeProtocol.HeldAdapter(ref, GpuNodeProtocol.AdapterTier.HOT, false, 0));
         }
         TestRouter.await(() -> node("node-1").get("hot").size() == 4, Duration.ofSeconds(5), "four adapters hot on node-1");
         HttpResponse<String> r = admin("POST", "/v1/admin/rebalance", null);

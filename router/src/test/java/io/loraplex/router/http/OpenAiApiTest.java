@@ -446,6 +446,18 @@ class OpenAiApiTest {
     }
 
     @Test
+    void aNodesAdapterRefusalGetsTheStatusOfItsReasonNotOfItsWording() {
+        HttpResponse<String> missing = router.post("/v1/chat/completions", chat("cafe", "[reject:adapter-missing]", ""));
+        assertError(missing, 404, "invalid_request_error", "model", "model_not_found");
+        assertTrue(json(missing.body()).get("error").get("message").asText().startsWith("adapter cafe (version 1) is not available"),
+                missing.body());
+        HttpResponse<String> invalid = router.post("/v1/chat/completions", chat("cafe", "[reject:adapter-invalid]", ""));
+        assertError(invalid, 422, "invalid_request_error", "model", "invalid_adapter");
+        assertEquals("adapter cafe (version 1) does not load on this base: lora_A of layer 3 has rank 9, above the limit of 8",
+                json(invalid.body()).get("error").get("message").asText());
+    }
+
+    @Test
     void contextLengthExceededComesFromTheNode() {
         HttpResponse<String> response = router.post("/v1/chat/completions", chat("cafe", "[reject:context]", "\"max_tokens\":900"));
         assertError(response, 400, "invalid_request_error", "max_tokens", "context_length_exceeded");

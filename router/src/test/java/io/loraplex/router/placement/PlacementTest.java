@@ -1,5 +1,7 @@
 package io.loraplex.router.placement;
 
+import static io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier.HOT;
+import static io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier.WARM;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,7 +41,7 @@ class PlacementTest {
     }
 
     private static NodeView view(String id, int running, int capacity, List<HeldAdapter> held, boolean draining, String identity) {
-        List<String> hot = held.stream().filter(h -> h.tier().equals("hot")).map(h -> h.adapter().contentHash().hex()).toList();
+        List<String> hot = held.stream().filter(h -> h.tier() == HOT).map(h -> h.adapter().contentHash().hex()).toList();
         NodeStats stats = new NodeStats(new NodeId(id), "base", identity, !draining, draining, running, 0, capacity, 100, 100, 0,
                 hot, held);
         return new NodeView(KIT.<GpuNodeProtocol.Command>createTestProbe().ref(), stats, true, false);
@@ -55,7 +57,21 @@ class PlacementTest {
     }
 
     private static String chosen(Placement p, AdapterRef a) {
-        return p.rank(a, null, Set.of()).getFirst().id();
+        return p.rank(a, null, Set.of()).getFirst().id().value();
+    }
+
+    /** The node of {@code ids} with the highest rendezvous score for the adapter's content hash. */
+    private static String home(AdapterRef a, String... ids) {
+        return java.util.Arrays.stream(ids).max(java.util.Comparator.comparingLong(id -> Rendezvous.score(a.contentHash().hex(), id)))
+                .orElseThrow();
+    }
+
+    private static Set<NodeId> ids(String... ids) {
+        Set<NodeId> out = new java.util.HashSet<>();
+        for (String id : ids) {
+            out.add(new NodeId(id));
+        }
+        return out;
     }
 
     @Test
@@ -67,7 +83,7 @@ class PlacementTest {
             AdapterRef a = adapter("adapter-" + i);
             String first = chosen(p, a);
             assertEquals(first, chosen(p, a), "the same adapter always has the same home");
-            assertEquals(first, p.home(a, null, Set.of()).orElseThrow().id());
+            assertEquals(first, home(a, "a", "b", "c"), "an idle fleet puts a cold adapter on its rendezvous home");
             counts.merge(first, 1, Integer::sum);
         }
         // 300 draws over 3 nodes: each gets a third ± a wide margin (binomial sd ≈ 8)
@@ -106,10 +122,10 @@ class PlacementTest {
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
         String home = chosen(p, x);
         String other = home.equals("a") ? "b" : "a";
-        p.show(List.of(node(home, 0, 64, List.of()), node(other, 0, 64, List.of(new HeldAdapter(x, "warm", false, 0)))));
+        p.show(List.of(node(home, 0, 64, List.of()), node(other, 0, 64, List.of(new HeldAdapter(x, WARM, false, 0)))));
         assertEquals(other, chosen(p, x), "warm beats cold");
-        p.show(List.of(node(home, 0, 64, List.of(new HeldAdapter(x, "warm", false, 0))),
-                node(other, 0, 64, List.of(new HeldAdapter(x, "hot", false, 0)))));
+        p.show(List.of(node(home, 0, 64, List.of(new HeldAdapter(x, WARM, false, 0))),
+                node(other, 0, 64, List.of(new HeldAdapter(x, HOT, false, 0)))));
         assertEquals(other, chosen(p, x), "hot beats warm");
     }
 
@@ -121,15 +137,15 @@ class PlacementTest {
         String home = chosen(p, x);
         String other = home.equals("a") ? "b" : "a";
         // home runs 20, the other 0: the bound is ceil(1.25 * 21 / 2) + 4 = 18, so the home is over it
-        p.show(List.of(node(home, 20, 64, List.of(new HeldAdapter(x, "hot", false, 20))), node(other, 0, 64, List.of())));
+        p.show(List.of(node(home, 20, 64, List.of(new HeldAdapter(x, HOT, false, 20))), node(other, 0, 64, List.of())));
         assertEquals(other, chosen(p, x));
         // home runs 10: ceil(1.25 * 11 / 2) + 4 = 11, room for one more on the node that holds it hot
-        p.show(List.of(node(home, 10, 64, List.of(new HeldAdapter(x, "hot", false, 10))), node(other, 0, 64, List.of())));
+        p.show(List.of(node(home, 10, 64, List.of(new HeldAdapter(x, HOT, false, 10))), node(other, 0, 64, List.of())));
         assertEquals(home, chosen(p, x));
-        p.show(List.of(node(home, 20, 64, List.of(new HeldAdapter(x, "hot", false, 20))), node(other, 0, 64, List.of())));
+        p.show(List.of(node(home, 20, 64, List.of(new HeldAdapter(x, HOT, false, 20))), node(other, 0, 64, List.of())));
         assertEquals(other, chosen(p, x));
         // a full node (at capacity) takes nothing while another has room
-        p.show(List.of(node(home, 4, 4, List.of(new HeldAdapter(x, "hot", false, 4))), node(other, 3, 64, List.of())));
+        p.show(List.of(node(home, 4, 4, List.of(new HeldAdapter(x, HOT, false, 4))), node(other, 3, 64, List.of())));
         assertEquals(other, chosen(p, x));
     }
 
@@ -140,7 +156,7 @@ class PlacementTest {
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
         List<String> picks = new ArrayList<>();
         for (int i = 0; i < 24; i++) {
-            picks.add(p.choose(x, null, Set.of()).orElseThrow().id());
+            picks.add(p.choose(x, null, Set.of()).orElseThrow().id().value());
         }
         // the home takes the first 13; with 13 there, the bound is ceil(1.25 * 14 / 2) + 4 = 13: the 14th spills
         assertEquals(List.of(picks.getFirst()), picks.subList(0, 13).stream().distinct().toList(), picks.toString());
@@ -152,15 +168,15 @@ class PlacementTest {
     void drainingExcludedAndOtherBaseNodesAreSkipped() {
         AdapterRef x = adapter("x");
         Placement p = Placement.detached(1.25, 4);
-        p.show(List.of(view("a", 0, 64, List.of(new HeldAdapter(x, "hot", false, 0)), true, "base-1"), node("b", 5, 64, List.of())));
+        p.show(List.of(view("a", 0, 64, List.of(new HeldAdapter(x, HOT, false, 0)), true, "base-1"), node("b", 5, 64, List.of())));
         assertEquals("b", chosen(p, x), "a draining node takes nothing");
         p.show(List.of(node("a", 0, 64, List.of()), node("b", 0, 64, List.of())));
-        p.markDraining("a", true);
-        assertEquals(List.of("b"), p.rank(x, null, Set.of()).stream().map(NodeView::id).toList());
-        assertTrue(p.rank(x, null, Set.of("b")).isEmpty(), "excluded nodes are skipped");
-        p.markDraining("a", false);
+        p.markDraining(new NodeId("a"), true);
+        assertEquals(List.of(new NodeId("b")), p.rank(x, null, Set.of()).stream().map(NodeView::id).toList());
+        assertTrue(p.rank(x, null, ids("b")).isEmpty(), "excluded nodes are skipped");
+        p.markDraining(new NodeId("a"), false);
         p.show(List.of(view("a", 0, 64, List.of(), false, "base-2"), node("b", 9, 64, List.of())));
-        assertEquals(List.of("b"), p.rank(x, null, Set.of()).stream().map(NodeView::id).toList(),
+        assertEquals(List.of(new NodeId("b")), p.rank(x, null, Set.of()).stream().map(NodeView::id).toList(),
                 "a node serving another base than the adapter's is skipped");
         assertEquals(2, p.rank(null, null, Set.of()).size(), "the base model goes anywhere");
     }

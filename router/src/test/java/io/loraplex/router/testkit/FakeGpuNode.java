@@ -2,7 +2,9 @@ package io.loraplex.router.testkit;
 
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.ChatPrompt;
+import io.loraplex.cluster.node.GpuNodeProtocol.FinishReason;
 import io.loraplex.cluster.node.GpuNodeProtocol.Generate;
 import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
 import io.loraplex.cluster.node.GpuNodeProtocol.TextPrompt;
@@ -29,7 +31,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * A GPU node double: registers under {@link GpuNodeProtocol#SERVICE_KEY}, answers {@code GetStats},
  * and answers {@code Generate} by a script chosen by markers in the prompt:
  * <ul>
- *   <li>{@code [reject:context]}, {@code [reject:overloaded]}: {@code Rejected}</li>
+ *   <li>{@code [reject:context]}, {@code [reject:overloaded]}, {@code [reject:adapter-missing]},
+ *       {@code [reject:adapter-invalid]}: {@code Rejected}</li>
  *   <li>{@code [slow]}: a token every 50 ms until the reader cancels (recorded in {@link #cancelled})</li>
  *   <li>{@code [late]}: the answer comes 500 ms late</li>
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
@@ -85,13 +88,13 @@ public final class FakeGpuNode {
                     })
                     .onMessage(GpuNodeProtocol.LoadAdapter.class, load -> {
                         operations.add(load);
-                        held.put(load.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(load.adapter(), "hot", load.pin(), 0));
+                        held.put(load.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(load.adapter(), AdapterTier.HOT, load.pin(), 0));
                         load.replyTo().tell(GpuNodeProtocol.Ack.done());
                         return Behaviors.same();
                     })
                     .onMessage(GpuNodeProtocol.PinAdapter.class, pin -> {
                         operations.add(pin);
-                        held.put(pin.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(pin.adapter(), "hot", pin.pinned(), 0));
+                        held.put(pin.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(pin.adapter(), AdapterTier.HOT, pin.pinned(), 0));
                         pin.replyTo().tell(GpuNodeProtocol.Ack.done());
                         return Behaviors.same();
                     })
@@ -135,6 +138,15 @@ public final class FakeGpuNode {
             return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.CONTEXT_LENGTH_EXCEEDED, "max_tokens",
                     "This model's maximum context length is 2048 tokens. However, you requested 9000 tokens.");
         }
+        if (prompt.contains("[reject:adapter-missing]")) {
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.ADAPTER_NOT_FOUND, "model",
+                    "adapter cafe (version 1) is not available on node " + id + " and no blob store is known to fetch it from");
+        }
+        if (prompt.contains("[reject:adapter-invalid]")) {
+            // no "invalid" in the text: the status comes from the reason, never from the message
+            return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.ADAPTER_INVALID, "model",
+                    "adapter cafe (version 1) does not load on this base: lora_A of layer 3 has rank 9, above the limit of 8");
+        }
         if (draining.get()) {
             return new GpuNodeProtocol.Rejected(g.requestId(), RejectReason.OVERLOADED, null, "node " + id + " is draining");
         }
@@ -154,7 +166,7 @@ public final class FakeGpuNode {
             for (int i = 0; i < 10; i++) {
                 list.add(text("t" + i + " ", g));
             }
-            list.add(new GpuNodeProtocol.Finished("", "stop", PROMPT_TOKENS, 10, 0));
+            list.add(new GpuNodeProtocol.Finished("", FinishReason.STOP, PROMPT_TOKENS, 10, 0));
             events = Source.from(list).throttle(1, Duration.ofMillis(100));
         } else if (prompt.contains("[broken-once]") && BROKEN.add(g.requestId())) {
             events = Source.<TokenEvent>single(text("partial", g))
@@ -174,15 +186,15 @@ public final class FakeGpuNode {
                 list.add(text(pieces.get(i), g));
             }
             boolean truncated = max < pieces.size();
-            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? "length" : "stop", PROMPT_TOKENS,
+            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? FinishReason.LENGTH : FinishReason.STOP, PROMPT_TOKENS,
                     Math.min(max, pieces.size()), 2));
             events = Source.from(list);
         }
         SourceRef<TokenEvent> ref = events.runWith(StreamRefs.sourceRef(), system);
-        String tier = g.adapter() == null ? "" : held.containsKey(g.adapter().contentHash().hex())
-                || hotAdapters.contains(g.adapter().contentHash().hex()) ? "hot" : "cold";
+        AdapterTier tier = g.adapter() == null ? null : held.containsKey(g.adapter().contentHash().hex())
+                || hotAdapters.contains(g.adapter().contentHash().hex()) ? AdapterTier.HOT : AdapterTier.COLD;
         if (g.adapter() != null) {
-            held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), "hot", false, 0));
+            held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), AdapterTier.HOT, false, 0));
         }
         return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, tier, ref);
     }
