@@ -202,6 +202,8 @@ public final class KryoRegistrations {
         ids.put(PlacementProtocol.Chosen.class.getName(), 802);
         ids.put(PlacementProtocol.NoNode.class.getName(), 803);
         ids.put(PlacementProtocol.NoNodeReason.class.getName(), 804);
+        // issue 16: typed training-failure codes (830-839)
+        ids.put(FineTuneProtocol.TrainingFailureCode.class.getName(), 830);
         IDS = Collections.unmodifiableMap(ids);
     }
 

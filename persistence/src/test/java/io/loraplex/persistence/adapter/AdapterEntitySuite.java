@@ -30,12 +30,14 @@ import io.loraplex.cluster.adapter.AdapterProtocol.VersionState;
 import io.loraplex.cluster.adapter.AdapterProtocol.VersionView;
 import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.placement.PlacementProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
 import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.persistence.FakePlacement;
 import io.loraplex.persistence.Journals;
 import io.loraplex.persistence.adapter.TestCollaborators.TenantScript;
 import io.loraplex.persistence.adapter.TestCollaborators.Verdict;
@@ -85,6 +87,8 @@ abstract class AdapterEntitySuite {
     ActorTestKit testKit;
     AdapterSettings settings;
     ActorRef<GpuNodeProtocol.Command> gpuNode;
+    /** The router's placement stand-in: the receptionist's GPU nodes serve {@link FakePlacement#DEFAULT_BASE} unless described. */
+    FakePlacement placement;
 
     /** The journal and snapshot store the suite runs on, laid over the test cluster's configuration. */
     abstract Config journal();
@@ -108,6 +112,8 @@ abstract class AdapterEntitySuite {
         AdapterSharding.init(testKit.system(), settings, CLOCK);
         gpuNode = testKit.spawn(TestCollaborators.gpuNode());
         register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        placement = new FakePlacement(testKit.system(), TestCollaborators.BASE);
+        register(PlacementProtocol.SERVICE_KEY, testKit.spawn(placement.behavior()));
         ActorRef<BlobProtocol.Command> blobStore = testKit.spawn(TestCollaborators.blobStore());
         register(BlobProtocol.SERVICE_KEY, blobStore);
         register(BlobProtocol.SOURCE_KEY, blobStore);
