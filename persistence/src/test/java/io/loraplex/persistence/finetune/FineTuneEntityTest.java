@@ -574,6 +574,69 @@ class FineTuneEntityTest {
         assertTrue(failed.errorMessage().contains("catalog down"), failed.errorMessage());
     }
 
+    // ---- the node comes from placement: the job's base, ready and not draining (issue 16)
+
+    static JobRequest requestFor(String model) {
+        return new JobRequest("file-train", null, model, "cafe", 2, 1, 2.0, 4, 8.0, null, 7L);
+    }
+
+    @Test
+    void aJobForBaseBTrainsOnANodeOfBaseB() {
+        nodeRef2 = node(node2, "b");
+        placement.describe(nodeRef2, "base-b", "identity-b", false);
+        JobView created = createJob(requestFor("base-b"));
+        TrainAdapter t = node2.expectMessageClass(TrainAdapter.class);
+        assertEquals(created.id(), t.jobId());
+        node1.expectNoMessage(Duration.ofMillis(200));
+        assertEquals("base-b", placement.asked.stream().reduce((earlier, later) -> later).orElseThrow().baseModel());
+        // the job records the node as placement named it
+        assertTrue(events(created.id()).stream().anyMatch(e -> e.message().equals("Sent to GPU node "
+                + FakePlacement.idOf(nodeRef2) + " (attempt 1)")), events(created.id()).toString());
+    }
+
+    @Test
+    void aDrainingNodeNeverTrains() {
+        placement.describe(nodeRef1, FakePlacement.DEFAULT_BASE, "identity", true);
+        JobView created = createJob(request("cafe", null));
+        node1.expectNoMessage(Duration.ofMillis(400));
+        assertEquals(JobStatus.QUEUED, job(created.id()).status());
+        nodeRef2 = node(node2, "b");
+        assertEquals(created.id(), node2.expectMessageClass(TrainAdapter.class).jobId());
+        node1.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void aJobForABaseModelNoNodeServesFailsNamingIt() {
+        JobView created = createJob(requestFor("llama-70b"));
+        awaitStatus(created.id(), JobStatus.FAILED);
+        JobView failed = job(created.id());
+        assertEquals("unknown_base_model", failed.errorCode().apiName());
+        assertEquals("model", failed.errorParam());
+        assertTrue(failed.errorMessage().startsWith("No GPU node can train on the base model 'llama-70b'"), failed.errorMessage());
+        assertTrue(failed.errorMessage().endsWith("create the job again naming a base model the fleet serves"),
+                failed.errorMessage());
+        node1.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void aRetryAvoidsTheNodeThatLostThePreviousAttemptWhenAnotherIsReady() {
+        nodeRef2 = node(node2, "b");
+        JobView created = createJob(request("cafe", null));
+        // placement's first choice is node a; its attempt fails on the node, which stays up
+        TrainAdapter first = node1.expectMessageClass(TrainAdapter.class);
+        first.replyTo().tell(new GpuNodeProtocol.TrainingFailed(first.jobId(), 1, TrainingFailureCode.OUT_OF_MEMORY,
+                "out of memory at step 3"));
+        TrainAdapter second = node2.expectMessageClass(TrainAdapter.class);
+        assertEquals(2, second.attempt());
+        node1.expectNoMessage(Duration.ofMillis(100));
+        PlacementProtocol.ChooseNode retry = placement.asked.stream()
+                .filter(c -> !c.avoid().isEmpty() && c.avoid().contains(FakePlacement.idOf(nodeRef1)))
+                .findFirst().orElseThrow(() -> new AssertionError("no ChooseNode avoided node a: " + placement.asked));
+        assertEquals(PlacementProtocol.Work.TRAINING, retry.work());
+        assertEquals(FakePlacement.DEFAULT_BASE, retry.baseModel());
+        assertTrue(events(created.id()).stream().anyMatch(e -> e.message().contains("out of memory at step 3")));
+    }
+
     void restart() {
         kit.stop(entity);
         entity = kit.spawn(FineTuneEntity.create(tenant, settings, Clock.systemUTC()));
