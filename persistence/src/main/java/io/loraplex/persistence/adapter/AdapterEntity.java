@@ -93,8 +93,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * <p>Every change that other roles must see waits for them before it is journaled:
  * <ul>
  *   <li>a new version reserves its bytes at the {@code Tenant} entity first (refused: its blob is
- *       deleted and nothing is journaled), is journaled UPLOADED, then validated on a GPU node
- *       (READY, or REJECTED with the node's reason, its blob deleted and its bytes released);</li>
+ *       deleted and nothing is journaled), is journaled UPLOADED with the base model it is for, then
+ *       validated on the GPU node the router's placement chooses for that base (READY, or REJECTED
+ *       with the node's reason, or because no node serves its base: its blob deleted and its bytes
+ *       released);</li>
  *   <li>a delete is journaled with the versions it must clean up; the clean-up (this name letting go
  *       of each reservation at the tenant, then, where no other name of the tenant holds the same
  *       content, the blob and the engines' copies) is confirmed hash by hash ({@code CleanupCompleted})
@@ -229,8 +231,8 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     @Override
     public CommandHandlerWithReply<Message, AdapterEvent, AdapterState> commandHandler() {
         return (state, message) -> switch (message) {
-            case Received(Get c) -> onGet(state, c);
-            case Received r when busy -> stash(state, r.command());
+            // one operation at a time; a Get answers at once
+            case Received(Command c) when busy && !(c instanceof Get) -> stash(state, c);
             case Received(Command c) -> state.exists() ? existing(state, c) : missing(state, c);
             case Step s when busy && s.op() == op -> s.next().apply(state);
             // an answer that came after its operation timed out

@@ -91,9 +91,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 /**
  * The sharded, event-sourced {@code FineTune} entity, one per tenant, on router nodes: the metadata
  * of the tenant's training files and its fine-tuning jobs. A job is created queued (its files were
- * validated at upload), sent to a GPU node found through the receptionist, watched (node death,
- * no progress within {@code progress-timeout}), re-sent up to {@code max-attempts} times, and
- * after recovery picked up again: a job ends succeeded, failed or cancelled, never stuck.
+ * validated at upload), sent to the GPU node the router's placement chooses (one serving the job's
+ * {@code model}, ready, not draining), watched (node death, no progress within
+ * {@code progress-timeout}), re-sent up to {@code max-attempts} times, and after recovery picked up
+ * again: a job ends succeeded, failed or cancelled, never stuck.
  *
  * <p>A trained adapter is registered as a new version of the job's {@code suffix} through the
  * {@code Adapter} entity ({@code source "training"}) and promoted, unless the request said not to
@@ -240,7 +241,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
             case ForJob m -> {
                 Job job = state.job(m.jobId());
                 // a job cancelled, failed or done meanwhile: what was under way for it ends here
-                yield job == null || !job.active() ? Effect().noReply() : forActiveJob(state, job, m);
+                yield job == null || !job.active() ? Effect().noReply() : forActiveJob(job, m);
             }
             case FromNode m -> onUpdate(state, m.update());
             case NodeLost m -> onNodeLost(state, m.node());
@@ -270,7 +271,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
     }
 
     /** A step of {@code job}'s run, which is still active. */
-    private ReplyEffect<FineTuneEvent, FineTuneState> forActiveJob(FineTuneState state, Job job, ForJob message) {
+    private ReplyEffect<FineTuneEvent, FineTuneState> forActiveJob(Job job, ForJob message) {
         return switch (message) {
             case Resume _ -> onResume(job);
             case Dispatch _ -> onDispatch(job);
