@@ -100,6 +100,69 @@ public final class FineTuneProtocol {
     }
 
     /**
+     * Why a job, or one attempt of it, failed: the {@code error.code} a client reads. A GPU node
+     * reports {@link #INVALID_TRAINING_FILE}, {@link #CANCELLED}, {@link #OUT_OF_MEMORY} and
+     * {@link #INTERNAL}; the entity adds the others. Journals keep {@link #apiName()}.
+     */
+    public enum TrainingFailureCode {
+        /** The training data cannot be trained on (a line without an assistant message...): a retry cannot help. */
+        INVALID_TRAINING_FILE(true),
+        /** The hyperparameters do not fit the node's base (kept: a permanent code nodes may report). */
+        INVALID_HYPERPARAMETERS(true),
+        /** A file of the job cannot be read (kept: a permanent code nodes may report). */
+        INVALID_FILE(true),
+        /** The node stopped the attempt because it was asked to. */
+        CANCELLED(false),
+        /** The node ran out of memory training it. */
+        OUT_OF_MEMORY(false),
+        /** Anything else that went wrong on the node. */
+        INTERNAL(false),
+        /** No node serving the job's base model was ready within the queue timeout. */
+        NO_GPU_NODE(false),
+        /** The fleet serves no base model by the job's {@code model}: a retry cannot help. */
+        UNKNOWN_BASE_MODEL(true),
+        /** The node running the last attempt stopped or left the cluster. */
+        NODE_LOST(false),
+        /** The node running the last attempt reported no progress within the progress timeout. */
+        TIMEOUT(false),
+        /** The service running the job restarted while the last attempt ran. */
+        INTERRUPTED(false),
+        /** The adapter lifecycle refused the trained adapter (its validation failed). */
+        ADAPTER_REJECTED(true),
+        /** The adapter lifecycle did not answer the registration of the trained adapter. */
+        ADAPTER_REGISTRATION_FAILED(false);
+
+        private final boolean permanent;
+
+        TrainingFailureCode(boolean permanent) {
+            this.permanent = permanent;
+        }
+
+        /** The code as the API shows it and journals keep it: {@code invalid_training_file}. */
+        public String apiName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** A node failure a retry cannot fix: the job fails at once instead of being queued again. */
+        public boolean permanent() {
+            return permanent;
+        }
+
+        /**
+         * The code a journal holds as {@link #apiName()}. Every code ever journaled is listed here;
+         * should an unknown one turn up, it reads as {@link #INTERNAL} rather than failing the replay.
+         */
+        public static TrainingFailureCode ofApiName(String apiName) {
+            for (TrainingFailureCode code : values()) {
+                if (code.apiName().equals(apiName)) {
+                    return code;
+                }
+            }
+            return INTERNAL;
+        }
+    }
+
+    /**
      * A job as requested; null means "auto" (the entity's defaults).
      *
      * @param model  the base model
@@ -138,7 +201,7 @@ public final class FineTuneProtocol {
     public record JobView(String id, String model, long createdAtSeconds, Long finishedAtSeconds, String fineTunedModel,
             JobStatus status, String trainingFile, String validationFile, String suffix, int nEpochs, int batchSize,
             double learningRateMultiplier, int rank, double alpha, boolean promote, long seed, Long trainedTokens,
-            String errorCode, String errorMessage, String errorParam, Integer adapterVersion, Boolean promoted,
+            TrainingFailureCode errorCode, String errorMessage, String errorParam, Integer adapterVersion, Boolean promoted,
             String evaluationNote, Double baseValidationLoss, Double trainedValidationLoss) implements RemoteMessage {
     }
 

@@ -6,6 +6,7 @@ import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.RemoteMessage;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.files.FileStoreProtocol.FileRef;
+import io.loraplex.cluster.finetune.FineTuneProtocol.TrainingFailureCode;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -382,7 +383,7 @@ public final class GpuNodeProtocol {
         }
     }
 
-    /** Stops a training job (any attempt); the node answers {@link TrainingFailed} with code {@code cancelled}. */
+    /** Stops a training job (any attempt); the node answers {@link TrainingFailed} with code {@code CANCELLED}. */
     public record CancelTraining(String jobId) implements Command {
     }
 
@@ -414,9 +415,12 @@ public final class GpuNodeProtocol {
     }
 
     /**
-     * Training failed. {@code code}: {@code invalid_training_file}, {@code cancelled},
-     * {@code out_of_memory}, {@code internal}...
+     * Training failed: {@code code} one of the node's codes ({@code INVALID_TRAINING_FILE},
+     * {@code CANCELLED}, {@code OUT_OF_MEMORY}, {@code INTERNAL}), {@code message} saying what happened.
      */
-    public record TrainingFailed(String jobId, int attempt, String code, String message) implements TrainingUpdate {
+    public record TrainingFailed(String jobId, int attempt, TrainingFailureCode code, String message) implements TrainingUpdate {
+        public TrainingFailed {
+            Objects.requireNonNull(code, "code");
+        }
     }
 }

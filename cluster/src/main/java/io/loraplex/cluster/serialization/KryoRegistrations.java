@@ -205,6 +205,8 @@ public final class KryoRegistrations {
         // issue 16: types, not strings, across modules (810-829)
         ids.put(GpuNodeProtocol.AdapterTier.class.getName(), 810);
         ids.put(GpuNodeProtocol.FinishReason.class.getName(), 811);
+        // issue 16: typed training-failure codes (830-839)
+        ids.put(FineTuneProtocol.TrainingFailureCode.class.getName(), 830);
         IDS = Collections.unmodifiableMap(ids);
     }
 

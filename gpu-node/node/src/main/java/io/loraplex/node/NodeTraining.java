@@ -6,6 +6,7 @@ import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.files.FileStoreProtocol;
 import io.loraplex.cluster.files.FileStoreProtocol.FileRef;
+import io.loraplex.cluster.finetune.FineTuneProtocol.TrainingFailureCode;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.FileProblem;
 import io.loraplex.cluster.node.GpuNodeProtocol.TrainAdapter;
@@ -157,15 +158,15 @@ final class NodeTraining implements AutoCloseable {
             to.tell(new GpuNodeProtocol.TrainingFinished(t.jobId(), t.attempt(), stored.hash(), stored.bytes(),
                     trained.stats().tokens(), trained.stats().baseValLoss(), trained.stats().finalValLoss()));
         } catch (CancellationException e) {
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), "cancelled", "the job was cancelled"));
+            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.CANCELLED, "the job was cancelled"));
         } catch (InvalidFile e) {
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), "invalid_training_file", e.getMessage()));
+            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INVALID_TRAINING_FILE, e.getMessage()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), "internal", "the node stopped while training"));
+            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INTERNAL, "the node stopped while training"));
         } catch (Exception e) {
             system.log().warn("training job {} failed", t.jobId(), e);
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), "internal", message(e)));
+            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INTERNAL, message(e)));
         } finally {
             running.remove(t.jobId());
             cancelled.remove(t.jobId());

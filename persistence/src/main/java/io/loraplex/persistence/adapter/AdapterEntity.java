@@ -23,6 +23,13 @@ import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.DropAdapter;
 import io.loraplex.cluster.node.GpuNodeProtocol.ValidateAdapter;
 import io.loraplex.cluster.node.GpuNodeProtocol.Validation;
+import io.loraplex.cluster.placement.PlacementProtocol;
+import io.loraplex.cluster.placement.PlacementProtocol.ChooseNode;
+import io.loraplex.cluster.placement.PlacementProtocol.Chosen;
+import io.loraplex.cluster.placement.PlacementProtocol.NoNode;
+import io.loraplex.cluster.placement.PlacementProtocol.NoNodeReason;
+import io.loraplex.cluster.placement.PlacementProtocol.NodeChoice;
+import io.loraplex.cluster.placement.PlacementProtocol.Work;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
 import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
@@ -30,6 +37,7 @@ import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.persistence.Placements;
 import io.loraplex.persistence.adapter.AdapterEvent.AdapterDeleted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStarted;
 import io.loraplex.persistence.adapter.AdapterEvent.CanaryStopped;
@@ -51,7 +59,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
@@ -86,8 +93,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * <p>Every change that other roles must see waits for them before it is journaled:
  * <ul>
  *   <li>a new version reserves its bytes at the {@code Tenant} entity first (refused: its blob is
- *       deleted and nothing is journaled), is journaled UPLOADED, then validated on a GPU node
- *       (READY, or REJECTED with the node's reason, its blob deleted and its bytes released);</li>
+ *       deleted and nothing is journaled), is journaled UPLOADED with the base model it is for, then
+ *       validated on the GPU node the router's placement chooses for that base (READY, or REJECTED
+ *       with the node's reason, or because no node serves its base: its blob deleted and its bytes
+ *       released);</li>
  *   <li>a delete is journaled with the versions it must clean up; the clean-up (this name letting go
  *       of each reservation at the tenant, then, where no other name of the tenant holds the same
  *       content, the blob and the engines' copies) is confirmed hash by hash ({@code CleanupCompleted})
@@ -100,14 +109,27 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * One such operation runs at a time; other commands wait in the stash (bounded by
  * {@code command-stash}), except {@code Get}, which answers at once.
  */
-public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies<Object, AdapterEvent, AdapterState> {
+public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies<AdapterEntity.Message, AdapterEvent, AdapterState> {
 
     /** What {@code RegisterVersion.source} may be. */
     static final Set<String> SOURCES = Set.of("upload", "training");
 
-    // ---- messages the entity sends itself: never leave this JVM
+    // ---- what the entity handles: its protocol's commands and the messages it sends itself
 
-    private sealed interface Internal extends NoSerializationVerificationNeeded permits Step, Ignored, CleanedUp, ResumeCleanup {
+    /**
+     * Every message the entity handles, switched over without a {@code default}: a new command of
+     * {@link AdapterProtocol} that no handler takes does not compile.
+     */
+    sealed interface Message permits Received, Internal {
+    }
+
+    /** A command of {@link AdapterProtocol}, wrapped as it arrives (see {@link #create}). */
+    record Received(Command command) implements Message, NoSerializationVerificationNeeded {
+    }
+
+    /** Messages the entity sends itself: never leave this JVM. */
+    private sealed interface Internal extends Message, NoSerializationVerificationNeeded
+            permits Step, Ignored, CleanedUp, ResumeCleanup {
     }
 
     /** The clean-up of one deleted version's {@code hash} ended ({@code failure} null: done). */
@@ -130,7 +152,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     // ---- the entity
 
-    private final ActorContext<Object> context;
+    private final ActorContext<Message> context;
     private final ActorSystem<?> system;
     private final TenantId tenant;
     private final String name;
@@ -147,7 +169,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     private boolean busy;
     private int stashed;
 
-    private AdapterEntity(ActorContext<Object> context, TenantId tenant, String name, AdapterSettings settings, Clock clock) {
+    private AdapterEntity(ActorContext<Message> context, TenantId tenant, String name, AdapterSettings settings, Clock clock) {
         super(persistenceId(tenant, name), settings.journalFailureBackoff());
         this.context = context;
         this.system = context.getSystem();
@@ -179,8 +201,11 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         }
         TenantId tenant = new TenantId(entityId.substring(0, bar));
         String name = AdapterProtocol.requireName(entityId.substring(bar + 1));
-        Behavior<Object> entity = Behaviors.setup(context -> new AdapterEntity(context, tenant, name, settings, clock));
-        return Behaviors.supervise(entity).onFailure(RuntimeException.class, SupervisorStrategy.restart()).narrow();
+        Behavior<Message> entity = Behaviors.setup(context -> new AdapterEntity(context, tenant, name, settings, clock));
+        // commands arrive wrapped, so one sealed type holds them and the entity's own messages
+        // (which, being no Command, pass the transformation untouched)
+        Behavior<Command> received = Behaviors.transformMessages(Command.class, entity, pf -> pf.match(Command.class, Received::new));
+        return Behaviors.supervise(received).onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
     @Override
@@ -204,9 +229,11 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     }
 
     @Override
-    public CommandHandlerWithReply<Object, AdapterEvent, AdapterState> commandHandler() {
-        return (state, command) -> switch (command) {
-            case Get c -> onGet(state, c);
+    public CommandHandlerWithReply<Message, AdapterEvent, AdapterState> commandHandler() {
+        return (state, message) -> switch (message) {
+            // one operation at a time; a Get answers at once
+            case Received(Command c) when busy && !(c instanceof Get) -> stash(state, c);
+            case Received(Command c) -> state.exists() ? existing(state, c) : missing(state, c);
             case Step s when busy && s.op() == op -> s.next().apply(state);
             // an answer that came after its operation timed out
             case Step _ -> Effect().noReply();
@@ -216,16 +243,37 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
                 resumeCleanup(state);
                 yield Effect().noReply();
             }
-            case Command c when busy -> stash(state, c);
+        };
+    }
+
+    /** No adapter by this name: never registered, or deleted. A new version starts one; the rest is not found. */
+    private ReplyEffect<AdapterEvent, AdapterState> missing(AdapterState state, Command command) {
+        return switch (command) {
             case RegisterVersion c -> onRegister(state, c);
+            case Get c -> onGet(state, c);
+            case MarkFailed c -> onMarkFailed(state, c);
+            case StartCanary c -> badShare(c).isPresent() ? refuse(c.replyTo(), Error.INVALID, badShare(c).get(), state)
+                    : refuseMissing(c.replyTo(), state);
+            case Promote c -> refuseMissing(c.replyTo(), state);
+            case StopCanary c -> refuseMissing(c.replyTo(), state);
+            case Rollback c -> refuseMissing(c.replyTo(), state);
+            case Retire c -> refuseMissing(c.replyTo(), state);
+            case Delete c -> refuseMissing(c.replyTo(), state);
+        };
+    }
+
+    /** The adapter has versions: every command applies. */
+    private ReplyEffect<AdapterEvent, AdapterState> existing(AdapterState state, Command command) {
+        return switch (command) {
+            case RegisterVersion c -> onRegister(state, c);
+            case Get c -> onGet(state, c);
+            case MarkFailed c -> onMarkFailed(state, c);
             case Promote c -> onPromote(state, c);
             case StartCanary c -> onStartCanary(state, c);
             case StopCanary c -> onStopCanary(state, c);
             case Rollback c -> onRollback(state, c);
             case Retire c -> onRetire(state, c);
             case Delete c -> onDelete(state, c);
-            case MarkFailed c -> onMarkFailed(state, c);
-            default -> Effect().unhandled().thenNoReply();
         };
     }
 
@@ -290,7 +338,7 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     private ReplyEffect<AdapterEvent, AdapterState> onReserved(AdapterState state, RegisterVersion register) {
         boolean first = !state.exists();
         VersionUploaded uploaded = new VersionUploaded(state.lastVersion() + 1, register.hash(), register.bytes(),
-                register.source(), clock.millis());
+                register.source(), clock.millis(), register.baseModel());
         return Effect().persist(uploaded).thenRun(s -> {
             if (first) {
                 tenantEntity.tell(new TrackAdapterName(name, true, ignoreTenantAck));
@@ -307,25 +355,62 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         });
     }
 
-    /** Has one GPU node validate {@code version}; answers {@code replyTo} (null: nobody) once it is READY or REJECTED. */
+    /**
+     * Asks placement (the one node-choice policy) for a ready node serving the version's base
+     * model, and has that node validate {@code version}; answers {@code replyTo} (null: nobody)
+     * once it is READY or REJECTED, or why it stays UPLOADED.
+     */
     private void validate(Version version, ActorRef<Reply> replyTo) {
         AdapterRef ref = new AdapterRef(tenant, name, version.number(), version.hash());
-        lookUp(GpuNodeProtocol.SERVICE_KEY, nodes -> {
-            if (nodes.isEmpty()) {
-                return s -> finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
-                        + version.number() + "; it stays UPLOADED until it is registered again or read", s));
+        String stays = "; it stays UPLOADED until it is registered again or read";
+        lookUp(PlacementProtocol.SERVICE_KEY, placements -> {
+            Optional<ActorRef<PlacementProtocol.Command>> placement = Placements.nearest(placements, context.getSelf());
+            if (placement.isEmpty()) {
+                return s -> finish(refuse(replyTo, Error.UNAVAILABLE, "no router's placement is up to choose a GPU node to "
+                        + "validate version " + version.number() + stays, s));
             }
-            List<ActorRef<GpuNodeProtocol.Command>> candidates = new ArrayList<>(nodes);
-            ActorRef<GpuNodeProtocol.Command> node = candidates.get(ThreadLocalRandom.current().nextInt(candidates.size()));
             return s -> {
-                ask(Validation.class, node, settings.validationTimeout(), r -> new ValidateAdapter(ref, r),
-                        (now, validation) -> onValidation(now, version.number(), validation, replyTo),
-                        now -> finish(refuse(replyTo, Error.UNAVAILABLE, "GPU node " + node.path() + " did not validate version "
-                                + version.number() + " within " + settings.validationTimeout()
-                                + "; it stays UPLOADED until it is registered again or read", now)));
+                ask(NodeChoice.class, placement.get(), settings.receptionistTimeout(),
+                        r -> new ChooseNode(Work.VALIDATION, version.baseModel(), ref, Set.of(), r),
+                        (now, choice) -> switch (choice) {
+                            case Chosen chosen -> validateOn(chosen, ref, replyTo);
+                            case NoNode(NoNodeReason reason, String why) when reason == NoNodeReason.NO_READY_NODE ->
+                                    finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
+                                            + version.number() + " (" + why + ")" + stays, now));
+                            case NoNode(NoNodeReason reason, String why) -> reject(now, version.number(),
+                                    noBaseModel(version, reason, why), Error.INVALID, replyTo);
+                        },
+                        now -> finish(refuse(replyTo, Error.UNAVAILABLE, "the router's placement did not choose a GPU node to "
+                                + "validate version " + version.number() + " within " + settings.receptionistTimeout() + stays,
+                                now)));
                 return Effect().noReply();
             };
         });
+    }
+
+    /** Has the node placement chose validate the version. */
+    private ReplyEffect<AdapterEvent, AdapterState> validateOn(Chosen chosen, AdapterRef ref, ActorRef<Reply> replyTo) {
+        ask(Validation.class, chosen.ref(), settings.validationTimeout(), r -> new ValidateAdapter(ref, r),
+                (now, validation) -> onValidation(now, ref.version(), validation, replyTo),
+                now -> finish(refuse(replyTo, Error.UNAVAILABLE, "GPU node " + chosen.node() + " did not validate version "
+                        + ref.version() + " within " + settings.validationTimeout()
+                        + "; it stays UPLOADED until it is registered again or read", now)));
+        return Effect().noReply();
+    }
+
+    /**
+     * Why a version cannot be validated at all: the base model it is for is one no node serves,
+     * or it names none in a fleet of several. Registering the same bytes again cannot help (the
+     * version keeps its base), so it is rejected and must be registered naming the right base.
+     */
+    private String noBaseModel(Version version, NoNodeReason reason, String why) {
+        String which = "version " + version.number() + " of adapter " + tenant + "/" + name;
+        return switch (reason) {
+            case BASE_MODEL_REQUIRED -> which + " names no base model and the fleet serves several (" + why
+                    + "); register it again naming the base model it was trained for";
+            case UNKNOWN_BASE_MODEL, NO_READY_NODE -> which + " is for the base model '" + version.baseModel()
+                    + "', which no GPU node serves (" + why + "); register it again naming a base model the fleet serves";
+        };
     }
 
     private ReplyEffect<AdapterEvent, AdapterState> onValidation(AdapterState state, int version, Validation validation,
@@ -336,6 +421,12 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         }
         String reason = validation.reason() == null || validation.reason().isBlank()
                 ? "the GPU node refused it without a reason" : validation.reason();
+        return reject(state, version, reason, Error.REJECTED, replyTo);
+    }
+
+    /** Journals {@code version} REJECTED with {@code reason}, gives its bytes back, and answers {@code error}. */
+    private ReplyEffect<AdapterEvent, AdapterState> reject(AdapterState state, int version, String reason, Error error,
+            ActorRef<Reply> replyTo) {
         ContentHash hash = state.version(version).orElseThrow().hash();
         // this name lets go of the hash; the blob (wherever copies are) goes only when no other name holds it
         return finish(replyAfter(Effect().persist(new VersionRejected(version, reason, clock.millis()))
@@ -345,16 +436,13 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
                                         + "its blob: {}", tenant, name, hash, failure.toString());
                             }
                         })),
-                replyTo, after -> Reply.refused(Error.REJECTED, reason, view(after))));
+                replyTo, after -> Reply.refused(error, reason, view(after))));
     }
 
     // ---- the catalog: promote, canary, rollback, retire
 
     private ReplyEffect<AdapterEvent, AdapterState> onPromote(AdapterState state, Promote promote) {
         ActorRef<Reply> replyTo = promote.replyTo();
-        if (!state.exists()) {
-            return refuseMissing(replyTo, state);
-        }
         Version version;
         if (promote.version() == null) {
             Optional<Version> ready = state.newestReady();
@@ -379,12 +467,9 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     private ReplyEffect<AdapterEvent, AdapterState> onStartCanary(AdapterState state, StartCanary start) {
         ActorRef<Reply> replyTo = start.replyTo();
-        if (!(start.share() > 0 && start.share() < 1)) {
-            return refuse(replyTo, Error.INVALID, "a canary's share is between 0 and 1 (both excluded), got " + start.share(),
-                    state);
-        }
-        if (!state.exists()) {
-            return refuseMissing(replyTo, state);
+        Optional<String> badShare = badShare(start);
+        if (badShare.isPresent()) {
+            return refuse(replyTo, Error.INVALID, badShare.get(), state);
         }
         Optional<Version> found = find(state, start.version());
         if (found.isEmpty()) {
@@ -408,10 +493,13 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         };
     }
 
+    /** Why {@code start}'s share is no canary's share, if it is not. */
+    private static Optional<String> badShare(StartCanary start) {
+        return start.share() > 0 && start.share() < 1 ? Optional.empty()
+                : Optional.of("a canary's share is between 0 and 1 (both excluded), got " + start.share());
+    }
+
     private ReplyEffect<AdapterEvent, AdapterState> onStopCanary(AdapterState state, StopCanary stop) {
-        if (!state.exists()) {
-            return refuseMissing(stop.replyTo(), state);
-        }
         if (state.canary() == null) {
             return refuse(stop.replyTo(), Error.CONFLICT, "adapter " + tenant + "/" + name + " has no canary to stop", state);
         }
@@ -419,9 +507,6 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     }
 
     private ReplyEffect<AdapterEvent, AdapterState> onRollback(AdapterState state, Rollback rollback) {
-        if (!state.exists()) {
-            return refuseMissing(rollback.replyTo(), state);
-        }
         if (state.promoted() == null) {
             return refuse(rollback.replyTo(), Error.CONFLICT, "adapter " + tenant + "/" + name
                     + " has no promoted version to roll back", state);
@@ -436,9 +521,6 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
 
     private ReplyEffect<AdapterEvent, AdapterState> onRetire(AdapterState state, Retire retire) {
         ActorRef<Reply> replyTo = retire.replyTo();
-        if (!state.exists()) {
-            return refuseMissing(replyTo, state);
-        }
         Optional<Version> found = find(state, retire.version());
         if (found.isEmpty()) {
             return refuseVersion(replyTo, retire.version(), state);
@@ -485,9 +567,6 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     // ---- delete: catalog first, then the tombstone, then blobs, engines and the quota
 
     private ReplyEffect<AdapterEvent, AdapterState> onDelete(AdapterState state, Delete delete) {
-        if (!state.exists()) {
-            return refuseMissing(delete.replyTo(), state);
-        }
         // the delete is journaled with what it must clean up, so a crash before the clean-up ends resumes it
         AdapterDeleted deleted = new AdapterDeleted(state.versions().stream().map(Version::hash).toList(), clock.millis(),
                 state.liveHashes());

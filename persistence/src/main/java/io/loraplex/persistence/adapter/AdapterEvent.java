@@ -14,8 +14,18 @@ public sealed interface AdapterEvent extends CborSerializable
         AdapterEvent.VersionPromoted, AdapterEvent.CanaryStarted, AdapterEvent.CanaryStopped, AdapterEvent.RolledBack,
         AdapterEvent.VersionRetired, AdapterEvent.AdapterDeleted, AdapterEvent.VersionFailed, AdapterEvent.CleanupCompleted {
 
-    /** A new version whose blob is stored and whose bytes are reserved against the tenant's quota. */
-    record VersionUploaded(int version, ContentHash hash, long bytes, String source, long atEpochMillis) implements AdapterEvent {
+    /**
+     * A new version whose blob is stored and whose bytes are reserved against the tenant's quota;
+     * {@code baseModel} is the base model it is for, validated on a node serving it (null: the
+     * fleet's only base, and in every event journaled before versions named their base).
+     */
+    record VersionUploaded(int version, ContentHash hash, long bytes, String source, long atEpochMillis, String baseModel)
+            implements AdapterEvent {
+
+        /** A version for the fleet's only base model. */
+        public VersionUploaded(int version, ContentHash hash, long bytes, String source, long atEpochMillis) {
+            this(version, hash, bytes, source, atEpochMillis, null);
+        }
     }
 
     /** A GPU node loaded the version against its base: it is READY. */

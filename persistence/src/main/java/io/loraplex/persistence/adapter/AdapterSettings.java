@@ -12,7 +12,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
  *
  * @param tenantTimeout        how long the tenant may take to acknowledge a catalog change or a storage reservation
  * @param validationTimeout    how long a GPU node may take to validate a version
- * @param receptionistTimeout  how long a look-up of GPU nodes or blob stores may take
+ * @param receptionistTimeout  how long a look-up of placement or blob stores may take, and placement's choice of a node
  * @param commandStash         commands that may wait behind an operation in flight; beyond, refused as UNAVAILABLE
  * @param snapshotEvery        a snapshot every this many events
  * @param keepSnapshots        snapshots kept

@@ -45,9 +45,13 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
         tombstones = List.copyOf(tombstones);
     }
 
-    /** One immutable version and what happened to it. */
+    /**
+     * One immutable version and what happened to it; {@code baseModel} is the base model it is for
+     * (null: the fleet's only base), what every validation of it asks placement for.
+     */
     public record Version(int number, ContentHash hash, long bytes, VersionState state, String reason, String baseIdentity,
-            int maxRank, String source, long createdEpochMillis, List<Change> history) implements CborSerializable {
+            int maxRank, String source, long createdEpochMillis, List<Change> history, String baseModel)
+            implements CborSerializable {
         public Version {
             history = List.copyOf(history);
         }
@@ -55,7 +59,7 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
         Version moveTo(VersionState next, long atEpochMillis, String note) {
             List<Change> more = new ArrayList<>(history);
             more.add(new Change(atEpochMillis, next, note));
-            return new Version(number, hash, bytes, next, reason, baseIdentity, maxRank, source, createdEpochMillis, more);
+            return new Version(number, hash, bytes, next, reason, baseIdentity, maxRank, source, createdEpochMillis, more, baseModel);
         }
 
         /** Not rejected: its blob is kept and its bytes reserved. */
@@ -185,7 +189,8 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
             case VersionUploaded e -> {
                 List<Version> more = new ArrayList<>(versions);
                 more.add(new Version(e.version(), e.hash(), e.bytes(), VersionState.UPLOADED, null, null, 0, e.source(),
-                        e.atEpochMillis(), List.of(new Change(e.atEpochMillis(), VersionState.UPLOADED, "from " + e.source()))));
+                        e.atEpochMillis(), List.of(new Change(e.atEpochMillis(), VersionState.UPLOADED, "from " + e.source())),
+                        e.baseModel()));
                 yield new AdapterState(more, Math.max(lastVersion, e.version()), promoted, canary, canaryShare,
                         previouslyPromoted, tombstones);
             }
@@ -193,13 +198,13 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
                 Version ready = v.moveTo(VersionState.READY, e.atEpochMillis(),
                         "validated against base " + e.baseIdentity() + ", max rank " + e.maxRank());
                 return new Version(ready.number(), ready.hash(), ready.bytes(), ready.state(), null, e.baseIdentity(),
-                        e.maxRank(), ready.source(), ready.createdEpochMillis(), ready.history());
+                        e.maxRank(), ready.source(), ready.createdEpochMillis(), ready.history(), ready.baseModel());
             });
             case VersionRejected e -> withVersion(e.version(), v -> {
                 Version rejected = v.moveTo(VersionState.REJECTED, e.atEpochMillis(), e.reason());
                 return new Version(rejected.number(), rejected.hash(), rejected.bytes(), rejected.state(), e.reason(),
                         rejected.baseIdentity(), rejected.maxRank(), rejected.source(), rejected.createdEpochMillis(),
-                        rejected.history());
+                        rejected.history(), rejected.baseModel());
             });
             case VersionPromoted e -> {
                 AdapterState s = this;
@@ -245,7 +250,8 @@ public record AdapterState(List<Version> versions, int lastVersion, Integer prom
                 AdapterState s = withVersion(e.version(), v -> {
                     Version failed = v.moveTo(VersionState.FAILED, e.atEpochMillis(), e.reason());
                     return new Version(failed.number(), failed.hash(), failed.bytes(), failed.state(), e.reason(),
-                            failed.baseIdentity(), failed.maxRank(), failed.source(), failed.createdEpochMillis(), failed.history());
+                            failed.baseIdentity(), failed.maxRank(), failed.source(), failed.createdEpochMillis(), failed.history(),
+                            failed.baseModel());
                 });
                 // it serves no traffic from now on; rollbacks never return to it
                 boolean wasPromoted = promoted != null && promoted == e.version();

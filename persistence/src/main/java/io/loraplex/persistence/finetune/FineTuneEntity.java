@@ -1,6 +1,7 @@
 package io.loraplex.persistence.finetune;
 
 import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.blob.BlobProtocol;
@@ -11,6 +12,7 @@ import io.loraplex.cluster.finetune.FineTuneProtocol.CancelJob;
 import io.loraplex.cluster.finetune.FineTuneProtocol.CreateJob;
 import io.loraplex.cluster.finetune.FineTuneProtocol.DeleteFile;
 import io.loraplex.cluster.finetune.FineTuneProtocol.Error;
+import io.loraplex.cluster.finetune.FineTuneProtocol.TrainingFailureCode;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileInfo;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileList;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileReply;
@@ -31,6 +33,14 @@ import io.loraplex.cluster.node.GpuNodeProtocol.TrainingFinished;
 import io.loraplex.cluster.node.GpuNodeProtocol.TrainingProgress;
 import io.loraplex.cluster.node.GpuNodeProtocol.TrainingStarted;
 import io.loraplex.cluster.node.GpuNodeProtocol.TrainingUpdate;
+import io.loraplex.cluster.placement.PlacementProtocol;
+import io.loraplex.cluster.placement.PlacementProtocol.ChooseNode;
+import io.loraplex.cluster.placement.PlacementProtocol.Chosen;
+import io.loraplex.cluster.placement.PlacementProtocol.NoNode;
+import io.loraplex.cluster.placement.PlacementProtocol.NoNodeReason;
+import io.loraplex.cluster.placement.PlacementProtocol.NodeChoice;
+import io.loraplex.cluster.placement.PlacementProtocol.Work;
+import io.loraplex.persistence.Placements;
 import io.loraplex.persistence.finetune.FineTuneEvent.FileAdded;
 import io.loraplex.persistence.finetune.FineTuneEvent.FileDeleted;
 import io.loraplex.persistence.finetune.FineTuneEvent.JobAttemptFailed;
@@ -49,18 +59,21 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
@@ -78,9 +91,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 /**
  * The sharded, event-sourced {@code FineTune} entity, one per tenant, on router nodes: the metadata
  * of the tenant's training files and its fine-tuning jobs. A job is created queued (its files were
- * validated at upload), sent to a GPU node found through the receptionist, watched (node death,
- * no progress within {@code progress-timeout}), re-sent up to {@code max-attempts} times, and
- * after recovery picked up again: a job ends succeeded, failed or cancelled, never stuck.
+ * validated at upload), sent to the GPU node the router's placement chooses (one serving the job's
+ * {@code model}, ready, not draining), watched (node death, no progress within
+ * {@code progress-timeout}), re-sent up to {@code max-attempts} times, and after recovery picked up
+ * again: a job ends succeeded, failed or cancelled, never stuck.
  *
  * <p>A trained adapter is registered as a new version of the job's {@code suffix} through the
  * {@code Adapter} entity ({@code source "training"}) and promoted, unless the request said not to
@@ -88,34 +102,52 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * reason in the job. A cancelled job registers nothing; an adapter its node stored anyway is
  * deleted from the blob store.
  */
-public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplies<Object, FineTuneEvent, FineTuneState> {
+public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplies<FineTuneEntity.Message, FineTuneEvent, FineTuneState> {
 
     static final String NO_SUCH_FILE = "No such File object: %s";
     static final String NO_SUCH_JOB = "No such fine-tuning job: %s";
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final String ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    /** Codes of node failures that a retry cannot fix. */
-    private static final Set<String> PERMANENT = Set.of("invalid_training_file", "invalid_hyperparameters", "invalid_file");
+    /** How long finding the router's placement, and its choice of a node, may take. */
+    private static final Duration CHOOSE_TIMEOUT = Duration.ofSeconds(5);
 
-    // ---- messages the entity sends itself: never leave this JVM
+    // ---- what the entity handles: its protocol's commands and the messages it sends itself
 
-    private sealed interface Internal extends NoSerializationVerificationNeeded
-            permits Resume, NodesFound, Dispatch, ProgressTimeout, NodeLost, FromNode, Registered, Promoted, RetryRegistration,
-            BlobStoresFound {
+    /**
+     * Every message the entity handles, switched over without a {@code default}: a new command of
+     * {@link FineTuneProtocol} that no handler takes does not compile.
+     */
+    sealed interface Message permits Received, Internal {
+    }
+
+    /** A command of {@link FineTuneProtocol}, wrapped as it arrives (see {@link #create}). */
+    record Received(FineTuneProtocol.Command command) implements Message, NoSerializationVerificationNeeded {
+    }
+
+    /** Messages the entity sends itself: never leave this JVM. */
+    private sealed interface Internal extends Message, NoSerializationVerificationNeeded
+            permits ForJob, NodeLost, FromNode, BlobStoresFound {
+    }
+
+    /** A step of one job's run: it applies only while that job is active (queued, running or registering). */
+    private sealed interface ForJob extends Internal
+            permits Resume, Dispatch, NodeChosen, ProgressTimeout, Registered, Promoted, RetryRegistration {
+        String jobId();
     }
 
     /** After recovery: pick a job up again. */
-    private record Resume(String jobId) implements Internal {
+    private record Resume(String jobId) implements ForJob {
     }
 
-    /** Timer: look for a GPU node for a queued job. */
-    private record Dispatch(String jobId) implements Internal {
+    /** Timer: ask for a GPU node for a queued job again. */
+    private record Dispatch(String jobId) implements ForJob {
     }
 
-    private record NodesFound(String jobId, Set<ActorRef<GpuNodeProtocol.Command>> nodes) implements Internal {
+    /** Placement's answer for a queued job. */
+    private record NodeChosen(String jobId, NodeChoice choice) implements ForJob {
     }
 
-    private record ProgressTimeout(String jobId, int attempt) implements Internal {
+    private record ProgressTimeout(String jobId, int attempt) implements ForJob {
     }
 
     private record NodeLost(ActorRef<GpuNodeProtocol.Command> node) implements Internal {
@@ -124,24 +156,24 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
     private record FromNode(TrainingUpdate update) implements Internal {
     }
 
-    private record Registered(String jobId, AdapterProtocol.Reply reply, Throwable failure) implements Internal {
+    private record Registered(String jobId, AdapterProtocol.Reply reply, Throwable failure) implements ForJob {
     }
 
-    private record Promoted(String jobId, int version, AdapterProtocol.Reply reply, Throwable failure) implements Internal {
+    private record Promoted(String jobId, int version, AdapterProtocol.Reply reply, Throwable failure) implements ForJob {
     }
 
-    private record RetryRegistration(String jobId) implements Internal {
+    private record RetryRegistration(String jobId) implements ForJob {
     }
 
     private record BlobStoresFound(ContentHash hash, Set<ActorRef<BlobProtocol.Command>> stores) implements Internal {
     }
 
-    /** The node running an attempt. */
-    private record Running(int attempt, ActorRef<GpuNodeProtocol.Command> node) {
+    /** The node running an attempt: {@code id} as placement named it, {@code node} where it is. */
+    private record Running(int attempt, NodeId id, ActorRef<GpuNodeProtocol.Command> node) {
     }
 
-    private final ActorContext<Object> context;
-    private final TimerScheduler<Object> timers;
+    private final ActorContext<Message> context;
+    private final TimerScheduler<Message> timers;
     private final TenantId tenant;
     private final FineTuneSettings settings;
     private final Clock clock;
@@ -150,7 +182,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
     private final Set<ActorRef<GpuNodeProtocol.Command>> watched = new HashSet<>();
     private final Map<String, Integer> registrationFailures = new HashMap<>();
 
-    private FineTuneEntity(ActorContext<Object> context, TimerScheduler<Object> timers, TenantId tenant, FineTuneSettings settings,
+    private FineTuneEntity(ActorContext<Message> context, TimerScheduler<Message> timers, TenantId tenant, FineTuneSettings settings,
             Clock clock) {
         super(persistenceId(tenant), SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2));
         this.context = context;
@@ -167,9 +199,13 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
     }
 
     public static Behavior<FineTuneProtocol.Command> create(TenantId tenant, FineTuneSettings settings, Clock clock) {
-        Behavior<Object> entity = Behaviors.setup(context -> Behaviors.withTimers(
+        Behavior<Message> entity = Behaviors.setup(context -> Behaviors.withTimers(
                 timers -> new FineTuneEntity(context, timers, tenant, settings, clock)));
-        return Behaviors.supervise(entity).onFailure(RuntimeException.class, SupervisorStrategy.restart()).narrow();
+        // commands arrive wrapped, so one sealed type holds them and the entity's own messages
+        // (which, being no Command, pass the transformation untouched)
+        Behavior<FineTuneProtocol.Command> received = Behaviors.transformMessages(FineTuneProtocol.Command.class, entity,
+                pf -> pf.match(FineTuneProtocol.Command.class, Received::new));
+        return Behaviors.supervise(received).onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
     @Override
@@ -199,8 +235,26 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
     }
 
     @Override
-    public CommandHandlerWithReply<Object, FineTuneEvent, FineTuneState> commandHandler() {
-        return (state, command) -> switch (command) {
+    public CommandHandlerWithReply<Message, FineTuneEvent, FineTuneState> commandHandler() {
+        return (state, message) -> switch (message) {
+            case Received(FineTuneProtocol.Command c) -> onCommand(state, c);
+            case ForJob m -> {
+                Job job = state.job(m.jobId());
+                // a job cancelled, failed or done meanwhile: what was under way for it ends here
+                yield job == null || !job.active() ? Effect().noReply() : forActiveJob(job, m);
+            }
+            case FromNode m -> onUpdate(state, m.update());
+            case NodeLost m -> onNodeLost(state, m.node());
+            case BlobStoresFound m -> {
+                ActorRef<BlobProtocol.Deleted> ignore = context.getSystem().ignoreRef();
+                m.stores().forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, m.hash(), ignore)));
+                yield Effect().noReply();
+            }
+        };
+    }
+
+    private ReplyEffect<FineTuneEvent, FineTuneState> onCommand(FineTuneState state, FineTuneProtocol.Command command) {
+        return switch (command) {
             case AddFile c -> state.file(c.file().id()) != null ? Effect().reply(c.replyTo(), FileReply.ok(state.file(c.file().id())))
                     : Effect().persist(new FileAdded(c.file())).thenReply(c.replyTo(), s -> FileReply.ok(c.file()));
             case ListFiles c -> Effect().reply(c.replyTo(), new FileList(List.copyOf(state.files().values())));
@@ -213,27 +267,24 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
                     : JobReply.ok(state.job(c.jobId()).view()));
             case ListJobEvents c -> Effect().reply(c.replyTo(), listEvents(state, c));
             case CancelJob c -> onCancel(state, c);
-            case Resume m -> onResume(state, state.job(m.jobId()));
-            case Dispatch m -> onDispatch(state, state.job(m.jobId()));
-            case NodesFound m -> onNodesFound(state, state.job(m.jobId()), m.nodes());
-            case FromNode m -> onUpdate(state, m.update());
-            case ProgressTimeout m -> onProgressTimeout(state, m);
-            case NodeLost m -> onNodeLost(state, m.node());
-            case Registered m -> onRegistered(state, m);
-            case Promoted m -> onPromoted(state, m);
-            case RetryRegistration m -> {
-                Job job = state.job(m.jobId());
-                if (job != null && job.active() && job.result() != null) {
+        };
+    }
+
+    /** A step of {@code job}'s run, which is still active. */
+    private ReplyEffect<FineTuneEvent, FineTuneState> forActiveJob(Job job, ForJob message) {
+        return switch (message) {
+            case Resume _ -> onResume(job);
+            case Dispatch _ -> onDispatch(job);
+            case NodeChosen m -> onNodeChosen(job, m.choice());
+            case ProgressTimeout m -> onProgressTimeout(job, m);
+            case Registered m -> onRegistered(job, m);
+            case Promoted m -> onPromoted(job, m);
+            case RetryRegistration _ -> {
+                if (job.result() != null) {
                     register(job);
                 }
                 yield Effect().noReply();
             }
-            case BlobStoresFound m -> {
-                ActorRef<BlobProtocol.Deleted> ignore = context.getSystem().ignoreRef();
-                m.stores().forEach(store -> store.tell(new BlobProtocol.DeleteBlob(tenant, m.hash(), ignore)));
-                yield Effect().noReply();
-            }
-            default -> Effect().unhandled().thenNoReply();
         };
     }
 
@@ -270,7 +321,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
         String jobId = "ftjob-" + randomId();
         long now = clock.millis();
         return Effect().persist(List.of(new JobCreated(jobId, spec, now), new JobQueued(jobId, now)))
-                .thenRun(s -> dispatch(jobId))
+                .thenRun(s -> dispatch(s.job(jobId)))
                 .thenReply(c.replyTo(), s -> JobReply.ok(s.job(jobId).view()));
     }
 
@@ -401,8 +452,8 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
     // ---- running jobs on GPU nodes
 
     /** After recovery: a queued job is dispatched; an attempt in flight was lost with the restart; a trained job registers. */
-    private ReplyEffect<FineTuneEvent, FineTuneState> onResume(FineTuneState state, Job job) {
-        if (job == null || !job.active() || running.containsKey(job.id())) {
+    private ReplyEffect<FineTuneEvent, FineTuneState> onResume(Job job) {
+        if (running.containsKey(job.id())) {
             return Effect().noReply();
         }
         if (job.result() != null) {
@@ -411,56 +462,73 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
         }
         long now = clock.millis();
         if (job.status() == JobStatus.VALIDATING_FILES) {
-            return Effect().persist(new JobQueued(job.id(), now)).thenRun(s -> dispatch(job.id())).thenNoReply();
+            return Effect().persist(new JobQueued(job.id(), now)).thenRun(s -> dispatch(s.job(job.id()))).thenNoReply();
         }
         if (job.node() == null) {
-            dispatch(job.id());
+            dispatch(job);
             return Effect().noReply();
         }
-        return attemptFailed(job, "interrupted: the service running the job restarted", "interrupted");
+        return attemptFailed(job, "interrupted: the service running the job restarted", TrainingFailureCode.INTERRUPTED);
     }
 
-    /** Sends a queued job to a node, or tries again in {@code dispatch-retry}. */
-    private void dispatch(String jobId) {
-        ServiceKey<GpuNodeProtocol.Command> key = GpuNodeProtocol.SERVICE_KEY;
-        context.ask(Receptionist.Listing.class, context.getSystem().receptionist(), Duration.ofSeconds(5),
-                replyTo -> Receptionist.find(key, replyTo),
-                (listing, failure) -> new NodesFound(jobId, listing == null ? Set.of() : listing.getServiceInstances(key)));
+    /**
+     * Asks the router's placement (the one node-choice policy) for a ready node serving the job's
+     * base model, avoiding the node of its previous attempt while another is ready; the answer
+     * comes back as {@link NodeChosen}. No placement up, or none answering, counts as no node ready.
+     */
+    private void dispatch(Job job) {
+        Set<NodeId> avoid = job.lastNode() == null ? Set.of() : Set.of(new NodeId(job.lastNode()));
+        var scheduler = context.getSystem().scheduler();
+        CompletionStage<NodeChoice> choice = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(
+                        context.getSystem().receptionist(), r -> Receptionist.find(PlacementProtocol.SERVICE_KEY, r), CHOOSE_TIMEOUT,
+                        scheduler)
+                .thenCompose(listing -> Placements.nearest(listing.getServiceInstances(PlacementProtocol.SERVICE_KEY), context.getSelf())
+                        .map(placement -> AskPattern.<PlacementProtocol.Command, NodeChoice>ask(placement,
+                                r -> new ChooseNode(Work.TRAINING, job.spec().model(), null, avoid, r), CHOOSE_TIMEOUT, scheduler))
+                        .orElse(CompletableFuture.completedFuture(new NoNode(NoNodeReason.NO_READY_NODE,
+                                "no router's placement is up to choose one"))));
+        context.pipeToSelf(choice, (chosen, failure) -> new NodeChosen(job.id(), chosen != null ? chosen
+                : new NoNode(NoNodeReason.NO_READY_NODE, "the router's placement did not answer within " + CHOOSE_TIMEOUT)));
     }
 
-    private ReplyEffect<FineTuneEvent, FineTuneState> onDispatch(FineTuneState state, Job job) {
-        if (job != null && job.active() && job.node() == null && job.result() == null) {
-            dispatch(job.id());
+    private ReplyEffect<FineTuneEvent, FineTuneState> onDispatch(Job job) {
+        if (job.node() == null && job.result() == null) {
+            dispatch(job);
         }
         return Effect().noReply();
     }
 
-    private ReplyEffect<FineTuneEvent, FineTuneState> onNodesFound(FineTuneState state, Job job,
-            Set<ActorRef<GpuNodeProtocol.Command>> nodes) {
-        if (job == null || job.status() != JobStatus.QUEUED || job.node() != null || running.containsKey(job.id())) {
+    /** Sends a queued job to the node placement chose, or asks again in {@code dispatch-retry}, or fails it. */
+    private ReplyEffect<FineTuneEvent, FineTuneState> onNodeChosen(Job job, NodeChoice choice) {
+        if (job.status() != JobStatus.QUEUED || job.node() != null || running.containsKey(job.id())) {
             return Effect().noReply();
         }
         long now = clock.millis();
-        if (nodes.isEmpty()) {
-            if (now - job.queuedAtMillis() >= settings.queueTimeout().toMillis()) {
-                return Effect().persist(new JobFailed(job.id(), "no_gpu_node", "No GPU node became available within "
-                        + settings.queueTimeout() + " of queueing", null, now)).thenNoReply();
+        return switch (choice) {
+            case Chosen chosen -> {
+                int attempt = job.attempt() + 1;
+                yield Effect().persist(new JobDispatched(job.id(), attempt, chosen.node().value(), now))
+                        .thenRun(s -> start(s, s.job(job.id()), attempt, chosen.node(), chosen.ref()))
+                        .thenNoReply();
             }
-            timers.startSingleTimer(job.id(), new Dispatch(job.id()), settings.dispatchRetry());
-            return Effect().noReply();
-        }
-        // each attempt on the next node in a stable order: a retry avoids the node that lost the last one
-        List<ActorRef<GpuNodeProtocol.Command>> sorted = nodes.stream()
-                .sorted(Comparator.comparing(r -> r.path().toString())).toList();
-        ActorRef<GpuNodeProtocol.Command> node = sorted.get(job.attempt() % sorted.size());
-        int attempt = job.attempt() + 1;
-        return Effect().persist(new JobDispatched(job.id(), attempt, node.path().toString(), now))
-                .thenRun(s -> start(s, s.job(job.id()), attempt, node))
-                .thenNoReply();
+            case NoNode(NoNodeReason reason, String why) when reason == NoNodeReason.NO_READY_NODE -> {
+                if (now - job.queuedAtMillis() >= settings.queueTimeout().toMillis()) {
+                    yield Effect().persist(new JobFailed(job.id(), TrainingFailureCode.NO_GPU_NODE.apiName(), "No GPU node became "
+                            + "available within " + settings.queueTimeout() + " of queueing (" + why + ")", null, now)).thenNoReply();
+                }
+                timers.startSingleTimer(job.id(), new Dispatch(job.id()), settings.dispatchRetry());
+                yield Effect().noReply();
+            }
+            // the model names no base the fleet serves (or none): waiting cannot help
+            case NoNode(NoNodeReason reason, String why) -> Effect().persist(new JobFailed(job.id(),
+                    TrainingFailureCode.UNKNOWN_BASE_MODEL.apiName(), "No GPU node can train on the base model '" + job.spec().model()
+                            + "': " + why + "; create the job again naming a base model the fleet serves", "model", now))
+                    .thenNoReply();
+        };
     }
 
-    private void start(FineTuneState state, Job job, int attempt, ActorRef<GpuNodeProtocol.Command> node) {
-        running.put(job.id(), new Running(attempt, node));
+    private void start(FineTuneState state, Job job, int attempt, NodeId id, ActorRef<GpuNodeProtocol.Command> node) {
+        running.put(job.id(), new Running(attempt, id, node));
         if (watched.add(node)) {
             context.watchWith(node, new NodeLost(node));
         }
@@ -510,33 +578,32 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
             case TrainingFailed u -> {
                 timers.cancel(job.id());
                 running.remove(job.id());
-                yield PERMANENT.contains(u.code())
-                        ? Effect().persist(new JobFailed(job.id(), u.code(), u.message(), null, now)).thenNoReply()
+                yield u.code().permanent()
+                        ? Effect().persist(new JobFailed(job.id(), u.code().apiName(), u.message(), null, now)).thenNoReply()
                         : attemptFailed(job, "the GPU node failed: " + u.message(), u.code());
             }
         };
     }
 
-    private ReplyEffect<FineTuneEvent, FineTuneState> onProgressTimeout(FineTuneState state, ProgressTimeout m) {
-        Job job = state.job(m.jobId());
+    private ReplyEffect<FineTuneEvent, FineTuneState> onProgressTimeout(Job job, ProgressTimeout m) {
         Running run = running.get(m.jobId());
-        if (job == null || run == null || run.attempt() != m.attempt()) {
+        if (run == null || run.attempt() != m.attempt()) {
             return Effect().noReply();
         }
         running.remove(job.id());
         run.node().tell(new GpuNodeProtocol.CancelTraining(job.id()));
-        return attemptFailed(job, "no progress from GPU node " + run.node().path() + " within " + settings.progressTimeout(),
-                "timeout");
+        return attemptFailed(job, "no progress from GPU node " + run.id() + " within " + settings.progressTimeout(),
+                TrainingFailureCode.TIMEOUT);
     }
 
     private ReplyEffect<FineTuneEvent, FineTuneState> onNodeLost(FineTuneState state, ActorRef<GpuNodeProtocol.Command> node) {
         watched.remove(node);
-        List<Job> lost = new ArrayList<>();
+        Map<Job, NodeId> lost = new LinkedHashMap<>();
         for (var e : Map.copyOf(running).entrySet()) {
             if (e.getValue().node().equals(node)) {
                 running.remove(e.getKey());
                 timers.cancel(e.getKey());
-                lost.add(state.job(e.getKey()));
+                lost.put(state.job(e.getKey()), e.getValue().id());
             }
         }
         if (lost.isEmpty()) {
@@ -545,31 +612,31 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
         long now = clock.millis();
         List<FineTuneEvent> events = new ArrayList<>();
         List<String> retry = new ArrayList<>();
-        for (Job job : lost) {
-            String reason = "the GPU node " + node.path() + " running it stopped or left the cluster";
+        lost.forEach((job, id) -> {
+            String reason = "the GPU node " + id + " running it stopped or left the cluster";
             if (job.attempt() < settings.maxAttempts()) {
                 events.add(new JobAttemptFailed(job.id(), job.attempt(), reason, now));
                 retry.add(job.id());
             } else {
-                events.add(giveUp(job, reason, "node_lost", now));
+                events.add(giveUp(job, reason, TrainingFailureCode.NODE_LOST, now));
             }
-        }
-        return Effect().persist(events).thenRun(s -> retry.forEach(this::dispatch)).thenNoReply();
+        });
+        return Effect().persist(events).thenRun(s -> retry.forEach(id -> dispatch(s.job(id)))).thenNoReply();
     }
 
     /** Queues the job again, or fails it when its attempts are spent. */
-    private ReplyEffect<FineTuneEvent, FineTuneState> attemptFailed(Job job, String reason, String code) {
+    private ReplyEffect<FineTuneEvent, FineTuneState> attemptFailed(Job job, String reason, TrainingFailureCode code) {
         long now = clock.millis();
         if (job.attempt() >= settings.maxAttempts()) {
             return Effect().persist(giveUp(job, reason, code, now)).thenNoReply();
         }
         return Effect().persist(new JobAttemptFailed(job.id(), job.attempt(), reason, now))
-                .thenRun(s -> dispatch(job.id())).thenNoReply();
+                .thenRun(s -> dispatch(s.job(job.id()))).thenNoReply();
     }
 
-    private JobFailed giveUp(Job job, String reason, String code, long now) {
-        return new JobFailed(job.id(), code, "The job failed after " + job.attempt() + " attempt(s); the last one: " + reason, null,
-                now);
+    private JobFailed giveUp(Job job, String reason, TrainingFailureCode code, long now) {
+        return new JobFailed(job.id(), code.apiName(), "The job failed after " + job.attempt() + " attempt(s); the last one: "
+                + reason, null, now);
     }
 
     // ---- registering the result through the adapter lifecycle
@@ -583,9 +650,8 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
                 (reply, failure) -> new Registered(jobId, reply, failure));
     }
 
-    private ReplyEffect<FineTuneEvent, FineTuneState> onRegistered(FineTuneState state, Registered m) {
-        Job job = state.job(m.jobId());
-        if (job == null || !job.active() || job.result() == null) {
+    private ReplyEffect<FineTuneEvent, FineTuneState> onRegistered(Job job, Registered m) {
+        if (job.result() == null) {
             return Effect().noReply();
         }
         long now = clock.millis();
@@ -595,7 +661,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
             String why = m.failure() != null ? m.failure().toString() : m.reply().message();
             if (failures >= settings.maxAttempts()) {
                 registrationFailures.remove(job.id());
-                return Effect().persist(new JobFailed(job.id(), "adapter_registration_failed",
+                return Effect().persist(new JobFailed(job.id(), TrainingFailureCode.ADAPTER_REGISTRATION_FAILED.apiName(),
                         "The adapter lifecycle did not register the trained adapter: " + why, null, now)).thenNoReply();
             }
             timers.startSingleTimer(job.id(), new RetryRegistration(job.id()), settings.dispatchRetry());
@@ -603,7 +669,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
         }
         registrationFailures.remove(job.id());
         if (version == null) {
-            return Effect().persist(new JobFailed(job.id(), "adapter_rejected", "The trained adapter was not registered ("
+            return Effect().persist(new JobFailed(job.id(), TrainingFailureCode.ADAPTER_REJECTED.apiName(), "The trained adapter was not registered ("
                     + m.reply().error() + "): " + m.reply().message(), null, now)).thenNoReply();
         }
         FineTuneState.Result r = job.result();
@@ -643,11 +709,7 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
         return null;
     }
 
-    private ReplyEffect<FineTuneEvent, FineTuneState> onPromoted(FineTuneState state, Promoted m) {
-        Job job = state.job(m.jobId());
-        if (job == null || !job.active()) {
-            return Effect().noReply();
-        }
+    private ReplyEffect<FineTuneEvent, FineTuneState> onPromoted(Job job, Promoted m) {
         boolean ok = m.failure() == null && m.reply().ok();
         String note = ok ? null : "promoting version " + m.version() + " failed: "
                 + (m.failure() != null ? m.failure().toString() : m.reply().message());

@@ -27,7 +27,10 @@ public sealed interface FineTuneEvent extends CborSerializable
     record JobQueued(String jobId, long atMillis) implements FineTuneEvent {
     }
 
-    /** Attempt {@code attempt} sent to the node at {@code node} (an actor path). */
+    /**
+     * Attempt {@code attempt} sent to the node {@code node}: a {@code NodeId}'s value, as placement
+     * named it (an actor path in events journaled before issue 16).
+     */
     record JobDispatched(String jobId, int attempt, String node, long atMillis) implements FineTuneEvent {
     }
 
@@ -53,6 +56,7 @@ public sealed interface FineTuneEvent extends CborSerializable
     record JobSucceeded(String jobId, int version, boolean promoted, String note, long atMillis) implements FineTuneEvent {
     }
 
+    /** The job failed: {@code code} is a {@code TrainingFailureCode}'s {@code apiName}, journaled as the string the API shows. */
     record JobFailed(String jobId, String code, String message, String param, long atMillis) implements FineTuneEvent {
     }
 

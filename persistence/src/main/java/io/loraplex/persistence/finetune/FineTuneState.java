@@ -1,5 +1,6 @@
 package io.loraplex.persistence.finetune;
 
+import io.loraplex.cluster.finetune.FineTuneProtocol.TrainingFailureCode;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileInfo;
 import io.loraplex.cluster.finetune.FineTuneProtocol.JobEvent;
 import io.loraplex.cluster.finetune.FineTuneProtocol.JobStatus;
@@ -43,12 +44,16 @@ public record FineTuneState(Map<String, FileInfo> files, Map<String, Job> jobs) 
     }
 
     /**
-     * One job. {@code attempt}: attempts dispatched so far; {@code node}: the actor path of the node of
-     * the current attempt, null while queued; {@code queuedAtMillis}: since when it waits for a node.
+     * One job. {@code attempt}: attempts dispatched so far; {@code node}: the node of the current
+     * attempt, null while queued; {@code lastNode}: the node of the latest attempt, kept after it
+     * ended (what a retry avoids), null before the first. Both hold a {@code NodeId}'s value (in
+     * journals written before issue 16, an actor path: only displayed and tested for null, it
+     * matches no node). {@code queuedAtMillis}: since when it waits for a node. {@code errorCode}:
+     * a {@link TrainingFailureCode}'s {@code apiName}, as journaled.
      */
     public record Job(String id, JobSpec spec, long createdAtMillis, JobStatus status, int attempt, String node,
             long queuedAtMillis, Result result, Integer version, Boolean promoted, String note, String errorCode,
-            String errorMessage, String errorParam, Long finishedAtMillis, List<JobEvent> events) {
+            String errorMessage, String errorParam, Long finishedAtMillis, List<JobEvent> events, String lastNode) {
 
         /** Waiting for a node, or trained and being registered: what recovery must pick up again. */
         public boolean active() {
@@ -63,34 +68,35 @@ public record FineTuneState(Map<String, FileInfo> files, Map<String, Job> jobs) 
             return new JobView(id, spec.model(), createdAtMillis / 1000, finishedAtMillis == null ? null : finishedAtMillis / 1000,
                     status == JobStatus.SUCCEEDED ? spec.suffix() : null, status, spec.trainingFile(), spec.validationFile(),
                     spec.suffix(), spec.nEpochs(), spec.batchSize(), spec.learningRateMultiplier(), spec.rank(), spec.alpha(),
-                    spec.promote(), spec.seed(), result == null ? null : result.trainedTokens(), errorCode, errorMessage,
+                    spec.promote(), spec.seed(), result == null ? null : result.trainedTokens(),
+                    errorCode == null ? null : TrainingFailureCode.ofApiName(errorCode), errorMessage,
                     errorParam, version, promoted, note, result == null ? null : result.baseValidationLoss(),
                     result == null ? null : result.trainedValidationLoss());
         }
 
         Job status(JobStatus s) {
             return new Job(id, spec, createdAtMillis, s, attempt, node, queuedAtMillis, result, version, promoted, note, errorCode,
-                    errorMessage, errorParam, finishedAtMillis, events);
+                    errorMessage, errorParam, finishedAtMillis, events, lastNode);
         }
 
         Job attempt(int a, String n, long queuedAt) {
             return new Job(id, spec, createdAtMillis, status, a, n, queuedAt, result, version, promoted, note, errorCode,
-                    errorMessage, errorParam, finishedAtMillis, events);
+                    errorMessage, errorParam, finishedAtMillis, events, n == null ? lastNode : n);
         }
 
         Job result(Result r) {
             return new Job(id, spec, createdAtMillis, status, attempt, node, queuedAtMillis, r, version, promoted, note, errorCode,
-                    errorMessage, errorParam, finishedAtMillis, events);
+                    errorMessage, errorParam, finishedAtMillis, events, lastNode);
         }
 
         Job succeeded(int v, boolean p, String n, long at) {
             return new Job(id, spec, createdAtMillis, JobStatus.SUCCEEDED, attempt, null, queuedAtMillis, result, v, p, n,
-                    errorCode, errorMessage, errorParam, at, events);
+                    errorCode, errorMessage, errorParam, at, events, lastNode);
         }
 
         Job failed(JobStatus s, String code, String message, String param, long at) {
             return new Job(id, spec, createdAtMillis, s, attempt, null, queuedAtMillis, result, version, promoted, note, code,
-                    message, param, at, events);
+                    message, param, at, events, lastNode);
         }
 
         /** With one more API event, keeping the newest {@code max}. */
@@ -101,7 +107,7 @@ public record FineTuneState(Map<String, FileInfo> files, Map<String, Job> jobs) 
             next.add(new JobEvent("ftevent-" + id.substring("ftjob-".length()) + "-" + seq, atMillis / 1000, level, message,
                     data == null ? "message" : "metrics", data));
             return new Job(id, spec, createdAtMillis, status, attempt, node, queuedAtMillis, result, version, promoted, note,
-                    errorCode, errorMessage, errorParam, finishedAtMillis, List.copyOf(next));
+                    errorCode, errorMessage, errorParam, finishedAtMillis, List.copyOf(next), lastNode);
         }
 
         private static int sequenceOf(JobEvent e) {
@@ -123,7 +129,7 @@ public record FineTuneState(Map<String, FileInfo> files, Map<String, Job> jobs) 
             case FileAdded e -> withFile(e.file().id(), e.file());
             case FileDeleted e -> withFile(e.fileId(), null);
             case JobCreated e -> withJob(new Job(e.jobId(), e.spec(), e.atMillis(), JobStatus.VALIDATING_FILES, 0, null, e.atMillis(),
-                    null, null, null, null, null, null, null, null, List.of())
+                    null, null, null, null, null, null, null, null, List.of(), null)
                     .event(e.atMillis(), "info", "Created fine-tuning job: " + e.jobId(), null, maxEvents)
                     .event(e.atMillis(), "info", "Validating training file: " + e.spec().trainingFile()
                             + (e.spec().validationFile() == null ? "" : " and validation file: " + e.spec().validationFile()),

@@ -30,12 +30,14 @@ import io.loraplex.cluster.adapter.AdapterProtocol.VersionState;
 import io.loraplex.cluster.adapter.AdapterProtocol.VersionView;
 import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
+import io.loraplex.cluster.placement.PlacementProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol.Ack;
 import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.TrackAdapterName;
 import io.loraplex.cluster.tenant.TenantProtocol.UpdateCatalog;
+import io.loraplex.persistence.FakePlacement;
 import io.loraplex.persistence.Journals;
 import io.loraplex.persistence.adapter.TestCollaborators.TenantScript;
 import io.loraplex.persistence.adapter.TestCollaborators.Verdict;
@@ -85,6 +87,8 @@ abstract class AdapterEntitySuite {
     ActorTestKit testKit;
     AdapterSettings settings;
     ActorRef<GpuNodeProtocol.Command> gpuNode;
+    /** The router's placement stand-in: the receptionist's GPU nodes serve {@link FakePlacement#DEFAULT_BASE} unless described. */
+    FakePlacement placement;
 
     /** The journal and snapshot store the suite runs on, laid over the test cluster's configuration. */
     abstract Config journal();
@@ -108,6 +112,8 @@ abstract class AdapterEntitySuite {
         AdapterSharding.init(testKit.system(), settings, CLOCK);
         gpuNode = testKit.spawn(TestCollaborators.gpuNode());
         register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        placement = new FakePlacement(testKit.system(), TestCollaborators.BASE);
+        register(PlacementProtocol.SERVICE_KEY, testKit.spawn(placement.behavior()));
         ActorRef<BlobProtocol.Command> blobStore = testKit.spawn(TestCollaborators.blobStore());
         register(BlobProtocol.SERVICE_KEY, blobStore);
         register(BlobProtocol.SOURCE_KEY, blobStore);
@@ -248,6 +254,134 @@ abstract class AdapterEntitySuite {
             register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
         }
         awaitVersionState(f, 1, VersionState.READY);
+    }
+
+    // ---- validation goes to a ready node of the version's base (issue 16)
+
+    /** GPU nodes of two more bases beside the default one, each recording what it received; removed by {@link #close}. */
+    final class TwoBases implements AutoCloseable {
+        final java.util.Queue<GpuNodeProtocol.Command> onA = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        final java.util.Queue<GpuNodeProtocol.Command> onB = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        final java.util.List<ActorRef<GpuNodeProtocol.Command>> nodes = new java.util.ArrayList<>();
+        final ActorRef<GpuNodeProtocol.Command> a = add("base-a", "identity-a", onA, false);
+        final ActorRef<GpuNodeProtocol.Command> b = add("base-b", "identity-b", onB, false);
+
+        ActorRef<GpuNodeProtocol.Command> add(String base, String identity, java.util.Queue<GpuNodeProtocol.Command> received,
+                boolean draining) {
+            ActorRef<GpuNodeProtocol.Command> node = testKit.spawn(TestCollaborators.gpuNode(identity, received));
+            placement.describe(node, base, identity, draining);
+            register(GpuNodeProtocol.SERVICE_KEY, node);
+            nodes.add(node);
+            return node;
+        }
+
+        @Override
+        public void close() {
+            for (ActorRef<GpuNodeProtocol.Command> node : nodes) {
+                deregister(GpuNodeProtocol.SERVICE_KEY, node);
+                placement.forget(node);
+            }
+        }
+    }
+
+    static long validations(java.util.Queue<GpuNodeProtocol.Command> received, ContentHash hash) {
+        return received.stream().filter(m -> m instanceof GpuNodeProtocol.ValidateAdapter v
+                && v.adapter().contentHash().equals(hash)).count();
+    }
+
+    Reply registerFor(Fixture f, ContentHash hash, String baseModel) {
+        return f.ask(r -> new RegisterVersion(f.tenant, f.name, hash, MB, "upload", null, baseModel, r));
+    }
+
+    @Test
+    void inAFleetOfTwoBasesAVersionIsValidatedOnANodeOfItsOwnBaseNeverTheOther() {
+        Fixture f = new Fixture();
+        try (TwoBases fleet = new TwoBases()) {
+            ContentHash forB = randomHash();
+            Reply b = registerFor(f, forB, "base-b");
+            assertTrue(b.ok(), b.message());
+            assertEquals("identity-b", b.view().versions().getFirst().baseIdentity());
+            assertEquals(1, validations(fleet.onB, forB));
+            assertEquals(0, validations(fleet.onA, forB));
+            assertFalse(TestCollaborators.NODE_RECEIVED.stream().anyMatch(m -> m instanceof GpuNodeProtocol.ValidateAdapter v
+                    && v.adapter().contentHash().equals(forB)), "the default base's node validated a version for base-b");
+
+            ContentHash forA = randomHash();
+            Reply a = registerFor(f, forA, "base-a");
+            assertTrue(a.ok(), a.message());
+            assertEquals("identity-a", a.view().versions().getLast().baseIdentity());
+            assertEquals(0, validations(fleet.onB, forA));
+        }
+    }
+
+    @Test
+    void aVersionNamingNoBaseInAFleetOfSeveralIsRefusedSayingToNameOne() {
+        Fixture f = new Fixture();
+        try (TwoBases fleet = new TwoBases()) {
+            ContentHash hash = randomHash();
+            Reply reply = registerFor(f, hash, null);
+            assertRefused(Error.INVALID, "version 1 of adapter " + f.tenant + "/cafe names no base model and the fleet serves "
+                    + "several", reply);
+            assertTrue(reply.message().contains("register it again naming the base model it was trained for"), reply.message());
+            assertEquals(VersionState.REJECTED, reply.view().versions().getFirst().state());
+            assertEquals(0, validations(fleet.onA, hash) + validations(fleet.onB, hash));
+            // its bytes are given back, so the same upload can be registered again naming its base
+            f.awaitSeen(LetGoStorage.class, r -> r.key().equals(hash.hex()));
+            Reply again = registerFor(f, hash, "base-a");
+            assertTrue(again.ok(), again.message());
+            assertEquals("identity-a", again.view().versions().getLast().baseIdentity());
+        }
+    }
+
+    @Test
+    void aVersionForABaseNoNodeServesIsRefusedNamingTheBase() {
+        Fixture f = new Fixture();
+        Reply reply = registerFor(f, randomHash(), "llama-70b");
+        assertRefused(Error.INVALID, "is for the base model 'llama-70b', which no GPU node serves", reply);
+        assertTrue(reply.message().contains("register it again naming a base model the fleet serves"), reply.message());
+        assertEquals(VersionState.REJECTED, reply.view().versions().getFirst().state());
+    }
+
+    @Test
+    void aDrainingNodeNeverValidatesAndTheVersionWaitsForAReadyNodeOfItsBase() {
+        Fixture f = new Fixture();
+        try (TwoBases fleet = new TwoBases()) {
+            java.util.Queue<GpuNodeProtocol.Command> onDraining = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            placement.describe(fleet.b, "base-b", "identity-b", true);
+            fleet.add("base-b", "identity-b", onDraining, true);
+            ContentHash hash = randomHash();
+            Reply reply = registerFor(f, hash, "base-b");
+            assertRefused(Error.UNAVAILABLE, "no GPU node is up to validate version 1", reply);
+            assertTrue(reply.message().contains("it stays UPLOADED"), reply.message());
+            assertEquals(VersionState.UPLOADED, reply.view().versions().getFirst().state());
+
+            // the version keeps its base: a read retries it there, once a node of that base is ready again
+            placement.describe(fleet.b, "base-b", "identity-b", false);
+            awaitVersionState(f, 1, VersionState.READY);
+            assertEquals(1, validations(fleet.onB, hash));
+            assertEquals(0, validations(onDraining, hash) + validations(fleet.onA, hash));
+        }
+    }
+
+    @Test
+    void aVersionKeepsItsBaseModelAcrossARestartAndIsValidatedOnItThen() {
+        Fixture f = new Fixture();
+        try (TwoBases fleet = new TwoBases()) {
+            placement.describe(fleet.b, "base-b", "identity-b", true);
+            ContentHash hash = randomHash();
+            assertEquals(Error.UNAVAILABLE, registerFor(f, hash, "base-b").error());
+            f.restart();
+            placement.describe(fleet.b, "base-b", "identity-b", false);
+            // registered again without a base: the journaled version's base is what counts
+            Reply again = registerFor(f, hash, null);
+            assertTrue(again.ok(), again.message());
+            assertEquals("identity-b", again.view().versions().getFirst().baseIdentity());
+            assertEquals(0, validations(fleet.onA, hash));
+            assertEquals("base-b", placement.asked.stream().filter(c -> c.adapter().contentHash().equals(hash))
+                    .reduce((first, second) -> second).orElseThrow().baseModel());
+            assertTrue(placement.asked.stream().filter(c -> c.adapter().contentHash().equals(hash))
+                    .allMatch(c -> c.work() == PlacementProtocol.Work.VALIDATION));
+        }
     }
 
     @Test

@@ -68,6 +68,23 @@ class AdapterSerializationTest {
     }
 
     @Test
+    void aVersionsBaseModelRoundTripsAndItsStateKeepsIt() {
+        AdapterEvent.VersionUploaded uploaded = new AdapterEvent.VersionUploaded(1,
+                new io.loraplex.cluster.ContentHash("ab".repeat(32)), 10, "upload", 5, "base-b");
+        Serializer serializer = serialization.findSerializerFor(uploaded);
+        byte[] bytes = serialization.serialize(uploaded).get();
+        assertEquals(uploaded, serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, uploaded))
+                .get());
+        AdapterState state = AdapterState.EMPTY.apply(uploaded);
+        byte[] snapshot = serialization.serialize(state).get();
+        AdapterState back = (AdapterState) serialization.deserialize(snapshot, serializer.identifier(),
+                Serializers.manifestFor(serializer, state)).get();
+        assertEquals("base-b", back.versions().getFirst().baseModel());
+        // the committed fixtures were journaled before versions named their base: they read as the fleet's only base
+        assertEquals(null, AdapterSamples.state().versions().getFirst().baseModel());
+    }
+
+    @Test
     void theCommittedFixturesOfTodaysSchemaStillRead() throws IOException {
         List<String> index = lines(AdapterFixtureGenerator.DIR + "/index.txt");
         List<AdapterEvent> events = AdapterSamples.events();

@@ -143,6 +143,20 @@ final class TestCollaborators {
         });
     }
 
+    /**
+     * A GPU node of another base: it validates every adapter against {@code baseIdentity} and
+     * records what it received in {@code received}.
+     */
+    static Behavior<GpuNodeProtocol.Command> gpuNode(String baseIdentity, Queue<GpuNodeProtocol.Command> received) {
+        return Behaviors.receiveMessage(command -> {
+            received.add(command);
+            if (command instanceof GpuNodeProtocol.ValidateAdapter c) {
+                c.replyTo().tell(new Validation(c.adapter(), true, "", baseIdentity, MAX_RANK, 1234));
+            }
+            return Behaviors.same();
+        });
+    }
+
     // ---- the blob store
 
     static final Queue<BlobProtocol.DeleteBlob> BLOBS_DELETED = new ConcurrentLinkedQueue<>();

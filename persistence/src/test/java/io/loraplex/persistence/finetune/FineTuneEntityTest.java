@@ -19,8 +19,11 @@ import io.loraplex.cluster.finetune.FineTuneProtocol.JobReply;
 import io.loraplex.cluster.finetune.FineTuneProtocol.JobRequest;
 import io.loraplex.cluster.finetune.FineTuneProtocol.JobStatus;
 import io.loraplex.cluster.finetune.FineTuneProtocol.JobView;
+import io.loraplex.cluster.finetune.FineTuneProtocol.TrainingFailureCode;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.TrainAdapter;
+import io.loraplex.cluster.placement.PlacementProtocol;
+import io.loraplex.persistence.FakePlacement;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -61,6 +64,8 @@ class FineTuneEntityTest {
     /** The Adapter stand-in leaves RegisterVersion unanswered (an entity that is down). */
     static volatile boolean silent;
     static final AtomicInteger ids = new AtomicInteger();
+    /** The router's placement stand-in: nodes serve {@link FakePlacement#DEFAULT_BASE} unless a test says otherwise. */
+    static FakePlacement placement;
 
     TenantId tenant;
     ActorRef<FineTuneProtocol.Command> entity;
@@ -101,6 +106,11 @@ class FineTuneEntityTest {
         adapterCalls = kit.createTestProbe();
         ClusterSharding.get(kit.system()).init(Entity.of(AdapterProtocol.TYPE_KEY, ctx -> adapterStandIn()));
         FineTuneSharding.init(kit.system(), settings, Clock.systemUTC());
+        placement = new FakePlacement(kit.system(), "base-sha256-test");
+        TestProbe<Receptionist.Registered> registered = kit.createTestProbe();
+        kit.system().receptionist().tell(Receptionist.register(PlacementProtocol.SERVICE_KEY, kit.spawn(placement.behavior()),
+                registered.ref()));
+        registered.receiveMessage();
     }
 
     @AfterAll
@@ -375,7 +385,7 @@ class FineTuneEntityTest {
         adapterCalls.expectMessageClass(AdapterProtocol.RegisterVersion.class);
         awaitStatus(created.id(), JobStatus.FAILED);
         JobView failed = job(created.id());
-        assertEquals("adapter_rejected", failed.errorCode());
+        assertEquals("adapter_rejected", failed.errorCode().apiName());
         assertTrue(failed.errorMessage().contains("rank 4 exceeds"), failed.errorMessage());
         assertNull(failed.fineTunedModel());
     }
@@ -384,9 +394,9 @@ class FineTuneEntityTest {
     void anInvalidFileReportedByTheNodeFailsWithoutRetry() {
         JobView created = createJob(request("cafe", null));
         TrainAdapter t = node1.expectMessageClass(TrainAdapter.class);
-        t.replyTo().tell(new GpuNodeProtocol.TrainingFailed(t.jobId(), 1, "invalid_training_file", "line 3: no assistant message"));
+        t.replyTo().tell(new GpuNodeProtocol.TrainingFailed(t.jobId(), 1, TrainingFailureCode.INVALID_TRAINING_FILE, "line 3: no assistant message"));
         awaitStatus(created.id(), JobStatus.FAILED);
-        assertEquals("invalid_training_file", job(created.id()).errorCode());
+        assertEquals("invalid_training_file", job(created.id()).errorCode().apiName());
         node1.expectNoMessage(Duration.ofMillis(200));
     }
 
@@ -442,7 +452,7 @@ class FineTuneEntityTest {
                 s.defaults()), Clock.systemUTC()));
         JobView created = createJob(request("cafe", null));
         awaitStatus(created.id(), JobStatus.FAILED);
-        assertEquals("no_gpu_node", job(created.id()).errorCode());
+        assertEquals("no_gpu_node", job(created.id()).errorCode().apiName());
     }
 
     // ---- lost nodes, no progress, restarts
@@ -459,7 +469,7 @@ class FineTuneEntityTest {
         stopTrainingNode();
         awaitStatus(created.id(), JobStatus.FAILED);
         JobView failed = job(created.id());
-        assertEquals("node_lost", failed.errorCode());
+        assertEquals("node_lost", failed.errorCode().apiName());
         assertTrue(failed.errorMessage().startsWith("The job failed after 2 attempt(s)"), failed.errorMessage());
     }
 
@@ -503,7 +513,7 @@ class FineTuneEntityTest {
         node1.expectMessageClass(GpuNodeProtocol.CancelTraining.class, Duration.ofSeconds(5));
         awaitStatus(created.id(), JobStatus.FAILED);
         JobView failed = job(created.id());
-        assertEquals("timeout", failed.errorCode());
+        assertEquals("timeout", failed.errorCode().apiName());
         assertTrue(failed.errorMessage().contains("no progress from GPU node"), failed.errorMessage());
     }
 
@@ -532,7 +542,7 @@ class FineTuneEntityTest {
         node1.expectMessageClass(TrainAdapter.class);
         restart();
         awaitStatus(created.id(), JobStatus.FAILED);
-        assertEquals("interrupted", job(created.id()).errorCode());
+        assertEquals("interrupted", job(created.id()).errorCode().apiName());
     }
 
     @Test
@@ -560,8 +570,71 @@ class FineTuneEntityTest {
         adapterCalls.expectMessageClass(AdapterProtocol.RegisterVersion.class);
         awaitStatus(created.id(), JobStatus.FAILED);
         JobView failed = job(created.id());
-        assertEquals("adapter_registration_failed", failed.errorCode());
+        assertEquals("adapter_registration_failed", failed.errorCode().apiName());
         assertTrue(failed.errorMessage().contains("catalog down"), failed.errorMessage());
+    }
+
+    // ---- the node comes from placement: the job's base, ready and not draining (issue 16)
+
+    static JobRequest requestFor(String model) {
+        return new JobRequest("file-train", null, model, "cafe", 2, 1, 2.0, 4, 8.0, null, 7L);
+    }
+
+    @Test
+    void aJobForBaseBTrainsOnANodeOfBaseB() {
+        nodeRef2 = node(node2, "b");
+        placement.describe(nodeRef2, "base-b", "identity-b", false);
+        JobView created = createJob(requestFor("base-b"));
+        TrainAdapter t = node2.expectMessageClass(TrainAdapter.class);
+        assertEquals(created.id(), t.jobId());
+        node1.expectNoMessage(Duration.ofMillis(200));
+        assertEquals("base-b", placement.asked.stream().reduce((earlier, later) -> later).orElseThrow().baseModel());
+        // the job records the node as placement named it
+        assertTrue(events(created.id()).stream().anyMatch(e -> e.message().equals("Sent to GPU node "
+                + FakePlacement.idOf(nodeRef2) + " (attempt 1)")), events(created.id()).toString());
+    }
+
+    @Test
+    void aDrainingNodeNeverTrains() {
+        placement.describe(nodeRef1, FakePlacement.DEFAULT_BASE, "identity", true);
+        JobView created = createJob(request("cafe", null));
+        node1.expectNoMessage(Duration.ofMillis(400));
+        assertEquals(JobStatus.QUEUED, job(created.id()).status());
+        nodeRef2 = node(node2, "b");
+        assertEquals(created.id(), node2.expectMessageClass(TrainAdapter.class).jobId());
+        node1.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void aJobForABaseModelNoNodeServesFailsNamingIt() {
+        JobView created = createJob(requestFor("llama-70b"));
+        awaitStatus(created.id(), JobStatus.FAILED);
+        JobView failed = job(created.id());
+        assertEquals("unknown_base_model", failed.errorCode().apiName());
+        assertEquals("model", failed.errorParam());
+        assertTrue(failed.errorMessage().startsWith("No GPU node can train on the base model 'llama-70b'"), failed.errorMessage());
+        assertTrue(failed.errorMessage().endsWith("create the job again naming a base model the fleet serves"),
+                failed.errorMessage());
+        node1.expectNoMessage(Duration.ofMillis(100));
+    }
+
+    @Test
+    void aRetryAvoidsTheNodeThatLostThePreviousAttemptWhenAnotherIsReady() {
+        nodeRef2 = node(node2, "b");
+        JobView created = createJob(request("cafe", null));
+        // placement's first choice is node a; its attempt fails on the node, which stays up
+        TrainAdapter first = node1.expectMessageClass(TrainAdapter.class);
+        first.replyTo().tell(new GpuNodeProtocol.TrainingFailed(first.jobId(), 1, TrainingFailureCode.OUT_OF_MEMORY,
+                "out of memory at step 3"));
+        TrainAdapter second = node2.expectMessageClass(TrainAdapter.class);
+        assertEquals(2, second.attempt());
+        node1.expectNoMessage(Duration.ofMillis(100));
+        PlacementProtocol.ChooseNode retry = placement.asked.stream()
+                .filter(c -> !c.avoid().isEmpty() && c.avoid().contains(FakePlacement.idOf(nodeRef1)))
+                .findFirst().orElseThrow(() -> new AssertionError("no ChooseNode avoided node a: " + placement.asked));
+        assertEquals(PlacementProtocol.Work.TRAINING, retry.work());
+        assertEquals(FakePlacement.DEFAULT_BASE, retry.baseModel());
+        assertTrue(events(created.id()).stream().anyMatch(e -> e.message().contains("out of memory at step 3")));
     }
 
     void restart() {

@@ -14,6 +14,8 @@ import io.loraplex.cluster.finetune.FineTuneProtocol.JobReply;
 import io.loraplex.cluster.finetune.FineTuneProtocol.JobStatus;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.TrainAdapter;
+import io.loraplex.cluster.placement.PlacementProtocol;
+import io.loraplex.persistence.FakePlacement;
 import io.loraplex.persistence.Journals;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -76,6 +78,8 @@ class FineTuneRestartTest {
             return Behaviors.same();
         })));
         FineTuneSharding.init(kit.system(), FineTuneSettings.create(kit.system().settings().config()), Clock.systemUTC());
+        kit.system().receptionist().tell(Receptionist.register(PlacementProtocol.SERVICE_KEY,
+                kit.spawn(new FakePlacement(kit.system(), "base").behavior())));
         return kit;
     }
 

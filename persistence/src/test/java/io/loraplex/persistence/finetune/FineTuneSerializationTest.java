@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.finetune.FineTuneProtocol.FileInfo;
+import io.loraplex.cluster.finetune.FineTuneProtocol.TrainingFailureCode;
 import io.loraplex.persistence.finetune.FineTuneEvent.FileAdded;
 import io.loraplex.persistence.finetune.FineTuneEvent.FileDeleted;
 import io.loraplex.persistence.finetune.FineTuneEvent.JobAttemptFailed;
@@ -91,6 +92,21 @@ class FineTuneSerializationTest {
         assertEquals("cafe", state.job("ftjob-1").view().fineTunedModel());
         // created and validating, queued, 2 dispatched, started, 2 metrics, attempt failed, trained, 3 on success
         assertEquals(13, state.job("ftjob-1").events().size());
+    }
+
+    @Test
+    void aJournaledFailureCodeReadsAsItsTypedCodeAndAnOldPathAsTheNodeShown() {
+        FineTuneState state = FineTuneState.EMPTY;
+        for (FineTuneEvent e : events()) {
+            state = state.apply(e, 100);
+        }
+        assertEquals(TrainingFailureCode.TIMEOUT, state.job("ftjob-2").view().errorCode());
+        // a dispatch journaled before issue 16 holds an actor path: shown as it is, and what a retry avoids
+        assertEquals("pekko://x/user/node", state.job("ftjob-1").lastNode());
+        assertEquals("Sent to GPU node pekko://x/user/node (attempt 1)", state.job("ftjob-1").events().get(3).message());
+        for (TrainingFailureCode code : TrainingFailureCode.values()) {
+            assertEquals(code, TrainingFailureCode.ofApiName(code.apiName()));
+        }
     }
 
     @Test

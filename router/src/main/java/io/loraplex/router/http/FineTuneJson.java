@@ -60,7 +60,7 @@ final class FineTuneJson {
             o.putNull("error");
         } else {
             ObjectNode error = o.putObject("error");
-            error.put("code", j.errorCode());
+            error.put("code", j.errorCode().apiName());
             error.put("message", j.errorMessage());
             error.put("param", j.errorParam());
         }
