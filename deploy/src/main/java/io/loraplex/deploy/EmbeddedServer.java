@@ -6,13 +6,14 @@ import com.typesafe.config.ConfigValue;
 import io.loraplex.cluster.AdapterDirectory;
 import io.loraplex.cluster.AdapterRef;
 import io.loraplex.cluster.ContentHash;
+import io.loraplex.cluster.NodeId;
+import io.loraplex.cluster.Roles;
+import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.adapter.AdapterProtocol;
 import io.loraplex.cluster.blob.BlobProtocol;
 import io.loraplex.cluster.files.FileStoreProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol;
-import io.loraplex.cluster.NodeId;
-import io.loraplex.cluster.Roles;
-import io.loraplex.cluster.TenantId;
+import io.loraplex.cluster.placement.PlacementProtocol;
 import io.loraplex.cluster.tenant.TenantProtocol;
 import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.backend.Backend;
@@ -36,9 +37,10 @@ import io.loraplex.persistence.files.FileStoreSettings;
 import io.loraplex.persistence.finetune.FineTuneSharding;
 import io.loraplex.persistence.tenant.TenantRecovery;
 import io.loraplex.persistence.tenant.TenantSharding;
+import io.loraplex.router.RouterSettings;
 import io.loraplex.router.http.GuardedServer;
 import io.loraplex.router.http.RouterServer;
-import io.loraplex.router.RouterSettings;
+import io.loraplex.router.placement.Placement;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -189,15 +191,21 @@ public final class EmbeddedServer {
         if (router) {
             // tenants (and with them the replicated key index) recover before the first request
             TenantRecovery.wakeAll(system, 8, Duration.ofSeconds(30)).toCompletableFuture().get(10, TimeUnit.MINUTES);
+            RouterSettings routerSettings = RouterSettings.create(config);
+            // the demo adapters are validated through placement (the one node-choice policy): it runs first
+            Placement placement = Placement.start(system, routerSettings);
+            if (!demos.isEmpty()) {
+                awaitPlacement(system, placement);
+            }
             for (DemoTenants.Demo d : demos) {
                 registerTenant(system, d.tenant(), d.displayName(), d.apiKey(), List.of(d.adapter()), "training");
             }
             sweepBlobs(system, log);
             AtomicBoolean warmedUp = new AtomicBoolean(false);
-            RouterSettings routerSettings = RouterSettings.create(config);
             GuardedServer.Binding binding;
             try {
-                binding = RouterServer.start(system, routerSettings, warmedUp::get).toCompletableFuture().get(60, TimeUnit.SECONDS);
+                binding = RouterServer.start(system, routerSettings, placement, warmedUp::get).toCompletableFuture()
+                        .get(60, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
                 if (!Listeners.isBindFailure(e)) {
                     throw e;
@@ -354,6 +362,24 @@ public final class EmbeddedServer {
             }
         }
         return sb.toString();
+    }
+
+    /** Waits until placement sees this JVM's GPU node ready and the entities can find it to ask. */
+    private static void awaitPlacement(ActorSystem<Void> system, Placement placement) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            boolean listed = !AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+                            r -> Receptionist.find(PlacementProtocol.SERVICE_KEY, r), Duration.ofSeconds(5), system.scheduler())
+                    .toCompletableFuture().get(10, TimeUnit.SECONDS).getServiceInstances(PlacementProtocol.SERVICE_KEY).isEmpty();
+            if (listed && placement.hasReadyNode()) {
+                return;
+            }
+            if (System.nanoTime() > until) {
+                throw new IllegalStateException("placement saw no ready GPU node within 60 s of the start, so the demo adapters "
+                        + "cannot be validated");
+            }
+            Thread.sleep(50);
+        }
     }
 
     /**

@@ -374,7 +374,9 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
                         r -> new ChooseNode(Work.VALIDATION, version.baseModel(), ref, Set.of(), r),
                         (now, choice) -> switch (choice) {
                             case Chosen chosen -> validateOn(chosen, ref, replyTo);
-                            case NoNode(NoNodeReason reason, String why) when reason == NoNodeReason.NO_READY_NODE ->
+                            // a base no node reports now may be one whose nodes are all down while this router
+                            // restarted: the version waits for them rather than being rejected
+                            case NoNode(NoNodeReason reason, String why) when reason != NoNodeReason.BASE_MODEL_REQUIRED ->
                                     finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
                                             + version.number() + " (" + why + ")" + stays, now));
                             case NoNode(NoNodeReason reason, String why) -> reject(now, version.number(),
@@ -399,18 +401,13 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
     }
 
     /**
-     * Why a version cannot be validated at all: the base model it is for is one no node serves,
-     * or it names none in a fleet of several. Registering the same bytes again cannot help (the
-     * version keeps its base), so it is rejected and must be registered naming the right base.
+     * Why a version cannot be validated at all: it names no base model in a fleet of several.
+     * Registering the same bytes again cannot help (the version keeps its base), so it is rejected
+     * and must be registered naming the right base.
      */
     private String noBaseModel(Version version, NoNodeReason reason, String why) {
-        String which = "version " + version.number() + " of adapter " + tenant + "/" + name;
-        return switch (reason) {
-            case BASE_MODEL_REQUIRED -> which + " names no base model and the fleet serves several (" + why
-                    + "); register it again naming the base model it was trained for";
-            case UNKNOWN_BASE_MODEL, NO_READY_NODE -> which + " is for the base model '" + version.baseModel()
-                    + "', which no GPU node serves (" + why + "); register it again naming a base model the fleet serves";
-        };
+        return "version " + version.number() + " of adapter " + tenant + "/" + name + " names no base model and the fleet serves "
+                + "several (" + why + "); register it again naming the base model it was trained for";
     }
 
     private ReplyEffect<AdapterEvent, AdapterState> onValidation(AdapterState state, int version, Validation validation,

@@ -38,8 +38,16 @@ public final class RouterServer {
      *                 also needs a ready GPU node and no drain
      */
     public static CompletionStage<GuardedServer.Binding> start(ActorSystem<?> system, RouterSettings settings, BooleanSupplier warmedUp) {
+        return start(system, settings, Placement.start(system, settings), warmedUp);
+    }
+
+    /**
+     * As {@link #start(ActorSystem, RouterSettings, BooleanSupplier)} with a placement started before
+     * (so the entities could ask it for GPU nodes before the API opened).
+     */
+    public static CompletionStage<GuardedServer.Binding> start(ActorSystem<?> system, RouterSettings settings, Placement placement,
+            BooleanSupplier warmedUp) {
         KeyIndex keys = KeyIndex.start(system);
-        Placement placement = Placement.start(system, settings);
         RouterMetrics metrics = RouterMetrics.start(system, settings, placement);
         AtomicBoolean draining = new AtomicBoolean();
         Sessions sessions = new Sessions(settings.sessionIdleTimeout(), settings.maxSessions());

@@ -80,7 +80,7 @@ class PoisonedAdapterTest {
     }
 
     @Test
-    void aPoisonedAdapterFailsOnlyItsOwnRequestsAndIsQuarantined() {
+    void aPoisonedAdapterFailsOnlyItsOwnRequestsAndIsQuarantined() throws InterruptedException {
         int[] alicePrompt = TestModels.tokens(9, cfg.vocabSize(), 1);
         int[] bobPrompt = TestModels.tokens(7, cfg.vocabSize(), 2);
         List<Integer> aliceAlone = alone(engine, ALICE, good, alicePrompt, TOKENS);
@@ -130,7 +130,14 @@ class PoisonedAdapterTest {
         }
         assertTrue(bob.get(0).await().error().contains("non-finite logit (NaN"), bob.get(0).await().error());
 
-        // quarantined: reported once, out of every tier, refused on a later request
+        // quarantined: reported once, out of every tier, refused on a later request. The step thread
+        // fails the adapter's requests first and quarantines and reports it right after, so the last
+        // completion can arrive a moment before the report: wait for it (bounded), then check it is one
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (reported.isEmpty() && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        Thread.sleep(100); // a second report, if the engine made one, would come within this
         assertEquals(1, reported.size(), reported.toString());
         assertEquals(poison.hash(), reported.getFirst().hash());
         assertEquals("bob/poison@1", reported.getFirst().name());
