@@ -109,11 +109,14 @@ final class UsageCheckpointStore {
         SnapshotMetadata metadata = new SnapshotMetadata(id, checkpoint.readTo(), timestampMillis);
         return Patterns.ask(snapshotStore, new SnapshotProtocol.SaveSnapshot(metadata, checkpoint), timeout).handle((reply, failure) -> {
             if (reply instanceof SaveSnapshotSuccess) {
+                // one checkpoint is enough: this one. Older ones go, and so do any further on (of another journal, ignored at
+                // load), which would otherwise stay the latest; one left behind costs only its space until the next save
                 if (checkpoint.readTo() > 0) {
-                    // one checkpoint is enough, the newest; one left behind costs only its space, and is deleted with the next
                     Patterns.ask(snapshotStore, new SnapshotProtocol.DeleteSnapshots(id,
                             SnapshotSelectionCriteria.create(checkpoint.readTo() - 1, Long.MAX_VALUE)), timeout);
                 }
+                Patterns.ask(snapshotStore, new SnapshotProtocol.DeleteSnapshots(id,
+                        SnapshotSelectionCriteria.create(Long.MAX_VALUE, Long.MAX_VALUE, checkpoint.readTo() + 1, 0)), timeout);
                 return true;
             }
             Object cause = failure != null ? failure : reply instanceof SaveSnapshotFailure f ? f.cause() : reply;
