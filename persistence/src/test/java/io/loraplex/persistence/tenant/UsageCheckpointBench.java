@@ -6,6 +6,7 @@ import io.loraplex.cluster.TenantId;
 import io.loraplex.cluster.tenant.TenantProtocol.Command;
 import io.loraplex.cluster.tenant.TenantProtocol.GetUsage;
 import io.loraplex.cluster.tenant.TenantProtocol.Limits;
+import io.loraplex.cluster.tenant.TenantProtocol.Passivate;
 import io.loraplex.cluster.tenant.TenantProtocol.UsageReport;
 import io.loraplex.persistence.Journals;
 import io.loraplex.persistence.journal.EventLog;
@@ -17,9 +18,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -96,13 +100,15 @@ public final class UsageCheckpointBench {
             Measure full = report(system, tenant, settings, clock, counting, persistenceId, "full");
             // the read saved a checkpoint at the journal's end; wait for it
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (journal.log.latestSnapshot(UsageCheckpointStore.persistenceId(tenant).id(),
-                    new EventLog.SnapshotRange(journal.sequenceNr, journal.sequenceNr, 0, Long.MAX_VALUE)).isEmpty()) {
+            EventLog.SnapshotRange atTheEnd = new EventLog.SnapshotRange(journal.sequenceNr, journal.sequenceNr, 0, Long.MAX_VALUE);
+            String checkpointId = UsageCheckpointStore.persistenceId(tenant).id();
+            while (journal.log.latestSnapshot(checkpointId, atTheEnd).isEmpty()) {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("no usage checkpoint was saved at " + journal.sequenceNr);
                 }
                 Thread.sleep(10);
             }
+            int checkpointBytes = journal.log.latestSnapshot(checkpointId, atTheEnd).orElseThrow().payload().length;
             journal.writeDay(firstHour + 24L * days);
             journal.snapshot();
             Measure checkpointed = report(system, tenant, settings, clock, counting, persistenceId, "checkpointed");
@@ -117,6 +123,7 @@ public final class UsageCheckpointBench {
                     full.millis(), full.rows());
             System.out.printf("  checkpoint 1 day before:  first report read %,d events in %,d ms (%d rows)%n", checkpointed.events(),
                     checkpointed.millis(), checkpointed.rows());
+            System.out.printf("  the checkpoint: %,d bytes (%d rows)%n", checkpointBytes, full.rows());
         } finally {
             journal.log.close();
             system.terminate();
@@ -136,10 +143,17 @@ public final class UsageCheckpointBench {
         UsageReport report = AskPattern.<Command, UsageReport>ask(entity, r -> new GetUsage(0, Long.MAX_VALUE, r), TIMEOUT,
                 system.scheduler()).toCompletableFuture().join();
         long millis = (System.nanoTime() - start) / 1_000_000;
+        // stopped (Passivate) before the next entity of the tenant starts
+        CompletableFuture<Void> stopped = new CompletableFuture<>();
         system.systemActorOf(Behaviors.<Void>setup(context -> {
-            context.stop(entity);
-            return Behaviors.stopped();
+            context.watch(entity);
+            entity.tell(new Passivate());
+            return Behaviors.<Void>receive(Void.class).onSignal(Terminated.class, t -> {
+                stopped.complete(null);
+                return Behaviors.stopped();
+            }).build();
         }), "stop-" + name, Props.empty());
+        stopped.orTimeout(TIMEOUT.toSeconds(), TimeUnit.SECONDS).join();
         return new Measure(counting.reads(persistenceId).getLast().eventCount(), millis, report.rows().size());
     }
 
