@@ -72,8 +72,9 @@ final class UsageCheckpointStore {
                         case SnapshotProtocol.LoadSnapshotResult result -> usable(tenant, result.snapshot().get().snapshot(),
                                 lastSequenceNr);
                         case SnapshotProtocol.LoadSnapshotFailed failed -> {
-                            log.warn("tenant {}: its usage checkpoint cannot be read (damaged, or of another schema) and is ignored; "
-                                    + "its usage history is read from the start of the journal: {}", tenant, failed.cause().toString());
+                            // damaged, of a schema this version does not know, or the store failed: ignored all the same
+                            log.warn("tenant {}: its usage checkpoint could not be read and is ignored; its usage history is read "
+                                    + "from the start of the journal: {}", tenant, failed.cause().toString());
                             yield Optional.empty();
                         }
                         default -> {

@@ -28,7 +28,7 @@ class TenantSettingsTest {
         assertEquals(100, settings.snapshotEvery());
         assertEquals(2, settings.keepSnapshots());
         assertEquals(10_000, settings.usageCheckpointEvery());
-        assertEquals(Duration.ofSeconds(30), settings.usageCheckpointTimeout());
+        assertEquals(Duration.ofSeconds(5), settings.usageCheckpointTimeout());
     }
 
     @Test
