@@ -11,6 +11,7 @@ import io.loraplex.persistence.finetune.FineTuneEvent;
 import io.loraplex.persistence.finetune.FineTuneState;
 import io.loraplex.persistence.tenant.TenantEvent;
 import io.loraplex.persistence.tenant.TenantState;
+import io.loraplex.persistence.tenant.UsageCheckpoint;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -29,7 +30,7 @@ class SchemaVersionTest {
         for (Class<?> events : List.of(TenantEvent.class, AdapterEvent.class, FineTuneEvent.class)) {
             all.addAll(List.of(events.getPermittedSubclasses()));
         }
-        all.addAll(List.of(TenantState.class, AdapterState.class, FineTuneState.class));
+        all.addAll(List.of(TenantState.class, AdapterState.class, FineTuneState.class, UsageCheckpoint.class));
         return all;
     }
 

@@ -67,12 +67,15 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -108,7 +111,7 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * restart resets, and usage not yet flushed ({@link UsageBuffer}), journaled every
  * {@code usage-flush-interval} and on {@link Passivate}, never once per request. Kept out of the
  * state: the usage history ({@link UsageHistory}), read from the journal's usage events when usage
- * is asked for.
+ * is asked for, starting from its latest checkpoint ({@link UsageCheckpoint}, in the snapshot store).
  *
  * <p>Commands are handled by state: {@code whenNotSetUp} and {@code whenSetUp}, each a switch over
  * the sealed {@link Command} without a default, so a new command must be handled in both.
@@ -149,7 +152,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     // ---- messages the entity sends itself (timers, replicator and adapter replies): never leave this JVM
 
     private sealed interface Internal extends NoSerializationVerificationNeeded
-            permits SweepLeases, FlushUsage, AdapterReplied, KeyIndexWritten, UsageRead {
+            permits SweepLeases, FlushUsage, AdapterReplied, KeyIndexWritten, UsageRead, UsageCheckpointSaved {
     }
 
     /** Timer tick, and timer key: look for in-flight requests past their lease. */
@@ -190,10 +193,16 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
 
     /**
      * The read journal's answer to a catch-up of the usage history up to sequence number {@code to}
-     * ({@code read} null when it failed), for {@code queries}, with what was pending when it started.
+     * ({@code read} null when it failed), for {@code queries} (none for a catch-up of the entity's
+     * own), with what was pending when it started. The first read of an entity starts from its latest
+     * checkpoint ({@code checkpoint}, null when there was none to use) and reads only what follows it.
      */
-    private record UsageRead(List<GetUsage> queries, UsageBuffer pending, long to, List<UsageHistory.Journaled> read,
-            Throwable failure) implements Internal {
+    private record UsageRead(List<GetUsage> queries, UsageBuffer pending, long to, UsageCheckpoint checkpoint,
+            List<UsageHistory.Journaled> read, Throwable failure) implements Internal {
+    }
+
+    /** The snapshot store's answer to saving the usage checkpoint at {@code readTo}. */
+    private record UsageCheckpointSaved(long readTo, boolean saved) implements Internal {
     }
 
     /** An upload's hold: its bytes, and when it was last grown (for its lease). */
@@ -224,6 +233,13 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
     /** The usage read in flight, or null; GetUsage arriving meanwhile waits in {@link #usageQueries} for the next. */
     private UsageRead usageRead;
     private final List<GetUsage> usageQueries = new ArrayList<>();
+    /** Where {@link #history} starts from and is checkpointed to (the snapshot store, never this entity's snapshots). */
+    private final UsageCheckpointStore checkpoints;
+    /** Whether {@link #history} has started: from a checkpoint, or from the start of the journal where none was usable. */
+    private boolean historyStarted;
+    /** The sequence number of the newest checkpoint saved or started from (0: none). */
+    private long checkpointedTo;
+    private boolean checkpointSaving;
 
     private TenantEntity(ActorContext<Object> context, TimerScheduler<Object> timers, TenantId tenant, TenantSettings settings,
             Clock clock) {
@@ -242,6 +258,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         String plugin = settings.readJournalPluginId(context.getSystem().settings().config());
         this.readJournal = plugin == null ? null : PersistenceQuery.get(Adapter.toClassic(context.getSystem()))
                 .getReadJournalFor(CurrentEventsByPersistenceIdQuery.class, plugin);
+        this.checkpoints = new UsageCheckpointStore(context.getSystem(), settings.usageCheckpointTimeout());
     }
 
     /** The journal's id of a tenant: {@code Tenant|<id>}. */
@@ -366,8 +383,10 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         return switch (message) {
             case KeyIndexWritten m -> onKeyIndexWritten(state, m);
             case SweepLeases _ -> onSweepLeases();
-            case FlushUsage _ -> usage.isEmpty() ? Effect().noReply() : Effect().persist(withRetention(state, usage.drain())).thenNoReply();
+            case FlushUsage _ -> usage.isEmpty() ? Effect().noReply()
+                    : Effect().persist(withRetention(state, usage.drain())).thenRun(s -> catchUpIfBehind()).thenNoReply();
             case UsageRead m -> onUsageRead(m);
+            case UsageCheckpointSaved m -> onUsageCheckpointSaved(m);
             case AdapterReplied _ -> Effect().noReply();
         };
     }
@@ -602,10 +621,19 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         List<GetUsage> queries = List.copyOf(usageQueries);
         usageQueries.clear();
         long to = lastSequenceNumber(context);
-        UsageRead started = new UsageRead(queries, usage.copy(), to, null, null);
+        UsageRead started = new UsageRead(queries, usage.copy(), to, null, null, null);
         usageRead = started;
-        context.pipeToSelf(UsageHistory.read(readJournal, persistenceId(tenant), history.readTo() + 1, to, context.getSystem()),
-                (read, failure) -> new UsageRead(started.queries(), started.pending(), to, read, failure));
+        long from = history.readTo() + 1;
+        PersistenceId journal = persistenceId(tenant);
+        ActorSystem<?> system = context.getSystem();
+        // the first read starts where the latest checkpoint stopped; no checkpoint (or none usable): at the start
+        CompletionStage<Optional<UsageCheckpoint>> checkpoint = historyStarted ? UsageCheckpointStore.none()
+                : checkpoints.load(tenant, to);
+        CompletionStage<UsageRead> read = checkpoint.thenCompose(found -> UsageHistory.read(readJournal, journal,
+                found.map(c -> c.readTo() + 1).orElse(from), to, system)
+                .thenApply(events -> new UsageRead(queries, started.pending(), to, found.orElse(null), events, null)));
+        context.pipeToSelf(read, (done, failure) -> done != null ? done
+                : new UsageRead(queries, started.pending(), to, null, null, failure));
     }
 
     private ReplyEffect<TenantEvent, TenantState> onUsageRead(UsageRead done) {
@@ -615,10 +643,19 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             context.getLog().error("tenant {}: reading the usage history from the journal failed, {} usage report(s) unanswered",
                     tenant, done.queries().size(), done.failure());
         } else {
+            if (!historyStarted) {
+                // only the first read loaded a checkpoint: the history has read nothing before it
+                if (done.checkpoint() != null) {
+                    history.restore(done.checkpoint());
+                    checkpointedTo = done.checkpoint().readTo();
+                }
+                historyStarted = true;
+            }
             history.caughtUp(done.read(), done.to());
             for (GetUsage get : done.queries()) {
                 get.replyTo().tell(usageReport(done.pending(), get));
             }
+            saveCheckpointIfDue();
         }
         if (!usageQueries.isEmpty()) {
             startUsageRead();
@@ -626,6 +663,37 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
         // a stashed Passivate waits for the read; every stashed command comes back once
         stashedKeyCommands = 0;
         return Effect().noReply().thenUnstashAll();
+    }
+
+    /**
+     * After a flush: catches the history up when the journal is a checkpoint interval ahead of it,
+     * so that checkpoints follow the journal even for a tenant whose usage nobody asks for.
+     */
+    private void catchUpIfBehind() {
+        if (readJournal != null && usageRead == null
+                && lastSequenceNumber(context) - history.readTo() >= settings.usageCheckpointEvery()) {
+            startUsageRead();
+        }
+    }
+
+    /** Saves a checkpoint of the history once it has read a checkpoint interval past the last one; one save at a time. */
+    private void saveCheckpointIfDue() {
+        if (checkpointSaving || history.readTo() - checkpointedTo < settings.usageCheckpointEvery()) {
+            return;
+        }
+        checkpointSaving = true;
+        UsageCheckpoint checkpoint = history.checkpoint();
+        context.pipeToSelf(checkpoints.save(tenant, checkpoint, clock.millis()),
+                (saved, failure) -> new UsageCheckpointSaved(checkpoint.readTo(), Boolean.TRUE.equals(saved)));
+    }
+
+    private ReplyEffect<TenantEvent, TenantState> onUsageCheckpointSaved(UsageCheckpointSaved saved) {
+        checkpointSaving = false;
+        // a failed save (logged by the store) is tried again after the next read
+        if (saved.saved()) {
+            checkpointedTo = Math.max(checkpointedTo, saved.readTo());
+        }
+        return Effect().noReply();
     }
 
     private UsageReport usageReport(UsageBuffer pending, GetUsage get) {

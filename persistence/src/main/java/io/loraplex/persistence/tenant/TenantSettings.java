@@ -28,11 +28,14 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
  * @param usageRetention         how long usage hours are kept; older hours are dropped when usage is journaled
  * @param readJournal            the Persistence Query plugin that usage reports read the journal through; empty: the
  *                               configured journal's own ({@link #readJournalPluginId})
+ * @param usageCheckpointEvery   a checkpoint of the usage history once it has read this many more sequence numbers of
+ *                               the tenant's journal: what the first usage read after a start reads at most
+ * @param usageCheckpointTimeout how long the snapshot store may take to load or save a usage checkpoint
  */
 public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval, Duration concurrencyRetryAfter,
         KeyIndexWrite keyIndexWrite, Duration keyIndexWriteTimeout, int keyCommandStash, Duration usageFlushInterval,
         int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax, Duration uploadHoldLease,
-        Duration usageRetention, String readJournal) {
+        Duration usageRetention, String readJournal, int usageCheckpointEvery, Duration usageCheckpointTimeout) {
 
     /** The persistence testkit's in-memory journal, and its read journal: named, not imported (test scope). */
     private static final String TESTKIT_JOURNAL = "pekko.persistence.testkit.journal";
@@ -59,6 +62,11 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
         requirePositive("journal-failure-backoff.max", journalBackoffMax);
         requirePositive("upload-hold-lease", uploadHoldLease);
         requirePositive("usage-retention", usageRetention);
+        requirePositive("usage-checkpoint.timeout", usageCheckpointTimeout);
+        if (usageCheckpointEvery < 1) {
+            throw new IllegalArgumentException("loraplex.tenant.usage-checkpoint.every must be at least 1 (sequence numbers of "
+                    + "the tenant's journal), got " + usageCheckpointEvery);
+        }
         if (snapshotEvery < 1 || keepSnapshots < 1) {
             throw new IllegalArgumentException("loraplex.tenant.snapshot-every and keep-snapshots must be at least 1, got "
                     + snapshotEvery + " and " + keepSnapshots);
@@ -85,7 +93,7 @@ public record TenantSettings(Duration inFlightLease, Duration leaseSweepInterval
                 c.getInt("key-command-stash"), c.getDuration("usage-flush-interval"), c.getInt("snapshot-every"),
                 c.getInt("keep-snapshots"), c.getDuration("journal-failure-backoff.min"),
                 c.getDuration("journal-failure-backoff.max"), c.getDuration("upload-hold-lease"), c.getDuration("usage-retention"),
-                c.getString("read-journal"));
+                c.getString("read-journal"), c.getInt("usage-checkpoint.every"), c.getDuration("usage-checkpoint.timeout"));
     }
 
     /** The Distributed Data write consistency these settings name. */

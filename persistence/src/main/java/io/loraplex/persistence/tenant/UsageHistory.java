@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.ClassicActorSystemProvider;
 import org.apache.pekko.persistence.query.javadsl.CurrentEventsByPersistenceIdQuery;
@@ -21,7 +22,8 @@ import org.apache.pekko.stream.javadsl.Sink;
  * usage is asked for, from the sequence number it last read. It is not the entity's state: events
  * that do not touch usage never copy it, snapshots never hold it, and recovery never replays it.
  * Retention is the journal's: hours before an {@link UsageExpired} are dropped, as the state did.
- * Mutable, confined to the entity's actor; a restarted or moved entity reads it afresh.
+ * Mutable, confined to the entity's actor; a restarted or moved entity starts it from its latest
+ * {@link UsageCheckpoint} and reads only the events after it.
  */
 final class UsageHistory {
 
@@ -45,12 +47,41 @@ final class UsageHistory {
         return readTo;
     }
 
+    /** What this history holds now, and how far it has read: what a started entity can start from. */
+    UsageCheckpoint checkpoint() {
+        List<UsageCheckpoint.Row> rows = new ArrayList<>();
+        // by hour, then model: the same checkpoint for the same history
+        hours.forEach((hour, models) -> new TreeMap<>(models).forEach((model, u) ->
+                rows.add(new UsageCheckpoint.Row(hour, model, u.requests(), u.tokens()))));
+        return new UsageCheckpoint(readTo, rows);
+    }
+
+    /**
+     * Starts this history from {@code checkpoint}: its rows, read up to its {@code readTo}. Only a
+     * history that has read nothing yet starts from one (its events would otherwise count twice).
+     */
+    void restore(UsageCheckpoint checkpoint) {
+        if (readTo != 0 || !hours.isEmpty()) {
+            throw new IllegalStateException("a usage history that has read the journal to " + readTo
+                    + " cannot start again from a checkpoint at " + checkpoint.readTo());
+        }
+        for (UsageCheckpoint.Row row : checkpoint.rows()) {
+            hours.computeIfAbsent(row.epochHour(), h -> new HashMap<>())
+                    .merge(row.model(), new Usage(row.requests(), row.tokens()), (a, b) -> a.plus(b.requests(), b.tokens()));
+        }
+        readTo = checkpoint.readTo();
+    }
+
     /**
      * The usage events of {@code persistenceId} in {@code [from, to]}, in journal order: what
      * {@link #caughtUp} takes.
      */
     static CompletionStage<List<Journaled>> read(CurrentEventsByPersistenceIdQuery journal, PersistenceId persistenceId, long from,
             long to, ClassicActorSystemProvider system) {
+        if (from > to) {
+            // a checkpoint at the journal's last sequence number: nothing after it to read
+            return CompletableFuture.completedFuture(List.of());
+        }
         return journal.currentEventsByPersistenceId(persistenceId.id(), from, to)
                 .filter(envelope -> envelope.event() instanceof UsageRecorded || envelope.event() instanceof UsageExpired)
                 .map(envelope -> new Journaled(envelope.sequenceNr(), (TenantEvent) envelope.event()))

@@ -16,9 +16,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,6 +65,33 @@ class TenantEntityEmbeddedJournalTest extends TenantEntitySuite {
         assertEquals("Cafe & Co", ask(entity, Info.class, GetInfo::new).displayName());
         assertEquals(new UsageReport(true, List.of(new UsageRow(490_896L, "", 1, 17), new UsageRow(490_896L, "cafe", 3, 420))),
                 ask(entity, UsageReport.class, r -> new GetUsage(0, Long.MAX_VALUE, r)));
+    }
+
+    @Test
+    void aUsageCheckpointThatCannotBeDeserializedIsIgnoredAndTheHistoryIsReadFromTheStart() {
+        Serialization serialization = SerializationExtension.get(testKit.system());
+        UsageCheckpoint valid = new UsageCheckpoint(3, List.of(new UsageCheckpoint.Row(1, "", 1_000, 1_000)));
+        Serializer cbor = serialization.findSerializerFor(valid);
+        // damaged bytes; and a checkpoint of a schema version this one does not know (a later one)
+        Map<String, byte[]> unreadable = new LinkedHashMap<>();
+        unreadable.put(UsageCheckpoint.class.getName() + "#1", new byte[] {(byte) 0xff, 0x00, 0x13, 0x37});
+        unreadable.put(UsageCheckpoint.class.getName() + "#2", serialization.serialize(valid).get());
+        unreadable.forEach((manifest, bytes) -> {
+            Ledger tenant = new Ledger(checkpointEvery(3, Duration.ofHours(1)));
+            List<UsageRow> expected = new ArrayList<>(tenant.hour(60));
+            expected.addAll(tenant.hour(61));
+            try (EventLog log = EventLog.acquire(testKit.system().settings().config().getConfig("loraplex-journal"))) {
+                log.append(List.of(new EventLog.Write.SaveSnapshot(new EventLog.Snapshot(tenant.checkpointId().id(), 3, 0,
+                        cbor.identifier(), manifest, bytes)))).join();
+            }
+
+            assertEquals(new UsageReport(true, expected), tenant.report(), manifest);
+            CountingReadJournal.Read read = tenant.reads().getLast();
+            assertEquals(1, read.from(), "a full read past the checkpoint " + manifest);
+            assertEquals(read.to(), read.eventCount());
+            // and the next checkpoint replaces it
+            tenant.awaitCheckpoint(read.to());
+        });
     }
 
     private static byte[] fixture(String file) throws IOException {

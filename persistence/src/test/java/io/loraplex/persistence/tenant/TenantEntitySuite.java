@@ -38,6 +38,9 @@ import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.persistence.Persistence;
+import org.apache.pekko.persistence.SaveSnapshotSuccess;
+import org.apache.pekko.persistence.SnapshotMetadata;
+import org.apache.pekko.persistence.query.PersistenceQuery;
 import org.apache.pekko.persistence.SnapshotProtocol;
 import org.apache.pekko.persistence.SnapshotSelectionCriteria;
 import org.apache.pekko.persistence.typed.PersistenceId;
@@ -110,7 +113,10 @@ abstract class TenantEntitySuite {
 
     @BeforeAll
     void start() {
-        testKit = ActorTestKit.create("tenant-entity", journal().withFallback(TestClusters.config("router")));
+        Config config = journal().withFallback(TestClusters.config("router"));
+        // the usage checkpoint tests read the journal through a read journal that counts what they read
+        String readJournal = TenantSettings.create(config).readJournalPluginId(config);
+        testKit = ActorTestKit.create("tenant-entity", CountingReadJournal.config(readJournal).withFallback(config));
         prepare(testKit.system());
         TestClusters.join(testKit, TestClusters.address(testKit));
         settings = TenantSettings.create(testKit.system().settings().config());
@@ -790,6 +796,193 @@ abstract class TenantEntitySuite {
         assertEquals(kept, ask(entity, UsageReport.class, r -> new GetUsage(0, Long.MAX_VALUE, r)).rows());
     }
 
+    // ---- usage checkpoints
+
+    @Test
+    void aUsageReportAfterARestartEqualsTheReportBeforeWithAndWithoutACheckpoint() throws Exception {
+        for (boolean checkpointing : List.of(true, false)) {
+            Ledger tenant = new Ledger(checkpointEvery(checkpointing ? 3 : 1_000_000, Duration.ofHours(1)));
+            for (int i = 0; i < 5; i++) {
+                tenant.hour(10 + i);
+            }
+            // and usage not journaled yet, which the restart's Passivate journals
+            admitAndFinish(tenant.entity, tenant.key, "pending", "cafe", 99);
+            UsageReport before = tenant.report();
+            long readTo = tenant.reads().getLast().to();
+            if (checkpointing) {
+                tenant.awaitCheckpoint(readTo);
+            } else {
+                assertNull(latestSnapshot(tenant.checkpointId()), "no checkpoint: the history has not read 1,000,000 events");
+            }
+
+            tenant.restart();
+            assertEquals(before, tenant.report(), checkpointing ? "with a checkpoint" : "without a checkpoint");
+            assertEquals(checkpointing ? readTo + 1 : 1, tenant.reads().getLast().from(), "where the read after the restart started");
+        }
+    }
+
+    @Test
+    void afterACheckpointTheUsageHistoryOfARestartedEntityReadsOnlyTheEventsAfterIt() throws Exception {
+        Ledger tenant = new Ledger(checkpointEvery(4, Duration.ofHours(1)));
+        List<UsageRow> expected = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            expected.addAll(tenant.hour(20 + i));
+        }
+        assertEquals(new UsageReport(true, expected), tenant.report());
+        // no checkpoint yet: the whole journal (setup, key, catalog, 4 hours of 2 models), which is then checkpointed
+        CountingReadJournal.Read first = tenant.reads().getLast();
+        assertEquals(1, first.from());
+        assertEquals(3 + 4 * 2, first.to());
+        assertEquals(first.to(), first.eventCount());
+        UsageCheckpoint checkpoint = tenant.awaitCheckpoint(first.to());
+        assertEquals(expected.stream().map(r -> new UsageCheckpoint.Row(r.epochHour(), r.model(), r.requests(), r.tokens())).toList(),
+                checkpoint.rows());
+
+        expected.addAll(tenant.hour(30));
+        expected.addAll(tenant.hour(31));
+        int readsBefore = tenant.reads().size();
+        assertEquals(new UsageReport(true, expected), tenant.report());
+        List<CountingReadJournal.Read> reads = tenant.reads().subList(readsBefore, tenant.reads().size());
+        assertEquals(1, reads.size(), "one read after the restart");
+        assertEquals(checkpoint.readTo() + 1, reads.getFirst().from(), "it starts after the checkpoint");
+        assertEquals(4, reads.getFirst().eventCount(), "the 2 hours of 2 models journaled after the checkpoint, and nothing before");
+    }
+
+    @Test
+    void aCheckpointFollowsTheJournalWhileNobodyAsksForUsage() throws Exception {
+        // flushed on the timer: the entity catches its history up itself once the journal is 3 ahead of it
+        Ledger tenant = new Ledger(checkpointEvery(3, settings.usageFlushInterval()));
+        long hour = clock.instant().getEpochSecond() / 3600;
+        admitAndFinish(tenant.entity, tenant.key, "r1", null, 7);
+        UsageCheckpoint checkpoint = tenant.awaitCheckpoint(4);
+        assertEquals(List.of(new UsageCheckpoint.Row(hour, "", 1, 7)), checkpoint.rows());
+        assertEquals(1, tenant.reads().size(), "one read, of the entity's own");
+        assertEquals(4, tenant.reads().getFirst().eventCount());
+    }
+
+    @Test
+    void aCheckpointThatCannotBeUsedIsIgnoredTheHistoryIsReadFromTheStartAndTheNextCheckpointReplacesIt() throws Exception {
+        // not a checkpoint; a checkpoint of another journal, read further than this one holds
+        List<Object> unusable = List.of("not a checkpoint",
+                new UsageCheckpoint(1_000_000, List.of(new UsageCheckpoint.Row(1, "", 1_000, 1_000))));
+        for (Object damaged : unusable) {
+            Ledger tenant = new Ledger(checkpointEvery(3, Duration.ofHours(1)));
+            List<UsageRow> expected = new ArrayList<>();
+            expected.addAll(tenant.hour(40));
+            expected.addAll(tenant.hour(41));
+            saveSnapshot(tenant.checkpointId(), damaged instanceof UsageCheckpoint c ? c.readTo() : 5, damaged);
+
+            assertEquals(new UsageReport(true, expected), tenant.report(), String.valueOf(damaged));
+            CountingReadJournal.Read read = tenant.reads().getLast();
+            assertEquals(1, read.from(), "a full read past " + damaged);
+            assertEquals(read.to(), read.eventCount());
+            tenant.awaitCheckpoint(read.to());
+        }
+    }
+
+    @Test
+    void theRetentionDropsHoursFromTheCheckpointedRows() throws Exception {
+        Ledger tenant = new Ledger(checkpointEvery(2, Duration.ofHours(1)));
+        List<UsageRow> old = tenant.hour(50);
+        List<UsageRow> kept = new ArrayList<>(tenant.hour(51));
+        assertEquals(new UsageReport(true, concat(old, kept)), tenant.report());
+        UsageCheckpoint checkpoint = tenant.awaitCheckpoint(tenant.reads().getLast().to());
+        assertEquals(4, checkpoint.rows().size(), "both hours, 2 models each");
+
+        // the first hour ages out, and goes when usage is next journaled (an UsageExpired after the checkpoint)
+        clock.advance(settings.usageRetention().minusHours(1));
+        kept.addAll(tenant.hour(52));
+        assertEquals(new UsageReport(true, kept), tenant.report());
+        CountingReadJournal.Read read = tenant.reads().getLast();
+        assertEquals(checkpoint.readTo() + 1, read.from(), "read from the checkpoint on");
+        // the next checkpoint holds the kept hours only
+        assertEquals(kept.stream().map(r -> new UsageCheckpoint.Row(r.epochHour(), r.model(), r.requests(), r.tokens())).toList(),
+                tenant.awaitCheckpoint(read.to()).rows());
+    }
+
+    /**
+     * A tenant spawned outside sharding with settings of its own, set up with a key and the model
+     * {@code cafe}: 3 events.
+     */
+    final class Ledger {
+        final String id = newTenantId();
+        final TenantSettings tenantSettings;
+        final String key = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        final TestProbe<Object> watcher = testKit.createTestProbe();
+        ActorRef<Command> entity;
+
+        Ledger(TenantSettings tenantSettings) {
+            this.tenantSettings = tenantSettings;
+            entity = spawn(id, tenantSettings);
+            assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Ledger", "pro", 1.0, ROOMY, r)));
+            assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(key, Set.of(Scope.CHAT), r)));
+            assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1), null, 0, r)));
+        }
+
+        /**
+         * A request to the base and one to {@code cafe} in this hour, journaled (2 events) by a
+         * Passivate; the entity then starts again an hour later. The rows they make.
+         */
+        List<UsageRow> hour(int tokens) {
+            long hour = clock.instant().getEpochSecond() / 3600;
+            admitAndFinish(entity, key, "base-" + tokens, null, tokens);
+            admitAndFinish(entity, key, "cafe-" + tokens, "cafe", tokens + 1);
+            restart();
+            clock.advance(Duration.ofHours(1));
+            return List.of(new UsageRow(hour, "", 1, tokens), new UsageRow(hour, "cafe", 1, tokens + 1));
+        }
+
+        /** Stops the entity by Passivate (which journals its pending usage) and starts it again. */
+        void restart() {
+            entity.tell(new Passivate());
+            watcher.expectTerminated(entity);
+            entity = spawn(id, tenantSettings);
+        }
+
+        UsageReport report() {
+            return ask(entity, UsageReport.class, r -> new GetUsage(0, Long.MAX_VALUE, r));
+        }
+
+        /** What the tenant's usage history has read from the journal so far. */
+        List<CountingReadJournal.Read> reads() {
+            return PersistenceQuery.get(Adapter.toClassic(testKit.system()))
+                    .getReadJournalFor(CountingReadJournal.class, CountingReadJournal.PLUGIN)
+                    .reads(TenantEntity.persistenceId(new TenantId(id)).id());
+        }
+
+        PersistenceId checkpointId() {
+            return UsageCheckpointStore.persistenceId(new TenantId(id));
+        }
+
+        /** Waits for the tenant's latest checkpoint to be one read to {@code readTo} (it is saved after the read answers). */
+        UsageCheckpoint awaitCheckpoint(long readTo) {
+            return watcher.awaitAssert(Duration.ofSeconds(10), () -> {
+                UsageCheckpoint checkpoint = assertInstanceOf(UsageCheckpoint.class, latestSnapshot(checkpointId()));
+                assertEquals(readTo, checkpoint.readTo());
+                assertEquals(readTo, latestSnapshotSequenceNr(checkpointId()));
+                return checkpoint;
+            });
+        }
+    }
+
+    /**
+     * These settings, with the usage history checkpointed every {@code every} sequence numbers,
+     * read through {@link CountingReadJournal}, and usage journaled every {@code flush}.
+     */
+    TenantSettings checkpointEvery(int every, Duration flush) {
+        return TenantSettings.create(ConfigFactory.parseString("""
+                loraplex.tenant.usage-checkpoint.every = %d
+                loraplex.tenant.read-journal = "%s"
+                loraplex.tenant.usage-flush-interval = %dms
+                """.formatted(every, CountingReadJournal.PLUGIN, flush.toMillis())).withFallback(testKit.system().settings().config()));
+    }
+
+    static List<UsageRow> concat(List<UsageRow> a, List<UsageRow> b) {
+        List<UsageRow> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
     @Test
     void passivationWaitsForAKeyChangeInFlight() {
         String id = newTenantId();
@@ -918,7 +1111,11 @@ abstract class TenantEntitySuite {
     // ---- helpers for entities spawned outside sharding (to stop and restart them)
 
     ActorRef<Command> spawn(String id) {
-        return testKit.spawn(TenantEntity.create(new TenantId(id), settings, clock));
+        return spawn(id, settings);
+    }
+
+    ActorRef<Command> spawn(String id, TenantSettings tenantSettings) {
+        return testKit.spawn(TenantEntity.create(new TenantId(id), tenantSettings, clock));
     }
 
     /** Stops the entity, waits until it has, and starts it again: it recovers from the journal. */
@@ -960,6 +1157,15 @@ abstract class TenantEntitySuite {
                 new SnapshotProtocol.LoadSnapshot(persistenceId.id(), SnapshotSelectionCriteria.latest(), Long.MAX_VALUE),
                 Duration.ofSeconds(5)).toCompletableFuture().get();
         return result.snapshot().isDefined() ? result.snapshot().get().metadata().sequenceNr() : 0;
+    }
+
+    /** Saves {@code snapshot} as the snapshot of {@code persistenceId} at {@code sequenceNr}, in the snapshot store the entities use. */
+    void saveSnapshot(PersistenceId persistenceId, long sequenceNr, Object snapshot) throws Exception {
+        var classic = Adapter.toClassic(testKit.system());
+        var store = Persistence.get(classic).snapshotStoreFor("", ConfigFactory.empty());
+        assertInstanceOf(SaveSnapshotSuccess.class, Patterns.ask(store, new SnapshotProtocol.SaveSnapshot(
+                new SnapshotMetadata(persistenceId.id(), sequenceNr, clock.millis()), snapshot), Duration.ofSeconds(10))
+                .toCompletableFuture().get());
     }
 
     SelfUniqueAddress selfAddress() {

@@ -27,6 +27,8 @@ class TenantSettingsTest {
         assertEquals(Duration.ofSeconds(10), settings.usageFlushInterval());
         assertEquals(100, settings.snapshotEvery());
         assertEquals(2, settings.keepSnapshots());
+        assertEquals(10_000, settings.usageCheckpointEvery());
+        assertEquals(Duration.ofSeconds(5), settings.usageCheckpointTimeout());
     }
 
     @Test
@@ -55,6 +57,13 @@ class TenantSettingsTest {
         IllegalArgumentException snapshots = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
                 ConfigFactory.parseString("loraplex.tenant.snapshot-every = 0").withFallback(ConfigFactory.load())));
         assertTrue(snapshots.getMessage().contains("snapshot-every"), snapshots.getMessage());
+        IllegalArgumentException checkpoints = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
+                ConfigFactory.parseString("loraplex.tenant.usage-checkpoint.every = 0").withFallback(ConfigFactory.load())));
+        assertEquals("loraplex.tenant.usage-checkpoint.every must be at least 1 (sequence numbers of the tenant's journal), got 0",
+                checkpoints.getMessage());
+        IllegalArgumentException checkpointTimeout = assertThrows(IllegalArgumentException.class, () -> TenantSettings.create(
+                ConfigFactory.parseString("loraplex.tenant.usage-checkpoint.timeout = 0s").withFallback(ConfigFactory.load())));
+        assertEquals("loraplex.tenant.usage-checkpoint.timeout must be a positive duration, got PT0S", checkpointTimeout.getMessage());
     }
 
     @Test

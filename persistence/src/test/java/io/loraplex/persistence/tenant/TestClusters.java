@@ -13,7 +13,7 @@ import org.apache.pekko.cluster.typed.Join;
 
 /**
  * ActorSystems for the tests: cluster provider on loopback, every message serialized, one role, the
- * in-memory journal, a snapshot every 5 events.
+ * in-memory journal, a snapshot every 5 events, a usage checkpoint every 5 (so every usage test runs with them).
  */
 public final class TestClusters {
 
@@ -33,6 +33,7 @@ public final class TestClusters {
                 loraplex.tenant.lease-sweep-interval = 50ms
                 loraplex.tenant.snapshot-every = 5
                 loraplex.tenant.usage-flush-interval = 100ms
+                loraplex.tenant.usage-checkpoint.every = 5
                 """.formatted(role)).withFallback(TestJournals.inMemory()).withFallback(ConfigFactory.load());
     }
 
