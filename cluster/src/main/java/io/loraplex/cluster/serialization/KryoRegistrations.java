@@ -81,7 +81,7 @@ public final class KryoRegistrations {
         ids.put(TenantProtocol.Limits.class.getName(), 401);
         ids.put(TenantProtocol.Setup.class.getName(), 402);
         ids.put(TenantProtocol.AddApiKey.class.getName(), 403);
-        ids.put(TenantProtocol.RevokeApiKey.class.getName(), 404);
+        // 404 retired (issue 16): TenantProtocol.RevokeApiKey by hash, which nothing sent (keys are revoked by id)
         // 405 retired (issue 16): TenantProtocol.SetModel, which nothing sent (the Adapter entity sends UpdateCatalog)
         ids.put(TenantProtocol.Admit.class.getName(), 406);
         ids.put(TenantProtocol.Admitted.class.getName(), 407);

@@ -46,7 +46,7 @@ public final class TenantProtocol {
     public static final Key<ORSet<String>> TENANT_REGISTRY = ORSetKey.create("loraplex-tenants");
 
     public sealed interface Command extends RemoteMessage
-            permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKey, RevokeApiKeyById, Authorize,
+            permits Setup, AddApiKey, CreateApiKey, ListApiKeys, RevokeApiKeyById, Authorize,
             UpdateCatalog, TrackAdapterName, ListAdapterNames, ReserveStorage, ReleaseStorage, Admit, Finished, ListModels, GetInfo,
             GetUsage, Passivate, ResolveModel, HoldUpload, ReleaseUpload, LetGoStorage {
     }
@@ -96,9 +96,6 @@ public final class TenantProtocol {
         public AddApiKey {
             scopes = Set.copyOf(scopes);
         }
-    }
-
-    public record RevokeApiKey(String keyHash, ActorRef<Ack> replyTo) implements Command {
     }
 
     /**

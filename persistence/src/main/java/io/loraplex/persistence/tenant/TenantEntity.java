@@ -32,7 +32,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.LetGoStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReleaseStorage;
 import io.loraplex.cluster.tenant.TenantProtocol.ReleaseUpload;
 import io.loraplex.cluster.tenant.TenantProtocol.ReserveStorage;
-import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKeyById;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
 import io.loraplex.cluster.tenant.TenantProtocol.StorageLeft;
@@ -324,7 +323,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             case LetGoStorage c -> Effect().reply(c.replyTo(), new StorageLeft(false, c.key(), 0));
             case CreateApiKey c -> Effect().reply(c.replyTo(), refusedKey(notSetUp()));
             case AddApiKey c -> refuseNotSetUp(c.replyTo());
-            case RevokeApiKey c -> refuseNotSetUp(c.replyTo());
             case RevokeApiKeyById c -> refuseNotSetUp(c.replyTo());
             case UpdateCatalog c -> refuseNotSetUp(c.replyTo());
             case TrackAdapterName c -> refuseNotSetUp(c.replyTo());
@@ -358,7 +356,6 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             }
             case AddApiKey c -> onAddApiKey(state, c);
             case CreateApiKey c -> onCreateApiKey(c);
-            case RevokeApiKey c -> onRevoke(state, c.keyHash(), c.replyTo());
             case RevokeApiKeyById c -> onRevokeById(state, c);
             case ListApiKeys c -> Effect().reply(c.replyTo(), new KeyList(true, state.keyInfos()));
             case UpdateCatalog c -> onUpdateCatalog(state, c.name(), c.promoted(), c.canary(), c.canaryShare(), c.quarantined(),
@@ -957,7 +954,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
             return stashKeyCommand(replyTo, a -> new Ack(false, a));
         }
         ApiKey held = state.keys().get(hash);
-        // even for a key this entity does not hold: the index may still name this tenant for it
+        // the index entry goes even when the state no longer holds the key (revoked meanwhile): it names this tenant
         writeKeyIndex(new Revoking(hash, held != null, replyTo), KeyIndexChanges.remove(node, hash, tenant.value()));
         if (held == null) {
             return Effect().noReply();
@@ -1008,7 +1005,7 @@ public final class TenantEntity extends EventSourcedBehaviorWithEnforcedReplies<
                         : new Ack(false, writtenLocally
                                 ? "the key is revoked for admissions, but the key index did not confirm its removal to "
                                         + settings.keyIndexWrite() + " replicas within " + settings.keyIndexWriteTimeout()
-                                        + "; retry RevokeApiKey to confirm"
+                                        + "; retry the revocation to confirm"
                                 : "the key is revoked for admissions, but the key index refused the removal: "
                                         + failure(response));
                 yield Effect().reply(revoke.replyTo(), ack).thenUnstashAll();

@@ -62,7 +62,6 @@ import io.loraplex.cluster.tenant.TenantProtocol.Limits;
 import io.loraplex.cluster.tenant.TenantProtocol.ListModels;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelEntry;
 import io.loraplex.cluster.tenant.TenantProtocol.ModelList;
-import io.loraplex.cluster.tenant.TenantProtocol.RevokeApiKey;
 import io.loraplex.cluster.tenant.TenantProtocol.Scope;
 import io.loraplex.cluster.tenant.TenantProtocol.Setup;
 import com.typesafe.config.Config;
@@ -142,7 +141,7 @@ abstract class TenantEntitySuite {
         assertFalse(key.ok());
         assertTrue(key.message().contains("not set up"), key.message());
         assertFalse(ack(id, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1), null, 0, r)).ok());
-        assertFalse(ack(id, r -> new RevokeApiKey(TenantProtocol.hashKey("sk-1"), r)).ok());
+        assertFalse(ack(id, r -> new RevokeApiKeyById("key-1", r)).ok());
         assertDenied(DenyReason.UNAUTHORIZED, admit(id, "r1", TenantProtocol.hashKey("sk-1"), Scope.CHAT, null, 10));
         assertFalse(listModels(id, TenantProtocol.hashKey("sk-1")).authorized());
 
@@ -172,7 +171,8 @@ abstract class TenantEntitySuite {
     @Test
     void keysCarryScopesAndRevokedKeysAreUnauthorized() {
         String id = setUp(ROOMY);
-        String chat = addKey(id, Scope.CHAT);
+        KeyCreated chatKey = createKey(id, Scope.CHAT);
+        String chat = TenantProtocol.hashKey(chatKey.apiKey());
         String manage = addKey(id, Scope.MANAGE);
         assertEquals(2, info(id).keys());
 
@@ -184,11 +184,13 @@ abstract class TenantEntitySuite {
                 admit(id, "r4", TenantProtocol.hashKey("sk-never-added"), Scope.CHAT, null, 10));
         assertEquals(TenantEntity.INCORRECT_KEY, unknown.message());
 
-        assertEquals(Ack.done(), ack(id, r -> new RevokeApiKey(chat, r)));
+        assertEquals(Ack.done(), ack(id, r -> new RevokeApiKeyById(chatKey.keyId(), r)));
         assertDenied(DenyReason.UNAUTHORIZED, admit(id, "r5", chat, Scope.CHAT, null, 10));
         assertEquals(1, info(id).keys());
-        // revoking is idempotent, and says when there was nothing to revoke
-        assertEquals(new Ack(true, "the key was not registered"), ack(id, r -> new RevokeApiKey(chat, r)));
+        // a revoked key's id names nothing any more
+        Ack again = ack(id, r -> new RevokeApiKeyById(chatKey.keyId(), r));
+        assertFalse(again.ok());
+        assertTrue(again.message().contains("has no key with id " + chatKey.keyId()), again.message());
     }
 
     @Test
@@ -204,13 +206,15 @@ abstract class TenantEntitySuite {
     @Test
     void keyCommandsSentTogetherApplyInOrder() {
         String id = setUp(ROOMY);
-        String hash = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
+        KeyCreated first = createKey(id, Scope.CHAT);
+        String hash = TenantProtocol.hashKey(first.apiKey());
+        String other = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
         TestProbe<Ack> acks = testKit.createTestProbe(Ack.class);
         TestProbe<Admission> admissions = testKit.createTestProbe(Admission.class);
         EntityRef<Command> tenant = tenant(id);
-        // the revoke and the admit arrive while the add's index write is in flight
-        tenant.tell(new AddApiKey(hash, Set.of(Scope.CHAT), acks.ref()));
-        tenant.tell(new RevokeApiKey(hash, acks.ref()));
+        // the revoke, the add again and the admit arrive while another add's index write is in flight
+        tenant.tell(new AddApiKey(other, Set.of(Scope.CHAT), acks.ref()));
+        tenant.tell(new RevokeApiKeyById(first.keyId(), acks.ref()));
         tenant.tell(new AddApiKey(hash, Set.of(Scope.CHAT, Scope.MANAGE), acks.ref()));
         assertEquals(Ack.done(), acks.receiveMessage());
         assertEquals(Ack.done(), acks.receiveMessage());
@@ -225,10 +229,11 @@ abstract class TenantEntitySuite {
     @Test
     void theKeyIndexFollowsAddAndRevoke() {
         String id = setUp(ROOMY);
-        String hash = addKey(id, Scope.CHAT);
+        KeyCreated key = createKey(id, Scope.CHAT);
+        String hash = TenantProtocol.hashKey(key.apiKey());
         assertEquals(Map.of(hash, id), keyIndex(hash));
 
-        assertEquals(Ack.done(), ack(id, r -> new RevokeApiKey(hash, r)));
+        assertEquals(Ack.done(), ack(id, r -> new RevokeApiKeyById(key.keyId(), r)));
         assertEquals(Map.of(), keyIndex(hash));
     }
 
@@ -236,15 +241,18 @@ abstract class TenantEntitySuite {
     void aKeyOfAnotherTenantIsRefusedAndKeepsItsOwner() {
         String owner = setUp(ROOMY);
         String other = setUp(ROOMY);
-        String hash = addKey(owner, Scope.CHAT);
+        KeyCreated key = createKey(owner, Scope.CHAT);
+        String hash = TenantProtocol.hashKey(key.apiKey());
 
         Ack stolen = ack(other, r -> new AddApiKey(hash, Set.of(Scope.CHAT, Scope.MANAGE), r));
         assertFalse(stolen.ok());
         assertTrue(stolen.message().contains("another tenant"), stolen.message());
         assertEquals(Map.of(hash, owner), keyIndex(hash));
         assertDenied(DenyReason.UNAUTHORIZED, admit(other, "r1", hash, Scope.CHAT, null, 1));
-        // nor can the other tenant revoke it from the index
-        ack(other, r -> new RevokeApiKey(hash, r));
+        // nor can the other tenant revoke it: its id names no key of theirs
+        Ack revoked = ack(other, r -> new RevokeApiKeyById(key.keyId(), r));
+        assertFalse(revoked.ok());
+        assertTrue(revoked.message().contains("has no key with id"), revoked.message());
         assertEquals(Map.of(hash, owner), keyIndex(hash));
         assertInstanceOf(Admitted.class, admit(owner, "r2", hash, Scope.CHAT, null, 1));
     }
@@ -1021,9 +1029,9 @@ abstract class TenantEntitySuite {
         Limits limits = new Limits(10, 20, 30_000, 4, 512, 5000);
         assertEquals(Ack.done(), ask(entity, Ack.class, r -> new Setup("Recovery", "pro", 2.5, limits, r)));
         KeyCreated created = ask(entity, KeyCreated.class, r -> new CreateApiKey(Set.of(Scope.CHAT, Scope.MANAGE), "ci", r));
-        String revoked = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
-        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new AddApiKey(revoked, Set.of(Scope.CHAT), r)));
-        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new RevokeApiKey(revoked, r)));
+        KeyCreated revokedKey = ask(entity, KeyCreated.class, r -> new CreateApiKey(Set.of(Scope.CHAT), "gone", r));
+        String revoked = TenantProtocol.hashKey(revokedKey.apiKey());
+        assertEquals(Ack.done(), ask(entity, Ack.class, r -> new RevokeApiKeyById(revokedKey.keyId(), r)));
         assertEquals(Ack.done(), ask(entity, Ack.class, r -> new UpdateCatalog("cafe", adapter(id, "cafe", 1),
                 adapter(id, "cafe", 2), 0.25, r)));
         assertEquals(Ack.done(), ask(entity, Ack.class, r -> new TrackAdapterName("cafe", true, r)));
@@ -1196,6 +1204,13 @@ abstract class TenantEntitySuite {
     }
 
     /** Adds a fresh key with these scopes; returns its hash. */
+    /** A key the tenant creates (its id and the key itself). */
+    KeyCreated createKey(String id, Scope... scopes) {
+        KeyCreated created = ask(id, KeyCreated.class, r -> new CreateApiKey(Set.of(scopes), "test", r));
+        assertTrue(created.ok(), created.message());
+        return created;
+    }
+
     String addKey(String id, Scope... scopes) {
         String hash = TenantProtocol.hashKey("sk-" + UUID.randomUUID());
         assertEquals(Ack.done(), ack(id, r -> new AddApiKey(hash, Set.of(scopes), r)));
