@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Both backends, now running the one {@link LayerSequence} through their operations, give the very
  * bits they gave when each had its own forward pass (issue 16). The expected values are checksums
  * of the logits (every float's raw bits) of a mixed-adapter batch, recorded from the code before the
- * split; regenerate them only for a deliberate change of arithmetic, by printing {@link #checksum}.
+ * split; regenerate them only for a deliberate change of arithmetic, by printing
+ * {@code String.format("0x%016xL", checksum(...))} in the test.
  */
 class LayerSequenceGoldenTest {
 
@@ -60,7 +61,6 @@ class LayerSequenceGoldenTest {
             requests.add(new BatchLogits.Request(a1, TestModels.tokens(6, cfg.vocabSize(), 4)));
             requests.add(new BatchLogits.Request(a2, TestModels.tokens(7, cfg.vocabSize(), 5)));
             long actual = checksum(BatchLogits.run(b, requests, 4));
-            System.out.printf("GOLDEN %s %s 0x%016xL%n", name, backend, actual);
             assertEquals(Long.toHexString(expected), Long.toHexString(actual), name + " on " + backend);
         }
     }
