@@ -13,37 +13,44 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The fast CPU forward pass: Vector API kernels over the memory-mapped weights (f32, bf16 widened in
+ * The fast CPU operations: Vector API kernels over the memory-mapped weights (f32, bf16 widened in
  * registers, f16 widened per tile), projections split across a {@link WorkerPool} by output rows,
  * attention by (token, head), LoRA by segments of one adapter's tokens read from the page arena.
- * Results are bit-identical whatever the batch (see {@link CpuKernels}).
+ * The layer sequence is {@link LayerSequence}'s. Results are bit-identical whatever the batch (see
+ * {@link CpuKernels}).
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend implements BackendOperations {
 
     /** One slice of output rows of one projection: a unit of parallel work. */
-    private record RowTask(Tensor weight, int rowStart, int rowEnd, int target) {
+    private record RowTask(Tensor weight, int rowStart, int rowEnd, TargetModule module) {
     }
-
-    private static final int Q = 0, K = 1, V = 2, O = 3, GATE = 4, UP = 5, DOWN = 6, LOGITS = 7;
 
     private final ModelConfig cfg;
     private final ModelWeights w;
     private final Rope rope;
     private final WorkerPool pool;
+    private final int threads;
     private final float eps;
     private final float[][] attnNorm, mlpNorm; // (L) (C)
-    private final float[][] bq, bk, bv, bo, bGate, bUp, bDown; // (L) (out) or nulls
+    private final float[][][] bias; // (L, TargetModule.COUNT) (out) or nulls
     private final float[] finalNorm; // (C)
-    private final RowTask[][] qkvTasks, oTasks, gateUpTasks, downTasks; // (L) (tasks)
+    /** (L, 2^TargetModule.COUNT) the row tasks of each set of projections given together, built on first use. */
+    private final RowTask[][] projectTasks;
     private final RowTask[] lmHeadTasks;
     private final ThreadLocal<float[]> widenScratch;
     private final ThreadLocal<float[]> scoreScratch = ThreadLocal.withInitial(() -> new float[1024]);
+    private final float[][] projectOut = new float[TargetModule.COUNT][]; // outputs of the projections running now
     private Scratch scratch;
+
+    // the step bound by begin()
+    private ForwardBatch batch;
+    private HostArena kv;
+    private int[] segments;
 
     /** Activations of one step, grown when a step has more tokens than any before. */
     private static final class Scratch {
         final int capacity;
-        final float[] x, h, q, k, v, att, tmp, gate, up, cos, sin, logitIn;
+        final float[] x, h, q, k, v, att, delta, gate, up, cos, sin, fin;
 
         Scratch(ModelConfig c, int tokens) {
             capacity = tokens;
@@ -53,12 +60,27 @@ public final class CpuBackend implements Backend {
             k = new float[tokens * c.kvDim()];             // (T, NKV·HS)
             v = new float[tokens * c.kvDim()];             // (T, NKV·HS)
             att = new float[tokens * c.qDim()];            // (T, NH·HS)
-            tmp = new float[tokens * c.hiddenSize()];      // (T, C)
+            delta = new float[tokens * c.hiddenSize()];    // (T, C)
             gate = new float[tokens * c.intermediateSize()]; // (T, I)
             up = new float[tokens * c.intermediateSize()];   // (T, I)
             cos = new float[tokens * c.headDim() / 2];     // (T, HS/2)
             sin = new float[tokens * c.headDim() / 2];     // (T, HS/2)
-            logitIn = new float[tokens * c.hiddenSize()];  // (rows, C)
+            fin = new float[tokens * c.hiddenSize()];      // (rows, C)
+        }
+
+        float[] of(Activation a) {
+            return switch (a) {
+                case X -> x;
+                case H -> h;
+                case Q -> q;
+                case K -> k;
+                case V -> v;
+                case ATT -> att;
+                case DELTA -> delta;
+                case GATE -> gate;
+                case UP -> up;
+                case FINAL -> fin;
+            };
         }
     }
 
@@ -67,49 +89,30 @@ public final class CpuBackend implements Backend {
         this.w = weights;
         this.rope = new Rope(cfg);
         this.pool = new WorkerPool(threads);
+        this.threads = threads;
         this.eps = (float) cfg.rmsNormEps();
         int n = cfg.numLayers();
         attnNorm = new float[n][];
         mlpNorm = new float[n][];
-        bq = new float[n][];
-        bk = new float[n][];
-        bv = new float[n][];
-        bo = new float[n][];
-        bGate = new float[n][];
-        bUp = new float[n][];
-        bDown = new float[n][];
-        qkvTasks = new RowTask[n][];
-        oTasks = new RowTask[n][];
-        gateUpTasks = new RowTask[n][];
-        downTasks = new RowTask[n][];
+        bias = new float[n][TargetModule.COUNT][];
+        projectTasks = new RowTask[n * (1 << TargetModule.COUNT)][];
         for (int l = 0; l < n; l++) {
             attnNorm[l] = w.attnNorm[l].toFloatArray();
             mlpNorm[l] = w.mlpNorm[l].toFloatArray();
-            bq[l] = floats(w.bq[l]);
-            bk[l] = floats(w.bk[l]);
-            bv[l] = floats(w.bv[l]);
-            bo[l] = floats(w.bo[l]);
-            bGate[l] = floats(w.bGate[l]);
-            bUp[l] = floats(w.bUp[l]);
-            bDown[l] = floats(w.bDown[l]);
-            qkvTasks[l] = split(threads, new Tensor[] {w.wq[l], w.wk[l], w.wv[l]}, new int[] {Q, K, V});
-            oTasks[l] = split(threads, new Tensor[] {w.wo[l]}, new int[] {O});
-            gateUpTasks[l] = split(threads, new Tensor[] {w.wGate[l], w.wUp[l]}, new int[] {GATE, UP});
-            downTasks[l] = split(threads, new Tensor[] {w.wDown[l]}, new int[] {DOWN});
+            for (TargetModule m : TargetModule.values()) {
+                Tensor b = LayerWeights.bias(w, l, m);
+                bias[l][m.ordinal()] = b == null ? null : b.toFloatArray();
+            }
         }
         finalNorm = w.finalNorm.toFloatArray();
-        lmHeadTasks = split(threads, new Tensor[] {w.lmHead}, new int[] {LOGITS});
+        lmHeadTasks = split(threads, new Tensor[] {w.lmHead}, new TargetModule[] {null});
         int widest = Math.max(Math.max(cfg.hiddenSize(), cfg.intermediateSize()), cfg.qDim());
         widenScratch = ThreadLocal.withInitial(() -> new float[4 * widest]);
         scratch = new Scratch(cfg, 16);
     }
 
-    private static float[] floats(Tensor t) {
-        return t == null ? null : t.toFloatArray();
-    }
-
     /** Splits the rows of the given projections into tasks of a multiple of 4 rows, ~8 per thread. */
-    private static RowTask[] split(int threads, Tensor[] weights, int[] targets) {
+    private static RowTask[] split(int threads, Tensor[] weights, TargetModule[] modules) {
         long totalRows = 0;
         for (Tensor t : weights) {
             totalRows += t.dim(0);
@@ -119,7 +122,7 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < weights.length; i++) {
             int rows = (int) weights[i].dim(0);
             for (int r = 0; r < rows; r += chunk) {
-                tasks.add(new RowTask(weights[i], r, Math.min(rows, r + chunk), targets[i]));
+                tasks.add(new RowTask(weights[i], r, Math.min(rows, r + chunk), modules[i]));
             }
         }
         return tasks.toArray(RowTask[]::new);
@@ -145,104 +148,148 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void forward(ForwardBatch batch, PageArena pageArena, float[] logits) {
-        HostArena kv = (HostArena) pageArena;
+    public void begin(ForwardBatch batch, PageArena arena) {
+        this.batch = batch;
+        this.kv = (HostArena) arena;
         int nt = batch.numTokens();
         if (scratch.capacity < nt) {
             scratch = new Scratch(cfg, Math.max(nt, scratch.capacity * 2));
         }
-        Scratch s = scratch;
-        int c = cfg.hiddenSize();
         int half = cfg.headDim() / 2;
-
-        int[] segments = adapterSegments(batch);
-        // token embeddings and rotary angles
         for (int t = 0; t < nt; t++) {
-            w.embed.copyTo((long) batch.tokens()[t] * c, s.x, t * c, c);
-            rope.angles(batch.positions()[t], s.cos, s.sin, t * half);
+            rope.angles(batch.positions()[t], scratch.cos, scratch.sin, t * half);
         }
-        for (int l = 0; l < cfg.numLayers(); l++) {
-            // attention rmsnorm
-            for (int t = 0; t < nt; t++) {
-                CpuKernels.rmsnorm(s.x, t * c, attnNorm[l], eps, s.h, t * c, c);
-            }
-            // qkv matmuls, biases, adapters
-            project(qkvTasks[l], s.h, c, nt, s);
-            addBias(bq[l], s.q, cfg.qDim(), nt);
-            addBias(bk[l], s.k, cfg.kvDim(), nt);
-            addBias(bv[l], s.v, cfg.kvDim(), nt);
-            lora(batch, segments, kv, l, TargetModule.Q_PROJ, s.h, s.q);
-            lora(batch, segments, kv, l, TargetModule.K_PROJ, s.h, s.k);
-            lora(batch, segments, kv, l, TargetModule.V_PROJ, s.h, s.v);
-            // rotary embedding, then keys and values into the cache
-            for (int t = 0; t < nt; t++) {
-                for (int head = 0; head < cfg.numHeads(); head++) {
-                    Rope.rotate(s.q, t * cfg.qDim() + head * cfg.headDim(), s.cos, s.sin, t * half, half);
-                }
-                for (int head = 0; head < cfg.numKvHeads(); head++) {
-                    Rope.rotate(s.k, t * cfg.kvDim() + head * cfg.headDim(), s.cos, s.sin, t * half, half);
-                }
-                int[] table = batch.blockTables()[batch.sequence()[t]];
-                System.arraycopy(s.k, t * cfg.kvDim(), kv.data, kv.keyOffset(table, l, batch.positions()[t]), cfg.kvDim());
-                System.arraycopy(s.v, t * cfg.kvDim(), kv.data, kv.valueOffset(table, l, batch.positions()[t]), cfg.kvDim());
-            }
-            // causal attention over each token's sequence
-            int layer = l;
-            pool.run(nt * cfg.numHeads(), i -> attend(batch, kv, layer, i / cfg.numHeads(), i % cfg.numHeads(), s));
-            // output projection and residual
-            project(oTasks[l], s.att, cfg.qDim(), nt, s);
-            addBias(bo[l], s.tmp, c, nt);
-            lora(batch, segments, kv, l, TargetModule.O_PROJ, s.att, s.tmp);
-            CpuKernels.add(s.tmp, 0, s.x, 0, nt * c);
-            // MLP rmsnorm, SwiGLU, down projection and residual
-            for (int t = 0; t < nt; t++) {
-                CpuKernels.rmsnorm(s.x, t * c, mlpNorm[l], eps, s.h, t * c, c);
-            }
-            project(gateUpTasks[l], s.h, c, nt, s);
-            addBias(bGate[l], s.gate, cfg.intermediateSize(), nt);
-            addBias(bUp[l], s.up, cfg.intermediateSize(), nt);
-            lora(batch, segments, kv, l, TargetModule.GATE_PROJ, s.h, s.gate);
-            lora(batch, segments, kv, l, TargetModule.UP_PROJ, s.h, s.up);
-            CpuKernels.swiglu(s.gate, s.up, 0, nt * cfg.intermediateSize());
-            project(downTasks[l], s.gate, cfg.intermediateSize(), nt, s);
-            addBias(bDown[l], s.tmp, c, nt);
-            lora(batch, segments, kv, l, TargetModule.DOWN_PROJ, s.gate, s.tmp);
-            CpuKernels.add(s.tmp, 0, s.x, 0, nt * c);
-        }
-        // final norm and lm head, only for the rows whose logits are wanted
-        int[] rows = batch.logitRows();
-        for (int r = 0; r < rows.length; r++) {
-            CpuKernels.rmsnorm(s.x, rows[r] * c, finalNorm, eps, s.logitIn, r * c, c);
-        }
-        int nRows = rows.length;
-        pool.run(lmHeadTasks.length, i -> {
-            RowTask task = lmHeadTasks[i];
-            CpuKernels.matmul(s.logitIn, c, nRows, task.weight.data(), task.weight.dtype(), c,
-                    task.rowStart, task.rowEnd, logits, cfg.vocabSize(), 0, widenScratch.get());
-        });
+        segments = adapterSegments(batch);
     }
 
-    /** Runs the row tasks of one or more projections of {@code in} (T, n) into their outputs. */
-    private void project(RowTask[] tasks, float[] in, int n, int nt, Scratch s) {
+    @Override
+    public void embed(Activation out) {
+        int c = cfg.hiddenSize();
+        float[] x = scratch.of(out);
+        for (int t = 0; t < batch.numTokens(); t++) {
+            w.embed.copyTo((long) batch.tokens()[t] * c, x, t * c, c);
+        }
+    }
+
+    @Override
+    public void rmsnorm(int layer, Norm norm, Activation in, Activation out) {
+        int c = cfg.hiddenSize();
+        float[] weight = norm == Norm.ATTENTION ? attnNorm[layer] : mlpNorm[layer];
+        float[] x = scratch.of(in);
+        float[] y = scratch.of(out);
+        for (int t = 0; t < batch.numTokens(); t++) {
+            CpuKernels.rmsnorm(x, t * c, weight, eps, y, t * c, c);
+        }
+    }
+
+    @Override
+    public void project(int layer, Activation in, List<Projection> projections) {
+        int mask = 0;
+        for (Projection p : projections) {
+            mask |= 1 << p.module().ordinal();
+            projectOut[p.module().ordinal()] = scratch.of(p.out());
+        }
+        RowTask[] tasks = tasksFor(layer, mask);
+        float[] x = scratch.of(in);
+        int n = projections.getFirst().module().inFeatures(cfg);
+        int nt = batch.numTokens();
         pool.run(tasks.length, i -> {
             RowTask task = tasks[i];
-            float[] out = output(task.target, s);
+            float[] y = projectOut[task.module.ordinal()];
             int width = (int) task.weight.dim(0);
-            CpuKernels.matmul(in, n, nt, task.weight.data(), task.weight.dtype(), n,
-                    task.rowStart, task.rowEnd, out, width, 0, widenScratch.get());
+            CpuKernels.matmul(x, n, nt, task.weight.data(), task.weight.dtype(), n,
+                    task.rowStart, task.rowEnd, y, width, 0, widenScratch.get());
         });
+        for (Projection p : projections) {
+            addBias(bias[layer][p.module().ordinal()], scratch.of(p.out()), p.module().outFeatures(cfg), nt);
+        }
     }
 
-    private static float[] output(int target, Scratch s) {
-        return switch (target) {
-            case Q -> s.q;
-            case K -> s.k;
-            case V -> s.v;
-            case O, DOWN -> s.tmp;
-            case GATE -> s.gate;
-            case UP -> s.up;
-            default -> throw new IllegalArgumentException("no buffer for target " + target);
-        };
+    /** The row tasks of the projections in {@code mask} (bits by module ordinal), split together as one. */
+    private RowTask[] tasksFor(int layer, int mask) {
+        int key = layer * (1 << TargetModule.COUNT) + mask;
+        RowTask[] tasks = projectTasks[key];
+        if (tasks == null) {
+            List<Tensor> weights = new ArrayList<>();
+            List<TargetModule> modules = new ArrayList<>();
+            for (TargetModule m : TargetModule.values()) {
+                if ((mask & (1 << m.ordinal())) != 0) {
+                    weights.add(LayerWeights.weight(w, layer, m));
+                    modules.add(m);
+                }
+            }
+            tasks = split(threads, weights.toArray(Tensor[]::new), modules.toArray(TargetModule[]::new));
+            projectTasks[key] = tasks;
+        }
+        return tasks;
+    }
+
+    @Override
+    public void rope(Activation q, Activation k) {
+        float[] qs = scratch.of(q);
+        float[] ks = scratch.of(k);
+        int half = cfg.headDim() / 2;
+        for (int t = 0; t < batch.numTokens(); t++) {
+            for (int head = 0; head < cfg.numHeads(); head++) {
+                Rope.rotate(qs, t * cfg.qDim() + head * cfg.headDim(), scratch.cos, scratch.sin, t * half, half);
+            }
+            for (int head = 0; head < cfg.numKvHeads(); head++) {
+                Rope.rotate(ks, t * cfg.kvDim() + head * cfg.headDim(), scratch.cos, scratch.sin, t * half, half);
+            }
+        }
+    }
+
+    @Override
+    public void storeKv(int layer, Activation k, Activation v) {
+        float[] ks = scratch.of(k);
+        float[] vs = scratch.of(v);
+        int kvDim = cfg.kvDim();
+        for (int t = 0; t < batch.numTokens(); t++) {
+            int[] table = batch.blockTables()[batch.sequence()[t]];
+            System.arraycopy(ks, t * kvDim, kv.data, kv.keyOffset(table, layer, batch.positions()[t]), kvDim);
+            System.arraycopy(vs, t * kvDim, kv.data, kv.valueOffset(table, layer, batch.positions()[t]), kvDim);
+        }
+    }
+
+    @Override
+    public void attention(int layer, Activation q, Activation out) {
+        float[] qs = scratch.of(q);
+        float[] att = scratch.of(out);
+        int heads = cfg.numHeads();
+        pool.run(batch.numTokens() * heads, i -> attend(layer, i / heads, i % heads, qs, att));
+    }
+
+    @Override
+    public void swiglu(Activation gate, Activation up) {
+        CpuKernels.swiglu(scratch.of(gate), scratch.of(up), 0, batch.numTokens() * cfg.intermediateSize());
+    }
+
+    @Override
+    public void residual(Activation delta, Activation x) {
+        CpuKernels.add(scratch.of(delta), 0, scratch.of(x), 0, batch.numTokens() * cfg.hiddenSize());
+    }
+
+    @Override
+    public void finalNorm(Activation in, Activation out) {
+        int c = cfg.hiddenSize();
+        int[] rows = batch.logitRows();
+        float[] x = scratch.of(in);
+        float[] y = scratch.of(out);
+        for (int r = 0; r < rows.length; r++) {
+            CpuKernels.rmsnorm(x, rows[r] * c, finalNorm, eps, y, r * c, c);
+        }
+    }
+
+    @Override
+    public void lmHead(Activation in, float[] logits) {
+        int c = cfg.hiddenSize();
+        int nRows = batch.logitRows().length;
+        float[] x = scratch.of(in);
+        pool.run(lmHeadTasks.length, i -> {
+            RowTask task = lmHeadTasks[i];
+            CpuKernels.matmul(x, c, nRows, task.weight.data(), task.weight.dtype(), c,
+                    task.rowStart, task.rowEnd, logits, cfg.vocabSize(), 0, widenScratch.get());
+        });
     }
 
     private static void addBias(float[] bias, float[] y, int width, int nt) {
@@ -288,11 +335,15 @@ public final class CpuBackend implements Backend {
      * plain dots; both give the same bits). Expand: the rank-weighted sum of B's columns, then
      * scaled into {@code y}. Ranks differ per adapter and nothing is padded.
      */
-    private void lora(ForwardBatch batch, int[] segments, HostArena arena, int layer, TargetModule module, float[] in,
-            float[] y) {
+    @Override
+    public void lora(int layer, TargetModule module, Activation input, Activation output) {
         if (segments.length == 0) {
             return;
         }
+        float[] in = scratch.of(input);
+        float[] y = scratch.of(output);
+        HostArena arena = kv;
+        ForwardBatch batch = this.batch;
         int inDim = module.inFeatures(cfg);
         int outDim = module.outFeatures(cfg);
         pool.run(segments.length / 2, task -> {
@@ -345,7 +396,7 @@ public final class CpuBackend implements Backend {
     }
 
     /** Attention of token {@code t}, head {@code head} over positions 0..position of its sequence. */
-    private void attend(ForwardBatch batch, HostArena kv, int layer, int t, int head, Scratch s) {
+    private void attend(int layer, int t, int head, float[] q, float[] att) {
         int hs = cfg.headDim();
         int kvHead = head / (cfg.numHeads() / cfg.numKvHeads());
         int position = batch.positions()[t];
@@ -362,7 +413,7 @@ public final class CpuBackend implements Backend {
         float[] data = kv.data;
         float max = Float.NEGATIVE_INFINITY;
         for (int j = first; j <= position; j++) {
-            float score = CpuKernels.dot(s.q, qOff, data, kv.keyOffset(table, layer, j) + kvHead * hs, hs) * scale;
+            float score = CpuKernels.dot(q, qOff, data, kv.keyOffset(table, layer, j) + kvHead * hs, hs) * scale;
             scores[j] = score;
             max = Math.max(max, score);
         }
@@ -373,9 +424,9 @@ public final class CpuBackend implements Backend {
             sum += e;
         }
         float inv = 1.0f / sum;
-        java.util.Arrays.fill(s.att, qOff, qOff + hs, 0f);
+        java.util.Arrays.fill(att, qOff, qOff + hs, 0f);
         for (int j = first; j <= position; j++) {
-            CpuKernels.axpy(scores[j] * inv, data, kv.valueOffset(table, layer, j) + kvHead * hs, s.att, qOff, hs);
+            CpuKernels.axpy(scores[j] * inv, data, kv.valueOffset(table, layer, j) + kvHead * hs, att, qOff, hs);
         }
     }
 

@@ -10,17 +10,26 @@ import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.ModelWeights;
 import io.loraplex.engine.model.Rope;
 import io.loraplex.engine.model.Tensor;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * The plain forward pass: one token at a time, scalar loops, weights read element by element, and
+ * The plain operations: one token at a time, scalar loops, weights read element by element, and
  * adapters read from their unpaged source. Slow and obviously correct; every fast path is tested
- * against it.
+ * against it. The layer sequence is {@link LayerSequence}'s.
  */
-public final class ReferenceBackend implements Backend {
+public final class ReferenceBackend implements BackendOperations {
 
     private final ModelConfig cfg;
     private final ModelWeights w;
     private final Rope rope;
+
+    // the step bound by begin()
+    private ForwardBatch batch;
+    private HostArena kv;
+    private final Map<Activation, float[][]> act = new EnumMap<>(Activation.class); // (T or rows) (width)
+    private float[][] cos, sin; // (T) (HS/2)
 
     public ReferenceBackend(ModelConfig cfg, ModelWeights weights) {
         this.cfg = cfg;
@@ -44,59 +53,143 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public void forward(ForwardBatch batch, PageArena pageArena, float[] logits) {
-        HostArena kv = (HostArena) pageArena;
+    public void begin(ForwardBatch batch, PageArena arena) {
+        this.batch = batch;
+        this.kv = (HostArena) arena;
         int nTokens = batch.numTokens();
-        int c = cfg.hiddenSize();
-        int hs = cfg.headDim();
-        int half = hs / 2;
-        float[][] x = new float[nTokens][]; // (T) (C) residual stream
-        float[][] cos = new float[nTokens][half];
-        float[][] sin = new float[nTokens][half];
+        int half = cfg.headDim() / 2;
+        act.clear();
+        for (Activation a : Activation.values()) {
+            act.put(a, new float[a == Activation.FINAL ? batch.logitRows().length : nTokens][]);
+        }
+        cos = new float[nTokens][half];
+        sin = new float[nTokens][half];
         for (int t = 0; t < nTokens; t++) {
-            x[t] = row(w.embed, batch.tokens()[t], c);
             rope.angles(batch.positions()[t], cos[t], sin[t], 0);
         }
-        for (int l = 0; l < cfg.numLayers(); l++) {
-            // attention: project every token and store its keys and values first
-            float[][] q = new float[nTokens][];
-            for (int t = 0; t < nTokens; t++) {
-                LoraAdapter a = adapterOf(batch, t);
-                float[] h = rmsnorm(x[t], w.attnNorm[l]);
-                q[t] = linear(h, w.wq[l], w.bq[l], a, l, TargetModule.Q_PROJ);
-                float[] k = linear(h, w.wk[l], w.bk[l], a, l, TargetModule.K_PROJ);
-                float[] v = linear(h, w.wv[l], w.bv[l], a, l, TargetModule.V_PROJ);
-                for (int head = 0; head < cfg.numHeads(); head++) {
-                    Rope.rotate(q[t], head * hs, cos[t], sin[t], 0, half);
-                }
-                for (int head = 0; head < cfg.numKvHeads(); head++) {
-                    Rope.rotate(k, head * hs, cos[t], sin[t], 0, half);
-                }
-                int[] table = batch.blockTables()[batch.sequence()[t]];
-                System.arraycopy(k, 0, kv.data, kv.keyOffset(table, l, batch.positions()[t]), k.length);
-                System.arraycopy(v, 0, kv.data, kv.valueOffset(table, l, batch.positions()[t]), v.length);
-            }
-            for (int t = 0; t < nTokens; t++) {
-                float[] att = attention(q[t], kv, l, batch.blockTables()[batch.sequence()[t]], batch.positions()[t]);
-                float[] o = linear(att, w.wo[l], w.bo[l], adapterOf(batch, t), l, TargetModule.O_PROJ);
-                add(x[t], o);
-            }
-            // MLP
-            for (int t = 0; t < nTokens; t++) {
-                LoraAdapter a = adapterOf(batch, t);
-                float[] h = rmsnorm(x[t], w.mlpNorm[l]);
-                float[] gate = linear(h, w.wGate[l], w.bGate[l], a, l, TargetModule.GATE_PROJ);
-                float[] up = linear(h, w.wUp[l], w.bUp[l], a, l, TargetModule.UP_PROJ);
-                for (int i = 0; i < gate.length; i++) {
-                    gate[i] = silu(gate[i]) * up[i];
-                }
-                add(x[t], linear(gate, w.wDown[l], w.bDown[l], a, l, TargetModule.DOWN_PROJ));
+    }
+
+    @Override
+    public void embed(Activation out) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            act.get(out)[t] = row(w.embed, batch.tokens()[t], cfg.hiddenSize());
+        }
+    }
+
+    @Override
+    public void rmsnorm(int layer, Norm norm, Activation in, Activation out) {
+        Tensor weight = norm == Norm.ATTENTION ? w.attnNorm[layer] : w.mlpNorm[layer];
+        for (int t = 0; t < batch.numTokens(); t++) {
+            act.get(out)[t] = rmsnorm(act.get(in)[t], weight);
+        }
+    }
+
+    @Override
+    public void project(int layer, Activation in, List<Projection> projections) {
+        for (Projection p : projections) {
+            Tensor weight = LayerWeights.weight(w, layer, p.module());
+            Tensor bias = LayerWeights.bias(w, layer, p.module());
+            for (int t = 0; t < batch.numTokens(); t++) {
+                act.get(p.out())[t] = linear(act.get(in)[t], weight, bias);
             }
         }
+    }
+
+    /** {@code y += scale·(x·Aᵀ)·Bᵀ} for each token with an adapter that targets the module. */
+    @Override
+    public void lora(int layer, TargetModule module, Activation in, Activation out) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            LoraAdapter adapter = adapterOf(batch, t);
+            LoraWeights lw = adapter == null ? null : adapter.weights(layer, module);
+            if (lw == null) {
+                continue;
+            }
+            float[] x = act.get(in)[t];
+            float[] y = act.get(out)[t];
+            int inDim = x.length;
+            float[] shrunk = new float[lw.rank()];
+            for (int r = 0; r < lw.rank(); r++) {
+                float sum = 0;
+                for (int i = 0; i < inDim; i++) {
+                    sum += x[i] * lw.a()[r * inDim + i];
+                }
+                shrunk[r] = sum;
+            }
+            for (int o = 0; o < y.length; o++) {
+                float sum = 0;
+                for (int r = 0; r < lw.rank(); r++) {
+                    sum += shrunk[r] * lw.b()[o * lw.rank() + r];
+                }
+                y[o] += lw.scale() * sum;
+            }
+        }
+    }
+
+    @Override
+    public void rope(Activation q, Activation k) {
+        int hs = cfg.headDim();
+        int half = hs / 2;
+        for (int t = 0; t < batch.numTokens(); t++) {
+            for (int head = 0; head < cfg.numHeads(); head++) {
+                Rope.rotate(act.get(q)[t], head * hs, cos[t], sin[t], 0, half);
+            }
+            for (int head = 0; head < cfg.numKvHeads(); head++) {
+                Rope.rotate(act.get(k)[t], head * hs, cos[t], sin[t], 0, half);
+            }
+        }
+    }
+
+    @Override
+    public void storeKv(int layer, Activation k, Activation v) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            int[] table = batch.blockTables()[batch.sequence()[t]];
+            float[] key = act.get(k)[t];
+            float[] value = act.get(v)[t];
+            System.arraycopy(key, 0, kv.data, kv.keyOffset(table, layer, batch.positions()[t]), key.length);
+            System.arraycopy(value, 0, kv.data, kv.valueOffset(table, layer, batch.positions()[t]), value.length);
+        }
+    }
+
+    @Override
+    public void attention(int layer, Activation q, Activation out) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            act.get(out)[t] = attention(act.get(q)[t], kv, layer, batch.blockTables()[batch.sequence()[t]],
+                    batch.positions()[t]);
+        }
+    }
+
+    @Override
+    public void swiglu(Activation gate, Activation up) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            float[] g = act.get(gate)[t];
+            float[] u = act.get(up)[t];
+            for (int i = 0; i < g.length; i++) {
+                g[i] = silu(g[i]) * u[i];
+            }
+        }
+    }
+
+    @Override
+    public void residual(Activation delta, Activation x) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            add(act.get(x)[t], act.get(delta)[t]);
+        }
+    }
+
+    @Override
+    public void finalNorm(Activation in, Activation out) {
+        int[] rows = batch.logitRows();
+        for (int r = 0; r < rows.length; r++) {
+            act.get(out)[r] = rmsnorm(act.get(in)[rows[r]], w.finalNorm);
+        }
+    }
+
+    @Override
+    public void lmHead(Activation in, float[] logits) {
         int vocab = cfg.vocabSize();
-        for (int r = 0; r < batch.logitRows().length; r++) {
-            float[] h = rmsnorm(x[batch.logitRows()[r]], w.finalNorm);
-            float[] out = linear(h, w.lmHead, null, null, 0, null);
+        float[][] rows = act.get(in);
+        for (int r = 0; r < rows.length; r++) {
+            float[] out = linear(rows[r], w.lmHead, null);
             System.arraycopy(out, 0, logits, r * vocab, vocab);
         }
     }
@@ -138,8 +231,8 @@ public final class ReferenceBackend implements Backend {
         return out;
     }
 
-    /** {@code y = x·Wᵀ (+ b) + scale·(x·Aᵀ)·Bᵀ}. */
-    private static float[] linear(float[] x, Tensor weight, Tensor bias, LoraAdapter adapter, int layer, TargetModule module) {
+    /** {@code y = x·Wᵀ (+ b)}. */
+    private static float[] linear(float[] x, Tensor weight, Tensor bias) {
         int out = (int) weight.dim(0);
         int in = (int) weight.dim(1);
         float[] y = new float[out];
@@ -150,24 +243,6 @@ public final class ReferenceBackend implements Backend {
                 sum += x[i] * weight.get(base + i);
             }
             y[o] = bias == null ? sum : sum + bias.get(o);
-        }
-        LoraWeights lw = adapter == null ? null : adapter.weights(layer, module);
-        if (lw != null) {
-            float[] shrunk = new float[lw.rank()];
-            for (int r = 0; r < lw.rank(); r++) {
-                float sum = 0;
-                for (int i = 0; i < in; i++) {
-                    sum += x[i] * lw.a()[r * in + i];
-                }
-                shrunk[r] = sum;
-            }
-            for (int o = 0; o < out; o++) {
-                float sum = 0;
-                for (int r = 0; r < lw.rank(); r++) {
-                    sum += shrunk[r] * lw.b()[o * lw.rank() + r];
-                }
-                y[o] += lw.scale() * sum;
-            }
         }
         return y;
     }

@@ -10,6 +10,8 @@ import java.util.Arrays;
  */
 final class Sequence {
 
+    private static final System.Logger LOG = System.getLogger(Sequence.class.getName());
+
     final EngineRequest request;
     final GenerationListener listener;
     final OutputProcessor output; // null for SCORE requests
@@ -61,6 +63,15 @@ final class Sequence {
 
     int generated() {
         return length - promptLength;
+    }
+
+    /** Calls this request's listener; a listener that throws is logged, never allowed to stop the step thread. */
+    void deliver(Runnable callback) {
+        try {
+            callback.run();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "listener of request " + request.id() + " failed", e);
+        }
     }
 
     /** Tokens still to compute before the next token can be sampled. */

@@ -1,0 +1,73 @@
+package io.loraplex.engine.backend;
+
+import static io.loraplex.engine.backend.BackendOperations.Activation.ATT;
+import static io.loraplex.engine.backend.BackendOperations.Activation.DELTA;
+import static io.loraplex.engine.backend.BackendOperations.Activation.FINAL;
+import static io.loraplex.engine.backend.BackendOperations.Activation.GATE;
+import static io.loraplex.engine.backend.BackendOperations.Activation.H;
+import static io.loraplex.engine.backend.BackendOperations.Activation.K;
+import static io.loraplex.engine.backend.BackendOperations.Activation.Q;
+import static io.loraplex.engine.backend.BackendOperations.Activation.UP;
+import static io.loraplex.engine.backend.BackendOperations.Activation.V;
+import static io.loraplex.engine.backend.BackendOperations.Activation.X;
+
+import io.loraplex.engine.backend.BackendOperations.Norm;
+import io.loraplex.engine.backend.BackendOperations.Projection;
+import io.loraplex.engine.kv.PageArena;
+import io.loraplex.engine.lora.TargetModule;
+import java.util.List;
+
+/**
+ * The forward pass of the supported decoder architectures (Llama, Qwen2, Mistral), written once as
+ * a straight list of operations; each backend supplies them through {@link BackendOperations}.
+ * Every projection is followed by its LoRA, so each token gets its own adapter's contribution.
+ */
+public final class LayerSequence {
+
+    private static final List<Projection> QKV = List.of(new Projection(TargetModule.Q_PROJ, Q),
+            new Projection(TargetModule.K_PROJ, K), new Projection(TargetModule.V_PROJ, V));
+    private static final List<Projection> O = List.of(new Projection(TargetModule.O_PROJ, DELTA));
+    private static final List<Projection> GATE_UP = List.of(new Projection(TargetModule.GATE_PROJ, GATE),
+            new Projection(TargetModule.UP_PROJ, UP));
+    private static final List<Projection> DOWN = List.of(new Projection(TargetModule.DOWN_PROJ, DELTA));
+
+    private LayerSequence() {
+    }
+
+    /** One step: writes the batch's keys and values to {@code arena} and its logit rows to {@code logits} (rows, V). */
+    public static void forward(BackendOperations ops, ForwardBatch batch, PageArena arena, float[] logits) {
+        ops.begin(batch, arena);
+        ops.embed(X);
+        for (int l = 0; l < ops.config().numLayers(); l++) {
+            // attention rmsnorm
+            ops.rmsnorm(l, Norm.ATTENTION, X, H);
+            // qkv projections, each with its adapter
+            ops.project(l, H, QKV);
+            ops.lora(l, TargetModule.Q_PROJ, H, Q);
+            ops.lora(l, TargetModule.K_PROJ, H, K);
+            ops.lora(l, TargetModule.V_PROJ, H, V);
+            // rotary embedding, then this step's keys and values into the paged cache
+            ops.rope(Q, K);
+            ops.storeKv(l, K, V);
+            // causal attention over each token's sequence
+            ops.attention(l, Q, ATT);
+            // output projection and residual connection
+            ops.project(l, ATT, O);
+            ops.lora(l, TargetModule.O_PROJ, ATT, DELTA);
+            ops.residual(DELTA, X);
+            // MLP rmsnorm, gate and up projections, SwiGLU
+            ops.rmsnorm(l, Norm.MLP, X, H);
+            ops.project(l, H, GATE_UP);
+            ops.lora(l, TargetModule.GATE_PROJ, H, GATE);
+            ops.lora(l, TargetModule.UP_PROJ, H, UP);
+            ops.swiglu(GATE, UP);
+            // down projection and residual connection
+            ops.project(l, GATE, DOWN);
+            ops.lora(l, TargetModule.DOWN_PROJ, GATE, DELTA);
+            ops.residual(DELTA, X);
+        }
+        // final norm and lm head, only for the rows whose logits are wanted
+        ops.finalNorm(X, FINAL);
+        ops.lmHead(FINAL, logits);
+    }
+}
