@@ -345,9 +345,26 @@ public final class EmbeddedServer {
     static EngineSettings engineSettings(Config config) {
         Map<String, String> values = new HashMap<>();
         for (Map.Entry<String, ConfigValue> e : config.getConfig("loraplex.engine").entrySet()) {
+            if (!EngineSettings.KEYS.contains(camel(e.getKey()))) {
+                // named as the operator wrote it, not as the engine spells it
+                throw new IllegalArgumentException("unknown setting loraplex.engine." + e.getKey() + "; the engine's settings are "
+                        + String.join(", ", EngineSettings.KEYS.stream().map(EmbeddedServer::kebab).toList()));
+            }
             values.put(camel(e.getKey()), e.getValue().unwrapped().toString());
         }
         return EngineSettings.fromMap(values);
+    }
+
+    private static String kebab(String camel) {
+        StringBuilder sb = new StringBuilder();
+        for (char c : camel.toCharArray()) {
+            if (Character.isUpperCase(c)) {
+                sb.append('-').append(Character.toLowerCase(c));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     private static String camel(String kebab) {

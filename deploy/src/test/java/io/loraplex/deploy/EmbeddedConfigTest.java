@@ -57,4 +57,14 @@ class EmbeddedConfigTest {
         assertEquals("127.0.0.1:25521", EmbeddedServer.nodeId("", self));
         assertEquals("gpu-1", EmbeddedServer.nodeId("gpu-1", self));
     }
+
+    @Test
+    void aMisspeltEngineSettingIsRefusedAsTheOperatorWroteIt() {
+        Config config = ConfigFactory.parseString("loraplex.engine { max-runing = 8 }");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> EmbeddedServer.engineSettings(config));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("unknown setting loraplex.engine.max-runing; "
+                + "the engine's settings are max-running, max-tokens-per-step"), e.getMessage());
+        assertEquals(8, EmbeddedServer.engineSettings(ConfigFactory.parseString("loraplex.engine { max-running = 8 }")).maxRunning());
+    }
 }

@@ -150,6 +150,9 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
         INSTANCE
     }
 
+    /** How soon a validation asks placement again while it has no node for it (see {@code placement-wait}). */
+    private static final Duration PLACEMENT_RETRY = Duration.ofMillis(200);
+
     // ---- the entity
 
     private final ActorContext<Message> context;
@@ -361,13 +364,27 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
      * once it is READY or REJECTED, or why it stays UPLOADED.
      */
     private void validate(Version version, ActorRef<Reply> replyTo) {
+        validate(version, replyTo, System.nanoTime() + settings.placementWait().toNanos());
+    }
+
+    /** {@link #validate(Version, ActorRef)}, asking placement again until {@code waitUntil} (nano time) while it has no node. */
+    private void validate(Version version, ActorRef<Reply> replyTo, long waitUntil) {
         AdapterRef ref = new AdapterRef(tenant, name, version.number(), version.hash());
         String stays = "; it stays UPLOADED until it is registered again or read";
+        long current = op;
+        // a router or node that just started: placement is listed, and hears from the nodes, moments later
+        Function<AdapterState, ReplyEffect<AdapterEvent, AdapterState>> again = s -> {
+            context.scheduleOnce(PLACEMENT_RETRY, context.getSelf(), new Step(current, later -> {
+                validate(version, replyTo, waitUntil);
+                return Effect().noReply();
+            }));
+            return Effect().noReply();
+        };
         lookUp(PlacementProtocol.SERVICE_KEY, placements -> {
             Optional<ActorRef<PlacementProtocol.Command>> placement = Placements.nearest(placements, context.getSelf());
             if (placement.isEmpty()) {
-                return s -> finish(refuse(replyTo, Error.UNAVAILABLE, "no router's placement is up to choose a GPU node to "
-                        + "validate version " + version.number() + stays, s));
+                return System.nanoTime() < waitUntil ? again : s -> finish(refuse(replyTo, Error.UNAVAILABLE,
+                        "no router's placement is up to choose a GPU node to validate version " + version.number() + stays, s));
             }
             return s -> {
                 ask(NodeChoice.class, placement.get(), settings.receptionistTimeout(),
@@ -377,8 +394,9 @@ public final class AdapterEntity extends EventSourcedBehaviorWithEnforcedReplies
                             // a base no node reports now may be one whose nodes are all down while this router
                             // restarted: the version waits for them rather than being rejected
                             case NoNode(NoNodeReason reason, String why) when reason != NoNodeReason.BASE_MODEL_REQUIRED ->
-                                    finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
-                                            + version.number() + " (" + why + ")" + stays, now));
+                                    System.nanoTime() < waitUntil ? again.apply(now)
+                                            : finish(refuse(replyTo, Error.UNAVAILABLE, "no GPU node is up to validate version "
+                                                    + version.number() + " (" + why + ")" + stays, now));
                             case NoNode(NoNodeReason reason, String why) -> reject(now, version.number(),
                                     noBaseModel(version, reason, why), Error.INVALID, replyTo);
                         },

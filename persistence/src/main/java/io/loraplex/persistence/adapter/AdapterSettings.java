@@ -21,10 +21,11 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
  * @param readJournal          the Persistence Query plugin {@link AdapterIndex} reads; "" for the one of the configured journal
  * @param indexParallelism     adapters {@link AdapterIndex} replays at once
  * @param cleanupRetry         how long a delete's clean-up that failed (tenant or blob store not answering) waits to retry
+ * @param placementWait        how long a validation asks placement again while it lists no ready node of the version's base
  */
 public record AdapterSettings(Duration tenantTimeout, Duration validationTimeout, Duration receptionistTimeout, int commandStash,
         int snapshotEvery, int keepSnapshots, Duration journalBackoffMin, Duration journalBackoffMax, String readJournal,
-        int indexParallelism, Duration cleanupRetry) {
+        int indexParallelism, Duration cleanupRetry, Duration placementWait) {
 
     public AdapterSettings {
         requirePositive("tenant-timeout", tenantTimeout);
@@ -33,6 +34,7 @@ public record AdapterSettings(Duration tenantTimeout, Duration validationTimeout
         requirePositive("journal-failure-backoff.min", journalBackoffMin);
         requirePositive("journal-failure-backoff.max", journalBackoffMax);
         requirePositive("cleanup-retry", cleanupRetry);
+        requirePositive("placement-wait", placementWait);
         requireAtLeastOne("command-stash", commandStash);
         requireAtLeastOne("snapshot-every", snapshotEvery);
         requireAtLeastOne("keep-snapshots", keepSnapshots);
@@ -47,7 +49,7 @@ public record AdapterSettings(Duration tenantTimeout, Duration validationTimeout
                 c.getDuration("receptionist-timeout"), c.getInt("command-stash"), c.getInt("snapshot-every"),
                 c.getInt("keep-snapshots"), c.getDuration("journal-failure-backoff.min"),
                 c.getDuration("journal-failure-backoff.max"), c.getString("read-journal"), c.getInt("index-parallelism"),
-                c.getDuration("cleanup-retry"));
+                c.getDuration("cleanup-retry"), c.getDuration("placement-wait"));
     }
 
     /**

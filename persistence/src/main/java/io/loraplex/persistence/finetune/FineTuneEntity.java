@@ -511,18 +511,24 @@ public final class FineTuneEntity extends EventSourcedBehaviorWithEnforcedReplie
                         .thenRun(s -> start(s, s.job(job.id()), attempt, chosen.node(), chosen.ref()))
                         .thenNoReply();
             }
-            case NoNode(NoNodeReason reason, String why) when reason == NoNodeReason.NO_READY_NODE -> {
-                if (now - job.queuedAtMillis() >= settings.queueTimeout().toMillis()) {
-                    yield Effect().persist(new JobFailed(job.id(), TrainingFailureCode.NO_GPU_NODE.apiName(), "No GPU node became "
-                            + "available within " + settings.queueTimeout() + " of queueing (" + why + ")", null, now)).thenNoReply();
+            // a base no node reports now may be one whose nodes are all down, or not polled yet by a router
+            // that just started (queued jobs are resumed then): it waits, as for a busy fleet, until queue-timeout
+            case NoNode(NoNodeReason reason, String why) when reason != NoNodeReason.BASE_MODEL_REQUIRED -> {
+                if (now - job.queuedAtMillis() < settings.queueTimeout().toMillis()) {
+                    timers.startSingleTimer(job.id(), new Dispatch(job.id()), settings.dispatchRetry());
+                    yield Effect().noReply();
                 }
-                timers.startSingleTimer(job.id(), new Dispatch(job.id()), settings.dispatchRetry());
-                yield Effect().noReply();
+                yield Effect().persist(reason == NoNodeReason.UNKNOWN_BASE_MODEL
+                        ? new JobFailed(job.id(), TrainingFailureCode.UNKNOWN_BASE_MODEL.apiName(), "No GPU node can train on the base "
+                                + "model '" + job.spec().model() + "': " + why + " (waited " + settings.queueTimeout() + " since "
+                                + "queueing); create the job again naming a base model the fleet serves", "model", now)
+                        : new JobFailed(job.id(), TrainingFailureCode.NO_GPU_NODE.apiName(), "No GPU node became available within "
+                                + settings.queueTimeout() + " of queueing (" + why + ")", null, now)).thenNoReply();
             }
-            // the model names no base the fleet serves (or none): waiting cannot help
+            // the job names no base and the fleet serves several: waiting cannot help
             case NoNode(NoNodeReason reason, String why) -> Effect().persist(new JobFailed(job.id(),
-                    TrainingFailureCode.UNKNOWN_BASE_MODEL.apiName(), "No GPU node can train on the base model '" + job.spec().model()
-                            + "': " + why + "; create the job again naming a base model the fleet serves", "model", now))
+                    TrainingFailureCode.UNKNOWN_BASE_MODEL.apiName(), "No GPU node can train the job: " + why
+                            + "; create the job again naming a base model the fleet serves", "model", now))
                     .thenNoReply();
         };
     }

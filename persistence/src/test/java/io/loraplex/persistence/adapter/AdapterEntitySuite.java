@@ -99,6 +99,8 @@ abstract class AdapterEntitySuite {
                 loraplex.adapter {
                   tenant-timeout = 400ms
                   validation-timeout = 400ms
+                  # a validation with no ready node asks placement again this long, then leaves the version UPLOADED
+                  placement-wait = 1500ms
                   snapshot-every = 5
                   command-stash = 3
                 }
@@ -254,6 +256,28 @@ abstract class AdapterEntitySuite {
             register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
         }
         awaitVersionState(f, 1, VersionState.READY);
+    }
+
+    @Test
+    void aValidationWaitsForAGpuNodeThatComesUpWithinThePlacementWait() throws Exception {
+        // a router or node that just started: the node is listed (and answers its stats) moments after the upload
+        Fixture f = new Fixture();
+        deregister(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        Thread comesUp = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(400);
+            } catch (InterruptedException e) {
+                return;
+            }
+            register(GpuNodeProtocol.SERVICE_KEY, gpuNode);
+        });
+        try {
+            Reply reply = f.register(randomHash(), MB);
+            assertTrue(reply.ok(), reply.message());
+            assertEquals(VersionState.READY, reply.view().versions().getFirst().state());
+        } finally {
+            comesUp.join();
+        }
     }
 
     // ---- validation goes to a ready node of the version's base (issue 16)

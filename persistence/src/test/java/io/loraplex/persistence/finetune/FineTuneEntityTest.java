@@ -89,6 +89,8 @@ class FineTuneEntityTest {
                   max-attempts = 2
                   progress-timeout = 1s
                   dispatch-retry = 100ms
+                  # a job whose base no node reports waits this long (its nodes may be restarting), then fails
+                  queue-timeout = 3s
                   adapter-timeout = 3s
                   persist-progress-every = 5
                   snapshot-every = 7
@@ -606,8 +608,11 @@ class FineTuneEntityTest {
     }
 
     @Test
-    void aJobForABaseModelNoNodeServesFailsNamingIt() {
+    void aJobForABaseModelNoNodeServesWaitsItsQueueTimeoutThenFailsNamingIt() {
         JobView created = createJob(requestFor("llama-70b"));
+        // not at once: a router that just started has not heard from the nodes of every base yet
+        node1.expectNoMessage(Duration.ofMillis(1000));
+        assertEquals(JobStatus.QUEUED, job(created.id()).status());
         awaitStatus(created.id(), JobStatus.FAILED);
         JobView failed = job(created.id());
         assertEquals("unknown_base_model", failed.errorCode().apiName());
