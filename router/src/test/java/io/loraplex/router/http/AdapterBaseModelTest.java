@@ -13,7 +13,6 @@ import io.loraplex.router.testkit.TestRouter;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
@@ -26,8 +25,6 @@ import org.junit.jupiter.api.io.TempDir;
  * base models it must, so the version is validated, and later served, on a node of that base.
  */
 class AdapterBaseModelTest {
-
-    static final byte[] CONFIG = "{\"r\": 8, \"lora_alpha\": 16, \"peft_type\": \"LORA\"}".getBytes(StandardCharsets.UTF_8);
 
     @TempDir
     static Path blobs;
@@ -50,7 +47,7 @@ class AdapterBaseModelTest {
 
     static MultipartForm form(String name, int seed) {
         return new MultipartForm().field("name", name)
-                .file("file", ContentHash.CONFIG_FILE, CONFIG)
+                .file("file", ContentHash.CONFIG_FILE, AdapterRoutesTest.CONFIG)
                 .file("file", ContentHash.WEIGHTS_FILE, AdapterRoutesTest.weights(4000, seed));
     }
 
