@@ -58,6 +58,7 @@ public final class GpuNodeProtocol {
      *
      * @param deadlineEpochMillis wall-clock time after which the node cancels the request; 0 for none
      * @param weight              the tenant tier's share in fair scheduling
+     * @param constraint          what the output must be (JSON, JSON of a schema), enforced while decoding; null: free text
      */
     public record GenerationParams(
             Double temperature,
@@ -76,17 +77,58 @@ public final class GpuNodeProtocol {
             int topLogprobs,
             int priority,
             long deadlineEpochMillis,
-            double weight) implements RemoteMessage {
+            double weight,
+            OutputConstraint constraint) implements RemoteMessage {
 
         public GenerationParams {
             logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
             stop = stop == null ? List.of() : List.copyOf(stop);
         }
 
+        /** Free text (no output constraint). */
+        public GenerationParams(Double temperature, Integer topK, Double topP, Double minP, Double repetitionPenalty,
+                Double presencePenalty, Double frequencyPenalty, Map<Integer, Double> logitBias, Long seed, Integer maxTokens,
+                List<String> stop, boolean ignoreEos, boolean logprobs, int topLogprobs, int priority, long deadlineEpochMillis,
+                double weight) {
+            this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, logitBias, seed, maxTokens, stop,
+                    ignoreEos, logprobs, topLogprobs, priority, deadlineEpochMillis, weight, null);
+        }
+
+        /** These parameters with {@code constraint} on the output. */
+        public GenerationParams withConstraint(OutputConstraint constraint) {
+            return new GenerationParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, logitBias,
+                    seed, maxTokens, stop, ignoreEos, logprobs, topLogprobs, priority, deadlineEpochMillis, weight, constraint);
+        }
+
         /** Everything unset: the model's defaults. */
         public static GenerationParams defaults() {
             return new GenerationParams(null, null, null, null, null, null, null, Map.of(), null, null, List.of(), false, false, 0,
                     0, 0, 1.0);
+        }
+    }
+
+    /**
+     * What a generation's output must be, enforced token by token while decoding (only tokens that
+     * keep the text a valid prefix are sampled): any JSON object ({@code response_format: json_object}),
+     * or JSON valid against a schema ({@code json_schema}, OpenAI's strict-mode subset; a tool call's
+     * arguments use the same).
+     *
+     * @param jsonSchema the schema as JSON text for {@link Kind#JSON_SCHEMA}; null for {@link Kind#JSON_OBJECT}
+     */
+    public record OutputConstraint(Kind kind, String jsonSchema) implements RemoteMessage {
+
+        public enum Kind {
+            /** Any JSON object. */
+            JSON_OBJECT,
+            /** JSON valid against {@code jsonSchema}. */
+            JSON_SCHEMA
+        }
+
+        public OutputConstraint {
+            Objects.requireNonNull(kind, "kind");
+            if (kind == Kind.JSON_SCHEMA && (jsonSchema == null || jsonSchema.isBlank())) {
+                throw new IllegalArgumentException("a JSON_SCHEMA constraint needs its schema");
+            }
         }
     }
 

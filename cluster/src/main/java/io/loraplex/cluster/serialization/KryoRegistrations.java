@@ -202,6 +202,9 @@ public final class KryoRegistrations {
         ids.put(PlacementProtocol.Chosen.class.getName(), 802);
         ids.put(PlacementProtocol.NoNode.class.getName(), 803);
         ids.put(PlacementProtocol.NoNodeReason.class.getName(), 804);
+        // issue 19: output constraints (805-806)
+        ids.put(GpuNodeProtocol.OutputConstraint.class.getName(), 805);
+        ids.put(GpuNodeProtocol.OutputConstraint.Kind.class.getName(), 806);
         // issue 16: types, not strings, across modules (810-829)
         ids.put(GpuNodeProtocol.AdapterTier.class.getName(), 810);
         ids.put(GpuNodeProtocol.FinishReason.class.getName(), 811);
