@@ -31,11 +31,40 @@ public final class GpuNodeProtocol {
             CancelTraining, PinAdapter, DropAdapter, SetDraining, Leave {
     }
 
-    /** One chat message. */
-    public record ChatMessage(String role, String content) implements RemoteMessage {
+    /**
+     * One chat message. Beyond role and content, what tool use adds (OpenAI's fields, which chat
+     * templates read as such): an assistant's {@code tool_calls}, a tool message's {@code tool_call_id},
+     * and the optional participant or tool {@code name}.
+     *
+     * @param content    "" where the client sent none (an assistant message holding only tool calls)
+     * @param toolCalls  the calls an assistant message made; empty for every other message
+     * @param toolCallId the call a {@code tool} message answers; null for every other message
+     * @param name       null when not given
+     */
+    public record ChatMessage(String role, String content, List<ToolCall> toolCalls, String toolCallId, String name)
+            implements RemoteMessage {
         public ChatMessage {
             Objects.requireNonNull(role, "role");
             Objects.requireNonNull(content, "content");
+            toolCalls = toolCalls == null ? List.of() : List.copyOf(toolCalls);
+        }
+
+        /** A message with no tool fields. */
+        public ChatMessage(String role, String content) {
+            this(role, content, List.of(), null, null);
+        }
+    }
+
+    /**
+     * A function call an assistant made, as OpenAI writes it in {@code tool_calls}.
+     *
+     * @param argumentsJson the arguments as the JSON text OpenAI sends ({@code function.arguments})
+     */
+    public record ToolCall(String id, String name, String argumentsJson) implements RemoteMessage {
+        public ToolCall {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(argumentsJson, "argumentsJson");
         }
     }
 
@@ -43,9 +72,20 @@ public final class GpuNodeProtocol {
     public sealed interface Prompt extends RemoteMessage permits ChatPrompt, TextPrompt {
     }
 
-    public record ChatPrompt(List<ChatMessage> messages) implements Prompt {
+    /**
+     * Messages for the base's chat template.
+     *
+     * @param toolsJson the tools the template renders, as a JSON array in OpenAI's shape
+     *                  ({@code [{"type":"function","function":{name, description, parameters}}]}); null: none
+     */
+    public record ChatPrompt(List<ChatMessage> messages, String toolsJson) implements Prompt {
         public ChatPrompt {
             messages = List.copyOf(messages);
+        }
+
+        /** Messages without tools. */
+        public ChatPrompt(List<ChatMessage> messages) {
+            this(messages, null);
         }
     }
 

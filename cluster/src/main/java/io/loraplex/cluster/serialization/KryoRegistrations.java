@@ -210,6 +210,8 @@ public final class KryoRegistrations {
         ids.put(GpuNodeProtocol.FinishReason.class.getName(), 811);
         // issue 16: typed training-failure codes (830-839)
         ids.put(FineTuneProtocol.TrainingFailureCode.class.getName(), 830);
+        // issue 19: tool calls in chat messages (885-894)
+        ids.put(GpuNodeProtocol.ToolCall.class.getName(), 885);
         IDS = Collections.unmodifiableMap(ids);
     }
 

@@ -240,7 +240,9 @@ public final class GpuNode extends AbstractBehavior<Command> {
         Prompt enginePrompt = switch (prompt) {
             case GpuNodeProtocol.TextPrompt text -> new Prompt.Text(text.text());
             case GpuNodeProtocol.ChatPrompt chat -> new Prompt.Chat(chat.messages().stream()
-                    .map(m -> new ChatMessage(m.role(), m.content())).toList());
+                    .map(m -> new ChatMessage(m.role(), m.content(), m.toolCalls().stream()
+                            .map(c -> new ChatMessage.ToolCall(c.id(), c.name(), c.argumentsJson())).toList(), m.toolCallId(), m.name()))
+                    .toList(), chat.toolsJson());
         };
         RequestParams params = new RequestParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(),
                 p.presencePenalty(), p.frequencyPenalty(), p.logitBias(), p.seed(), p.maxTokens(), p.stop(), List.of(),

@@ -12,24 +12,22 @@ import java.util.Set;
 
 /** A validated {@code POST /v1/chat/completions} body. */
 public record ChatRequest(String model, List<ChatMessage> messages, Sampling sampling, int n, boolean stream, boolean includeUsage,
-        boolean logprobs, int topLogprobs) implements OpenAiRequest {
+        boolean logprobs, int topLogprobs, ToolUse toolUse) implements OpenAiRequest {
 
     static final Set<String> FIELDS;
     /** OpenAI chat fields this server does not implement: 400 "not supported" rather than silence. */
-    static final Set<String> UNSUPPORTED = Set.of("tools", "tool_choice", "functions", "function_call", "response_format",
-            "parallel_tool_calls", "audio", "modalities", "prediction", "store", "metadata", "service_tier", "reasoning_effort",
+    static final Set<String> UNSUPPORTED = Set.of("functions", "function_call", "response_format", "audio", "modalities", "prediction", "store", "metadata", "service_tier", "reasoning_effort",
             "web_search_options", "verbosity", "prompt_cache_key", "safety_identifier");
 
     static {
         Set<String> known = new java.util.HashSet<>(Sampling.FIELDS);
         known.addAll(Set.of("model", "messages", "max_completion_tokens", "n", "stream", "stream_options", "logprobs",
-                "top_logprobs", "user"));
+                "top_logprobs", "user", "tools", "tool_choice", "parallel_tool_calls"));
         FIELDS = Set.copyOf(known);
     }
 
-    private static final Set<String> MESSAGE_FIELDS = Set.of("role", "content");
-    private static final Set<String> MESSAGE_UNSUPPORTED = Set.of("name", "tool_calls", "tool_call_id", "function_call", "refusal",
-            "audio");
+    private static final Set<String> MESSAGE_FIELDS = Set.of("role", "content", "name", "tool_calls", "tool_call_id");
+    private static final Set<String> MESSAGE_UNSUPPORTED = Set.of("function_call", "refusal", "audio");
 
     public ChatRequest {
         messages = List.copyOf(messages);
@@ -37,7 +35,7 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
 
     @Override
     public GpuNodeProtocol.Prompt prompt() {
-        return new GpuNodeProtocol.ChatPrompt(messages);
+        return new GpuNodeProtocol.ChatPrompt(messages, toolUse.toolsJson());
     }
 
     @Override
@@ -45,8 +43,12 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
         int chars = 0;
         for (ChatMessage m : messages) {
             chars += m.content().length() + 8;
+            for (GpuNodeProtocol.ToolCall call : m.toolCalls()) {
+                chars += call.name().length() + call.argumentsJson().length() + 16;
+            }
         }
-        return chars;
+        String tools = toolUse.toolsJson();
+        return tools == null ? chars : chars + tools.length();
     }
 
     public static ChatRequest parse(byte[] body, RouterSettings settings) {
@@ -56,6 +58,7 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
 
         String model = f.requiredString("model");
         List<ChatMessage> messages = messages(f.get("messages"));
+        ToolUse toolUse = ToolUse.parse(f);
 
         // max_completion_tokens is the current name; max_tokens the deprecated one (vLLM takes the first given)
         Integer maxTokens = f.integer32("max_completion_tokens", 1, Integer.MAX_VALUE);
@@ -73,7 +76,8 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
             throw ApiError.invalid("top_logprobs", "'logprobs' must be true when 'top_logprobs' is given").toException();
         }
         f.string("user"); // accepted and ignored, as OpenAI uses it only for abuse monitoring
-        return new ChatRequest(model, messages, sampling, n == null ? 1 : n, stream.stream(), stream.includeUsage(), logprobs, top == null ? 0 : top);
+        return new ChatRequest(model, messages, sampling, n == null ? 1 : n, stream.stream(), stream.includeUsage(), logprobs, top == null ? 0 : top,
+                toolUse);
     }
 
     private static List<ChatMessage> messages(JsonNode v) {
@@ -88,21 +92,37 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
         }
         List<ChatMessage> out = new ArrayList<>(v.size());
         for (int i = 0; i < v.size(); i++) {
-            out.add(message(v.get(i), "messages[" + i + "]"));
+            out.add(message(v.get(i), "messages[" + i + "]", out));
         }
         return out;
     }
 
-    private static ChatMessage message(JsonNode v, String param) {
+    private static ChatMessage message(JsonNode v, String param, List<ChatMessage> before) {
         Fields m = Fields.of(v, param);
         m.allowOnly(MESSAGE_FIELDS, MESSAGE_UNSUPPORTED);
         String role = m.requiredString("role");
         role = switch (role) {
-            case "system", "user", "assistant" -> role;
+            case "system", "user", "assistant", "tool" -> role;
             case "developer" -> "system"; // OpenAI's newer name for system instructions
-            default -> throw ApiError.invalid(m.param("role"), "'" + m.param("role") + "' must be one of system, user, assistant "
-                    + "(developer); got '" + role + "'").toException();
+            default -> throw ApiError.invalid(m.param("role"), "'" + m.param("role") + "' must be one of system, user, assistant, "
+                    + "tool (developer); got '" + role + "'").toException();
         };
+        String name = m.string("name");
+        List<GpuNodeProtocol.ToolCall> toolCalls = List.of();
+        if (m.has("tool_calls")) {
+            if (!role.equals("assistant")) {
+                throw ApiError.invalid(m.param("tool_calls"), "'" + m.param("tool_calls") + "' is only allowed on assistant messages")
+                        .toException();
+            }
+            toolCalls = toolCalls(m.get("tool_calls"), m.param("tool_calls"));
+        }
+        String toolCallId = null;
+        if (role.equals("tool")) {
+            toolCallId = answeredCall(m, before);
+        } else if (m.has("tool_call_id")) {
+            throw ApiError.invalid(m.param("tool_call_id"), "'" + m.param("tool_call_id") + "' is only allowed on tool messages")
+                    .toException();
+        }
         JsonNode content = m.get("content");
         String text;
         if (content == null) {
@@ -117,7 +137,66 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
         } else {
             throw ApiError.wrongType(m.param("content"), "a string or an array of content parts").toException();
         }
-        return new ChatMessage(role, text);
+        return new ChatMessage(role, text, toolCalls, toolCallId, name);
+    }
+
+    /** An assistant's {@code tool_calls}: {@code [{id, type: "function", function: {name, arguments}}]}. */
+    private static List<GpuNodeProtocol.ToolCall> toolCalls(JsonNode v, String param) {
+        if (!v.isArray()) {
+            throw ApiError.wrongType(param, "an array of tool calls").toException();
+        }
+        if (v.isEmpty()) {
+            throw ApiError.invalid(param, "'" + param + "' must hold at least one tool call; leave it out for none").toException();
+        }
+        List<GpuNodeProtocol.ToolCall> calls = new ArrayList<>(v.size());
+        Set<String> ids = new java.util.HashSet<>();
+        for (int i = 0; i < v.size(); i++) {
+            Fields c = Fields.of(v.get(i), param + "[" + i + "]");
+            c.allowOnly(Set.of("id", "type", "function"), Set.of("custom"));
+            String id = c.requiredString("id");
+            if (!ids.add(id)) {
+                throw ApiError.invalid(c.param("id"), "'" + c.param("id") + "' is '" + id + "', the id of an earlier call of "
+                        + "this message; call ids must be unique").toException();
+            }
+            String type = c.requiredString("type");
+            if (!type.equals("function")) {
+                throw ApiError.invalid(c.param("type"), "'" + c.param("type") + "' must be 'function'; got '" + type + "'")
+                        .toException();
+            }
+            if (!c.has("function")) {
+                throw ApiError.invalid(c.param("function"), "you must provide '" + c.param("function") + "'").toException();
+            }
+            Fields fn = Fields.of(c.get("function"), c.param("function"));
+            fn.allowOnly(Set.of("name", "arguments"), Set.of());
+            calls.add(new GpuNodeProtocol.ToolCall(id, fn.requiredString("name"), fn.requiredString("arguments")));
+        }
+        return calls;
+    }
+
+    /**
+     * The {@code tool_call_id} of a tool message, which must answer a call of the assistant message
+     * that the run of tool messages it belongs to follows (as OpenAI requires).
+     */
+    private static String answeredCall(Fields m, List<ChatMessage> before) {
+        ChatMessage asker = null;
+        for (int i = before.size() - 1; i >= 0; i--) {
+            ChatMessage previous = before.get(i);
+            if (!previous.role().equals("tool")) {
+                asker = previous.toolCalls().isEmpty() ? null : previous;
+                break;
+            }
+        }
+        if (asker == null) {
+            throw ApiError.invalid(m.param("role"), "'" + m.param("role") + "' is 'tool', but a tool message must answer a "
+                    + "preceding assistant message with 'tool_calls'").toException();
+        }
+        String id = m.requiredString("tool_call_id");
+        List<String> ids = asker.toolCalls().stream().map(GpuNodeProtocol.ToolCall::id).toList();
+        if (!ids.contains(id)) {
+            throw ApiError.invalid(m.param("tool_call_id"), "'" + m.param("tool_call_id") + "' is '" + id + "', which is not the id "
+                    + "of a call of the preceding assistant message (" + String.join(", ", ids) + ")").toException();
+        }
+        return id;
     }
 
     /** Text parts joined by newlines (as vLLM does); any other part type is refused by name. */

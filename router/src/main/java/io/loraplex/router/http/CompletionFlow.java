@@ -259,9 +259,14 @@ public final class CompletionFlow {
         int n = req.n();
         long deadline = req.stream() ? 0 : System.currentTimeMillis() + settings.requestTimeout().toMillis();
         List<CompletableFuture<GenerateReply>> replies = new ArrayList<>(n);
+        // required or a named function: the output is constrained to the call(s), arguments by their schema
+        GpuNodeProtocol.OutputConstraint toolConstraint = req instanceof ChatRequest chat ? chat.toolUse().constraint() : null;
         for (int i = 0; i < n; i++) {
             GpuNodeProtocol.GenerationParams params = req.sampling().params(i, maxTokens, req.logprobs(), req.topLogprobs(), deadline,
                     admitted.weight());
+            if (toolConstraint != null) {
+                params = params.withConstraint(toolConstraint);
+            }
             String generationId = n == 1 ? call.id : call.id + "-" + i;
             replies.add(startOne(call, admitted, baseModel, req.prompt(), params, generationId, new HashSet<>(lostNodes), null, 1));
         }
@@ -480,7 +485,8 @@ public final class CompletionFlow {
                 }
             }
             call.end(200, usage.promptTokens(), usage.completionTokens());
-            List<OpenAiWriter.Choice> out = choices.stream().map(c -> c.choice(req.logprobs())).toList();
+            ToolUse toolUse = req instanceof ChatRequest chat ? chat.toolUse() : ToolUse.NONE;
+            List<OpenAiWriter.Choice> out = choices.stream().map(c -> ToolCalls.answer(c.choice(req.logprobs()), toolUse)).toList();
             return Responses.json(200, endpoint.writer.response(meta, out, usage));
         });
     }

@@ -22,8 +22,19 @@ public sealed interface OpenAiWriter permits OpenAiWriter.Chat, OpenAiWriter.Com
         }
     }
 
-    /** One finished choice; {@code logprobs} null when not asked for. */
-    record Choice(int index, String text, List<TokenLogprob> logprobs, String finishReason) {
+    /**
+     * One finished choice; {@code logprobs} null when not asked for. With {@code toolCalls} (chat only,
+     * empty for none) the message's content is {@code text}, or null when that is empty.
+     */
+    record Choice(int index, String text, List<TokenLogprob> logprobs, String finishReason, List<GpuNodeProtocol.ToolCall> toolCalls) {
+        public Choice {
+            toolCalls = toolCalls == null ? List.of() : List.copyOf(toolCalls);
+        }
+
+        /** A choice of text only. */
+        public Choice(int index, String text, List<TokenLogprob> logprobs, String finishReason) {
+            this(index, text, logprobs, finishReason, List.of());
+        }
     }
 
     String idPrefix();
@@ -37,6 +48,12 @@ public sealed interface OpenAiWriter permits OpenAiWriter.Chat, OpenAiWriter.Com
     ObjectNode delta(Meta meta, int index, String text, List<TokenLogprob> logprobs, int textOffset);
 
     ObjectNode finish(Meta meta, int index, String finishReason);
+
+    /**
+     * A streamed piece of tool call {@code callIndex} of choice {@code index}: its head (id, type, name,
+     * arguments "") when {@code head}, else a fragment of its arguments. Chat only.
+     */
+    ObjectNode toolCallDelta(Meta meta, int index, int callIndex, GpuNodeProtocol.ToolCall call, boolean head, String arguments);
 
     /** The last chunk when {@code include_usage}: no choices, the usage. */
     default ObjectNode usageChunk(Meta meta, Usage usage) {
@@ -97,8 +114,21 @@ public sealed interface OpenAiWriter permits OpenAiWriter.Chat, OpenAiWriter.Com
                 choice.put("index", c.index());
                 ObjectNode message = choice.putObject("message");
                 message.put("role", "assistant");
-                message.put("content", c.text());
+                if (c.toolCalls().isEmpty() || !c.text().isEmpty()) {
+                    message.put("content", c.text());
+                } else {
+                    message.putNull("content"); // an answer of calls only, as OpenAI writes it
+                }
                 message.putNull("refusal");
+                if (!c.toolCalls().isEmpty()) {
+                    ArrayNode calls = message.putArray("tool_calls");
+                    for (GpuNodeProtocol.ToolCall call : c.toolCalls()) {
+                        ObjectNode entry = calls.addObject();
+                        entry.put("id", call.id());
+                        entry.put("type", "function");
+                        entry.putObject("function").put("name", call.name()).put("arguments", call.argumentsJson());
+                    }
+                }
                 choice.set("logprobs", c.logprobs() == null ? null : logprobs(c.logprobs()));
                 choice.put("finish_reason", c.finishReason());
             }
@@ -149,6 +179,27 @@ public sealed interface OpenAiWriter permits OpenAiWriter.Chat, OpenAiWriter.Com
             choice.putObject("delta");
             choice.putNull("logprobs");
             choice.put("finish_reason", finishReason);
+            return chunk;
+        }
+
+        /** OpenAI's shape: {@code delta.tool_calls[{index, id, type, function: {name, arguments: ""}}]}, then {@code function.arguments} fragments. */
+        @Override
+        public ObjectNode toolCallDelta(Meta meta, int index, int callIndex, GpuNodeProtocol.ToolCall call, boolean head,
+                String arguments) {
+            ObjectNode chunk = chunk(meta);
+            ObjectNode choice = chunk.putArray("choices").addObject();
+            choice.put("index", index);
+            ObjectNode entry = choice.putObject("delta").putArray("tool_calls").addObject();
+            entry.put("index", callIndex);
+            if (head) {
+                entry.put("id", call.id());
+                entry.put("type", "function");
+                entry.putObject("function").put("name", call.name()).put("arguments", "");
+            } else {
+                entry.putObject("function").put("arguments", arguments);
+            }
+            choice.putNull("logprobs");
+            choice.putNull("finish_reason");
             return chunk;
         }
 
@@ -235,6 +286,12 @@ public sealed interface OpenAiWriter permits OpenAiWriter.Chat, OpenAiWriter.Com
             choice.putNull("logprobs");
             choice.put("finish_reason", finishReason);
             return chunk;
+        }
+
+        @Override
+        public ObjectNode toolCallDelta(Meta meta, int index, int callIndex, GpuNodeProtocol.ToolCall call, boolean head,
+                String arguments) {
+            throw new IllegalStateException("completions have no tool calls");
         }
 
         /**

@@ -32,6 +32,8 @@ final class SseEncoder {
     private final OpenAiWriter.Meta meta;
     private final List<ChoiceProgress> choices = new ArrayList<>();
     private final int[] textOffset;
+    /** Per choice, when the request may call tools: what of its text is held back to be read as calls. */
+    private final ToolCallStream[] toolStreams;
     private final int startedPromptTokens;
     private boolean failed;
     /** The status a failed stream is logged with: the failure event's, 500 or 422. */
@@ -48,6 +50,13 @@ final class SseEncoder {
             choices.add(new ChoiceProgress(i, call, false));
         }
         this.textOffset = new int[request.n()];
+        ToolUse use = request instanceof ChatRequest chat ? chat.toolUse() : ToolUse.NONE;
+        this.toolStreams = new ToolCallStream[request.n()];
+        if (use.callsPossible()) {
+            for (int i = 0; i < request.n(); i++) {
+                toolStreams[i] = new ToolCallStream(use);
+            }
+        }
     }
 
     List<ByteString> opening() {
@@ -65,18 +74,26 @@ final class SseEncoder {
             case GpuNodeProtocol.TokenText t -> {
                 choice.onText(t);
                 boolean withLogprobs = request.logprobs() && !t.logprobs().isEmpty();
-                if (!t.text().isEmpty() || withLogprobs) {
-                    out.add(new Out(data(writer.delta(meta, choice.index, t.text(), withLogprobs ? t.logprobs() : null,
+                ToolCallStream tools = toolStreams[choice.index];
+                String text = tools == null ? t.text() : tools.onText(t.text());
+                if (!text.isEmpty() || withLogprobs) {
+                    out.add(new Out(data(writer.delta(meta, choice.index, text, withLogprobs ? t.logprobs() : null,
                             textOffset[choice.index])), true));
-                    textOffset[choice.index] += t.text().codePointCount(0, t.text().length());
+                    textOffset[choice.index] += text.codePointCount(0, text.length());
                 }
             }
             case GpuNodeProtocol.Finished f -> {
                 choice.add(f);
-                if (!f.text().isEmpty()) {
-                    out.add(new Out(data(writer.delta(meta, choice.index, f.text(), null, textOffset[choice.index])), true));
+                ToolCallStream tools = toolStreams[choice.index];
+                ToolCallStream.End end = tools == null ? new ToolCallStream.End(f.text(), List.of()) : tools.finish(f.text());
+                if (!end.content().isEmpty()) {
+                    out.add(new Out(data(writer.delta(meta, choice.index, end.content(), null, textOffset[choice.index])), true));
                 }
-                out.add(new Out(data(writer.finish(meta, choice.index, OpenAiWriter.finishReason(f.finishReason()))), true));
+                for (int i = 0; i < end.calls().size(); i++) {
+                    out.addAll(toolCallDeltas(choice.index, i, end.calls().get(i)));
+                }
+                String finish = end.calls().isEmpty() ? OpenAiWriter.finishReason(f.finishReason()) : ToolCalls.TOOL_CALLS_FINISH;
+                out.add(new Out(data(writer.finish(meta, choice.index, finish)), true));
             }
             case GpuNodeProtocol.Failed f -> {
                 choice.add(f);
@@ -85,6 +102,26 @@ final class SseEncoder {
                 failedStatus = error.status();
                 out.add(new Out(error(error), false));
             }
+        }
+        return out;
+    }
+
+    /** Fragments of the arguments a call streams in, as OpenAI streams them a few tokens at a time. */
+    static final int ARGUMENT_FRAGMENT_CHARS = 16;
+
+    /** A call as OpenAI streams it: its head, then its arguments in fragments. */
+    private List<Out> toolCallDeltas(int index, int callIndex, GpuNodeProtocol.ToolCall call) {
+        List<Out> out = new ArrayList<>();
+        out.add(new Out(data(writer.toolCallDelta(meta, index, callIndex, call, true, "")), true));
+        String arguments = call.argumentsJson();
+        int at = 0;
+        while (at < arguments.length()) {
+            int end = Math.min(arguments.length(), at + ARGUMENT_FRAGMENT_CHARS);
+            if (end < arguments.length() && Character.isHighSurrogate(arguments.charAt(end - 1))) {
+                end++; // never split a surrogate pair
+            }
+            out.add(new Out(data(writer.toolCallDelta(meta, index, callIndex, call, false, arguments.substring(at, end))), true));
+            at = end;
         }
         return out;
     }

@@ -14,10 +14,19 @@ public sealed interface Prompt permits Prompt.Text, Prompt.Chat {
         }
     }
 
-    /** Messages rendered with the chat template and a generation prompt, then tokenized without added specials. */
-    record Chat(List<ChatMessage> messages) implements Prompt {
+    /**
+     * Messages rendered with the chat template and a generation prompt, then tokenized without added specials.
+     *
+     * @param toolsJson the tools the template renders, a JSON array in OpenAI's shape; null for none
+     */
+    record Chat(List<ChatMessage> messages, String toolsJson) implements Prompt {
         public Chat {
             messages = List.copyOf(messages);
+        }
+
+        /** Messages without tools. */
+        public Chat(List<ChatMessage> messages) {
+            this(messages, null);
         }
     }
 }

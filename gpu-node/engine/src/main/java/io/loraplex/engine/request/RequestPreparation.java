@@ -77,7 +77,7 @@ public final class RequestPreparation {
                 }
                 String rendered;
                 try {
-                    rendered = chatTemplate.render(chat.messages(), true);
+                    rendered = chatTemplate.render(chat.messages(), chat.toolsJson(), true);
                 } catch (IllegalArgumentException e) {
                     throw new RequestRefusal(Code.INVALID_VALUE, "messages", "the chat template refused the messages: "
                             + e.getMessage());

@@ -38,8 +38,11 @@ public final class ChatTemplate {
     private final String source;             // where it came from, for messages
     private final Map<String, String> specialTokens;
     private final Clock clock;
+    /** Whether the template reads a {@code tools} variable (else tools are written into the messages: {@link ToolPrompt}). */
+    private final boolean takesTools;
 
     private ChatTemplate(String template, String source, Map<String, String> specialTokens, Clock clock) {
+        this.takesTools = template.contains("tools");
         this.template = JinjaSource.rewrite(template);
         this.source = source;
         this.specialTokens = Map.copyOf(specialTokens);
@@ -121,14 +124,47 @@ public final class ChatTemplate {
     }
 
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return render(messages, null, addGenerationPrompt);
+    }
+
+    /** Whether the template renders {@code tools} and tool messages itself (Llama 3.1, Qwen2.5, Mistral do). */
+    public boolean takesTools() {
+        return takesTools;
+    }
+
+    /**
+     * Renders a chat with the tools it may call. A template that takes {@code tools} gets them as
+     * transformers passes them (a list of {@code {"type": "function", "function": {...}}}) and the
+     * messages' {@code tool_calls} with their arguments as objects, as transformers expects; any other
+     * template gets plain messages in which {@link ToolPrompt} wrote the tools, the calls and their results.
+     *
+     * @param toolsJson a JSON array of tools in OpenAI's shape, or null for none
+     * @throws IllegalArgumentException when {@code toolsJson} is not a JSON array
+     */
+    public String render(List<ChatMessage> messages, String toolsJson, boolean addGenerationPrompt) {
+        List<Object> tools = toolsJson == null ? null : ToolPrompt.parseTools(toolsJson);
+        boolean toolUse = tools != null || messages.stream().anyMatch(ChatMessage::usesTools);
+        if (toolUse && !takesTools) {
+            messages = ToolPrompt.inline(messages, toolsJson == null ? null : tools);
+        }
         List<Map<String, Object>> maps = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("role", m.role());
             map.put("content", m.content());
+            // only fields that are set: templates test "'tool_calls' in message" and "message.name is defined"
+            if (!m.toolCalls().isEmpty()) {
+                map.put("tool_calls", ToolPrompt.toolCallMaps(m.toolCalls()));
+            }
+            if (m.toolCallId() != null) {
+                map.put("tool_call_id", m.toolCallId());
+            }
+            if (m.name() != null) {
+                map.put("name", m.name());
+            }
             maps.add(map);
         }
-        return render(maps, addGenerationPrompt, Map.of());
+        return render(maps, addGenerationPrompt, tools != null && takesTools ? Map.of("tools", tools) : Map.of());
     }
 
     /**
