@@ -73,8 +73,54 @@ class OfficialClientTest {
         }
     }
 
+    /**
+     * Tool calls as the SDK makes them: a named call, a streamed call assembled by the SDK's stream
+     * helper, and the round trip (call, tool message, answer) through its tool runner, streaming and not.
+     */
+    @Test
+    void theOfficialNodeClientCallsToolsAndSendsTheirResultsBack() throws Exception {
+        String modules = System.getenv("OPENAI_NODE_MODULES");
+        Assumptions.assumeTrue(modules != null && Files.isDirectory(Path.of(modules, "openai")),
+                "set OPENAI_NODE_MODULES to a node_modules folder holding the openai npm package to run this test");
+        Assumptions.assumeTrue(onPath("node"), "node is not on the PATH");
+        try (TestRouter router = new TestRouter("official-client-tools-test", true, "")) {
+            ProcessBuilder pb = new ProcessBuilder("node", script("/openai-tools-check.cjs").toString());
+            pb.environment().put("NODE_PATH", modules);
+            pb.environment().put("BASE_URL", router.base.toString());
+            pb.environment().put("API_KEY", TestRouter.KEY);
+            pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+            Process process = pb.start();
+            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, process.exitValue(), output);
+            JsonNode out = json(output);
+
+            JsonNode call = out.get("call");
+            assertEquals("tool_calls", call.get("finish").asText());
+            assertTrue(call.get("content").isNull(), call.toString());
+            assertTrue(call.get("id").asText().startsWith("call_"), call.toString());
+            assertEquals("function", call.get("type").asText());
+            assertEquals("get_weather", call.get("name").asText());
+            assertEquals("Paris", call.get("arguments").get("city").asText());
+            assertEquals("tool_calls", out.get("streamedCall").get("finish").asText());
+            assertEquals("get_weather", out.get("streamedCall").get("name").asText());
+            assertEquals("Paris", out.get("streamedCall").get("arguments").get("city").asText());
+            for (String run : List.of("roundTrip", "roundTripStreaming")) {
+                JsonNode trip = out.get(run);
+                assertEquals("The tool said: 21 C in Paris", trip.get("answer").asText(), run + ": " + trip);
+                assertEquals("Paris", trip.get("calledWith").get(0).get("city").asText(), run + ": " + trip);
+                assertEquals(1, trip.get("calledWith").size(), run + ": " + trip);
+                assertEquals("21 C in Paris", trip.get("toolMessage").get(0).asText(), run + ": " + trip);
+            }
+        }
+    }
+
     private static Path script() throws URISyntaxException {
-        return Path.of(OfficialClientTest.class.getResource("/openai-client-check.cjs").toURI());
+        return script("/openai-client-check.cjs");
+    }
+
+    private static Path script(String resource) throws URISyntaxException {
+        return Path.of(OfficialClientTest.class.getResource(resource).toURI());
     }
 
     private static boolean onPath(String program) {

@@ -38,6 +38,9 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  *   <li>{@code [paced]}: ten tokens 100 ms apart, then {@code Finished}</li>
  *   <li>{@code [fail]}: one token, then {@code Failed}</li>
  *   <li>{@code [poisoned]}: {@code Failed} with {@code ADAPTER_QUARANTINED}, as an engine that quarantined the adapter</li>
+ *   <li>{@code [say]text}: answers the text after the last {@code [say]}, in pieces of four characters
+ *       (a JSON call in it becomes {@code tool_calls} when the request has tools)</li>
+ *   <li>a chat whose last message is a tool's: answers {@code "The tool said: " <its content>}</li>
  *   <li>{@code [broken-once]}: the first node asked for a request id sends one token, then its stream
  *       breaks (as when the node dies); any later attempt of that id is answered normally</li>
  *   <li>otherwise {@code "Hello" "," " world"} (or {@code "seed=" <seed>} when seeded), the held-back
@@ -171,6 +174,10 @@ public final class FakeGpuNode {
         } else if (prompt.contains("[broken-once]") && BROKEN.add(g.requestId())) {
             events = Source.<TokenEvent>single(text("partial", g))
                     .concat(Source.failed(new IllegalStateException("node " + id + " crashed")));
+        } else if (g.prompt() instanceof ChatPrompt chat && chat.messages().getLast().role().equals("tool")) {
+            events = said("The tool said: " + chat.messages().getLast().content(), g);
+        } else if (prompt.contains("[say]")) {
+            events = said(prompt.substring(prompt.lastIndexOf("[say]") + "[say]".length()), g);
         } else if (prompt.contains("[poisoned]")) {
             events = Source.single(new GpuNodeProtocol.Failed("adapter t/cafe@1 produced a non-finite logit (NaN at token 5); "
                     + "this adapter version is quarantined and will not be served again",
@@ -197,6 +204,16 @@ public final class FakeGpuNode {
             held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), AdapterTier.HOT, false, 0));
         }
         return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, tier, ref);
+    }
+
+    /** {@code text} in tokens of four characters, then {@code Finished(stop)}. */
+    private static Source<TokenEvent, NotUsed> said(String text, Generate g) {
+        List<TokenEvent> list = new ArrayList<>();
+        for (int at = 0; at < text.length(); at += 4) {
+            list.add(text(text.substring(at, Math.min(text.length(), at + 4)), g));
+        }
+        list.add(new GpuNodeProtocol.Finished("", FinishReason.STOP, PROMPT_TOKENS, list.size(), 0));
+        return Source.from(list);
     }
 
     /** One token; with logprobs when asked: the token at -0.5 and {@code top_logprobs} alternatives below it. */
