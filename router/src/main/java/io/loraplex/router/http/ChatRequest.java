@@ -107,6 +107,11 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
             default -> throw ApiError.invalid(m.param("role"), "'" + m.param("role") + "' must be one of system, user, assistant, "
                     + "tool (developer); got '" + role + "'").toException();
         };
+        // a tool message's name (of the function, as LangChain and others send it) reaches the template;
+        // a participant's name on other messages is not supported, as before
+        if (!role.equals("tool") && m.has("name")) {
+            throw ApiError.unsupported(m.param("name")).toException();
+        }
         String name = m.string("name");
         List<GpuNodeProtocol.ToolCall> toolCalls = List.of();
         if (m.has("tool_calls")) {

@@ -172,18 +172,18 @@ class ToolUseParsingTest {
 
     // --- messages of tool use ---
 
-    static final String ROUND_TRIP = "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\",\"name\":\"ann\"},"
+    static final String ROUND_TRIP = "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
             + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
             + "{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},"
-            + "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"21 C\"}]";
+            + "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"name\":\"get_weather\",\"content\":\"21 C\"}]";
 
     @Test
     void assistantCallsAndToolResultsAreReadForTheTemplate() {
         ChatRequest r = chat("{\"model\":\"m\"," + ROUND_TRIP + "," + TOOLS + "}");
-        assertEquals(List.of(new ChatMessage("user", "Weather in Paris?", List.of(), null, "ann"),
+        assertEquals(List.of(new ChatMessage("user", "Weather in Paris?"),
                 new ChatMessage("assistant", "", List.of(new GpuNodeProtocol.ToolCall("call_1", "get_weather", "{\"city\":\"Paris\"}")),
                         null, null),
-                new ChatMessage("tool", "21 C", List.of(), "call_1", null)), r.messages());
+                new ChatMessage("tool", "21 C", List.of(), "call_1", "get_weather")), r.messages());
     }
 
     static ApiError messagesError(String messages) {
