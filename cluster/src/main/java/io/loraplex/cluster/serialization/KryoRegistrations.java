@@ -210,6 +210,8 @@ public final class KryoRegistrations {
         ids.put(GpuNodeProtocol.FinishReason.class.getName(), 811);
         // issue 16: typed training-failure codes (830-839)
         ids.put(FineTuneProtocol.TrainingFailureCode.class.getName(), 830);
+        // issue 19: exact text and token-id prompts (870-874)
+        ids.put(GpuNodeProtocol.TokenPrompt.class.getName(), 870);
         IDS = Collections.unmodifiableMap(ids);
     }
 

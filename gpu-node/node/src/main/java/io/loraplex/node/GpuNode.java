@@ -241,6 +241,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
             case GpuNodeProtocol.TextPrompt text -> new Prompt.Text(text.text());
             case GpuNodeProtocol.ChatPrompt chat -> new Prompt.Chat(chat.messages().stream()
                     .map(m -> new ChatMessage(m.role(), m.content())).toList());
+            case GpuNodeProtocol.TokenPrompt ids -> new Prompt.Tokens(ids.ids());
         };
         RequestParams params = new RequestParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(),
                 p.presencePenalty(), p.frequencyPenalty(), p.logitBias(), p.seed(), p.maxTokens(), p.stop(), List.of(),
