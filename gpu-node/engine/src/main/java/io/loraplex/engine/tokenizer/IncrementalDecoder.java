@@ -34,7 +34,7 @@ public final class IncrementalDecoder {
 
     /** Prompt tokens kept as context at most; enough to hold a word, a chat header, a run of blank lines. */
     static final int MAX_CONTEXT = 32;
-    /** Prompt tokens kept as context at least, as vLLM's offset of 5, so that a start rule never reaches the end. */
+    /** Prompt tokens kept as context at least (vLLM keeps 5): more than a start rule reaches into. */
     static final int MIN_CONTEXT = 4;
 
     /** Decodes generated text as the start of a text (no prompt before it). */
