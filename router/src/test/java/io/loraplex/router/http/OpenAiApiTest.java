@@ -429,7 +429,8 @@ class OpenAiApiTest {
                 "invalid_request_error", "stream_options", "invalid_value");
         assertError(router.post("/v1/chat/completions", "{\"model\":\"cafe\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}"),
                 400, "invalid_request_error", "messages[0].role", "invalid_value");
-        assertError(router.post("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[1,2,3]}"), 400, "invalid_request_error",
+        // token ids are a prompt since issue 19; a negative one is not
+        assertError(router.post("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[1,-2,3]}"), 400, "invalid_request_error",
                 "prompt", "invalid_value");
     }
 
