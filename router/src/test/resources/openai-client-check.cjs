@@ -58,6 +58,11 @@ async function main() {
     const s = await client.chat.completions.create({ model: 'cafe', messages: [{ role: 'user', content: '[fail]' }], stream: true });
     for await (const chunk of s) { /* the error event throws */ }
   });
+
+  // prompts as token ids: n choices per prompt, prompt by prompt; a negative id is refused naming prompt
+  const tokenPrompts = await client.completions.create({ model: 'cafe', prompt: [[11, 12], [13]], n: 2, max_tokens: 5 });
+  out.tokenPrompts = { texts: tokenPrompts.choices.map((c) => c.index + ':' + c.text), promptTokens: tokenPrompts.usage.prompt_tokens };
+  out.negativeTokenId = await failure(() => client.completions.create({ model: 'cafe', prompt: [1, -2] }));
   console.log(JSON.stringify(out));
 }
 

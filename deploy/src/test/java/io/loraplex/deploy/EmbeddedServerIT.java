@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.AdapterRef;
@@ -156,5 +157,79 @@ class EmbeddedServerIT {
         }
         Thread.sleep(100);
         return server.engine().stats();
+    }
+
+    /** The tokens the engine generates greedily after {@code prompt}, with the parameters the node would use. */
+    static int[] generatedAlone(int[] prompt, int maxTokens) throws Exception {
+        io.loraplex.engine.request.PreparedRequest prepared = io.loraplex.engine.request.RequestPreparation.of(server.model(), 512)
+                .prepare(new io.loraplex.engine.request.Prompt.Tokens(prompt), new io.loraplex.engine.request.RequestParams(0.0, null,
+                        null, null, null, null, null, Map.of(), null, maxTokens, List.of(), List.of(), true, false, 0));
+        List<Integer> tokens = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        server.engine().submit(io.loraplex.engine.batch.EngineRequest.generate("exact-text-" + System.nanoTime(), new TenantId("alpha"),
+                null, prepared.prompt(), prepared.params()), new io.loraplex.engine.batch.GenerationListener() {
+                    @Override
+                    public void onToken(Token token) {
+                        tokens.add(token.token());
+                    }
+
+                    @Override
+                    public void onFinish(Completion completion) {
+                        done.complete(null);
+                    }
+                });
+        done.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        return tokens.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    static HttpResponse<String> completion(String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/completions"))
+                .header("Authorization", "Bearer " + keys.get("alpha")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void promptTextPlusCompletionTextIsTheTextOfPromptAndGeneratedTokensStreamingAndNot() throws Exception {
+        io.loraplex.engine.tokenizer.Tokenizer tokenizer = server.model().tokenizer();
+        String promptText = "The cat sat on the";
+        int[] prompt = tokenizer.encode(promptText, true);
+        int[] generated = generatedAlone(prompt, 12);
+        int[] all = java.util.stream.IntStream.concat(java.util.Arrays.stream(prompt), java.util.Arrays.stream(generated)).toArray();
+        String expected = tokenizer.decode(all, true).substring(tokenizer.decode(prompt, true).length());
+        assertTrue(tokenizer.decode(all, true).startsWith(tokenizer.decode(prompt, true)));
+        String ids = java.util.Arrays.toString(prompt);
+        for (String promptJson : List.of(json.writeValueAsString(promptText), ids)) {
+            String body = "{\"model\": \"" + EmbeddedServer.DEMO_MODEL_ID + "\", \"prompt\": " + promptJson
+                    + ", \"temperature\": 0, \"max_tokens\": 12, \"ignore_eos\": true";
+            HttpResponse<String> r = completion(body + "}");
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(expected, json.readTree(r.body()).at("/choices/0/text").asText(), "prompt " + promptJson);
+            assertEquals(prompt.length, json.readTree(r.body()).at("/usage/prompt_tokens").asInt(), "prompt " + promptJson);
+
+            HttpResponse<String> streamed = completion(body + ", \"stream\": true}");
+            assertEquals(200, streamed.statusCode(), streamed.body());
+            StringBuilder text = new StringBuilder();
+            for (String line : streamed.body().split("\n")) {
+                if (line.startsWith("data: {")) {
+                    JsonNode choices = json.readTree(line.substring(6)).get("choices");
+                    if (choices.size() > 0) {
+                        text.append(choices.get(0).get("text").asText());
+                    }
+                }
+            }
+            assertEquals(expected, text.toString(), "streamed, prompt " + promptJson);
+        }
+    }
+
+    @Test
+    void aTokenIdOutsideTheVocabularyIsRefusedNamingPromptTheIdAndTheVocabularySize() throws Exception {
+        int vocab = server.model().tokenizer().vocabSize();
+        HttpResponse<String> r = completion("{\"model\": \"" + EmbeddedServer.DEMO_MODEL_ID + "\", \"prompt\": [[1, 2], [3, " + vocab
+                + "]]}");
+        assertEquals(400, r.statusCode(), r.body());
+        JsonNode error = json.readTree(r.body()).get("error");
+        assertEquals("prompt", error.get("param").asText());
+        assertEquals("'prompt' holds token id " + vocab + " at position 1, outside the vocabulary of " + EmbeddedServer.DEMO_MODEL_ID
+                + " (ids 0 to " + (vocab - 1) + ", vocabulary size " + vocab + ")", error.get("message").asText());
     }
 }

@@ -37,6 +37,8 @@ import java.util.regex.Pattern;
  * @param drainTimeout                 a drained node leaves once its requests end; after this it stays without leaving
  * @param sessionIdleTimeout           a chat session unused this long is forgotten
  * @param maxSessions                  sessions remembered per router
+ * @param maxPromptTokenIds            token ids one {@code /v1/completions} request may send as its prompts, all
+ *                                     prompts together
  */
 public record RouterSettings(
         String host,
@@ -70,7 +72,8 @@ public record RouterSettings(
         Duration operationTimeout,
         Duration drainTimeout,
         Duration sessionIdleTimeout,
-        int maxSessions) {
+        int maxSessions,
+        int maxPromptTokenIds) {
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
 
@@ -110,6 +113,9 @@ public record RouterSettings(
             throw new IllegalArgumentException("loraplex.router.placement.load-slack must not be negative, got " + loadSlack);
         }
         maxAttempts = Math.max(1, maxAttempts);
+        if (maxPromptTokenIds < 1) {
+            throw new IllegalArgumentException("loraplex.router.max-prompt-token-ids must be positive, got " + maxPromptTokenIds);
+        }
         if (maxSessions < 1) {
             throw new IllegalArgumentException("loraplex.router.sessions.max must be positive, got " + maxSessions);
         }
@@ -156,6 +162,7 @@ public record RouterSettings(
                 c.getDuration("placement.operation-timeout"),
                 c.getDuration("placement.drain-timeout"),
                 c.getDuration("sessions.idle-timeout"),
-                c.getInt("sessions.max"));
+                c.getInt("sessions.max"),
+                c.getInt("max-prompt-token-ids"));
     }
 }

@@ -68,8 +68,8 @@ public final class GpuNodeProtocol {
         }
     }
 
-    /** A prompt: chat messages (rendered with the base's chat template) or raw text. */
-    public sealed interface Prompt extends RemoteMessage permits ChatPrompt, TextPrompt {
+    /** A prompt: chat messages (rendered with the base's chat template), raw text, or token ids. */
+    public sealed interface Prompt extends RemoteMessage permits ChatPrompt, TextPrompt, TokenPrompt {
     }
 
     /**
@@ -90,6 +90,45 @@ public final class GpuNodeProtocol {
     }
 
     public record TextPrompt(String text) implements Prompt {
+    }
+
+    /**
+     * Token ids of the base's tokenizer, run as they are (no special tokens added), as OpenAI's
+     * {@code /v1/completions} takes them. The router checks they are not negative; the node, that
+     * its tokenizer knows them.
+     *
+     * @param ids (T) the prompt's tokens; at least one
+     */
+    public record TokenPrompt(int[] ids) implements Prompt {
+        public TokenPrompt {
+            ids = ids.clone();
+        }
+
+        @Override
+        public int[] ids() {
+            return ids.clone();
+        }
+
+        /** Tokens in the prompt, without copying them. */
+        public int length() {
+            return ids.length;
+        }
+
+        // an array component compares by reference; a prompt is its ids
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TokenPrompt t && java.util.Arrays.equals(ids, t.ids);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(ids);
+        }
+
+        @Override
+        public String toString() {
+            return "TokenPrompt[" + ids.length + " ids]";
+        }
     }
 
     /**

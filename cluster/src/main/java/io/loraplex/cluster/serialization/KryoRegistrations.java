@@ -212,6 +212,8 @@ public final class KryoRegistrations {
         ids.put(FineTuneProtocol.TrainingFailureCode.class.getName(), 830);
         // issue 19: tool calls in chat messages (885-894)
         ids.put(GpuNodeProtocol.ToolCall.class.getName(), 885);
+        // issue 19: exact text and token-id prompts (870-874)
+        ids.put(GpuNodeProtocol.TokenPrompt.class.getName(), 870);
         IDS = Collections.unmodifiableMap(ids);
     }
 

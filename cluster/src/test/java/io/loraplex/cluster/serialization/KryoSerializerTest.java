@@ -171,6 +171,9 @@ class KryoSerializerTest {
         if (type == int.class || type == Integer.class) {
             return 7;
         }
+        if (type == int[].class) {
+            return new int[] {3, 1, 4, 1, 5};
+        }
         if (type == long.class || type == Long.class) {
             return 123456789L;
         }

@@ -243,6 +243,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
                     .map(m -> new ChatMessage(m.role(), m.content(), m.toolCalls().stream()
                             .map(c -> new ChatMessage.ToolCall(c.id(), c.name(), c.argumentsJson())).toList(), m.toolCallId(), m.name()))
                     .toList(), chat.toolsJson());
+            case GpuNodeProtocol.TokenPrompt ids -> new Prompt.Tokens(ids.ids());
         };
         RequestParams params = new RequestParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(),
                 p.presencePenalty(), p.frequencyPenalty(), p.logitBias(), p.seed(), p.maxTokens(), p.stop(), List.of(),

@@ -90,7 +90,7 @@ final class TokenStream implements GenerationListener {
     }
 
     private String piece(int token) {
-        return tokenizer.decode(new int[] {token}, false);
+        return tokenizer.tokenText(token); // with its leading space, as OpenAI reports a token
     }
 
     private void offer(GpuNodeProtocol.TokenEvent event) {

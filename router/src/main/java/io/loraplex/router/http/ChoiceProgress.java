@@ -107,14 +107,27 @@ final class ChoiceProgress {
                 OpenAiWriter.finishReason(finished.finishReason()));
     }
 
-    /** The request's usage: the prompt counted once (as OpenAI bills n choices), completions summed. */
-    static OpenAiWriter.Usage usage(List<ChoiceProgress> choices, int startedPromptTokens) {
-        int prompt = startedPromptTokens;
+    /**
+     * The request's usage: each prompt counted once (as OpenAI bills n choices), completions summed.
+     * Choices come {@code n} per prompt, prompt by prompt; {@code startedPromptTokens} is the prompts'
+     * total as the nodes counted them at the start, used until every prompt's first choice finished.
+     */
+    static OpenAiWriter.Usage usage(List<ChoiceProgress> choices, int startedPromptTokens, int n) {
+        int prompt = 0;
         int cached = 0;
-        GpuNodeProtocol.Finished first = choices.isEmpty() ? null : choices.get(0).finished;
-        if (first != null) {
-            prompt = first.promptTokens();
-            cached = first.cachedTokens();
+        boolean allFinished = !choices.isEmpty();
+        for (int i = 0; i < choices.size(); i += n) {
+            GpuNodeProtocol.Finished first = choices.get(i).finished;
+            if (first == null) {
+                allFinished = false;
+                break;
+            }
+            prompt += first.promptTokens();
+            cached += first.cachedTokens();
+        }
+        if (!allFinished) {
+            prompt = startedPromptTokens;
+            cached = 0;
         }
         int completion = 0;
         for (ChoiceProgress c : choices) {

@@ -233,7 +233,7 @@ public final class CompletionFlow {
         if (max == null && completions) {
             max = settings.completionsDefaultMaxTokens();
         }
-        long completion = max == null ? 0 : (long) max * req.n();
+        long completion = max == null ? 0 : (long) max * req.choices();
         return (int) Math.min(Integer.MAX_VALUE, prompt + completion);
     }
 
@@ -256,19 +256,20 @@ public final class CompletionFlow {
 
     private CompletionStage<List<Started>> start(Call call, Endpoint endpoint, OpenAiRequest req, TenantProtocol.Admitted admitted,
             String baseModel, Integer maxTokens, Set<NodeId> lostNodes) {
-        int n = req.n();
+        int n = req.choices();
         long deadline = req.stream() ? 0 : System.currentTimeMillis() + settings.requestTimeout().toMillis();
         List<CompletableFuture<GenerateReply>> replies = new ArrayList<>(n);
         // required or a named function: the output is constrained to the call(s), arguments by their schema
         GpuNodeProtocol.OutputConstraint toolConstraint = req instanceof ChatRequest chat ? chat.toolUse().constraint() : null;
         for (int i = 0; i < n; i++) {
-            GpuNodeProtocol.GenerationParams params = req.sampling().params(i, maxTokens, req.logprobs(), req.topLogprobs(), deadline,
-                    admitted.weight());
+            // a seed varies by choice within a prompt, so each prompt's choices are what it alone would get
+            GpuNodeProtocol.GenerationParams params = req.sampling().params(i % req.n(), maxTokens, req.logprobs(), req.topLogprobs(),
+                    deadline, admitted.weight());
             if (toolConstraint != null) {
                 params = params.withConstraint(toolConstraint);
             }
             String generationId = n == 1 ? call.id : call.id + "-" + i;
-            replies.add(startOne(call, admitted, baseModel, req.prompt(), params, generationId, new HashSet<>(lostNodes), null, 1));
+            replies.add(startOne(call, admitted, baseModel, req.prompt(i), params, generationId, new HashSet<>(lostNodes), null, 1));
         }
         return CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).handle((ignored, failure) -> {
             List<Started> started = new ArrayList<>(n);
@@ -410,7 +411,7 @@ public final class CompletionFlow {
      * response went out, by a timer that cancels the node streams so nothing leaks.
      */
     private HttpResponse stream(Call call, Endpoint endpoint, OpenAiRequest req, OpenAiWriter.Meta meta, List<Started> started) {
-        SseEncoder encoder = new SseEncoder(call, req, endpoint.writer, meta, started.get(0).promptTokens());
+        SseEncoder encoder = new SseEncoder(call, req, endpoint.writer, meta, promptTokens(started, req.n()));
         Source<SseEncoder.Tagged, NotUsed> events = started.size() == 1
                 ? tagged(started.get(0), 0)
                 : Source.range(0, started.size() - 1).flatMapMerge(started.size(), i -> tagged(started.get(i), i));
@@ -434,7 +435,7 @@ public final class CompletionFlow {
         system.scheduler().scheduleOnce(settings.streamStartTimeout(), () -> {
             if (taken.compareAndSet(false, true)) {
                 started.forEach(this::cancel);
-                call.end(499, started.get(0).promptTokens(), 0);
+                call.end(499, promptTokens(started, req.n()), 0);
             }
         }, system.executionContext());
         return HttpResponse.create()
@@ -442,6 +443,15 @@ public final class CompletionFlow {
                 .addHeader(RawHeader.create("Cache-Control", "no-cache"))
                 .addHeader(RawHeader.create("X-Accel-Buffering", "no"))
                 .withEntity(HttpEntities.createChunked(Responses.EVENT_STREAM, once));
+    }
+
+    /** The prompts' tokens as the nodes counted them at the start: each prompt once, from its first of {@code n} choices. */
+    private static int promptTokens(List<Started> started, int n) {
+        int tokens = 0;
+        for (int i = 0; i < started.size(); i += n) {
+            tokens += started.get(i).promptTokens();
+        }
+        return tokens;
     }
 
     private static Source<SseEncoder.Tagged, NotUsed> tagged(Started started, int index) {
@@ -475,7 +485,7 @@ public final class CompletionFlow {
                 started.forEach(this::cancel);
                 throw new NodeLost(lost.get());
             }
-            OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, started.get(0).promptTokens());
+            OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, promptTokens(started, req.n()), req.n());
             for (ChoiceProgress c : choices) {
                 String failure = c.failureOrMissingEnd();
                 if (failure != null) {

@@ -10,6 +10,16 @@ public sealed interface OpenAiRequest permits ChatRequest, CompletionRequest {
 
     GpuNodeProtocol.Prompt prompt();
 
+    /** The prompt of generation {@code choice}: {@code n} choices per prompt, prompt by prompt. */
+    default GpuNodeProtocol.Prompt prompt(int choice) {
+        return prompt();
+    }
+
+    /** Generations to run and choices to answer: {@code n} for each prompt. */
+    default int choices() {
+        return n();
+    }
+
     Sampling sampling();
 
     /** Choices to generate (OpenAI's {@code n}). */

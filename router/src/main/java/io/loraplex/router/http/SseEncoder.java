@@ -46,14 +46,14 @@ final class SseEncoder {
         this.writer = writer;
         this.meta = meta;
         this.startedPromptTokens = startedPromptTokens;
-        for (int i = 0; i < request.n(); i++) {
+        for (int i = 0; i < request.choices(); i++) {
             choices.add(new ChoiceProgress(i, call, false));
         }
-        this.textOffset = new int[request.n()];
+        this.textOffset = new int[request.choices()];
         ToolUse use = request instanceof ChatRequest chat ? chat.toolUse() : ToolUse.NONE;
-        this.toolStreams = new ToolCallStream[request.n()];
+        this.toolStreams = new ToolCallStream[request.choices()];
         if (use.callsPossible()) {
-            for (int i = 0; i < request.n(); i++) {
+            for (int i = 0; i < request.choices(); i++) {
                 toolStreams[i] = new ToolCallStream(use);
             }
         }
@@ -61,7 +61,7 @@ final class SseEncoder {
 
     List<ByteString> opening() {
         List<ByteString> out = new ArrayList<>();
-        for (ObjectNode chunk : writer.opening(meta, request.n())) {
+        for (ObjectNode chunk : writer.opening(meta, request.choices())) {
             out.add(data(chunk));
         }
         return out;
@@ -136,7 +136,7 @@ final class SseEncoder {
         reachedEnd = true;
         List<ByteString> out = new ArrayList<>(2);
         if (request.includeUsage() && !failed) {
-            out.add(data(writer.usageChunk(meta, ChoiceProgress.usage(choices, startedPromptTokens))));
+            out.add(data(writer.usageChunk(meta, ChoiceProgress.usage(choices, startedPromptTokens, request.n()))));
         }
         out.add(DONE);
         return out;
@@ -144,7 +144,7 @@ final class SseEncoder {
 
     /** The HTTP body ended: completed (200), failed (500) or cancelled by the client (499). */
     void ended() {
-        OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, startedPromptTokens);
+        OpenAiWriter.Usage usage = ChoiceProgress.usage(choices, startedPromptTokens, request.n());
         int status = failed ? failedStatus : reachedEnd ? 200 : 499;
         call.end(status, usage.promptTokens(), usage.completionTokens());
     }

@@ -70,6 +70,12 @@ class OfficialClientTest {
             assertEquals(401, out.get("badKey").get("status").asInt());
             assertEquals("invalid_api_key", out.get("badKey").get("code").asText());
             assertTrue(out.get("midStream").isObject(), "an error event mid-stream raises in the client: " + out.get("midStream"));
+            assertEquals(List.of("0:ids=11,12!", "1:ids=11,12!", "2:ids=13!", "3:ids=13!"), List.of(
+                    out.at("/tokenPrompts/texts/0").asText(), out.at("/tokenPrompts/texts/1").asText(),
+                    out.at("/tokenPrompts/texts/2").asText(), out.at("/tokenPrompts/texts/3").asText()));
+            assertEquals(3, out.at("/tokenPrompts/promptTokens").asInt());
+            assertEquals(400, out.at("/negativeTokenId/status").asInt());
+            assertEquals("prompt", out.at("/negativeTokenId/param").asText());
         }
     }
 

@@ -320,6 +320,48 @@ class OpenAiApiTest {
         assertEquals(10, usage.get("usage").get("total_tokens").asInt());
     }
 
+    @Test
+    void completionsOfSeveralTokenIdPromptsAnswerNChoicesPerPromptInOrderAndCountEachPromptOnce() {
+        HttpResponse<String> response = router.post("/v1/completions",
+                "{\"model\":\"cafe\",\"prompt\":[[11,12],[13]],\"n\":2,\"max_tokens\":3}");
+        assertEquals(200, response.statusCode(), response.body());
+        JsonNode body = json(response.body());
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            JsonNode choice = body.get("choices").get(i);
+            assertEquals(i, choice.get("index").asInt());
+            texts.add(choice.get("text").asText());
+        }
+        assertEquals(List.of("ids=11,12!", "ids=11,12!", "ids=13!", "ids=13!"), texts, "the fake node answers with the ids it got");
+        assertEquals(3, body.get("usage").get("prompt_tokens").asInt(), "2 + 1 prompt tokens, each prompt once");
+        assertEquals(12, body.get("usage").get("completion_tokens").asInt());
+        assertEquals(new GpuNodeProtocol.TokenPrompt(new int[] {13}), lastGenerate().prompt());
+    }
+
+    @Test
+    void completionsOfTokenIdPromptsStreamEachChoiceUnderItsIndex() {
+        List<JsonNode> events = events(router.stream("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[[5],[6,7]],\"stream\":true,"
+                + "\"stream_options\":{\"include_usage\":true}}"));
+        assertNull(events.get(events.size() - 1));
+        StringBuilder[] texts = {new StringBuilder(), new StringBuilder()};
+        for (JsonNode e : events.subList(0, events.size() - 2)) {
+            JsonNode c = e.get("choices").get(0);
+            texts[c.get("index").asInt()].append(c.get("text").asText());
+        }
+        assertEquals("ids=5!", texts[0].toString());
+        assertEquals("ids=6,7!", texts[1].toString());
+        assertEquals(3, events.get(events.size() - 2).get("usage").get("prompt_tokens").asInt());
+    }
+
+    @Test
+    void aNegativeTokenIdIsRefusedBeforeAnyNodeIsAsked() {
+        int before = router.node.generates.size();
+        HttpResponse<String> response = router.post("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[1,-2]}");
+        assertError(response, 400, "invalid_request_error", "prompt", "invalid_value");
+        assertEquals("'prompt[1]' is -2; token ids are not negative", json(response.body()).at("/error/message").asText());
+        assertEquals(before, router.node.generates.size());
+    }
+
     // --- models ---
 
     @Test
@@ -387,7 +429,8 @@ class OpenAiApiTest {
                 "invalid_request_error", "stream_options", "invalid_value");
         assertError(router.post("/v1/chat/completions", "{\"model\":\"cafe\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}"),
                 400, "invalid_request_error", "messages[0].role", "invalid_value");
-        assertError(router.post("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[1,2,3]}"), 400, "invalid_request_error",
+        // token ids are a prompt since issue 19; a negative one is not
+        assertError(router.post("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[1,-2,3]}"), 400, "invalid_request_error",
                 "prompt", "invalid_value");
     }
 

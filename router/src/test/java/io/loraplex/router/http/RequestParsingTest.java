@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.ChatMessage;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
 import io.loraplex.cluster.node.SamplingLimits;
@@ -156,16 +157,94 @@ class RequestParsingTest {
 
     @Test
     void completionPrompts() {
-        assertEquals("p", completion("{\"model\":\"m\",\"prompt\":\"p\"}").text());
-        assertEquals("p", completion("{\"model\":\"m\",\"prompt\":[\"p\"]}").text());
+        assertEquals(new GpuNodeProtocol.TextPrompt("p"), completion("{\"model\":\"m\",\"prompt\":\"p\"}").prompt());
+        assertEquals(new GpuNodeProtocol.TextPrompt("p"), completion("{\"model\":\"m\",\"prompt\":[\"p\"]}").prompt());
         assertNull(completion("{\"model\":\"m\",\"prompt\":\"p\"}").sampling().maxTokens(), "the default is the router's");
         assertEquals(3, completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":3}").topLogprobs());
         assertTrue(completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":0}").logprobs());
-        for (String prompt : List.of("[\"a\",\"b\"]", "[[1,2]]", "[1,2]", "5", "{}", "[]")) {
+        for (String prompt : List.of("[\"a\",\"b\"]", "5", "{}", "[]")) {
             ApiError e = assertThrows(ApiException.class, () -> completion("{\"model\":\"m\",\"prompt\":" + prompt + "}")).error();
             assertEquals("prompt", e.param(), prompt);
         }
         assertEquals("logprobs", assertThrows(ApiException.class,
                 () -> completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":true}")).error().param());
+    }
+
+    static ApiError completionError(String prompt, String more) {
+        return assertThrows(ApiException.class, () -> completion("{\"model\":\"m\",\"prompt\":" + prompt + more + "}")).error();
+    }
+
+    @Test
+    void aPromptOfTokenIdsIsOneTokenPrompt() {
+        CompletionRequest r = completion("{\"model\":\"m\",\"prompt\":[1,0,50256],\"n\":2}");
+        assertEquals(List.of(new GpuNodeProtocol.TokenPrompt(new int[] {1, 0, 50256})), r.prompts());
+        assertEquals(2, r.choices());
+        assertEquals(12, r.promptChars(), "three ids estimated as four characters each");
+    }
+
+    @Test
+    void anArrayOfTokenIdArraysIsOnePromptEachWithNChoicesEachInOrder() {
+        CompletionRequest r = completion("{\"model\":\"m\",\"prompt\":[[1,2],[3],[4,5,6]],\"n\":2}");
+        assertEquals(6, r.choices());
+        List<GpuNodeProtocol.Prompt> byChoice = java.util.stream.IntStream.range(0, 6).mapToObj(r::prompt).toList();
+        GpuNodeProtocol.Prompt a = new GpuNodeProtocol.TokenPrompt(new int[] {1, 2});
+        GpuNodeProtocol.Prompt b = new GpuNodeProtocol.TokenPrompt(new int[] {3});
+        GpuNodeProtocol.Prompt c = new GpuNodeProtocol.TokenPrompt(new int[] {4, 5, 6});
+        assertEquals(List.of(a, a, b, b, c, c), byChoice);
+    }
+
+    @Test
+    void badTokenIdPromptsAreRefusedNamingPromptAndTheElement() {
+        record Case(String prompt, String message) {
+        }
+        for (Case c : List.of(
+                new Case("[[]]", "'prompt[0]' is an empty array of token ids; a prompt needs at least one"),
+                new Case("[[1],[]]", "'prompt[1]' is an empty array of token ids; a prompt needs at least one"),
+                new Case("[1,2.5]", "'prompt[1]' is 2.5, not a token id (an integer from 0)"),
+                new Case("[1,\"two\"]", "'prompt[1]' is a string, not a token id (an integer from 0)"),
+                new Case("[1,null]", "'prompt[1]' is null, not a token id (an integer from 0)"),
+                new Case("[[1,true]]", "'prompt[0][1]' is true, not a token id (an integer from 0)"),
+                new Case("[1,3000000000]", "'prompt[1]' is 3000000000, not a token id (an integer from 0)"),
+                new Case("[5,-1]", "'prompt[1]' is -1; token ids are not negative"),
+                new Case("[[0],[7,-3]]", "'prompt[1][1]' is -3; token ids are not negative"),
+                new Case("[1,[2]]", "'prompt[1]' is an array: 'prompt' holds either token ids or arrays of token ids, not both"),
+                new Case("[[1],2]", "'prompt[1]' is 2: 'prompt' holds either token ids or arrays of token ids, not both"),
+                new Case("[[1,[2]]]", "'prompt[0][1]' is an array: 'prompt' holds either token ids or arrays of token ids, not both"),
+                new Case("[]", "'prompt' must not be an empty array"))) {
+            ApiError e = completionError(c.prompt, "");
+            assertEquals(400, e.status(), c.prompt);
+            assertEquals("prompt", e.param(), c.prompt);
+            assertEquals(c.message, e.message(), c.prompt);
+        }
+    }
+
+    @Test
+    void tokenIdsBeyondTheRoutersLimitAreRefusedNamingPrompt() {
+        int limit = SETTINGS.maxPromptTokenIds();
+        String ids = "[" + String.join(",", java.util.Collections.nCopies(limit + 1, "1")) + "]";
+        for (String prompt : List.of(ids, "[" + ids + "]", "[[1,2]," + ids + "]")) {
+            ApiError e = assertThrows(ApiException.class, () -> CompletionRequest.parse(("{\"model\":\"m\",\"prompt\":" + prompt + "}")
+                    .getBytes(StandardCharsets.UTF_8), SETTINGS)).error();
+            assertEquals(400, e.status());
+            assertEquals("prompt", e.param());
+            assertEquals("'prompt' holds more than " + limit + " token ids; this server takes at most " + limit + " per request",
+                    e.message());
+        }
+        String atTheLimit = "[" + String.join(",", java.util.Collections.nCopies(limit, "1")) + "]";
+        assertEquals(limit, ((GpuNodeProtocol.TokenPrompt) CompletionRequest.parse(("{\"model\":\"m\",\"prompt\":" + atTheLimit + "}")
+                .getBytes(StandardCharsets.UTF_8), SETTINGS).prompt()).length());
+    }
+
+    @Test
+    void morePromptsTimesNThanTheRoutersChoicesAreRefusedNamingPrompt() {
+        int max = SETTINGS.maxN();
+        String prompts = "[" + String.join(",", java.util.Collections.nCopies(max / 2 + 1, "[1]")) + "]";
+        ApiError e = completionError(prompts, ",\"n\":2");
+        assertEquals(400, e.status());
+        assertEquals("prompt", e.param());
+        assertEquals("'prompt' holds " + (max / 2 + 1) + " prompts and 'n' is 2: " + (max / 2 + 1) * 2
+                + " choices, above this server's limit of " + max + " per request", e.message());
+        assertEquals(max, completion("{\"model\":\"m\",\"prompt\":[" + String.join(",", java.util.Collections.nCopies(max, "[1]"))
+                + "]}").choices());
     }
 }

@@ -8,6 +8,7 @@ import io.loraplex.cluster.node.GpuNodeProtocol.FinishReason;
 import io.loraplex.cluster.node.GpuNodeProtocol.Generate;
 import io.loraplex.cluster.node.GpuNodeProtocol.RejectReason;
 import io.loraplex.cluster.node.GpuNodeProtocol.TextPrompt;
+import io.loraplex.cluster.node.GpuNodeProtocol.TokenPrompt;
 import io.loraplex.cluster.node.GpuNodeProtocol.TokenEvent;
 import io.loraplex.cluster.node.GpuNodeProtocol.TokenLogprob;
 import io.loraplex.cluster.node.GpuNodeProtocol.TokenText;
@@ -186,6 +187,7 @@ public final class FakeGpuNode {
             events = Source.from(List.of(text("partial", g), new GpuNodeProtocol.Failed("the engine failed the request")));
         } else {
             List<String> pieces = g.params().seed() != null ? List.of("seed", "=", g.params().seed().toString())
+                    : g.prompt() instanceof TokenPrompt t ? List.of("ids", "=", idList(t))
                     : List.of("Hello", ",", " world");
             int max = g.params().maxTokens() == null ? Integer.MAX_VALUE : g.params().maxTokens();
             List<TokenEvent> list = new ArrayList<>();
@@ -193,7 +195,7 @@ public final class FakeGpuNode {
                 list.add(text(pieces.get(i), g));
             }
             boolean truncated = max < pieces.size();
-            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? FinishReason.LENGTH : FinishReason.STOP, PROMPT_TOKENS,
+            list.add(new GpuNodeProtocol.Finished(truncated ? "" : "!", truncated ? FinishReason.LENGTH : FinishReason.STOP, promptTokens(g),
                     Math.min(max, pieces.size()), 2));
             events = Source.from(list);
         }
@@ -203,7 +205,7 @@ public final class FakeGpuNode {
         if (g.adapter() != null) {
             held.put(g.adapter().contentHash().hex(), new GpuNodeProtocol.HeldAdapter(g.adapter(), AdapterTier.HOT, false, 0));
         }
-        return new GpuNodeProtocol.Started(g.requestId(), id, PROMPT_TOKENS, tier, ref);
+        return new GpuNodeProtocol.Started(g.requestId(), id, promptTokens(g), tier, ref);
     }
 
     /** {@code text} in tokens of four characters, then {@code Finished(stop)}. */
@@ -228,9 +230,19 @@ public final class FakeGpuNode {
         return new TokenText(piece, 1, List.of(new TokenLogprob(piece, -0.5, top)));
     }
 
+    /** A token prompt counts its ids; any other prompt {@link #PROMPT_TOKENS}. */
+    private static int promptTokens(Generate g) {
+        return g.prompt() instanceof TokenPrompt t ? t.length() : PROMPT_TOKENS;
+    }
+
+    private static String idList(TokenPrompt t) {
+        return String.join(",", java.util.Arrays.stream(t.ids()).mapToObj(Integer::toString).toList());
+    }
+
     public static String promptText(GpuNodeProtocol.Prompt prompt) {
         return switch (prompt) {
             case TextPrompt t -> t.text();
+            case TokenPrompt t -> "ids=" + idList(t);
             case ChatPrompt c -> String.join("\n", c.messages().stream().map(GpuNodeProtocol.ChatMessage::content).toList());
         };
     }

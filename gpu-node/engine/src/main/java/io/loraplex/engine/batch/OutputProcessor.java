@@ -34,7 +34,8 @@ public final class OutputProcessor {
         this.sampler.observePrompt(prompt);
         this.stopChecker = new StopChecker(params, eosIds);
         this.stopStrings = new StopStringMatcher(params.stop());
-        this.decoder = tokenizer == null ? null : new IncrementalDecoder(tokenizer, true);
+        // decoded after the prompt, so the first token keeps its leading space: prompt text + output = decode(all)
+        this.decoder = tokenizer == null ? null : new IncrementalDecoder(tokenizer, true, prompt);
     }
 
     /** Samples from {@code logits[offset…offset+V)} and advances the request. */

@@ -133,7 +133,7 @@ final class GenerateCommand {
                 for (GenerationListener.Token t : tokens) {
                     StringBuilder sb = new StringBuilder();
                     sb.append(String.format("{\"token\": %d, \"text\": %s, \"logprob\": %.6f, \"top_logprobs\": [", t.token(),
-                            jsonString(tokenizer.decode(new int[] {t.token()}, false)), t.logprob()));
+                            jsonString(tokenizer.tokenText(t.token())), t.logprob()));
                     for (int i = 0; i < t.topLogprobs().size(); i++) {
                         TokenLogprob top = t.topLogprobs().get(i);
                         sb.append(i == 0 ? "" : ", ").append(String.format("{\"token\": %d, \"logprob\": %.6f}", top.token(),

@@ -67,6 +67,7 @@ public final class RequestPreparation {
     public int[] tokens(Prompt prompt) {
         int[] tokens = switch (prompt) {
             case Prompt.Text text -> tokenizer.encode(text.text(), true);
+            case Prompt.Tokens given -> checkedIds(given.ids());
             case Prompt.Chat chat -> {
                 if (chat.messages().isEmpty()) {
                     throw new RequestRefusal(Code.INVALID_VALUE, "messages", "messages must not be empty");
@@ -90,6 +91,21 @@ public final class RequestPreparation {
             throw new RequestRefusal(Code.INVALID_VALUE, "prompt", "the prompt is empty");
         }
         return tokens;
+    }
+
+    /**
+     * Ids the tokenizer knows, or a refusal naming {@code prompt}, the id and the vocabulary size: an id
+     * past the embedding would fail the whole batch's step, one past the tokenizer has no text.
+     */
+    private int[] checkedIds(int[] ids) {
+        int vocab = tokenizer.vocabSize();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new RequestRefusal(Code.INVALID_VALUE, "prompt", "'prompt' holds token id " + ids[i] + " at position " + i
+                        + ", outside the vocabulary of " + modelId + " (ids 0 to " + (vocab - 1) + ", vocabulary size " + vocab + ")");
+            }
+        }
+        return ids;
     }
 
     /**

@@ -191,6 +191,27 @@ public final class Tokenizer {
         return piece;
     }
 
+    /**
+     * The text {@code id} adds where it follows other text, as logprobs report a token: a
+     * SentencePiece "▁mat" is " mat" there, where {@code decode} of it alone drops the space as the
+     * start of a text. A piece that is part of a character (a lone UTF-8 byte) is U+FFFD.
+     */
+    public String tokenText(int id) {
+        String piece = pieceOrNull(id);
+        if (piece == null) {
+            return "";
+        }
+        if (decoder == null) {
+            return " " + piece; // decode joins pieces with spaces
+        }
+        // decode it after an anchor that every decoder leaves as it is, and take what it added
+        String before = decoder.decode(List.of(TEXT_ANCHOR));
+        String both = decoder.decode(List.of(TEXT_ANCHOR, piece));
+        return both.startsWith(before) ? both.substring(before.length()) : decoder.decode(List.of(piece));
+    }
+
+    private static final String TEXT_ANCHOR = "a";
+
     /** The id of a piece, added tokens first, as HF's {@code token_to_id}. */
     public OptionalInt id(String piece) {
         Integer id = added.id(piece);

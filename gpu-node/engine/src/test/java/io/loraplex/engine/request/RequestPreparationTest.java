@@ -95,6 +95,39 @@ class RequestPreparationTest {
     }
 
     @Test
+    void tokenIdsAreRunAsGivenWithoutAddedSpecialTokens() {
+        int[] ids = model.tokenizer().encode("hello world", false);
+        PreparedRequest p = preparation.prepare(new Prompt.Tokens(ids), RequestParams.defaults());
+        assertArrayEquals(ids, p.prompt());
+        int last = model.tokenizer().vocabSize() - 1;
+        assertArrayEquals(new int[] {0, last}, preparation.prepare(new Prompt.Tokens(new int[] {0, last}), RequestParams.defaults())
+                .prompt(), "the vocabulary's first and last ids");
+    }
+
+    @Test
+    void aTokenIdOutsideTheVocabularyIsRefusedNamingPromptTheIdAndTheVocabularySize() {
+        int vocab = model.tokenizer().vocabSize();
+        RequestRefusal r = assertThrows(RequestRefusal.class,
+                () -> preparation.prepare(new Prompt.Tokens(new int[] {1, 2, vocab}), RequestParams.defaults()));
+        assertEquals(Code.INVALID_VALUE, r.code());
+        assertEquals("prompt", r.param());
+        assertEquals("'prompt' holds token id " + vocab + " at position 2, outside the vocabulary of tiny (ids 0 to " + (vocab - 1)
+                + ", vocabulary size " + vocab + ")", r.getMessage());
+        RequestRefusal negative = assertThrows(RequestRefusal.class,
+                () -> preparation.prepare(new Prompt.Tokens(new int[] {-1}), RequestParams.defaults()));
+        assertEquals("prompt", negative.param());
+        assertTrue(negative.getMessage().contains("token id -1 at position 0"), negative.getMessage());
+    }
+
+    @Test
+    void anEmptyTokenPromptIsRefusedNamingPrompt() {
+        RequestRefusal r = assertThrows(RequestRefusal.class,
+                () -> preparation.prepare(new Prompt.Tokens(new int[0]), RequestParams.defaults()));
+        assertEquals("prompt", r.param());
+        assertEquals("the prompt is empty", r.getMessage());
+    }
+
+    @Test
     void chatMessagesAreRenderedWithTheBasesChatTemplate() {
         List<ChatMessage> messages = List.of(new ChatMessage("user", "hello"));
         PreparedRequest p = preparation.prepare(new Prompt.Chat(messages), RequestParams.defaults());

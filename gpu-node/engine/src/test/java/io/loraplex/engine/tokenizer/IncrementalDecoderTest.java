@@ -135,4 +135,92 @@ class IncrementalDecoderTest {
         assertFalse(pieces.getFirst().startsWith(" "), "the first piece keeps no leading space: " + pieces);
         assertTrue(pieces.stream().anyMatch(p -> p.startsWith(" w")), "a later word keeps its space: " + pieces);
     }
+
+    /** Streams {@code generated} after {@code prompt}, as the engine does; returns the concatenation. */
+    static String streamAfter(Tokenizer tokenizer, int[] prompt, int[] generated, boolean skip) {
+        IncrementalDecoder decoder = new IncrementalDecoder(tokenizer, skip, prompt);
+        StringBuilder out = new StringBuilder();
+        for (int id : generated) {
+            out.append(decoder.add(id));
+        }
+        return out.append(decoder.flush()).toString();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tokenizers")
+    void promptTextPlusStreamedTextEqualsDecodeOfAllTokensAtEverySplitBetweenCharacters(String name, Path dir)
+            throws IOException {
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        Random random = new Random(3);
+        int checked = 0;
+        for (String text : Texts.all(200, 13)) {
+            int[] ids = tokenizer.encode(text, true);
+            if (ids.length < 2) {
+                continue;
+            }
+            int split = 1 + random.nextInt(ids.length - 1);
+            int[] prompt = Arrays.copyOfRange(ids, 0, split);
+            int[] generated = Arrays.copyOfRange(ids, split, ids.length);
+            for (boolean skip : new boolean[] {false, true}) {
+                String promptText = tokenizer.decode(prompt, skip);
+                String all = tokenizer.decode(ids, skip);
+                String streamed = streamAfter(tokenizer, prompt, generated, skip);
+                // a split inside a character (or a byte run) has no text of its own on either side
+                if (!all.startsWith(promptText) || promptText.endsWith("\uFFFD")) {
+                    continue;
+                }
+                assertEquals(all, promptText + streamed, "prompt " + Arrays.toString(prompt) + " then "
+                        + Arrays.toString(generated) + " of " + DjlParityTest.show(text) + ", skip=" + skip);
+                checked++;
+            }
+        }
+        assertTrue(checked > 100, "only " + checked + " splits fell between characters");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tokenizers")
+    void randomIdsAfterARandomPromptNeverFailToDecode(String name, Path dir) throws IOException {
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        Random random = new Random(9);
+        for (int i = 0; i < 500; i++) {
+            int[] prompt = random.ints(1 + random.nextInt(12), 0, tokenizer.vocabSize()).toArray();
+            int[] generated = random.ints(random.nextInt(20), 0, tokenizer.vocabSize()).toArray();
+            for (boolean skip : new boolean[] {false, true}) {
+                int[] all = java.util.stream.IntStream.concat(Arrays.stream(prompt), Arrays.stream(generated)).toArray();
+                String promptText = tokenizer.decode(prompt, skip);
+                String streamed = streamAfter(tokenizer, prompt, generated, skip);
+                if (tokenizer.decode(all, skip).startsWith(promptText) && !promptText.endsWith("\uFFFD")
+                        && !(generated.length > 0 && tokenizer.continuesByteRun(prompt[prompt.length - 1], skip))) {
+                    assertEquals(tokenizer.decode(all, skip), promptText + streamed,
+                            "prompt " + Arrays.toString(prompt) + " then " + Arrays.toString(generated) + ", skip=" + skip);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tokenizers")
+    void theFirstGeneratedWordKeepsItsLeadingSpaceAfterThePrompt(String name, Path dir) throws IOException {
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        int[] prompt = tokenizer.encode("The cat sat on the", true);
+        int[] all = tokenizer.encode("The cat sat on the mat. pS", true);
+        assertEquals(Arrays.toString(prompt), Arrays.toString(Arrays.copyOf(all, prompt.length)), "the prompt's tokens lead");
+        int[] generated = Arrays.copyOfRange(all, prompt.length, all.length);
+        assertEquals(tokenizer.decode(all, true).substring(tokenizer.decode(prompt, true).length()),
+                streamAfter(tokenizer, prompt, generated, true));
+        if (!name.equals("no-decoder")) {
+            assertEquals(" mat. pS", streamAfter(tokenizer, prompt, generated, true), "as llama.cpp answers");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tokenizers")
+    void aTokensTextKeepsTheSpaceItHasAfterOtherText(String name, Path dir) throws IOException {
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        int[] ids = tokenizer.encode("Hello world", false);
+        int last = ids[ids.length - 1];
+        int[] prompt = Arrays.copyOf(ids, ids.length - 1);
+        assertEquals(streamAfter(tokenizer, prompt, new int[] {last}, false), tokenizer.tokenText(last),
+                "the text of " + tokenizer.piece(last) + " after " + Arrays.toString(prompt));
+    }
 }
