@@ -1,0 +1,134 @@
+package io.loraplex.engine.constrain;
+
+import io.loraplex.engine.tokenizer.Tokenizer;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.WeakHashMap;
+
+/**
+ * The text each token adds in the middle of an output, of one tokenizer, in a trie so that tokens
+ * sharing a prefix are walked through a grammar once. Special tokens and tokens that are not whole
+ * characters on their own (a lone UTF-8 byte) have no text here: a constrained output never samples
+ * them (EOS is handled apart).
+ *
+ * <p>A token's text is taken after an anchor token ({@code decode([a, t]) - decode([a])}), since a
+ * SentencePiece decoder drops the leading space of a text's first token, which mid-output it keeps.
+ */
+final class TokenVocabulary {
+
+    private static final Map<Tokenizer, TokenVocabulary> BY_TOKENIZER = new WeakHashMap<>();
+
+    final int size;          // V: token ids 0..V-1 (the model's vocabulary may be larger than the tokenizer's)
+    final String[] texts;    // (V) a token's text mid-output; null when a constrained output never samples it
+    // the trie: node n's children are the edges firstChild[n], nextSibling[...] …; edge char and the tokens ending there
+    int[] firstChild;        // (N) first child of node n, -1 for none
+    int[] nextSibling;       // (N) next sibling of node n, -1 for none
+    char[] edge;             // (N) the char on the edge into node n
+    int[] tokenAt;           // (N) first token whose text ends at node n, -1 for none
+    int[] nextToken;         // (V) the next token ending at the same node, -1 for none
+    int nodes;
+
+    private TokenVocabulary(Tokenizer tokenizer, int size) {
+        this.size = size;
+        this.texts = new String[size];
+        String anchor = anchorText(tokenizer);
+        int anchorId = anchorId(tokenizer);
+        for (int id = 0; id < Math.min(size, tokenizer.vocabSize()); id++) {
+            texts[id] = text(tokenizer, anchorId, anchor, id);
+        }
+        buildTrie();
+    }
+
+    /** The vocabulary of {@code tokenizer} over ids {@code 0..size-1}, built once per tokenizer. */
+    static synchronized TokenVocabulary of(Tokenizer tokenizer, int size) {
+        TokenVocabulary v = BY_TOKENIZER.get(tokenizer);
+        if (v == null || v.size != size) {
+            v = new TokenVocabulary(tokenizer, size);
+            BY_TOKENIZER.put(tokenizer, v);
+        }
+        return v;
+    }
+
+    private static int anchorId(Tokenizer tokenizer) {
+        for (String piece : new String[] {"a", "x", "0", "{"}) {
+            OptionalInt id = tokenizer.id(piece);
+            if (id.isPresent()) {
+                return id.getAsInt();
+            }
+        }
+        return -1;
+    }
+
+    private static String anchorText(Tokenizer tokenizer) {
+        int id = anchorId(tokenizer);
+        return id < 0 ? "" : tokenizer.decode(new int[] {id}, false);
+    }
+
+    private static String text(Tokenizer tokenizer, int anchorId, String anchor, int id) {
+        if (tokenizer.isSpecial(id)) {
+            return null;
+        }
+        String text;
+        try {
+            if (anchorId >= 0) {
+                String both = tokenizer.decode(new int[] {anchorId, id}, false);
+                if (!both.startsWith(anchor)) {
+                    return null;
+                }
+                text = both.substring(anchor.length());
+            } else {
+                text = tokenizer.decode(new int[] {id}, false);
+            }
+        } catch (RuntimeException e) {
+            return null; // an id without a piece
+        }
+        return text.isEmpty() || text.indexOf('\uFFFD') >= 0 ? null : text;
+    }
+
+    private void buildTrie() {
+        int capacity = 1024;
+        firstChild = new int[capacity];
+        nextSibling = new int[capacity];
+        edge = new char[capacity];
+        tokenAt = new int[capacity];
+        nextToken = new int[size];
+        Arrays.fill(nextToken, -1);
+        nodes = 1;
+        firstChild[0] = -1;
+        nextSibling[0] = -1;
+        tokenAt[0] = -1;
+        for (int id = 0; id < size; id++) {
+            String t = texts[id];
+            if (t == null) {
+                continue;
+            }
+            int n = 0;
+            for (int i = 0; i < t.length(); i++) {
+                char c = t.charAt(i);
+                int child = firstChild[n];
+                while (child >= 0 && edge[child] != c) {
+                    child = nextSibling[child];
+                }
+                if (child < 0) {
+                    if (nodes == firstChild.length) {
+                        int grown = nodes * 2;
+                        firstChild = Arrays.copyOf(firstChild, grown);
+                        nextSibling = Arrays.copyOf(nextSibling, grown);
+                        edge = Arrays.copyOf(edge, grown);
+                        tokenAt = Arrays.copyOf(tokenAt, grown);
+                    }
+                    child = nodes++;
+                    firstChild[child] = -1;
+                    tokenAt[child] = -1;
+                    edge[child] = c;
+                    nextSibling[child] = firstChild[n];
+                    firstChild[n] = child;
+                }
+                n = child;
+            }
+            nextToken[id] = tokenAt[n];
+            tokenAt[n] = id;
+        }
+    }
+}
