@@ -12,13 +12,18 @@ import java.util.Map;
  * the same key of the next array element) costs a lookup. A mask is computed by walking the
  * vocabulary's trie from the state, dropping a subtree as soon as its prefix leaves the language.
  *
- * <p>The caches are bounded: past {@link #MAX_STATES} states they are dropped and rebuilt
+ * <p>The caches are bounded: past {@link #MAX_STATES} states (or {@link #MAX_TRANSITIONS} transitions)
+ * they are dropped and rebuilt, masks past {@link #MAX_MASK_BYTES} are dropped alone
  * ({@link #generation()} tells holders of ids to re-intern). Thread-safe (synchronized): one compiled
  * constraint is shared by every request with the same schema.
  */
 public final class TokenConstraint {
 
     static final int MAX_STATES = 50_000;
+    /** Transitions kept before the caches are dropped and rebuilt. */
+    static final int MAX_TRANSITIONS = 2_000_000;
+    /** Bytes of masks kept per compiled schema; past it the masks (not the states) are dropped. */
+    static final long MAX_MASK_BYTES = 8L << 20;
     private static final int DEAD = -1;
 
     private final Node root;
@@ -28,6 +33,7 @@ public final class TokenConstraint {
     private final Map<Long, Integer> transitions = new HashMap<>(); // (state id << 16 | char) → state id or DEAD
     private final List<long[]> masks = new ArrayList<>();           // (state id) → (V/64) bits of allowed tokens, lazily
     private int generation;
+    private long maskBytes;
 
     TokenConstraint(Node root, TokenVocabulary vocab) {
         this.root = root;
@@ -57,11 +63,12 @@ public final class TokenConstraint {
         if (id != null) {
             return id;
         }
-        if (states.size() >= MAX_STATES) {
+        if (states.size() >= MAX_STATES || transitions.size() >= MAX_TRANSITIONS) {
             ids.clear();
             states.clear();
             transitions.clear();
             masks.clear();
+            maskBytes = 0;
             generation++;
         }
         ids.put(state, states.size());
@@ -118,7 +125,12 @@ public final class TokenConstraint {
             int gen = generation;
             walk(0, state, m);
             if (gen == generation) {
+                if (maskBytes + 8L * m.length > MAX_MASK_BYTES) {
+                    masks.replaceAll(x -> null);
+                    maskBytes = 0;
+                }
                 masks.set(state, m);
+                maskBytes += 8L * m.length;
             } else {
                 // the caches were dropped mid-walk (the mask is partial): intern the state anew and walk again
                 m = null;
