@@ -69,6 +69,19 @@ final class Grammar {
             return !stacks.isEmpty();
         }
 
+        /**
+         * Whether every stack is inside a free string (no pattern, no escape pending): then any plain
+         * character (not a quote, backslash or control character) keeps every stack alive as it is.
+         */
+        boolean inFreeString() {
+            for (Stack s : stacks) {
+                if (!(s.top() instanceof Str str) || str.regex() != null || str.escape() != 0) {
+                    return false;
+                }
+            }
+            return !stacks.isEmpty();
+        }
+
         State step(char c) {
             Set<Stack> out = new HashSet<>();
             for (Stack s : stacks) {

@@ -121,9 +121,15 @@ public final class TokenConstraint {
         long[] m = masks.get(state);
         Grammar.State s = states.get(state);
         while (m == null) {
-            m = new long[(vocab.size + 63) / 64];
             int gen = generation;
-            walk(0, state, m);
+            if (s.inFreeString()) {
+                // every plain token only extends the string: allowed without a walk; the few others are walked
+                m = vocab.plain.clone();
+                walk(vocab.special, 0, state, m);
+            } else {
+                m = new long[(vocab.size + 63) / 64];
+                walk(vocab.all, 0, state, m);
+            }
             if (gen == generation) {
                 if (maskBytes + 8L * m.length > MAX_MASK_BYTES) {
                     masks.replaceAll(x -> null);
@@ -149,20 +155,20 @@ public final class TokenConstraint {
     }
 
     /** Marks every token below trie node {@code node} whose text stays in the language from {@code state}. */
-    private void walk(int node, int state, long[] mask) {
+    private void walk(TokenVocabulary.Trie trie, int node, int state, long[] mask) {
         int gen = generation;
-        for (int child = vocab.firstChild[node]; child >= 0; child = vocab.nextSibling[child]) {
-            int next = step(state, vocab.edge[child]);
+        for (int child = trie.firstChild[node]; child >= 0; child = trie.nextSibling[child]) {
+            int next = step(state, trie.edge[child]);
             if (gen != generation) {
                 return; // caches dropped mid-walk: the caller does not keep this mask
             }
             if (next == DEAD) {
                 continue;
             }
-            for (int t = vocab.tokenAt[child]; t >= 0; t = vocab.nextToken[t]) {
+            for (int t = trie.tokenAt[child]; t >= 0; t = trie.nextToken[t]) {
                 mask[t >>> 6] |= 1L << t;
             }
-            walk(child, next, mask);
+            walk(trie, child, next, mask);
         }
     }
 }

@@ -21,13 +21,9 @@ final class TokenVocabulary {
 
     final int size;          // V: token ids 0..V-1 (the model's vocabulary may be larger than the tokenizer's)
     final String[] texts;    // (V) a token's text mid-output; null when a constrained output never samples it
-    // the trie: node n's children are the edges firstChild[n], nextSibling[...] …; edge char and the tokens ending there
-    int[] firstChild;        // (N) first child of node n, -1 for none
-    int[] nextSibling;       // (N) next sibling of node n, -1 for none
-    char[] edge;             // (N) the char on the edge into node n
-    int[] tokenAt;           // (N) first token whose text ends at node n, -1 for none
-    int[] nextToken;         // (V) the next token ending at the same node, -1 for none
-    int nodes;
+    final Trie all;          // every token with a text
+    final Trie special;      // the tokens whose text holds a quote, a backslash or a control character
+    final long[] plain;      // (V/64) the other tokens as bits: inside a free string, each of them is allowed
 
     private TokenVocabulary(Tokenizer tokenizer, int size) {
         this.size = size;
@@ -37,7 +33,25 @@ final class TokenVocabulary {
         for (int id = 0; id < Math.min(size, tokenizer.vocabSize()); id++) {
             texts[id] = text(tokenizer, anchorId, anchor, id);
         }
-        buildTrie();
+        plain = new long[(size + 63) / 64];
+        for (int id = 0; id < size; id++) {
+            if (texts[id] != null && isPlain(texts[id])) {
+                plain[id >>> 6] |= 1L << id;
+            }
+        }
+        all = new Trie(texts, size, id -> texts[id] != null);
+        special = new Trie(texts, size, id -> texts[id] != null && !isPlain(texts[id]));
+    }
+
+    /** Whether every character of {@code text} stands for itself inside a JSON string. */
+    static boolean isPlain(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c < 0x20 || c == '"' || c == '\\') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The vocabulary of {@code tokenizer} over ids {@code 0..size-1}, built once per tokenizer. */
@@ -86,49 +100,63 @@ final class TokenVocabulary {
         return text.isEmpty() || text.indexOf('\uFFFD') >= 0 ? null : text;
     }
 
-    private void buildTrie() {
-        int capacity = 1024;
-        firstChild = new int[capacity];
-        nextSibling = new int[capacity];
-        edge = new char[capacity];
-        tokenAt = new int[capacity];
-        nextToken = new int[size];
-        Arrays.fill(nextToken, -1);
-        nodes = 1;
-        firstChild[0] = -1;
-        nextSibling[0] = -1;
-        tokenAt[0] = -1;
-        for (int id = 0; id < size; id++) {
-            String t = texts[id];
-            if (t == null) {
-                continue;
-            }
-            int n = 0;
-            for (int i = 0; i < t.length(); i++) {
-                char c = t.charAt(i);
-                int child = firstChild[n];
-                while (child >= 0 && edge[child] != c) {
-                    child = nextSibling[child];
+    /**
+     * A trie over some tokens' texts: node n's children are {@code firstChild[n]}, then their
+     * {@code nextSibling}s; {@code edge[n]} is the char into n; {@code tokenAt[n]} the first token
+     * whose text ends at n, then {@code nextToken[t]}.
+     */
+    static final class Trie {
+        int[] firstChild;        // (N)
+        int[] nextSibling;       // (N)
+        char[] edge;             // (N)
+        int[] tokenAt;           // (N)
+        final int[] nextToken;   // (V)
+        int nodes;
+
+        Trie(String[] texts, int size, java.util.function.IntPredicate include) {
+            int capacity = 1024;
+            firstChild = new int[capacity];
+            nextSibling = new int[capacity];
+            edge = new char[capacity];
+            tokenAt = new int[capacity];
+            nextToken = new int[size];
+            Arrays.fill(nextToken, -1);
+            nodes = 1;
+            firstChild[0] = -1;
+            nextSibling[0] = -1;
+            tokenAt[0] = -1;
+            for (int id = 0; id < size; id++) {
+                if (!include.test(id)) {
+                    continue;
                 }
-                if (child < 0) {
-                    if (nodes == firstChild.length) {
-                        int grown = nodes * 2;
-                        firstChild = Arrays.copyOf(firstChild, grown);
-                        nextSibling = Arrays.copyOf(nextSibling, grown);
-                        edge = Arrays.copyOf(edge, grown);
-                        tokenAt = Arrays.copyOf(tokenAt, grown);
+                String t = texts[id];
+                int n = 0;
+                for (int i = 0; i < t.length(); i++) {
+                    char c = t.charAt(i);
+                    int child = firstChild[n];
+                    while (child >= 0 && edge[child] != c) {
+                        child = nextSibling[child];
                     }
-                    child = nodes++;
-                    firstChild[child] = -1;
-                    tokenAt[child] = -1;
-                    edge[child] = c;
-                    nextSibling[child] = firstChild[n];
-                    firstChild[n] = child;
+                    if (child < 0) {
+                        if (nodes == firstChild.length) {
+                            int grown = nodes * 2;
+                            firstChild = Arrays.copyOf(firstChild, grown);
+                            nextSibling = Arrays.copyOf(nextSibling, grown);
+                            edge = Arrays.copyOf(edge, grown);
+                            tokenAt = Arrays.copyOf(tokenAt, grown);
+                        }
+                        child = nodes++;
+                        firstChild[child] = -1;
+                        tokenAt[child] = -1;
+                        edge[child] = c;
+                        nextSibling[child] = firstChild[n];
+                        firstChild[n] = child;
+                    }
+                    n = child;
                 }
-                n = child;
+                nextToken[id] = tokenAt[n];
+                tokenAt[n] = id;
             }
-            nextToken[id] = tokenAt[n];
-            tokenAt[n] = id;
         }
     }
 }
