@@ -97,7 +97,8 @@ public final class TokenConstraint {
     synchronized int advance(int state, int token) {
         String text = token < vocab.size ? vocab.texts[token] : null;
         if (text == null) {
-            return DEAD;
+            // a byte piece of a character extends a free string and leaves its state as it is
+            return vocab.isFragment(token) && states.get(state).inFreeString() ? state : DEAD;
         }
         Grammar.State from = states.get(state);
         int at = state;
@@ -125,6 +126,9 @@ public final class TokenConstraint {
             if (s.inFreeString()) {
                 // every plain token only extends the string: allowed without a walk; the few others are walked
                 m = vocab.plain.clone();
+                for (int i = 0; i < m.length; i++) {
+                    m[i] |= vocab.fragments[i];
+                }
                 walk(vocab.special, 0, state, m);
             } else {
                 m = new long[(vocab.size + 63) / 64];

@@ -24,6 +24,7 @@ final class TokenVocabulary {
     final Trie all;          // every token with a text
     final Trie special;      // the tokens whose text holds a quote, a backslash or a control character
     final long[] plain;      // (V/64) the other tokens as bits: inside a free string, each of them is allowed
+    final long[] fragments;  // (V/64) tokens of UTF-8 bytes that are no whole character alone (all non-ASCII): free strings only
 
     private TokenVocabulary(Tokenizer tokenizer, int size) {
         this.size = size;
@@ -33,6 +34,12 @@ final class TokenVocabulary {
         for (int id = 0; id < Math.min(size, tokenizer.vocabSize()); id++) {
             texts[id] = text(tokenizer, anchorId, anchor, id);
         }
+        fragments = new long[(size + 63) / 64];
+        for (int id = 0; id < Math.min(size, tokenizer.vocabSize()); id++) {
+            if (texts[id] == null && isFragment(tokenizer, anchorId, anchor, id)) {
+                fragments[id >>> 6] |= 1L << id;
+            }
+        }
         plain = new long[(size + 63) / 64];
         for (int id = 0; id < size; id++) {
             if (texts[id] != null && isPlain(texts[id])) {
@@ -41,6 +48,30 @@ final class TokenVocabulary {
         }
         all = new Trie(texts, size, id -> texts[id] != null);
         special = new Trie(texts, size, id -> texts[id] != null && !isPlain(texts[id]));
+    }
+
+    /**
+     * Whether {@code id} is a piece of a multi-byte character: it decodes (after the anchor) to nothing
+     * but replacement characters. An ASCII byte always decodes to itself, so such a token holds no quote,
+     * backslash or control byte, and inside a free string it can only extend the string.
+     */
+    private static boolean isFragment(Tokenizer tokenizer, int anchorId, String anchor, int id) {
+        if (tokenizer.isSpecial(id) || anchorId < 0) {
+            return false;
+        }
+        try {
+            String both = tokenizer.decode(new int[] {anchorId, id}, false);
+            if (!both.startsWith(anchor) || both.length() == anchor.length()) {
+                return false;
+            }
+            return both.substring(anchor.length()).chars().allMatch(c -> c == 0xFFFD);
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    boolean isFragment(int token) {
+        return token < size && (fragments[token >>> 6] & (1L << token)) != 0;
     }
 
     /** Whether every character of {@code text} stands for itself inside a JSON string. */

@@ -31,6 +31,9 @@ class TokenConstraintTest {
         for (int t = 0; t < vocab.size; t++) {
             String text = vocab.texts[t];
             if (text == null) {
+                if (vocab.isFragment(t) && state.inFreeString()) {
+                    m[t >>> 6] |= 1L << t; // a byte piece of a character, inside a free string
+                }
                 continue;
             }
             Grammar.State s = state;
