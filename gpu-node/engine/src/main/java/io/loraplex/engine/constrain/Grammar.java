@@ -158,7 +158,7 @@ final class Grammar {
                         out.add(rest.push(new Str(string.pattern, string.pattern == null ? null : string.pattern.initial(), 0)));
                     }
                 }
-                case NumberNode number -> new Num(number.integer, Num.START).step(c, rest, out);
+                case NumberNode number -> new Num(number.integer, Num.START, 0).step(c, rest, out);
                 case Literals literals -> {
                     for (String text : literals.texts) {
                         new Lit(text, 0).step(c, rest, out);
@@ -228,9 +228,17 @@ final class Grammar {
         }
     }
 
-    /** A JSON number, phase by phase of its grammar. */
-    record Num(boolean integer, int phase) implements Frame {
+    /**
+     * A JSON number, phase by phase of its grammar; {@code digits} counts the digits of the current
+     * part. Parts are bounded (20 digits: any long, any double as Java or Jackson writes it; a three-digit
+     * exponent): an unbounded
+     * number is a prefix a model can extend forever, and a random or confused model does.
+     */
+    record Num(boolean integer, int phase, int digits) implements Frame {
         static final int START = 0, MINUS = 1, ZERO = 2, INT = 3, DOT = 4, FRAC = 5, EXP = 6, EXP_SIGN = 7, EXP_DIGITS = 8;
+        static final int MAX_INT_DIGITS = 20;
+        static final int MAX_FRAC_DIGITS = 20;
+        static final int MAX_EXP_DIGITS = 3;
 
         @Override
         public void step(char c, Stack rest, Set<Stack> out) {
@@ -239,14 +247,18 @@ final class Grammar {
                 case START -> c == '-' ? MINUS : c == '0' ? ZERO : digit ? INT : -1;
                 case MINUS -> c == '0' ? ZERO : digit ? INT : -1;
                 case ZERO -> fraction(c);
-                case INT -> digit ? INT : fraction(c);
-                case DOT, FRAC -> digit ? FRAC : phase == FRAC && (c == 'e' || c == 'E') ? EXP : -1;
+                case INT -> digit ? (digits < MAX_INT_DIGITS ? INT : -1) : fraction(c);
+                case DOT -> digit ? FRAC : -1;
+                case FRAC -> digit ? (digits < MAX_FRAC_DIGITS ? FRAC : -1) : c == 'e' || c == 'E' ? EXP : -1;
                 case EXP -> c == '+' || c == '-' ? EXP_SIGN : digit ? EXP_DIGITS : -1;
-                case EXP_SIGN, EXP_DIGITS -> digit ? EXP_DIGITS : -1;
+                case EXP_SIGN -> digit ? EXP_DIGITS : -1;
+                case EXP_DIGITS -> digit && digits < MAX_EXP_DIGITS ? EXP_DIGITS : -1;
                 default -> -1;
             };
             if (next >= 0) {
-                out.add(rest.push(new Num(integer, next)));
+                // a digit in the same part counts on; any other character starts a part
+                int count = digit ? (next == phase ? digits + 1 : 1) : 0;
+                out.add(rest.push(new Num(integer, next, count)));
             }
         }
 

@@ -35,10 +35,15 @@ final class TokenVocabulary {
             texts[id] = text(tokenizer, anchorId, anchor, id);
         }
         fragments = new long[(size + 63) / 64];
+        int someFragment = -1;
         for (int id = 0; id < Math.min(size, tokenizer.vocabSize()); id++) {
             if (texts[id] == null && isFragment(tokenizer, anchorId, anchor, id)) {
                 fragments[id >>> 6] |= 1L << id;
+                someFragment = id;
             }
+        }
+        if (someFragment >= 0 && fusesBytes(tokenizer, anchorId, someFragment)) {
+            Arrays.fill(fragments, 0);
         }
         plain = new long[(size + 63) / 64];
         for (int id = 0; id < size; id++) {
@@ -68,6 +73,25 @@ final class TokenVocabulary {
         } catch (RuntimeException e) {
             return false;
         }
+    }
+
+    /**
+     * Whether the decoder turns a byte piece that follows an unfinished character into a replacement
+     * character too (HF's ByteFallback replaces every byte of an invalid run): then a quote spelled
+     * as a byte piece after a fragment would vanish from the text while the grammar counted it, so
+     * such a tokenizer gets no fragments (characters outside its vocabulary cannot be written
+     * constrained). Byte-level decoders keep an ASCII byte after a broken sequence.
+     */
+    private boolean fusesBytes(Tokenizer tokenizer, int anchorId, int fragment) {
+        for (int id = 0; id < Math.min(size, tokenizer.vocabSize()); id++) {
+            if ("\"".equals(texts[id])) {
+                String text = tokenizer.decode(new int[] {anchorId, fragment, id}, false);
+                if (!text.endsWith("\"")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     boolean isFragment(int token) {

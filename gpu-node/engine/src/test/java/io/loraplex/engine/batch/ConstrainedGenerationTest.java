@@ -116,7 +116,14 @@ class ConstrainedGenerationTest {
                         constrained(s, null, 1.0, n, 400)), c);
                 GenerationListener.Completion done = c.await();
                 if (done.finish().reason() == FinishReason.STOP) {
-                    assertTrue(JSON.readTree(c.text.toString()).isObject(), c.text.toString());
+                    String text = c.text.toString();
+                    JsonNode parsed;
+                    try {
+                        parsed = JSON.readTree(text);
+                    } catch (Exception e) {
+                        throw new AssertionError(done.finish() + " " + c.tokens() + " gave no JSON: " + text, e);
+                    }
+                    assertTrue(parsed.isObject(), text);
                 } else {
                     assertTrue(c.text.toString().startsWith("{"), c.text.toString());
                 }
@@ -131,10 +138,10 @@ class ConstrainedGenerationTest {
             String schema = "{\"type\":\"object\",\"properties\":{\"xs\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},"
                     + "\"minItems\":50}},\"required\":[\"xs\"],\"additionalProperties\":false}";
             Collector c = new Collector();
-            s.engine().submit(EngineRequest.generate("cut", new TenantId("t"), null, prompt(s), constrained(s, schema, 1.0, 1L, 5)), c);
+            s.engine().submit(EngineRequest.generate("cut", new TenantId("t"), null, prompt(s), constrained(s, schema, 1.0, 1L, 12)), c);
             GenerationListener.Completion done = c.await();
             assertEquals(FinishReason.LENGTH, done.finish().reason());
-            assertEquals(5, c.count());
+            assertEquals(12, c.count());
             assertTrue(c.text.toString().startsWith("{\"xs\":["), c.text.toString());
         }
     }

@@ -29,7 +29,7 @@ final class RandomSchemas {
     static final Map<String, Function<SplittableRandom, String>> PATTERNS = Map.of(
             "^[a-z]{1,5}$", r -> word(r, 1 + r.nextInt(5)),
             "^\\d{3}-\\d{2}$", r -> String.format("%03d-%02d", r.nextInt(1000), r.nextInt(100)),
-            "^(ab|cd)+$", r -> "ab".repeat(1 + r.nextInt(2)) + "cd".repeat(r.nextInt(2)),
+            "^(ab|cd){1,3}$", r -> "ab".repeat(1 + r.nextInt(2)) + "cd".repeat(r.nextInt(2)),
             "^[A-Z][a-z]{0,3}$", r -> Character.toString('A' + r.nextInt(26)) + word(r, r.nextInt(4)));
     private static final List<String> PATTERN_KEYS = PATTERNS.keySet().stream().sorted().toList();
 
@@ -130,7 +130,7 @@ final class RandomSchemas {
         String t = type.isArray() ? type.get(r.nextInt(type.size())).asText() : type.asText();
         return switch (t) {
             case "integer" -> F.numberNode(r.nextInt(-1000, 1000));
-            case "number" -> r.nextBoolean() ? F.numberNode(r.nextInt(100)) : F.numberNode((r.nextDouble() - 0.5) * Math.pow(10, r.nextInt(-8, 12)));
+            case "number" -> r.nextBoolean() ? F.numberNode(r.nextInt(100)) : F.numberNode(Math.round((r.nextDouble() - 0.5) * 1e6) / 1e3 * Math.pow(10, r.nextInt(-8, 12)));
             case "boolean" -> F.booleanNode(r.nextBoolean());
             case "null" -> F.nullNode();
             case "string" -> F.textNode(schema.has("pattern") ? PATTERNS.get(schema.get("pattern").asText()).apply(r) : freeText(r));
