@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -96,7 +95,6 @@ class ToolCallsIT {
     }
 
     @Test
-    @Disabled("needs the engine's constrained decoding (issue 19, constrained part); enable after the merge")
     void aNamedFunctionIsCalledWithArgumentsValidAgainstItsSchema() throws Exception {
         JsonNode choice = post(body("{\"type\":\"function\",\"function\":{\"name\":\"order\"}}")).get("choices").get(0);
         assertEquals("tool_calls", choice.get("finish_reason").asText(), choice.toString());
@@ -107,7 +105,6 @@ class ToolCallsIT {
     }
 
     @Test
-    @Disabled("needs the engine's constrained decoding (issue 19, constrained part); enable after the merge")
     void requiredCallsAreValidCallsOfTheTools() throws Exception {
         ObjectNode body = body("\"required\"");
         body.put("temperature", 1.0);

@@ -18,6 +18,7 @@ import io.loraplex.engine.batch.RequestHandle;
 import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
+import io.loraplex.engine.request.OutputFormat;
 import io.loraplex.engine.request.PreparedRequest;
 import io.loraplex.engine.request.Prompt;
 import io.loraplex.engine.request.RequestParams;
@@ -249,7 +250,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
                 p.presencePenalty(), p.frequencyPenalty(), p.logitBias(), p.seed(), p.maxTokens(), p.stop(), List.of(),
                 p.ignoreEos(), p.logprobs(), p.topLogprobs());
         try {
-            return preparation.prepare(enginePrompt, params);
+            return preparation.prepare(enginePrompt, params, outputFormat(p.constraint()));
         } catch (RequestRefusal r) {
             RejectReason reason = switch (r.code()) {
                 case INVALID_VALUE -> RejectReason.INVALID_REQUEST;
@@ -257,6 +258,17 @@ public final class GpuNode extends AbstractBehavior<Command> {
             };
             throw new Rejection(reason, r.param(), r.getMessage());
         }
+    }
+
+    /** The protocol's output constraint as the engine's preparation takes it; null: free text. */
+    private static OutputFormat outputFormat(GpuNodeProtocol.OutputConstraint c) {
+        if (c == null) {
+            return null;
+        }
+        return switch (c.kind()) {
+            case JSON_OBJECT -> new OutputFormat.JsonObject();
+            case JSON_SCHEMA -> new OutputFormat.JsonSchema(c.jsonSchema());
+        };
     }
 
     private AdapterSpec adapterSpec(AdapterRef ref) {

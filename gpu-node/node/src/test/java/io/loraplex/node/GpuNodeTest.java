@@ -237,6 +237,28 @@ class GpuNodeTest {
     }
 
     @Test
+    void aJsonSchemaConstraintIsEnforcedAndAnUnsupportedKeywordRefusedNamingResponseFormat() throws Exception {
+        String schema = "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"},\"size\":{\"enum\":[\"S\",\"M\"]}},"
+                + "\"required\":[\"ok\",\"size\"],\"additionalProperties\":false}";
+        var constrained = greedy(60).withConstraint(new GpuNodeProtocol.OutputConstraint(GpuNodeProtocol.OutputConstraint.Kind.JSON_SCHEMA,
+                schema));
+        List<GpuNodeProtocol.TokenEvent> events = collect(testKit.system(),
+                generate(testKit.system(), node, "j1", null, new GpuNodeProtocol.TextPrompt("JSON please:"), constrained));
+        String text = text(events);
+        assertTrue(text.equals("{\"ok\":true,\"size\":\"S\"}") || text.equals("{\"ok\":true,\"size\":\"M\"}")
+                || text.equals("{\"ok\":false,\"size\":\"S\"}") || text.equals("{\"ok\":false,\"size\":\"M\"}"), text);
+        assertEquals(GpuNodeProtocol.FinishReason.STOP, ((GpuNodeProtocol.Finished) events.getLast()).finishReason());
+
+        var unsupported = greedy(5).withConstraint(new GpuNodeProtocol.OutputConstraint(GpuNodeProtocol.OutputConstraint.Kind.JSON_SCHEMA,
+                "{\"type\":\"string\",\"format\":\"email\"}"));
+        GpuNodeProtocol.Rejected refused = assertInstanceOf(GpuNodeProtocol.Rejected.class,
+                generate(testKit.system(), node, "j2", null, new GpuNodeProtocol.TextPrompt("hi"), unsupported));
+        assertEquals(GpuNodeProtocol.RejectReason.INVALID_REQUEST, refused.reason());
+        assertEquals("response_format", refused.param());
+        assertTrue(refused.message().startsWith("the schema keyword 'format' (at $) is not supported"), refused.message());
+    }
+
+    @Test
     void aRefusalCarriesTheParameterAndCodeOfTheEnginesTypedRefusal() {
         // the old node read the name off the message's first word: "stop", "logit_bias"; and it took a temperature of 5
         var stop = new GpuNodeProtocol.GenerationParams(null, null, null, null, null, null, null, Map.of(), null, 5,

@@ -16,7 +16,7 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
 
     static final Set<String> FIELDS;
     /** OpenAI chat fields this server does not implement: 400 "not supported" rather than silence. */
-    static final Set<String> UNSUPPORTED = Set.of("functions", "function_call", "response_format",
+    static final Set<String> UNSUPPORTED = Set.of("functions", "function_call",
             "audio", "modalities", "prediction", "store", "metadata", "service_tier", "reasoning_effort",
             "web_search_options", "verbosity", "prompt_cache_key", "safety_identifier");
 

@@ -2,6 +2,7 @@ package io.loraplex.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
+import io.loraplex.cluster.node.GpuNodeProtocol.OutputConstraint;
 import io.loraplex.cluster.node.SamplingLimits;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -14,6 +15,7 @@ import java.util.Set;
  * applies the base model's generation config, then its own defaults.
  *
  * @param maxTokensParam the field max_tokens came from (max_tokens or max_completion_tokens), for errors
+ * @param constraint     what {@code response_format} asks the output to be; null: free text
  */
 public record Sampling(
         Double temperature,
@@ -28,11 +30,12 @@ public record Sampling(
         Integer maxTokens,
         String maxTokensParam,
         List<String> stop,
-        boolean ignoreEos) {
+        boolean ignoreEos,
+        OutputConstraint constraint) {
 
     /** The fields {@link #parse} reads; both endpoints accept them. */
     static final Set<String> FIELDS = Set.of("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty",
-            "frequency_penalty", "logit_bias", "seed", "stop", "ignore_eos", "max_tokens");
+            "frequency_penalty", "logit_bias", "seed", "stop", "ignore_eos", "max_tokens", ResponseFormat.FIELD);
 
     public Sampling {
         logitBias = logitBias == null ? Map.of() : Map.copyOf(logitBias);
@@ -58,7 +61,8 @@ public record Sampling(
                 maxTokens,
                 maxTokensParam,
                 stop(f),
-                f.bool("ignore_eos", false));
+                f.bool("ignore_eos", false),
+                ResponseFormat.parse(f));
     }
 
     private static Map<Integer, Double> logitBias(Fields f) {
@@ -137,6 +141,6 @@ public record Sampling(
             double weight) {
         return new GenerationParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
                 logitBias, seed == null ? null : seed + choice, maxTokens, stop, ignoreEos, logprobs, topLogprobs, 0,
-                deadlineEpochMillis, weight);
+                deadlineEpochMillis, weight, constraint);
     }
 }

@@ -10,6 +10,7 @@ import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.node.GpuNodeProtocol;
 import io.loraplex.cluster.node.GpuNodeProtocol.ChatMessage;
 import io.loraplex.cluster.node.GpuNodeProtocol.GenerationParams;
+import io.loraplex.cluster.node.GpuNodeProtocol.OutputConstraint;
 import io.loraplex.cluster.node.SamplingLimits;
 import io.loraplex.router.RouterSettings;
 import java.nio.charset.StandardCharsets;
@@ -246,5 +247,57 @@ class RequestParsingTest {
                 + " choices, above this server's limit of " + max + " per request", e.message());
         assertEquals(max, completion("{\"model\":\"m\",\"prompt\":[" + String.join(",", java.util.Collections.nCopies(max, "[1]"))
                 + "]}").choices());
+    }
+
+    @Test
+    void responseFormatJsonSchemaReachesTheNodeAsItsSchemaText() {
+        ChatRequest r = chat(withField("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"person\","
+                + "\"strict\":true,\"schema\":{\"type\":\"object\",\"properties\":{\"age\":{\"type\":\"integer\"}},"
+                + "\"required\":[\"age\"],\"additionalProperties\":false}}}"));
+        GenerationParams p = r.sampling().params(0, 5, false, 0, 0, 1.0);
+        assertEquals(new OutputConstraint(OutputConstraint.Kind.JSON_SCHEMA, "{\"type\":\"object\",\"properties\":{\"age\":"
+                + "{\"type\":\"integer\"}},\"required\":[\"age\"],\"additionalProperties\":false}"), p.constraint());
+    }
+
+    @Test
+    void responseFormatJsonObjectAndTextAndNull() {
+        assertEquals(new OutputConstraint(OutputConstraint.Kind.JSON_OBJECT, null),
+                chat(withField("\"response_format\":{\"type\":\"json_object\"}")).sampling().params(0, 5, false, 0, 0, 1).constraint());
+        assertNull(chat(withField("\"response_format\":{\"type\":\"text\"}")).sampling().constraint());
+        assertNull(chat(withField("\"response_format\":null")).sampling().constraint());
+        assertNull(chat("{\"model\":\"m\"," + MESSAGES + "}").sampling().params(0, 5, false, 0, 0, 1).constraint());
+        // vLLM takes response_format on completions too
+        assertEquals(OutputConstraint.Kind.JSON_OBJECT, completion("{\"model\":\"m\",\"prompt\":\"x\","
+                + "\"response_format\":{\"type\":\"json_object\"}}").sampling().constraint().kind());
+    }
+
+    @Test
+    void aMalformedResponseFormatIsRefusedNamingTheField() {
+        assertRefused("\"response_format\":\"json\"", "response_format", "'response_format' must be an object");
+        assertRefused("\"response_format\":{}", "response_format.type", "you must provide 'response_format.type'");
+        assertRefused("\"response_format\":{\"type\":\"yaml\"}", "response_format.type",
+                "'response_format.type' must be one of 'text', 'json_object', 'json_schema', got 'yaml'");
+        assertRefused("\"response_format\":{\"type\":\"json_schema\"}", "response_format.json_schema",
+                "'response_format.json_schema' is required when 'response_format.type' is 'json_schema'");
+        assertRefused("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{}}}",
+                "response_format.json_schema.name", "you must provide 'response_format.json_schema.name'");
+        assertRefused("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a b\",\"schema\":{}}}",
+                "response_format.json_schema.name",
+                "'response_format.json_schema.name' must be 1 to 64 letters, digits, underscores or dashes");
+        assertRefused("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a\"}}",
+                "response_format.json_schema.schema", "'response_format.json_schema.schema' is required");
+        assertRefused("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a\",\"schema\":[1]}}",
+                "response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON schema object");
+        assertRefused("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a\",\"schema\":{},"
+                + "\"strict\":\"yes\"}}", "response_format.json_schema.strict", "'response_format.json_schema.strict' must be a boolean");
+        assertRefused("\"response_format\":{\"type\":\"json_object\",\"schema\":{}}", "response_format.schema",
+                "Unrecognized request argument supplied: response_format.schema");
+    }
+
+    private static void assertRefused(String field, String param, String message) {
+        ApiError e = chatError(withField(field));
+        assertEquals(400, e.status());
+        assertEquals(param, e.param());
+        assertEquals(message, e.message());
     }
 }

@@ -47,7 +47,8 @@ final class BenchCommand {
                 .option("work-dir", null, "where to write the generated model and adapter, kept (default: a temporary directory, "
                         + "deleted at the end)")
                 .option("suite", "single", "single (one request), serving (batched decode, floors, resident adapters, "
-                        + "concurrent requests), train (LoRA training of small adapters) or all")
+                        + "concurrent requests), train (LoRA training of small adapters), constrained (structured-output cost: "
+                        + "schema compile, mask per step, a batch of 32 with its own schemas) or all")
                 .option("adapters", "5", "train suite: adapters of ten pairs to train")
                 .option("batches", "1,4,16,32,64", "serving suite: decode batch sizes")
                 .option("context", "128", "serving suite: positions already in each sequence's KV cache")
@@ -109,8 +110,12 @@ final class BenchCommand {
                     cfg.architecture().hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.vocabSize(),
                     backend.name(), threads, promptTokens, decodeTokens);
             String suite = f.required("suite");
-            if (!List.of("single", "serving", "all").contains(suite)) {
-                throw f.bad("--suite must be single, serving, train or all, got '" + suite + "'");
+            if (!List.of("single", "serving", "constrained", "all").contains(suite)) {
+                throw f.bad("--suite must be single, serving, train, constrained or all, got '" + suite + "'");
+            }
+            if (suite.equals("constrained")) {
+                ConstrainedBench.run(backend, work, promptTokens, decodeTokens, 32, out, err);
+                return 0;
             }
             if (!suite.equals("single")) {
                 int[] batches = ints(f, "batches");

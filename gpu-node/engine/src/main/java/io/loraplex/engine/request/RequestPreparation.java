@@ -1,6 +1,9 @@
 package io.loraplex.engine.request;
 
 import io.loraplex.engine.ServedModel;
+import io.loraplex.engine.constrain.ConstraintException;
+import io.loraplex.engine.constrain.Constraints;
+import io.loraplex.engine.constrain.TokenConstraint;
 import io.loraplex.engine.request.RequestRefusal.Code;
 import io.loraplex.engine.sample.GenerationDefaults;
 import io.loraplex.engine.sample.SamplingParamException;
@@ -20,6 +23,9 @@ import java.util.Objects;
  */
 public final class RequestPreparation {
 
+    /** Compiled schemas kept per tokenizer; a tenant's assistant sends the same few over and over. */
+    private static final int CACHED_SCHEMAS = 256;
+
     /** Tokens generated when neither the request nor the model says: the CLI's, and the node's unless configured. */
     public static final int DEFAULT_MAX_TOKENS = 512;
 
@@ -29,6 +35,7 @@ public final class RequestPreparation {
     private final GenerationDefaults defaults;
     private final int contextLength;
     private final int defaultMaxTokens;
+    private final Constraints constraints;
 
     /**
      * @param chatTemplate     null when the model has none (chat prompts are then refused)
@@ -49,6 +56,7 @@ public final class RequestPreparation {
         }
         this.contextLength = contextLength;
         this.defaultMaxTokens = defaultMaxTokens;
+        this.constraints = new Constraints(tokenizer, tokenizer.vocabSize(), CACHED_SCHEMAS);
     }
 
     /** The preparation of a served model: its tokenizer, chat template, generation config and context. */
@@ -61,6 +69,36 @@ public final class RequestPreparation {
     public PreparedRequest prepare(Prompt prompt, RequestParams params) {
         int[] tokens = tokens(prompt);
         return new PreparedRequest(tokens, sampling(params, tokens.length));
+    }
+
+    /**
+     * As {@link #prepare(Prompt, RequestParams)}, with the output held to {@code format} (null: free
+     * text); an unsupported schema is refused naming {@code response_format} and the keyword.
+     */
+    public PreparedRequest prepare(Prompt prompt, RequestParams params, OutputFormat format) {
+        TokenConstraint constraint = constraint(format, "response_format");
+        int[] tokens = tokens(prompt);
+        SamplingParams sampling = sampling(params, tokens.length);
+        return new PreparedRequest(tokens, constraint == null ? sampling : sampling.toBuilder().constraint(constraint).build());
+    }
+
+    /**
+     * {@code format} compiled for this model's tokenizer (cached by schema), or null for free text.
+     * A schema outside the supported subset is refused as an invalid {@code param}, the message naming
+     * the keyword.
+     */
+    public TokenConstraint constraint(OutputFormat format, String param) {
+        if (format == null) {
+            return null;
+        }
+        try {
+            return switch (format) {
+                case OutputFormat.JsonObject o -> constraints.jsonObject();
+                case OutputFormat.JsonSchema s -> constraints.jsonSchema(s.schema());
+            };
+        } catch (ConstraintException e) {
+            throw new RequestRefusal(Code.INVALID_VALUE, param, e.getMessage());
+        }
     }
 
     /** The prompt's tokens: at least one, or a refusal naming {@code messages} or {@code prompt}. */

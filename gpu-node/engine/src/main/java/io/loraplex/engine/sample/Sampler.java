@@ -62,6 +62,7 @@ public final class Sampler {
     private final int[] bucketCount;          // (BUCKETS + 1) tokens in each top-p bucket, this step
     private final long[] alternatives;        // (N) keys of the raw top-logprob tokens
     private double keptMass;                  // Σ w over what truncate() kept
+    private float[] masked;                   // (V) logits with the disallowed ones at -Infinity; allocated on first use
 
     /**
      * A sampler for one request over a vocabulary of {@code vocabSize} tokens.
@@ -147,6 +148,36 @@ public final class Sampler {
         // min(0, ·): a raw logprob is never positive, rounding must not make it so.
         double logprob = Math.min(0, logits[offset + token] - logNormalizer);
         return new SampledToken(token, logprob, topLogprobs(logits, offset, logNormalizer));
+    }
+
+    /**
+     * Like {@link #next(float[], int)}, with only the tokens in {@code allowed} (bits over V: token t is
+     * bit {@code t % 64} of word {@code t / 64}) sampleable: the others' logits count as -Infinity before
+     * anything else, greedy or not. The logprobs are those of this masked distribution, and the
+     * alternatives reported are allowed tokens only. The logits are read and never written.
+     *
+     * @throws IllegalArgumentException when {@code allowed} holds no token of the vocabulary
+     */
+    public SampledToken next(float[] logits, int offset, long[] allowed) {
+        checkWindow(logits, offset);
+        if (masked == null) {
+            masked = new float[vocabSize];
+        }
+        Arrays.fill(masked, Float.NEGATIVE_INFINITY);
+        boolean any = false;
+        for (int w = 0; w < allowed.length; w++) {
+            for (long bits = allowed[w]; bits != 0; bits &= bits - 1) {
+                int t = (w << 6) + Long.numberOfTrailingZeros(bits);
+                if (t < vocabSize) {
+                    masked[t] = logits[offset + t];
+                    any = true;
+                }
+            }
+        }
+        if (!any) {
+            throw new IllegalArgumentException("the output constraint allows no token of the vocabulary 0.." + (vocabSize - 1));
+        }
+        return next(masked, 0);
     }
 
     /**
@@ -370,7 +401,12 @@ public final class Sampler {
             int token = TokenRanking.id(alternatives[j]);
             top[j] = new TokenLogprob(token, Math.min(0, logits[offset + token] - logNormalizer));
         }
-        return List.of(top);
+        // under a constraint, fewer tokens than asked for may be allowed: the masked ones are not alternatives
+        int finite = 0;
+        while (finite < n && top[finite].logprob() != Double.NEGATIVE_INFINITY) {
+            finite++;
+        }
+        return finite == n ? List.of(top) : List.of(Arrays.copyOf(top, finite));
     }
 
     private void ensureBoundaryCapacity(int needed) {

@@ -1,6 +1,7 @@
 package io.loraplex.engine.sample;
 
 import io.loraplex.cluster.node.SamplingLimits;
+import io.loraplex.engine.constrain.TokenConstraint;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -39,6 +40,7 @@ import java.util.Set;
  * @param logprobs          report the log probability of each chosen token's alternatives
  * @param topLogprobs       how many alternatives to report, 0..{@value SamplingLimits#MAX_TOP_LOGPROBS}; needs {@code logprobs}
  * @param explicitFields    the fields the caller set, which model defaults must not override
+ * @param constraint        what the output must be (JSON of a schema), enforced by masking the logits; null: free text
  */
 public record SamplingParams(
         double temperature,
@@ -56,7 +58,8 @@ public record SamplingParams(
         boolean ignoreEos,
         boolean logprobs,
         int topLogprobs,
-        Set<Field> explicitFields) {
+        Set<Field> explicitFields,
+        TokenConstraint constraint) {
 
     /** {@link #maxTokens()} when the caller gave none: generate until the context window is full. */
     public static final int UNLIMITED = Integer.MAX_VALUE;
@@ -171,6 +174,7 @@ public record SamplingParams(
         private boolean ignoreEos = false;
         private boolean logprobs = false;
         private int topLogprobs = 0;
+        private TokenConstraint constraint = null;
         private final EnumSet<Field> set = EnumSet.noneOf(Field.class);
 
         private Builder() {
@@ -192,6 +196,7 @@ public record SamplingParams(
             ignoreEos = p.ignoreEos;
             logprobs = p.logprobs;
             topLogprobs = p.topLogprobs;
+            constraint = p.constraint;
             set.addAll(p.explicitFields);
         }
 
@@ -286,11 +291,17 @@ public record SamplingParams(
             return this;
         }
 
+        /** Constrains the output to a schema's language (null: free text); no model default touches it. */
+        public Builder constraint(TokenConstraint constraint) {
+            this.constraint = constraint;
+            return this;
+        }
+
         /** Validates and builds; throws {@link SamplingParamException} naming the first bad field. */
         public SamplingParams build() {
             return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty,
                     frequencyPenalty, logitBias, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs,
-                    topLogprobs, set);
+                    topLogprobs, set, constraint);
         }
     }
 }

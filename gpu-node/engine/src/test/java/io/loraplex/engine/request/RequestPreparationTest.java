@@ -89,6 +89,26 @@ class RequestPreparationTest {
     }
 
     @Test
+    void anUnsupportedSchemaKeywordIsRefusedAsResponseFormatNamingTheKeyword() {
+        RequestRefusal r = assertThrows(RequestRefusal.class, () -> preparation.prepare(new Prompt.Text("hi"), RequestParams.defaults(),
+                new OutputFormat.JsonSchema("{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":2}}}")));
+        assertEquals(Code.INVALID_VALUE, r.code());
+        assertEquals("response_format", r.param());
+        assertEquals("the schema keyword 'minLength' (at $.properties.name) is not supported in response_format; supported: "
+                + "$defs, $ref, additionalProperties, anyOf, const, definitions, enum, items, maxItems, minItems, pattern, properties, "
+                + "required, type", r.getMessage());
+    }
+
+    @Test
+    void aSchemaIsCompiledOnceAndSharedByTheRequestsNamingIt() {
+        String schema = "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"]}";
+        PreparedRequest a = preparation.prepare(new Prompt.Text("hi"), RequestParams.defaults(), new OutputFormat.JsonSchema(schema));
+        PreparedRequest b = preparation.prepare(new Prompt.Text("ho"), RequestParams.defaults(), new OutputFormat.JsonSchema(schema));
+        assertTrue(a.params().constraint() != null && a.params().constraint() == b.params().constraint());
+        assertNull(preparation.prepare(new Prompt.Text("hi"), RequestParams.defaults(), null).params().constraint());
+    }
+
+    @Test
     void aTextPromptIsTokenizedWithTheTokenizersSpecialTokens() {
         PreparedRequest p = preparation.prepare(new Prompt.Text("hello world"), RequestParams.defaults());
         assertArrayEquals(model.tokenizer().encode("hello world", true), p.prompt());
