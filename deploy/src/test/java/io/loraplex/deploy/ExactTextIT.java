@@ -59,13 +59,16 @@ class ExactTextIT {
         TinyModel.write(modelDir, new TinyModel.Spec(Architecture.LLAMA, 64, 2, 4, 2, null, 160, 1200, DType.F32, null, null, 512,
                 null, 0, TokenizerKind.BYTE_FALLBACK, ChatStyle.LLAMA2, 1, 23));
         server = EmbeddedServer.start(data, modelDir, ConfigFactory.parseMap(Map.of("loraplex.router.port", 0, "loraplex.threads", 2,
-                "loraplex.node.base-model-id", MODEL, "pekko.coordinated-shutdown.exit-jvm", "off")), false, System.out);
+                "loraplex.node.base-model-id", MODEL, "pekko.coordinated-shutdown.exit-jvm", "off",
+                // a small arena: the ITs of this JVM share its heap
+                "loraplex.engine.memory-budget-bytes", 64L << 20, "loraplex.engine.warm-budget-bytes", 64L << 20)), false, System.out);
         server.registerTenant(new TenantId("acme"), "acme", KEY, List.of());
     }
 
     @AfterAll
     static void stop() throws Exception {
         server.stop();
+        server = null; // its engine's arena goes with it, not at the end of the JVM
     }
 
     /** The tokens the engine generates greedily after {@code prompt}, with the parameters the node would use. */
