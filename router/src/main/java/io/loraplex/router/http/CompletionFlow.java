@@ -389,6 +389,11 @@ public final class CompletionFlow {
             param = req.sampling().maxTokensParam() != null ? req.sampling().maxTokensParam() : param;
         }
         String message = r.message() == null ? r.reason().name() : r.message();
+        if ("response_format".equals(param) && req instanceof ChatRequest chat && chat.toolUse().constraint() != null) {
+            // forced calls are constrained by the tools' schemas (and take precedence over response_format)
+            param = "tools";
+            message = chat.toolUse().refusal(message);
+        }
         return switch (r.reason()) {
             case INVALID_REQUEST -> ApiError.invalid(param, message);
             case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, message, ApiError.INVALID_REQUEST, param, "context_length_exceeded", 0);

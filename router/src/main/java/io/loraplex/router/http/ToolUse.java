@@ -98,17 +98,23 @@ public record ToolUse(List<Tool> tools, Choice choice, boolean parallel) {
         if (!callsForced()) {
             return null;
         }
+        // each tool's parameters (and its own $defs) become definitions of the call schema, so that the
+        // references inside them ("#", "#/$defs/x") still name what they named in the tool
+        ObjectNode definitions = Json.object();
         JsonNode schema;
         if (choice.mode() == Mode.NAMED) {
-            schema = callSchema(tool(choice.function()));
+            Tool named = tool(choice.function());
+            schema = callSchema(named, tools.indexOf(named), definitions);
         } else {
             JsonNode call;
             if (tools.size() == 1) {
-                call = callSchema(tools.getFirst());
+                call = callSchema(tools.getFirst(), 0, definitions);
             } else {
                 ObjectNode anyOf = Json.object();
                 ArrayNode options = anyOf.putArray("anyOf");
-                tools.forEach(t -> options.add(callSchema(t)));
+                for (int i = 0; i < tools.size(); i++) {
+                    options.add(callSchema(tools.get(i), i, definitions));
+                }
                 call = anyOf;
             }
             if (parallel) {
@@ -121,8 +127,31 @@ public record ToolUse(List<Tool> tools, Choice choice, boolean parallel) {
                 schema = call;
             }
         }
+        if (!definitions.isEmpty()) {
+            ((ObjectNode) schema).set("$defs", definitions);
+        }
         return new OutputConstraint(OutputConstraint.Kind.JSON_SCHEMA,
                 new String(Json.bytes(schema), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static final Set<String> VALUE_KEYWORDS = Set.of("enum", "const", "default", "examples");
+    /** A reference to tool {@code i}'s parameters or to its definition (then followed by {@code -}). */
+    private static final Pattern DEFINITION_REF = Pattern.compile("#/\\$defs/f\\d+(-?)");
+
+    /** Where tool {@code i}'s parameters sit in the call schema, and its definition {@code x}: {@code f<i>}, {@code f<i>-x}. */
+    private static final Pattern DEFINITION_PATH = Pattern.compile("\\$\\.\\$defs\\.f(\\d+)(?:-([^\\s.)\\[]+))?");
+
+    /**
+     * A node's refusal of the call schema, as the client wrote it: the constraint is built from the
+     * tools, so a keyword the engine does not support is in one of their {@code parameters}, named by
+     * its place there ({@code tools[1].function.parameters.properties.when}) rather than in the call
+     * schema nobody wrote.
+     */
+    String refusal(String message) {
+        String located = DEFINITION_PATH.matcher(message).replaceAll(m -> java.util.regex.Matcher.quoteReplacement(
+                "tools[" + m.group(1) + "].function.parameters" + (m.group(2) == null ? "" : ".$defs." + m.group(2))));
+        located = DEFINITION_REF.matcher(located).replaceAll(m -> m.group(1).isEmpty() ? "#" : "#/\\$defs/");
+        return located.replace(" in response_format", " in a tool's parameters");
     }
 
     Tool tool(String name) {
@@ -134,17 +163,62 @@ public record ToolUse(List<Tool> tools, Choice choice, boolean parallel) {
         return null;
     }
 
-    private static ObjectNode callSchema(Tool tool) {
+    /** {@code {"name": <the tool's name>, "arguments": <its parameters>}}, the parameters put in {@code definitions}. */
+    private static ObjectNode callSchema(Tool tool, int index, ObjectNode definitions) {
         ObjectNode call = Json.object();
         call.put("type", "object");
         ObjectNode properties = call.putObject("properties");
         ObjectNode name = properties.putObject("name");
         name.put("type", "string");
         name.putArray("enum").add(tool.name());
-        properties.set("arguments", tool.parameters() != null ? tool.parameters() : noArguments());
+        String prefix = "f" + index;
+        if (tool.parameters() == null) {
+            properties.set("arguments", noArguments());
+        } else {
+            ObjectNode parameters = tool.parameters().deepCopy();
+            for (String section : List.of("$defs", "definitions")) {
+                JsonNode own = parameters.remove(section);
+                if (own != null && own.isObject()) {
+                    own.properties().forEach(d -> definitions.set(prefix + "-" + d.getKey(), relocated(d.getValue(), prefix)));
+                } else if (own != null) {
+                    parameters.set(section, own); // not an object: left for the engine to refuse by name
+                }
+            }
+            definitions.set(prefix, relocated(parameters, prefix));
+            properties.putObject("arguments").put("$ref", "#/$defs/" + prefix);
+        }
         call.putArray("required").add("name").add("arguments");
         call.put("additionalProperties", false);
         return call;
+    }
+
+    /** A copy of a tool's schema whose local references name the hoisted definitions ({@code prefix}, {@code prefix-x}). */
+    private static JsonNode relocated(JsonNode schema, String prefix) {
+        JsonNode copy = schema.deepCopy();
+        relocate(copy, prefix);
+        return copy;
+    }
+
+    private static void relocate(JsonNode node, String prefix) {
+        if (node instanceof ObjectNode object) {
+            JsonNode ref = object.get("$ref");
+            if (ref != null && ref.isTextual()) {
+                String target = ref.asText();
+                if (target.equals("#")) {
+                    object.put("$ref", "#/$defs/" + prefix);
+                } else if (target.startsWith("#/$defs/") || target.startsWith("#/definitions/")) {
+                    object.put("$ref", "#/$defs/" + prefix + "-" + target.substring(target.indexOf('/', 2) + 1));
+                }
+            }
+            // values (enum, const, default, examples) are data, not schemas: a "$ref" in them stays as written
+            object.properties().forEach(e -> {
+                if (!VALUE_KEYWORDS.contains(e.getKey())) {
+                    relocate(e.getValue(), prefix);
+                }
+            });
+        } else if (node instanceof ArrayNode array) {
+            array.forEach(child -> relocate(child, prefix));
+        }
     }
 
     /** The schema of a function without parameters: an empty object. */

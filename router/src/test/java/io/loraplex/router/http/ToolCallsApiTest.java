@@ -112,7 +112,8 @@ class ToolCallsApiTest {
         assertEquals("get_weather", choice.get("message").get("tool_calls").get(0).get("function").get("name").asText());
         JsonNode schema = json(lastGenerate().params().constraint().jsonSchema());
         assertEquals("get_weather", schema.get("properties").get("name").get("enum").get(0).asText());
-        assertEquals("city", schema.get("properties").get("arguments").get("required").get(0).asText());
+        assertEquals("#/$defs/f0", schema.get("properties").get("arguments").get("$ref").asText());
+        assertEquals("city", schema.get("$defs").get("f0").get("required").get(0).asText());
     }
 
     @Test

@@ -148,9 +148,48 @@ class ToolUseParsingTest {
         OutputConstraint c = withTools("\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}").toolUse()
                 .constraint();
         assertEquals(OutputConstraint.Kind.JSON_SCHEMA, c.kind());
+        // the tool's parameters are a definition of the call schema, named by the tool's index
         assertEquals("{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"enum\":[\"get_weather\"]},"
-                + "\"arguments\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"],"
-                + "\"additionalProperties\":false}},\"required\":[\"name\",\"arguments\"],\"additionalProperties\":false}", c.jsonSchema());
+                + "\"arguments\":{\"$ref\":\"#/$defs/f0\"}},\"required\":[\"name\",\"arguments\"],\"additionalProperties\":false,"
+                + "\"$defs\":{\"f0\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"],"
+                + "\"additionalProperties\":false}}}", c.jsonSchema());
+    }
+
+    @Test
+    void aToolsOwnDefinitionsAndRecursiveReferencesKeepNamingWhatTheyNamedInTheTool() {
+        String tree = "{\"type\":\"function\",\"function\":{\"name\":\"plant\",\"parameters\":{\"type\":\"object\","
+                + "\"$defs\":{\"kind\":{\"enum\":[\"oak\",\"elm\"]}},\"properties\":{\"kind\":{\"$ref\":\"#/$defs/kind\"},"
+                + "\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}},\"tag\":{\"const\":{\"$ref\":\"#\"}}},"
+                + "\"required\":[\"kind\",\"children\",\"tag\"]}}}";
+        ChatRequest r = chat("{\"model\":\"m\"," + MESSAGES + ",\"tools\":[" + WEATHER + "," + tree + "],"
+                + "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"plant\"}}}");
+        JsonNode schema = TestRouter.json(r.toolUse().constraint().jsonSchema());
+        assertEquals("#/$defs/f1", schema.at("/properties/arguments/$ref").asText());
+        JsonNode defs = schema.get("$defs");
+        assertEquals(List.of("f1-kind", "f1"), List.copyOf(iterable(defs.fieldNames())));
+        assertEquals("[\"oak\",\"elm\"]", defs.get("f1-kind").get("enum").toString());
+        assertEquals("#/$defs/f1-kind", defs.at("/f1/properties/kind/$ref").asText());
+        assertEquals("#/$defs/f1", defs.at("/f1/properties/children/items/$ref").asText());
+        assertEquals("{\"$ref\":\"#\"}", defs.at("/f1/properties/tag/const").toString(), "a value is data, left as written");
+        assertFalse(defs.get("f1").has("$defs"));
+    }
+
+    @Test
+    void aRefusalOfTheCallSchemaNamesThePlaceInTheToolsParameters() {
+        ToolUse use = withTools("\"tool_choice\":\"required\"").toolUse();
+        assertEquals("the schema keyword 'minimum' (at tools[0].function.parameters.properties.a) is not supported in a tool's "
+                + "parameters; supported: type", use.refusal("the schema keyword 'minimum' (at $.$defs.f0.properties.a) is not "
+                + "supported in response_format; supported: type"));
+        assertEquals("format (at tools[3].function.parameters.$defs.when.properties.at)",
+                use.refusal("format (at $.$defs.f3-when.properties.at)"));
+        assertEquals("$ref #/$defs/gone names no definition; $ref # too",
+                use.refusal("$ref #/$defs/f2-gone names no definition; $ref #/$defs/f2 too"));
+    }
+
+    static <T> List<T> iterable(java.util.Iterator<T> it) {
+        List<T> out = new java.util.ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
     }
 
     @Test
@@ -162,6 +201,7 @@ class ToolUseParsingTest {
         assertEquals(2, anyOf.size());
         assertEquals("get_weather", anyOf.get(0).get("properties").get("name").get("enum").get(0).asText());
         assertEquals("get_time", anyOf.get(1).get("properties").get("name").get("enum").get(0).asText());
+        assertEquals("#/$defs/f0", anyOf.get(0).get("properties").get("arguments").get("$ref").asText());
         assertEquals("{\"type\":\"object\",\"properties\":{},\"required\":[],\"additionalProperties\":false}",
                 anyOf.get(1).get("properties").get("arguments").toString());
 
