@@ -40,7 +40,7 @@ try {
 }
 
 try {
-  // an empty tools array is refused naming it, as OpenAI does (tools themselves are supported: see ToolCallsIT)
+  // an empty tools array is refused naming it, as OpenAI does (tools themselves are supported: see StructuredOutputsIT)
   await client.chat.completions.create({ model, messages: question, tools: [] });
   out.tools = { status: 200 };
 } catch (e) {

@@ -27,7 +27,13 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
         FIELDS = Set.copyOf(known);
     }
 
-    private static final Set<String> MESSAGE_FIELDS = Set.of("role", "content", "name", "tool_calls", "tool_call_id");
+    /**
+     * {@code parsed} and {@code annotations} are fields of an answer's message that clients send back
+     * when they append that message to the conversation (the openai SDK's streamed and parsed messages
+     * carry {@code parsed}): read and ignored, as the content says what they say.
+     */
+    private static final Set<String> MESSAGE_FIELDS = Set.of("role", "content", "name", "tool_calls", "tool_call_id", "parsed",
+            "annotations");
     private static final Set<String> MESSAGE_UNSUPPORTED = Set.of("function_call", "refusal", "audio");
 
     public ChatRequest {
@@ -173,7 +179,8 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
                 throw ApiError.invalid(c.param("function"), "you must provide '" + c.param("function") + "'").toException();
             }
             Fields fn = Fields.of(c.get("function"), c.param("function"));
-            fn.allowOnly(Set.of("name", "arguments"), Set.of());
+            // parsed_arguments: the openai SDK's parse of arguments, on a call it sends back (ignored)
+            fn.allowOnly(Set.of("name", "arguments", "parsed_arguments"), Set.of());
             calls.add(new GpuNodeProtocol.ToolCall(id, fn.requiredString("name"), fn.requiredString("arguments")));
         }
         return calls;

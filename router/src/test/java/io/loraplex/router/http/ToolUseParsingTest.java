@@ -226,6 +226,16 @@ class ToolUseParsingTest {
                 new ChatMessage("tool", "21 C", List.of(), "call_1", "get_weather")), r.messages());
     }
 
+    @Test
+    void anAnswersMessageSentBackAsTheSdkReturnsItIsAccepted() {
+        // the openai SDK's message of a streamed or parsed answer: refusal null, parsed, annotations
+        String echoed = ROUND_TRIP.replace("\"content\":null,\"tool_calls\"",
+                "\"content\":null,\"refusal\":null,\"parsed\":null,\"annotations\":[],\"tool_calls\"")
+                .replace("\"arguments\":\"{", "\"parsed_arguments\":{\"city\":\"Paris\"},\"arguments\":\"{");
+        ChatRequest r = chat("{\"model\":\"m\"," + echoed + "," + TOOLS + "}");
+        assertEquals(chat("{\"model\":\"m\"," + ROUND_TRIP + "," + TOOLS + "}").messages(), r.messages());
+    }
+
     static ApiError messagesError(String messages) {
         return chatError("{\"model\":\"m\",\"messages\":" + messages + "}");
     }
