@@ -230,15 +230,18 @@ final class Grammar {
 
     /**
      * A JSON number, phase by phase of its grammar; {@code digits} counts the digits of the current
-     * part. Parts are bounded (20 digits: any long, any double as Java or Jackson writes it; a three-digit
-     * exponent): an unbounded
-     * number is a prefix a model can extend forever, and a random or confused model does.
+     * part. Parts are bounded (20 digits: any long, any double as Java or Jackson writes it; an exponent of
+     * two digits, three when negative): an unbounded number is a prefix a model can extend forever, and a
+     * random or confused model does. The exponent bound keeps every number finite as a double (at most
+     * ~10^119; {@code 1e999} would parse as Infinity in JavaScript and fail a validator's number check).
      */
     record Num(boolean integer, int phase, int digits) implements Frame {
-        static final int START = 0, MINUS = 1, ZERO = 2, INT = 3, DOT = 4, FRAC = 5, EXP = 6, EXP_SIGN = 7, EXP_DIGITS = 8;
+        static final int START = 0, MINUS = 1, ZERO = 2, INT = 3, DOT = 4, FRAC = 5, EXP = 6, EXP_SIGN = 7, EXP_DIGITS = 8,
+                NEG_EXP_SIGN = 9, NEG_EXP_DIGITS = 10;
         static final int MAX_INT_DIGITS = 20;
         static final int MAX_FRAC_DIGITS = 20;
-        static final int MAX_EXP_DIGITS = 3;
+        static final int MAX_EXP_DIGITS = 2;
+        static final int MAX_NEG_EXP_DIGITS = 3;
 
         @Override
         public void step(char c, Stack rest, Set<Stack> out) {
@@ -250,9 +253,11 @@ final class Grammar {
                 case INT -> digit ? (digits < MAX_INT_DIGITS ? INT : -1) : fraction(c);
                 case DOT -> digit ? FRAC : -1;
                 case FRAC -> digit ? (digits < MAX_FRAC_DIGITS ? FRAC : -1) : c == 'e' || c == 'E' ? EXP : -1;
-                case EXP -> c == '+' || c == '-' ? EXP_SIGN : digit ? EXP_DIGITS : -1;
+                case EXP -> c == '+' ? EXP_SIGN : c == '-' ? NEG_EXP_SIGN : digit ? EXP_DIGITS : -1;
                 case EXP_SIGN -> digit ? EXP_DIGITS : -1;
                 case EXP_DIGITS -> digit && digits < MAX_EXP_DIGITS ? EXP_DIGITS : -1;
+                case NEG_EXP_SIGN -> digit ? NEG_EXP_DIGITS : -1;
+                case NEG_EXP_DIGITS -> digit && digits < MAX_NEG_EXP_DIGITS ? NEG_EXP_DIGITS : -1;
                 default -> -1;
             };
             if (next >= 0) {
@@ -271,7 +276,7 @@ final class Grammar {
 
         @Override
         public boolean canEnd() {
-            return phase == ZERO || phase == INT || phase == FRAC || phase == EXP_DIGITS;
+            return phase == ZERO || phase == INT || phase == FRAC || phase == EXP_DIGITS || phase == NEG_EXP_DIGITS;
         }
     }
 

@@ -97,6 +97,19 @@ class GrammarTest {
     }
 
     @Test
+    void everyNumberTheGrammarTakesIsAFiniteDouble() {
+        Node number = SchemaCompiler.compile("{\"type\":\"number\"}");
+        // the longest of each part: 20 digits, 20 decimals, a two-digit exponent (three when negative)
+        String largest = "9".repeat(20) + "." + "9".repeat(20) + "e+99";
+        assertTrue(walk(number, largest).accepting());
+        assertTrue(Double.isFinite(Double.parseDouble(largest)), largest);
+        assertTrue(walk(number, "-1.5E-300").accepting(), "a tiny number underflows to zero, never to infinity");
+        assertTrue(walk(number, "1e999").dead(), "1e999 would read as Infinity");
+        assertTrue(walk(number, "1e+999").dead());
+        assertTrue(walk(number, "1e-9999").dead());
+    }
+
+    @Test
     void recursiveDefinitionsAreSupported() {
         Node root = SchemaCompiler.compile("{\"$defs\":{\"tree\":{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"integer\"},"
                 + "\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/tree\"}}},\"required\":[\"v\",\"kids\"],"
