@@ -170,15 +170,7 @@ public record ChatRequest(String model, List<ChatMessage> messages, Sampling sam
                 throw ApiError.invalid(c.param("id"), "'" + c.param("id") + "' is '" + id + "', the id of an earlier call of "
                         + "this message; call ids must be unique").toException();
             }
-            String type = c.requiredString("type");
-            if (!type.equals("function")) {
-                throw ApiError.invalid(c.param("type"), "'" + c.param("type") + "' must be 'function'; got '" + type + "'")
-                        .toException();
-            }
-            if (!c.has("function")) {
-                throw ApiError.invalid(c.param("function"), "you must provide '" + c.param("function") + "'").toException();
-            }
-            Fields fn = Fields.of(c.get("function"), c.param("function"));
+            Fields fn = c.function();
             // parsed_arguments: the openai SDK's parse of arguments, on a call it sends back (ignored)
             fn.allowOnly(Set.of("name", "arguments", "parsed_arguments"), Set.of());
             calls.add(new GpuNodeProtocol.ToolCall(id, fn.requiredString("name"), fn.requiredString("arguments")));

@@ -51,6 +51,21 @@ final class Fields {
         }
     }
 
+    /**
+     * The {@code function} of a {@code {"type": "function", "function": {...}}} wrapper (a tool, an
+     * assistant's tool call, a named tool choice), after checking the type and that it is there.
+     */
+    Fields function() {
+        String type = requiredString("type");
+        if (!type.equals("function")) {
+            throw ApiError.invalid(param("type"), "'" + param("type") + "' must be 'function'; got '" + type + "'").toException();
+        }
+        if (!has("function")) {
+            throw ApiError.invalid(param("function"), "you must provide '" + param("function") + "'").toException();
+        }
+        return Fields.of(get("function"), param("function"));
+    }
+
     /** The field's value, or null when absent or JSON null. */
     JsonNode get(String name) {
         JsonNode v = node.get(name);

@@ -269,15 +269,7 @@ public record ToolUse(List<Tool> tools, Choice choice, boolean parallel) {
             String param = "tools[" + i + "]";
             Fields t = Fields.of(v.get(i), param);
             t.allowOnly(Set.of("type", "function"), Set.of("custom"));
-            String type = t.requiredString("type");
-            if (!type.equals("function")) {
-                throw ApiError.invalid(t.param("type"), "'" + t.param("type") + "' must be 'function'; got '" + type + "'")
-                        .toException();
-            }
-            if (!t.has("function")) {
-                throw ApiError.invalid(t.param("function"), "you must provide '" + t.param("function") + "'").toException();
-            }
-            Tool tool = function(Fields.of(t.get("function"), t.param("function")));
+            Tool tool = function(t.function());
             if (!names.add(tool.name())) {
                 throw ApiError.invalid(param + ".function.name", "'" + param + ".function.name' is '" + tool.name()
                         + "', a name an earlier tool already has; function names must be unique").toException();
@@ -331,15 +323,7 @@ public record ToolUse(List<Tool> tools, Choice choice, boolean parallel) {
         }
         Fields c = Fields.of(v, "tool_choice");
         c.allowOnly(Set.of("type", "function"), Set.of("allowed_tools", "custom"));
-        String type = c.requiredString("type");
-        if (!type.equals("function")) {
-            throw ApiError.invalid(c.param("type"), "'" + c.param("type") + "' must be 'function'; got '" + type + "'")
-                    .toException();
-        }
-        if (!c.has("function")) {
-            throw ApiError.invalid(c.param("function"), "you must provide '" + c.param("function") + "'").toException();
-        }
-        Fields fn = Fields.of(c.get("function"), c.param("function"));
+        Fields fn = c.function();
         fn.allowOnly(Set.of("name"), Set.of());
         String name = fn.requiredString("name");
         if (tools.stream().noneMatch(t -> t.name().equals(name))) {
