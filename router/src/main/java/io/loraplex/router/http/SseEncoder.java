@@ -75,7 +75,10 @@ final class SseEncoder {
                 choice.onText(t);
                 boolean withLogprobs = request.logprobs() && !t.logprobs().isEmpty();
                 ToolCallStream tools = toolStreams[choice.index];
-                String text = tools == null ? t.text() : tools.onText(t.text());
+                if (tools != null && tools.live() != null) {
+                    out.addAll(liveDeltas(choice.index, tools.onLiveText(t.text())));
+                }
+                String text = tools == null ? t.text() : tools.live() != null ? "" : tools.onText(t.text());
                 if (!text.isEmpty() || withLogprobs) {
                     out.add(new Out(data(writer.delta(meta, choice.index, text, withLogprobs ? t.logprobs() : null,
                             textOffset[choice.index])), true));
@@ -85,7 +88,17 @@ final class SseEncoder {
             case GpuNodeProtocol.Finished f -> {
                 choice.add(f);
                 ToolCallStream tools = toolStreams[choice.index];
-                ToolCallStream.End end = tools == null ? new ToolCallStream.End(f.text(), List.of()) : tools.finish(f.text());
+                if (tools != null && tools.live() != null) {
+                    out.addAll(liveDeltas(choice.index, tools.onLiveText(f.text())));
+                    if (tools.live().started()) {
+                        // the calls went out as they came; cut short (max_tokens), they end as the node says
+                        String finish = tools.live().complete() ? ToolCalls.TOOL_CALLS_FINISH : OpenAiWriter.finishReason(f.finishReason());
+                        out.add(new Out(data(writer.finish(meta, choice.index, finish)), true));
+                        break;
+                    }
+                }
+                String tail = tools != null && tools.live() != null ? "" : f.text(); // a live stream's text is held already
+                ToolCallStream.End end = tools == null ? new ToolCallStream.End(f.text(), List.of()) : tools.finish(tail);
                 if (!end.content().isEmpty()) {
                     out.add(new Out(data(writer.delta(meta, choice.index, end.content(), null, textOffset[choice.index])), true));
                 }
@@ -122,6 +135,20 @@ final class SseEncoder {
             }
             out.add(new Out(data(writer.toolCallDelta(meta, index, callIndex, call, false, arguments.substring(at, end))), true));
             at = end;
+        }
+        return out;
+    }
+
+    /** A forced call's head and argument fragments as OpenAI's tool-call deltas. */
+    private List<Out> liveDeltas(int index, List<LiveToolCalls.Event> events) {
+        List<Out> out = new ArrayList<>(events.size());
+        for (LiveToolCalls.Event event : events) {
+            ObjectNode chunk = switch (event) {
+                case LiveToolCalls.Head h -> writer.toolCallDelta(meta, index, h.call(), new GpuNodeProtocol.ToolCall(h.id(), h.name(), ""),
+                        true, "");
+                case LiveToolCalls.Arguments a -> writer.toolCallDelta(meta, index, a.call(), null, false, a.fragment());
+            };
+            out.add(new Out(data(chunk), true));
         }
         return out;
     }

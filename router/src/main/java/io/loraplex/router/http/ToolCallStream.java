@@ -8,8 +8,9 @@ import java.util.List;
  * once, and which must wait until the end to be read as calls. Text that is plainly prose streams as
  * it comes; text that starts like a call ({@code {}, {@code [}, {@code <tool_call>}, {@code [TOOL_CALLS]}),
  * or prose from a {@code <tool_call>} tag on, is held back and read at the end: calls become tool-call
- * deltas, anything else goes out as content after all. A forced call holds everything. Used by one
- * stream stage at a time; no locks.
+ * deltas, anything else goes out as content after all. A forced call streams as it is generated
+ * ({@link LiveToolCalls}): its head once its name is known, then its arguments token by token, as OpenAI
+ * streams them. Used by one stream stage at a time; no locks.
  */
 final class ToolCallStream {
 
@@ -29,10 +30,24 @@ final class ToolCallStream {
     private final ToolUse use;
     private final StringBuilder held = new StringBuilder();
     private Mode mode;
+    /** Forced calls: read as they come; null otherwise. */
+    private final LiveToolCalls live;
 
     ToolCallStream(ToolUse use) {
         this.use = use;
         this.mode = use.callsForced() ? Mode.CALLS : Mode.UNDECIDED;
+        this.live = use.callsForced() ? new LiveToolCalls() : null;
+    }
+
+    /** The forced calls read as they are generated; null when calls are not forced (text is held instead). */
+    LiveToolCalls live() {
+        return live;
+    }
+
+    /** Forced calls: adds a piece of text and returns the call heads and argument fragments it completes. */
+    List<LiveToolCalls.Event> onLiveText(String piece) {
+        held.append(piece);
+        return live.onText(piece);
     }
 
     /** Adds a piece of text; returns what may go out as content now ("" for nothing). */

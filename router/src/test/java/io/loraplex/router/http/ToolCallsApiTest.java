@@ -157,6 +157,29 @@ class ToolCallsApiTest {
     }
 
     @Test
+    void aStreamedForcedCallStreamsItsArgumentsAsTheyAreGenerated() {
+        ObjectNode body = body("[say]" + WEATHER_CALL, "\"stream\":true,\"tool_choice\":{\"type\":\"function\",\"function\":"
+                + "{\"name\":\"get_weather\"}}");
+        List<JsonNode> events = OpenAiApiTest.events(router.stream("/v1/chat/completions", body.toString()));
+        List<JsonNode> chunks = events.subList(1, events.size() - 1); // after the role, before [DONE]
+        JsonNode head = chunks.getFirst().get("choices").get(0).get("delta").get("tool_calls").get(0);
+        assertEquals("get_weather", head.get("function").get("name").asText());
+        assertTrue(head.get("id").asText().startsWith("call_"));
+        List<String> fragments = new java.util.ArrayList<>();
+        for (JsonNode chunk : chunks.subList(1, chunks.size() - 1)) {
+            JsonNode call = chunk.get("choices").get(0).get("delta").get("tool_calls").get(0);
+            assertEquals(0, call.get("index").asInt());
+            assertFalse(call.has("id"));
+            fragments.add(call.get("function").get("arguments").asText());
+        }
+        // the node sends four characters at a time: the arguments leave as they come, not once complete
+        assertEquals("{\"city\": \"Paris\", \"unit\": \"celsius\"}", String.join("", fragments));
+        assertTrue(fragments.size() >= 8, fragments.toString());
+        assertTrue(fragments.stream().allMatch(f -> f.length() <= 4), fragments.toString());
+        assertEquals("tool_calls", chunks.getLast().get("choices").get(0).get("finish_reason").asText());
+    }
+
+    @Test
     void aStreamedAnswerOfTextStreamsAsContent() {
         List<JsonNode> events = OpenAiApiTest.events(router.stream("/v1/chat/completions", body("hi", "\"stream\":true").toString()));
         StringBuilder text = new StringBuilder();
