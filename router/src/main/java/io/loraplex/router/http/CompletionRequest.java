@@ -12,7 +12,7 @@ import java.util.Set;
 /**
  * A validated {@code POST /v1/completions} body (OpenAI's legacy text completions).
  *
- * @param prompts       one text prompt, or one or more token-id prompts; {@code n} choices are generated for each,
+ * @param prompts       one or more text prompts, or one or more token-id prompts; {@code n} choices are generated for each,
  *                      indexed prompt by prompt
  * @param logprobsCount {@code logprobs}: null for none, else how many alternatives per token (0: the sampled one only)
  */
@@ -99,8 +99,8 @@ public record CompletionRequest(String model, List<GpuNodeProtocol.Prompt> promp
     }
 
     /**
-     * A string, an array of one string, an array of token ids, or an array of such arrays (one prompt
-     * each); batches of strings are refused.
+     * A string, an array of strings, an array of token ids, or an array of such arrays (one prompt each),
+     * as OpenAI takes them.
      */
     private static List<GpuNodeProtocol.Prompt> prompts(JsonNode v, int maxTokenIds) {
         if (v == null) {
@@ -113,12 +113,17 @@ public record CompletionRequest(String model, List<GpuNodeProtocol.Prompt> promp
             if (v.isEmpty()) {
                 throw ApiError.invalid("prompt", "'prompt' must not be an empty array").toException();
             }
-            if (v.size() == 1 && v.get(0).isTextual()) {
-                return List.of(new GpuNodeProtocol.TextPrompt(v.get(0).textValue()));
-            }
-            if (v.size() > 1 && v.get(0).isTextual()) {
-                throw ApiError.invalid("prompt", "'prompt' may hold one string; batches of prompts are not supported by this "
-                        + "server, send one request per prompt").toException();
+            if (v.get(0).isTextual()) {
+                List<GpuNodeProtocol.Prompt> prompts = new ArrayList<>(v.size());
+                for (int i = 0; i < v.size(); i++) {
+                    JsonNode inner = v.get(i);
+                    if (!inner.isTextual()) {
+                        throw ApiError.invalid("prompt", "'prompt[" + i + "]' is " + describe(inner) + ": 'prompt' holds either "
+                                + "strings, token ids or arrays of token ids, not a mix").toException();
+                    }
+                    prompts.add(new GpuNodeProtocol.TextPrompt(inner.textValue()));
+                }
+                return List.copyOf(prompts);
             }
             if (v.get(0).isArray()) {
                 List<GpuNodeProtocol.Prompt> prompts = new ArrayList<>(v.size());
@@ -169,8 +174,8 @@ public record CompletionRequest(String model, List<GpuNodeProtocol.Prompt> promp
     }
 
     private static ApiException mixed(String at, JsonNode e) {
-        return ApiError.invalid("prompt", "'" + at + "' is " + describe(e) + ": 'prompt' holds either token ids or arrays "
-                + "of token ids, not both").toException();
+        return ApiError.invalid("prompt", "'" + at + "' is " + describe(e) + ": 'prompt' holds either strings, token ids "
+                + "or arrays of token ids, not a mix").toException();
     }
 
     private static void requireWithin(long tokenIds, int limit) {

@@ -339,6 +339,21 @@ class OpenAiApiTest {
     }
 
     @Test
+    void completionsOfSeveralTextPromptsAnswerNChoicesPerPromptInOrder() {
+        HttpResponse<String> response = router.post("/v1/completions",
+                "{\"model\":\"cafe\",\"prompt\":[\"[say]one\",\"[say]two\"],\"n\":2,\"max_tokens\":3}");
+        assertEquals(200, response.statusCode(), response.body());
+        List<String> texts = new ArrayList<>();
+        JsonNode choices = json(response.body()).get("choices");
+        for (int i = 0; i < choices.size(); i++) {
+            assertEquals(i, choices.get(i).get("index").asInt());
+            texts.add(choices.get(i).get("text").asText());
+        }
+        assertEquals(List.of("one", "one", "two", "two"), texts);
+        assertEquals(new GpuNodeProtocol.TextPrompt("[say]two"), lastGenerate().prompt());
+    }
+
+    @Test
     void completionsOfTokenIdPromptsStreamEachChoiceUnderItsIndex() {
         List<JsonNode> events = events(router.stream("/v1/completions", "{\"model\":\"cafe\",\"prompt\":[[5],[6,7]],\"stream\":true,"
                 + "\"stream_options\":{\"include_usage\":true}}"));

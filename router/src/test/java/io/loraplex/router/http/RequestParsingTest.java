@@ -163,7 +163,11 @@ class RequestParsingTest {
         assertNull(completion("{\"model\":\"m\",\"prompt\":\"p\"}").sampling().maxTokens(), "the default is the router's");
         assertEquals(3, completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":3}").topLogprobs());
         assertTrue(completion("{\"model\":\"m\",\"prompt\":\"p\",\"logprobs\":0}").logprobs());
-        for (String prompt : List.of("[\"a\",\"b\"]", "5", "{}", "[]")) {
+        assertEquals(List.of(new GpuNodeProtocol.TextPrompt("a"), new GpuNodeProtocol.TextPrompt("b")),
+                completion("{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}").prompts(), "several strings: one prompt each");
+        assertEquals("'prompt[1]' is 2: 'prompt' holds either strings, token ids or arrays of token ids, not a mix",
+                completionError("[\"a\",2]", "").message());
+        for (String prompt : List.of("[\"a\",[1]]", "5", "{}", "[]")) {
             ApiError e = assertThrows(ApiException.class, () -> completion("{\"model\":\"m\",\"prompt\":" + prompt + "}")).error();
             assertEquals("prompt", e.param(), prompt);
         }
@@ -208,9 +212,9 @@ class RequestParsingTest {
                 new Case("[1,3000000000]", "'prompt[1]' is 3000000000, not a token id (an integer from 0)"),
                 new Case("[5,-1]", "'prompt[1]' is -1; token ids are not negative"),
                 new Case("[[0],[7,-3]]", "'prompt[1][1]' is -3; token ids are not negative"),
-                new Case("[1,[2]]", "'prompt[1]' is an array: 'prompt' holds either token ids or arrays of token ids, not both"),
-                new Case("[[1],2]", "'prompt[1]' is 2: 'prompt' holds either token ids or arrays of token ids, not both"),
-                new Case("[[1,[2]]]", "'prompt[0][1]' is an array: 'prompt' holds either token ids or arrays of token ids, not both"),
+                new Case("[1,[2]]", "'prompt[1]' is an array: 'prompt' holds either strings, token ids or arrays of token ids, not a mix"),
+                new Case("[[1],2]", "'prompt[1]' is 2: 'prompt' holds either strings, token ids or arrays of token ids, not a mix"),
+                new Case("[[1,[2]]]", "'prompt[0][1]' is an array: 'prompt' holds either strings, token ids or arrays of token ids, not a mix"),
                 new Case("[]", "'prompt' must not be an empty array"))) {
             ApiError e = completionError(c.prompt, "");
             assertEquals(400, e.status(), c.prompt);
