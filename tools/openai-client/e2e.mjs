@@ -50,4 +50,9 @@ try {
 const completion = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
 out.completion = { object: completion.object, text: completion.choices[0].text, finish_reason: completion.choices[0].finish_reason };
 
+// several prompts in one request: n choices per prompt, in order (temperature 0: each as it answers alone)
+const batch = await client.completions.create({ model, prompt: ['Once upon a time', 'The cafe opens'], max_tokens: 8, temperature: 0 });
+const second = await client.completions.create({ model, prompt: 'The cafe opens', max_tokens: 8, temperature: 0 });
+out.promptBatch = { indexes: batch.choices.map((c) => c.index), texts: batch.choices.map((c) => c.text), alone: [completion.choices[0].text, second.choices[0].text] };
+
 console.log(JSON.stringify(out));

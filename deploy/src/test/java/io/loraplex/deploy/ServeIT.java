@@ -148,6 +148,8 @@ class ServeIT {
         assertEquals(400, r.at("/tools/status").asInt());
         assertEquals("tools", r.at("/tools/param").asText());
         assertEquals("text_completion", r.at("/completion/object").asText());
+        assertEquals("[0,1]", r.at("/promptBatch/indexes").toString());
+        assertEquals(r.at("/promptBatch/alone").toString(), r.at("/promptBatch/texts").toString(), "each prompt answers as alone");
     }
 
     @Test
