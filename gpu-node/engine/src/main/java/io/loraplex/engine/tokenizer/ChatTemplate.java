@@ -40,9 +40,16 @@ public final class ChatTemplate {
     private final Clock clock;
     /** Whether the template reads a {@code tools} variable (else tools are written into the messages: {@link ToolPrompt}). */
     private final boolean takesTools;
+    /**
+     * Whether the template writes calls in Mistral's {@code [TOOL_CALLS]} format, whose templates raise
+     * unless a call's id is 9 letters or digits: OpenAI's ids ({@code call_} and 24 more) are then
+     * rendered as {@link #mistralId}s.
+     */
+    private final boolean mistralIds;
 
     private ChatTemplate(String template, String source, Map<String, String> specialTokens, Clock clock) {
         this.takesTools = template.contains("tools");
+        this.mistralIds = template.contains("[TOOL_CALLS]");
         this.template = JinjaSource.rewrite(template);
         this.source = source;
         this.specialTokens = Map.copyOf(specialTokens);
@@ -154,10 +161,14 @@ public final class ChatTemplate {
             map.put("content", m.content());
             // only fields that are set: templates test "'tool_calls' in message" and "message.name is defined"
             if (!m.toolCalls().isEmpty()) {
-                map.put("tool_calls", ToolPrompt.toolCallMaps(m.toolCalls()));
+                List<Map<String, Object>> calls = ToolPrompt.toolCallMaps(m.toolCalls());
+                if (mistralIds) {
+                    calls.forEach(call -> call.put("id", mistralId((String) call.get("id"))));
+                }
+                map.put("tool_calls", calls);
             }
             if (m.toolCallId() != null) {
-                map.put("tool_call_id", m.toolCallId());
+                map.put("tool_call_id", mistralIds ? mistralId(m.toolCallId()) : m.toolCallId());
             }
             if (m.name() != null) {
                 map.put("name", m.name());
@@ -165,6 +176,28 @@ public final class ChatTemplate {
             maps.add(map);
         }
         return render(maps, addGenerationPrompt, tools != null && takesTools ? Map.of("tools", tools) : Map.of());
+    }
+
+    /**
+     * A call id as Mistral's templates take it: itself when it is 9 letters or digits, else 9 derived
+     * from its SHA-256, so a call and the tool message answering it still carry the same id.
+     */
+    static String mistralId(String id) {
+        if (id.length() == 9 && id.chars().allMatch(c -> c < 128 && Character.isLetterOrDigit(c))) {
+            return id;
+        }
+        byte[] hash;
+        try {
+            hash = java.security.MessageDigest.getInstance("SHA-256").digest(id.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+        String alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        char[] out = new char[9];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = alphabet.charAt((hash[i] & 0xff) % alphabet.length());
+        }
+        return new String(out);
     }
 
     /**

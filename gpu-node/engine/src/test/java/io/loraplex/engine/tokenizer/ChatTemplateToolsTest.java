@@ -63,6 +63,36 @@ class ChatTemplateToolsTest {
     }
 
     @Test
+    void aMistralTemplateGetsNineCharacterIdsForOpenAisSoARoundTripRendersAsTransformersDoes() throws IOException {
+        ChatTemplate template = ChatTemplate.of(ChatTemplateTest.resource("mistral-v3-tools.jinja"), "<s>", "</s>");
+        // ids the template takes as they are: exactly what Python's Jinja2 renders
+        List<ChatMessage> mistral = List.of(new ChatMessage("system", "You can call tools."),
+                new ChatMessage("user", "Weather in Paris and 2+3?"),
+                new ChatMessage("assistant", "", List.of(new ToolCall("a1B2c3D4e", "get_weather", "{\"city\":\"Paris\",\"unit\":\"celsius\"}"),
+                        new ToolCall("Zz9Yy8Xx7", "add", "{\"a\": 2, \"b\": 3}")), null, null),
+                new ChatMessage("tool", "{\"temperature\": 21}", List.of(), "a1B2c3D4e", null),
+                new ChatMessage("tool", "5", List.of(), "Zz9Yy8Xx7", null),
+                new ChatMessage("assistant", "It is 21 °C; 2+3 = 5."),
+                new ChatMessage("user", "Thanks!"));
+        assertEquals(expectedCase("mistral v3 tool calls and results").get("expected").asText(), template.render(mistral, toolsJson(), true));
+        // the template raises on OpenAI's ids (render_expected.py's "refuses" case); here each becomes a stable 9-character id
+        String id = "call_abcdefghijklmnopqrstuvwx";
+        String mapped = ChatTemplate.mistralId(id);
+        assertTrue(mapped.matches("[A-Za-z0-9]{9}"), mapped);
+        assertEquals(mapped, ChatTemplate.mistralId(id), "the same id maps the same way, in the call and in its result");
+        String rendered = template.render(List.of(new ChatMessage("user", "Weather?"),
+                new ChatMessage("assistant", "", List.of(new ToolCall(id, "get_weather", "{\"city\":\"Bern\"}")), null, null),
+                new ChatMessage("tool", "cold", List.of(), id, null)), toolsJson(), true);
+        assertTrue(rendered.contains("\"arguments\": {\"city\": \"Bern\"}, \"id\": \"" + mapped + "\"}]</s>"), rendered);
+        assertTrue(rendered.contains("[TOOL_RESULTS] {\"content\": \"cold\", \"call_id\": \"" + mapped + "\"}[/TOOL_RESULTS]"), rendered);
+        assertFalse(rendered.contains(id));
+        // a template without [TOOL_CALLS] gets the ids as sent
+        ChatTemplate plain = ChatTemplate.of("{% if tools %}{% endif %}{% for m in messages %}{% if m.tool_call_id %}{{ m.tool_call_id }}{% endif %}{% endfor %}", null, null);
+        assertEquals(id, plain.render(List.of(new ChatMessage("user", "x"), new ChatMessage("assistant", "", List.of(new ToolCall(id, "add", "{}")),
+                null, null), new ChatMessage("tool", "1", List.of(), id, null)), toolsJson(), false));
+    }
+
+    @Test
     void aLlama31TemplateRendersAnAssistantCallAndItsResult() throws IOException {
         ChatTemplate template = ChatTemplate.of(ChatTemplateTest.resource("llama3.1-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>")
                 .withClock(ChatTemplateTest.fixedClock());

@@ -107,6 +107,24 @@ LLAMA31_TWO_CALLS = [
     {"role": "assistant", "tool_calls": [{"function": {"name": "a", "arguments": {}}}, {"function": {"name": "b", "arguments": {}}}]},
 ]
 
+MISTRAL_TOOL_CONVERSATION = [
+    {"role": "system", "content": "You can call tools."},
+    {"role": "user", "content": "Weather in Paris and 2+3?"},
+    {"role": "assistant", "tool_calls": [
+        {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}},
+        {"id": "Zz9Yy8Xx7", "type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 3}}}]},
+    {"role": "tool", "tool_call_id": "a1B2c3D4e", "content": "{\"temperature\": 21}"},
+    {"role": "tool", "tool_call_id": "Zz9Yy8Xx7", "content": "5"},
+    {"role": "assistant", "content": "It is 21 °C; 2+3 = 5."},
+    {"role": "user", "content": "Thanks!"},
+]
+MISTRAL_OPENAI_IDS = [
+    {"role": "user", "content": "Weather?"},
+    {"role": "assistant", "tool_calls": [
+        {"id": "call_abcdefghijklmnopqrstuvwx", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Bern"}}}]},
+    {"role": "tool", "tool_call_id": "call_abcdefghijklmnopqrstuvwx", "content": "cold"},
+]
+
 CASES = []
 
 
@@ -137,6 +155,10 @@ case("mistral multi-turn", "mistral-instruct.jinja", LLAMA2, MULTI, True)
 case("mistral whitespace kept", "mistral-instruct.jinja", LLAMA2, SPACES_NO_SYSTEM, True)
 case("mistral roles must alternate", "mistral-instruct.jinja", LLAMA2, SAME_ROLE_TWICE, True)
 case("mistral no system role", "mistral-instruct.jinja", LLAMA2, SYSTEM_FIRST, True)
+
+case("mistral v3 tools", "mistral-v3-tools.jinja", dict(LLAMA2, tools=TOOLS), SYSTEM_USER, True)
+case("mistral v3 tool calls and results", "mistral-v3-tools.jinja", dict(LLAMA2, tools=TOOLS), MISTRAL_TOOL_CONVERSATION, True)
+case("mistral v3 refuses OpenAI's call ids", "mistral-v3-tools.jinja", dict(LLAMA2, tools=TOOLS), MISTRAL_OPENAI_IDS, True)
 
 case("llama2 system+user", "llama2-chat.jinja", LLAMA2, SYSTEM_USER, True)
 case("llama2 user", "llama2-chat.jinja", LLAMA2, USER, False)
