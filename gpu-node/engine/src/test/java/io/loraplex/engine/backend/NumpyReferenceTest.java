@@ -40,6 +40,10 @@ class NumpyReferenceTest {
                 Arguments.of("llama-gqa-untied-bf16", TestModels.llama(DType.BF16)),
                 Arguments.of("qwen2-bias-tied-f32", TestModels.qwen2(DType.F32)),
                 Arguments.of("qwen2-bias-tied-bf16", TestModels.qwen2(DType.BF16)),
+                Arguments.of("qwen3-qknorm-tied-f32", TestModels.qwen3(DType.F32)),
+                Arguments.of("qwen3-qknorm-tied-bf16", TestModels.qwen3(DType.BF16)),
+                Arguments.of("qwen3-qknorm-untied-f32", TestModels.qwen3Untied(DType.F32)),
+                Arguments.of("qwen3-qknorm-untied-bf16", TestModels.qwen3Untied(DType.BF16)),
                 Arguments.of("mistral-window-f16", TestModels.mistral(DType.F16)),
                 Arguments.of("llama-biases-headdim-linear-rope", TestModels.llamaBiased(DType.F32)));
     }
