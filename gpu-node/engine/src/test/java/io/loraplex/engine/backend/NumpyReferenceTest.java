@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * over 2 layers and ≤ 20 tokens its rounding stays near 1e-6 of the largest logit (the reference's
  * README measures this); 1e-4 leaves margin and still catches any semantic mistake.
  */
-class NumpyReferenceTest {
+public class NumpyReferenceTest {
 
     static Stream<Arguments> models() {
         return Stream.of(
@@ -91,7 +91,7 @@ class NumpyReferenceTest {
         }
     }
 
-    static List<float[]> runNumpy(Path modelDir, Path batchFile) throws Exception {
+    public static List<float[]> runNumpy(Path modelDir, Path batchFile) throws Exception {
         Path script = TestModels.repoRoot().resolve("tools/reference/reference_logits.py");
         Process p = new ProcessBuilder("python3", script.toString(), "--model", modelDir.toString(), "--batch",
                 batchFile.toString()).redirectError(ProcessBuilder.Redirect.PIPE).start();
