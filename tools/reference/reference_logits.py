@@ -132,12 +132,13 @@ _ARCHITECTURES = {
     "LlamaForCausalLM": "llama",
     "MistralForCausalLM": "mistral",
     "Qwen2ForCausalLM": "qwen2",
+    "Qwen3ForCausalLM": "qwen3",
 }
 
 
 @dataclass
 class Config:
-    family: str               # "llama" | "mistral" | "qwen2"
+    family: str               # "llama" | "mistral" | "qwen2" | "qwen3"
     C: int
     F: int
     L: int
@@ -152,6 +153,7 @@ class Config:
     o_bias: bool
     mlp_bias: bool
     windows: list             # [L] sliding window per layer, None = full causal attention
+    qk_norm: bool = False     # qwen3: RMSNorm of each q and k head over HS (q_norm / k_norm [HS]) before RoPE
 
 
 def rope_inv_freq(head_dim: int, theta: float, rope_scaling: dict | None) -> np.ndarray:
@@ -197,7 +199,8 @@ def load_config(model_dir: str) -> Config:
     C = cfg["hidden_size"]
     NH = cfg["num_attention_heads"]
     NKV = cfg.get("num_key_value_heads") or NH
-    HS = cfg.get("head_dim") or C // NH
+    # Qwen3Config has head_dim=128 as its default argument, rather than hidden / heads
+    HS = cfg.get("head_dim") or (128 if family == "qwen3" else C // NH)
     L = cfg["num_hidden_layers"]
     if NH % NKV != 0:
         raise ValueError(f"num_attention_heads {NH} not a multiple of num_key_value_heads {NKV}")
@@ -221,8 +224,13 @@ def load_config(model_dir: str) -> Config:
         qkv_bias = o_bias = mlp_bias = False
         window = cfg.get("sliding_window", 4096)  # MistralConfig default; null = no window
         windows = [window] * L
-    else:  # qwen2: q/k/v biased, o and MLP not; sliding window only when enabled
-        qkv_bias, o_bias, mlp_bias = True, False, False
+    else:  # qwen2: q/k/v biased, o and MLP not; qwen3: q/k/v/o per attention_bias, MLP not;
+        # both: sliding window only when enabled
+        if family == "qwen3":
+            qkv_bias = o_bias = bool(cfg.get("attention_bias", False))
+            mlp_bias = False
+        else:
+            qkv_bias, o_bias, mlp_bias = True, False, False
         window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
         layer_types = cfg.get("layer_types")
         if layer_types is None:
@@ -235,6 +243,7 @@ def load_config(model_dir: str) -> Config:
         V=cfg["vocab_size"], eps=float(cfg.get("rms_norm_eps", 1e-6)), inv_freq=inv_freq,
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         qkv_bias=qkv_bias, o_bias=o_bias, mlp_bias=mlp_bias, windows=windows,
+        qk_norm=family == "qwen3",
     )
 
 
@@ -274,6 +283,9 @@ class Model:
             p = f"model.layers.{i}."
             self.store_shape(p + "input_layernorm.weight", (c.C,))
             self.store_shape(p + "post_attention_layernorm.weight", (c.C,))
+            if c.qk_norm:
+                self.store_shape(p + "self_attn.q_norm.weight", (c.HS,))
+                self.store_shape(p + "self_attn.k_norm.weight", (c.HS,))
             for m, dims in LINEARS.items():
                 self.store_shape(p + m + ".weight", dims(c))
                 if has_bias(c, m):
@@ -299,6 +311,9 @@ class Model:
             "input_layernorm": self.store.get(p + "input_layernorm.weight"),
             "post_attention_layernorm": self.store.get(p + "post_attention_layernorm.weight"),
         }
+        if self.cfg.qk_norm:
+            w["q_norm"] = self.store.get(p + "self_attn.q_norm.weight")   # [HS]
+            w["k_norm"] = self.store.get(p + "self_attn.k_norm.weight")   # [HS]
         for m in LINEARS:
             bias = self.store.get(p + m + ".bias") if has_bias(self.cfg, m) else None
             w[m] = (self.store.get(p + m + ".weight"), bias)
@@ -485,6 +500,10 @@ def decoder_layer(cfg: Config, w: dict, lora: dict, x: np.ndarray,
     q = q.reshape(T, cfg.NH, cfg.HS).transpose(1, 0, 2)                             # [NH, T, HS]
     k = k.reshape(T, cfg.NKV, cfg.HS).transpose(1, 0, 2)                            # [NKV, T, HS]
     v = v.reshape(T, cfg.NKV, cfg.HS).transpose(1, 0, 2)                            # [NKV, T, HS]
+    if cfg.qk_norm:
+        # Qwen3Attention: q_norm / k_norm (Qwen3RMSNorm over head_dim) on each head, then RoPE
+        q = rms_norm(q, w["q_norm"], cfg.eps)                                       # [NH, T, HS]
+        k = rms_norm(k, w["k_norm"], cfg.eps)                                       # [NKV, T, HS]
     q = apply_rope(q, cos, sin)
     k = apply_rope(k, cos, sin)
     a = attention(q, k, v, window)                                                  # [T, NH*HS]

@@ -114,7 +114,7 @@ def write_adapter(acfg: dict, tensors: dict, dtype="F32") -> tuple[str, dict]:
 # --------------------------------------------------------------------------------------
 
 def make_model(rng, arch="LlamaForCausalLM", C=32, F=48, L=2, NH=4, NKV=2, HS=None, V=50,
-               bias_qkv=False, bias_o=False, bias_mlp=False, lm_head=True, **extra) -> tuple[dict, dict]:
+               bias_qkv=False, bias_o=False, bias_mlp=False, lm_head=True, qk_norm=False, **extra) -> tuple[dict, dict]:
     """(config.json dict, HF-named float64 weights).  bias_* put bias tensors in the weights;
     `extra` goes into config.json (attention_bias, mlp_bias, sliding_window, rope_scaling, ...)."""
     HS_ = HS or C // NH
@@ -134,6 +134,9 @@ def make_model(rng, arch="LlamaForCausalLM", C=32, F=48, L=2, NH=4, NKV=2, HS=No
         p = f"model.layers.{i}."
         w[p + "input_layernorm.weight"] = 1 + 0.1 * rng.normal(size=C)
         w[p + "post_attention_layernorm.weight"] = 1 + 0.1 * rng.normal(size=C)
+        if qk_norm:  # Qwen3's per-head norms, far enough from 1 that swapping them shows
+            w[p + "self_attn.q_norm.weight"] = 1 + 0.3 * rng.normal(size=HS_)
+            w[p + "self_attn.k_norm.weight"] = 1 + 0.3 * rng.normal(size=HS_)
         for m, (o, n) in dims.items():
             w[p + m + ".weight"] = rng.normal(0, 1.5 / math.sqrt(n), (o, n))
             biased = bias_mlp if m.startswith("mlp") else bias_o if m.endswith("o_proj") else bias_qkv
@@ -208,6 +211,11 @@ def naive_forward(W: dict, tokens, *, L, NH, NKV, HS, eps, inv_freq, windows=Non
         q = [lin(pre + "self_attn.q_proj", h) for h in hs]
         k = [lin(pre + "self_attn.k_proj", h) for h in hs]
         v = [lin(pre + "self_attn.v_proj", h) for h in hs]
+        if pre + "self_attn.q_norm.weight" in W:  # Qwen3: each head of q and k RMS-normed over HS, before RoPE
+            q = [np.concatenate([norm(qt[h * HS:(h + 1) * HS], W[pre + "self_attn.q_norm.weight"]) for h in range(NH)])
+                 for qt in q]
+            k = [np.concatenate([norm(kt[g * HS:(g + 1) * HS], W[pre + "self_attn.k_norm.weight"]) for g in range(NKV)])
+                 for kt in k]
         k_rot = [[rotate(k[j][g * HS:(g + 1) * HS], j) for g in range(NKV)] for j in range(T)]
         new_xs = []
         for p in range(T):
@@ -331,7 +339,10 @@ def test_base_models_vs_naive():
                      ("LlamaForCausalLM", {"bias_qkv": True, "bias_o": True, "attention_bias": True}),
                      ("LlamaForCausalLM", {"bias_mlp": True, "mlp_bias": True}),
                      ("MistralForCausalLM", {"sliding_window": None}),
-                     ("Qwen2ForCausalLM", {"bias_qkv": True})]:
+                     ("Qwen2ForCausalLM", {"bias_qkv": True}),
+                     ("Qwen3ForCausalLM", {"qk_norm": True, "HS": 12}),
+                     ("Qwen3ForCausalLM", {"qk_norm": True, "HS": 6, "bias_qkv": True, "bias_o": True,
+                                           "attention_bias": True})]:
         config, w = make_model(rng, arch, **kw)
         d, w = write_model(config, w)
         toks = [tokens_for(rng, 50, 7), tokens_for(rng, 50, 1), tokens_for(rng, 50, 12)]
@@ -339,6 +350,26 @@ def test_base_models_vs_naive():
         for t, g in zip(toks, got):
             assert g.shape == (50,)
             close(g, naive_for(config, w, t), what=f"{arch} {kw} T={len(t)}")
+
+
+def test_qwen3_qk_norms_matter():
+    """Qwen3 reads q_norm and k_norm: swapping them, or dropping them, changes the logits; no q/k/v bias by default."""
+    rng = np.random.default_rng(31)
+    config, w = make_model(rng, "Qwen3ForCausalLM", HS=12, qk_norm=True)
+    d, w = write_model(config, w)
+    t = tokens_for(rng, 50, 9)
+    got = run_ref(d, [(t, None)])[0]
+    swapped = dict(w)
+    for l in range(config["num_hidden_layers"]):
+        p = f"model.layers.{l}.self_attn."
+        swapped[p + "q_norm.weight"], swapped[p + "k_norm.weight"] = w[p + "k_norm.weight"], w[p + "q_norm.weight"]
+    far(got, naive_for(config, swapped, t), what="q_norm and k_norm swapped")
+    plain = {k: v for k, v in w.items() if not k.endswith("_norm.weight") or "layernorm" in k or k == "model.norm.weight"}
+    far(got, naive_for(config, plain, t), what="without q/k norms")
+    config.pop("head_dim")
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f)
+    assert ref.load_config(d).HS == 128, "Qwen3Config's head_dim default is 128"
 
 
 def test_bias_flags_matter():
@@ -649,7 +680,8 @@ def test_errors():
         raise AssertionError("no error for a missing tensor")
 
 
-TESTS = [test_dtype_decoding, test_attention_loop_vs_vectorized, test_base_models_vs_naive, test_bias_flags_matter,
+TESTS = [test_dtype_decoding, test_attention_loop_vs_vectorized, test_base_models_vs_naive, test_qwen3_qk_norms_matter,
+         test_bias_flags_matter,
          test_lora_merged_equals_unmerged, test_lora_zero_b_equals_base, test_rslora_and_patterns,
          test_target_modules, test_gqa, test_sharded, test_head_dim, test_rope_scaling, test_sliding_window,
          test_tied_embeddings, test_cli_batch, test_errors]

@@ -31,6 +31,18 @@ public final class TestModels {
                 null, 2048, true, true, false, false, 0, Set.of(), dtype, null, List.of(3));
     }
 
+    /** Qwen3 style: per-head q/k norms, no biases, tied embeddings, head_dim 16 while hidden/heads is 12. */
+    public static ModelConfig qwen3(DType dtype) {
+        return new ModelConfig(Architecture.QWEN3, 48, 96, 2, 4, 2, 16, 103, 1e-6, 1000000.0,
+                null, 2048, true, false, false, false, 0, Set.of(), dtype, null, List.of(3));
+    }
+
+    /** Qwen3 with an untied lm_head and one KV head, head_dim 8 while hidden/heads is 16 (as in the larger Qwen3s). */
+    public static ModelConfig qwen3Untied(DType dtype) {
+        return new ModelConfig(Architecture.QWEN3, 64, 128, 2, 4, 1, 8, 97, 1e-6, 1000000.0,
+                null, 2048, false, false, false, false, 0, Set.of(), dtype, null, List.of(3));
+    }
+
     /** Mistral style: a sliding window of 5 positions on every layer, head_dim 16 with 8 heads. */
     public static ModelConfig mistral(DType dtype) {
         return new ModelConfig(Architecture.MISTRAL, 64, 128, 2, 8, 2, 16, 89, 1e-5, 10000.0,

@@ -44,9 +44,12 @@ public interface BackendOperations extends Backend {
         FINAL
     }
 
-    /** Which norm weight of a layer. */
+    /**
+     * Which norm weight of a layer: {@code ATTENTION} and {@code MLP} norm rows of C; {@code QUERY}
+     * and {@code KEY} (Qwen3's {@code q_norm}, {@code k_norm}) norm each head of q or k, HS wide, on its own.
+     */
     enum Norm {
-        ATTENTION, MLP
+        ATTENTION, MLP, QUERY, KEY
     }
 
     /** A base projection of one layer: {@code out = in·Wᵀ + b} with the module's weight and bias. */
@@ -62,7 +65,11 @@ public interface BackendOperations extends Backend {
     /** {@code out[t] = embed[tokens[t]]}, (T, C). */
     void embed(Activation out);
 
-    /** {@code out[t] = in[t] / sqrt(mean(in[t]²) + eps) · weight}, with the layer's {@code norm} weight. */
+    /**
+     * {@code out[t] = in[t] / sqrt(mean(in[t]²) + eps) · weight}, with the layer's {@code norm} weight;
+     * for {@code QUERY} and {@code KEY} the same per head, {@code out[t, h] = rmsnorm(in[t, h]) · weight}
+     * (HS), where {@code in} and {@code out} may be the same activation.
+     */
     void rmsnorm(int layer, Norm norm, Activation in, Activation out);
 
     /**

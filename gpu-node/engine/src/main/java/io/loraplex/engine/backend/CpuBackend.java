@@ -32,6 +32,7 @@ public final class CpuBackend implements BackendOperations {
     private final int threads;
     private final float eps;
     private final float[][] attnNorm, mlpNorm; // (L) (C)
+    private final float[][] qNorm, kNorm; // (L) (HS) or nulls
     private final float[][][] bias; // (L, TargetModule.COUNT) (out) or nulls
     private final float[] finalNorm; // (C)
     /** (L, 2^TargetModule.COUNT) the row tasks of each set of projections given together, built on first use. */
@@ -94,11 +95,17 @@ public final class CpuBackend implements BackendOperations {
         int n = cfg.numLayers();
         attnNorm = new float[n][];
         mlpNorm = new float[n][];
+        qNorm = new float[n][];
+        kNorm = new float[n][];
         bias = new float[n][TargetModule.COUNT][];
         projectTasks = new RowTask[n * (1 << TargetModule.COUNT)][];
         for (int l = 0; l < n; l++) {
             attnNorm[l] = w.attnNorm[l].toFloatArray();
             mlpNorm[l] = w.mlpNorm[l].toFloatArray();
+            if (cfg.qkNorm()) {
+                qNorm[l] = w.qNorm[l].toFloatArray();
+                kNorm[l] = w.kNorm[l].toFloatArray();
+            }
             for (TargetModule m : TargetModule.values()) {
                 Tensor b = LayerWeights.bias(w, l, m);
                 bias[l][m.ordinal()] = b == null ? null : b.toFloatArray();
@@ -173,12 +180,23 @@ public final class CpuBackend implements BackendOperations {
 
     @Override
     public void rmsnorm(int layer, Norm norm, Activation in, Activation out) {
-        int c = cfg.hiddenSize();
-        float[] weight = norm == Norm.ATTENTION ? attnNorm[layer] : mlpNorm[layer];
+        // rows of C, or for q and k one row per head, HS wide (in place is safe: each element is read before written)
+        float[] weight = switch (norm) {
+            case ATTENTION -> attnNorm[layer];
+            case MLP -> mlpNorm[layer];
+            case QUERY -> qNorm[layer];
+            case KEY -> kNorm[layer];
+        };
+        int width = weight.length;
+        int rows = batch.numTokens() * switch (norm) {
+            case ATTENTION, MLP -> 1;
+            case QUERY -> cfg.numHeads();
+            case KEY -> cfg.numKvHeads();
+        };
         float[] x = scratch.of(in);
         float[] y = scratch.of(out);
-        for (int t = 0; t < batch.numTokens(); t++) {
-            CpuKernels.rmsnorm(x, t * c, weight, eps, y, t * c, c);
+        for (int r = 0; r < rows; r++) {
+            CpuKernels.rmsnorm(x, r * width, weight, eps, y, r * width, width);
         }
     }
 

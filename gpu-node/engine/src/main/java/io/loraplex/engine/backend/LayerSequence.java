@@ -18,7 +18,7 @@ import io.loraplex.engine.lora.TargetModule;
 import java.util.List;
 
 /**
- * The forward pass of the supported decoder architectures (Llama, Qwen2, Mistral), written once as
+ * The forward pass of the supported decoder architectures (Llama, Qwen2, Qwen3, Mistral), written once as
  * a straight list of operations; each backend supplies them through {@link BackendOperations}.
  * Every projection is followed by its LoRA, so each token gets its own adapter's contribution.
  */
@@ -46,6 +46,11 @@ public final class LayerSequence {
             ops.lora(l, TargetModule.Q_PROJ, H, Q);
             ops.lora(l, TargetModule.K_PROJ, H, K);
             ops.lora(l, TargetModule.V_PROJ, H, V);
+            // per-head q and k norms (Qwen3), after the adapters and before the rotary embedding
+            if (ops.config().qkNorm()) {
+                ops.rmsnorm(l, Norm.QUERY, Q, Q);
+                ops.rmsnorm(l, Norm.KEY, K, K);
+            }
             // rotary embedding, then this step's keys and values into the paged cache
             ops.rope(Q, K);
             ops.storeKv(l, K, V);

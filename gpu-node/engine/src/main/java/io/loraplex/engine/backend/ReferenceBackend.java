@@ -78,9 +78,26 @@ public final class ReferenceBackend implements BackendOperations {
 
     @Override
     public void rmsnorm(int layer, Norm norm, Activation in, Activation out) {
-        Tensor weight = norm == Norm.ATTENTION ? w.attnNorm[layer] : w.mlpNorm[layer];
+        Tensor weight = switch (norm) {
+            case ATTENTION -> w.attnNorm[layer];
+            case MLP -> w.mlpNorm[layer];
+            case QUERY -> w.qNorm[layer];
+            case KEY -> w.kNorm[layer];
+        };
+        int hs = cfg.headDim();
         for (int t = 0; t < batch.numTokens(); t++) {
-            act.get(out)[t] = rmsnorm(act.get(in)[t], weight);
+            float[] x = act.get(in)[t];
+            if (norm == Norm.QUERY || norm == Norm.KEY) {
+                // each head on its own: (heads, HS)
+                float[] y = new float[x.length];
+                for (int head = 0; head < x.length / hs; head++) {
+                    float[] normed = rmsnorm(java.util.Arrays.copyOfRange(x, head * hs, (head + 1) * hs), weight);
+                    System.arraycopy(normed, 0, y, head * hs, hs);
+                }
+                act.get(out)[t] = y;
+            } else {
+                act.get(out)[t] = rmsnorm(x, weight);
+            }
         }
     }
 

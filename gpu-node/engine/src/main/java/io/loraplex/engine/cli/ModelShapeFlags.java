@@ -15,20 +15,20 @@ final class ModelShapeFlags {
     }
 
     static Flags declare(Flags f, int hidden, int layers, int heads, int kvHeads, int intermediate, int vocab, String dtype) {
-        return f.option("arch", "llama", "architecture: llama, mistral or qwen2")
+        return f.option("arch", "llama", "architecture: llama, mistral, qwen2 or qwen3")
                 .option("hidden", Integer.toString(hidden), "hidden size")
                 .option("layers", Integer.toString(layers), "decoder layers")
                 .option("heads", Integer.toString(heads), "attention heads")
                 .option("kv-heads", Integer.toString(kvHeads), "key/value heads (grouped-query attention)")
-                .option("head-dim", null, "head size (default hidden / heads)")
+                .option("head-dim", null, "head size (default hidden / heads; qwen3: twice that)")
                 .option("intermediate", Integer.toString(intermediate), "MLP intermediate size")
                 .option("vocab", Integer.toString(vocab), "vocabulary size")
                 .option("dtype", dtype, "weight dtype: f32, bf16 or f16")
-                .option("rope-theta", null, "RoPE base (default 500000 for llama, 1000000 for qwen2, 10000 for mistral)")
+                .option("rope-theta", null, "RoPE base (default 500000 for llama, 1000000 for qwen2 and qwen3, 10000 for mistral)")
                 .option("rope-scaling", null, "llama3:FACTOR:LOW:HIGH:ORIGINAL_MAX or linear:FACTOR")
                 .option("max-positions", "4096", "max_position_embeddings")
                 .option("sliding-window", null, "attention window (mistral: every layer; qwen2: every layer)")
-                .flag("tie", "tie the lm_head to the embedding (default for qwen2)")
+                .flag("tie", "tie the lm_head to the embedding (default for qwen2 and qwen3)")
                 .flag("untie", "untie the lm_head (default for llama and mistral)");
     }
 
@@ -36,14 +36,15 @@ final class ModelShapeFlags {
         Architecture arch = parseArch(f);
         int hidden = f.integer("hidden");
         int heads = f.integer("heads");
-        int headDim = f.string("head-dim") == null ? hidden / Math.max(1, heads) : f.integer("head-dim");
+        int headDim = f.string("head-dim") == null ? io.loraplex.engine.model.TinyModel.defaultHeadDim(arch, hidden, heads)
+                : f.integer("head-dim");
         double theta = f.string("rope-theta") != null ? f.decimal("rope-theta")
                 : switch (arch) {
                     case LLAMA -> 500000.0;
-                    case QWEN2 -> 1000000.0;
+                    case QWEN2, QWEN3 -> 1000000.0;
                     case MISTRAL -> 10000.0;
                 };
-        boolean tie = f.has("tie") || (arch == Architecture.QWEN2 && !f.has("untie"));
+        boolean tie = f.has("tie") || ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && !f.has("untie"));
         int window = f.string("sliding-window") == null ? 0 : f.integer("sliding-window");
         int layers = f.integer("layers");
         Set<Integer> windowLayers = new TreeSet<>();

@@ -4,7 +4,9 @@ package io.loraplex.engine.model;
 public enum Architecture {
     LLAMA("LlamaForCausalLM", "llama"),
     MISTRAL("MistralForCausalLM", "mistral"),
-    QWEN2("Qwen2ForCausalLM", "qwen2");
+    QWEN2("Qwen2ForCausalLM", "qwen2"),
+    /** Qwen2 without the q/k/v bias, with a per-head RMSNorm of q and k before RoPE. */
+    QWEN3("Qwen3ForCausalLM", "qwen3");
 
     private final String hfClass;
     private final String modelType;
@@ -19,6 +21,11 @@ public enum Architecture {
         return hfClass;
     }
 
+    /** Whether each head of q and k is RMS-normed (its own {@code q_norm}/{@code k_norm} weight over HS) before RoPE. */
+    public boolean qkNorm() {
+        return this == QWEN3;
+    }
+
     /** The {@code model_type} value of a Hugging Face config.json. */
     public String modelType() {
         return modelType;
@@ -30,8 +37,9 @@ public enum Architecture {
                 return a;
             }
         }
-        throw new IllegalArgumentException("unsupported architecture '" + name
-                + "' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
+        throw new IllegalArgumentException("unsupported architecture '" + name + "' (supported: "
+                + java.util.Arrays.stream(values()).map(Architecture::hfClass).collect(java.util.stream.Collectors.joining(", "))
+                + ")");
     }
 
     public static Architecture fromName(String name) {
@@ -40,6 +48,8 @@ public enum Architecture {
                 return a;
             }
         }
-        throw new IllegalArgumentException("unknown architecture '" + name + "' (use llama, mistral or qwen2)");
+        throw new IllegalArgumentException("unknown architecture '" + name + "' (use "
+                + java.util.Arrays.stream(values()).map(Architecture::modelType).collect(java.util.stream.Collectors.joining(", "))
+                + ")");
     }
 }

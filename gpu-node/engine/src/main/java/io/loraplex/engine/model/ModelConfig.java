@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The parts of a Hugging Face {@code config.json} the engine uses, for Llama, Mistral and Qwen2.
+ * The parts of a Hugging Face {@code config.json} the engine uses, for Llama, Mistral, Qwen2 and Qwen3.
  *
  * @param qkvBias      q/k/v projections carry a bias (Qwen2 always; Llama with {@code attention_bias})
  * @param oBias        o projection carries a bias (Llama with {@code attention_bias})
@@ -83,6 +83,11 @@ public record ModelConfig(
         }
     }
 
+    /** Each head of q and k is RMS-normed over HS before RoPE (Qwen3's {@code q_norm}, {@code k_norm}). */
+    public boolean qkNorm() {
+        return architecture.qkNorm();
+    }
+
     /** NH · HS: the width of q and of the attention output. */
     public int qDim() {
         return numHeads * headDim;
@@ -96,7 +101,8 @@ public record ModelConfig(
     /** Approximate parameter count, for reports. */
     public long parameterCount() {
         long c = hiddenSize;
-        long perLayer = c * qDim() + 2 * c * kvDim() + (long) qDim() * c + 3 * c * intermediateSize + 2 * c;
+        long perLayer = c * qDim() + 2 * c * kvDim() + (long) qDim() * c + 3 * c * intermediateSize + 2 * c
+                + (qkNorm() ? 2L * headDim : 0);
         long embed = (long) vocabSize * c;
         return numLayers * perLayer + embed + (tieWordEmbeddings ? 0 : embed) + c;
     }
@@ -135,7 +141,8 @@ public record ModelConfig(
         int hidden = requiredInt(root, "hidden_size");
         int heads = requiredInt(root, "num_attention_heads");
         int kvHeads = intOr(root, "num_key_value_heads", heads);
-        int headDim = intOr(root, "head_dim", heads > 0 ? hidden / heads : 0);
+        // Qwen3Config defaults head_dim to 128 rather than deriving it: its head size is its own setting
+        int headDim = intOr(root, "head_dim", arch == Architecture.QWEN3 ? 128 : heads > 0 ? hidden / heads : 0);
         boolean attentionBias = root.path("attention_bias").asBoolean(false);
         boolean qkvBias = arch == Architecture.QWEN2 || attentionBias;
         boolean oBias = arch != Architecture.QWEN2 && attentionBias;
@@ -150,7 +157,7 @@ public record ModelConfig(
             for (int l = 0; l < layers; l++) {
                 slidingLayers.add(l);
             }
-        } else if (arch == Architecture.QWEN2 && root.path("use_sliding_window").asBoolean(false) && sw != null && !sw.isNull()) {
+        } else if ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && root.path("use_sliding_window").asBoolean(false) && sw != null && !sw.isNull()) {
             slidingWindow = sw.asInt();
             JsonNode layerTypes = root.get("layer_types");
             int fromLayer = intOr(root, "max_window_layers", 28);
@@ -246,7 +253,10 @@ public record ModelConfig(
             o.put("attention_bias", qkvBias);
             o.put("mlp_bias", mlpBias);
         }
-        if (architecture == Architecture.QWEN2) {
+        if (architecture == Architecture.QWEN3) {
+            o.put("attention_bias", qkvBias);
+        }
+        if (architecture == Architecture.QWEN2 || architecture == Architecture.QWEN3) {
             o.put("use_sliding_window", slidingWindow > 0);
             o.put("max_window_layers", slidingLayers.isEmpty() ? numLayers
                     : slidingLayers.stream().mapToInt(Integer::intValue).min().getAsInt());

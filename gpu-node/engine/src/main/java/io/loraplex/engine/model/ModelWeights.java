@@ -18,6 +18,8 @@ public final class ModelWeights {
     public final Tensor[] bk;         // (L) (NKV·HS) or nulls
     public final Tensor[] bv;         // (L) (NKV·HS) or nulls
     public final Tensor[] bo;         // (L) (C) or nulls
+    public final Tensor[] qNorm;      // (L) (HS) or nulls: Qwen3's per-head norm of q
+    public final Tensor[] kNorm;      // (L) (HS) or nulls: Qwen3's per-head norm of k
     public final Tensor[] mlpNorm;    // (L) (C)
     public final Tensor[] wGate;      // (L) (I, C)
     public final Tensor[] wUp;        // (L) (I, C)
@@ -47,6 +49,8 @@ public final class ModelWeights {
         bk = new Tensor[n];
         bv = new Tensor[n];
         bo = new Tensor[n];
+        qNorm = new Tensor[n];
+        kNorm = new Tensor[n];
         mlpNorm = new Tensor[n];
         wGate = new Tensor[n];
         wUp = new Tensor[n];
@@ -68,6 +72,10 @@ public final class ModelWeights {
             }
             if (cfg.oBias()) {
                 bo[l] = get(p + "self_attn.o_proj.bias", c);
+            }
+            if (cfg.qkNorm()) {
+                qNorm[l] = get(p + "self_attn.q_norm.weight", cfg.headDim());
+                kNorm[l] = get(p + "self_attn.k_norm.weight", cfg.headDim());
             }
             mlpNorm[l] = get(p + "post_attention_layernorm.weight", c);
             wGate[l] = get(p + "mlp.gate_proj.weight", inter, c);

@@ -38,6 +38,10 @@ public final class RandomWeights {
             linear(out, random, dtype, p + "self_attn.k_proj", cfg.kvDim(), c, cfg.qkvBias());
             linear(out, random, dtype, p + "self_attn.v_proj", cfg.kvDim(), c, cfg.qkvBias());
             linear(out, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
+            if (cfg.qkNorm()) {
+                out.add(p + "self_attn.q_norm.weight", dtype, norm(random, cfg.headDim()), cfg.headDim());
+                out.add(p + "self_attn.k_norm.weight", dtype, norm(random, cfg.headDim()), cfg.headDim());
+            }
             out.add(p + "post_attention_layernorm.weight", dtype, norm(random, c), c);
             linear(out, random, dtype, p + "mlp.gate_proj", cfg.intermediateSize(), c, cfg.mlpBias());
             linear(out, random, dtype, p + "mlp.up_proj", cfg.intermediateSize(), c, cfg.mlpBias());

@@ -43,6 +43,7 @@ public final class TinyModel {
         ChatStyle style = s.chatStyle() != null ? s.chatStyle() : switch (s.arch()) {
             case LLAMA -> ChatStyle.LLAMA3;
             case QWEN2 -> ChatStyle.CHATML;
+            case QWEN3 -> ChatStyle.QWEN3;
             case MISTRAL -> ChatStyle.LLAMA2;
         };
         if (s.shards() < 1) {
@@ -52,17 +53,17 @@ public final class TinyModel {
         TinyTokenizer.Written tok = TinyTokenizer.write(dir, kind, style, s.vocab(), s.seed());
         double theta = s.ropeTheta() != null ? s.ropeTheta() : switch (s.arch()) {
             case LLAMA -> 500000.0;
-            case QWEN2 -> 1000000.0;
+            case QWEN2, QWEN3 -> 1000000.0;
             case MISTRAL -> 10000.0;
         };
-        boolean tie = s.tie() != null ? s.tie() : s.arch() == Architecture.QWEN2;
+        boolean tie = s.tie() != null ? s.tie() : s.arch() == Architecture.QWEN2 || s.arch() == Architecture.QWEN3;
         Set<Integer> windowLayers = new TreeSet<>();
         if (s.slidingWindow() > 0) {
             for (int l = 0; l < s.layers(); l++) {
                 windowLayers.add(l);
             }
         }
-        int headDim = s.headDim() != null ? s.headDim() : s.hidden() / Math.max(1, s.heads());
+        int headDim = s.headDim() != null ? s.headDim() : defaultHeadDim(s.arch(), s.hidden(), s.heads());
         ModelConfig cfg = new ModelConfig(s.arch(), s.hidden(), s.intermediate(), s.layers(), s.heads(), s.kvHeads(), headDim,
                 s.vocab(), 1e-5, theta, s.ropeScaling(), s.maxPositions(), tie, s.arch() == Architecture.QWEN2, false, false,
                 s.slidingWindow(), windowLayers, s.dtype(), tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds());
@@ -80,6 +81,15 @@ public final class TinyModel {
         }
         Files.writeString(dir.resolve("generation_config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(gen));
         return new Written(cfg, tok);
+    }
+
+    /**
+     * The head size when none is given: hidden / heads, except Qwen3, whose head size is set apart from
+     * the hidden size (Qwen3-0.6B: 1024 hidden, 16 heads of 128), so generated Qwen3 models get twice it.
+     */
+    public static int defaultHeadDim(Architecture arch, int hidden, int heads) {
+        int derived = hidden / Math.max(1, heads);
+        return arch == Architecture.QWEN3 ? 2 * derived : derived;
     }
 
     /** The files a written model has, for checks. */

@@ -16,6 +16,12 @@ import java.util.Set;
  *   <li>string literals: Jinja2 decodes Python escapes (backslash-u, backslash-x, octal, ...);
  *       Jinjava's lexer accepts only a few. Literals are decoded here and written back
  *       with the characters themselves, escaping only the backslash and the quote.</li>
+ *   <li>keyword arguments: Jinja2 reads {@code f(n=a|length - 1)} as {@code n=(a|length - 1)}; Jinjava
+ *       binds {@code =} tighter and subtracts 1 from the named parameter (Qwen3's
+ *       {@code namespace(last_query_index=messages|length - 1)}). A keyword argument's value of more
+ *       than one token is therefore parenthesized up to the next comma or closing bracket.</li>
+ *   <li>reversing slices: Jinjava has no slice step; {@code x[::-1]} (Qwen3 walks its messages
+ *       backwards so) becomes {@code (x|reverse)}, which Jinja2 gives the same items.</li>
  * </ul>
  * Only the inside of {@code {{ }}} and {@code {% %}} is touched; text, comments and raw blocks are copied.
  */
@@ -93,8 +99,52 @@ final class JinjaSource {
         if (end > start && (inner.charAt(end - 1) == '-' || inner.charAt(end - 1) == '+')) {
             end--;
         }
-        List<String> tokens = tokenize(inner.substring(start, end));
+        List<String> tokens = reverseSlices(tokenize(inner.substring(start, end)));
         return inner.substring(0, start) + emit(tokens, 0, tokens.size()) + inner.substring(end);
+    }
+
+    private static final List<String> REVERSE_SLICE = List.of("[", ":", ":", "-", "1", "]");
+
+    /** Each {@code primary[::-1]} as {@code (primary|reverse)}, the primary being the chain of names, dots, calls and subscripts before it. */
+    private static List<String> reverseSlices(List<String> tokens) {
+        List<String> out = new ArrayList<>(tokens);
+        for (int k = 0; k + REVERSE_SLICE.size() <= out.size(); k++) {
+            if (!out.subList(k, k + REVERSE_SLICE.size()).equals(REVERSE_SLICE)) {
+                continue;
+            }
+            int start = k;
+            while (start > 0) {
+                String t = out.get(start - 1);
+                if (t.equals(")") || t.equals("]")) {
+                    start = opening(out, start - 1);
+                } else if (t.equals(".") || Character.isLetterOrDigit(t.charAt(0)) || t.charAt(0) == '_') {
+                    start--;
+                } else {
+                    break;
+                }
+            }
+            out.subList(k, k + REVERSE_SLICE.size()).clear();
+            out.addAll(k, List.of("|", "reverse", ")"));
+            out.add(start, "(");
+        }
+        return out;
+    }
+
+    /** The index of the bracket that {@code out.get(close)} closes. */
+    private static int opening(List<String> out, int close) {
+        int depth = 0;
+        for (int j = close; j >= 0; j--) {
+            switch (out.get(j)) {
+                case ")", "]", "}" -> depth++;
+                case "(", "[", "{" -> {
+                    if (--depth == 0) {
+                        return j;
+                    }
+                }
+                default -> { }
+            }
+        }
+        return 0;
     }
 
     /** Tokens: string literals, names, numbers, single other characters (whitespace included). */
@@ -128,6 +178,16 @@ final class JinjaSource {
             if (t.equals("not") && !"is".equals(neighbour(tokens, k, -1)) && !"in".equals(neighbour(tokens, k, +1))) {
                 int end = operandEnd(tokens, k + 1, to);
                 out.append("not (").append(emit(tokens, k + 1, end).strip()).append(")");
+                k = end;
+            } else if (isKeywordArgument(tokens, k)) {
+                int end = argumentEnd(tokens, k + 1, to);
+                String value = emit(tokens, k + 1, end);
+                out.append('=');
+                if (tokens.subList(k + 1, end).stream().filter(x -> !x.isBlank()).count() > 1) {
+                    out.append('(').append(value.strip()).append(')');
+                } else {
+                    out.append(value);
+                }
                 k = end;
             } else {
                 out.append(t.startsWith("'") || t.startsWith("\"") ? jinjavaLiteral(t) : t);
@@ -198,6 +258,49 @@ final class JinjaSource {
             }
         }
         return out.toString();
+    }
+
+    /**
+     * Whether token {@code k} is the {@code =} of a keyword argument {@code (name=} or {@code , name=}:
+     * not part of {@code ==}, {@code !=}, {@code <=}, {@code >=}, and not a {@code set} assignment.
+     */
+    private static boolean isKeywordArgument(List<String> tokens, int k) {
+        if (!tokens.get(k).equals("=") || k == 0 || k + 1 >= tokens.size() || tokens.get(k + 1).equals("=")) {
+            return false;
+        }
+        int nameAt = k - 1;
+        while (nameAt > 0 && tokens.get(nameAt).isBlank()) {
+            nameAt--;
+        }
+        String name = tokens.get(nameAt);
+        if (!(Character.isLetter(name.charAt(0)) || name.charAt(0) == '_')) {
+            return false;
+        }
+        String opener = neighbour(tokens, nameAt, -1);
+        return "(".equals(opener) || ",".equals(opener);
+    }
+
+    /** The end of a keyword argument's value: the next comma or closing bracket at its own depth. */
+    private static int argumentEnd(List<String> tokens, int from, int to) {
+        int depth = 0;
+        for (int j = from; j < to; j++) {
+            switch (tokens.get(j)) {
+                case "(", "[", "{" -> depth++;
+                case ")", "]", "}" -> {
+                    if (depth == 0) {
+                        return j;
+                    }
+                    depth--;
+                }
+                case "," -> {
+                    if (depth == 0) {
+                        return j;
+                    }
+                }
+                default -> { }
+            }
+        }
+        return to;
     }
 
     /** The nearest non-blank token before (-1) or after (+1) index {@code k}, or null. */

@@ -130,7 +130,7 @@ public final class TinyTokenizer {
         PreTokenizer pre = new PreTokenizer.Sequence(List.of(
                 new PreTokenizer.Split(Pattern.compile(regexOf(style), Pattern.UNICODE_CHARACTER_CLASS), SplitBehavior.ISOLATED, false),
                 new PreTokenizer.ByteLevel(false, false)));
-        Normalizer normalizer = style == ChatStyle.CHATML ? new Normalizer.UnicodeForm(java.text.Normalizer.Form.NFC) : null;
+        Normalizer normalizer = style.chatml() ? new Normalizer.UnicodeForm(java.text.Normalizer.Form.NFC) : null;
         Map<String, Integer> wordCounts = new HashMap<>();
         for (String p : paragraphs) {
             String text = normalizer == null ? p : normalizer.normalize(p);
@@ -152,7 +152,7 @@ public final class TinyTokenizer {
     }
 
     static String regexOf(ChatStyle style) {
-        return style == ChatStyle.CHATML ? QWEN2_REGEX : LLAMA3_REGEX;
+        return style.chatml() ? QWEN2_REGEX : LLAMA3_REGEX;
     }
 
     private static Vocabulary byteFallback(List<String> paragraphs, ChatStyle style, int vocabSize) {

@@ -44,7 +44,7 @@ final class TinyTokenizerFiles {
             added.add(addedToken(vocab.ids().get(s), s));
         }
         if (kind == TokenizerKind.BYTE_LEVEL) {
-            if (style == ChatStyle.CHATML) {
+            if (style.chatml()) {
                 root.set("normalizer", type("NFC"));
             } else {
                 root.putNull("normalizer");
@@ -193,7 +193,7 @@ final class TinyTokenizerFiles {
         putToken(config, "pad_token", style.padToken());
         config.put("tokenizer_class", switch (kind) {
             case BYTE_FALLBACK -> "LlamaTokenizer";
-            case BYTE_LEVEL -> style == ChatStyle.CHATML ? "Qwen2Tokenizer" : "PreTrainedTokenizerFast";
+            case BYTE_LEVEL -> style.chatml() ? "Qwen2Tokenizer" : "PreTrainedTokenizerFast";
         });
         putToken(config, "unk_token", kind == TokenizerKind.BYTE_FALLBACK ? UNK : null);
         if (kind == TokenizerKind.BYTE_FALLBACK) {

@@ -21,6 +21,7 @@ final class TrainingModel {
     /** What one decoder layer saved. */
     private static final class LayerActs {
         double[] xIn, h1, inv1, q, k, v, probs, att, xMid, h2, inv2, gate, up, act;
+        double[] qRaw, kRaw, invQ, invK; // Qwen3: q and k before their per-head norms (T, NH·HS), (T, NKV·HS); inv (T·NH), (T·NKV)
         final LoraActs[] lora = new LoraActs[TargetModule.COUNT];
     }
 
@@ -30,6 +31,7 @@ final class TrainingModel {
     private final FrozenLinear linear;
     private final double[] invFreq;              // (HS/2)
     private final float[][] attnNorm, mlpNorm;   // (L) (C)
+    private final float[][] qNorm, kNorm;        // (L) (HS) or nulls: Qwen3's per-head norms
     private final float[][] bq, bk, bv, bo, bGate, bUp, bDown; // (L) (out) or nulls
     private final float[] finalNorm;             // (C)
 
@@ -42,6 +44,8 @@ final class TrainingModel {
         int n = cfg.numLayers();
         attnNorm = new float[n][];
         mlpNorm = new float[n][];
+        qNorm = new float[n][];
+        kNorm = new float[n][];
         bq = new float[n][];
         bk = new float[n][];
         bv = new float[n][];
@@ -52,6 +56,8 @@ final class TrainingModel {
         for (int l = 0; l < n; l++) {
             attnNorm[l] = w.attnNorm[l].toFloatArray();
             mlpNorm[l] = w.mlpNorm[l].toFloatArray();
+            qNorm[l] = floats(w.qNorm[l]);
+            kNorm[l] = floats(w.kNorm[l]);
             bq[l] = floats(w.bq[l]);
             bk[l] = floats(w.bk[l]);
             bv[l] = floats(w.bv[l]);
@@ -164,6 +170,17 @@ final class TrainingModel {
         a.q = project(l, TargetModule.Q_PROJ, a.h1, w.wq[l], bq[l], tt, a, dropout, random);
         a.k = project(l, TargetModule.K_PROJ, a.h1, w.wk[l], bk[l], tt, a, dropout, random);
         a.v = project(l, TargetModule.V_PROJ, a.h1, w.wv[l], bv[l], tt, a, dropout, random);
+        // per-head q and k norms (Qwen3): rows of HS, one per (token, head)
+        if (cfg.qkNorm()) {
+            a.qRaw = a.q;
+            a.kRaw = a.k;
+            a.q = new double[tt * qd];
+            a.k = new double[tt * cfg.kvDim()];
+            a.invQ = new double[tt * cfg.numHeads()];
+            a.invK = new double[tt * cfg.numKvHeads()];
+            Layers.rmsnormForward(a.q, a.invQ, a.qRaw, qNorm[l], tt * cfg.numHeads(), cfg.headDim(), cfg.rmsNormEps());
+            Layers.rmsnormForward(a.k, a.invK, a.kRaw, kNorm[l], tt * cfg.numKvHeads(), cfg.headDim(), cfg.rmsNormEps());
+        }
         // rotary embedding
         Layers.ropeForward(a.q, cos, sin, tt, cfg.numHeads(), cfg.headDim());
         Layers.ropeForward(a.k, cos, sin, tt, cfg.numKvHeads(), cfg.headDim());
@@ -220,6 +237,15 @@ final class TrainingModel {
                 cfg.headDim(), cfg.windowFor(l));
         Layers.ropeBackward(dq, cos, sin, tt, cfg.numHeads(), cfg.headDim());
         Layers.ropeBackward(dk, cos, sin, tt, cfg.numKvHeads(), cfg.headDim());
+        if (cfg.qkNorm()) {
+            // back through the per-head norms to the projections' outputs
+            double[] dqRaw = new double[tt * qd];
+            double[] dkRaw = new double[tt * kvd];
+            Layers.rmsnormBackward(dqRaw, dq, a.qRaw, a.invQ, qNorm[l], tt * cfg.numHeads(), cfg.headDim());
+            Layers.rmsnormBackward(dkRaw, dk, a.kRaw, a.invK, kNorm[l], tt * cfg.numKvHeads(), cfg.headDim());
+            dq = dqRaw;
+            dk = dkRaw;
+        }
         double[] dh1 = new double[tt * c];
         projectBackward(l, TargetModule.Q_PROJ, dh1, dq, w.wq[l], tt, a, dropout);
         projectBackward(l, TargetModule.K_PROJ, dh1, dk, w.wk[l], tt, a, dropout);

@@ -33,6 +33,8 @@ class BackendEquivalenceTest {
                 Arguments.of("llama-bf16", TestModels.llama(DType.BF16)),
                 Arguments.of("qwen2-bf16", TestModels.qwen2(DType.BF16)),
                 Arguments.of("qwen2-f16", TestModels.qwen2(DType.F16)),
+                Arguments.of("qwen3-f32", TestModels.qwen3(DType.F32)),
+                Arguments.of("qwen3-untied-bf16", TestModels.qwen3Untied(DType.BF16)),
                 Arguments.of("mistral-f32", TestModels.mistral(DType.F32)),
                 Arguments.of("llama-biased-f32", TestModels.llamaBiased(DType.F32)));
     }

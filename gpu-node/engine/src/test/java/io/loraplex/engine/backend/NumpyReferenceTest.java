@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * over 2 layers and ≤ 20 tokens its rounding stays near 1e-6 of the largest logit (the reference's
  * README measures this); 1e-4 leaves margin and still catches any semantic mistake.
  */
-class NumpyReferenceTest {
+public class NumpyReferenceTest {
 
     static Stream<Arguments> models() {
         return Stream.of(
@@ -40,6 +40,10 @@ class NumpyReferenceTest {
                 Arguments.of("llama-gqa-untied-bf16", TestModels.llama(DType.BF16)),
                 Arguments.of("qwen2-bias-tied-f32", TestModels.qwen2(DType.F32)),
                 Arguments.of("qwen2-bias-tied-bf16", TestModels.qwen2(DType.BF16)),
+                Arguments.of("qwen3-qknorm-tied-f32", TestModels.qwen3(DType.F32)),
+                Arguments.of("qwen3-qknorm-tied-bf16", TestModels.qwen3(DType.BF16)),
+                Arguments.of("qwen3-qknorm-untied-f32", TestModels.qwen3Untied(DType.F32)),
+                Arguments.of("qwen3-qknorm-untied-bf16", TestModels.qwen3Untied(DType.BF16)),
                 Arguments.of("mistral-window-f16", TestModels.mistral(DType.F16)),
                 Arguments.of("llama-biases-headdim-linear-rope", TestModels.llamaBiased(DType.F32)));
     }
@@ -87,7 +91,7 @@ class NumpyReferenceTest {
         }
     }
 
-    static List<float[]> runNumpy(Path modelDir, Path batchFile) throws Exception {
+    public static List<float[]> runNumpy(Path modelDir, Path batchFile) throws Exception {
         Path script = TestModels.repoRoot().resolve("tools/reference/reference_logits.py");
         Process p = new ProcessBuilder("python3", script.toString(), "--model", modelDir.toString(), "--batch",
                 batchFile.toString()).redirectError(ProcessBuilder.Redirect.PIPE).start();

@@ -30,6 +30,7 @@ class ModelGradientTest {
 
     static Stream<Arguments> models() {
         return Stream.of(Arguments.of("llama", TestModels.llama(DType.F32)), Arguments.of("qwen2", TestModels.qwen2(DType.F32)),
+                Arguments.of("qwen3", TestModels.qwen3(DType.F32)), Arguments.of("qwen3-untied", TestModels.qwen3Untied(DType.F32)),
                 Arguments.of("mistral", TestModels.mistral(DType.F32)),
                 Arguments.of("llama-biased", TestModels.llamaBiased(DType.F32)));
     }

@@ -179,6 +179,26 @@ case("llama3.1 one tool call at a time", "llama3.1-instruct.jinja", LLAMA3, LLAM
 case("llama3.1 tools need a user message", "llama3.1-instruct.jinja", dict(LLAMA3, tools=TOOLS),
      [{"role": "system", "content": "only a system message"}], True)
 
+QWEN3_THINKING = [
+    {"role": "user", "content": "What is 2+2?"},
+    {"role": "assistant", "content": "<think>\nAdd them.\n</think>\n\n4."},
+    {"role": "user", "content": "And 3+3?"},
+    {"role": "assistant", "content": "<think>\nAgain.\n</think>\n\n6."},
+]
+QWEN3_REASONING_FIELD = [
+    {"role": "system", "content": "Think briefly."},
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!", "reasoning_content": "A greeting."},
+]
+case("qwen3 system+user", "qwen3.jinja", CHATML, SYSTEM_USER, True)
+case("qwen3 thinking off", "qwen3.jinja", dict(CHATML, enable_thinking=False), USER, True)
+case("qwen3 thinking on", "qwen3.jinja", dict(CHATML, enable_thinking=True), MULTI, True)
+case("qwen3 earlier reasoning dropped, last kept", "qwen3.jinja", CHATML, QWEN3_THINKING, False)
+case("qwen3 reasoning_content field", "qwen3.jinja", CHATML, QWEN3_REASONING_FIELD, False)
+case("qwen3 tools", "qwen3.jinja", dict(CHATML, tools=TOOLS), SYSTEM_USER, True)
+case("qwen3 tool calls and responses", "qwen3.jinja", dict(CHATML, tools=TOOLS), TOOL_CONVERSATION, True)
+case("qwen3 unicode and whitespace", "qwen3.jinja", CHATML, UNICODE + SPACES[2:], True)
+
 case("python bridges", "python-bridges.jinja", LLAMA3, SYSTEM_USER + MULTI, True)
 
 case("llama3.2 date from strftime_now", "llama3.2-date-header.jinja", LLAMA3, SYSTEM_USER, True)
