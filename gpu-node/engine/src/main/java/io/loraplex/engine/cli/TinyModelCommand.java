@@ -60,7 +60,7 @@ final class TinyModelCommand {
         try {
             return ChatStyle.valueOf(f.required("chat-style").toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw f.bad("--chat-style must be llama3, chatml or llama2, got '" + f.required("chat-style") + "'");
+            throw f.bad("--chat-style must be llama3, chatml, llama2 or phi3, got '" + f.required("chat-style") + "'");
         }
     }
 }

@@ -4,7 +4,9 @@ package io.loraplex.engine.model;
 public enum Architecture {
     LLAMA("LlamaForCausalLM", "llama"),
     MISTRAL("MistralForCausalLM", "mistral"),
-    QWEN2("Qwen2ForCausalLM", "qwen2");
+    QWEN2("Qwen2ForCausalLM", "qwen2"),
+    /** Phi-3 / Phi-4-mini: fused qkv_proj and gate_up_proj (split at load), LongRoPE, partial rotary. */
+    PHI3("Phi3ForCausalLM", "phi3");
 
     private final String hfClass;
     private final String modelType;
@@ -31,7 +33,7 @@ public enum Architecture {
             }
         }
         throw new IllegalArgumentException("unsupported architecture '" + name
-                + "' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
+                + "' (supported: " + supportedHfClasses() + ")");
     }
 
     public static Architecture fromName(String name) {
@@ -40,6 +42,16 @@ public enum Architecture {
                 return a;
             }
         }
-        throw new IllegalArgumentException("unknown architecture '" + name + "' (use llama, mistral or qwen2)");
+        throw new IllegalArgumentException("unknown architecture '" + name + "' (use " + supportedModelTypes() + ")");
+    }
+
+    /** "LlamaForCausalLM, MistralForCausalLM, …": every supported class, for refusals. */
+    public static String supportedHfClasses() {
+        return String.join(", ", java.util.Arrays.stream(values()).map(Architecture::hfClass).toList());
+    }
+
+    /** "llama, mistral, …": every supported model_type, for refusals. */
+    public static String supportedModelTypes() {
+        return String.join(", ", java.util.Arrays.stream(values()).map(Architecture::modelType).toList());
     }
 }
