@@ -148,6 +148,12 @@ public final class AdapterWriter {
      */
     public static void writeRandom(Path dir, ModelConfig base, Set<TargetModule> modules, int rank, double alpha,
             boolean rslora, DType dtype, long seed) throws IOException {
+        if (base.architecture() == io.loraplex.engine.model.Architecture.PHI3) {
+            // its checkpoint has fused modules: adapt each that holds one of the asked projections
+            writeRandomModules(dir, base, PeftModule.of(base.architecture()).stream()
+                    .filter(m -> m.parts().stream().anyMatch(modules::contains)).toList(), rank, alpha, rslora, dtype, seed);
+            return;
+        }
         SplittableRandom random = new SplittableRandom(seed);
         LoraWeights[][] weights = new LoraWeights[base.numLayers()][TargetModule.COUNT];
         float scale = (float) (rslora ? alpha / Math.sqrt(rank) : alpha / rank);

@@ -90,6 +90,16 @@ public final class Rope {
         return inv;
     }
 
+    /** The inverse frequencies (rotary/2) a sequence of {@code sequenceLength} tokens uses. */
+    public double[] inverseFrequencies(int sequenceLength) {
+        return (sequenceLength > originalMax ? longInvFreq : invFreq).clone();
+    }
+
+    /** LongRoPE's cos/sin multiplier; 1 for every other RoPE. */
+    public double attentionScale() {
+        return attentionScale;
+    }
+
     public int pairs() {
         return invFreq.length;
     }

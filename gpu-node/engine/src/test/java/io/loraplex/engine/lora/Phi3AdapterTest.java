@@ -75,7 +75,9 @@ class Phi3AdapterTest {
     @Test
     void anAdapterWithSeparateQProjIsRefusedForPhi3NamingTheModule() throws Exception {
         Path llamaStyle = dir.resolve("llama-style");
-        AdapterWriter.writeRandom(llamaStyle, cfg, EnumSet.of(TargetModule.Q_PROJ), 4, 8, false, DType.F32, 1);
+        // a Llama of the same shapes writes the separate q_proj a Phi-3 does not have
+        AdapterWriter.writeRandom(llamaStyle, TestModels.llama(DType.F32), EnumSet.of(TargetModule.Q_PROJ), 4, 8, false,
+                DType.F32, 1);
         AdapterException e = assertThrows(AdapterException.class, () -> loader.load("x", llamaStyle));
         assertEquals(AdapterException.Reason.UNKNOWN_TARGET, e.reason());
         assertTrue(e.getMessage().endsWith("target_modules names unknown module 'q_proj' (Phi3ForCausalLM has qkv_proj, "

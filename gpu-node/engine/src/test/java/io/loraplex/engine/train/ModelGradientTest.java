@@ -31,7 +31,8 @@ class ModelGradientTest {
     static Stream<Arguments> models() {
         return Stream.of(Arguments.of("llama", TestModels.llama(DType.F32)), Arguments.of("qwen2", TestModels.qwen2(DType.F32)),
                 Arguments.of("mistral", TestModels.mistral(DType.F32)),
-                Arguments.of("llama-biased", TestModels.llamaBiased(DType.F32)));
+                Arguments.of("llama-biased", TestModels.llamaBiased(DType.F32)),
+                Arguments.of("phi3-partial-rotary-longrope", TestModels.phi3(DType.F32)));
     }
 
     @ParameterizedTest(name = "{0}")
