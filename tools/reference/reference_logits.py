@@ -133,6 +133,7 @@ _ARCHITECTURES = {
     "MistralForCausalLM": "mistral",
     "Qwen2ForCausalLM": "qwen2",
     "Qwen3ForCausalLM": "qwen3",
+    "Phi3ForCausalLM": "phi3",
 }
 
 
@@ -154,6 +155,11 @@ class Config:
     mlp_bias: bool
     windows: list             # [L] sliding window per layer, None = full causal attention
     qk_norm: bool = False     # qwen3: RMSNorm of each q and k head over HS (q_norm / k_norm [HS]) before RoPE
+    # Phi-3 (the defaults are the Llama family's: whole heads rotate, one frequency set)
+    rotary_dim: int = 0                 # dims of each head that RoPE rotates; 0 = HS
+    long_inv_freq: np.ndarray | None = None   # [rotary/2] longrope's set for sequences > original_max
+    original_max: int | None = None     # longrope: sequences longer than this use long_inv_freq
+    attention_scaling: float = 1.0      # longrope: cos and sin are multiplied by this
 
 
 def rope_inv_freq(head_dim: int, theta: float, rope_scaling: dict | None) -> np.ndarray:
@@ -206,7 +212,7 @@ def load_config(model_dir: str) -> Config:
         raise ValueError(f"num_attention_heads {NH} not a multiple of num_key_value_heads {NKV}")
     if HS % 2 != 0:
         raise ValueError(f"head_dim {HS} must be even for RoPE")
-    if cfg.get("partial_rotary_factor", 1.0) != 1.0:
+    if family != "phi3" and cfg.get("partial_rotary_factor", 1.0) != 1.0:
         raise ValueError("partial_rotary_factor != 1 is not supported")
 
     # RoPE parameters: transformers <= 4.x keeps rope_theta / rope_scaling at the top level,
@@ -214,9 +220,17 @@ def load_config(model_dir: str) -> Config:
     rope_params = cfg.get("rope_parameters") or {}
     theta = float(rope_params.get("rope_theta", cfg.get("rope_theta", 10000.0)))
     rope_scaling = cfg.get("rope_scaling") or (rope_params if rope_params else None)
-    inv_freq = rope_inv_freq(HS, theta, rope_scaling)
+    phi3 = {}
+    if family == "phi3":
+        inv_freq, phi3 = phi3_rope(cfg, HS, theta, rope_scaling)
+    else:
+        inv_freq = rope_inv_freq(HS, theta, rope_scaling)
 
-    if family == "llama":
+    if family == "phi3":
+        # Phi3Config: no biases; a sliding window, when set, on every layer
+        qkv_bias = o_bias = mlp_bias = False
+        windows = [cfg.get("sliding_window")] * L
+    elif family == "llama":
         qkv_bias = o_bias = bool(cfg.get("attention_bias", False))
         mlp_bias = bool(cfg.get("mlp_bias", False))
         windows = [None] * L
@@ -242,9 +256,41 @@ def load_config(model_dir: str) -> Config:
         family=family, C=C, F=cfg["intermediate_size"], L=L, NH=NH, NKV=NKV, HS=HS,
         V=cfg["vocab_size"], eps=float(cfg.get("rms_norm_eps", 1e-6)), inv_freq=inv_freq,
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-        qkv_bias=qkv_bias, o_bias=o_bias, mlp_bias=mlp_bias, windows=windows,
+        qkv_bias=qkv_bias, o_bias=o_bias, mlp_bias=mlp_bias, windows=windows, **phi3,
         qk_norm=family == "qwen3",
     )
+
+
+def phi3_rope(cfg: dict, HS: int, theta: float, rope_scaling: dict | None) -> tuple[np.ndarray, dict]:
+    """Phi-3's RoPE as transformers builds it: the rotary dim is int(HS * partial_rotary_factor);
+    with rope_scaling longrope (_compute_longrope_parameters) there are two inverse-frequency sets,
+    1 / (ext[i] * theta^(2i/dim)) with ext = short_factor or long_factor, the long one used when
+    the sequence (max position + 1) is longer than original_max_position_embeddings, and cos/sin
+    scaled by attention_factor, by default sqrt(1 + ln(s)/ln(original_max)) with
+    s = max_position_embeddings / original_max_position_embeddings (1 when s <= 1)."""
+    dim = int(HS * cfg.get("partial_rotary_factor", 1.0))
+    base = theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)          # [dim/2]
+    rope_type = (rope_scaling or {}).get("rope_type", (rope_scaling or {}).get("type"))
+    if rope_type in (None, "default"):
+        return 1.0 / base, {"rotary_dim": dim}
+    if rope_type != "longrope":
+        raise ValueError(f"unsupported rope_scaling type {rope_type!r} for Phi-3")
+    max_pos = cfg.get("max_position_embeddings", 4096)
+    if "original_max_position_embeddings" in cfg:
+        original_max = cfg["original_max_position_embeddings"]
+        factor = max_pos / original_max
+    else:
+        original_max = rope_scaling.get("original_max_position_embeddings", max_pos)
+        factor = rope_scaling.get("factor", 1.0)
+    attention_factor = rope_scaling.get("attention_factor")
+    if attention_factor is None:
+        attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original_max))
+    short = np.asarray(rope_scaling["short_factor"], dtype=np.float64)
+    long = np.asarray(rope_scaling["long_factor"], dtype=np.float64)
+    if short.shape != (dim // 2,) or long.shape != (dim // 2,):
+        raise ValueError(f"longrope factors must have {dim // 2} values, got {short.shape} and {long.shape}")
+    return 1.0 / (short * base), {"rotary_dim": dim, "long_inv_freq": 1.0 / (long * base),
+                                  "original_max": original_max, "attention_scaling": float(attention_factor)}
 
 
 # --------------------------------------------------------------------------------------
@@ -263,7 +309,22 @@ LINEARS = {
 }
 
 
+# Phi-3 keeps q, k, v in one fused linear (rows stacked in that order) and gate, up in another.
+PHI3_LINEARS = {
+    "self_attn.qkv_proj": lambda c: (c.NH * c.HS + 2 * c.NKV * c.HS, c.C),
+    "self_attn.o_proj": lambda c: (c.C, c.NH * c.HS),
+    "mlp.gate_up_proj": lambda c: (2 * c.F, c.C),
+    "mlp.down_proj": lambda c: (c.C, c.F),
+}
+
+
+def linears_of(cfg: Config) -> dict:
+    return PHI3_LINEARS if cfg.family == "phi3" else LINEARS
+
+
 def has_bias(cfg: Config, module: str) -> bool:
+    if cfg.family == "phi3":
+        return False
     if module in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
         return cfg.qkv_bias
     if module == "self_attn.o_proj":
@@ -286,7 +347,7 @@ class Model:
             if c.qk_norm:
                 self.store_shape(p + "self_attn.q_norm.weight", (c.HS,))
                 self.store_shape(p + "self_attn.k_norm.weight", (c.HS,))
-            for m, dims in LINEARS.items():
+            for m, dims in linears_of(c).items():
                 self.store_shape(p + m + ".weight", dims(c))
                 if has_bias(c, m):
                     self.store_shape(p + m + ".bias", dims(c)[:1])
@@ -314,7 +375,7 @@ class Model:
         if self.cfg.qk_norm:
             w["q_norm"] = self.store.get(p + "self_attn.q_norm.weight")   # [HS]
             w["k_norm"] = self.store.get(p + "self_attn.k_norm.weight")   # [HS]
-        for m in LINEARS:
+        for m in linears_of(self.cfg):
             bias = self.store.get(p + m + ".bias") if has_bias(self.cfg, m) else None
             w[m] = (self.store.get(p + m + ".weight"), bias)
         return w
@@ -331,10 +392,10 @@ class Model:
 # --------------------------------------------------------------------------------------
 
 _LORA_TENSOR = re.compile(r"base_model\.model\.(.+)\.lora_([AB])\.weight")
-_DECODER_LINEAR = re.compile(r"model\.layers\.(\d+)\.(" + "|".join(re.escape(m) for m in LINEARS) + ")")
+_DECODER_LINEAR = re.compile(r"model\.layers\.(\d+)\.(" + "|".join(re.escape(m) for m in {**LINEARS, **PHI3_LINEARS}) + ")")
 
 
-def is_targeted(module: str, acfg: dict) -> bool:
+def is_targeted(module: str, acfg: dict, linears: dict = LINEARS) -> bool:
     """PEFT's check_target_module_exists for a full module name like
     'model.layers.3.self_attn.q_proj' (the name inside LlamaForCausalLM)."""
     exclude = acfg.get("exclude_modules")
@@ -350,7 +411,7 @@ def is_targeted(module: str, acfg: dict) -> bool:
         raise ValueError("adapter_config.json has no target_modules")
     if target == "all-linear":
         # PEFT expands this to the names of all linear layers except the output layer.
-        target = [m.split(".")[-1] for m in LINEARS]
+        target = [m.split(".")[-1] for m in linears]
     if isinstance(target, str):
         return re.fullmatch(target, module) is not None
     if module in target:
@@ -394,7 +455,8 @@ def load_adapter(adapter_dir: str, cfg: Config) -> dict[str, Lora]:
     parts: dict[str, dict[str, str]] = {}
     for name in st.names():
         m = _LORA_TENSOR.fullmatch(name)
-        if not m or not _DECODER_LINEAR.fullmatch(m.group(1)):
+        if not m or not _DECODER_LINEAR.fullmatch(m.group(1)) \
+                or _DECODER_LINEAR.fullmatch(m.group(1)).group(2) not in linears_of(cfg):
             raise ValueError(f"{adapter_dir}: unexpected adapter tensor {name}")
         layer = int(_DECODER_LINEAR.fullmatch(m.group(1)).group(1))
         if layer >= cfg.L:
@@ -405,13 +467,13 @@ def load_adapter(adapter_dir: str, cfg: Config) -> dict[str, Lora]:
     alpha_default = acfg.get("lora_alpha", 8)
     loras: dict[str, Lora] = {}
     for module, ab in sorted(parts.items()):
-        if not is_targeted(module, acfg):
+        if not is_targeted(module, acfg, linears_of(cfg)):
             continue
         if set(ab) != {"A", "B"}:
             raise ValueError(f"{adapter_dir}: {module} has lora_{list(ab)[0]} only")
         r = pattern_value(acfg.get("rank_pattern"), module, r_default)
         alpha = pattern_value(acfg.get("alpha_pattern"), module, alpha_default)
-        OUT, IN = LINEARS[_DECODER_LINEAR.fullmatch(module).group(2)](cfg)
+        OUT, IN = linears_of(cfg)[_DECODER_LINEAR.fullmatch(module).group(2)](cfg)
         A = st.get(ab["A"])  # [R, IN]
         B = st.get(ab["B"])  # [OUT, R]
         if A.shape != (r, IN) or B.shape != (OUT, r):
@@ -488,6 +550,48 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, window: int | None) -
     return out.reshape(T, NH * HS)
 
 
+def phi3_rope_cos_sin(cfg: Config, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos, sin [T, rotary] of a Phi-3 sequence of T tokens: longrope's long set when T exceeds
+    original_max (transformers decides by max(position_ids) + 1), scaled by attention_scaling."""
+    inv_freq = cfg.inv_freq
+    if cfg.long_inv_freq is not None and T > cfg.original_max:
+        inv_freq = cfg.long_inv_freq
+    cos, sin = rope_cos_sin(inv_freq, T)
+    return cos * cfg.attention_scaling, sin * cfg.attention_scaling
+
+
+def apply_partial_rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Phi-3's apply_rotary_pos_emb: x [N, T, HS]; the first rotary = cos.shape[-1] dims turn
+    (rotate-half within them), the rest pass through."""
+    rotary = cos.shape[-1]
+    x_rot, x_pass = x[..., :rotary], x[..., rotary:]
+    return np.concatenate([x_rot * cos + rotate_half(x_rot) * sin, x_pass], axis=-1)
+
+
+def phi3_decoder_layer(cfg: Config, w: dict, lora: dict, x: np.ndarray,
+                       cos: np.ndarray, sin: np.ndarray, window: int | None) -> np.ndarray:
+    """One Phi3DecoderLayer.  x [T, C] -> [T, C].  The fused projections take their LoRA on the
+    fused output, as PEFT applies it to the fused nn.Linear."""
+    T = x.shape[0]
+    qd, kvd = cfg.NH * cfg.HS, cfg.NKV * cfg.HS
+    # attention block: one fused projection, split by columns into q, k, v
+    h = rms_norm(x, w["input_layernorm"], cfg.eps)                                  # [T, C]
+    qkv = linear(h, w["self_attn.qkv_proj"], lora.get("self_attn.qkv_proj"))       # [T, qd + 2 kvd]
+    q = qkv[:, :qd].reshape(T, cfg.NH, cfg.HS).transpose(1, 0, 2)                    # [NH, T, HS]
+    k = qkv[:, qd:qd + kvd].reshape(T, cfg.NKV, cfg.HS).transpose(1, 0, 2)           # [NKV, T, HS]
+    v = qkv[:, qd + kvd:].reshape(T, cfg.NKV, cfg.HS).transpose(1, 0, 2)             # [NKV, T, HS]
+    q = apply_partial_rope(q, cos, sin)
+    k = apply_partial_rope(k, cos, sin)
+    a = attention(q, k, v, window)                                                   # [T, NH*HS]
+    x = x + linear(a, w["self_attn.o_proj"], lora.get("self_attn.o_proj"))          # [T, C]
+    # MLP block: gate_up_proj then chunk(2): gate first, up second; up * silu(gate)
+    h = rms_norm(x, w["post_attention_layernorm"], cfg.eps)                         # [T, C]
+    gate_up = linear(h, w["mlp.gate_up_proj"], lora.get("mlp.gate_up_proj"))        # [T, 2F]
+    gate, up = gate_up[:, :cfg.F], gate_up[:, cfg.F:]
+    x = x + linear(up * silu(gate), w["mlp.down_proj"], lora.get("mlp.down_proj"))  # [T, C]
+    return x
+
+
 def decoder_layer(cfg: Config, w: dict, lora: dict, x: np.ndarray,
                   cos: np.ndarray, sin: np.ndarray, window: int | None) -> np.ndarray:
     """One decoder layer.  x [T, C] -> [T, C].  lora: short module name -> Lora (may be empty)."""
@@ -528,13 +632,17 @@ def forward(model: Model, requests: list[tuple[list[int], dict | None]]) -> list
         if bad:
             raise ValueError(f"token ids out of range [0, {cfg.V}): {bad[:5]}")
     xs = [model.embed(tokens) for tokens, _ in requests]                            # [T, C] each
-    rope = [rope_cos_sin(cfg.inv_freq, len(tokens)) for tokens, _ in requests]      # [T, HS] x2
+    if cfg.family == "phi3":
+        rope = [phi3_rope_cos_sin(cfg, len(tokens)) for tokens, _ in requests]      # [T, rotary] x2
+    else:
+        rope = [rope_cos_sin(cfg.inv_freq, len(tokens)) for tokens, _ in requests]  # [T, HS] x2
+    layer_fn = phi3_decoder_layer if cfg.family == "phi3" else decoder_layer
     for i in range(cfg.L):
         w = model.layer(i)
         prefix = f"model.layers.{i}."
         for r, (_, adapter) in enumerate(requests):
             lora = {m[len(prefix):]: l for m, l in (adapter or {}).items() if m.startswith(prefix)}
-            xs[r] = decoder_layer(cfg, w, lora, xs[r], *rope[r], cfg.windows[i])
+            xs[r] = layer_fn(cfg, w, lora, xs[r], *rope[r], cfg.windows[i])
     norm = model.final_norm()                                                       # [C]
     head = model.lm_head()                                                          # [V, C]
     return [head @ rms_norm(x[-1], norm, cfg.eps) for x in xs]                      # [V] each

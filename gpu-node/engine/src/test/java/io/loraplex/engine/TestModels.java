@@ -55,6 +55,17 @@ public final class TestModels {
                 RopeScaling.linear(2.0), 2048, false, true, true, true, 0, Set.of(), dtype, 1, List.of(2));
     }
 
+    /**
+     * Phi-3 style: fused qkv_proj and gate_up_proj, LongRoPE with an original max of 64 (so a prompt
+     * of more than 64 tokens takes the long factors) and Phi-4-mini's partial rotary factor 0.75
+     * (12 of 16 dims rotate).
+     */
+    public static ModelConfig phi3(DType dtype) {
+        return new ModelConfig(Architecture.PHI3, 64, 128, 2, 4, 2, 16, 97, 1e-5, 10000.0,
+                io.loraplex.engine.model.TinyModel.phi3Longrope(12, 256), 256, false, false, false, false, 0, Set.of(), dtype,
+                1, List.of(2), 0.75);
+    }
+
     public static Path write(Path dir, ModelConfig cfg, long seed) throws IOException {
         Files.createDirectories(dir);
         RandomWeights.write(dir, cfg, 1, seed);

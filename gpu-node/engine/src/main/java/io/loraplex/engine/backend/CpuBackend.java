@@ -162,9 +162,10 @@ public final class CpuBackend implements BackendOperations {
         if (scratch.capacity < nt) {
             scratch = new Scratch(cfg, Math.max(nt, scratch.capacity * 2));
         }
-        int half = cfg.headDim() / 2;
+        int half = rope.pairs();
+        int[] lengths = batch.sequenceLengths();
         for (int t = 0; t < nt; t++) {
-            rope.angles(batch.positions()[t], scratch.cos, scratch.sin, t * half);
+            rope.angles(batch.positions()[t], lengths[batch.sequence()[t]], scratch.cos, scratch.sin, t * half);
         }
         segments = adapterSegments(batch);
     }
@@ -246,7 +247,7 @@ public final class CpuBackend implements BackendOperations {
     public void rope(Activation q, Activation k) {
         float[] qs = scratch.of(q);
         float[] ks = scratch.of(k);
-        int half = cfg.headDim() / 2;
+        int half = rope.pairs(); // rotary/2: a partial rotary leaves the rest of each head as it is
         for (int t = 0; t < batch.numTokens(); t++) {
             for (int head = 0; head < cfg.numHeads(); head++) {
                 Rope.rotate(qs, t * cfg.qDim() + head * cfg.headDim(), scratch.cos, scratch.sin, t * half, half);

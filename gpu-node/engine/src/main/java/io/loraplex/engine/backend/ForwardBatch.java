@@ -55,6 +55,15 @@ public record ForwardBatch(
         return tokens.length;
     }
 
+    /** (B) each sequence's last position in this step + 1: its length so far, which picks LongRoPE's factors. */
+    public int[] sequenceLengths() {
+        int[] lengths = new int[blockTables.length];
+        for (int t = 0; t < tokens.length; t++) {
+            lengths[sequence[t]] = Math.max(lengths[sequence[t]], positions[t] + 1);
+        }
+        return lengths;
+    }
+
     /** One sequence of tokens at positions {@code start…}, with its logits wanted at the last one. */
     public static ForwardBatch single(int[] tokens, int start, int[] blockTable, PagedAdapter adapter) {
         int t = tokens.length;

@@ -57,15 +57,16 @@ public final class ReferenceBackend implements BackendOperations {
         this.batch = batch;
         this.kv = (HostArena) arena;
         int nTokens = batch.numTokens();
-        int half = cfg.headDim() / 2;
+        int half = rope.pairs();
         act.clear();
         for (Activation a : Activation.values()) {
             act.put(a, new float[a == Activation.FINAL ? batch.logitRows().length : nTokens][]);
         }
         cos = new float[nTokens][half];
         sin = new float[nTokens][half];
+        int[] lengths = batch.sequenceLengths();
         for (int t = 0; t < nTokens; t++) {
-            rope.angles(batch.positions()[t], cos[t], sin[t], 0);
+            rope.angles(batch.positions()[t], lengths[batch.sequence()[t]], cos[t], sin[t], 0);
         }
     }
 
@@ -145,7 +146,7 @@ public final class ReferenceBackend implements BackendOperations {
     @Override
     public void rope(Activation q, Activation k) {
         int hs = cfg.headDim();
-        int half = hs / 2;
+        int half = rope.pairs(); // rotary/2: a partial rotary leaves the rest of each head as it is
         for (int t = 0; t < batch.numTokens(); t++) {
             for (int head = 0; head < cfg.numHeads(); head++) {
                 Rope.rotate(act.get(q)[t], head * hs, cos[t], sin[t], 0, half);

@@ -15,7 +15,7 @@ final class ModelShapeFlags {
     }
 
     static Flags declare(Flags f, int hidden, int layers, int heads, int kvHeads, int intermediate, int vocab, String dtype) {
-        return f.option("arch", "llama", "architecture: llama, mistral, qwen2 or qwen3")
+        return f.option("arch", "llama", "architecture: llama, mistral, qwen2, qwen3 or phi3")
                 .option("hidden", Integer.toString(hidden), "hidden size")
                 .option("layers", Integer.toString(layers), "decoder layers")
                 .option("heads", Integer.toString(heads), "attention heads")
@@ -42,7 +42,7 @@ final class ModelShapeFlags {
                 : switch (arch) {
                     case LLAMA -> 500000.0;
                     case QWEN2, QWEN3 -> 1000000.0;
-                    case MISTRAL -> 10000.0;
+                    case MISTRAL, PHI3 -> 10000.0;
                 };
         boolean tie = f.has("tie") || ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && !f.has("untie"));
         int window = f.string("sliding-window") == null ? 0 : f.integer("sliding-window");
@@ -60,9 +60,13 @@ final class ModelShapeFlags {
             throw f.bad("--dtype: " + e.getMessage());
         }
         try {
+            double partialRotary = arch == Architecture.PHI3 ? io.loraplex.engine.model.TinyModel.PHI3_PARTIAL_ROTARY : 1.0;
+            RopeScaling scaling = ropeScaling(f) == null && arch == Architecture.PHI3
+                    ? io.loraplex.engine.model.TinyModel.phi3Longrope((int) (headDim * partialRotary), f.integer("max-positions"))
+                    : ropeScaling(f);
             return new ModelConfig(arch, hidden, f.integer("intermediate"), layers, heads, f.integer("kv-heads"), headDim,
-                    f.integer("vocab"), 1e-5, theta, ropeScaling(f), f.integer("max-positions"), tie,
-                    arch == Architecture.QWEN2, false, false, window, windowLayers, dtype, bosId, eosIds);
+                    f.integer("vocab"), 1e-5, theta, scaling, f.integer("max-positions"), tie,
+                    arch == Architecture.QWEN2, false, false, window, windowLayers, dtype, bosId, eosIds, partialRotary);
         } catch (IllegalArgumentException e) {
             throw f.bad(e.getMessage());
         }

@@ -122,11 +122,19 @@ final class TrainCommand {
         } else {
             for (String name : spec.split(",")) {
                 TargetModule m = TargetModule.ofShortName(name.trim());
-                if (m == null) {
+                // Phi-3's fused modules name their parts together
+                io.loraplex.engine.lora.PeftModule fused = name.trim().equals("qkv_proj") ? io.loraplex.engine.lora.PeftModule.QKV_PROJ
+                        : name.trim().equals("gate_up_proj") ? io.loraplex.engine.lora.PeftModule.GATE_UP_PROJ : null;
+                if (m == null && fused == null) {
                     throw f.bad("--targets: unknown module '" + name.trim()
-                            + "' (use q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear)");
+                            + "' (use q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, qkv_proj,gate_up_proj for Phi-3, "
+                            + "or all-linear)");
                 }
-                targets.add(m);
+                if (fused != null) {
+                    targets.addAll(fused.parts());
+                } else {
+                    targets.add(m);
+                }
             }
         }
         try {

@@ -164,15 +164,16 @@ public final class AdapterLoader {
 
     /** Every target must name something this base has (PEFT itself fails on a target it cannot find). */
     private void checkTargets(AdapterConfig config, Path configFile) throws AdapterException {
+        List<PeftModule> modules = PeftModule.of(base.architecture());
         Set<String> known = new LinkedHashSet<>();
-        for (TargetModule m : TargetModule.values()) {
+        for (PeftModule m : modules) {
             known.add(m.shortName());
         }
         if (config.targetList() != null) {
             for (String target : config.targetList()) {
                 boolean found = false;
                 for (int l = 0; l < base.numLayers() && !found; l++) {
-                    for (TargetModule m : TargetModule.values()) {
+                    for (PeftModule m : modules) {
                         String module = m.moduleName(l);
                         if (module.equals(target) || module.endsWith("." + target)) {
                             found = true;
@@ -191,7 +192,7 @@ public final class AdapterLoader {
         } else if (!config.targetRegex().equals(AdapterConfig.ALL_LINEAR)) {
             boolean any = false;
             for (int l = 0; l < base.numLayers() && !any; l++) {
-                for (TargetModule m : TargetModule.values()) {
+                for (PeftModule m : modules) {
                     any |= config.targets(m.moduleName(l), l);
                 }
             }
@@ -211,8 +212,9 @@ public final class AdapterLoader {
     private LoraWeights[][] readWeights(AdapterConfig config, SafetensorsFile file, Path weightsFile)
             throws AdapterException {
         int layers = base.numLayers();
-        Tensor[][] a = new Tensor[layers][TargetModule.COUNT];
-        Tensor[][] b = new Tensor[layers][TargetModule.COUNT];
+        List<PeftModule> modules = PeftModule.of(base.architecture());
+        Tensor[][] a = new Tensor[layers][modules.size()];
+        Tensor[][] b = new Tensor[layers][modules.size()];
         for (String tensorName : new TreeSet<>(file.tensors().keySet())) {
             String where = weightsFile + ": tensor '" + tensorName + "'";
             Matcher m = LORA_TENSOR.matcher(tensorName);
@@ -220,7 +222,7 @@ public final class AdapterLoader {
                 throw refusalForUnexpected(tensorName, where);
             }
             int layer = Integer.parseInt(m.group(1));
-            TargetModule module = TargetModule.of(m.group(2), m.group(3));
+            PeftModule module = PeftModule.find(base.architecture(), m.group(2), m.group(3));
             if (module == null) {
                 throw new AdapterException(ARCHITECTURE_MISMATCH, where + " names module '" + m.group(2) + "."
                         + m.group(3) + "', which " + base.architecture().hfClass() + " does not have");
@@ -234,16 +236,17 @@ public final class AdapterLoader {
                         + ", which adapter_config.json's target_modules does not include");
             }
             Tensor t = file.tensor(tensorName);
-            (m.group(4).equals("A") ? a : b)[layer][module.ordinal()] = t;
+            (m.group(4).equals("A") ? a : b)[layer][modules.indexOf(module)] = t;
         }
 
         LoraWeights[][] out = new LoraWeights[layers][TargetModule.COUNT];
         int adapted = 0;
         for (int l = 0; l < layers; l++) {
-            for (TargetModule module : TargetModule.values()) {
+            for (int mi = 0; mi < modules.size(); mi++) {
+                PeftModule module = modules.get(mi);
                 String moduleName = module.moduleName(l);
-                Tensor ta = a[l][module.ordinal()];
-                Tensor tb = b[l][module.ordinal()];
+                Tensor ta = a[l][mi];
+                Tensor tb = b[l][mi];
                 if (ta == null && tb == null) {
                     if (config.targets(moduleName, l)) {
                         throw new AdapterException(MALFORMED, weightsFile + ": adapter_config.json targets "
@@ -256,7 +259,10 @@ public final class AdapterLoader {
                     throw new AdapterException(MALFORMED, weightsFile + ": " + prefix + " has lora_"
                             + (ta == null ? "B" : "A") + " but no lora_" + (ta == null ? "A" : "B"));
                 }
-                out[l][module.ordinal()] = toWeights(config, module, moduleName, prefix, ta, tb, weightsFile);
+                LoraWeights fusedOrSingle = toWeights(config, module, moduleName, prefix, ta, tb, weightsFile);
+                for (TargetModule part : module.parts()) {
+                    out[l][part.ordinal()] = module.fused() ? split(fusedOrSingle, module, part) : fusedOrSingle;
+                }
                 adapted++;
             }
         }
@@ -266,7 +272,16 @@ public final class AdapterLoader {
         return out;
     }
 
-    private LoraWeights toWeights(AdapterConfig config, TargetModule module, String moduleName, String prefix,
+    /** One part of a fused module's LoRA: B's rows of that part, A shared (copied, so parts stay independent). */
+    private LoraWeights split(LoraWeights fused, PeftModule module, TargetModule part) {
+        int rank = fused.rank();
+        int rows = part.outFeatures(base);
+        int first = module.rowOffset(base, part);
+        float[] b = java.util.Arrays.copyOfRange(fused.b(), first * rank, (first + rows) * rank);
+        return new LoraWeights(rank, fused.in(), rows, fused.scale(), fused.a().clone(), b);
+    }
+
+    private LoraWeights toWeights(AdapterConfig config, PeftModule module, String moduleName, String prefix,
             Tensor ta, Tensor tb, Path weightsFile) throws AdapterException {
         int in = module.inFeatures(base);
         int outDim = module.outFeatures(base);

@@ -6,7 +6,9 @@ public enum Architecture {
     MISTRAL("MistralForCausalLM", "mistral"),
     QWEN2("Qwen2ForCausalLM", "qwen2"),
     /** Qwen2 without the q/k/v bias, with a per-head RMSNorm of q and k before RoPE. */
-    QWEN3("Qwen3ForCausalLM", "qwen3");
+    QWEN3("Qwen3ForCausalLM", "qwen3"),
+    /** Phi-3 / Phi-4-mini: fused qkv_proj and gate_up_proj (split at load), LongRoPE, partial rotary. */
+    PHI3("Phi3ForCausalLM", "phi3");
 
     private final String hfClass;
     private final String modelType;
@@ -37,9 +39,8 @@ public enum Architecture {
                 return a;
             }
         }
-        throw new IllegalArgumentException("unsupported architecture '" + name + "' (supported: "
-                + java.util.Arrays.stream(values()).map(Architecture::hfClass).collect(java.util.stream.Collectors.joining(", "))
-                + ")");
+        throw new IllegalArgumentException("unsupported architecture '" + name
+                + "' (supported: " + supportedHfClasses() + ")");
     }
 
     public static Architecture fromName(String name) {
@@ -48,8 +49,16 @@ public enum Architecture {
                 return a;
             }
         }
-        throw new IllegalArgumentException("unknown architecture '" + name + "' (use "
-                + java.util.Arrays.stream(values()).map(Architecture::modelType).collect(java.util.stream.Collectors.joining(", "))
-                + ")");
+        throw new IllegalArgumentException("unknown architecture '" + name + "' (use " + supportedModelTypes() + ")");
+    }
+
+    /** "LlamaForCausalLM, MistralForCausalLM, …": every supported class, for refusals. */
+    public static String supportedHfClasses() {
+        return String.join(", ", java.util.Arrays.stream(values()).map(Architecture::hfClass).toList());
+    }
+
+    /** "llama, mistral, …": every supported model_type, for refusals. */
+    public static String supportedModelTypes() {
+        return String.join(", ", java.util.Arrays.stream(values()).map(Architecture::modelType).toList());
     }
 }

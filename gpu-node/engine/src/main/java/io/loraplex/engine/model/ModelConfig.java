@@ -21,6 +21,8 @@ import java.util.List;
  *                      {@code slidingLayers}; 0 means no window
  * @param slidingLayers the layers that use the window (Mistral: all; Qwen2: per {@code layer_types},
  *                      else those from {@code max_window_layers} on)
+ * @param partialRotaryFactor the share of each head's dimensions that RoPE rotates (Phi-3's
+ *                      {@code partial_rotary_factor}, 0.75 in Phi-4-mini); 1 elsewhere
  */
 public record ModelConfig(
         Architecture architecture,
@@ -43,9 +45,21 @@ public record ModelConfig(
         java.util.Set<Integer> slidingLayers,
         DType torchDtype,
         Integer bosTokenId,
-        List<Integer> eosTokenIds) {
+        List<Integer> eosTokenIds,
+        double partialRotaryFactor) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A config whose RoPE rotates whole heads (every architecture but Phi-3's partial rotary). */
+    public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+            int numKvHeads, int headDim, int vocabSize, double rmsNormEps, double ropeTheta, RopeScaling ropeScaling,
+            int maxPositionEmbeddings, boolean tieWordEmbeddings, boolean qkvBias, boolean oBias, boolean mlpBias,
+            int slidingWindow, java.util.Set<Integer> slidingLayers, DType torchDtype, Integer bosTokenId,
+            List<Integer> eosTokenIds) {
+        this(architecture, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps,
+                ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings, qkvBias, oBias, mlpBias, slidingWindow,
+                slidingLayers, torchDtype, bosTokenId, eosTokenIds, 1.0);
+    }
 
     public ModelConfig {
         requirePositive("hidden_size", hiddenSize);
@@ -70,6 +84,21 @@ public record ModelConfig(
         }
         eosTokenIds = List.copyOf(eosTokenIds);
         slidingLayers = java.util.Set.copyOf(slidingLayers);
+        int rotary = (int) (headDim * partialRotaryFactor);
+        if (!(partialRotaryFactor > 0 && partialRotaryFactor <= 1) || rotary < 2 || rotary % 2 != 0) {
+            throw new IllegalArgumentException("partial_rotary_factor must be in (0, 1] and give an even rotary dimension, got "
+                    + partialRotaryFactor + " (head_dim " + headDim + " -> " + rotary + ")");
+        }
+        if (ropeScaling != null && ropeScaling.type() == RopeScaling.Type.LONGROPE
+                && ropeScaling.shortFactor().size() != rotary / 2) {
+            throw new IllegalArgumentException("rope_scaling.short_factor and long_factor must have rotary_dim/2 = "
+                    + rotary / 2 + " values, got " + ropeScaling.shortFactor().size());
+        }
+    }
+
+    /** The dimensions of each head that RoPE rotates (the first ones): HS · partial_rotary_factor. */
+    public int rotaryDim() {
+        return (int) (headDim * partialRotaryFactor);
     }
 
     /** The attention window of a layer, 0 for full attention. */
@@ -134,6 +163,9 @@ public record ModelConfig(
             throw new IllegalArgumentException("missing 'architectures' (e.g. [\"LlamaForCausalLM\"])");
         }
         Architecture arch = Architecture.fromHfClass(archs.get(0).asText());
+        if (archs.size() > 1 && arch == Architecture.PHI3) {
+            throw new IllegalArgumentException("'architectures' must name one class, got " + archs);
+        }
         String act = text(root, "hidden_act", "silu");
         if (!act.equals("silu")) {
             throw new IllegalArgumentException("hidden_act '" + act + "' is not supported (only silu)");
@@ -157,6 +189,12 @@ public record ModelConfig(
             for (int l = 0; l < layers; l++) {
                 slidingLayers.add(l);
             }
+        } else if (arch == Architecture.PHI3 && sw != null && !sw.isNull()) {
+            // Phi3Config: a window, when set, applies to every layer (Phi-3-mini-4k has 2047)
+            slidingWindow = sw.asInt();
+            for (int l = 0; l < layers; l++) {
+                slidingLayers.add(l);
+            }
         } else if ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && root.path("use_sliding_window").asBoolean(false) && sw != null && !sw.isNull()) {
             slidingWindow = sw.asInt();
             JsonNode layerTypes = root.get("layer_types");
@@ -176,6 +214,10 @@ public record ModelConfig(
         DType dtype = root.hasNonNull("torch_dtype") ? DType.fromTorchName(root.get("torch_dtype").asText())
                 : root.hasNonNull("dtype") ? DType.fromTorchName(root.get("dtype").asText()) : DType.F32;
         Integer bos = root.hasNonNull("bos_token_id") ? root.get("bos_token_id").asInt() : null;
+        // only Phi-3 rotates part of each head; the Llama family ignores the key, as transformers does
+        double partialRotary = arch == Architecture.PHI3 ? root.path("partial_rotary_factor").asDouble(1.0) : 1.0;
+        JsonNode scalingNode = root.get("rope_scaling");
+        RopeScaling scaling = isLongrope(scalingNode) ? parseLongrope(root, scalingNode) : parseRopeScaling(scalingNode);
         return new ModelConfig(
                 arch,
                 hidden,
@@ -187,7 +229,7 @@ public record ModelConfig(
                 requiredInt(root, "vocab_size"),
                 root.path("rms_norm_eps").asDouble(1e-6),
                 root.path("rope_theta").asDouble(10000.0),
-                parseRopeScaling(root.get("rope_scaling")),
+                scaling,
                 intOr(root, "max_position_embeddings", 2048),
                 root.path("tie_word_embeddings").asBoolean(false),
                 qkvBias,
@@ -197,7 +239,43 @@ public record ModelConfig(
                 slidingLayers,
                 dtype,
                 bos,
-                intList(root.get("eos_token_id")));
+                intList(root.get("eos_token_id")),
+                partialRotary);
+    }
+
+    private static boolean isLongrope(JsonNode node) {
+        return node != null && node.isObject()
+                && "longrope".equals(node.hasNonNull("rope_type") ? node.get("rope_type").asText() : node.path("type").asText(""));
+    }
+
+    /**
+     * Phi-3's LongRoPE, as transformers' {@code _compute_longrope_parameters}: the original max is the
+     * config's {@code original_max_position_embeddings} (top level, or inside rope_scaling), and the
+     * attention factor defaults from {@code max_position_embeddings / original_max}.
+     */
+    static RopeScaling parseLongrope(JsonNode root, JsonNode node) {
+        int maxPositions = intOr(root, "max_position_embeddings", 2048);
+        int originalMax = root.hasNonNull("original_max_position_embeddings")
+                ? intOr(root, "original_max_position_embeddings", maxPositions)
+                : intOr(node, "original_max_position_embeddings", maxPositions);
+        Double attentionFactor = node.hasNonNull("attention_factor") ? node.get("attention_factor").asDouble() : null;
+        return RopeScaling.longrope(doubles(node, "short_factor"), doubles(node, "long_factor"), originalMax,
+                (double) maxPositions / originalMax, attentionFactor);
+    }
+
+    private static List<Double> doubles(JsonNode node, String field) {
+        JsonNode n = node.get(field);
+        if (n == null || !n.isArray()) {
+            throw new IllegalArgumentException("rope_scaling longrope needs '" + field + "' as a list of numbers, got " + n);
+        }
+        List<Double> out = new ArrayList<>();
+        for (JsonNode v : n) {
+            if (!v.isNumber()) {
+                throw new IllegalArgumentException("rope_scaling." + field + " must hold numbers, got " + v);
+            }
+            out.add(v.asDouble());
+        }
+        return out;
     }
 
     static RopeScaling parseRopeScaling(JsonNode node) {
@@ -214,7 +292,7 @@ public record ModelConfig(
                     node.path("high_freq_factor").asDouble(4.0),
                     node.path("original_max_position_embeddings").asInt(8192));
             default -> throw new IllegalArgumentException("rope_scaling type '" + type
-                    + "' is not supported (supported: linear, llama3)");
+                    + "' is not supported (supported: linear, llama3, longrope)");
         };
     }
 
@@ -237,17 +315,30 @@ public record ModelConfig(
             o.putNull("rope_scaling");
         } else {
             ObjectNode rs = o.putObject("rope_scaling");
-            rs.put("factor", ropeScaling.factor());
-            if (ropeScaling.type() == RopeScaling.Type.LLAMA3) {
+            if (ropeScaling.type() == RopeScaling.Type.LONGROPE) {
+                // Phi3Config's layout: the type under the legacy key, the original max at the top level
+                rs.put("type", "longrope");
+                ropeScaling.shortFactor().forEach(rs.putArray("short_factor")::add);
+                ropeScaling.longFactor().forEach(rs.putArray("long_factor")::add);
+                if (ropeScaling.attentionFactor() != null) {
+                    rs.put("attention_factor", ropeScaling.attentionFactor());
+                }
+                o.put("original_max_position_embeddings", ropeScaling.originalMaxPositions());
+            } else if (ropeScaling.type() == RopeScaling.Type.LLAMA3) {
+                rs.put("factor", ropeScaling.factor());
                 rs.put("rope_type", "llama3");
                 rs.put("low_freq_factor", ropeScaling.lowFreqFactor());
                 rs.put("high_freq_factor", ropeScaling.highFreqFactor());
                 rs.put("original_max_position_embeddings", ropeScaling.originalMaxPositions());
             } else {
+                rs.put("factor", ropeScaling.factor());
                 rs.put("rope_type", "linear");
             }
         }
         o.put("max_position_embeddings", maxPositionEmbeddings);
+        if (architecture == Architecture.PHI3) {
+            o.put("partial_rotary_factor", partialRotaryFactor);
+        }
         o.put("tie_word_embeddings", tieWordEmbeddings);
         if (architecture == Architecture.LLAMA) {
             o.put("attention_bias", qkvBias);

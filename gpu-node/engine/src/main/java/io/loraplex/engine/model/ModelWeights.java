@@ -5,6 +5,10 @@ import java.io.IOException;
 /**
  * The base model's weights by role, each a view into the mapped files, with every shape checked
  * against the config. Linear weights are {@code [out, in]}: {@code y = x · Wᵀ}.
+ *
+ * <p>Phi-3's fused {@code qkv_proj} (q, k, v rows stacked) and {@code gate_up_proj} (gate rows, then
+ * up rows) are split here into row views, so every backend and the LoRA path see the same seven
+ * projections whatever the checkpoint's layout.
  */
 public final class ModelWeights {
 
@@ -61,9 +65,16 @@ public final class ModelWeights {
         for (int l = 0; l < n; l++) {
             String p = "model.layers." + l + ".";
             attnNorm[l] = get(p + "input_layernorm.weight", c);
-            wq[l] = get(p + "self_attn.q_proj.weight", q, c);
-            wk[l] = get(p + "self_attn.k_proj.weight", kv, c);
-            wv[l] = get(p + "self_attn.v_proj.weight", kv, c);
+            if (cfg.architecture() == Architecture.PHI3) {
+                Tensor qkv = get(p + "self_attn.qkv_proj.weight", q + 2 * kv, c);
+                wq[l] = qkv.rows(p + "self_attn.qkv_proj.weight[q]", 0, q);
+                wk[l] = qkv.rows(p + "self_attn.qkv_proj.weight[k]", q, kv);
+                wv[l] = qkv.rows(p + "self_attn.qkv_proj.weight[v]", q + kv, kv);
+            } else {
+                wq[l] = get(p + "self_attn.q_proj.weight", q, c);
+                wk[l] = get(p + "self_attn.k_proj.weight", kv, c);
+                wv[l] = get(p + "self_attn.v_proj.weight", kv, c);
+            }
             wo[l] = get(p + "self_attn.o_proj.weight", c, q);
             if (cfg.qkvBias()) {
                 bq[l] = get(p + "self_attn.q_proj.bias", q);
@@ -78,8 +89,14 @@ public final class ModelWeights {
                 kNorm[l] = get(p + "self_attn.k_norm.weight", cfg.headDim());
             }
             mlpNorm[l] = get(p + "post_attention_layernorm.weight", c);
-            wGate[l] = get(p + "mlp.gate_proj.weight", inter, c);
-            wUp[l] = get(p + "mlp.up_proj.weight", inter, c);
+            if (cfg.architecture() == Architecture.PHI3) {
+                Tensor gateUp = get(p + "mlp.gate_up_proj.weight", 2 * inter, c);
+                wGate[l] = gateUp.rows(p + "mlp.gate_up_proj.weight[gate]", 0, inter);
+                wUp[l] = gateUp.rows(p + "mlp.gate_up_proj.weight[up]", inter, inter);
+            } else {
+                wGate[l] = get(p + "mlp.gate_proj.weight", inter, c);
+                wUp[l] = get(p + "mlp.up_proj.weight", inter, c);
+            }
             wDown[l] = get(p + "mlp.down_proj.weight", c, inter);
             if (cfg.mlpBias()) {
                 bGate[l] = get(p + "mlp.gate_proj.bias", inter);

@@ -34,17 +34,26 @@ public final class RandomWeights {
         for (int l = 0; l < cfg.numLayers(); l++) {
             String p = "model.layers." + l + ".";
             out.add(p + "input_layernorm.weight", dtype, norm(random, c), c);
-            linear(out, random, dtype, p + "self_attn.q_proj", cfg.qDim(), c, cfg.qkvBias());
-            linear(out, random, dtype, p + "self_attn.k_proj", cfg.kvDim(), c, cfg.qkvBias());
-            linear(out, random, dtype, p + "self_attn.v_proj", cfg.kvDim(), c, cfg.qkvBias());
+            if (cfg.architecture() == Architecture.PHI3) {
+                // Phi-3 stores q, k and v stacked by rows in one tensor, and gate and up likewise
+                linear(out, random, dtype, p + "self_attn.qkv_proj", cfg.qDim() + 2 * cfg.kvDim(), c, false);
+            } else {
+                linear(out, random, dtype, p + "self_attn.q_proj", cfg.qDim(), c, cfg.qkvBias());
+                linear(out, random, dtype, p + "self_attn.k_proj", cfg.kvDim(), c, cfg.qkvBias());
+                linear(out, random, dtype, p + "self_attn.v_proj", cfg.kvDim(), c, cfg.qkvBias());
+            }
             linear(out, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
             if (cfg.qkNorm()) {
                 out.add(p + "self_attn.q_norm.weight", dtype, norm(random, cfg.headDim()), cfg.headDim());
                 out.add(p + "self_attn.k_norm.weight", dtype, norm(random, cfg.headDim()), cfg.headDim());
             }
             out.add(p + "post_attention_layernorm.weight", dtype, norm(random, c), c);
-            linear(out, random, dtype, p + "mlp.gate_proj", cfg.intermediateSize(), c, cfg.mlpBias());
-            linear(out, random, dtype, p + "mlp.up_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+            if (cfg.architecture() == Architecture.PHI3) {
+                linear(out, random, dtype, p + "mlp.gate_up_proj", 2 * cfg.intermediateSize(), c, false);
+            } else {
+                linear(out, random, dtype, p + "mlp.gate_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+                linear(out, random, dtype, p + "mlp.up_proj", cfg.intermediateSize(), c, cfg.mlpBias());
+            }
             linear(out, random, dtype, p + "mlp.down_proj", c, cfg.intermediateSize(), cfg.mlpBias());
         }
         out.add("model.norm.weight", dtype, norm(random, c), c);

@@ -76,6 +76,18 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         return out;
     }
 
+    /**
+     * Rows {@code [start, start + count)} of a 2-D tensor as a view named {@code name}, sharing the
+     * bytes: how a fused projection (Phi-3's qkv_proj, gate_up_proj) is split at load.
+     */
+    public Tensor rows(String name, long start, long count) {
+        if (rank() != 2 || start < 0 || count <= 0 || start + count > shape[0]) {
+            throw new IllegalArgumentException(this.name + ": rows " + start + "+" + count + " out of shape " + shapeString());
+        }
+        long rowBytes = shape[1] * dtype.bytes();
+        return new Tensor(name, dtype, new long[] {count, shape[1]}, data.asSlice(start * rowBytes, count * rowBytes));
+    }
+
     /** True when the shape equals {@code expected}. */
     public boolean hasShape(long... expected) {
         return Arrays.equals(shape, expected);

@@ -39,12 +39,14 @@ public final class TinyModel {
 
     public static Written write(Path dir, Spec s) throws IOException {
         TokenizerKind kind = s.tokenizer() != null ? s.tokenizer()
-                : s.arch() == Architecture.MISTRAL ? TokenizerKind.BYTE_FALLBACK : TokenizerKind.BYTE_LEVEL;
+                : s.arch() == Architecture.MISTRAL || s.arch() == Architecture.PHI3 ? TokenizerKind.BYTE_FALLBACK
+                : TokenizerKind.BYTE_LEVEL;
         ChatStyle style = s.chatStyle() != null ? s.chatStyle() : switch (s.arch()) {
             case LLAMA -> ChatStyle.LLAMA3;
             case QWEN2 -> ChatStyle.CHATML;
             case QWEN3 -> ChatStyle.QWEN3;
             case MISTRAL -> ChatStyle.LLAMA2;
+            case PHI3 -> ChatStyle.PHI3;
         };
         if (s.shards() < 1) {
             throw new IllegalArgumentException("shards must be at least 1");
@@ -54,7 +56,7 @@ public final class TinyModel {
         double theta = s.ropeTheta() != null ? s.ropeTheta() : switch (s.arch()) {
             case LLAMA -> 500000.0;
             case QWEN2, QWEN3 -> 1000000.0;
-            case MISTRAL -> 10000.0;
+            case MISTRAL, PHI3 -> 10000.0;
         };
         boolean tie = s.tie() != null ? s.tie() : s.arch() == Architecture.QWEN2 || s.arch() == Architecture.QWEN3;
         Set<Integer> windowLayers = new TreeSet<>();
@@ -64,9 +66,15 @@ public final class TinyModel {
             }
         }
         int headDim = s.headDim() != null ? s.headDim() : defaultHeadDim(s.arch(), s.hidden(), s.heads());
+        // a generated Phi-3 has LongRoPE with a small original max (so tests reach the long factors)
+        // and Phi-4-mini's partial rotary factor
+        double partialRotary = s.arch() == Architecture.PHI3 ? PHI3_PARTIAL_ROTARY : 1.0;
+        RopeScaling scaling = s.ropeScaling() == null && s.arch() == Architecture.PHI3
+                ? phi3Longrope((int) (headDim * partialRotary), s.maxPositions()) : s.ropeScaling();
         ModelConfig cfg = new ModelConfig(s.arch(), s.hidden(), s.intermediate(), s.layers(), s.heads(), s.kvHeads(), headDim,
-                s.vocab(), 1e-5, theta, s.ropeScaling(), s.maxPositions(), tie, s.arch() == Architecture.QWEN2, false, false,
-                s.slidingWindow(), windowLayers, s.dtype(), tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds());
+                s.vocab(), 1e-5, theta, scaling, s.maxPositions(), tie, s.arch() == Architecture.QWEN2, false, false,
+                s.slidingWindow(), windowLayers, s.dtype(), tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds(),
+                partialRotary);
         RandomWeights.write(dir, cfg, s.shards(), s.seed());
 
         ObjectMapper json = new ObjectMapper();
@@ -90,6 +98,28 @@ public final class TinyModel {
     public static int defaultHeadDim(Architecture arch, int hidden, int heads) {
         int derived = hidden / Math.max(1, heads);
         return arch == Architecture.QWEN3 ? 2 * derived : derived;
+    }
+
+    /** Phi-4-mini's {@code partial_rotary_factor}. */
+    public static final double PHI3_PARTIAL_ROTARY = 0.75;
+    /** The generated Phi-3's {@code original_max_position_embeddings}: small, so a test prompt can exceed it. */
+    public static final int PHI3_ORIGINAL_MAX = 64;
+
+    /**
+     * LongRoPE factors shaped like Phi-3's (short near 1, long growing from 1 to ~{@code 2·max/original}
+     * over the pairs), deterministic, for {@code rotary/2} pairs.
+     */
+    public static RopeScaling phi3Longrope(int rotaryDim, int maxPositions) {
+        int pairs = rotaryDim / 2;
+        double scale = Math.max(1.0, (double) maxPositions / PHI3_ORIGINAL_MAX);
+        List<Double> shortFactor = new java.util.ArrayList<>();
+        List<Double> longFactor = new java.util.ArrayList<>();
+        for (int i = 0; i < pairs; i++) {
+            double x = pairs == 1 ? 1.0 : (double) i / (pairs - 1);
+            shortFactor.add(1.0 + 0.05 * x);
+            longFactor.add(1.0 + (2 * scale - 1) * x * x);
+        }
+        return RopeScaling.longrope(shortFactor, longFactor, PHI3_ORIGINAL_MAX, scale, null);
     }
 
     /** The files a written model has, for checks. */

@@ -130,7 +130,18 @@ public enum ChatStyle {
                     + "    {%- if enable_thinking is defined and enable_thinking is false %}\n"
                     + "        {{- '<think>\\n\\n</think>\\n\\n' }}\n"
                     + "    {%- endif %}\n"
-                    + "{%- endif %}");
+                    + "{%- endif %}"),
+    /**
+     * Phi-3 / Phi-4-mini instruct: {@code <|role|>\n…<|end|>\n} turns, {@code <|end|>} ends a turn,
+     * {@code <s>} begins the sequence (SentencePiece-style byte-fallback vocabulary, as Phi-3's).
+     */
+    PHI3(List.of("<unk>", "<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"),
+            "<s>", List.of("<|end|>", "<|endoftext|>"), "<|endoftext|>",
+            "{% for message in messages %}{% if message['role'] == 'system' %}"
+                    + "{{'<|system|>\\n' + message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'user' %}"
+                    + "{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'assistant' %}"
+                    + "{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}{% endif %}{% endfor %}"
+                    + "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}");
 
     private final List<String> specialTokens;
     private final String bosToken;

@@ -71,28 +71,43 @@ final class Layers {
 
     /** cos and sin (T, HS/2) of positions 0..T-1 for the given per-pair frequencies. */
     static void ropeAngles(double[] cos, double[] sin, double[] invFreq, int tokens) {
+        ropeAngles(cos, sin, invFreq, tokens, 1.0);
+    }
+
+    /** As {@link #ropeAngles(double[], double[], double[], int)}, cos and sin times {@code scale} (LongRoPE's attention factor). */
+    static void ropeAngles(double[] cos, double[] sin, double[] invFreq, int tokens, double scale) {
         int half = invFreq.length;
         for (int t = 0; t < tokens; t++) {
             for (int i = 0; i < half; i++) {
                 double angle = t * invFreq[i];
-                cos[t * half + i] = Math.cos(angle);
-                sin[t * half + i] = Math.sin(angle);
+                cos[t * half + i] = Math.cos(angle) * scale;
+                sin[t * half + i] = Math.sin(angle) * scale;
             }
         }
     }
 
     /** Rotates every head of x (T, heads·HS) in place, rotate-half convention (see {@code Rope}). */
     static void ropeForward(double[] x, double[] cos, double[] sin, int tokens, int heads, int hs) {
-        rotate(x, cos, sin, tokens, heads, hs, 1);
+        rotate(x, cos, sin, tokens, heads, hs, hs, 1);
+    }
+
+    /** Rotates the first {@code rotary} dims of every head (a partial rotary factor); the rest pass through. */
+    static void ropeForward(double[] x, double[] cos, double[] sin, int tokens, int heads, int hs, int rotary) {
+        rotate(x, cos, sin, tokens, heads, hs, rotary, 1);
+    }
+
+    /** The gradient of {@link #ropeForward(double[], double[], double[], int, int, int, int)}. */
+    static void ropeBackward(double[] dx, double[] cos, double[] sin, int tokens, int heads, int hs, int rotary) {
+        rotate(dx, cos, sin, tokens, heads, hs, rotary, -1);
     }
 
     /** The transposed rotation of dx in place: the gradient of a rotation is the rotation back. */
     static void ropeBackward(double[] dx, double[] cos, double[] sin, int tokens, int heads, int hs) {
-        rotate(dx, cos, sin, tokens, heads, hs, -1);
+        rotate(dx, cos, sin, tokens, heads, hs, hs, -1);
     }
 
-    private static void rotate(double[] x, double[] cos, double[] sin, int tokens, int heads, int hs, int sign) {
-        int half = hs / 2;
+    private static void rotate(double[] x, double[] cos, double[] sin, int tokens, int heads, int hs, int rotary, int sign) {
+        int half = rotary / 2;
         for (int t = 0; t < tokens; t++) {
             for (int h = 0; h < heads; h++) {
                 int off = (t * heads + h) * hs;

@@ -9,6 +9,10 @@ import io.loraplex.engine.lora.AdapterConfig;
 import io.loraplex.engine.lora.AdapterWriter;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.lora.LoraWeights;
+import io.loraplex.engine.lora.PeftModule;
+import io.loraplex.engine.lora.TargetModule;
+import io.loraplex.engine.model.Architecture;
+import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelIdentity;
 import java.io.IOException;
@@ -26,6 +30,11 @@ import java.util.Map;
  * A trained adapter: its weights, the options it was trained with, the run's record and the base
  * it was trained on. {@link #adapter} serves it from memory; {@link #write} makes the PEFT
  * directory (with {@code training.json} beside it).
+ *
+ * <p>Training runs on the engine's seven projections; a base whose checkpoint fuses some (Phi-3's
+ * qkv_proj, gate_up_proj) gets its adapter written on the fused modules, as PEFT would train it:
+ * each fused LoRA is the exact block-diagonal fusion of its parts' ({@link AdapterWriter#fuse}),
+ * its rank and alpha in rank_pattern / alpha_pattern, so the engine reads back the same deltas.
  */
 public final class TrainedAdapter {
 
@@ -37,16 +46,46 @@ public final class TrainedAdapter {
     private final String baseModel;
     private final ModelIdentity baseIdentity;
     private final AdapterConfig config;
+    private final ModelConfig base;
 
     TrainedAdapter(TrainingOptions options, LoraWeights[][] weights, TrainingStats stats, String baseModel,
-            ModelIdentity baseIdentity) {
+            ModelIdentity baseIdentity, ModelConfig base) {
         this.options = options;
         this.weights = weights;
         this.stats = stats;
         this.baseModel = baseModel;
         this.baseIdentity = baseIdentity;
+        this.base = base;
         this.config = new AdapterConfig(options.rank(), options.alpha(), options.dropout(), options.rslora(),
-                options.targetNames(), null, Map.of(), Map.of(), List.of(), baseModel, null);
+                peftTargets().stream().map(PeftModule::shortName).toList(), null, Map.of(), Map.of(), List.of(), baseModel,
+                null);
+    }
+
+    /** The checkpoint's modules that hold a trained projection, in layer order. */
+    private List<PeftModule> peftTargets() {
+        return PeftModule.of(base.architecture()).stream()
+                .filter(m -> m.parts().stream().anyMatch(options.targets()::contains)).toList();
+    }
+
+    private boolean fusedLayout() {
+        return base.architecture() == Architecture.PHI3;
+    }
+
+    /** (L, peftTargets) the weights as the checkpoint's modules: fused ones fused, others as trained. */
+    private LoraWeights[][] peftWeights() {
+        List<PeftModule> modules = peftTargets();
+        LoraWeights[][] out = new LoraWeights[weights.length][modules.size()];
+        for (int l = 0; l < weights.length; l++) {
+            for (int i = 0; i < modules.size(); i++) {
+                PeftModule m = modules.get(i);
+                LoraWeights[] parts = new LoraWeights[m.parts().size()];
+                for (int p = 0; p < parts.length; p++) {
+                    parts[p] = weights[l][m.parts().get(p).ordinal()];
+                }
+                out[l][i] = m.fused() ? AdapterWriter.fuse(base, m, parts, options.rslora()).weights() : parts[0];
+            }
+        }
+        return out;
     }
 
     public TrainingOptions options() {
@@ -63,7 +102,22 @@ public final class TrainedAdapter {
 
     /** The adapter_config.json contents. */
     public ObjectNode adapterConfigJson() {
-        return config.toJson(baseModel, options.targetNames());
+        if (!fusedLayout()) {
+            return config.toJson(baseModel, options.targetNames());
+        }
+        List<PeftModule> modules = peftTargets();
+        ObjectNode o = config.toJson(baseModel, modules.stream().map(PeftModule::shortName).toList());
+        for (PeftModule m : modules) {
+            long parts = m.parts().stream().filter(options.targets()::contains).count();
+            if (m.fused() && parts > 0) {
+                // the fused LoRA stacks its parts' ranks; alpha keeps PEFT's scale equal to the parts'
+                int rank = (int) parts * options.rank();
+                ((ObjectNode) o.get("rank_pattern")).put(m.shortName(), rank);
+                ((ObjectNode) o.get("alpha_pattern")).put(m.shortName(),
+                        options.rslora() ? options.scale() * Math.sqrt(rank) : options.scale() * rank);
+            }
+        }
+        return o;
     }
 
     /**
@@ -100,7 +154,11 @@ public final class TrainedAdapter {
      * @param dataSha256 hex SHA-256 of the dataset file's bytes
      */
     public ContentHash write(Path dir, String dataSha256) throws IOException {
-        AdapterWriter.write(dir, adapterConfigJson(), weights, DType.F32);
+        if (fusedLayout()) {
+            AdapterWriter.writeModules(dir, adapterConfigJson(), peftTargets(), peftWeights(), DType.F32);
+        } else {
+            AdapterWriter.write(dir, adapterConfigJson(), weights, DType.F32);
+        }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode t = json.createObjectNode();
         t.put("data_sha256", dataSha256);

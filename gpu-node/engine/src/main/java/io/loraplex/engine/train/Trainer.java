@@ -146,7 +146,7 @@ public final class Trainer {
             TrainingStats stats = new TrainingStats(train.size(), val.size(), stepLosses, epochs, finalTrain, finalVal, baseVal,
                     tokensRun, seconds, lineNumbers(train), lineNumbers(val));
             return new TrainedAdapter(options, lora.toWeights(), stats, model.dir().toAbsolutePath().normalize().toString(),
-                    model.identity());
+                    model.identity(), model.config());
         }
     }
 

@@ -29,7 +29,7 @@ final class TrainingModel {
     private final ModelWeights w;
     private final LoraParameters lora;
     private final FrozenLinear linear;
-    private final double[] invFreq;              // (HS/2)
+    private final Rope rope;                     // frequencies (rotary/2) by sequence length, LongRoPE's scale
     private final float[][] attnNorm, mlpNorm;   // (L) (C)
     private final float[][] qNorm, kNorm;        // (L) (HS) or nulls: Qwen3's per-head norms
     private final float[][] bq, bk, bv, bo, bGate, bUp, bDown; // (L) (out) or nulls
@@ -40,7 +40,7 @@ final class TrainingModel {
         this.w = weights;
         this.lora = lora;
         this.linear = linear;
-        this.invFreq = Rope.inverseFrequencies(cfg);
+        this.rope = new Rope(cfg);
         int n = cfg.numLayers();
         attnNorm = new float[n][];
         mlpNorm = new float[n][];
@@ -93,15 +93,16 @@ final class TrainingModel {
     private double run(EncodedExample ex, boolean backward, double gradScale, double dropout, SplittableRandom random) {
         int tt = ex.tokens().length;
         int c = cfg.hiddenSize();
-        int half = cfg.headDim() / 2;
+        int half = rope.pairs();                     // rotary/2
         int[] rows = targetRows(ex);                 // (N) positions whose next token has a loss
         int nRows = rows.length;
         if (nRows == 0) {
             return 0;
         }
-        double[] cos = new double[tt * half];        // (T, HS/2)
-        double[] sin = new double[tt * half];        // (T, HS/2)
-        Layers.ropeAngles(cos, sin, invFreq, tt);
+        double[] cos = new double[tt * half];        // (T, rotary/2)
+        double[] sin = new double[tt * half];        // (T, rotary/2)
+        // the example is one whole sequence: its length picks LongRoPE's factors, as at inference
+        Layers.ropeAngles(cos, sin, rope.inverseFrequencies(tt), tt, rope.attentionScale());
         double[] x = new double[tt * c];             // (T, C) residual stream
         Layers.embeddingForward(x, ex.tokens(), w.embed, c);
         LayerActs[] acts = new LayerActs[cfg.numLayers()];
@@ -182,8 +183,8 @@ final class TrainingModel {
             Layers.rmsnormForward(a.k, a.invK, a.kRaw, kNorm[l], tt * cfg.numKvHeads(), cfg.headDim(), cfg.rmsNormEps());
         }
         // rotary embedding
-        Layers.ropeForward(a.q, cos, sin, tt, cfg.numHeads(), cfg.headDim());
-        Layers.ropeForward(a.k, cos, sin, tt, cfg.numKvHeads(), cfg.headDim());
+        Layers.ropeForward(a.q, cos, sin, tt, cfg.numHeads(), cfg.headDim(), cfg.rotaryDim());
+        Layers.ropeForward(a.k, cos, sin, tt, cfg.numKvHeads(), cfg.headDim(), cfg.rotaryDim());
         // causal attention
         a.att = new double[tt * qd];
         a.probs = new double[cfg.numHeads() * tt * tt];
@@ -235,8 +236,8 @@ final class TrainingModel {
         double[] dv = new double[tt * kvd];
         Layers.attentionBackward(dq, dk, dv, dAtt, a.probs, a.q, a.k, a.v, tt, cfg.numHeads(), cfg.numKvHeads(),
                 cfg.headDim(), cfg.windowFor(l));
-        Layers.ropeBackward(dq, cos, sin, tt, cfg.numHeads(), cfg.headDim());
-        Layers.ropeBackward(dk, cos, sin, tt, cfg.numKvHeads(), cfg.headDim());
+        Layers.ropeBackward(dq, cos, sin, tt, cfg.numHeads(), cfg.headDim(), cfg.rotaryDim());
+        Layers.ropeBackward(dk, cos, sin, tt, cfg.numKvHeads(), cfg.headDim(), cfg.rotaryDim());
         if (cfg.qkNorm()) {
             // back through the per-head norms to the projections' outputs
             double[] dqRaw = new double[tt * qd];

@@ -32,7 +32,8 @@ class ModelGradientTest {
         return Stream.of(Arguments.of("llama", TestModels.llama(DType.F32)), Arguments.of("qwen2", TestModels.qwen2(DType.F32)),
                 Arguments.of("qwen3", TestModels.qwen3(DType.F32)), Arguments.of("qwen3-untied", TestModels.qwen3Untied(DType.F32)),
                 Arguments.of("mistral", TestModels.mistral(DType.F32)),
-                Arguments.of("llama-biased", TestModels.llamaBiased(DType.F32)));
+                Arguments.of("llama-biased", TestModels.llamaBiased(DType.F32)),
+                Arguments.of("phi3-partial-rotary-longrope", TestModels.phi3(DType.F32)));
     }
 
     @ParameterizedTest(name = "{0}")
