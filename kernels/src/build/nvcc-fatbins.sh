@@ -35,7 +35,7 @@ version=$("$nvcc" --version | sed -n 's/.*release [0-9.]*, V\([0-9.]*\).*/\1/p')
 echo "kernels: compiling $src/*.cu with nvcc $version ($nvcc)"
 
 # sources compile again when a header or this script is newer than their fatbin
-newest_dep=$(ls -t "$src"/*.cuh "$0" | head -n 1)
+newest_dep=$(ls -t "$src"/*.cuh "$0" 2>/dev/null | head -n 1)
 export NVCC="$nvcc" SRC="$src" OUT="$out" LOGS="$logs" NEWEST_DEP="$newest_dep"
 ls "$src"/*.cu | xargs -n 1 -P "$(nproc)" sh -c '
   cu=$1
