@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
@@ -83,7 +84,7 @@ public final class FatbinContents {
                 throw new IllegalArgumentException(name + ": the image for arch " + arch
                         + " is compressed; build with nvcc --no-compress");
             }
-            byte[] body = java.util.Arrays.copyOfRange(fatbin, payload, (int) (payload + payloadSize));
+            byte[] body = Arrays.copyOfRange(fatbin, payload, (int) (payload + payloadSize));
             switch (kind) {
                 case KIND_PTX -> images.add(new Image(Kind.PTX, arch, ptxEntries(body)));
                 case KIND_ELF -> images.add(new Image(Kind.ELF, arch, elfEntries(name, body)));

@@ -23,6 +23,12 @@ public final class Kernels {
     private Kernels() {
     }
 
+    /** The largest head size {@link #PAGED_ATTENTION_DECODE} takes ({@code MAX_HEAD_DIM} in paged_attention.cu). */
+    public static final int MAX_HEAD_DIM = 256;
+
+    /** The largest rotary_dim / 2 {@link #ROPE} takes ({@code MAX_HALF} in rope.cu). */
+    public static final int MAX_ROTARY_HALF = 256;
+
     /** {@code out[t, :] = table[tokens[t], :]}. */
     public static final KernelSignature EMBEDDING_GATHER = new KernelSignature(KernelImage.EMBEDDING,
             "loraplex_embedding_gather", List.of(

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +51,19 @@ class KernelSignaturesTest {
             perImage += Kernels.in(image).size();
         }
         assertEquals(Kernels.ALL.size(), perImage);
+    }
+
+    @Test
+    void theLimitsLaunchersCheckAreTheOnesTheKernelsAreCompiledWith() throws IOException {
+        assertEquals(Kernels.MAX_HEAD_DIM, constant(KernelImage.PAGED_ATTENTION, "MAX_HEAD_DIM"));
+        assertEquals(Kernels.MAX_ROTARY_HALF, constant(KernelImage.ROPE, "MAX_HALF"));
+    }
+
+    private static int constant(KernelImage image, String name) throws IOException {
+        Matcher m = Pattern.compile("constexpr int " + name + " = (\\d+);")
+                .matcher(Files.readString(CUDA.resolve(image.sourceFile())));
+        assertTrue(m.find(), image.sourceFile() + " has no 'constexpr int " + name + " = ...;'");
+        return Integer.parseInt(m.group(1));
     }
 
     @Test
