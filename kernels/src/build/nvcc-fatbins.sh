@@ -37,7 +37,7 @@ echo "kernels: compiling $src/*.cu with nvcc $version ($nvcc)"
 # sources compile again when a header or this script is newer than their fatbin
 newest_dep=$(ls -t "$src"/*.cuh "$0" 2>/dev/null | head -n 1)
 export NVCC="$nvcc" SRC="$src" OUT="$out" LOGS="$logs" NEWEST_DEP="$newest_dep"
-ls "$src"/*.cu | xargs -n 1 -P "$(nproc)" sh -c '
+find "$src" -maxdepth 1 -name '*.cu' -print0 | xargs -0 -n 1 -P "$(nproc)" sh -c '
   cu=$1
   name=$(basename "$cu" .cu)
   fatbin=$OUT/$name.fatbin
