@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.loraplex.kernels.FatbinContents.Image;
 import io.loraplex.kernels.FatbinContents.Kind;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +21,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
-/** The fatbins the build made hold every declared kernel for sm_80 and sm_90, and PTX for compute_90. */
+/**
+ * The fatbins the build made hold every declared kernel for sm_80 and sm_90, and PTX for compute_90;
+ * {@link FatbinContents} reads them (its refusals are checked on made-up bytes, with or without nvcc).
+ */
 class FatbinEntryPointsTest {
 
     private static final String NO_NVCC = "the kernels module was built without nvcc: it has no fatbins to inspect";
@@ -82,6 +88,41 @@ class FatbinEntryPointsTest {
             }
         }
         assertTrue(report.contains("spill stores"), "the ptxas report has no spill counts");
+    }
+
+    @Test
+    void aPtxImageListsItsEntriesWithoutNvcc() {
+        byte[] ptx = ".visible .entry loraplex_a(\n.param .u64 p)\n{ ret; }\n.visible .entry loraplex_b()\n{ ret; }\n"
+                .getBytes(StandardCharsets.US_ASCII);
+        FatbinContents contents = FatbinContents.read("a.fatbin", fatbin(1, 90, 0, ptx));
+        assertEquals(List.of(new Image(Kind.PTX, 90, Set.of("loraplex_a", "loraplex_b"))), contents.images());
+    }
+
+    @Test
+    void aCompressedImageIsRefusedNamingTheFileAndArchitecture() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FatbinContents.read("a.fatbin", fatbin(2, 80, 0x2000, new byte[16])));
+        assertEquals("a.fatbin: the image for arch 80 is compressed; build with nvcc --no-compress", e.getMessage());
+    }
+
+    @Test
+    void aTruncatedFatbinIsRefusedSayingHowShort() {
+        byte[] whole = fatbin(1, 90, 0, new byte[32]);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FatbinContents.read("a.fatbin", Arrays.copyOf(whole, whole.length - 8)));
+        assertEquals("a.fatbin is truncated: its header promises 112 bytes, it has 104", e.getMessage());
+    }
+
+    /** A fatbin of one image: the 16-byte header, a 64-byte entry header, the payload. */
+    private static byte[] fatbin(int kind, int arch, long flags, byte[] payload) {
+        ByteBuffer b = ByteBuffer.allocate(16 + 64 + payload.length)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0xBA55ED50).putShort((short) 1).putShort((short) 16).putLong(64 + payload.length);
+        b.putShort((short) kind).putShort((short) 0x0101).putInt(64).putLong(payload.length);
+        b.putInt(0).putInt(0).putShort((short) 0).putShort((short) 0).putInt(arch); // bytes 16..31
+        b.putInt(0).putInt(0).putLong(flags).putLong(0).putLong(0);                  // bytes 32..63
+        b.put(payload);
+        return b.array();
     }
 
     @Test
