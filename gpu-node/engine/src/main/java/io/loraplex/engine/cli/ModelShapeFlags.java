@@ -24,7 +24,7 @@ final class ModelShapeFlags {
                 .option("intermediate", Integer.toString(intermediate), "MLP intermediate size")
                 .option("vocab", Integer.toString(vocab), "vocabulary size")
                 .option("dtype", dtype, "weight dtype: f32, bf16 or f16")
-                .option("rope-theta", null, "RoPE base (default 500000 for llama, 1000000 for qwen2 and qwen3, 10000 for mistral)")
+                .option("rope-theta", null, "RoPE base (default 500000 for llama, 1000000 for qwen2 and qwen3, 10000 for mistral and phi3)")
                 .option("rope-scaling", null, "llama3:FACTOR:LOW:HIGH:ORIGINAL_MAX or linear:FACTOR")
                 .option("max-positions", "4096", "max_position_embeddings")
                 .option("sliding-window", null, "attention window (mistral: every layer; qwen2: every layer)")
