@@ -83,8 +83,8 @@ public enum Architecture {
                 java.util.stream.Stream.of(GEMMA3_MULTIMODAL_CLASS)).toList());
     }
 
-    /** "llama, mistral, …": every supported model_type, for refusals. */
+    /** "llama, mistral, …, gemma2, gemma3": the names {@link #fromName} takes, for refusals. */
     public static String supportedModelTypes() {
-        return String.join(", ", java.util.Arrays.stream(values()).map(Architecture::modelType).toList());
+        return String.join(", ", java.util.Arrays.stream(values()).map(a -> a == GEMMA3 ? "gemma3" : a.modelType).toList());
     }
 }

@@ -38,12 +38,6 @@ public final class Trainer {
     }
 
     Trainer(BaseModel model, TrainingOptions options, ComputeGate gate, FrozenLinear.Precision precision) {
-        if (model.config().architecture().gemma()) {
-            // the trainer's f64 forward/backward has no (1 + w) norms, post-norms, GeGLU or soft-caps yet:
-            // refusing beats training an adapter against the wrong network
-            throw new IllegalArgumentException("LoRA training on " + model.config().architecture().hfClass()
-                    + " is not supported yet (serving its adapters is)");
-        }
         this.model = model;
         this.options = options;
         this.gate = gate;

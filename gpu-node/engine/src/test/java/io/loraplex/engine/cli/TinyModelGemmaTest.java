@@ -12,8 +12,6 @@ import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.tokenizer.ChatMessage;
 import io.loraplex.engine.tokenizer.ChatTemplateException;
-import io.loraplex.engine.train.Trainer;
-import io.loraplex.engine.train.TrainingOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -79,21 +77,6 @@ class TinyModelGemmaTest {
                     "no dummy prefix: a leading space is its own '▁'");
             assertEquals("naïve ☕  x", served.tokenizer().decode(served.tokenizer().encode("naïve ☕  x", false), false),
                     "byte fallback round-trips any text, spaces kept");
-        }
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"gemma2", "gemma3"})
-    void trainingOnGemmaIsRefusedNamingTheArchitecture(String arch, @TempDir Path dir) throws Exception {
-        EngineCli.run("tiny-model", new String[] {"--out", dir.toString(), "--arch", arch, "--hidden", "32", "--layers", "2",
-                "--heads", "2", "--kv-heads", "1", "--intermediate", "64", "--vocab", "600"},
-                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-        try (ServedModel served = ServedModel.load(dir, null)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new Trainer(served.model(), TrainingOptions.defaults(1)));
-            assertEquals("LoRA training on " + served.model().config().architecture().hfClass()
-                    + " is not supported yet (serving its adapters is)", e.getMessage());
         }
     }
 }
