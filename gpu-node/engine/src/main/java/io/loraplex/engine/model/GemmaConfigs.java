@@ -195,7 +195,12 @@ final class GemmaConfigs {
     static void write(ModelConfig c, ObjectNode o) {
         GemmaFeatures g = c.gemma();
         o.put("hidden_activation", ACTIVATION);
-        o.put("query_pre_attn_scalar", g.queryPreAttnScalar());
+        // an integer as the published configs write it (256, 144), a decimal only where it has a fraction
+        if (g.queryPreAttnScalar() == Math.rint(g.queryPreAttnScalar())) {
+            o.put("query_pre_attn_scalar", (long) g.queryPreAttnScalar());
+        } else {
+            o.put("query_pre_attn_scalar", g.queryPreAttnScalar());
+        }
         putNullable(o, "attn_logit_softcapping", g.attnLogitSoftcap());
         putNullable(o, "final_logit_softcapping", g.finalLogitSoftcap());
         if (g.localRopeTheta() != null) {

@@ -79,4 +79,29 @@ class TinyModelGemmaTest {
                     "byte fallback round-trips any text, spaces kept");
         }
     }
+
+    /** The whole engine (paged KV cache, continuous batching, decode past the window) on a generated Gemma's chat. */
+    @ParameterizedTest
+    @ValueSource(strings = {"gemma2", "gemma3"})
+    void generateRunsAGemmaChatPastItsWindowTheSameTwice(String arch, @TempDir Path dir) throws Exception {
+        Path model = dir.resolve("m");
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        assertEquals(0, EngineCli.run("tiny-model", new String[] {"--out", model.toString(), "--arch", arch, "--hidden", "64",
+                "--layers", "3", "--heads", "4", "--kv-heads", "2", "--intermediate", "128", "--vocab", "800"}, quiet, quiet));
+        Path messages = dir.resolve("messages.json");
+        Files.writeString(messages, "[{\"role\": \"system\", \"content\": \"You answer in full sentences.\"},"
+                + " {\"role\": \"user\", \"content\": \"Tell me about the weather in the mountains today.\"}]");
+        String[] args = {"--model", model.toString(), "--messages", messages.toString(), "--temperature", "0.8", "--seed", "5",
+                "--max-tokens", "24", "--threads", "2", "--quiet"};
+        String[] outputs = new String[2];
+        for (int i = 0; i < 2; i++) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            assertEquals(0, EngineCli.run("generate", args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                    new PrintStream(err, true, StandardCharsets.UTF_8)), err.toString(StandardCharsets.UTF_8));
+            outputs[i] = out.toString(StandardCharsets.UTF_8);
+        }
+        assertTrue(!outputs[0].isBlank(), "some text was generated");
+        assertEquals(outputs[0], outputs[1], "same seed, same text");
+    }
 }
