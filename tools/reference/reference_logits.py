@@ -134,6 +134,20 @@ _ARCHITECTURES = {
     "Qwen2ForCausalLM": "qwen2",
     "Qwen3ForCausalLM": "qwen3",
     "Phi3ForCausalLM": "phi3",
+    "Gemma2ForCausalLM": "gemma2",
+    "Gemma3ForCausalLM": "gemma3",
+}
+_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3_text"}
+
+# transformers' Gemma2Config / Gemma3TextConfig defaults for the keys read here (a config may omit them)
+_GEMMA_DEFAULTS = {
+    "gemma2": {"head_dim": 256, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "query_pre_attn_scalar": 256,
+               "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
+               "tie_word_embeddings": True, "hidden_activation": "gelu_pytorch_tanh"},
+    "gemma3": {"head_dim": 256, "rms_norm_eps": 1e-6, "rope_theta": 1_000_000.0, "query_pre_attn_scalar": 256,
+               "sliding_window": 4096, "attn_logit_softcapping": None, "final_logit_softcapping": None,
+               "rope_local_base_freq": 10_000.0, "sliding_window_pattern": 6,
+               "tie_word_embeddings": True, "hidden_activation": "gelu_pytorch_tanh"},
 }
 
 
@@ -160,6 +174,14 @@ class Config:
     long_inv_freq: np.ndarray | None = None   # [rotary/2] longrope's set for sequences > original_max
     original_max: int | None = None     # longrope: sequences longer than this use long_inv_freq
     attention_scaling: float = 1.0      # longrope: cos and sin are multiplied by this
+    # Gemma 2 / 3 (modeling_gemma2, modeling_gemma3)
+    gemma: bool = False                 # (1 + w) norms, post-norms, GeGLU, scaled embeddings
+    embed_scale: float = 1.0            # sqrt(C) rounded to the model's dtype: torch.tensor(C**0.5, dtype)
+    attn_scale: float | None = None     # query_pre_attn_scalar ** -0.5; None = HS ** -0.5
+    attn_softcap: float | None = None   # attn_logit_softcapping: scores -> cap * tanh(scores / cap)
+    final_softcap: float | None = None  # final_logit_softcapping, on the logits likewise
+    local_inv_freq: np.ndarray | None = None  # gemma3: [HS/2] the sliding layers' RoPE (rope_local_base_freq, unscaled)
+    local_layers: list | None = None    # gemma3: [L] whether layer i is a sliding_attention layer (takes local_inv_freq)
 
 
 def rope_inv_freq(head_dim: int, theta: float, rope_scaling: dict | None) -> np.ndarray:
@@ -197,10 +219,12 @@ def load_config(model_dir: str) -> Config:
         cfg = json.load(f)
     archs = cfg.get("architectures") or []
     family = next((_ARCHITECTURES[a] for a in archs if a in _ARCHITECTURES), None)
-    if family is None and cfg.get("model_type") in _ARCHITECTURES.values():
-        family = cfg["model_type"]
+    if family is None and cfg.get("model_type") in _MODEL_TYPES:
+        family = "gemma3" if cfg["model_type"] == "gemma3_text" else cfg["model_type"]
     if family is None:
         raise ValueError(f"unsupported architectures {archs} (model_type {cfg.get('model_type')})")
+    if family in ("gemma2", "gemma3"):
+        return load_gemma_config(family, {**_GEMMA_DEFAULTS[family], **cfg})
 
     C = cfg["hidden_size"]
     NH = cfg["num_attention_heads"]
@@ -258,6 +282,52 @@ def load_config(model_dir: str) -> Config:
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         qkv_bias=qkv_bias, o_bias=o_bias, mlp_bias=mlp_bias, windows=windows, **phi3,
         qk_norm=family == "qwen3",
+    )
+
+
+def round_to_dtype(x: float, torch_dtype: str) -> float:
+    """x as torch.tensor(x, dtype=torch_dtype) holds it (round to nearest even)."""
+    if torch_dtype in ("bfloat16", "bf16"):
+        bits = int(np.array(x, dtype=np.float32).view(np.uint32))
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return float(np.array(bits, dtype=np.uint32).view(np.float32))
+    if torch_dtype in ("float16", "f16", "half"):
+        return float(np.float16(x))
+    return float(np.float32(x))
+
+
+def load_gemma_config(family: str, cfg: dict) -> Config:
+    """Gemma2Config / Gemma3TextConfig as modeling_gemma2 / modeling_gemma3 use them: sliding layers
+    from layer_types (else Gemma 2's even layers, Gemma 3's all but every sliding_window_pattern-th),
+    Gemma 3's sliding layers on their own RoPE base (rope_local_base_freq) without rope_scaling."""
+    if cfg.get("hidden_activation") != "gelu_pytorch_tanh":
+        raise ValueError(f"hidden_activation {cfg.get('hidden_activation')!r} is not supported")
+    C, NH, L = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    NKV = cfg.get("num_key_value_heads") or NH
+    HS = cfg["head_dim"]
+    layer_types = cfg.get("layer_types")
+    if layer_types is None:
+        pattern = 2 if family == "gemma2" else cfg["sliding_window_pattern"]
+        layer_types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(L)]
+    window = cfg.get("sliding_window")
+    windows = [window if t == "sliding_attention" else None for t in layer_types]
+    theta = float(cfg["rope_theta"])
+    if family == "gemma2" and cfg.get("rope_scaling"):
+        raise ValueError("rope_scaling is not supported for Gemma 2")
+    inv_freq = rope_inv_freq(HS, theta, cfg.get("rope_scaling"))   # global layers
+    local = None
+    if family == "gemma3":
+        local = rope_inv_freq(HS, float(cfg["rope_local_base_freq"]), None)
+    bias = bool(cfg.get("attention_bias", False))
+    dtype = cfg.get("torch_dtype") or cfg.get("dtype") or "float32"
+    return Config(
+        family=family, C=C, F=cfg["intermediate_size"], L=L, NH=NH, NKV=NKV, HS=HS, V=cfg["vocab_size"],
+        eps=float(cfg["rms_norm_eps"]), inv_freq=inv_freq, tie_word_embeddings=bool(cfg["tie_word_embeddings"]),
+        qkv_bias=bias, o_bias=bias, mlp_bias=False, windows=windows, qk_norm=family == "gemma3",
+        gemma=True, embed_scale=round_to_dtype(math.sqrt(C), dtype),
+        attn_scale=float(cfg["query_pre_attn_scalar"]) ** -0.5,
+        attn_softcap=cfg.get("attn_logit_softcapping"), final_softcap=cfg.get("final_logit_softcapping"),
+        local_inv_freq=local, local_layers=[t == "sliding_attention" for t in layer_types],
     )
 
 
@@ -344,6 +414,9 @@ class Model:
             p = f"model.layers.{i}."
             self.store_shape(p + "input_layernorm.weight", (c.C,))
             self.store_shape(p + "post_attention_layernorm.weight", (c.C,))
+            if c.gemma:
+                self.store_shape(p + "pre_feedforward_layernorm.weight", (c.C,))
+                self.store_shape(p + "post_feedforward_layernorm.weight", (c.C,))
             if c.qk_norm:
                 self.store_shape(p + "self_attn.q_norm.weight", (c.HS,))
                 self.store_shape(p + "self_attn.k_norm.weight", (c.HS,))
@@ -362,8 +435,8 @@ class Model:
             raise ValueError(f"tensor {name}: shape {self.store.shape(name)}, expected {tuple(shape)}")
 
     def embed(self, tokens: list[int]) -> np.ndarray:
-        """[T] ids -> [T, C]."""
-        return self.store.get("model.embed_tokens.weight", rows=np.asarray(tokens, dtype=np.int64))
+        """[T] ids -> [T, C] (Gemma: times its normalizer sqrt(C), as Gemma2Model.forward scales them)."""
+        return self.store.get("model.embed_tokens.weight", rows=np.asarray(tokens, dtype=np.int64)) * self.cfg.embed_scale
 
     def layer(self, i: int) -> dict:
         """Float64 weights of decoder layer i: norms [C]; per linear (W [OUT, IN], b [OUT] | None)."""
@@ -372,6 +445,9 @@ class Model:
             "input_layernorm": self.store.get(p + "input_layernorm.weight"),
             "post_attention_layernorm": self.store.get(p + "post_attention_layernorm.weight"),
         }
+        if self.cfg.gemma:
+            w["pre_feedforward_layernorm"] = self.store.get(p + "pre_feedforward_layernorm.weight")
+            w["post_feedforward_layernorm"] = self.store.get(p + "post_feedforward_layernorm.weight")
         if self.cfg.qk_norm:
             w["q_norm"] = self.store.get(p + "self_attn.q_norm.weight")   # [HS]
             w["k_norm"] = self.store.get(p + "self_attn.k_norm.weight")   # [HS]
@@ -527,10 +603,13 @@ def apply_rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
     return x * cos + rotate_half(x) * sin
 
 
-def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, window: int | None) -> np.ndarray:
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, window: int | None,
+              scale: float | None = None, softcap: float | None = None) -> np.ndarray:
     """Causal GQA attention.  q [NH, T, HS], k/v [NKV, T, HS] -> [T, NH*HS].
     Query head h reads kv head h // G; the query at position p sees keys j <= p,
-    and with a sliding window only those with p - j < window."""
+    and with a sliding window only those with p - j < window. Scores are q.k * scale
+    (default HS ** -0.5), soft-capped as cap * tanh(s / cap) before the mask when softcap is set
+    (Gemma 2's eager_attention_forward)."""
     NH, T, HS = q.shape
     G = NH // k.shape[0]
     p = np.arange(T)[:, None]
@@ -541,7 +620,12 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, window: int | None) -
     out = np.empty((T, NH, HS))
     for h in range(NH):
         kv = h // G
-        scores = (q[h] @ k[kv].T) / math.sqrt(HS)             # [T, T]
+        if scale is None:
+            scores = (q[h] @ k[kv].T) / math.sqrt(HS)         # [T, T]
+        else:
+            scores = (q[h] @ k[kv].T) * scale
+        if softcap is not None:
+            scores = softcap * np.tanh(scores / softcap)
         scores = np.where(visible, scores, -np.inf)
         scores = scores - scores.max(axis=-1, keepdims=True)
         probs = np.exp(scores)
@@ -620,6 +704,45 @@ def decoder_layer(cfg: Config, w: dict, lora: dict, x: np.ndarray,
     return x
 
 
+def gemma_rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    """Gemma's RMSNorm: x / sqrt(mean(x^2) + eps) * (1 + w), its weight stored zero-centred."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * (1.0 + w)
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def gemma_decoder_layer(cfg: Config, w: dict, lora: dict, x: np.ndarray,
+                        cos: np.ndarray, sin: np.ndarray, window: int | None) -> np.ndarray:
+    """One Gemma2DecoderLayer / Gemma3DecoderLayer.  x [T, C] -> [T, C].  Four norms: the input norm,
+    the post-attention norm on the attention OUTPUT before its residual add, the pre-feedforward
+    norm, and the post-feedforward norm on the MLP output before its residual add. Gemma 3 norms each
+    q and k head (q_norm / k_norm, also (1 + w)) before RoPE."""
+    T = x.shape[0]
+    h = gemma_rms_norm(x, w["input_layernorm"], cfg.eps)                             # [T, C]
+    q = linear(h, w["self_attn.q_proj"], lora.get("self_attn.q_proj"))
+    k = linear(h, w["self_attn.k_proj"], lora.get("self_attn.k_proj"))
+    v = linear(h, w["self_attn.v_proj"], lora.get("self_attn.v_proj"))
+    q = q.reshape(T, cfg.NH, cfg.HS).transpose(1, 0, 2)                              # [NH, T, HS]
+    k = k.reshape(T, cfg.NKV, cfg.HS).transpose(1, 0, 2)                             # [NKV, T, HS]
+    v = v.reshape(T, cfg.NKV, cfg.HS).transpose(1, 0, 2)
+    if cfg.qk_norm:
+        q = gemma_rms_norm(q, w["q_norm"], cfg.eps)
+        k = gemma_rms_norm(k, w["k_norm"], cfg.eps)
+    q = apply_rope(q, cos, sin)
+    k = apply_rope(k, cos, sin)
+    a = attention(q, k, v, window, cfg.attn_scale, cfg.attn_softcap)                 # [T, NH*HS]
+    a = linear(a, w["self_attn.o_proj"], lora.get("self_attn.o_proj"))              # [T, C]
+    x = x + gemma_rms_norm(a, w["post_attention_layernorm"], cfg.eps)
+    h = gemma_rms_norm(x, w["pre_feedforward_layernorm"], cfg.eps)
+    gate = linear(h, w["mlp.gate_proj"], lora.get("mlp.gate_proj"))                 # [T, F]
+    up = linear(h, w["mlp.up_proj"], lora.get("mlp.up_proj"))                       # [T, F]
+    m = linear(gelu_tanh(gate) * up, w["mlp.down_proj"], lora.get("mlp.down_proj"))  # [T, C]
+    return x + gemma_rms_norm(m, w["post_feedforward_layernorm"], cfg.eps)
+
+
 def forward(model: Model, requests: list[tuple[list[int], dict | None]]) -> list[np.ndarray]:
     """Last-position logits [V] for each (tokens, adapter) request; every request is an
     independent full sequence at positions 0..T-1.  Layers are the outer loop so each layer's
@@ -636,16 +759,24 @@ def forward(model: Model, requests: list[tuple[list[int], dict | None]]) -> list
         rope = [phi3_rope_cos_sin(cfg, len(tokens)) for tokens, _ in requests]      # [T, rotary] x2
     else:
         rope = [rope_cos_sin(cfg.inv_freq, len(tokens)) for tokens, _ in requests]  # [T, HS] x2
-    layer_fn = phi3_decoder_layer if cfg.family == "phi3" else decoder_layer
+    layer_fn = phi3_decoder_layer if cfg.family == "phi3" else gemma_decoder_layer if cfg.gemma else decoder_layer
+    # Gemma 3: the sliding layers rotate with their own base (rope_local_base_freq)
+    local_rope = [rope_cos_sin(cfg.local_inv_freq, len(tokens)) for tokens, _ in requests] \
+        if cfg.local_inv_freq is not None else rope
     for i in range(cfg.L):
         w = model.layer(i)
         prefix = f"model.layers.{i}."
+        layer_rope = local_rope if cfg.local_inv_freq is not None and cfg.local_layers[i] else rope
         for r, (_, adapter) in enumerate(requests):
             lora = {m[len(prefix):]: l for m, l in (adapter or {}).items() if m.startswith(prefix)}
-            xs[r] = layer_fn(cfg, w, lora, xs[r], *rope[r], cfg.windows[i])
+            xs[r] = layer_fn(cfg, w, lora, xs[r], *layer_rope[r], cfg.windows[i])
     norm = model.final_norm()                                                       # [C]
     head = model.lm_head()                                                          # [V, C]
-    return [head @ rms_norm(x[-1], norm, cfg.eps) for x in xs]                      # [V] each
+    norm_fn = gemma_rms_norm if cfg.gemma else rms_norm
+    logits = [head @ norm_fn(x[-1], norm, cfg.eps) for x in xs]                     # [V] each
+    if cfg.final_softcap is not None:
+        logits = [cfg.final_softcap * np.tanh(l / cfg.final_softcap) for l in logits]
+    return logits
 
 
 # --------------------------------------------------------------------------------------

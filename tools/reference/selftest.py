@@ -251,6 +251,141 @@ def naive_for(config, W, tokens, inv_freq=None, windows=None, loras=None):
                          windows=windows, loras=loras)
 
 
+def naive_gemma(W: dict, tokens, *, L, NH, NKV, HS, eps, inv_freq, local_inv_freq, sliding, window,
+                qpas, attn_cap, final_cap, embed_scale, loras=None):
+    """Gemma 2 / 3 last-position logits, per position and head, from modeling_gemma2 / modeling_gemma3:
+    (1 + w) norms; the attention and MLP outputs normed before their residual adds; GeGLU with the
+    tanh GELU; embeddings times embed_scale; scores * qpas^-0.5, soft-capped; sliding layers
+    (sliding[l]) windowed and (Gemma 3) rotated by local_inv_freq; q/k norms when present."""
+    loras = loras or {}
+    G = NH // NKV
+    half = HS // 2
+
+    def lin(name, x):
+        y = W[name + ".weight"] @ x
+        if name in loras:
+            A, B, s = loras[name]
+            y = y + s * (B @ (A @ x))
+        return y
+
+    def norm(x, w):   # Gemma's RMSNorm
+        return (1.0 + w) * (x / math.sqrt(sum(float(v) * float(v) for v in x) / len(x) + eps))
+
+    def rotate(vec, pos, freqs):
+        out = vec.copy()
+        for i in range(half):
+            c, s = math.cos(pos * freqs[i]), math.sin(pos * freqs[i])
+            out[i] = vec[i] * c - vec[i + half] * s
+            out[i + half] = vec[i + half] * c + vec[i] * s
+        return out
+
+    def gelu(x):
+        return 0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    T = len(tokens)
+    xs = [W["model.embed_tokens.weight"][t] * embed_scale for t in tokens]
+    for l in range(L):
+        pre = f"model.layers.{l}."
+        freqs = local_inv_freq if sliding[l] and local_inv_freq is not None else inv_freq
+        hs = [norm(x, W[pre + "input_layernorm.weight"]) for x in xs]
+        q = [lin(pre + "self_attn.q_proj", h) for h in hs]
+        k = [lin(pre + "self_attn.k_proj", h) for h in hs]
+        v = [lin(pre + "self_attn.v_proj", h) for h in hs]
+        if pre + "self_attn.q_norm.weight" in W:
+            q = [np.concatenate([norm(qt[h * HS:(h + 1) * HS], W[pre + "self_attn.q_norm.weight"]) for h in range(NH)])
+                 for qt in q]
+            k = [np.concatenate([norm(kt[g * HS:(g + 1) * HS], W[pre + "self_attn.k_norm.weight"]) for g in range(NKV)])
+                 for kt in k]
+        k_rot = [[rotate(k[j][g * HS:(g + 1) * HS], j, freqs) for g in range(NKV)] for j in range(T)]
+        new_xs = []
+        for p in range(T):
+            heads = []
+            for h in range(NH):
+                g = h // G
+                qv = rotate(q[p][h * HS:(h + 1) * HS], p, freqs)
+                keys = [j for j in range(p + 1) if not sliding[l] or window is None or p - j < window]
+                scores = [float(qv @ k_rot[j][g]) * qpas ** -0.5 for j in keys]
+                if attn_cap is not None:
+                    scores = [attn_cap * math.tanh(sc / attn_cap) for sc in scores]
+                top = max(scores)
+                e = [math.exp(sc - top) for sc in scores]
+                z = sum(e)
+                acc = np.zeros(HS)
+                for j, ej in zip(keys, e):
+                    acc += (ej / z) * v[j][g * HS:(g + 1) * HS]
+                heads.append(acc)
+            x = xs[p] + norm(lin(pre + "self_attn.o_proj", np.concatenate(heads)), W[pre + "post_attention_layernorm.weight"])
+            h2 = norm(x, W[pre + "pre_feedforward_layernorm.weight"])
+            gate, up = lin(pre + "mlp.gate_proj", h2), lin(pre + "mlp.up_proj", h2)
+            act = np.array([gelu(gv) for gv in gate]) * up
+            new_xs.append(x + norm(lin(pre + "mlp.down_proj", act), W[pre + "post_feedforward_layernorm.weight"]))
+        xs = new_xs
+    logits = W["model.embed_tokens.weight"] @ norm(xs[-1], W["model.norm.weight"])
+    if final_cap is not None:
+        logits = final_cap * np.tanh(logits / final_cap)
+    return logits
+
+
+def make_gemma(rng, arch, C=36, F=48, L=3, NH=4, NKV=2, HS=12, V=50, **extra):
+    """(config.json dict, HF-named float64 weights) of a random Gemma 2 / 3: zero-centred norms, tied embeddings."""
+    config, w = make_model(rng, arch, C=C, F=F, L=L, NH=NH, NKV=NKV, HS=HS, V=V, lm_head=False,
+                           qk_norm=arch.startswith("Gemma3"), **extra)
+    config["tie_word_embeddings"] = True
+    config["hidden_activation"] = "gelu_pytorch_tanh"
+    for name in list(w):
+        if name.endswith("norm.weight"):
+            w[name] = w[name] - 1.0          # make_model draws norms around 1; Gemma stores them around 0
+    for i in range(L):
+        p = f"model.layers.{i}."
+        w[p + "pre_feedforward_layernorm.weight"] = 0.1 * rng.normal(size=C)
+        w[p + "post_feedforward_layernorm.weight"] = 0.1 * rng.normal(size=C)
+    w["model.embed_tokens.weight"] = w["model.embed_tokens.weight"] / math.sqrt(C)
+    return config, w
+
+
+def test_gemma_vs_naive():
+    """Gemma 2 and 3 (norms, post-norms, GeGLU, caps, windows, two RoPE bases, q/k norms, LoRA) == naive; each feature matters."""
+    rng = np.random.default_rng(18)
+    T = 11
+    for arch, extra in [
+        ("Gemma2ForCausalLM", {"query_pre_attn_scalar": 16, "attn_logit_softcapping": 2.0,
+                               "final_logit_softcapping": 3.0, "sliding_window": 4}),
+        ("Gemma3ForCausalLM", {"query_pre_attn_scalar": 20, "sliding_window": 4, "sliding_window_pattern": 3,
+                               "rope_theta": 1e6, "rope_local_base_freq": 1e4,
+                               "rope_scaling": {"rope_type": "linear", "factor": 4.0}}),
+    ]:
+        config, w = make_gemma(rng, arch, **extra)
+        for dtype, torch_dtype in [("F32", "float32"), ("BF16", "bfloat16")]:
+            config["torch_dtype"] = torch_dtype
+            d, ws = write_model(config, w, dtype)
+            lora = make_lora(rng, ws, all_modules(3), 4)
+            ad, lora = write_adapter({"r": 4, "lora_alpha": 8, "target_modules": "all-linear"}, lora)
+            t = tokens_for(rng, 50, T)
+            got, got_lora = run_ref(d, [(t, None), (t, ad)])
+            cfg = ref.load_config(d)
+            gemma3 = arch.startswith("Gemma3")
+            sliding = [(i + 1) % (3 if gemma3 else 2) != 0 for i in range(3)]
+            scale = ref.round_to_dtype(math.sqrt(36), torch_dtype)
+            kw = dict(L=3, NH=4, NKV=2, HS=12, eps=1e-5, inv_freq=cfg.inv_freq,
+                      local_inv_freq=default_inv_freq(12, 1e4) if gemma3 else None, sliding=sliding, window=4,
+                      qpas=extra["query_pre_attn_scalar"], attn_cap=extra.get("attn_logit_softcapping"),
+                      final_cap=extra.get("final_logit_softcapping"), embed_scale=scale)
+            close(got, naive_gemma(ws, t, **kw), what=f"{arch} {dtype} base vs naive")
+            close(got_lora, naive_gemma(ws, t, loras={m: (A, B, 2.0) for m, (A, B) in lora.items()}, **kw),
+                  what=f"{arch} {dtype} lora vs naive")
+            far(got, got_lora, f"{arch} adapter changes logits")
+            if dtype == "F32":
+                far(got, naive_gemma(ws, t, **dict(kw, qpas=12)), f"{arch} query_pre_attn_scalar matters")
+                far(got, naive_gemma(ws, t, **dict(kw, window=None)), f"{arch} the window matters")
+                far(got, naive_gemma(ws, t, **dict(kw, embed_scale=1.0)), f"{arch} the embedding scale matters")
+                if gemma3:
+                    far(got, naive_gemma(ws, t, **dict(kw, local_inv_freq=None)), "gemma3 the local base matters")
+                else:
+                    far(got, naive_gemma(ws, t, **dict(kw, attn_cap=None)), "gemma2 the attention cap matters")
+                    far(got, naive_gemma(ws, t, **dict(kw, final_cap=None)), "gemma2 the final cap matters")
+    assert ref.round_to_dtype(math.sqrt(3584), "bfloat16") == 59.75 and ref.round_to_dtype(math.sqrt(48), "bfloat16") == 6.9375
+
+
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
@@ -684,7 +819,7 @@ TESTS = [test_dtype_decoding, test_attention_loop_vs_vectorized, test_base_model
          test_bias_flags_matter,
          test_lora_merged_equals_unmerged, test_lora_zero_b_equals_base, test_rslora_and_patterns,
          test_target_modules, test_gqa, test_sharded, test_head_dim, test_rope_scaling, test_sliding_window,
-         test_tied_embeddings, test_cli_batch, test_errors]
+         test_tied_embeddings, test_cli_batch, test_errors, test_gemma_vs_naive]
 
 
 def main() -> int:

@@ -66,6 +66,28 @@ public final class TestModels {
                 1, List.of(2), 0.75);
     }
 
+    /**
+     * Gemma 2 style: 3 layers (0 and 2 sliding, window 5), head_dim 16 while hidden/heads and
+     * query_pre_attn_scalar are 12, soft-caps small enough to bend the scores (3) and logits (4),
+     * hidden 48 so √C (6.928…) rounds differently in bf16 (6.9375).
+     */
+    public static ModelConfig gemma2(DType dtype) {
+        return new ModelConfig(Architecture.GEMMA2, 48, 96, 3, 4, 2, 16, 97, 1e-6, 10000.0,
+                null, 2048, true, false, false, false, 5, Set.of(0, 2), dtype, 2, List.of(1), 1.0,
+                new io.loraplex.engine.model.GemmaFeatures(12, 3.0, 4.0, null));
+    }
+
+    /**
+     * Gemma 3 style: 3 layers (0 and 1 sliding with window 5 and the local RoPE base 10000, layer 2
+     * global with base 1e6 and linear scaling 4), q/k norms, one KV head, head_dim 24 while
+     * query_pre_attn_scalar is 20, no soft-caps, hidden 80 (√80 rounds to 8.9375 in bf16).
+     */
+    public static ModelConfig gemma3(DType dtype) {
+        return new ModelConfig(Architecture.GEMMA3, 80, 160, 3, 4, 1, 24, 97, 1e-6, 1000000.0,
+                RopeScaling.linear(4.0), 2048, true, false, false, false, 5, Set.of(0, 1), dtype, 2, List.of(1), 1.0,
+                new io.loraplex.engine.model.GemmaFeatures(20, null, null, 10000.0));
+    }
+
     public static Path write(Path dir, ModelConfig cfg, long seed) throws IOException {
         Files.createDirectories(dir);
         RandomWeights.write(dir, cfg, 1, seed);

@@ -46,10 +46,12 @@ public interface BackendOperations extends Backend {
 
     /**
      * Which norm weight of a layer: {@code ATTENTION} and {@code MLP} norm rows of C; {@code QUERY}
-     * and {@code KEY} (Qwen3's {@code q_norm}, {@code k_norm}) norm each head of q or k, HS wide, on its own.
+     * and {@code KEY} (Qwen3's and Gemma 3's {@code q_norm}, {@code k_norm}) norm each head of q or k,
+     * HS wide, on its own; {@code POST_ATTENTION} and {@code POST_MLP} (Gemma's post-norms) norm rows
+     * of C of the attention and MLP outputs before their residual adds.
      */
     enum Norm {
-        ATTENTION, MLP, QUERY, KEY
+        ATTENTION, MLP, QUERY, KEY, POST_ATTENTION, POST_MLP
     }
 
     /** A base projection of one layer: {@code out = in·Wᵀ + b} with the module's weight and bias. */
@@ -62,11 +64,12 @@ public interface BackendOperations extends Backend {
      */
     void begin(ForwardBatch batch, PageArena arena);
 
-    /** {@code out[t] = embed[tokens[t]]}, (T, C). */
+    /** {@code out[t] = embed[tokens[t]] · s}, (T, C), with s the config's embedding scale (Gemma's √C; else 1). */
     void embed(Activation out);
 
     /**
-     * {@code out[t] = in[t] / sqrt(mean(in[t]²) + eps) · weight}, with the layer's {@code norm} weight;
+     * {@code out[t] = in[t] / sqrt(mean(in[t]²) + eps) · weight}, with the layer's {@code norm} weight
+     * ({@code 1 + weight} where the config's {@code normAddsOne}, Gemma's zero-centred norms);
      * for {@code QUERY} and {@code KEY} the same per head, {@code out[t, h] = rmsnorm(in[t, h]) · weight}
      * (HS), where {@code in} and {@code out} may be the same activation.
      */
@@ -91,8 +94,11 @@ public interface BackendOperations extends Backend {
      */
     void lora(int layer, TargetModule module, Activation in, Activation out);
 
-    /** Rotates each head of {@code q} and {@code k} by the rotary angles of its token's position. */
-    void rope(Activation q, Activation k);
+    /**
+     * Rotates each head of {@code q} and {@code k} by the rotary angles of its token's position, with
+     * the layer's RoPE (Gemma 3's sliding layers have a base of their own).
+     */
+    void rope(int layer, Activation q, Activation k);
 
     /** Writes each token's keys and values of {@code layer} to its sequence's KV pages at its position. */
     void storeKv(int layer, Activation k, Activation v);
@@ -100,12 +106,20 @@ public interface BackendOperations extends Backend {
     /**
      * Causal GQA attention over the paged KV cache: each token's query heads against keys and values
      * {@code first..position} of its own sequence ({@code first} from the layer's sliding window, if
-     * any), {@code out[t, head] = softmax(q·Kᵀ/√HS)·V}.
+     * any), {@code out[t, head] = softmax(cap(q·Kᵀ·scale))·V} with the config's attention scale
+     * (HS^-0.5, Gemma's query_pre_attn_scalar^-0.5) and, where it sets one, its soft-cap
+     * {@code cap(s) = c·tanh(s/c)} (Gemma 2's {@code attn_logit_softcapping}).
      */
     void attention(int layer, Activation q, Activation out);
 
     /** {@code gate = silu(gate) · up}, elementwise. */
     void swiglu(Activation gate, Activation up);
+
+    /**
+     * {@code gate = gelu_tanh(gate) · up}, elementwise (GeGLU, Gemma's {@code gelu_pytorch_tanh}):
+     * {@code gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))}.
+     */
+    void geglu(Activation gate, Activation up);
 
     /** {@code x += delta}, elementwise: a residual connection. */
     void residual(Activation delta, Activation x);

@@ -28,11 +28,13 @@ public final class CpuBackend implements BackendOperations {
     private final ModelConfig cfg;
     private final ModelWeights w;
     private final Rope rope;
+    private final Rope localRope; // Gemma 3's sliding layers' RoPE, or null
     private final WorkerPool pool;
     private final int threads;
     private final float eps;
     private final float[][] attnNorm, mlpNorm; // (L) (C)
     private final float[][] qNorm, kNorm; // (L) (HS) or nulls
+    private final float[][] postAttnNorm, postMlpNorm; // (L) (C) or nulls: Gemma's post-norms
     private final float[][][] bias; // (L, TargetModule.COUNT) (out) or nulls
     private final float[] finalNorm; // (C)
     /** (L, 2^TargetModule.COUNT) the row tasks of each set of projections given together, built on first use. */
@@ -51,7 +53,7 @@ public final class CpuBackend implements BackendOperations {
     /** Activations of one step, grown when a step has more tokens than any before. */
     private static final class Scratch {
         final int capacity;
-        final float[] x, h, q, k, v, att, delta, gate, up, cos, sin, fin;
+        final float[] x, h, q, k, v, att, delta, gate, up, cos, sin, localCos, localSin, fin;
 
         Scratch(ModelConfig c, int tokens) {
             capacity = tokens;
@@ -66,6 +68,9 @@ public final class CpuBackend implements BackendOperations {
             up = new float[tokens * c.intermediateSize()];   // (T, I)
             cos = new float[tokens * c.headDim() / 2];     // (T, HS/2)
             sin = new float[tokens * c.headDim() / 2];     // (T, HS/2)
+            boolean local = c.gemma() != null && c.gemma().localRopeTheta() != null;
+            localCos = local ? new float[tokens * c.headDim() / 2] : null; // (T, HS/2) Gemma 3's sliding layers
+            localSin = local ? new float[tokens * c.headDim() / 2] : null; // (T, HS/2)
             fin = new float[tokens * c.hiddenSize()];      // (rows, C)
         }
 
@@ -89,6 +94,7 @@ public final class CpuBackend implements BackendOperations {
         this.cfg = cfg;
         this.w = weights;
         this.rope = new Rope(cfg);
+        this.localRope = cfg.gemma() != null && cfg.gemma().localRopeTheta() != null ? new Rope(cfg.localRopeConfig()) : null;
         this.pool = new WorkerPool(threads);
         this.threads = threads;
         this.eps = (float) cfg.rmsNormEps();
@@ -97,25 +103,42 @@ public final class CpuBackend implements BackendOperations {
         mlpNorm = new float[n][];
         qNorm = new float[n][];
         kNorm = new float[n][];
+        postAttnNorm = new float[n][];
+        postMlpNorm = new float[n][];
         bias = new float[n][TargetModule.COUNT][];
         projectTasks = new RowTask[n * (1 << TargetModule.COUNT)][];
         for (int l = 0; l < n; l++) {
-            attnNorm[l] = w.attnNorm[l].toFloatArray();
-            mlpNorm[l] = w.mlpNorm[l].toFloatArray();
+            attnNorm[l] = normWeight(cfg, w.attnNorm[l]);
+            mlpNorm[l] = normWeight(cfg, w.mlpNorm[l]);
             if (cfg.qkNorm()) {
-                qNorm[l] = w.qNorm[l].toFloatArray();
-                kNorm[l] = w.kNorm[l].toFloatArray();
+                qNorm[l] = normWeight(cfg, w.qNorm[l]);
+                kNorm[l] = normWeight(cfg, w.kNorm[l]);
+            }
+            if (cfg.postNorms()) {
+                postAttnNorm[l] = normWeight(cfg, w.postAttnNorm[l]);
+                postMlpNorm[l] = normWeight(cfg, w.postMlpNorm[l]);
             }
             for (TargetModule m : TargetModule.values()) {
                 Tensor b = LayerWeights.bias(w, l, m);
                 bias[l][m.ordinal()] = b == null ? null : b.toFloatArray();
             }
         }
-        finalNorm = w.finalNorm.toFloatArray();
+        finalNorm = normWeight(cfg, w.finalNorm);
         lmHeadTasks = split(threads, new Tensor[] {w.lmHead}, new TargetModule[] {null});
         int widest = Math.max(Math.max(cfg.hiddenSize(), cfg.intermediateSize()), cfg.qDim());
         widenScratch = ThreadLocal.withInitial(() -> new float[4 * widest]);
         scratch = new Scratch(cfg, 16);
+    }
+
+    /** A norm's multiplier: its weight, or Gemma's {@code 1 + w} (in f32, as HF computes it), taken once at load. */
+    private static float[] normWeight(ModelConfig cfg, Tensor weight) {
+        float[] v = weight.toFloatArray();
+        if (cfg.normAddsOne()) {
+            for (int i = 0; i < v.length; i++) {
+                v[i] = 1f + v[i];
+            }
+        }
+        return v;
     }
 
     /** Splits the rows of the given projections into tasks of a multiple of 4 rows, ~8 per thread. */
@@ -166,6 +189,9 @@ public final class CpuBackend implements BackendOperations {
         int[] lengths = batch.sequenceLengths();
         for (int t = 0; t < nt; t++) {
             rope.angles(batch.positions()[t], lengths[batch.sequence()[t]], scratch.cos, scratch.sin, t * half);
+            if (localRope != null) {
+                localRope.angles(batch.positions()[t], lengths[batch.sequence()[t]], scratch.localCos, scratch.localSin, t * half);
+            }
         }
         segments = adapterSegments(batch);
     }
@@ -177,6 +203,12 @@ public final class CpuBackend implements BackendOperations {
         for (int t = 0; t < batch.numTokens(); t++) {
             w.embed.copyTo((long) batch.tokens()[t] * c, x, t * c, c);
         }
+        float scale = cfg.embeddingScale();
+        if (scale != 1f) {
+            for (int i = 0; i < batch.numTokens() * c; i++) {
+                x[i] *= scale;
+            }
+        }
     }
 
     @Override
@@ -187,10 +219,12 @@ public final class CpuBackend implements BackendOperations {
             case MLP -> mlpNorm[layer];
             case QUERY -> qNorm[layer];
             case KEY -> kNorm[layer];
+            case POST_ATTENTION -> postAttnNorm[layer];
+            case POST_MLP -> postMlpNorm[layer];
         };
         int width = weight.length;
         int rows = batch.numTokens() * switch (norm) {
-            case ATTENTION, MLP -> 1;
+            case ATTENTION, MLP, POST_ATTENTION, POST_MLP -> 1;
             case QUERY -> cfg.numHeads();
             case KEY -> cfg.numKvHeads();
         };
@@ -244,16 +278,19 @@ public final class CpuBackend implements BackendOperations {
     }
 
     @Override
-    public void rope(Activation q, Activation k) {
+    public void rope(int layer, Activation q, Activation k) {
         float[] qs = scratch.of(q);
         float[] ks = scratch.of(k);
         int half = rope.pairs(); // rotary/2: a partial rotary leaves the rest of each head as it is
+        boolean local = cfg.localRope(layer);
+        float[] cos = local ? scratch.localCos : scratch.cos;
+        float[] sin = local ? scratch.localSin : scratch.sin;
         for (int t = 0; t < batch.numTokens(); t++) {
             for (int head = 0; head < cfg.numHeads(); head++) {
-                Rope.rotate(qs, t * cfg.qDim() + head * cfg.headDim(), scratch.cos, scratch.sin, t * half, half);
+                Rope.rotate(qs, t * cfg.qDim() + head * cfg.headDim(), cos, sin, t * half, half);
             }
             for (int head = 0; head < cfg.numKvHeads(); head++) {
-                Rope.rotate(ks, t * cfg.kvDim() + head * cfg.headDim(), scratch.cos, scratch.sin, t * half, half);
+                Rope.rotate(ks, t * cfg.kvDim() + head * cfg.headDim(), cos, sin, t * half, half);
             }
         }
     }
@@ -281,6 +318,11 @@ public final class CpuBackend implements BackendOperations {
     @Override
     public void swiglu(Activation gate, Activation up) {
         CpuKernels.swiglu(scratch.of(gate), scratch.of(up), 0, batch.numTokens() * cfg.intermediateSize());
+    }
+
+    @Override
+    public void geglu(Activation gate, Activation up) {
+        CpuKernels.geglu(scratch.of(gate), scratch.of(up), 0, batch.numTokens() * cfg.intermediateSize());
     }
 
     @Override
@@ -422,7 +464,8 @@ public final class CpuBackend implements BackendOperations {
         int[] table = batch.blockTables()[batch.sequence()[t]];
         int window = cfg.windowFor(layer);
         int first = window > 0 ? Math.max(0, position - window + 1) : 0;
-        float scale = (float) (1.0 / Math.sqrt(hs));
+        float scale = cfg.attentionScale();
+        float cap = cfg.attnLogitSoftcap();
         float[] scores = scoreScratch.get();
         if (scores.length < position + 1) {
             scores = new float[Math.max(position + 1, scores.length * 2)];
@@ -433,6 +476,9 @@ public final class CpuBackend implements BackendOperations {
         float max = Float.NEGATIVE_INFINITY;
         for (int j = first; j <= position; j++) {
             float score = CpuKernels.dot(q, qOff, data, kv.keyOffset(table, layer, j) + kvHead * hs, hs) * scale;
+            if (cap != 0f) {
+                score = cap * (float) Math.tanh(score / cap);
+            }
             scores[j] = score;
             max = Math.max(max, score);
         }

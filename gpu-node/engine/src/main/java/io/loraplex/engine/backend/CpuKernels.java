@@ -321,6 +321,13 @@ public final class CpuKernels {
         }
     }
 
+    /** {@code gate[i] = gelu_tanh(gate[i]) · up[i]} (GeGLU), gelu in double as the reference backend's. */
+    static void geglu(float[] gate, float[] up, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            gate[i] = ReferenceBackend.geluTanh(gate[i]) * up[i];
+        }
+    }
+
     /** {@code y[yOff…] += x[xOff…]}. */
     static void add(float[] x, int xOff, float[] y, int yOff, int n) {
         int upper = F.loopBound(n);

@@ -24,17 +24,20 @@ public final class ReferenceBackend implements BackendOperations {
     private final ModelConfig cfg;
     private final ModelWeights w;
     private final Rope rope;
+    private final Rope localRope; // Gemma 3's sliding layers' RoPE, or null
 
     // the step bound by begin()
     private ForwardBatch batch;
     private HostArena kv;
     private final Map<Activation, float[][]> act = new EnumMap<>(Activation.class); // (T or rows) (width)
     private float[][] cos, sin; // (T) (HS/2)
+    private float[][] localCos, localSin; // (T) (HS/2) Gemma 3's sliding layers, or null
 
     public ReferenceBackend(ModelConfig cfg, ModelWeights weights) {
         this.cfg = cfg;
         this.w = weights;
         this.rope = new Rope(cfg);
+        this.localRope = cfg.gemma() != null && cfg.gemma().localRopeTheta() != null ? new Rope(cfg.localRopeConfig()) : null;
     }
 
     @Override
@@ -68,12 +71,24 @@ public final class ReferenceBackend implements BackendOperations {
         for (int t = 0; t < nTokens; t++) {
             rope.angles(batch.positions()[t], lengths[batch.sequence()[t]], cos[t], sin[t], 0);
         }
+        if (localRope != null) {
+            localCos = new float[nTokens][half];
+            localSin = new float[nTokens][half];
+            for (int t = 0; t < nTokens; t++) {
+                localRope.angles(batch.positions()[t], lengths[batch.sequence()[t]], localCos[t], localSin[t], 0);
+            }
+        }
     }
 
     @Override
     public void embed(Activation out) {
         for (int t = 0; t < batch.numTokens(); t++) {
-            act.get(out)[t] = row(w.embed, batch.tokens()[t], cfg.hiddenSize());
+            float[] x = row(w.embed, batch.tokens()[t], cfg.hiddenSize());
+            float scale = cfg.embeddingScale();
+            for (int i = 0; i < x.length; i++) {
+                x[i] *= scale;
+            }
+            act.get(out)[t] = x;
         }
     }
 
@@ -84,6 +99,8 @@ public final class ReferenceBackend implements BackendOperations {
             case MLP -> w.mlpNorm[layer];
             case QUERY -> w.qNorm[layer];
             case KEY -> w.kNorm[layer];
+            case POST_ATTENTION -> w.postAttnNorm[layer];
+            case POST_MLP -> w.postMlpNorm[layer];
         };
         int hs = cfg.headDim();
         for (int t = 0; t < batch.numTokens(); t++) {
@@ -144,9 +161,12 @@ public final class ReferenceBackend implements BackendOperations {
     }
 
     @Override
-    public void rope(Activation q, Activation k) {
+    public void rope(int layer, Activation q, Activation k) {
         int hs = cfg.headDim();
         int half = rope.pairs(); // rotary/2: a partial rotary leaves the rest of each head as it is
+        boolean local = cfg.localRope(layer);
+        float[][] cos = local ? localCos : this.cos;
+        float[][] sin = local ? localSin : this.sin;
         for (int t = 0; t < batch.numTokens(); t++) {
             for (int head = 0; head < cfg.numHeads(); head++) {
                 Rope.rotate(act.get(q)[t], head * hs, cos[t], sin[t], 0, half);
@@ -188,6 +208,17 @@ public final class ReferenceBackend implements BackendOperations {
     }
 
     @Override
+    public void geglu(Activation gate, Activation up) {
+        for (int t = 0; t < batch.numTokens(); t++) {
+            float[] g = act.get(gate)[t];
+            float[] u = act.get(up)[t];
+            for (int i = 0; i < g.length; i++) {
+                g[i] = geluTanh(g[i]) * u[i];
+            }
+        }
+    }
+
+    @Override
     public void residual(Activation delta, Activation x) {
         for (int t = 0; t < batch.numTokens(); t++) {
             add(act.get(x)[t], act.get(delta)[t]);
@@ -218,7 +249,8 @@ public final class ReferenceBackend implements BackendOperations {
         int group = cfg.numHeads() / cfg.numKvHeads();
         int window = cfg.windowFor(layer);
         int first = window > 0 ? Math.max(0, position - window + 1) : 0;
-        float scale = (float) (1.0 / Math.sqrt(hs));
+        float scale = cfg.attentionScale();
+        float cap = cfg.attnLogitSoftcap();
         float[] out = new float[cfg.qDim()];
         float[] scores = new float[position + 1];
         for (int head = 0; head < cfg.numHeads(); head++) {
@@ -231,6 +263,9 @@ public final class ReferenceBackend implements BackendOperations {
                     dot += q[head * hs + i] * kv.data[off + i];
                 }
                 scores[j] = dot * scale;
+                if (cap != 0f) {
+                    scores[j] = cap * (float) Math.tanh(scores[j] / cap);
+                }
                 max = Math.max(max, scores[j]);
             }
             float sum = 0;
@@ -272,10 +307,17 @@ public final class ReferenceBackend implements BackendOperations {
         }
         float inv = (float) (1.0 / Math.sqrt(ss / x.length + cfg.rmsNormEps()));
         float[] y = new float[x.length];
+        boolean addOne = cfg.normAddsOne();
         for (int i = 0; i < x.length; i++) {
-            y[i] = x[i] * inv * weight.get(i);
+            y[i] = x[i] * inv * (addOne ? 1f + weight.get(i) : weight.get(i));
         }
         return y;
+    }
+
+    /** GELU, tanh approximation (PyTorch's {@code gelu(approximate="tanh")}), in double then rounded. */
+    static float geluTanh(float v) {
+        double x = v;
+        return (float) (0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))));
     }
 
     private static float silu(float v) {

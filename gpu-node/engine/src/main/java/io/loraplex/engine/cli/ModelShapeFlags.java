@@ -15,19 +15,20 @@ final class ModelShapeFlags {
     }
 
     static Flags declare(Flags f, int hidden, int layers, int heads, int kvHeads, int intermediate, int vocab, String dtype) {
-        return f.option("arch", "llama", "architecture: llama, mistral, qwen2, qwen3 or phi3")
+        return f.option("arch", "llama", "architecture: llama, mistral, qwen2, qwen3, phi3, gemma2 or gemma3")
                 .option("hidden", Integer.toString(hidden), "hidden size")
                 .option("layers", Integer.toString(layers), "decoder layers")
                 .option("heads", Integer.toString(heads), "attention heads")
                 .option("kv-heads", Integer.toString(kvHeads), "key/value heads (grouped-query attention)")
-                .option("head-dim", null, "head size (default hidden / heads; qwen3: twice that)")
+                .option("head-dim", null, "head size (default hidden / heads; qwen3, gemma2 and gemma3: twice that)")
                 .option("intermediate", Integer.toString(intermediate), "MLP intermediate size")
                 .option("vocab", Integer.toString(vocab), "vocabulary size")
                 .option("dtype", dtype, "weight dtype: f32, bf16 or f16")
                 .option("rope-theta", null, "RoPE base (default 500000 for llama, 1000000 for qwen2 and qwen3, 10000 for mistral and phi3)")
                 .option("rope-scaling", null, "llama3:FACTOR:LOW:HIGH:ORIGINAL_MAX or linear:FACTOR")
                 .option("max-positions", "4096", "max_position_embeddings")
-                .option("sliding-window", null, "attention window (mistral: every layer; qwen2: every layer)")
+                .option("sliding-window", null, "attention window (mistral: every layer; qwen2: every layer; gemma2: even layers, "
+                        + "gemma3: all but every third; default 16 for gemma)")
                 .flag("tie", "tie the lm_head to the embedding (default for qwen2 and qwen3)")
                 .flag("untie", "untie the lm_head (default for llama and mistral)");
     }
@@ -42,17 +43,14 @@ final class ModelShapeFlags {
                 : switch (arch) {
                     case LLAMA -> 500000.0;
                     case QWEN2, QWEN3 -> 1000000.0;
-                    case MISTRAL, PHI3 -> 10000.0;
+                    case MISTRAL, PHI3, GEMMA2 -> 10000.0;
+                    case GEMMA3 -> 1000000.0;
                 };
-        boolean tie = f.has("tie") || ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && !f.has("untie"));
-        int window = f.string("sliding-window") == null ? 0 : f.integer("sliding-window");
+        boolean tie = f.has("tie") || ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3 || arch.gemma()) && !f.has("untie"));
+        int window = f.string("sliding-window") == null
+                ? arch.gemma() ? io.loraplex.engine.model.TinyModel.GEMMA_SLIDING_WINDOW : 0 : f.integer("sliding-window");
         int layers = f.integer("layers");
-        Set<Integer> windowLayers = new TreeSet<>();
-        if (window > 0) {
-            for (int l = 0; l < layers; l++) {
-                windowLayers.add(l);
-            }
-        }
+        Set<Integer> windowLayers = io.loraplex.engine.model.TinyModel.slidingLayers(arch, layers, window);
         DType dtype;
         try {
             dtype = DType.fromTorchName(f.required("dtype"));
@@ -66,7 +64,8 @@ final class ModelShapeFlags {
                     : ropeScaling(f);
             return new ModelConfig(arch, hidden, f.integer("intermediate"), layers, heads, f.integer("kv-heads"), headDim,
                     f.integer("vocab"), 1e-5, theta, scaling, f.integer("max-positions"), tie,
-                    arch == Architecture.QWEN2, false, false, window, windowLayers, dtype, bosId, eosIds, partialRotary);
+                    arch == Architecture.QWEN2, false, false, window, windowLayers, dtype, bosId, eosIds, partialRotary,
+                    io.loraplex.engine.model.TinyModel.gemmaFeatures(arch, hidden, heads));
         } catch (IllegalArgumentException e) {
             throw f.bad(e.getMessage());
         }

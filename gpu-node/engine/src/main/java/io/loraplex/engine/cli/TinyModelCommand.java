@@ -23,8 +23,9 @@ final class TinyModelCommand {
         Flags f = new Flags("tiny-model", "--out DIR [--seed N] [shape flags]")
                 .option("out", null, "directory to write (created; existing model files are replaced)")
                 .option("seed", "0", "random seed of the weights and tokenizer")
-                .option("tokenizer", null, "byte-level or byte-fallback (default: byte-fallback for mistral and phi3, else byte-level)")
-                .option("chat-style", null, "llama3, chatml, qwen3, llama2 or phi3 (default: llama3 for llama, chatml for qwen2, qwen3 for qwen3, llama2 for mistral, phi3 for phi3)")
+                .option("tokenizer", null, "byte-level or byte-fallback (default: byte-fallback for mistral, phi3 and gemma, else byte-level)")
+                .option("chat-style", null, "llama3, chatml, qwen3, llama2, phi3 or gemma (default: llama3 for llama, chatml for qwen2, "
+                        + "qwen3 for qwen3, llama2 for mistral, phi3 for phi3, gemma for gemma2 and gemma3)")
                 .option("shards", "1", "number of safetensors files (more than 1 writes an index)");
         return ModelShapeFlags.declare(f, 128, 4, 4, 2, 384, 1024, "f32");
     }
@@ -60,7 +61,7 @@ final class TinyModelCommand {
         try {
             return ChatStyle.valueOf(f.required("chat-style").toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw f.bad("--chat-style must be llama3, chatml, qwen3, llama2 or phi3, got '" + f.required("chat-style") + "'");
+            throw f.bad("--chat-style must be llama3, chatml, qwen3, llama2, phi3 or gemma, got '" + f.required("chat-style") + "'");
         }
     }
 }

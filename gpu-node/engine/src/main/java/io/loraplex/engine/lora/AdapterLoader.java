@@ -16,6 +16,7 @@ import static io.loraplex.engine.lora.AdapterException.Reason.UNSUPPORTED;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.loraplex.cluster.ContentHash;
+import io.loraplex.engine.model.Architecture;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.SafetensorsFile;
 import io.loraplex.engine.model.Tensor;
@@ -38,9 +39,15 @@ import java.util.regex.Pattern;
  */
 public final class AdapterLoader {
 
-    /** {@code base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight} (PEFT saves without the adapter name). */
+    /**
+     * {@code base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight} (PEFT saves without the adapter name);
+     * an adapter of a multimodal Gemma 3 names its language model's layers under
+     * {@code language_model.model.} or {@code model.language_model.} instead (named groups, as the
+     * engine's weights are found).
+     */
     private static final Pattern LORA_TENSOR = Pattern.compile(
-            "base_model\\.model\\.model\\.layers\\.(\\d+)\\.(\\w+)\\.(\\w+)\\.lora_([AB])(?:\\.default)?\\.weight");
+            "base_model\\.model\\.(?<decoder>model\\.|language_model\\.model\\.|model\\.language_model\\.)layers\\.(?<layer>\\d+)"
+                    + "\\.(?<block>\\w+)\\.(?<proj>\\w+)\\.lora_(?<ab>[AB])(?:\\.default)?\\.weight");
     /** Module paths of other architectures, which say the adapter was trained for another base. */
     private static final Pattern FOREIGN_ARCHITECTURE = Pattern.compile(
             ".*(\\.transformer\\.h\\.|\\.gpt_neox\\.|\\.c_attn\\.|\\.c_proj\\.|\\.c_fc\\.|query_key_value|\\.qkv_proj\\.|"
@@ -221,11 +228,15 @@ public final class AdapterLoader {
             if (!m.matches()) {
                 throw refusalForUnexpected(tensorName, where);
             }
-            int layer = Integer.parseInt(m.group(1));
-            PeftModule module = PeftModule.find(base.architecture(), m.group(2), m.group(3));
+            if (!m.group("decoder").equals("model.") && base.architecture() != Architecture.GEMMA3) {
+                throw new AdapterException(ARCHITECTURE_MISMATCH, where + " names a multimodal model's language model; the base is "
+                        + base.architecture().hfClass());
+            }
+            int layer = Integer.parseInt(m.group("layer"));
+            PeftModule module = PeftModule.find(base.architecture(), m.group("block"), m.group("proj"));
             if (module == null) {
-                throw new AdapterException(ARCHITECTURE_MISMATCH, where + " names module '" + m.group(2) + "."
-                        + m.group(3) + "', which " + base.architecture().hfClass() + " does not have");
+                throw new AdapterException(ARCHITECTURE_MISMATCH, where + " names module '" + m.group("block") + "."
+                        + m.group("proj") + "', which " + base.architecture().hfClass() + " does not have");
             }
             if (layer >= layers) {
                 throw new AdapterException(ARCHITECTURE_MISMATCH, where + " is for layer " + layer
@@ -236,7 +247,12 @@ public final class AdapterLoader {
                         + ", which adapter_config.json's target_modules does not include");
             }
             Tensor t = file.tensor(tensorName);
-            (m.group(4).equals("A") ? a : b)[layer][modules.indexOf(module)] = t;
+            Tensor[][] slot = m.group("ab").equals("A") ? a : b;
+            if (slot[layer][modules.indexOf(module)] != null) {
+                throw new AdapterException(MALFORMED, where + " gives lora_" + m.group("ab") + " of " + module.moduleName(layer)
+                        + " a second time (under another prefix)");
+            }
+            slot[layer][modules.indexOf(module)] = t;
         }
 
         LoraWeights[][] out = new LoraWeights[layers][TargetModule.COUNT];

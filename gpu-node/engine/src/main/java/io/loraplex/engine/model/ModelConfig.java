@@ -23,6 +23,8 @@ import java.util.List;
  *                      else those from {@code max_window_layers} on)
  * @param partialRotaryFactor the share of each head's dimensions that RoPE rotates (Phi-3's
  *                      {@code partial_rotary_factor}, 0.75 in Phi-4-mini); 1 elsewhere
+ * @param gemma         Gemma 2 and 3's additions (scaling, soft-capping, the local RoPE base); null
+ *                      for every other architecture
  */
 public record ModelConfig(
         Architecture architecture,
@@ -46,9 +48,21 @@ public record ModelConfig(
         DType torchDtype,
         Integer bosTokenId,
         List<Integer> eosTokenIds,
-        double partialRotaryFactor) {
+        double partialRotaryFactor,
+        GemmaFeatures gemma) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A config of an architecture other than Gemma's. */
+    public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+            int numKvHeads, int headDim, int vocabSize, double rmsNormEps, double ropeTheta, RopeScaling ropeScaling,
+            int maxPositionEmbeddings, boolean tieWordEmbeddings, boolean qkvBias, boolean oBias, boolean mlpBias,
+            int slidingWindow, java.util.Set<Integer> slidingLayers, DType torchDtype, Integer bosTokenId,
+            List<Integer> eosTokenIds, double partialRotaryFactor) {
+        this(architecture, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps,
+                ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings, qkvBias, oBias, mlpBias, slidingWindow,
+                slidingLayers, torchDtype, bosTokenId, eosTokenIds, partialRotaryFactor, null);
+    }
 
     /** A config whose RoPE rotates whole heads (every architecture but Phi-3's partial rotary). */
     public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
@@ -58,7 +72,7 @@ public record ModelConfig(
             List<Integer> eosTokenIds) {
         this(architecture, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps,
                 ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings, qkvBias, oBias, mlpBias, slidingWindow,
-                slidingLayers, torchDtype, bosTokenId, eosTokenIds, 1.0);
+                slidingLayers, torchDtype, bosTokenId, eosTokenIds, 1.0, null);
     }
 
     public ModelConfig {
@@ -83,6 +97,10 @@ public record ModelConfig(
             throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
         }
         eosTokenIds = List.copyOf(eosTokenIds);
+        if ((gemma != null) != architecture.gemma()) {
+            throw new IllegalArgumentException(architecture.hfClass() + (architecture.gemma()
+                    ? " needs Gemma's settings (query_pre_attn_scalar, soft-capping)" : " takes no Gemma settings"));
+        }
         slidingLayers = java.util.Set.copyOf(slidingLayers);
         int rotary = (int) (headDim * partialRotaryFactor);
         if (!(partialRotaryFactor > 0 && partialRotaryFactor <= 1) || rotary < 2 || rotary % 2 != 0) {
@@ -117,6 +135,78 @@ public record ModelConfig(
         return architecture.qkNorm();
     }
 
+    /**
+     * Gemma's RMSNorm {@code x/rms(x) · (1 + w)}: its weights are stored zero-centred. The backends
+     * and the trainer multiply by {@code 1 + w} (computed in f32, as HF does) wherever this holds.
+     */
+    public boolean normAddsOne() {
+        return architecture.gemma();
+    }
+
+    /**
+     * Gemma's post-norms: {@code post_attention_layernorm} on the attention output and
+     * {@code post_feedforward_layernorm} on the MLP output, each before its residual add (the MLP's
+     * pre-norm is then {@code pre_feedforward_layernorm}).
+     */
+    public boolean postNorms() {
+        return architecture.gemma();
+    }
+
+    /** The MLP's gate is {@code gelu_tanh(gate)·up} (GeGLU, Gemma) rather than {@code silu(gate)·up}. */
+    public boolean gelu() {
+        return architecture.gemma();
+    }
+
+    /** The attention scores' scale: {@code query_pre_attn_scalar^-0.5} for Gemma, {@code HS^-0.5} elsewhere. */
+    public float attentionScale() {
+        return (float) (1.0 / Math.sqrt(gemma != null ? gemma.queryPreAttnScalar() : headDim));
+    }
+
+    /** The attention logit soft-cap, or 0 for none. */
+    public float attnLogitSoftcap() {
+        return gemma != null && gemma.attnLogitSoftcap() != null ? (float) (double) gemma.attnLogitSoftcap() : 0f;
+    }
+
+    /** The final logit soft-cap, or 0 for none. */
+    public float finalLogitSoftcap() {
+        return gemma != null && gemma.finalLogitSoftcap() != null ? (float) (double) gemma.finalLogitSoftcap() : 0f;
+    }
+
+    /**
+     * Gemma's embedding multiplier √C, rounded to the checkpoint's dtype as HF's
+     * {@code torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)} is when the model runs in it
+     * (bf16: 2048 hidden gives 45.25, not 45.2548); 1 for every other architecture.
+     */
+    public float embeddingScale() {
+        if (!architecture.gemma()) {
+            return 1f;
+        }
+        float scale = (float) Math.sqrt(hiddenSize);
+        return switch (torchDtype) {
+            case F32 -> scale;
+            case BF16 -> DType.bf16ToFloat(DType.floatToBf16(scale));
+            case F16 -> Float.float16ToFloat(Float.floatToFloat16(scale));
+        };
+    }
+
+    /**
+     * Whether {@code layer} rotates by the local RoPE (Gemma 3's sliding layers: base
+     * {@code rope_local_base_freq}, no scaling) rather than the global one.
+     */
+    public boolean localRope(int layer) {
+        return gemma != null && gemma.localRopeTheta() != null && slidingLayers.contains(layer);
+    }
+
+    /** This config with Gemma 3's local RoPE as its only RoPE: what a sliding layer's {@link Rope} is built from. */
+    public ModelConfig localRopeConfig() {
+        if (gemma == null || gemma.localRopeTheta() == null) {
+            throw new IllegalStateException(architecture.hfClass() + " has no local RoPE");
+        }
+        return new ModelConfig(architecture, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize,
+                rmsNormEps, gemma.localRopeTheta(), null, maxPositionEmbeddings, tieWordEmbeddings, qkvBias, oBias, mlpBias,
+                slidingWindow, slidingLayers, torchDtype, bosTokenId, eosTokenIds, partialRotaryFactor, gemma);
+    }
+
     /** NH · HS: the width of q and of the attention output. */
     public int qDim() {
         return numHeads * headDim;
@@ -130,7 +220,7 @@ public record ModelConfig(
     /** Approximate parameter count, for reports. */
     public long parameterCount() {
         long c = hiddenSize;
-        long perLayer = c * qDim() + 2 * c * kvDim() + (long) qDim() * c + 3 * c * intermediateSize + 2 * c
+        long perLayer = c * qDim() + 2 * c * kvDim() + (long) qDim() * c + 3 * c * intermediateSize + (postNorms() ? 4 : 2) * c
                 + (qkNorm() ? 2L * headDim : 0);
         long embed = (long) vocabSize * c;
         return numLayers * perLayer + embed + (tieWordEmbeddings ? 0 : embed) + c;
@@ -163,20 +253,27 @@ public record ModelConfig(
             throw new IllegalArgumentException("missing 'architectures' (e.g. [\"LlamaForCausalLM\"])");
         }
         Architecture arch = Architecture.fromHfClass(archs.get(0).asText());
-        if (archs.size() > 1 && arch == Architecture.PHI3) {
+        if (archs.size() > 1 && (arch == Architecture.PHI3 || arch.gemma())) {
             throw new IllegalArgumentException("'architectures' must name one class, got " + archs);
         }
-        String act = text(root, "hidden_act", "silu");
-        if (!act.equals("silu")) {
-            throw new IllegalArgumentException("hidden_act '" + act + "' is not supported (only silu)");
+        if (arch.gemma()) {
+            root = GemmaConfigs.textConfig(root, archs.get(0).asText());
+        } else {
+            String act = text(root, "hidden_act", "silu");
+            if (!act.equals("silu")) {
+                throw new IllegalArgumentException("hidden_act '" + act + "' is not supported (only silu)");
+            }
         }
         int hidden = requiredInt(root, "hidden_size");
         int heads = requiredInt(root, "num_attention_heads");
         int kvHeads = intOr(root, "num_key_value_heads", heads);
         // Qwen3Config defaults head_dim to 128 rather than deriving it: its head size is its own setting
-        int headDim = intOr(root, "head_dim", arch == Architecture.QWEN3 ? 128 : heads > 0 ? hidden / heads : 0);
+        // Gemma's configs default it to 256 likewise
+        int headDim = intOr(root, "head_dim", arch == Architecture.QWEN3 ? 128 : arch.gemma() ? 256
+                : heads > 0 ? hidden / heads : 0);
         boolean attentionBias = root.path("attention_bias").asBoolean(false);
         boolean qkvBias = arch == Architecture.QWEN2 || attentionBias;
+        // Gemma's attention_bias, like Llama's, puts a bias on q, k, v and o
         boolean oBias = arch != Architecture.QWEN2 && attentionBias;
         boolean mlpBias = root.path("mlp_bias").asBoolean(false);
         int layers = requiredInt(root, "num_hidden_layers");
@@ -195,6 +292,10 @@ public record ModelConfig(
             for (int l = 0; l < layers; l++) {
                 slidingLayers.add(l);
             }
+        } else if (arch.gemma()) {
+            // the layer types hold without a window too: Gemma 3's sliding layers keep their local RoPE
+            slidingWindow = sw == null || sw.isNull() ? 0 : sw.asInt();
+            slidingLayers.addAll(GemmaConfigs.slidingLayers(root, arch, layers));
         } else if ((arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && root.path("use_sliding_window").asBoolean(false) && sw != null && !sw.isNull()) {
             slidingWindow = sw.asInt();
             JsonNode layerTypes = root.get("layer_types");
@@ -218,6 +319,10 @@ public record ModelConfig(
         double partialRotary = arch == Architecture.PHI3 ? root.path("partial_rotary_factor").asDouble(1.0) : 1.0;
         JsonNode scalingNode = root.get("rope_scaling");
         RopeScaling scaling = isLongrope(scalingNode) ? parseLongrope(root, scalingNode) : parseRopeScaling(scalingNode);
+        if (scaling != null && arch == Architecture.GEMMA2) {
+            throw new IllegalArgumentException("rope_scaling " + scalingNode + " is not supported for Gemma 2 (it has none)");
+        }
+        GemmaFeatures gemma = arch.gemma() ? GemmaConfigs.features(root, arch) : null;
         return new ModelConfig(
                 arch,
                 hidden,
@@ -240,7 +345,8 @@ public record ModelConfig(
                 dtype,
                 bos,
                 intList(root.get("eos_token_id")),
-                partialRotary);
+                partialRotary,
+                gemma);
     }
 
     private static boolean isLongrope(JsonNode node) {
@@ -308,7 +414,7 @@ public record ModelConfig(
         o.put("num_key_value_heads", numKvHeads);
         o.put("head_dim", headDim);
         o.put("vocab_size", vocabSize);
-        o.put("hidden_act", "silu");
+        o.put("hidden_act", architecture.gemma() ? GemmaConfigs.ACTIVATION : "silu");
         o.put("rms_norm_eps", rmsNormEps);
         o.put("rope_theta", ropeTheta);
         if (ropeScaling == null) {
@@ -358,6 +464,9 @@ public record ModelConfig(
             } else {
                 o.putNull("sliding_window");
             }
+        }
+        if (gemma != null) {
+            GemmaConfigs.write(this, o);
         }
         o.put("torch_dtype", torchDtype.torchName());
         if (bosTokenId != null) {

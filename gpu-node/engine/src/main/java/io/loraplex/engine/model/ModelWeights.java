@@ -9,6 +9,13 @@ import java.io.IOException;
  * <p>Phi-3's fused {@code qkv_proj} (q, k, v rows stacked) and {@code gate_up_proj} (gate rows, then
  * up rows) are split here into row views, so every backend and the LoRA path see the same seven
  * projections whatever the checkpoint's layout.
+ *
+ * <p>Gemma's four norms per layer map to {@code attnNorm} (input_layernorm), {@code postAttnNorm}
+ * (post_attention_layernorm, on the attention output), {@code mlpNorm} (pre_feedforward_layernorm)
+ * and {@code postMlpNorm} (post_feedforward_layernorm); their weights are stored zero-centred (the
+ * backends multiply by {@code 1 + w}). A {@code Gemma3ForConditionalGeneration} checkpoint keeps its
+ * language model under {@code language_model.model.} (or {@code model.language_model.} as transformers
+ * 4.52+ saves it); its vision tower is not read.
  */
 public final class ModelWeights {
 
@@ -24,7 +31,9 @@ public final class ModelWeights {
     public final Tensor[] bo;         // (L) (C) or nulls
     public final Tensor[] qNorm;      // (L) (HS) or nulls: Qwen3's per-head norm of q
     public final Tensor[] kNorm;      // (L) (HS) or nulls: Qwen3's per-head norm of k
-    public final Tensor[] mlpNorm;    // (L) (C)
+    public final Tensor[] mlpNorm;    // (L) (C) Gemma: pre_feedforward_layernorm
+    public final Tensor[] postAttnNorm; // (L) (C) or nulls: Gemma's norm of the attention output
+    public final Tensor[] postMlpNorm;  // (L) (C) or nulls: Gemma's norm of the MLP output
     public final Tensor[] wGate;      // (L) (I, C)
     public final Tensor[] wUp;        // (L) (I, C)
     public final Tensor[] wDown;      // (L) (C, I)
@@ -43,7 +52,8 @@ public final class ModelWeights {
         long q = cfg.qDim();
         long kv = cfg.kvDim();
         long inter = cfg.intermediateSize();
-        embed = get("model.embed_tokens.weight", cfg.vocabSize(), c);
+        String m = decoderPrefix(cfg, files);
+        embed = get(m + "embed_tokens.weight", cfg.vocabSize(), c);
         attnNorm = new Tensor[n];
         wq = new Tensor[n];
         wk = new Tensor[n];
@@ -56,6 +66,8 @@ public final class ModelWeights {
         qNorm = new Tensor[n];
         kNorm = new Tensor[n];
         mlpNorm = new Tensor[n];
+        postAttnNorm = new Tensor[n];
+        postMlpNorm = new Tensor[n];
         wGate = new Tensor[n];
         wUp = new Tensor[n];
         wDown = new Tensor[n];
@@ -63,7 +75,7 @@ public final class ModelWeights {
         bUp = new Tensor[n];
         bDown = new Tensor[n];
         for (int l = 0; l < n; l++) {
-            String p = "model.layers." + l + ".";
+            String p = m + "layers." + l + ".";
             attnNorm[l] = get(p + "input_layernorm.weight", c);
             if (cfg.architecture() == Architecture.PHI3) {
                 Tensor qkv = get(p + "self_attn.qkv_proj.weight", q + 2 * kv, c);
@@ -88,7 +100,13 @@ public final class ModelWeights {
                 qNorm[l] = get(p + "self_attn.q_norm.weight", cfg.headDim());
                 kNorm[l] = get(p + "self_attn.k_norm.weight", cfg.headDim());
             }
-            mlpNorm[l] = get(p + "post_attention_layernorm.weight", c);
+            if (cfg.postNorms()) {
+                postAttnNorm[l] = get(p + "post_attention_layernorm.weight", c);
+                mlpNorm[l] = get(p + "pre_feedforward_layernorm.weight", c);
+                postMlpNorm[l] = get(p + "post_feedforward_layernorm.weight", c);
+            } else {
+                mlpNorm[l] = get(p + "post_attention_layernorm.weight", c);
+            }
             if (cfg.architecture() == Architecture.PHI3) {
                 Tensor gateUp = get(p + "mlp.gate_up_proj.weight", 2 * inter, c);
                 wGate[l] = gateUp.rows(p + "mlp.gate_up_proj.weight[gate]", 0, inter);
@@ -104,7 +122,7 @@ public final class ModelWeights {
                 bDown[l] = get(p + "mlp.down_proj.bias", c);
             }
         }
-        finalNorm = get("model.norm.weight", c);
+        finalNorm = get(m + "norm.weight", c);
         if (cfg.tieWordEmbeddings()) {
             lmHead = embed;
         } else if (files.contains("lm_head.weight")) {
@@ -112,6 +130,23 @@ public final class ModelWeights {
         } else {
             throw new IOException("missing weight tensor 'lm_head.weight' (config.json has tie_word_embeddings: false)");
         }
+    }
+
+    /**
+     * "model." for every causal-LM checkpoint; a multimodal Gemma 3's language model sits under
+     * "language_model.model." (as Google published them) or "model.language_model." (transformers 4.52+).
+     */
+    static String decoderPrefix(ModelConfig cfg, WeightFiles files) throws IOException {
+        if (files.contains("model.embed_tokens.weight") || cfg.architecture() != Architecture.GEMMA3) {
+            return "model.";
+        }
+        for (String prefix : new String[] {"language_model.model.", "model.language_model."}) {
+            if (files.contains(prefix + "embed_tokens.weight")) {
+                return prefix;
+            }
+        }
+        throw new IOException("missing weight tensor 'model.embed_tokens.weight' (nor a Gemma 3 language model's "
+                + "'language_model.model.embed_tokens.weight' or 'model.language_model.embed_tokens.weight')");
     }
 
     private Tensor get(String name, long... shape) throws IOException {

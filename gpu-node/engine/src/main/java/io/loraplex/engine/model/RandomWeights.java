@@ -30,10 +30,12 @@ public final class RandomWeights {
         int c = cfg.hiddenSize();
         Shards out = new Shards(shards > 1 ? (estimateBytes(cfg) + shards - 1) / shards : Long.MAX_VALUE, shards);
 
-        out.add("model.embed_tokens.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0), cfg.vocabSize(), c);
+        // Gemma scales its embeddings by √C, so its generated ones start at 1/√C to keep unit scale
+        double embedStd = cfg.architecture().gemma() ? 1.0 / Math.sqrt(c) : 1.0;
+        out.add("model.embed_tokens.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, embedStd), cfg.vocabSize(), c);
         for (int l = 0; l < cfg.numLayers(); l++) {
             String p = "model.layers." + l + ".";
-            out.add(p + "input_layernorm.weight", dtype, norm(random, c), c);
+            out.add(p + "input_layernorm.weight", dtype, norm(cfg, random, c), c);
             if (cfg.architecture() == Architecture.PHI3) {
                 // Phi-3 stores q, k and v stacked by rows in one tensor, and gate and up likewise
                 linear(out, random, dtype, p + "self_attn.qkv_proj", cfg.qDim() + 2 * cfg.kvDim(), c, false);
@@ -44,10 +46,14 @@ public final class RandomWeights {
             }
             linear(out, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
             if (cfg.qkNorm()) {
-                out.add(p + "self_attn.q_norm.weight", dtype, norm(random, cfg.headDim()), cfg.headDim());
-                out.add(p + "self_attn.k_norm.weight", dtype, norm(random, cfg.headDim()), cfg.headDim());
+                out.add(p + "self_attn.q_norm.weight", dtype, norm(cfg, random, cfg.headDim()), cfg.headDim());
+                out.add(p + "self_attn.k_norm.weight", dtype, norm(cfg, random, cfg.headDim()), cfg.headDim());
             }
-            out.add(p + "post_attention_layernorm.weight", dtype, norm(random, c), c);
+            out.add(p + "post_attention_layernorm.weight", dtype, norm(cfg, random, c), c);
+            if (cfg.postNorms()) {
+                out.add(p + "pre_feedforward_layernorm.weight", dtype, norm(cfg, random, c), c);
+                out.add(p + "post_feedforward_layernorm.weight", dtype, norm(cfg, random, c), c);
+            }
             if (cfg.architecture() == Architecture.PHI3) {
                 linear(out, random, dtype, p + "mlp.gate_up_proj", 2 * cfg.intermediateSize(), c, false);
             } else {
@@ -56,7 +62,7 @@ public final class RandomWeights {
             }
             linear(out, random, dtype, p + "mlp.down_proj", c, cfg.intermediateSize(), cfg.mlpBias());
         }
-        out.add("model.norm.weight", dtype, norm(random, c), c);
+        out.add("model.norm.weight", dtype, norm(cfg, random, c), c);
         if (!cfg.tieWordEmbeddings()) {
             out.add("lm_head.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0 / Math.sqrt(c)),
                     cfg.vocabSize(), c);
@@ -113,10 +119,13 @@ public final class RandomWeights {
         }
     }
 
-    private static float[] norm(SplittableRandom random, int n) {
+    /** Norm weights near 1, or for Gemma's zero-centred norms ({@code 1 + w}) near 0. */
+    private static float[] norm(ModelConfig cfg, SplittableRandom random, int n) {
         float[] v = gaussian(random, n, 0.1);
-        for (int i = 0; i < n; i++) {
-            v[i] += 1.0f;
+        if (!cfg.normAddsOne()) {
+            for (int i = 0; i < n; i++) {
+                v[i] += 1.0f;
+            }
         }
         return v;
     }

@@ -39,7 +39,7 @@ public final class TinyModel {
 
     public static Written write(Path dir, Spec s) throws IOException {
         TokenizerKind kind = s.tokenizer() != null ? s.tokenizer()
-                : s.arch() == Architecture.MISTRAL || s.arch() == Architecture.PHI3 ? TokenizerKind.BYTE_FALLBACK
+                : s.arch() == Architecture.MISTRAL || s.arch() == Architecture.PHI3 || s.arch().gemma() ? TokenizerKind.BYTE_FALLBACK
                 : TokenizerKind.BYTE_LEVEL;
         ChatStyle style = s.chatStyle() != null ? s.chatStyle() : switch (s.arch()) {
             case LLAMA -> ChatStyle.LLAMA3;
@@ -47,6 +47,7 @@ public final class TinyModel {
             case QWEN3 -> ChatStyle.QWEN3;
             case MISTRAL -> ChatStyle.LLAMA2;
             case PHI3 -> ChatStyle.PHI3;
+            case GEMMA2, GEMMA3 -> ChatStyle.GEMMA;
         };
         if (s.shards() < 1) {
             throw new IllegalArgumentException("shards must be at least 1");
@@ -56,15 +57,12 @@ public final class TinyModel {
         double theta = s.ropeTheta() != null ? s.ropeTheta() : switch (s.arch()) {
             case LLAMA -> 500000.0;
             case QWEN2, QWEN3 -> 1000000.0;
-            case MISTRAL, PHI3 -> 10000.0;
+            case MISTRAL, PHI3, GEMMA2 -> 10000.0;
+            case GEMMA3 -> 1000000.0;
         };
-        boolean tie = s.tie() != null ? s.tie() : s.arch() == Architecture.QWEN2 || s.arch() == Architecture.QWEN3;
-        Set<Integer> windowLayers = new TreeSet<>();
-        if (s.slidingWindow() > 0) {
-            for (int l = 0; l < s.layers(); l++) {
-                windowLayers.add(l);
-            }
-        }
+        boolean tie = s.tie() != null ? s.tie() : s.arch() == Architecture.QWEN2 || s.arch() == Architecture.QWEN3 || s.arch().gemma();
+        int window = s.arch().gemma() && s.slidingWindow() == 0 ? GEMMA_SLIDING_WINDOW : s.slidingWindow();
+        Set<Integer> windowLayers = slidingLayers(s.arch(), s.layers(), window);
         int headDim = s.headDim() != null ? s.headDim() : defaultHeadDim(s.arch(), s.hidden(), s.heads());
         // a generated Phi-3 has LongRoPE with a small original max (so tests reach the long factors)
         // and Phi-4-mini's partial rotary factor
@@ -73,8 +71,8 @@ public final class TinyModel {
                 ? phi3Longrope((int) (headDim * partialRotary), s.maxPositions()) : s.ropeScaling();
         ModelConfig cfg = new ModelConfig(s.arch(), s.hidden(), s.intermediate(), s.layers(), s.heads(), s.kvHeads(), headDim,
                 s.vocab(), 1e-5, theta, scaling, s.maxPositions(), tie, s.arch() == Architecture.QWEN2, false, false,
-                s.slidingWindow(), windowLayers, s.dtype(), tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds(),
-                partialRotary);
+                window, windowLayers, s.dtype(), tok.bosId().isPresent() ? tok.bosId().getAsInt() : null, tok.eosIds(),
+                partialRotary, gemmaFeatures(s.arch(), s.hidden(), s.heads()));
         RandomWeights.write(dir, cfg, s.shards(), s.seed());
 
         ObjectMapper json = new ObjectMapper();
@@ -97,7 +95,45 @@ public final class TinyModel {
      */
     public static int defaultHeadDim(Architecture arch, int hidden, int heads) {
         int derived = hidden / Math.max(1, heads);
-        return arch == Architecture.QWEN3 ? 2 * derived : derived;
+        return arch == Architecture.QWEN3 || arch.gemma() ? 2 * derived : derived;
+    }
+
+    /** A generated Gemma's window: small, so test prompts cross it. */
+    public static final int GEMMA_SLIDING_WINDOW = 16;
+    /** A generated Gemma 3's global layers: every third (real ones: every sixth, more than a tiny model has). */
+    public static final int GEMMA3_PATTERN = 3;
+
+    /**
+     * The layers with a sliding window of a generated model: Gemma 2's even layers, Gemma 3's all but
+     * every {@link #GEMMA3_PATTERN}-th (their layer types, kept without a window too), every layer
+     * elsewhere; none without a window.
+     */
+    public static Set<Integer> slidingLayers(Architecture arch, int layers, int window) {
+        Set<Integer> out = new TreeSet<>();
+        for (int l = 0; (window > 0 || arch.gemma()) && l < layers; l++) {
+            boolean sliding = switch (arch) {
+                case GEMMA2 -> l % 2 == 0;
+                case GEMMA3 -> (l + 1) % GEMMA3_PATTERN != 0;
+                default -> true;
+            };
+            if (sliding) {
+                out.add(l);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A generated Gemma's settings: query_pre_attn_scalar hidden/heads while the head is twice that
+     * (so the two scales differ, as in Gemma 2 27B), Gemma 2's soft-caps (50, 30), Gemma 3's local base
+     * 10000; null for the other architectures.
+     */
+    public static GemmaFeatures gemmaFeatures(Architecture arch, int hidden, int heads) {
+        return switch (arch) {
+            case GEMMA2 -> new GemmaFeatures(hidden / Math.max(1, heads), 50.0, 30.0, null);
+            case GEMMA3 -> new GemmaFeatures(hidden / Math.max(1, heads), null, null, 10000.0);
+            default -> null;
+        };
     }
 
     /** Phi-4-mini's {@code partial_rotary_factor}. */

@@ -141,7 +141,55 @@ public enum ChatStyle {
                     + "{{'<|system|>\\n' + message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'user' %}"
                     + "{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'assistant' %}"
                     + "{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}{% endif %}{% endfor %}"
-                    + "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}");
+                    + "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}"),
+    /**
+     * Gemma 2 / 3 instruct: {@code <start_of_turn>user\n…<end_of_turn>\n} turns, the assistant's role
+     * written {@code model}, the system message folded into the first user turn (Gemma 3's template,
+     * which raises on roles out of order), {@code <end_of_turn>} ends a turn, {@code <bos>} begins the
+     * sequence (SentencePiece-style byte-fallback vocabulary without a dummy prefix, as Gemma's).
+     */
+    GEMMA(List.of("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"),
+            "<bos>", List.of("<end_of_turn>", "<eos>"), "<pad>",
+            "{{ bos_token }}\n"
+                    + "{%- if messages[0]['role'] == 'system' -%}\n"
+                    + "    {%- if messages[0]['content'] is string -%}\n"
+                    + "        {%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}\n"
+                    + "    {%- else -%}\n"
+                    + "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\\n\\n' -%}\n"
+                    + "    {%- endif -%}\n"
+                    + "    {%- set loop_messages = messages[1:] -%}\n"
+                    + "{%- else -%}\n"
+                    + "    {%- set first_user_prefix = \"\" -%}\n"
+                    + "    {%- set loop_messages = messages -%}\n"
+                    + "{%- endif -%}\n"
+                    + "{%- for message in loop_messages -%}\n"
+                    + "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+                    + "        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n"
+                    + "    {%- endif -%}\n"
+                    + "    {%- if (message['role'] == 'assistant') -%}\n"
+                    + "        {%- set role = \"model\" -%}\n"
+                    + "    {%- else -%}\n"
+                    + "        {%- set role = message['role'] -%}\n"
+                    + "    {%- endif -%}\n"
+                    + "    {{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else \"\") }}\n"
+                    + "    {%- if message['content'] is string -%}\n"
+                    + "        {{ message['content'] | trim }}\n"
+                    + "    {%- elif message['content'] is iterable -%}\n"
+                    + "        {%- for item in message['content'] -%}\n"
+                    + "            {%- if item['type'] == 'image' -%}\n"
+                    + "                {{ '<start_of_image>' }}\n"
+                    + "            {%- elif item['type'] == 'text' -%}\n"
+                    + "                {{ item['text'] | trim }}\n"
+                    + "            {%- endif -%}\n"
+                    + "        {%- endfor -%}\n"
+                    + "    {%- else -%}\n"
+                    + "        {{ raise_exception(\"Invalid content type\") }}\n"
+                    + "    {%- endif -%}\n"
+                    + "    {{ '<end_of_turn>\\n' }}\n"
+                    + "{%- endfor -%}\n"
+                    + "{%- if add_generation_prompt -%}\n"
+                    + "    {{'<start_of_turn>model\\n'}}\n"
+                    + "{%- endif -%}\n");
 
     private final List<String> specialTokens;
     private final String bosToken;
@@ -160,6 +208,11 @@ public enum ChatStyle {
     /** ChatML's conventions (Qwen2 and Qwen3): its pre-tokenizer, NFC normalizer and tokenizer class. */
     public boolean chatml() {
         return this == CHATML || this == QWEN3;
+    }
+
+    /** Gemma's conventions: a byte-fallback vocabulary whose normalizer adds no dummy prefix, so none is stripped. */
+    public boolean gemma() {
+        return this == GEMMA;
     }
 
     /** All special tokens of the style, in vocabulary order. */

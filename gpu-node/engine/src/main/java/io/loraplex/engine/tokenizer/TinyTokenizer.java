@@ -157,9 +157,12 @@ public final class TinyTokenizer {
 
     private static Vocabulary byteFallback(List<String> paragraphs, ChatStyle style, int vocabSize) {
         List<String> specials = new ArrayList<>();
-        specials.add(UNK);
-        style.specialTokens().stream().filter(s -> !s.equals(UNK)).forEach(specials::add);
-        Normalizer normalizer = llama2Normalizer();
+        // <unk> first unless the style places it (Gemma: <pad>, <eos>, <bos>, <unk>, as its vocabulary has them)
+        if (!style.specialTokens().contains(UNK)) {
+            specials.add(UNK);
+        }
+        specials.addAll(style.specialTokens());
+        Normalizer normalizer = style.gemma() ? gemmaNormalizer() : llama2Normalizer();
         Map<Integer, Integer> charCounts = new HashMap<>();
         List<String> normalized = paragraphs.stream().map(normalizer::normalize).toList();
         normalized.forEach(p -> p.codePoints().forEach(cp -> charCounts.merge(cp, 1, Integer::sum)));
@@ -200,6 +203,11 @@ public final class TinyTokenizer {
         List<BpeTrainer.Merge> merges = learn(wordCounts,
                 w -> w.codePoints().mapToObj(Character::toString).toList(), ids, vocabSize - base);
         return new Vocabulary(ids, specials, merges, ids);
+    }
+
+    /** Gemma's: spaces become "▁", with no dummy prefix. */
+    static Normalizer gemmaNormalizer() {
+        return new Normalizer.Replace(RustRegex.literal(" "), SPACE);
     }
 
     static Normalizer llama2Normalizer() {

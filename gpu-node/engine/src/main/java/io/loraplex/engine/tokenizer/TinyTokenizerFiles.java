@@ -60,18 +60,27 @@ final class TinyTokenizerFiles {
                     : sequence("processors", byteLevel(true, false, true), template(style.bosToken(), vocab)));
             root.set("decoder", byteLevel(true, true, true));
         } else {
-            ObjectNode normalizer = type("Sequence");
-            ObjectNode prepend = type("Prepend");
-            prepend.put("prepend", SPACE);
-            normalizer.putArray("normalizers").add(prepend).add(replace(" ", SPACE));
-            root.set("normalizer", normalizer);
+            if (style.gemma()) {
+                // Gemma's tokenizer.json: spaces replaced, no dummy prefix, so the decoder strips none
+                root.set("normalizer", replace(" ", SPACE));
+            } else {
+                ObjectNode normalizer = type("Sequence");
+                ObjectNode prepend = type("Prepend");
+                prepend.put("prepend", SPACE);
+                normalizer.putArray("normalizers").add(prepend).add(replace(" ", SPACE));
+                root.set("normalizer", normalizer);
+            }
             root.putNull("pre_tokenizer");
             root.set("post_processor", style.bosToken() == null ? JSON.nullNode() : template(style.bosToken(), vocab));
-            ObjectNode strip = type("Strip");
-            strip.put("content", " ");
-            strip.put("start", 1);
-            strip.put("stop", 0);
-            root.set("decoder", sequence("decoders", replace(SPACE, " "), type("ByteFallback"), type("Fuse"), strip));
+            if (style.gemma()) {
+                root.set("decoder", sequence("decoders", replace(SPACE, " "), type("ByteFallback"), type("Fuse")));
+            } else {
+                ObjectNode strip = type("Strip");
+                strip.put("content", " ");
+                strip.put("start", 1);
+                strip.put("stop", 0);
+                root.set("decoder", sequence("decoders", replace(SPACE, " "), type("ByteFallback"), type("Fuse"), strip));
+            }
         }
         root.set("model", model(kind, vocab));
         return root;
@@ -192,11 +201,11 @@ final class TinyTokenizerFiles {
         config.put("model_max_length", 4096);
         putToken(config, "pad_token", style.padToken());
         config.put("tokenizer_class", switch (kind) {
-            case BYTE_FALLBACK -> "LlamaTokenizer";
+            case BYTE_FALLBACK -> style.gemma() ? "GemmaTokenizer" : "LlamaTokenizer";
             case BYTE_LEVEL -> style.chatml() ? "Qwen2Tokenizer" : "PreTrainedTokenizerFast";
         });
         putToken(config, "unk_token", kind == TokenizerKind.BYTE_FALLBACK ? UNK : null);
-        if (kind == TokenizerKind.BYTE_FALLBACK) {
+        if (kind == TokenizerKind.BYTE_FALLBACK && !style.gemma()) {
             config.put("legacy", true);
         }
         return config;

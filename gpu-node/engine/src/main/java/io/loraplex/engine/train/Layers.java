@@ -137,8 +137,16 @@ final class Layers {
      */
     static void attentionForward(double[] out, double[] probs, double[] q, double[] k, double[] v, int tokens, int nh,
             int nkv, int hs, int window) {
+        attentionForward(out, probs, q, k, v, tokens, nh, nkv, hs, window, 1.0 / Math.sqrt(hs), 0);
+    }
+
+    /**
+     * As above with the scores {@code q·k·scale}, soft-capped {@code cap·tanh(s/cap)} before the
+     * softmax when {@code cap} is not 0 (Gemma's query_pre_attn_scalar and attn_logit_softcapping).
+     */
+    static void attentionForward(double[] out, double[] probs, double[] q, double[] k, double[] v, int tokens, int nh,
+            int nkv, int hs, int window, double scale, double cap) {
         int group = nh / nkv;
-        double scale = 1.0 / Math.sqrt(hs);
         java.util.Arrays.fill(out, 0, tokens * nh * hs, 0);
         java.util.Arrays.fill(probs, 0, nh * tokens * tokens, 0);
         for (int h = 0; h < nh; h++) {
@@ -152,7 +160,7 @@ final class Layers {
                     for (int d = 0; d < hs; d++) {
                         dot += q[(i * nh + h) * hs + d] * k[(j * nkv + kvh) * hs + d];
                     }
-                    probs[row + j] = dot * scale;
+                    probs[row + j] = cap == 0 ? dot * scale : cap * Math.tanh(dot * scale / cap);
                     max = Math.max(max, probs[row + j]);
                 }
                 double sum = 0;
@@ -174,8 +182,13 @@ final class Layers {
     /** Adds the gradients of q, k and v given dOut (T, NH·HS) and the saved probabilities. */
     static void attentionBackward(double[] dq, double[] dk, double[] dv, double[] dOut, double[] probs, double[] q,
             double[] k, double[] v, int tokens, int nh, int nkv, int hs, int window) {
+        attentionBackward(dq, dk, dv, dOut, probs, q, k, v, tokens, nh, nkv, hs, window, 1.0 / Math.sqrt(hs), 0);
+    }
+
+    /** The backward of the scaled, soft-capped attention: the cap's {@code 1 − tanh²} from the recomputed score. */
+    static void attentionBackward(double[] dq, double[] dk, double[] dv, double[] dOut, double[] probs, double[] q,
+            double[] k, double[] v, int tokens, int nh, int nkv, int hs, int window, double scale, double cap) {
         int group = nh / nkv;
-        double scale = 1.0 / Math.sqrt(hs);
         double[] dp = new double[tokens]; // (T) one row of dL/dP
         for (int h = 0; h < nh; h++) {
             int kvh = h / group;
@@ -197,6 +210,14 @@ final class Layers {
                 for (int j = first; j <= i; j++) {
                     double ds = probs[row + j] * (dp[j] - rowDot) * scale;
                     int kOff = (j * nkv + kvh) * hs;
+                    if (cap != 0) {
+                        double dot = 0;
+                        for (int d = 0; d < hs; d++) {
+                            dot += q[oOff + d] * k[kOff + d];
+                        }
+                        double t = Math.tanh(dot * scale / cap);
+                        ds *= 1 - t * t;
+                    }
                     for (int d = 0; d < hs; d++) {
                         dq[oOff + d] += ds * k[kOff + d];
                         dk[kOff + d] += ds * q[oOff + d];
@@ -223,6 +244,43 @@ final class Layers {
             double sig = 1 / (1 + Math.exp(-g));
             dGate[i] += dAct[i] * up[i] * sig * (1 + g * (1 - sig));
             dUp[i] += dAct[i] * g * sig;
+        }
+    }
+
+    /** {@code act = gelu_tanh(gate)·up} (GeGLU), gelu_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    static void gegluForward(double[] act, double[] gate, double[] up, int n) {
+        for (int i = 0; i < n; i++) {
+            double g = gate[i];
+            act[i] = 0.5 * g * (1 + Math.tanh(GELU_K * (g + 0.044715 * g * g * g))) * up[i];
+        }
+    }
+
+    /** {@code dGate += dAct·up·gelu_tanh'(gate)}, {@code dUp += dAct·gelu_tanh(gate)}. */
+    static void gegluBackward(double[] dGate, double[] dUp, double[] dAct, double[] gate, double[] up, int n) {
+        for (int i = 0; i < n; i++) {
+            double g = gate[i];
+            double t = Math.tanh(GELU_K * (g + 0.044715 * g * g * g));
+            double gelu = 0.5 * g * (1 + t);
+            double dGelu = 0.5 * (1 + t) + 0.5 * g * (1 - t * t) * GELU_K * (1 + 3 * 0.044715 * g * g);
+            dGate[i] += dAct[i] * up[i] * dGelu;
+            dUp[i] += dAct[i] * gelu;
+        }
+    }
+
+    private static final double GELU_K = Math.sqrt(2 / Math.PI);
+
+    /** {@code x = cap·tanh(x/cap)} in place (Gemma 2's final logit soft-cap). */
+    static void softcapForward(double[] x, int n, double cap) {
+        for (int i = 0; i < n; i++) {
+            x[i] = cap * Math.tanh(x[i] / cap);
+        }
+    }
+
+    /** {@code dx = dy·(1 − (y/cap)²)} in place, from the capped output y. */
+    static void softcapBackward(double[] d, double[] y, int n, double cap) {
+        for (int i = 0; i < n; i++) {
+            double t = y[i] / cap;
+            d[i] *= 1 - t * t;
         }
     }
 

@@ -22,6 +22,7 @@ final class TrainingModel {
     private static final class LayerActs {
         double[] xIn, h1, inv1, q, k, v, probs, att, xMid, h2, inv2, gate, up, act;
         double[] qRaw, kRaw, invQ, invK; // Qwen3: q and k before their per-head norms (T, NH·HS), (T, NKV·HS); inv (T·NH), (T·NKV)
+        double[] oRaw, invO, downRaw, invDown; // Gemma: o and down outputs before their post-norms (T, C); inv (T)
         final LoraActs[] lora = new LoraActs[TargetModule.COUNT];
     }
 
@@ -30,7 +31,9 @@ final class TrainingModel {
     private final LoraParameters lora;
     private final FrozenLinear linear;
     private final Rope rope;                     // frequencies (rotary/2) by sequence length, LongRoPE's scale
-    private final float[][] attnNorm, mlpNorm;   // (L) (C)
+    private final Rope localRope;                // Gemma 3's sliding layers' RoPE, or null
+    private final float[][] attnNorm, mlpNorm;   // (L) (C); Gemma: 1 + w
+    private final float[][] postAttnNorm, postMlpNorm; // (L) (C) or nulls: Gemma's post-norms, 1 + w
     private final float[][] qNorm, kNorm;        // (L) (HS) or nulls: Qwen3's per-head norms
     private final float[][] bq, bk, bv, bo, bGate, bUp, bDown; // (L) (out) or nulls
     private final float[] finalNorm;             // (C)
@@ -41,9 +44,12 @@ final class TrainingModel {
         this.lora = lora;
         this.linear = linear;
         this.rope = new Rope(cfg);
+        this.localRope = cfg.gemma() != null && cfg.gemma().localRopeTheta() != null ? new Rope(cfg.localRopeConfig()) : null;
         int n = cfg.numLayers();
         attnNorm = new float[n][];
         mlpNorm = new float[n][];
+        postAttnNorm = new float[n][];
+        postMlpNorm = new float[n][];
         qNorm = new float[n][];
         kNorm = new float[n][];
         bq = new float[n][];
@@ -54,10 +60,12 @@ final class TrainingModel {
         bUp = new float[n][];
         bDown = new float[n][];
         for (int l = 0; l < n; l++) {
-            attnNorm[l] = w.attnNorm[l].toFloatArray();
-            mlpNorm[l] = w.mlpNorm[l].toFloatArray();
-            qNorm[l] = floats(w.qNorm[l]);
-            kNorm[l] = floats(w.kNorm[l]);
+            attnNorm[l] = norm(w.attnNorm[l]);
+            mlpNorm[l] = norm(w.mlpNorm[l]);
+            qNorm[l] = norm(w.qNorm[l]);
+            kNorm[l] = norm(w.kNorm[l]);
+            postAttnNorm[l] = norm(w.postAttnNorm[l]);
+            postMlpNorm[l] = norm(w.postMlpNorm[l]);
             bq[l] = floats(w.bq[l]);
             bk[l] = floats(w.bk[l]);
             bv[l] = floats(w.bv[l]);
@@ -66,11 +74,27 @@ final class TrainingModel {
             bUp[l] = floats(w.bUp[l]);
             bDown[l] = floats(w.bDown[l]);
         }
-        finalNorm = w.finalNorm.toFloatArray();
+        finalNorm = norm(w.finalNorm);
     }
 
     private static float[] floats(Tensor t) {
         return t == null ? null : t.toFloatArray();
+    }
+
+    /** The scores' scale in f64: HS^-0.5, or Gemma's query_pre_attn_scalar^-0.5. */
+    private double attentionScale() {
+        return 1.0 / Math.sqrt(cfg.gemma() != null ? cfg.gemma().queryPreAttnScalar() : cfg.headDim());
+    }
+
+    /** A norm's multiplier (null for none): its weight, or Gemma's {@code 1 + w} in f32, as serving uses it. */
+    private float[] norm(Tensor t) {
+        float[] g = floats(t);
+        if (g != null && cfg.normAddsOne()) {
+            for (int i = 0; i < g.length; i++) {
+                g[i] = 1f + g[i];
+            }
+        }
+        return g;
     }
 
     LoraParameters lora() {
@@ -103,12 +127,27 @@ final class TrainingModel {
         double[] sin = new double[tt * half];        // (T, rotary/2)
         // the example is one whole sequence: its length picks LongRoPE's factors, as at inference
         Layers.ropeAngles(cos, sin, rope.inverseFrequencies(tt), tt, rope.attentionScale());
+        double[] localCos = cos;                     // (T, HS/2) Gemma 3's sliding layers' own
+        double[] localSin = sin;
+        if (localRope != null) {
+            localCos = new double[tt * half];
+            localSin = new double[tt * half];
+            Layers.ropeAngles(localCos, localSin, localRope.inverseFrequencies(tt), tt, localRope.attentionScale());
+        }
         double[] x = new double[tt * c];             // (T, C) residual stream
         Layers.embeddingForward(x, ex.tokens(), w.embed, c);
+        // Gemma: embeddings times √C (in the checkpoint's dtype, as serving); the embedding is frozen
+        double embedScale = cfg.embeddingScale();
+        if (embedScale != 1) {
+            for (int i = 0; i < tt * c; i++) {
+                x[i] *= embedScale;
+            }
+        }
         LayerActs[] acts = new LayerActs[cfg.numLayers()];
         for (int l = 0; l < cfg.numLayers(); l++) {
             acts[l] = new LayerActs();
-            x = layerForward(l, x, acts[l], tt, cos, sin, backward ? dropout : 0, random);
+            boolean local = cfg.localRope(l);
+            x = layerForward(l, x, acts[l], tt, local ? localCos : cos, local ? localSin : sin, backward ? dropout : 0, random);
         }
         // final norm and lm head, only for the rows with a loss
         double[] xRows = new double[nRows * c];      // (N, C)
@@ -121,6 +160,10 @@ final class TrainingModel {
         int vocab = cfg.vocabSize();
         double[] logits = new double[nRows * vocab]; // (N, V)
         linear.forward(logits, hRows, w.lmHead, null, nRows);
+        double finalCap = cfg.finalLogitSoftcap();
+        if (finalCap != 0) {
+            Layers.softcapForward(logits, nRows * vocab, finalCap);
+        }
         int[] targets = new int[nRows];
         for (int n = 0; n < nRows; n++) {
             targets[n] = ex.tokens()[rows[n] + 1];
@@ -131,6 +174,9 @@ final class TrainingModel {
             return loss;
         }
 
+        if (finalCap != 0) {
+            Layers.softcapBackward(dLogits, logits, nRows * vocab, finalCap);
+        }
         double[] dhRows = new double[nRows * c];     // (N, C)
         linear.backward(dhRows, dLogits, w.lmHead, nRows);
         double[] dxRows = new double[nRows * c];     // (N, C)
@@ -140,7 +186,8 @@ final class TrainingModel {
             System.arraycopy(dxRows, n * c, dx, rows[n] * c, c);
         }
         for (int l = cfg.numLayers() - 1; l >= 0; l--) {
-            layerBackward(l, dx, acts[l], tt, cos, sin, dropout);
+            boolean local = cfg.localRope(l);
+            layerBackward(l, dx, acts[l], tt, local ? localCos : cos, local ? localSin : sin, dropout);
         }
         return loss;
     }
@@ -189,9 +236,15 @@ final class TrainingModel {
         a.att = new double[tt * qd];
         a.probs = new double[cfg.numHeads() * tt * tt];
         Layers.attentionForward(a.att, a.probs, a.q, a.k, a.v, tt, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
-                cfg.windowFor(l));
-        // output projection and residual
+                cfg.windowFor(l), attentionScale(), cfg.attnLogitSoftcap());
+        // output projection (Gemma: normed) and residual
         double[] o = project(l, TargetModule.O_PROJ, a.att, w.wo[l], bo[l], tt, a, dropout, random);
+        if (cfg.postNorms()) {
+            a.oRaw = o;
+            a.invO = new double[tt];
+            o = new double[tt * c];
+            Layers.rmsnormForward(o, a.invO, a.oRaw, postAttnNorm[l], tt, c, cfg.rmsNormEps());
+        }
         a.xMid = new double[tt * c];
         for (int i = 0; i < tt * c; i++) {
             a.xMid[i] = xIn[i] + o[i];
@@ -203,8 +256,18 @@ final class TrainingModel {
         a.gate = project(l, TargetModule.GATE_PROJ, a.h2, w.wGate[l], bGate[l], tt, a, dropout, random);
         a.up = project(l, TargetModule.UP_PROJ, a.h2, w.wUp[l], bUp[l], tt, a, dropout, random);
         a.act = new double[tt * inter];
-        Layers.swigluForward(a.act, a.gate, a.up, tt * inter);
+        if (cfg.gelu()) {
+            Layers.gegluForward(a.act, a.gate, a.up, tt * inter);
+        } else {
+            Layers.swigluForward(a.act, a.gate, a.up, tt * inter);
+        }
         double[] down = project(l, TargetModule.DOWN_PROJ, a.act, w.wDown[l], bDown[l], tt, a, dropout, random);
+        if (cfg.postNorms()) {
+            a.downRaw = down;
+            a.invDown = new double[tt];
+            down = new double[tt * c];
+            Layers.rmsnormForward(down, a.invDown, a.downRaw, postMlpNorm[l], tt, c, cfg.rmsNormEps());
+        }
         double[] xOut = new double[tt * c];
         for (int i = 0; i < tt * c; i++) {
             xOut[i] = a.xMid[i] + down[i];
@@ -218,24 +281,38 @@ final class TrainingModel {
         int qd = cfg.qDim();
         int kvd = cfg.kvDim();
         int inter = cfg.intermediateSize();
-        // down projection (its output gradient is dx, through the residual)
+        // down projection (its output gradient is dx, through the residual; Gemma: back through its post-norm)
+        double[] dDown = dx;
+        if (cfg.postNorms()) {
+            dDown = new double[tt * c];
+            Layers.rmsnormBackward(dDown, dx, a.downRaw, a.invDown, postMlpNorm[l], tt, c);
+        }
         double[] dAct = new double[tt * inter];
-        projectBackward(l, TargetModule.DOWN_PROJ, dAct, dx, w.wDown[l], tt, a, dropout);
+        projectBackward(l, TargetModule.DOWN_PROJ, dAct, dDown, w.wDown[l], tt, a, dropout);
         double[] dGate = new double[tt * inter];
         double[] dUp = new double[tt * inter];
-        Layers.swigluBackward(dGate, dUp, dAct, a.gate, a.up, tt * inter);
+        if (cfg.gelu()) {
+            Layers.gegluBackward(dGate, dUp, dAct, a.gate, a.up, tt * inter);
+        } else {
+            Layers.swigluBackward(dGate, dUp, dAct, a.gate, a.up, tt * inter);
+        }
         double[] dh2 = new double[tt * c];
         projectBackward(l, TargetModule.GATE_PROJ, dh2, dGate, w.wGate[l], tt, a, dropout);
         projectBackward(l, TargetModule.UP_PROJ, dh2, dUp, w.wUp[l], tt, a, dropout);
         Layers.rmsnormBackward(dx, dh2, a.xMid, a.inv2, mlpNorm[l], tt, c);
-        // output projection (dx now holds the gradient of xMid)
+        // output projection (dx now holds the gradient of xMid; Gemma: back through the post-attention norm)
+        double[] dO = dx;
+        if (cfg.postNorms()) {
+            dO = new double[tt * c];
+            Layers.rmsnormBackward(dO, dx, a.oRaw, a.invO, postAttnNorm[l], tt, c);
+        }
         double[] dAtt = new double[tt * qd];
-        projectBackward(l, TargetModule.O_PROJ, dAtt, dx, w.wo[l], tt, a, dropout);
+        projectBackward(l, TargetModule.O_PROJ, dAtt, dO, w.wo[l], tt, a, dropout);
         double[] dq = new double[tt * qd];
         double[] dk = new double[tt * kvd];
         double[] dv = new double[tt * kvd];
         Layers.attentionBackward(dq, dk, dv, dAtt, a.probs, a.q, a.k, a.v, tt, cfg.numHeads(), cfg.numKvHeads(),
-                cfg.headDim(), cfg.windowFor(l));
+                cfg.headDim(), cfg.windowFor(l), attentionScale(), cfg.attnLogitSoftcap());
         Layers.ropeBackward(dq, cos, sin, tt, cfg.numHeads(), cfg.headDim(), cfg.rotaryDim());
         Layers.ropeBackward(dk, cos, sin, tt, cfg.numKvHeads(), cfg.headDim(), cfg.rotaryDim());
         if (cfg.qkNorm()) {

@@ -107,9 +107,9 @@ class LayerSequenceTest {
         }
 
         @Override
-        public void rope(Activation q, Activation k) {
+        public void rope(int layer, Activation q, Activation k) {
             calls.add("rope");
-            inner.rope(q, k);
+            inner.rope(layer, q, k);
         }
 
         @Override
@@ -128,6 +128,12 @@ class LayerSequenceTest {
         public void swiglu(Activation gate, Activation up) {
             calls.add("swiglu");
             inner.swiglu(gate, up);
+        }
+
+        @Override
+        public void geglu(Activation gate, Activation up) {
+            calls.add("geglu");
+            inner.geglu(gate, up);
         }
 
         @Override

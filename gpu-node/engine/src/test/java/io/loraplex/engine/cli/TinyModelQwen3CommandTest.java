@@ -51,7 +51,7 @@ class TinyModelQwen3CommandTest {
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
                 new PrintStream(stderr, true, StandardCharsets.UTF_8));
         assertEquals(2, status);
-        assertEquals("loraplex tiny-model: --arch: unknown architecture 'qwen9' (use llama, mistral, qwen2, qwen3, phi3)",
+        assertEquals("loraplex tiny-model: --arch: unknown architecture 'qwen9' (use llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3)",
                 stderr.toString(StandardCharsets.UTF_8).strip());
     }
 }

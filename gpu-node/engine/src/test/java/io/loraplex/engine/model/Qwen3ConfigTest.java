@@ -68,9 +68,10 @@ class Qwen3ConfigTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Architecture.fromHfClass("Qwen3MoeForCausalLM"));
         assertEquals("unsupported architecture 'Qwen3MoeForCausalLM' (supported: LlamaForCausalLM, MistralForCausalLM, "
-                + "Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM)", e.getMessage());
+                + "Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM, "
+                + "Gemma3ForConditionalGeneration)", e.getMessage());
         IllegalArgumentException name = assertThrows(IllegalArgumentException.class, () -> Architecture.fromName("gemma9"));
-        assertEquals("unknown architecture 'gemma9' (use llama, mistral, qwen2, qwen3, phi3)", name.getMessage());
+        assertEquals("unknown architecture 'gemma9' (use llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3)", name.getMessage());
         assertEquals(Architecture.QWEN3, Architecture.fromName("qwen3"));
     }
 }

@@ -60,7 +60,8 @@ class ChatTemplateLoadTest {
     @Test
     void generatedTemplatesRenderAsTheRealOnes() throws IOException {
         Map<ChatStyle, String> real = Map.of(ChatStyle.LLAMA3, "llama3-instruct.jinja", ChatStyle.CHATML, "qwen2-instruct.jinja",
-                ChatStyle.LLAMA2, "llama2-chat.jinja", ChatStyle.QWEN3, "qwen3.jinja", ChatStyle.PHI3, "phi3-mini-instruct.jinja");
+                ChatStyle.LLAMA2, "llama2-chat.jinja", ChatStyle.QWEN3, "qwen3.jinja", ChatStyle.PHI3, "phi3-mini-instruct.jinja",
+                ChatStyle.GEMMA, "gemma3-instruct.jinja");
         for (ChatStyle style : ChatStyle.values()) {
             ChatTemplate generated = ChatTemplate.load(TinyFixtures.written(TokenizerKind.BYTE_FALLBACK, style)).orElseThrow();
             ChatTemplate original = ChatTemplate.of(ChatTemplateTest.resource(real.get(style)), style.bosToken(), style.eosTokens().getFirst());

@@ -33,7 +33,9 @@ class ModelGradientTest {
                 Arguments.of("qwen3", TestModels.qwen3(DType.F32)), Arguments.of("qwen3-untied", TestModels.qwen3Untied(DType.F32)),
                 Arguments.of("mistral", TestModels.mistral(DType.F32)),
                 Arguments.of("llama-biased", TestModels.llamaBiased(DType.F32)),
-                Arguments.of("phi3-partial-rotary-longrope", TestModels.phi3(DType.F32)));
+                Arguments.of("phi3-partial-rotary-longrope", TestModels.phi3(DType.F32)),
+                Arguments.of("gemma2-softcaps-post-norms-geglu", TestModels.gemma2(DType.F32)),
+                Arguments.of("gemma3-two-rope-bases-qk-norms", TestModels.gemma3(DType.F32)));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -199,6 +199,17 @@ case("qwen3 tools", "qwen3.jinja", dict(CHATML, tools=TOOLS), SYSTEM_USER, True)
 case("qwen3 tool calls and responses", "qwen3.jinja", dict(CHATML, tools=TOOLS), TOOL_CONVERSATION, True)
 case("qwen3 unicode and whitespace", "qwen3.jinja", CHATML, UNICODE + SPACES[2:], True)
 
+GEMMA = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"}
+case("gemma3 system folded into the first user turn", "gemma3-instruct.jinja", GEMMA, SYSTEM_USER, True)
+case("gemma3 user, no generation prompt", "gemma3-instruct.jinja", GEMMA, USER, False)
+case("gemma3 multi-turn, assistant written model", "gemma3-instruct.jinja", GEMMA, MULTI, True)
+case("gemma3 whitespace trimmed", "gemma3-instruct.jinja", GEMMA, SPACES, True)
+case("gemma3 unicode", "gemma3-instruct.jinja", GEMMA, UNICODE, True)
+case("gemma3 empty content", "gemma3-instruct.jinja", GEMMA, EMPTY, True)
+case("gemma3 roles must alternate", "gemma3-instruct.jinja", GEMMA, SAME_ROLE_TWICE, True)
+case("gemma3 system then assistant first", "gemma3-instruct.jinja", GEMMA,
+     [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}], True)
+
 case("python bridges", "python-bridges.jinja", LLAMA3, SYSTEM_USER + MULTI, True)
 
 case("llama3.2 date from strftime_now", "llama3.2-date-header.jinja", LLAMA3, SYSTEM_USER, True)
