@@ -85,7 +85,7 @@ class PackagedEngineIT {
     }
 
     @Test
-    void thePackagedRuntimeWritesATinyModelAndBenchmarksItWithNoOtherJava() throws Exception {
+    void thePackagedRuntimeWritesATinyModelBenchmarksItAndPrintsLogitsWithNoOtherJava() throws Exception {
         Path model = work.resolve("tiny");
         Run written = engine("tiny-model", "--out", model.toString(), "--seed", "7", "--hidden", "64", "--layers", "2",
                 "--intermediate", "128", "--vocab", "600");
@@ -96,6 +96,11 @@ class PackagedEngineIT {
         assertEquals(0, bench.exit(), bench.all());
         assertTrue(bench.stdout().contains("decode tok/s"), bench.all());
         assertTrue(bench.stdout().contains("adapter"), bench.all());
+        Path batch = work.resolve("batch.json");
+        Files.writeString(batch, "[{\"adapter\": null, \"tokens\": [1, 2, 3]}]");
+        Run logits = engine("logits", "--model", model.toString(), "--batch", batch.toString());
+        assertEquals(0, logits.exit(), logits.all());
+        assertTrue(logits.stdout().startsWith("[{\"logits\": ["), logits.all());
     }
 
     @Test
