@@ -202,14 +202,56 @@ class StepTablesTest {
     }
 
     @Test
-    void segmentsAreMaximalRunsOfOneSlotCoveringEveryTokenAndBaseRunsHaveNoSlot() throws Exception {
-        ModelConfig cfg = TestModels.llama(DType.F32);
+    void segmentsAreMaximalRunsOfOneSlotCoveringEveryTokenAndBaseRunsHaveNoSlot() {
         ForwardBatch batch = new ForwardBatch(new int[8], new int[8], new int[8], new int[][] {{0, 1}},
                 new int[] {1, 1, 1, -1, -1, 0, 1, 1}, new PagedAdapter[2], new int[] {7});
-        LoraTables t = tables(batch, cfg);
+        // no layers: only the token-to-slot part, since module tables need placed adapters and these slots are null
+        LoraTables t = LoraTables.of(batch, 0);
         assertArrayEquals(new int[] {1, 1, 1, -1, -1, 0, 1, 1}, t.slots());
         assertArrayEquals(new int[] {0, 3, 5, 6, 8}, t.segStarts());
         assertArrayEquals(new int[] {1, LoraTables.NO_SLOT, 0, 1}, t.segSlots());
+    }
+
+    @Test
+    void moduleTablesConcatenateEachSlotsOwnRowsWithoutPaddingAndRankZeroWhereNotAdapted(@TempDir Path dir)
+            throws Exception {
+        ModelConfig cfg = TestModels.llama(DType.F32);
+        TestModels.write(dir.resolve("model"), cfg, 5);
+        AdapterWriter.writeRandom(dir.resolve("r8"), cfg, EnumSet.of(TargetModule.Q_PROJ, TargetModule.V_PROJ), 8, 16,
+                false, DType.F32, 1);
+        AdapterWriter.writeRandom(dir.resolve("r2"), cfg, EnumSet.of(TargetModule.Q_PROJ), 2, 8, false, DType.F32, 2);
+        try (BaseModel model = BaseModel.load(dir.resolve("model"));
+                Backend cpu = Backends.create(Backends.CPU, model, 1)) {
+            AdapterLoader loader = new AdapterLoader(cfg, 64);
+            List<LoraAdapter> sources = List.of(loader.load("r8", dir.resolve("r8")), loader.load("r2", dir.resolve("r2")));
+            try (Workspace ws = Workspace.create(cpu, BLOCK, 1, sources)) {
+                PagedAdapter r8 = ws.paged(sources.get(0));
+                PagedAdapter r2 = ws.paged(sources.get(1));
+                ForwardBatch batch = new ForwardBatch(new int[2], new int[] {0, 1}, new int[2], new int[][] {{0}},
+                        new int[] {0, 1}, new PagedAdapter[] {r8, r2}, new int[] {1});
+                LoraTables t = LoraTables.of(batch, cfg.numLayers());
+                LoraTables.ModuleTable q = t.module(1, TargetModule.Q_PROJ);
+                assertArrayEquals(new int[] {8, 2}, q.ranks());
+                assertArrayEquals(new int[] {0, 8}, q.rowStart());
+                assertEquals(8, q.maxRank());
+                assertEquals(10, q.aRows().length, "8 + 2 rows: no slot padded to the largest rank");
+                PagedAdapter.Module q8 = r8.module(1, TargetModule.Q_PROJ);
+                PagedAdapter.Module q2 = r2.module(1, TargetModule.Q_PROJ);
+                for (int r = 0; r < 8; r++) {
+                    assertEquals(q8.aRows()[r], q.aRows()[r]);
+                    assertEquals(q8.bRows()[r], q.bRows()[r]);
+                }
+                for (int r = 0; r < 2; r++) {
+                    assertEquals(q2.aRows()[r], q.aRows()[8 + r]);
+                    assertEquals(q2.bRows()[r], q.bRows()[8 + r]);
+                }
+                assertArrayEquals(new float[] {q8.scale(), q2.scale()}, q.scales());
+                LoraTables.ModuleTable v = t.module(1, TargetModule.V_PROJ);
+                assertArrayEquals(new int[] {8, 0}, v.ranks(), "r2 does not adapt v_proj: rank 0, the kernels skip it");
+                assertArrayEquals(new float[] {r8.module(1, TargetModule.V_PROJ).scale(), 0f}, v.scales());
+                assertTrue(t.module(0, TargetModule.DOWN_PROJ).empty());
+            }
+        }
     }
 
     @Test
@@ -254,10 +296,5 @@ class StepTablesTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> StepTables.of(batch, cfg, ArenaLayout.of(cfg, BLOCK)));
         assertEquals("token 1 has id 97 outside the vocabulary [0, 97)", e.getMessage());
-    }
-
-    /** Only the token-to-slot part: module tables need placed adapters, which this batch's null slots lack. */
-    private static LoraTables tables(ForwardBatch batch, ModelConfig cfg) {
-        return LoraTables.of(batch, 0);
     }
 }
