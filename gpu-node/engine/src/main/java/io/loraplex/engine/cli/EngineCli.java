@@ -16,6 +16,7 @@ public final class EngineCli {
         COMMANDS.put("logits", "print the last-position logits of a batch of token sequences as JSON");
         COMMANDS.put("train", "fine-tune a LoRA adapter on a JSONL dataset and write it as a PEFT directory");
         COMMANDS.put("bench", "measure prompt and decode tokens/s for one request");
+        COMMANDS.put("package-engine", "write the engine alone with a jlinked Java runtime, for machines without Java");
     }
 
     private EngineCli() {
@@ -52,6 +53,7 @@ public final class EngineCli {
             case "generate" -> GenerateCommand.flags();
             case "tiny-model" -> TinyModelCommand.flags();
             case "train" -> TrainCommand.flags();
+            case "package-engine" -> PackageEngineCommand.flags();
             default -> null;
         };
         if (flags == null) {
@@ -64,6 +66,7 @@ public final class EngineCli {
             case "generate" -> GenerateCommand.run(f, out, err);
             case "tiny-model" -> TinyModelCommand.run(f, out, err);
             case "train" -> TrainCommand.run(f, out, err);
+            case "package-engine" -> PackageEngineCommand.run(f, out, err);
             default -> 2;
         });
     }
