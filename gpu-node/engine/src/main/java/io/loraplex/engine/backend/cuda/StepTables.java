@@ -2,6 +2,7 @@ package io.loraplex.engine.backend.cuda;
 
 import io.loraplex.engine.backend.ForwardBatch;
 import io.loraplex.engine.kv.ArenaLayout;
+import io.loraplex.engine.model.Architecture;
 import io.loraplex.engine.model.ModelConfig;
 
 /**
@@ -14,6 +15,11 @@ import io.loraplex.engine.model.ModelConfig;
 public record StepTables(int[] tokens, RopeTables rope, AttentionTables attention, LoraTables lora, int[] logitRows) {
 
     public static StepTables of(ForwardBatch batch, ModelConfig config, ArenaLayout layout) {
+        if (config.architecture() == Architecture.GEMMA2 || config.architecture() == Architecture.GEMMA3) {
+            // one RoPE table per step, no soft-cap or attention-scale field: Gemma needs both, per layer
+            throw new IllegalArgumentException("the CUDA host tables do not cover " + config.architecture().hfClass()
+                    + " yet (per-layer RoPE bases, attention soft-cap and scale)");
+        }
         for (int t = 0; t < batch.numTokens(); t++) {
             int id = batch.tokens()[t];
             if (id < 0 || id >= config.vocabSize()) {

@@ -255,6 +255,17 @@ class StepTablesTest {
     }
 
     @Test
+    void gemmaIsRefusedUntilTheTablesCarryItsPerLayerRopeAndSoftCap() {
+        for (ModelConfig cfg : List.of(TestModels.gemma2(DType.F32), TestModels.gemma3(DType.F32))) {
+            ForwardBatch batch = ForwardBatch.single(new int[] {3, 4, 5}, 0, new int[] {0}, null);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> StepTables.of(batch, cfg, ArenaLayout.of(cfg, BLOCK)));
+            assertEquals("the CUDA host tables do not cover " + cfg.architecture().hfClass()
+                    + " yet (per-layer RoPE bases, attention soft-cap and scale)", e.getMessage());
+        }
+    }
+
+    @Test
     void aBaseOnlyStepHasOneSegmentWithoutSlotAndEmptyModuleTables() {
         ModelConfig cfg = TestModels.llama(DType.F32);
         ForwardBatch batch = ForwardBatch.single(new int[] {3, 4, 5}, 0, new int[] {0}, null);

@@ -82,6 +82,7 @@ final class TableInterpreter implements BackendOperations {
             case MLP -> w.mlpNorm[layer];
             case QUERY -> w.qNorm[layer];
             case KEY -> w.kNorm[layer];
+            case POST_ATTENTION, POST_MLP -> throw new IllegalStateException("Gemma's post-norms: StepTables refuses Gemma");
         };
         int width = (int) weight.dim(0);
         float[][] x = act.get(in);
@@ -165,7 +166,7 @@ final class TableInterpreter implements BackendOperations {
 
     /** rope.cu: angles from {@code positions} and the token's {@code inv_freq} row, in f64. */
     @Override
-    public void rope(Activation q, Activation k) {
+    public void rope(int layer, Activation q, Activation k) { // one RoPE for every layer: StepTables refuses Gemma
         RopeTables rt = tables.rope();
         int half = rt.rotaryDim() / 2;
         int hs = cfg.headDim();
@@ -261,6 +262,18 @@ final class TableInterpreter implements BackendOperations {
         for (int t = 0; t < g.length; t++) {
             for (int i = 0; i < g[t].length; i++) {
                 g[t][i] = (float) (g[t][i] / (1.0 + Math.exp(-g[t][i])) * u[t][i]);
+            }
+        }
+    }
+
+    @Override
+    public void geglu(Activation gate, Activation up) {
+        float[][] g = act.get(gate);
+        float[][] u = act.get(up);
+        for (int t = 0; t < g.length; t++) {
+            for (int i = 0; i < g[t].length; i++) {
+                double x = g[t][i];
+                g[t][i] = (float) (0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))) * u[t][i]);
             }
         }
     }
