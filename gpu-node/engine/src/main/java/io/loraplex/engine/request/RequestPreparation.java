@@ -9,6 +9,7 @@ import io.loraplex.engine.sample.GenerationDefaults;
 import io.loraplex.engine.sample.SamplingParamException;
 import io.loraplex.engine.sample.SamplingParams;
 import io.loraplex.engine.tokenizer.ChatTemplate;
+import io.loraplex.engine.tokenizer.ChatTemplateException;
 import io.loraplex.engine.tokenizer.Tokenizer;
 import java.util.Objects;
 
@@ -117,6 +118,10 @@ public final class RequestPreparation {
                 String rendered;
                 try {
                     rendered = chatTemplate.render(chat.messages(), chat.toolsJson(), true);
+                } catch (ChatTemplateException e) {
+                    // the template's own words, without the file it was read from (a server path)
+                    throw new RequestRefusal(Code.INVALID_VALUE, "messages", "the chat template refused the messages: "
+                            + e.templateMessage());
                 } catch (IllegalArgumentException e) {
                     throw new RequestRefusal(Code.INVALID_VALUE, "messages", "the chat template refused the messages: "
                             + e.getMessage());
