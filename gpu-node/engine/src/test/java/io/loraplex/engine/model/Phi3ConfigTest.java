@@ -54,6 +54,26 @@ class Phi3ConfigTest {
     }
 
     @Test
+    void parsesPhi3Mini4kWithoutRopeScalingAndWithItsWindowOf2047() throws Exception {
+        // Phi-3-mini-4k-instruct's config.json as published (transformers 4.40)
+        ModelConfig c = ModelConfig.parse((ObjectNode) JSON.readTree("""
+                {"architectures": ["Phi3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 1,
+                 "embd_pdrop": 0.0, "eos_token_id": 32000, "hidden_act": "silu", "hidden_size": 3072, "initializer_range": 0.02,
+                 "intermediate_size": 8192, "max_position_embeddings": 4096, "model_type": "phi3", "num_attention_heads": 32,
+                 "num_hidden_layers": 32, "num_key_value_heads": 32, "original_max_position_embeddings": 4096,
+                 "pad_token_id": 32000, "resid_pdrop": 0.0, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 10000.0,
+                 "sliding_window": 2047, "tie_word_embeddings": false, "torch_dtype": "bfloat16", "use_cache": true,
+                 "vocab_size": 32064}"""));
+        assertEquals(Architecture.PHI3, c.architecture());
+        assertEquals(96, c.headDim());
+        assertEquals(96, c.rotaryDim(), "no partial_rotary_factor: the whole head rotates");
+        assertEquals(null, c.ropeScaling());
+        assertEquals(2047, c.windowFor(0));
+        assertEquals(2047, c.windowFor(31));
+        assertEquals(32, c.numKvHeads());
+    }
+
+    @Test
     void longropeUsesShortFactorsUpToTheOriginalMaxAndLongOnesBeyondScaledByTheAttentionFactor() {
         ModelConfig c = ModelConfig.parse(phi4Mini());
         Rope rope = new Rope(c);
