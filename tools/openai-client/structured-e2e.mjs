@@ -171,6 +171,31 @@ for (const [keyword, property] of [['minLength', { type: 'string', minLength: 2 
   }
 }
 
+// a schema with no finite document (a required property that is the schema again): 400 naming where
+{
+  const schema = { type: 'object', properties: { field: { $ref: '#' } }, required: ['field'], additionalProperties: false };
+  for (const where of ['response_format', 'tools']) {
+    const request = { model: models[0], max_tokens: 20, messages: [{ role: 'user', content: 'x' }] };
+    if (where === 'response_format') {
+      request.response_format = { type: 'json_schema', json_schema: { name: 'endless', strict: true, schema } };
+    } else {
+      request.tools = [{ type: 'function', function: { name: 'ok', parameters: { type: 'object', properties: {} } } },
+        { type: 'function', function: { name: 'endless', parameters: schema } }];
+      request.tool_choice = 'required';
+    }
+    try {
+      await client.chat.completions.create(request);
+      fail(`endless schema in ${where}: accepted`);
+    } catch (e) {
+      out.unsupported[`endless ${where}`] = { status: e.status, param: e.param, message: e.message };
+      const place = where === 'tools' ? 'the schema at tools[1].function.parameters admits' : 'the schema at $ admits';
+      if (e.status !== 400 || e.param !== where || !e.message.includes(place) || !e.message.includes('no finite JSON document')) {
+        fail(`endless schema in ${where}: ${e.status} ${e.param} ${e.message}`);
+      }
+    }
+  }
+}
+
 // --- 4. tool calls round trip: call -> tool message -> answer, streaming and not, arguments valid ---
 
 const orderParameters = { type: 'object', $defs: { drink: { type: 'string', enum: ['espresso', 'latte', 'tea'] } },

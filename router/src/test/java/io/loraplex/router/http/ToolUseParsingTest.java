@@ -184,6 +184,9 @@ class ToolUseParsingTest {
                 use.refusal("format (at $.$defs.f3-when.properties.at)"));
         assertEquals("$ref #/$defs/gone names no definition; $ref # too",
                 use.refusal("$ref #/$defs/f2-gone names no definition; $ref #/$defs/f2 too"));
+        assertEquals("the schema at tools[1].function.parameters admits no finite JSON document: every way through it leads back "
+                + "into a $ref", use.refusal("the schema at $.$defs.f1 admits no finite JSON document: every way through it leads "
+                + "back into a $ref"));
     }
 
     static <T> List<T> iterable(java.util.Iterator<T> it) {

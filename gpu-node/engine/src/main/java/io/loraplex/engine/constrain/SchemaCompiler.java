@@ -4,8 +4,11 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -54,7 +57,90 @@ public final class SchemaCompiler {
         }
         SchemaCompiler c = new SchemaCompiler(root);
         Node.Ref top = c.ref("#");
+        c.requireFiniteDocuments(top.get());
         return top.get();
+    }
+
+    /**
+     * Refuses a schema with a part that no finite document satisfies: a {@code $ref} cycle with no way
+     * out ({@code {"$ref": "#"}}, a property that requires itself). Constrained decoding would have
+     * nowhere to go there: it would end the answer empty or run to {@code max_tokens}.
+     */
+    private void requireFiniteDocuments(Node root) {
+        // a definition is named by its own place ($.$defs.x) wherever it is reached; the root is $
+        Map<Node, String> defined = new IdentityHashMap<>();
+        defined.put(root, "$");
+        refs.forEach((target, holder) -> {
+            if (!target.equals("#")) {
+                defined.put(holder.get(), "$." + target.substring(2).replace('/', '.'));
+            }
+        });
+        Map<Node, String> reachable = new LinkedHashMap<>(); // nodes compare by identity
+        collect(root, "$", defined, reachable);
+        Set<Node> finite = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (boolean grew = true; grew; ) {
+            grew = false;
+            for (Node n : reachable.keySet()) {
+                if (!finite.contains(n) && finite(n, finite)) {
+                    finite.add(n);
+                    grew = true;
+                }
+            }
+        }
+        // name a definition (or the root) that has no finite document rather than a place that only uses one,
+        // so a tool's parameters are named as the client wrote them, not by the call schema around them
+        String where = null;
+        for (Map.Entry<Node, String> e : reachable.entrySet()) {
+            if (!finite.contains(e.getKey()) && (where == null || defined.containsKey(e.getKey()))) {
+                where = e.getValue();
+                if (defined.containsKey(e.getKey())) {
+                    break;
+                }
+            }
+        }
+        if (where != null) {
+            throw new ConstraintException("$ref", "the schema at " + where
+                    + " admits no finite JSON document: every way through it leads back into a $ref");
+        }
+    }
+
+    /** Every node reachable from {@code n}, each with the place it is first reached at, or its definition's name. */
+    private static void collect(Node n, String reachedAt, Map<Node, String> defined, Map<Node, String> reachable) {
+        if (reachable.containsKey(n)) {
+            return;
+        }
+        String where = defined.getOrDefault(n, reachedAt);
+        reachable.put(n, where);
+        switch (n) {
+            case Node.ObjectNode object -> object.properties.forEach(p ->
+                    collect(p.value().get(), where + ".properties." + p.name(), defined, reachable));
+            case Node.ArrayNode array -> collect(array.items.get(), where + ".items", defined, reachable);
+            case Node.AnyOf anyOf -> {
+                for (int i = 0; i < anyOf.options.size(); i++) {
+                    collect(anyOf.options.get(i).get(), where + ".anyOf[" + i + "]", defined, reachable);
+                }
+            }
+            case Node.AnyValue any -> { }
+            case Node.AnyObject any -> { }
+            case Node.StringNode string -> { }
+            case Node.NumberNode number -> { }
+            case Node.Literals literals -> { }
+        }
+    }
+
+    /** Whether {@code n} has a finite document, given the nodes already known to have one. */
+    private static boolean finite(Node n, Set<Node> finite) {
+        return switch (n) {
+            case Node.AnyValue any -> true;
+            case Node.AnyObject any -> true;
+            case Node.StringNode string -> true;
+            case Node.NumberNode number -> true;
+            case Node.Literals literals -> !literals.texts.isEmpty();
+            case Node.ObjectNode object -> object.properties.stream()
+                    .allMatch(p -> !p.required() || finite.contains(p.value().get()));
+            case Node.ArrayNode array -> array.minItems == 0 || finite.contains(array.items.get());
+            case Node.AnyOf anyOf -> anyOf.options.stream().anyMatch(o -> finite.contains(o.get()));
+        };
     }
 
     /** The definition a {@code $ref} names, compiled once (recursive references share the holder). */

@@ -135,6 +135,39 @@ class GrammarTest {
         assertTrue(e.getMessage().contains("$.properties.a"), "the message says where: " + e.getMessage());
     }
 
+    @Test
+    void aSchemaPartWithNoFiniteDocumentIsRefusedNamingWhereItIs() {
+        assertNoFiniteDocument("{\"$ref\":\"#/$defs/a\",\"$defs\":{\"a\":{\"$ref\":\"#/$defs/a\"}}}", "$.$defs.a");
+        assertNoFiniteDocument("{\"$ref\":\"#/$defs/a\",\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/b\"}]},"
+                + "\"b\":{\"$ref\":\"#/$defs/a\"}}}", "$.$defs.a");
+        // reached inside a property, a definition is named by its own place
+        assertNoFiniteDocument("{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/a\"}}},"
+                + "\"additionalProperties\":false,\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/a\"}]}}}", "$.$defs.a");
+        // a call schema as the router builds it for tools: the definition at fault is named, not the call around it
+        assertNoFiniteDocument("{\"anyOf\":[{\"$ref\":\"#/$defs/f0\"},{\"type\":\"object\",\"properties\":{\"arguments\":"
+                + "{\"$ref\":\"#/$defs/f1\"}},\"required\":[\"arguments\"],\"additionalProperties\":false}],\"$defs\":{"
+                + "\"f0\":{\"type\":\"string\"},\"f1\":{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":\"#/$defs/f1\"}},"
+                + "\"required\":[\"x\"],\"additionalProperties\":false}}}", "$.$defs.f1");
+        // a required property that is the whole schema again: {"a": {"a": {...}}} never closes
+        assertNoFiniteDocument("{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#\"}},\"required\":[\"a\"],"
+                + "\"additionalProperties\":false}", "$");
+        // an array that needs an item of itself
+        assertNoFiniteDocument("{\"type\":\"array\",\"items\":{\"$ref\":\"#\"},\"minItems\":1}", "$");
+        // recursion with a way out is fine: optional, an empty array, another anyOf branch
+        SchemaCompiler.compile("{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#\"}},\"additionalProperties\":false}");
+        SchemaCompiler.compile("{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}},"
+                + "\"required\":[\"kids\"],\"additionalProperties\":false}");
+        SchemaCompiler.compile("{\"$ref\":\"#/$defs/t\",\"$defs\":{\"t\":{\"anyOf\":[{\"type\":\"string\"},"
+                + "{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/t\"},\"minItems\":1}]}}}");
+    }
+
+    private static void assertNoFiniteDocument(String schema, String where) {
+        ConstraintException e = assertThrows(ConstraintException.class, () -> SchemaCompiler.compile(schema));
+        assertEquals("$ref", e.keyword());
+        assertEquals("the schema at " + where + " admits no finite JSON document: every way through it leads back into a $ref",
+                e.getMessage());
+    }
+
     private static void assertRefused(String schema, String keyword) {
         ConstraintException e = assertThrows(ConstraintException.class, () -> SchemaCompiler.compile(schema));
         assertEquals(keyword, e.keyword());
