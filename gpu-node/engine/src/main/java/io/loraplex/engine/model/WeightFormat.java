@@ -57,7 +57,7 @@ public enum WeightFormat {
      * {@code t} (2-D, {@code (out, in)}) in {@code target}: the same view when it already is, else a
      * copy in memory the garbage collector frees with the tensor.
      */
-    static Tensor convert(Tensor t, DType target) {
+    public static Tensor convert(Tensor t, DType target) {
         if (t.dtype() == target) {
             return t;
         }
