@@ -75,11 +75,7 @@ final class ServeCommand {
             overrides.put("loraplex.node.base-model-id", f.required("model-id"));
         }
         if (f.has("weights")) {
-            try {
-                overrides.put("loraplex.weights", WeightFormat.parse(f.required("weights")).flagName());
-            } catch (IllegalArgumentException e) {
-                throw f.bad("--weights: " + e.getMessage());
-            }
+            overrides.put("loraplex.weights", weights(f).flagName());
         }
         Config config = ConfigFactory.parseMap(overrides)
                 .withFallback(f.has("config") ? ConfigFactory.parseFile(Path.of(f.required("config")).toFile()) : ConfigFactory.empty());
@@ -95,6 +91,15 @@ final class ServeCommand {
         }
         server.system().getWhenTerminated().toCompletableFuture().join();
         return 0;
+    }
+
+    /** {@code --weights} as a format; an unknown name is refused naming it and the allowed ones. */
+    static WeightFormat weights(Flags f) {
+        try {
+            return WeightFormat.parse(f.required("weights"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--weights: " + e.getMessage());
+        }
     }
 
     /** The configuration the cluster flags stand for; refuses a bad value with the flag's name. */
