@@ -107,8 +107,21 @@ public final class CpuKernels {
                 int x3 = nt > 3 ? x0 + 3 * xStride : x0;
                 switch (dtype) {
                     case BF16 -> tileBf16(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
-                    case Q8_0 -> tileQ8(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
-                    case Q4_0 -> tileQ4(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                    // one token (decode): a 4 × 1 tile, the same order per result without three copies of the work
+                    case Q8_0 -> {
+                        if (nt == 1) {
+                            tileQ8x1(x, x0, w, r0, r1, r2, r3, n, res);
+                        } else {
+                            tileQ8(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                        }
+                    }
+                    case Q4_0 -> {
+                        if (nt == 1) {
+                            tileQ4x1(x, x0, w, r0, r1, r2, r3, n, res);
+                        } else {
+                            tileQ4(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                        }
+                    }
                     default -> tileF32(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
                 }
                 scatter(res, y, t, nt, nr, yStride, yOff + o);
@@ -336,6 +349,53 @@ public final class CpuKernels {
         res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
         res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
         res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
+    }
+
+    /** {@link #tileQ8} for one token: {@code res[row·4]}, the same sequence per result. */
+    private static void tileQ8x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        long s0 = w0 + n, s1 = w1 + n, s2 = w2 + n, s3 = w3 + n;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long sb = (long) b * Float.BYTES;
+            FloatVector d0 = FloatVector.broadcast(F, w.get(F32, s0 + sb));
+            FloatVector d1 = FloatVector.broadcast(F, w.get(F32, s1 + sb));
+            FloatVector d2 = FloatVector.broadcast(F, w.get(F32, s2 + sb));
+            FloatVector d3 = FloatVector.broadcast(F, w.get(F32, s3 + sb));
+            for (int j = 0; j < BLOCK; j += LANES) {
+                int k = b * BLOCK + j;
+                FloatVector v = FloatVector.fromArray(F, x, x0 + k);
+                a0 = v.fma(widenQ8(w, w0 + k).mul(d0), a0);
+                a1 = v.fma(widenQ8(w, w1 + k).mul(d1), a1);
+                a2 = v.fma(widenQ8(w, w2 + k).mul(d2), a2);
+                a3 = v.fma(widenQ8(w, w3 + k).mul(d3), a3);
+            }
+        }
+        res[0] = sumLanes(a0); res[4] = sumLanes(a1); res[8] = sumLanes(a2); res[12] = sumLanes(a3);
+    }
+
+    /** {@link #tileQ4} for one token: {@code res[row·4]}, the same sequence per result. */
+    private static void tileQ4x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        long s0 = w0 + n / 2, s1 = w1 + n / 2, s2 = w2 + n / 2, s3 = w3 + n / 2;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long sb = (long) b * Float.BYTES;
+            FloatVector d0 = FloatVector.broadcast(F, w.get(F32, s0 + sb));
+            FloatVector d1 = FloatVector.broadcast(F, w.get(F32, s1 + sb));
+            FloatVector d2 = FloatVector.broadcast(F, w.get(F32, s2 + sb));
+            FloatVector d3 = FloatVector.broadcast(F, w.get(F32, s3 + sb));
+            long qb = (long) b * (BLOCK / 2);
+            for (int j = 0; j < BLOCK; j += LANES) {
+                int k = b * BLOCK + j;
+                long byteOff = qb + j % (BLOCK / 2);
+                boolean high = j >= BLOCK / 2;
+                FloatVector v = FloatVector.fromArray(F, x, x0 + k);
+                a0 = v.fma(widenQ4(w, w0 + byteOff, high).mul(d0), a0);
+                a1 = v.fma(widenQ4(w, w1 + byteOff, high).mul(d1), a1);
+                a2 = v.fma(widenQ4(w, w2 + byteOff, high).mul(d2), a2);
+                a3 = v.fma(widenQ4(w, w3 + byteOff, high).mul(d3), a3);
+            }
+        }
+        res[0] = sumLanes(a0); res[4] = sumLanes(a1); res[8] = sumLanes(a2); res[12] = sumLanes(a3);
     }
 
     /**
