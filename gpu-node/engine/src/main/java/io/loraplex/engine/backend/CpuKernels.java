@@ -409,9 +409,10 @@ public final class CpuKernels {
     /** {@code LANES} Q4_0 quants (-8..7) as floats: the low nibbles of the bytes at {@code byteOffset}, or the high ones. */
     private static FloatVector widenQ4(MemorySegment w, long byteOffset, boolean high) {
         // widened to ints before the shift and mask: x86 has no byte shift, and the int ones are single instructions
+        // a shift of 0 or 4 rather than a choice between two vectors, which C2 may then box
         IntVector i = (IntVector) ByteVector.fromMemorySegment(B, w, byteOffset, LE).convertShape(VectorOperators.B2I, I, 0);
-        i = high ? i.lanewise(VectorOperators.LSHR, 4) : i;
-        return (FloatVector) i.and(0x0f).sub(8).convertShape(VectorOperators.I2F, F, 0);
+        return (FloatVector) i.lanewise(VectorOperators.LSHR, high ? 4 : 0).and(0x0f).sub(8)
+                .convertShape(VectorOperators.I2F, F, 0);
     }
 
     private static FloatVector widenBf16(MemorySegment w, long byteOffset) {
