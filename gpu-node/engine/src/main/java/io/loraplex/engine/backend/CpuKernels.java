@@ -312,7 +312,12 @@ public final class CpuKernels {
         res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
     }
 
-    /** 4 rows × 4 tokens of Q4_0 weights, as {@link #tileQ8} with each chunk's nibbles unpacked in registers. */
+    /**
+     * 4 rows × 4 tokens of Q4_0 weights, as {@link #tileQ8} with each chunk's nibbles unpacked in
+     * registers: widened to ints first (x86 has no byte shift), shifted by 0 or 4, masked, less 8. The
+     * unpacking is written out at each use: as a helper it was compiled on its own and then not
+     * inlined, and the vectors it returned were boxed (int4 prefill ran at a sixth of int8's rate).
+     */
     private static void tileQ4(float[] x, int x0, int x1, int x2, int x3, MemorySegment w,
             long w0, long w1, long w2, long w3, int n, float[] res) {
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
@@ -330,18 +335,22 @@ public final class CpuKernels {
             for (int j = 0; j < BLOCK; j += LANES) {
                 int k = b * BLOCK + j;
                 long byteOff = qb + j % (BLOCK / 2); // elements j and j + 16 share a byte
-                boolean high = j >= BLOCK / 2;
+                int shift = j >= BLOCK / 2 ? 4 : 0; // the high nibbles for the block's second half
                 FloatVector v0 = FloatVector.fromArray(F, x, x0 + k);
                 FloatVector v1 = FloatVector.fromArray(F, x, x1 + k);
                 FloatVector v2 = FloatVector.fromArray(F, x, x2 + k);
                 FloatVector v3 = FloatVector.fromArray(F, x, x3 + k);
-                FloatVector q = widenQ4(w, w0 + byteOff, high).mul(d0);
+                FloatVector q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d0);
                 a00 = v0.fma(q, a00); a01 = v1.fma(q, a01); a02 = v2.fma(q, a02); a03 = v3.fma(q, a03);
-                q = widenQ4(w, w1 + byteOff, high).mul(d1);
+                q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w1 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d1);
                 a10 = v0.fma(q, a10); a11 = v1.fma(q, a11); a12 = v2.fma(q, a12); a13 = v3.fma(q, a13);
-                q = widenQ4(w, w2 + byteOff, high).mul(d2);
+                q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w2 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d2);
                 a20 = v0.fma(q, a20); a21 = v1.fma(q, a21); a22 = v2.fma(q, a22); a23 = v3.fma(q, a23);
-                q = widenQ4(w, w3 + byteOff, high).mul(d3);
+                q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w3 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d3);
                 a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
             }
         }
@@ -387,12 +396,16 @@ public final class CpuKernels {
             for (int j = 0; j < BLOCK; j += LANES) {
                 int k = b * BLOCK + j;
                 long byteOff = qb + j % (BLOCK / 2);
-                boolean high = j >= BLOCK / 2;
+                int shift = j >= BLOCK / 2 ? 4 : 0; // the high nibbles for the block's second half
                 FloatVector v = FloatVector.fromArray(F, x, x0 + k);
-                a0 = v.fma(widenQ4(w, w0 + byteOff, high).mul(d0), a0);
-                a1 = v.fma(widenQ4(w, w1 + byteOff, high).mul(d1), a1);
-                a2 = v.fma(widenQ4(w, w2 + byteOff, high).mul(d2), a2);
-                a3 = v.fma(widenQ4(w, w3 + byteOff, high).mul(d3), a3);
+                a0 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d0), a0);
+                a1 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w1 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d1), a1);
+                a2 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w2 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d2), a2);
+                a3 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w3 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d3), a3);
             }
         }
         res[0] = sumLanes(a0); res[4] = sumLanes(a1); res[8] = sumLanes(a2); res[12] = sumLanes(a3);
@@ -404,15 +417,6 @@ public final class CpuKernels {
      */
     private static FloatVector widenQ8(MemorySegment w, long byteOffset) {
         return (FloatVector) ByteVector.fromMemorySegment(B, w, byteOffset, LE).convertShape(VectorOperators.B2F, F, 0);
-    }
-
-    /** {@code LANES} Q4_0 quants (-8..7) as floats: the low nibbles of the bytes at {@code byteOffset}, or the high ones. */
-    private static FloatVector widenQ4(MemorySegment w, long byteOffset, boolean high) {
-        // widened to ints before the shift and mask: x86 has no byte shift, and the int ones are single instructions
-        // a shift of 0 or 4 rather than a choice between two vectors, which C2 may then box
-        IntVector i = (IntVector) ByteVector.fromMemorySegment(B, w, byteOffset, LE).convertShape(VectorOperators.B2I, I, 0);
-        return (FloatVector) i.lanewise(VectorOperators.LSHR, high ? 4 : 0).and(0x0f).sub(8)
-                .convertShape(VectorOperators.I2F, F, 0);
     }
 
     private static FloatVector widenBf16(MemorySegment w, long byteOffset) {
