@@ -21,6 +21,7 @@ import io.loraplex.engine.backend.Backends;
 import io.loraplex.engine.batch.Engine;
 import io.loraplex.engine.batch.EngineSettings;
 import io.loraplex.engine.model.TinyModel;
+import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.node.AdapterStore;
 import io.loraplex.node.GpuNode;
 import io.loraplex.node.NodeSettings;
@@ -145,7 +146,7 @@ public final class EmbeddedServer {
                 modelId = modelId.isEmpty() ? DEMO_MODEL_ID : modelId;
             }
             int threads = config.getInt("loraplex.threads") > 0 ? config.getInt("loraplex.threads") : Backends.defaultThreads();
-            served = ServedModel.load(modelDir, modelId.isEmpty() ? null : modelId);
+            served = ServedModel.load(modelDir, modelId.isEmpty() ? null : modelId, weights(config));
             backend = Backends.create(config.getString("loraplex.backend"), served.model(), threads);
             engine = new Engine(backend, served.tokenizer(), served.eosIds(), engineSettings(config));
             if (demo && router) {
@@ -339,6 +340,16 @@ public final class EmbeddedServer {
             case "none" -> ConfigFactory.empty();
             default -> throw new IllegalArgumentException("loraplex.journal must be embedded, cassandra, h2 or none; got: " + kind);
         };
+    }
+
+    /** {@code loraplex.weights}: the format the model's projections are converted to, or null for the checkpoint's own. */
+    static WeightFormat weights(Config config) {
+        String name = config.hasPath("loraplex.weights") ? config.getString("loraplex.weights") : "";
+        try {
+            return name.isEmpty() ? null : WeightFormat.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("loraplex.weights: " + e.getMessage(), e);
+        }
     }
 
     /** {@code loraplex.engine} (kebab case) as the engine's settings. */

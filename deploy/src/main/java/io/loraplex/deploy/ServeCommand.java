@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import io.loraplex.cluster.Roles;
 import io.loraplex.engine.ServedModel;
 import io.loraplex.engine.cli.Flags;
+import io.loraplex.engine.model.WeightFormat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +39,8 @@ final class ServeCommand {
                 .option("port", "8080", "HTTP port (0: any free port)")
                 .option("config", null, "a HOCON file overriding the embedded configuration")
                 .option("threads", null, "CPU backend threads (default: all processors)")
+                .option("weights", null, "dtype of the base projections: f32, bf16, int8 or int4, converted at load "
+                        + "(default: the checkpoint's own)")
                 .flag("no-demo", "do not create the demo tenants")
                 // the cluster: one JVM per role, or both in one (the default)
                 .option("roles", "router,gpu-node", "this JVM's roles: router (HTTP API, tenants, placement), gpu-node (a model "
@@ -71,6 +74,9 @@ final class ServeCommand {
         if (f.has("model-id")) {
             overrides.put("loraplex.node.base-model-id", f.required("model-id"));
         }
+        if (f.has("weights")) {
+            overrides.put("loraplex.weights", weights(f).flagName());
+        }
         Config config = ConfigFactory.parseMap(overrides)
                 .withFallback(f.has("config") ? ConfigFactory.parseFile(Path.of(f.required("config")).toFile()) : ConfigFactory.empty());
         EmbeddedServer server = EmbeddedServer.start(data, f.has("model") ? Path.of(f.required("model")) : null, config,
@@ -85,6 +91,15 @@ final class ServeCommand {
         }
         server.system().getWhenTerminated().toCompletableFuture().join();
         return 0;
+    }
+
+    /** {@code --weights} as a format; an unknown name is refused naming it and the allowed ones. */
+    static WeightFormat weights(Flags f) {
+        try {
+            return WeightFormat.parse(f.required("weights"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--weights: " + e.getMessage());
+        }
     }
 
     /** The configuration the cluster flags stand for; refuses a bad value with the flag's name. */

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.ConfigFactory;
 import io.loraplex.engine.cli.Flags;
+import io.loraplex.engine.model.WeightFormat;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -52,6 +54,23 @@ class ServeCommandTest {
         assertTrue(refused("--journal", "postgres").contains("--journal"));
         assertTrue(refused("--bootstrap", "consul").contains("--bootstrap"));
         assertTrue(refused("--cassandra", "127.0.0.1:x").contains("--cassandra"));
+    }
+
+    @Test
+    void weightsAreParsedAndAnUnknownOneIsRefusedListingTheAllowed() {
+        assertEquals(WeightFormat.INT8, ServeCommand.weights(ServeCommand.flags().parse(new String[] {"--weights", "int8"})));
+        Flags.UsageException e = assertThrows(Flags.UsageException.class,
+                () -> ServeCommand.weights(ServeCommand.flags().parse(new String[] {"--weights", "q8_0"})));
+        assertEquals("loraplex serve: --weights: unknown weights 'q8_0' (use f32, bf16, int8, int4)", e.getMessage());
+    }
+
+    @Test
+    void theWeightsSettingIsTheCheckpointsOwnWhenEmptyAndRefusedNamingTheKeyWhenUnknown() {
+        assertEquals(null, EmbeddedServer.weights(ConfigFactory.parseString("loraplex.weights = \"\"")));
+        assertEquals(WeightFormat.INT4, EmbeddedServer.weights(ConfigFactory.parseString("loraplex.weights = int4")));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> EmbeddedServer.weights(ConfigFactory.parseString("loraplex.weights = fp8")));
+        assertEquals("loraplex.weights: unknown weights 'fp8' (use f32, bf16, int8, int4)", e.getMessage());
     }
 
     @Test

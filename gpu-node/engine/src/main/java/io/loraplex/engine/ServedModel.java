@@ -3,6 +3,7 @@ package io.loraplex.engine;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.loraplex.engine.model.BaseModel;
+import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.sample.GenerationDefaults;
 import io.loraplex.engine.tokenizer.ChatTemplate;
 import io.loraplex.engine.tokenizer.Tokenizer;
@@ -44,7 +45,12 @@ public final class ServedModel implements AutoCloseable {
 
     /** Loads {@code dir}; {@code id} is the name clients use for the base model (null: the directory's name). */
     public static ServedModel load(Path dir, String id) throws IOException {
-        BaseModel model = BaseModel.load(dir);
+        return load(dir, id, null);
+    }
+
+    /** As {@link #load(Path, String)}, with the projections in {@code weights} (null: the checkpoint's own dtype). */
+    public static ServedModel load(Path dir, String id, WeightFormat weights) throws IOException {
+        BaseModel model = BaseModel.load(dir, weights);
         try {
             Tokenizer tokenizer = Tokenizer.load(dir);
             Optional<ChatTemplate> template = ChatTemplate.load(dir);

@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * The fast CPU operations: Vector API kernels over the memory-mapped weights (f32, bf16 widened in
- * registers, f16 widened per tile), projections split across a {@link WorkerPool} by output rows,
+ * registers, f16 widened per tile) or the int8/int4 blocks made at load (dequantized in registers), projections split across a {@link WorkerPool} by output rows,
  * attention by (token, head), LoRA by segments of one adapter's tokens read from the page arena.
  * The layer sequence is {@link LayerSequence}'s. Results are bit-identical whatever the batch (see
  * {@link CpuKernels}).

@@ -4,6 +4,7 @@ import io.loraplex.engine.model.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -28,6 +29,9 @@ public final class CpuKernels {
     static final int LANES = F.length();
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    // quants of one float chunk: LANES bytes, read from a vector of at least 64 bits (the smallest shape)
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
+    private static final int BLOCK = DType.BLOCK;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
@@ -60,7 +64,10 @@ public final class CpuKernels {
     /**
      * {@code y[t·yStride + yOff + o] = x[t·xStride …]·W[o]} for tokens {@code [0, nTokens)} and rows
      * {@code [oStart, oEnd)} of a row-major {@code (out, n)} weight of dtype {@code dtype} in
-     * {@code w}. F16 rows are widened into {@code scratch} (at least 4·n floats) first.
+     * {@code w}. F16 rows are widened into {@code scratch} (at least 4·n floats) first; Q8_0 and Q4_0
+     * rows are read as they are, each chunk dequantized in registers ({@code q · scale}) and then
+     * multiplied as f32, so a result is bit-identical to the dot of the dequantized row in the fixed
+     * order ({@code n} is a multiple of 32, so there is no tail).
      */
     public static void matmul(float[] x, int xStride, int nTokens, MemorySegment w, DType dtype, int n,
             int oStart, int oEnd, float[] y, int yStride, int yOff, float[] scratch) {
@@ -87,7 +94,7 @@ public final class CpuKernels {
                 }
                 continue;
             }
-            long rowBytes = (long) n * dtype.bytes();
+            long rowBytes = dtype.rowBytes(n);
             long r0 = o * rowBytes;
             long r1 = nr > 1 ? r0 + rowBytes : r0;
             long r2 = nr > 2 ? r0 + 2 * rowBytes : r0;
@@ -98,10 +105,24 @@ public final class CpuKernels {
                 int x1 = nt > 1 ? x0 + xStride : x0;
                 int x2 = nt > 2 ? x0 + 2 * xStride : x0;
                 int x3 = nt > 3 ? x0 + 3 * xStride : x0;
-                if (dtype == DType.BF16) {
-                    tileBf16(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
-                } else {
-                    tileF32(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                switch (dtype) {
+                    case BF16 -> tileBf16(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                    // one token (decode): a 4 × 1 tile, the same order per result without three copies of the work
+                    case Q8_0 -> {
+                        if (nt == 1) {
+                            tileQ8x1(x, x0, w, r0, r1, r2, r3, n, res);
+                        } else {
+                            tileQ8(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                        }
+                    }
+                    case Q4_0 -> {
+                        if (nt == 1) {
+                            tileQ4x1(x, x0, w, r0, r1, r2, r3, n, res);
+                        } else {
+                            tileQ4(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
+                        }
+                    }
+                    default -> tileF32(x, x0, x1, x2, x3, w, r0, r1, r2, r3, n, res);
                 }
                 scatter(res, y, t, nt, nr, yStride, yOff + o);
             }
@@ -249,6 +270,153 @@ public final class CpuKernels {
             float f2 = DType.bf16ToFloat(w.get(U16, w2 + k * 2L)), f3 = DType.bf16ToFloat(w.get(U16, w3 + k * 2L));
             tail(res, x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k], f0, f1, f2, f3);
         }
+    }
+
+    /**
+     * 4 rows × 4 tokens of Q8_0 weights: block by block, each row's scale broadcast once, each chunk's
+     * bytes widened and scaled in registers. The accumulation is {@link #tileF32}'s over the
+     * dequantized row.
+     */
+    private static void tileQ8(float[] x, int x0, int x1, int x2, int x3, MemorySegment w,
+            long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        long s0 = w0 + n, s1 = w1 + n, s2 = w2 + n, s3 = w3 + n; // each row's scales follow its quants
+        for (int b = 0; b < n / BLOCK; b++) {
+            long sb = (long) b * Float.BYTES;
+            FloatVector d0 = FloatVector.broadcast(F, w.get(F32, s0 + sb));
+            FloatVector d1 = FloatVector.broadcast(F, w.get(F32, s1 + sb));
+            FloatVector d2 = FloatVector.broadcast(F, w.get(F32, s2 + sb));
+            FloatVector d3 = FloatVector.broadcast(F, w.get(F32, s3 + sb));
+            for (int j = 0; j < BLOCK; j += LANES) {
+                int k = b * BLOCK + j;
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + k);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + k);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + k);
+                FloatVector v3 = FloatVector.fromArray(F, x, x3 + k);
+                FloatVector q = widenQ8(w, w0 + k).mul(d0);
+                a00 = v0.fma(q, a00); a01 = v1.fma(q, a01); a02 = v2.fma(q, a02); a03 = v3.fma(q, a03);
+                q = widenQ8(w, w1 + k).mul(d1);
+                a10 = v0.fma(q, a10); a11 = v1.fma(q, a11); a12 = v2.fma(q, a12); a13 = v3.fma(q, a13);
+                q = widenQ8(w, w2 + k).mul(d2);
+                a20 = v0.fma(q, a20); a21 = v1.fma(q, a21); a22 = v2.fma(q, a22); a23 = v3.fma(q, a23);
+                q = widenQ8(w, w3 + k).mul(d3);
+                a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
+            }
+        }
+        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
+        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
+        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
+        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
+    }
+
+    /**
+     * 4 rows × 4 tokens of Q4_0 weights, as {@link #tileQ8} with each chunk's nibbles unpacked in
+     * registers: widened to ints first (x86 has no byte shift), shifted by 0 or 4, masked, less 8. The
+     * unpacking is written out at each use: as a helper it was compiled on its own and then not
+     * inlined, and the vectors it returned were boxed (int4 prefill ran at a sixth of int8's rate).
+     */
+    private static void tileQ4(float[] x, int x0, int x1, int x2, int x3, MemorySegment w,
+            long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        long s0 = w0 + n / 2, s1 = w1 + n / 2, s2 = w2 + n / 2, s3 = w3 + n / 2;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long sb = (long) b * Float.BYTES;
+            FloatVector d0 = FloatVector.broadcast(F, w.get(F32, s0 + sb));
+            FloatVector d1 = FloatVector.broadcast(F, w.get(F32, s1 + sb));
+            FloatVector d2 = FloatVector.broadcast(F, w.get(F32, s2 + sb));
+            FloatVector d3 = FloatVector.broadcast(F, w.get(F32, s3 + sb));
+            long qb = (long) b * (BLOCK / 2);
+            for (int j = 0; j < BLOCK; j += LANES) {
+                int k = b * BLOCK + j;
+                long byteOff = qb + j % (BLOCK / 2); // elements j and j + 16 share a byte
+                int shift = j >= BLOCK / 2 ? 4 : 0; // the high nibbles for the block's second half
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + k);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + k);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + k);
+                FloatVector v3 = FloatVector.fromArray(F, x, x3 + k);
+                FloatVector q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d0);
+                a00 = v0.fma(q, a00); a01 = v1.fma(q, a01); a02 = v2.fma(q, a02); a03 = v3.fma(q, a03);
+                q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w1 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d1);
+                a10 = v0.fma(q, a10); a11 = v1.fma(q, a11); a12 = v2.fma(q, a12); a13 = v3.fma(q, a13);
+                q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w2 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d2);
+                a20 = v0.fma(q, a20); a21 = v1.fma(q, a21); a22 = v2.fma(q, a22); a23 = v3.fma(q, a23);
+                q = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w3 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d3);
+                a30 = v0.fma(q, a30); a31 = v1.fma(q, a31); a32 = v2.fma(q, a32); a33 = v3.fma(q, a33);
+            }
+        }
+        res[0] = sumLanes(a00); res[1] = sumLanes(a01); res[2] = sumLanes(a02); res[3] = sumLanes(a03);
+        res[4] = sumLanes(a10); res[5] = sumLanes(a11); res[6] = sumLanes(a12); res[7] = sumLanes(a13);
+        res[8] = sumLanes(a20); res[9] = sumLanes(a21); res[10] = sumLanes(a22); res[11] = sumLanes(a23);
+        res[12] = sumLanes(a30); res[13] = sumLanes(a31); res[14] = sumLanes(a32); res[15] = sumLanes(a33);
+    }
+
+    /** {@link #tileQ8} for one token: {@code res[row·4]}, the same sequence per result. */
+    private static void tileQ8x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        long s0 = w0 + n, s1 = w1 + n, s2 = w2 + n, s3 = w3 + n;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long sb = (long) b * Float.BYTES;
+            FloatVector d0 = FloatVector.broadcast(F, w.get(F32, s0 + sb));
+            FloatVector d1 = FloatVector.broadcast(F, w.get(F32, s1 + sb));
+            FloatVector d2 = FloatVector.broadcast(F, w.get(F32, s2 + sb));
+            FloatVector d3 = FloatVector.broadcast(F, w.get(F32, s3 + sb));
+            for (int j = 0; j < BLOCK; j += LANES) {
+                int k = b * BLOCK + j;
+                FloatVector v = FloatVector.fromArray(F, x, x0 + k);
+                a0 = v.fma(widenQ8(w, w0 + k).mul(d0), a0);
+                a1 = v.fma(widenQ8(w, w1 + k).mul(d1), a1);
+                a2 = v.fma(widenQ8(w, w2 + k).mul(d2), a2);
+                a3 = v.fma(widenQ8(w, w3 + k).mul(d3), a3);
+            }
+        }
+        res[0] = sumLanes(a0); res[4] = sumLanes(a1); res[8] = sumLanes(a2); res[12] = sumLanes(a3);
+    }
+
+    /** {@link #tileQ4} for one token: {@code res[row·4]}, the same sequence per result. */
+    private static void tileQ4x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] res) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        long s0 = w0 + n / 2, s1 = w1 + n / 2, s2 = w2 + n / 2, s3 = w3 + n / 2;
+        for (int b = 0; b < n / BLOCK; b++) {
+            long sb = (long) b * Float.BYTES;
+            FloatVector d0 = FloatVector.broadcast(F, w.get(F32, s0 + sb));
+            FloatVector d1 = FloatVector.broadcast(F, w.get(F32, s1 + sb));
+            FloatVector d2 = FloatVector.broadcast(F, w.get(F32, s2 + sb));
+            FloatVector d3 = FloatVector.broadcast(F, w.get(F32, s3 + sb));
+            long qb = (long) b * (BLOCK / 2);
+            for (int j = 0; j < BLOCK; j += LANES) {
+                int k = b * BLOCK + j;
+                long byteOff = qb + j % (BLOCK / 2);
+                int shift = j >= BLOCK / 2 ? 4 : 0; // the high nibbles for the block's second half
+                FloatVector v = FloatVector.fromArray(F, x, x0 + k);
+                a0 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d0), a0);
+                a1 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w1 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d1), a1);
+                a2 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w2 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d2), a2);
+                a3 = v.fma(((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, w3 + byteOff, LE).convertShape(VectorOperators.B2I, I, 0))
+                        .lanewise(VectorOperators.LSHR, shift).and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d3), a3);
+            }
+        }
+        res[0] = sumLanes(a0); res[4] = sumLanes(a1); res[8] = sumLanes(a2); res[12] = sumLanes(a3);
+    }
+
+    /**
+     * {@code LANES} signed bytes at {@code byteOffset} as floats. Where a vector of LANES bytes is
+     * below the smallest shape (4 lanes), 8 are read: they stay inside the row, whose scales follow.
+     */
+    private static FloatVector widenQ8(MemorySegment w, long byteOffset) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, w, byteOffset, LE).convertShape(VectorOperators.B2F, F, 0);
     }
 
     private static FloatVector widenBf16(MemorySegment w, long byteOffset) {

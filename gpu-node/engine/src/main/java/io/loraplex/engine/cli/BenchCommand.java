@@ -10,6 +10,7 @@ import io.loraplex.engine.lora.AdapterWriter;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.lora.TargetModule;
 import io.loraplex.engine.model.BaseModel;
+import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.RandomWeights;
@@ -37,6 +38,7 @@ final class BenchCommand {
         Flags f = new Flags("bench", "[--model DIR | shape flags] [flags]")
                 .option("model", null, "model directory (default: generate one of the shape flags)")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option(WeightsFlag.NAME, null, WeightsFlag.HELP + "; a comma-separated list is measured format by format")
                 .option("threads", "2", "CPU threads")
                 .option("prompt-tokens", "128", "prompt length")
                 .option("decode-tokens", "128", "tokens decoded after the prompt")
@@ -71,6 +73,7 @@ final class BenchCommand {
     private static int run(Flags f, Path work, PrintStream out, PrintStream err) throws Exception {
         Path modelDir = f.path("model");
         long seed = f.longValue("seed");
+        List<WeightFormat> formats = WeightsFlag.list(f); // refused before a model is generated
         if (f.required("suite").equals("train")) {
             // training renders chat examples: the generated model needs a tokenizer and a chat template
             if (modelDir == null) {
@@ -99,23 +102,47 @@ final class BenchCommand {
         if (promptTokens < 1 || decodeTokens < 1 || runs < 1 || threads < 1) {
             throw f.bad("--prompt-tokens, --decode-tokens, --runs and --threads must be at least 1");
         }
-        try (BaseModel model = BaseModel.load(modelDir); Backend backend = Backends.create(f.required("backend"), model, threads)) {
+        String suite = f.required("suite");
+        if (!List.of("single", "serving", "constrained", "all").contains(suite)) {
+            throw f.bad("--suite must be single, serving, train, constrained or all, got '" + suite + "'");
+        }
+        List<Result> byFormat = new ArrayList<>();
+        for (WeightFormat weights : formats) {
+            byFormat.addAll(run(f, modelDir, weights, suite, work, out, err));
+        }
+        if (formats.size() > 1 && !byFormat.isEmpty()) {
+            out.println();
+            out.printf("%-16s %16s %16s%n", "weights/config", "prompt tok/s", "decode tok/s");
+            for (Result r : byFormat) {
+                out.printf("%-16s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
+            }
+        }
+        return 0;
+    }
+
+    /** One format's suite; the single suite's results named {@code weights/config}. */
+    private static List<Result> run(Flags f, Path modelDir, WeightFormat weights, String suite, Path work, PrintStream out,
+            PrintStream err) throws Exception {
+        long seed = f.longValue("seed");
+        int threads = f.integer("threads");
+        int promptTokens = f.integer("prompt-tokens");
+        int decodeTokens = f.integer("decode-tokens");
+        int runs = f.integer("runs");
+        List<Result> results = new ArrayList<>();
+        try (BaseModel model = BaseModel.load(modelDir, weights); Backend backend = Backends.create(f.required("backend"), model, threads)) {
             ModelConfig cfg = model.config();
+            String weightsName = weights == null ? cfg.torchDtype().torchName() : weights.flagName();
             Set<TargetModule> targets = parseTargets(f);
             Path adapterDir = work.resolve("adapter-r" + f.integer("rank"));
             AdapterWriter.writeRandom(adapterDir, cfg, targets, f.integer("rank"), 2.0 * f.integer("rank"), false, DType.F32, seed);
             LoraAdapter adapter = new AdapterLoader(cfg, Math.max(64, f.integer("rank"))).load("bench", adapterDir);
 
-            out.printf("model: %s, %.1fM parameters, %s, vocab %d; backend %s, %d threads; prompt %d, decode %d tokens%n",
+            out.printf("model: %s, %.1fM parameters, %s, vocab %d; weights %s; backend %s, %d threads; prompt %d, decode %d tokens%n",
                     cfg.architecture().hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.vocabSize(),
-                    backend.name(), threads, promptTokens, decodeTokens);
-            String suite = f.required("suite");
-            if (!List.of("single", "serving", "constrained", "all").contains(suite)) {
-                throw f.bad("--suite must be single, serving, train, constrained or all, got '" + suite + "'");
-            }
+                    weightsName, backend.name(), threads, promptTokens, decodeTokens);
             if (suite.equals("constrained")) {
                 ConstrainedBench.run(backend, work, promptTokens, decodeTokens, 32, out, err);
-                return 0;
+                return results;
             }
             if (!suite.equals("single")) {
                 int[] batches = ints(f, "batches");
@@ -123,7 +150,7 @@ final class BenchCommand {
                 ServingBench.residentScaling(backend, f.integer("context"), f.integer("steps"), 32, ints(f, "residents"), out);
                 ServingBench.concurrent(backend, f.integer("concurrent"), promptTokens, decodeTokens, out);
                 if (suite.equals("serving")) {
-                    return 0;
+                    return results;
                 }
                 out.println();
             }
@@ -134,15 +161,16 @@ final class BenchCommand {
                 measure("warm-up", backend, null, promptTokens, Math.min(decodeTokens, 32), 1, seed);
                 measure("warm-up", backend, adapter, promptTokens, Math.min(decodeTokens, 32), 1, seed);
             }
-            List<Result> results = new ArrayList<>();
-            results.add(measure("base", backend, null, promptTokens, decodeTokens, runs, seed));
-            results.add(measure("adapter", backend, adapter, promptTokens, decodeTokens, runs, seed));
+            List<Result> single = new ArrayList<>();
+            single.add(measure("base", backend, null, promptTokens, decodeTokens, runs, seed));
+            single.add(measure("adapter", backend, adapter, promptTokens, decodeTokens, runs, seed));
             out.printf("%-10s %16s %16s%n", "config", "prompt tok/s", "decode tok/s");
-            for (Result r : results) {
+            for (Result r : single) {
                 out.printf("%-10s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
+                results.add(new Result(weightsName + "/" + r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond));
             }
         }
-        return 0;
+        return results;
     }
 
     private static int[] ints(Flags f, String name) {

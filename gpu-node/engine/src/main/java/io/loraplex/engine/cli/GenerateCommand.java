@@ -15,6 +15,7 @@ import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.model.BaseModel;
+import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.request.PreparedRequest;
 import io.loraplex.engine.request.Prompt;
 import io.loraplex.engine.request.RequestPreparation;
@@ -49,6 +50,7 @@ final class GenerateCommand {
                 .option("messages", null, "JSON file of chat messages: [{\"role\", \"content\"}, ...] or {\"messages\": [...]}; "
                         + "rendered with the model's chat template")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option(WeightsFlag.NAME, null, WeightsFlag.HELP)
                 .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
                 .option("max-lora-rank", Integer.toString(EngineSettings.defaults().maxLoraRank()), "largest adapter rank accepted")
                 .flag("quiet", "print only the generated text (no statistics on stderr)");
@@ -60,7 +62,8 @@ final class GenerateCommand {
         if (f.has("prompt") == f.has("messages")) {
             throw f.bad("give exactly one of --prompt TEXT and --messages FILE");
         }
-        try (ServedModel served = ServedModel.load(modelDir, null);
+        WeightFormat weights = WeightsFlag.of(f);
+        try (ServedModel served = ServedModel.load(modelDir, null, weights);
                 Backend backend = Backends.create(f.required("backend"), served.model(), f.integer("threads"))) {
             BaseModel model = served.model();
             Tokenizer tokenizer = served.tokenizer();

@@ -16,6 +16,7 @@ import io.loraplex.engine.lora.AdapterException;
 import io.loraplex.engine.lora.AdapterLoader;
 import io.loraplex.engine.lora.LoraAdapter;
 import io.loraplex.engine.model.BaseModel;
+import io.loraplex.engine.model.WeightFormat;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -42,6 +43,7 @@ final class LogitsCommand {
                 .option("model", null, "model directory (config.json, safetensors weights)")
                 .option("batch", null, "JSON file: [{\"adapter\": \"DIR or null\", \"tokens\": [ids...]}, ...]; - for stdin")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option(WeightsFlag.NAME, null, WeightsFlag.HELP)
                 .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
                 .option("max-lora-rank", Integer.toString(EngineSettings.defaults().maxLoraRank()), "largest adapter rank accepted");
     }
@@ -50,7 +52,8 @@ final class LogitsCommand {
         Path modelDir = Path.of(f.required("model"));
         String batchArg = f.required("batch");
         JsonNode batch = readBatch(f, batchArg);
-        try (BaseModel model = BaseModel.load(modelDir);
+        WeightFormat weights = WeightsFlag.of(f);
+        try (BaseModel model = BaseModel.load(modelDir, weights);
                 Backend backend = Backends.create(f.required("backend"), model, f.integer("threads"))) {
             AdapterLoader loader = new AdapterLoader(model.config(), f.integer("max-lora-rank"));
             Map<String, LoraAdapter> adapters = new HashMap<>();

@@ -23,10 +23,15 @@ public final class BaseModel implements AutoCloseable {
     }
 
     public static BaseModel load(Path dir) throws IOException {
+        return load(dir, null);
+    }
+
+    /** Loads {@code dir} with its projections in {@code format} (null: the checkpoint's own dtype). */
+    public static BaseModel load(Path dir, WeightFormat format) throws IOException {
         ModelConfig config = ModelConfig.load(dir);
         WeightFiles files = WeightFiles.open(dir);
         try {
-            return new BaseModel(dir, config, files, new ModelWeights(config, files));
+            return new BaseModel(dir, config, files, new ModelWeights(config, files, format));
         } catch (IOException | RuntimeException e) {
             files.close();
             throw new IOException(dir + ": " + e.getMessage(), e);

@@ -186,6 +186,7 @@ public record ModelConfig(
             case F32 -> scale;
             case BF16 -> DType.bf16ToFloat(DType.floatToBf16(scale));
             case F16 -> Float.float16ToFloat(Float.floatToFloat16(scale));
+            case Q8_0, Q4_0 -> throw new IllegalStateException("torch_dtype is never " + torchDtype);
         };
     }
 

@@ -44,9 +44,20 @@ public final class ModelWeights {
     public final Tensor lmHead;       // (V, C), the embedding when tied
 
     private final WeightFiles files;
+    private final WeightFormat format; // null: the checkpoint's own dtype
 
     public ModelWeights(ModelConfig cfg, WeightFiles files) throws IOException {
+        this(cfg, files, null);
+    }
+
+    /**
+     * The weights with the seven projections and the lm head converted to {@code format} once, here
+     * ({@code null}: as the checkpoint stores them, mapped). A tied lm head becomes its own converted
+     * copy; the embedding it shares stays as stored.
+     */
+    public ModelWeights(ModelConfig cfg, WeightFiles files, WeightFormat format) throws IOException {
         this.files = files;
+        this.format = format;
         int n = cfg.numLayers();
         long c = cfg.hiddenSize();
         long q = cfg.qDim();
@@ -79,15 +90,15 @@ public final class ModelWeights {
             attnNorm[l] = get(p + "input_layernorm.weight", c);
             if (cfg.architecture() == Architecture.PHI3) {
                 Tensor qkv = get(p + "self_attn.qkv_proj.weight", q + 2 * kv, c);
-                wq[l] = qkv.rows(p + "self_attn.qkv_proj.weight[q]", 0, q);
-                wk[l] = qkv.rows(p + "self_attn.qkv_proj.weight[k]", q, kv);
-                wv[l] = qkv.rows(p + "self_attn.qkv_proj.weight[v]", q + kv, kv);
+                wq[l] = projection(qkv.rows(p + "self_attn.qkv_proj.weight[q]", 0, q));
+                wk[l] = projection(qkv.rows(p + "self_attn.qkv_proj.weight[k]", q, kv));
+                wv[l] = projection(qkv.rows(p + "self_attn.qkv_proj.weight[v]", q + kv, kv));
             } else {
-                wq[l] = get(p + "self_attn.q_proj.weight", q, c);
-                wk[l] = get(p + "self_attn.k_proj.weight", kv, c);
-                wv[l] = get(p + "self_attn.v_proj.weight", kv, c);
+                wq[l] = projection(get(p + "self_attn.q_proj.weight", q, c));
+                wk[l] = projection(get(p + "self_attn.k_proj.weight", kv, c));
+                wv[l] = projection(get(p + "self_attn.v_proj.weight", kv, c));
             }
-            wo[l] = get(p + "self_attn.o_proj.weight", c, q);
+            wo[l] = projection(get(p + "self_attn.o_proj.weight", c, q));
             if (cfg.qkvBias()) {
                 bq[l] = get(p + "self_attn.q_proj.bias", q);
                 bk[l] = get(p + "self_attn.k_proj.bias", kv);
@@ -109,13 +120,13 @@ public final class ModelWeights {
             }
             if (cfg.architecture() == Architecture.PHI3) {
                 Tensor gateUp = get(p + "mlp.gate_up_proj.weight", 2 * inter, c);
-                wGate[l] = gateUp.rows(p + "mlp.gate_up_proj.weight[gate]", 0, inter);
-                wUp[l] = gateUp.rows(p + "mlp.gate_up_proj.weight[up]", inter, inter);
+                wGate[l] = projection(gateUp.rows(p + "mlp.gate_up_proj.weight[gate]", 0, inter));
+                wUp[l] = projection(gateUp.rows(p + "mlp.gate_up_proj.weight[up]", inter, inter));
             } else {
-                wGate[l] = get(p + "mlp.gate_proj.weight", inter, c);
-                wUp[l] = get(p + "mlp.up_proj.weight", inter, c);
+                wGate[l] = projection(get(p + "mlp.gate_proj.weight", inter, c));
+                wUp[l] = projection(get(p + "mlp.up_proj.weight", inter, c));
             }
-            wDown[l] = get(p + "mlp.down_proj.weight", c, inter);
+            wDown[l] = projection(get(p + "mlp.down_proj.weight", c, inter));
             if (cfg.mlpBias()) {
                 bGate[l] = get(p + "mlp.gate_proj.bias", inter);
                 bUp[l] = get(p + "mlp.up_proj.bias", inter);
@@ -123,13 +134,33 @@ public final class ModelWeights {
             }
         }
         finalNorm = get(m + "norm.weight", c);
+        Tensor head;
         if (cfg.tieWordEmbeddings()) {
-            lmHead = embed;
+            head = embed;
         } else if (files.contains("lm_head.weight")) {
-            lmHead = get("lm_head.weight", cfg.vocabSize(), c);
+            head = get("lm_head.weight", cfg.vocabSize(), c);
         } else {
             throw new IOException("missing weight tensor 'lm_head.weight' (config.json has tie_word_embeddings: false)");
         }
+        lmHead = format == null ? head : convert(head, format.lmHeadDtype());
+    }
+
+    /** A projection's weight in the chosen format. */
+    private Tensor projection(Tensor t) throws IOException {
+        return format == null ? t : convert(t, format.dtype());
+    }
+
+    private static Tensor convert(Tensor t, DType target) throws IOException {
+        try {
+            return WeightFormat.convert(t, target);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** The format the projections were converted to, or null where they are the checkpoint's own. */
+    public WeightFormat format() {
+        return format;
     }
 
     /**

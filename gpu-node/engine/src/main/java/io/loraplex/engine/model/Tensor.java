@@ -45,7 +45,29 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
             case F32 -> data.getAtIndex(F32, index);
             case BF16 -> DType.bf16ToFloat(data.getAtIndex(U16, index));
             case F16 -> Float.float16ToFloat(data.getAtIndex(U16, index));
+            case Q8_0, Q4_0 -> dequantized(index);
         };
+    }
+
+    /** Element {@code index} of a block-quantized matrix: {@code q · scale}, the layout {@link DType} states. */
+    private float dequantized(long index) {
+        long n = shape[rank() - 1];
+        long row = index / n;
+        long col = index % n;
+        long base = row * dtype.rowBytes(n);
+        int block = (int) (col / DType.BLOCK);
+        int q;
+        long scales;
+        if (dtype == DType.Q8_0) {
+            q = data.get(ValueLayout.JAVA_BYTE, base + col);
+            scales = base + n;
+        } else {
+            int j = (int) (col % DType.BLOCK);
+            byte b = data.get(ValueLayout.JAVA_BYTE, base + block * (DType.BLOCK / 2L) + j % (DType.BLOCK / 2));
+            q = (j < DType.BLOCK / 2 ? b & 0x0f : (b >> 4) & 0x0f) - 8;
+            scales = base + n / 2;
+        }
+        return q * data.get(F32, scales + block * (long) Float.BYTES);
     }
 
     /** Copies {@code count} elements starting at flat index {@code start} into {@code dst[dstOffset…]}. */
@@ -60,6 +82,11 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
             case F16 -> {
                 for (int i = 0; i < count; i++) {
                     dst[dstOffset + i] = Float.float16ToFloat(data.getAtIndex(U16, start + i));
+                }
+            }
+            case Q8_0, Q4_0 -> {
+                for (int i = 0; i < count; i++) {
+                    dst[dstOffset + i] = dequantized(start + i);
                 }
             }
         }
@@ -84,7 +111,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         if (rank() != 2 || start < 0 || count <= 0 || start + count > shape[0]) {
             throw new IllegalArgumentException(this.name + ": rows " + start + "+" + count + " out of shape " + shapeString());
         }
-        long rowBytes = shape[1] * dtype.bytes();
+        long rowBytes = dtype.rowBytes(shape[1]);
         return new Tensor(name, dtype, new long[] {count, shape[1]}, data.asSlice(start * rowBytes, count * rowBytes));
     }
 

@@ -11,27 +11,32 @@ import io.loraplex.engine.lora.TargetModule;
 import io.loraplex.engine.model.BaseModel;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.WeightFormat;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The CPU backend's outputs are bit-identical whatever shares the step, however the KV cache is
- * paged, however a prompt is chunked and however many threads run it (the engine's invariant).
+ * paged, however a prompt is chunked and however many threads run it (the engine's invariant), for
+ * the checkpoint's bf16 weights and for the same weights quantized to int8 and int4 at load.
  */
 class BatchInvarianceTest {
 
     @TempDir
     static Path dir;
     static ModelConfig cfg = TestModels.llama(DType.BF16);
-    static BaseModel model;
+    static final Map<String, BaseModel> models = new HashMap<>(); // by --weights name; "bf16" is the checkpoint's own
     static LoraAdapter a1;
     static LoraAdapter a2;
 
@@ -41,7 +46,9 @@ class BatchInvarianceTest {
         AdapterWriter.writeRandom(dir.resolve("a1"), cfg, EnumSet.allOf(TargetModule.class), 16, 32, false, DType.F32, 1);
         AdapterWriter.writeRandom(dir.resolve("a2"), cfg, EnumSet.of(TargetModule.Q_PROJ, TargetModule.O_PROJ), 3, 6, false,
                 DType.F32, 2);
-        model = BaseModel.load(dir.resolve("model"));
+        models.put("bf16", BaseModel.load(dir.resolve("model")));
+        models.put("int8", BaseModel.load(dir.resolve("model"), WeightFormat.INT8));
+        models.put("int4", BaseModel.load(dir.resolve("model"), WeightFormat.INT4));
         AdapterLoader loader = new AdapterLoader(cfg, 64);
         a1 = loader.load("a1", dir.resolve("a1"));
         a2 = loader.load("a2", dir.resolve("a2"));
@@ -49,11 +56,13 @@ class BatchInvarianceTest {
 
     @AfterAll
     static void tearDown() {
-        model.close();
+        models.values().forEach(BaseModel::close);
     }
 
-    @Test
-    void batchedEqualsSingleAndThreadCountDoesNotMatter() {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"bf16", "int8", "int4"})
+    void batchedEqualsSingleAndThreadCountDoesNotMatter(String weights) {
+        BaseModel model = models.get(weights);
         List<BatchLogits.Request> requests = List.of(
                 new BatchLogits.Request(a1, TestModels.tokens(11, cfg.vocabSize(), 1)),
                 new BatchLogits.Request(null, TestModels.tokens(7, cfg.vocabSize(), 2)),
@@ -78,8 +87,10 @@ class BatchInvarianceTest {
         }
     }
 
-    @Test
-    void pagedAndChunkedEqualsContiguousInOneStep() {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"bf16", "int8", "int4"})
+    void pagedAndChunkedEqualsContiguousInOneStep(String weights) {
+        BaseModel model = models.get(weights);
         int[] prompt = TestModels.tokens(23, cfg.vocabSize(), 9);
         int blockSize = 4;
         try (Backend cpu = Backends.create(Backends.CPU, model, 2)) {
@@ -105,8 +116,10 @@ class BatchInvarianceTest {
         }
     }
 
-    @Test
-    void decodeStepsOfSeveralSequencesMatchTheirSingleRuns() {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"bf16", "int8", "int4"})
+    void decodeStepsOfSeveralSequencesMatchTheirSingleRuns(String weights) {
+        BaseModel model = models.get(weights);
         // two sequences decoding side by side, each step one token per sequence, different adapters
         int[] p1 = TestModels.tokens(6, cfg.vocabSize(), 21);
         int[] p2 = TestModels.tokens(9, cfg.vocabSize(), 22);

@@ -16,6 +16,7 @@ import io.loraplex.engine.lora.TargetModule;
 import io.loraplex.engine.model.BaseModel;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.sample.FinishReason;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,32 +29,38 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Batch invariance through the whole engine: in 200 seeded random mixes (1–32 requests, 0–32
  * distinct adapters of mixed ranks and targets, some requests on the base, prompts of 1–40 tokens,
  * half the requests arriving while the others run), every request's greedy tokens equal the tokens
- * it gets alone, exactly.
+ * it gets alone, exactly. Run on the checkpoint's f32 weights here and on int8 and int4 weights by
+ * the subclasses ({@link #weights()}); the fixture is per instance for that.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EngineBatchInvarianceTest {
 
     static final int MIXES = 200;
     static final int ADAPTERS = 32;
     static final int PROBE_TOKENS = 6;
 
-    @TempDir
-    static Path dir;
     static ModelConfig cfg = TestModels.llama(DType.F32);
-    static BaseModel model;
-    static Backend backend;
-    static Engine engine;
-    static final List<AdapterSpec> adapters = new ArrayList<>();
+    BaseModel model;
+    Backend backend;
+    Engine engine;
+    final List<AdapterSpec> adapters = new ArrayList<>();
+
+    /** The format the model's projections are loaded in; null: the checkpoint's own (f32). */
+    WeightFormat weights() {
+        return null;
+    }
 
     @BeforeAll
-    static void setUp() throws Exception {
+    void setUp(@TempDir Path dir) throws Exception {
         TestModels.write(dir.resolve("model"), cfg, 2024);
-        model = BaseModel.load(dir.resolve("model"));
+        model = BaseModel.load(dir.resolve("model"), weights());
         backend = EngineFixture.cpu(model);
         EngineSettings settings = EngineSettings.defaults().withMaxRunning(32).withMaxTokensPerStep(96).withPrefillChunk(12)
                 .withBlockSize(4).withMemoryBudgetBytes(64L << 20).withMaxResidentAdapters(40);
@@ -86,7 +93,7 @@ class EngineBatchInvarianceTest {
     }
 
     @AfterAll
-    static void tearDown() {
+    void tearDown() {
         engine.close();
         backend.close();
         model.close();

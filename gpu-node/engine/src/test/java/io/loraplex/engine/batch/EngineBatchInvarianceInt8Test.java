@@ -1,0 +1,12 @@
+package io.loraplex.engine.batch;
+
+import io.loraplex.engine.model.WeightFormat;
+
+/** The 200-mix batch invariance suite on int8 weights, quantized at load. */
+class EngineBatchInvarianceInt8Test extends EngineBatchInvarianceTest {
+
+    @Override
+    WeightFormat weights() {
+        return WeightFormat.INT8;
+    }
+}
