@@ -66,7 +66,7 @@ public record ReplaySummary(int requests, double hotHitRate, int coldLoads, long
     public String describe() {
         StringBuilder s = new StringBuilder();
         s.append("requests: ").append(requests).append('\n');
-        s.append(String.format("hot_hit_rate: %.4f%n", hotHitRate));
+        s.append(String.format(java.util.Locale.ROOT, "hot_hit_rate: %.4f", hotHitRate)).append('\n');
         s.append("cold_loads: ").append(coldLoads).append('\n');
         s.append("ttft_p50_ms: ").append(ttftP50Ms).append('\n');
         s.append("ttft_p99_ms: ").append(ttftP99Ms).append('\n');
