@@ -31,7 +31,7 @@ class LocalClusterScriptIT {
     @TempDir
     Path dir;
 
-    private static String run(String... args) throws Exception {
+    static String run(String... args) throws Exception {
         List<String> command = new ArrayList<>();
         command.add(Launcher.repoRoot().resolve("deploy/local-cluster.sh").toString());
         command.addAll(List.of(args));
@@ -42,7 +42,7 @@ class LocalClusterScriptIT {
     }
 
     /** The first of five consecutive ports that are free now (the script's --base-port). */
-    private static int freePortRange() throws IOException {
+    static int freePortRange() throws IOException {
         for (int attempt = 0; attempt < 50; attempt++) {
             int base = ThreadLocalRandom.current().nextInt(30_000, 60_000);
             if (Stream.iterate(base, p -> p + 1).limit(5).allMatch(LocalClusterScriptIT::free)) {
