@@ -34,6 +34,9 @@ record LoadSetup(LoadSettings settings, LoraplexApi api, String runId, String ba
     record Target(Tenant tenant, String model) {
     }
 
+    /** Chat requests on the base model sent before the load starts, not measured. */
+    static final int WARM_UP_REQUESTS = 20;
+
     /** The rank of the adapter a new session uses; its popularity follows the Zipf law. */
     Target pick(SplittableRandom random) {
         return adapters.get(popularity.sample(random.nextDouble()));
@@ -77,6 +80,11 @@ record LoadSetup(LoadSettings settings, LoraplexApi api, String runId, String ba
                 for (Tenant t : tenants) {
                     ranked.add(new Target(t, t.adapters().get(a)));
                 }
+            }
+            // a freshly started JVM compiles its hot paths on the first requests; what is measured is the server warm (the
+            // run's adapters stay cold until their first session, as a real tenant's would be)
+            for (int i = 0; i < WARM_UP_REQUESTS; i++) {
+                api.chat(tenants.getFirst().chatKey(), baseModel);
             }
             System.out.printf("loraplex-load: run %s against %s (base %s): %d tenants, %d adapters, set up in %.1f s%n", runId,
                     settings.url(), baseModel, tenants.size(), ranked.size(), (System.nanoTime() - started) / 1e9);

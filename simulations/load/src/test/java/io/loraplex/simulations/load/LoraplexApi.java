@@ -78,6 +78,13 @@ final class LoraplexApi {
         call("POST", "/v1/adapters/" + name + "/promote", manageKey, JSON.createObjectNode().put("version", version), 200);
     }
 
+    /** One greedy chat request of a few tokens; the answer is not kept. */
+    void chat(String chatKey, String model) {
+        ObjectNode body = JSON.createObjectNode().put("model", model).put("max_tokens", 8).put("temperature", 0);
+        body.putArray("messages").addObject().put("role", "user").put("content", "Hello!");
+        call("POST", "/v1/chat/completions", chatKey, body, 200);
+    }
+
     /** The GPU nodes the router's placement knows. */
     List<Node> nodes() {
         JsonNode body = call("GET", "/v1/admin/nodes", adminKey, null, 200);
