@@ -73,7 +73,7 @@ if [ -z "$url" ]; then
   serve_pid=$!
   # --port 0 takes any free port; the server prints the one it took once it serves
   for _ in $(seq 1 180); do
-    url="$(grep -o 'loraplex is serving on http://[0-9.:]*' "$work/serve.log" | head -n 1 | sed 's/.* on //')" || true
+    url="$(grep -so 'loraplex is serving on http://[0-9.:]*' "$work/serve.log" | head -n 1 | sed 's/.* on //')" || true
     [ -n "$url" ] && break
     if ! kill -0 "$serve_pid" 2>/dev/null; then
       echo "run.sh: the server exited before it served; the end of its log:" >&2

@@ -11,6 +11,8 @@ import io.gatling.javaapi.core.Simulation;
  * scenario (simulations/load/run.sh chat). Asserts no failed request and time to first token p99 under
  * {@code loraplex.load.ttft-p99-ms.chat}.
  */
+// Gatling's DSL declares the run in the constructor (setUp), so "this" escapes by design
+@SuppressWarnings("this-escape")
 public class ChatSimulation extends Simulation {
 
     {

@@ -28,6 +28,8 @@ import java.util.stream.Stream;
  * chat once with the adapter it trained. Asserts no failed request (a failed or timed-out job is one) and time to first
  * token p99 under {@code loraplex.load.ttft-p99-ms.fine-tuning}.
  */
+// Gatling's DSL declares the run in the constructor (setUp), so "this" escapes by design
+@SuppressWarnings("this-escape")
 public class FineTuningSimulation extends Simulation {
 
     static final Set<String> FINISHED = Set.of("succeeded", "failed", "cancelled");

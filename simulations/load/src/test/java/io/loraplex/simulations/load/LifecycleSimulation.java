@@ -24,6 +24,8 @@ import java.util.List;
  * cycle after cycle. Chat on the adapter being replaced must not fail. Asserts no failed request and time to first
  * token p99 under {@code loraplex.load.ttft-p99-ms.lifecycle}.
  */
+// Gatling's DSL declares the run in the constructor (setUp), so "this" escapes by design
+@SuppressWarnings("this-escape")
 public class LifecycleSimulation extends Simulation {
 
     static final double CANARY_SHARE = 0.3;

@@ -25,6 +25,8 @@ import java.util.List;
  * while a node drains away. Asserts no failed request (a drain that fails is one) and time to first token p99 under
  * {@code loraplex.load.ttft-p99-ms.operator}.
  */
+// Gatling's DSL declares the run in the constructor (setUp), so "this" escapes by design
+@SuppressWarnings("this-escape")
 public class OperatorSimulation extends Simulation {
 
     {
