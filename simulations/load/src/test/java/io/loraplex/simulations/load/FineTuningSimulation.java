@@ -34,7 +34,7 @@ public class FineTuningSimulation extends Simulation {
 
     static final Set<String> FINISHED = Set.of("succeeded", "failed", "cancelled");
 
-    /** Ten question and answer pairs in OpenAI's chat format, the shape of the demo tenants' data. */
+    /** One question and answer pair per question of the chat load (eight), in OpenAI's chat format, as the demo tenants' data. */
     static String trainingFile() {
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < ChatBodies.QUESTIONS.size(); i++) {
