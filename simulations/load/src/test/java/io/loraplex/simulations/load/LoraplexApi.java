@@ -113,7 +113,9 @@ final class LoraplexApi {
         try {
             return http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
-            throw new SetupException(request.method() + " " + request.uri() + " failed: " + e.getMessage()
+            // a refused connection has no message, only its type
+            String why = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            throw new SetupException(request.method() + " " + request.uri() + " failed: " + why
                     + " (is a loraplex router listening there? -Dloraplex.url names it)");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
