@@ -76,13 +76,9 @@ final class TrainBench {
             long tokens = 0;
             double floorTotal = 0;
             long start = System.nanoTime();
-            List<EncodedExample> first = null;
             for (int a = 0; a < spec.adapters(); a++) {
                 List<EncodedExample> examples = Dataset.encode(Dataset.parse(pairs(a, spec.pairs())).examples(), encoder,
                         cfg.maxPositionEmbeddings()).examples();
-                if (first == null) {
-                    first = examples;
-                }
                 long t0 = System.nanoTime();
                 TrainedAdapter trained = new Trainer(served.model(), options).train(examples, ProgressListener.NONE);
                 double seconds = (System.nanoTime() - t0) / 1e9;
@@ -95,10 +91,14 @@ final class TrainBench {
                 err.flush();
             }
             double total = (System.nanoTime() - start) / 1e9;
-            out.printf("total: %d adapters in %.1f s (%.1f s each), floor %.2f s (%.1fx), %.1f training tokens/s%n", spec.adapters(),
-                    total, total / spec.adapters(), floorTotal, total / floorTotal, tokens / total);
+            if (spec.adapters() > 0) {
+                out.printf("total: %d adapters in %.1f s (%.1f s each), floor %.2f s (%.1fx), %.1f training tokens/s%n",
+                        spec.adapters(), total, total / spec.adapters(), floorTotal, total / floorTotal, tokens / total);
+            }
             if (spec.chatRequests() > 0) {
-                chat(served, options, first, spec, out);
+                // the job beside chat trains the first adapter's pairs
+                chat(served, options, Dataset.encode(Dataset.parse(pairs(0, spec.pairs())).examples(), encoder,
+                        cfg.maxPositionEmbeddings()).examples(), spec, out);
             }
         }
     }
