@@ -98,6 +98,7 @@ public final class GpuNode extends AbstractBehavior<Command> {
         this.adapters = adapters;
         this.settings = settings;
         this.preparation = RequestPreparation.of(model, settings.defaultMaxTokens());
+        engine.computeGate().limitTraining(settings.trainingShare());
         this.training = new NodeTraining(ctx.getSystem(), id, model, engine.computeGate(), settings.trainingThreads());
         this.fetcher = new AdapterFetcher(ctx.getSystem(), adapters, settings.fetchTimeout());
         ctx.spawn(fetcher.sourceWatcher(), "blob-sources");

@@ -1,6 +1,7 @@
 package io.loraplex.node;
 
 import com.typesafe.config.Config;
+import io.loraplex.engine.backend.TrainingShare;
 import io.loraplex.engine.request.RequestPreparation;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,9 +13,11 @@ import java.time.Duration;
  *                         {@code default-max-tokens}, else the engine's {@link RequestPreparation#DEFAULT_MAX_TOKENS}
  * @param fetchTimeout     how long fetching a missing adapter from the cluster's blob stores may take, all stores together
  * @param quarantineReport how a quarantine is reported to the version's Adapter entity
+ * @param trainingShare    training's share of the node's compute while serving waits ({@code training-share},
+ *                         measured over {@code training-share-window})
  */
 public record NodeSettings(String id, String baseModelId, int defaultMaxTokens, int maxQueued, int streamBuffer, Path adapterRoot,
-        int trainingThreads, Duration fetchTimeout, QuarantineReport quarantineReport) {
+        int trainingThreads, Duration fetchTimeout, QuarantineReport quarantineReport, TrainingShare trainingShare) {
 
     /**
      * Reporting a quarantined version ({@code AdapterProtocol.MarkFailed}): each ask waits
@@ -63,13 +66,19 @@ public record NodeSettings(String id, String baseModelId, int defaultMaxTokens, 
     public NodeSettings(String id, String baseModelId, int defaultMaxTokens, int maxQueued, int streamBuffer, Path adapterRoot,
             int trainingThreads, Duration fetchTimeout) {
         this(id, baseModelId, defaultMaxTokens, maxQueued, streamBuffer, adapterRoot, trainingThreads, fetchTimeout,
-                QuarantineReport.defaults());
+                QuarantineReport.defaults(), TrainingShare.DEFAULT);
     }
 
     /** These settings with {@code report} instead. */
     public NodeSettings withQuarantineReport(QuarantineReport report) {
         return new NodeSettings(id, baseModelId, defaultMaxTokens, maxQueued, streamBuffer, adapterRoot, trainingThreads, fetchTimeout,
-                report);
+                report, trainingShare);
+    }
+
+    /** These settings with training bounded by {@code share} instead. */
+    public NodeSettings withTrainingShare(TrainingShare share) {
+        return new NodeSettings(id, baseModelId, defaultMaxTokens, maxQueued, streamBuffer, adapterRoot, trainingThreads, fetchTimeout,
+                quarantineReport, share);
     }
 
     public static NodeSettings create(Config config) {
@@ -78,6 +87,7 @@ public record NodeSettings(String id, String baseModelId, int defaultMaxTokens, 
                 ? c.getInt("default-max-tokens") : RequestPreparation.DEFAULT_MAX_TOKENS,
                 c.getInt("max-queued"), c.getInt("stream-buffer"), Path.of(c.getString("adapter-root")), c.getInt("training-threads"),
                 c.getDuration("fetch-timeout"), new QuarantineReport(c.getDuration("quarantine-report.timeout"),
-                        c.getInt("quarantine-report.attempts"), c.getDuration("quarantine-report.backoff")));
+                        c.getInt("quarantine-report.attempts"), c.getDuration("quarantine-report.backoff")),
+                new TrainingShare(c.getDouble("training-share"), c.getDuration("training-share-window")));
     }
 }

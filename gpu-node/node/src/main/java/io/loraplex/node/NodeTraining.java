@@ -51,10 +51,10 @@ import org.apache.pekko.util.ByteString;
 
 /**
  * Training on a GPU node: checks uploaded training files against this node's base (its chat
- * template, tokenizer and context), and trains adapters one job at a time on a thread of its own,
- * yielding to serving through the engine's {@link ComputeGate}. Files come from the file store and
- * trained adapters go to the blob store, both found through the receptionist, so the node needs
- * no shared disk.
+ * template, tokenizer and context), and trains adapters on a thread of its own, the jobs queued
+ * meanwhile together in the next pass, yielding to serving through the engine's {@link ComputeGate}.
+ * Files come from the file store and trained adapters go to the blob store, both found through the
+ * receptionist, so the node needs no shared disk.
  */
 final class NodeTraining implements AutoCloseable {
 
@@ -68,6 +68,7 @@ final class NodeTraining implements AutoCloseable {
     private final ComputeGate gate;
     private final int threads;
     private final ExecutorService jobs = Executors.newSingleThreadExecutor(r -> new Thread(r, "loraplex-training"));
+    private final TrainingQueue<TrainAdapter> queue = new TrainingQueue<>(jobs, this::pass);
     private final Map<String, Trainer> running = new ConcurrentHashMap<>();
     private final Map<String, Boolean> cancelled = new ConcurrentHashMap<>();
     /** The newest attempt of each job this node was given: an earlier one still queued is dropped. */
@@ -94,12 +95,12 @@ final class NodeTraining implements AutoCloseable {
         });
     }
 
-    /** Queues a job; its updates go to {@code t.replyTo()}. */
+    /** Queues a job; its updates go to {@code t.replyTo()}. Jobs queued while a pass runs train together in the next. */
     void train(TrainAdapter t) {
-        system.log().info("node {} trains job {} (attempt {}) on base model {}", node, t.jobId(), t.attempt(), model.id());
+        system.log().info("node {} queues job {} (attempt {}) on base model {}", node, t.jobId(), t.attempt(), model.id());
         cancelled.remove(t.jobId());
         latestAttempt.merge(t.jobId(), t.attempt(), Math::max);
-        jobs.execute(() -> run(t));
+        queue.add(t);
     }
 
     void cancel(String jobId) {
@@ -110,42 +111,99 @@ final class NodeTraining implements AutoCloseable {
         }
     }
 
-    private void run(TrainAdapter t) {
-        if (latestAttempt.getOrDefault(t.jobId(), t.attempt()) > t.attempt()) {
-            return; // superseded by a later attempt of the same job, which reports instead
-        }
-        ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
-        Path work = null;
-        try {
-            if (cancelled.remove(t.jobId()) != null) {
-                throw new CancellationException();
-            }
-            Checked train = checkOrFail(t, t.trainingFile(), "training");
-            List<EncodedExample> val = t.validationFile() == null ? null : checkOrFail(t, t.validationFile(), "validation").examples;
-            TrainingOptions options = options(t.hyperparameters());
-            Trainer trainer = new Trainer(model.model(), options, gate);
-            running.put(t.jobId(), trainer);
-            if (cancelled.containsKey(t.jobId())) {
-                trainer.cancel();
-            }
-            int trainExamples = val == null ? train.examples.size() - heldOut(train.examples.size(), options) : train.examples.size();
-            int totalSteps = options.epochs() * Math.ceilDiv(trainExamples, options.examplesPerStep());
-            to.tell(new GpuNodeProtocol.TrainingStarted(t.jobId(), t.attempt(), node, trainExamples, totalSteps));
-            ProgressListener progress = new ProgressListener() {
-                @Override
-                public void onStep(Step s) {
-                    to.tell(new GpuNodeProtocol.TrainingProgress(t.jobId(), t.attempt(), s.step(), s.steps(), s.epoch(), s.loss(), null));
-                }
+    /** A job ready to train: its files read and checked against this base, its trainer made. */
+    private record Prepared(TrainAdapter job, List<EncodedExample> train, List<EncodedExample> val, TrainingOptions options,
+            Trainer trainer, int trainExamples, int totalSteps) {
+    }
 
-                @Override
-                public void onEpoch(Epoch e) {
-                    int step = e.epoch() * Math.ceilDiv(trainExamples, options.examplesPerStep());
-                    to.tell(new GpuNodeProtocol.TrainingProgress(t.jobId(), t.attempt(), Math.min(step, totalSteps), totalSteps,
-                            e.epoch(), e.trainLoss(), Double.isNaN(e.valLoss()) ? null : e.valLoss()));
+    /** One pass over the jobs that waited together: each is prepared (a bad one fails alone), then all train. */
+    private void pass(List<TrainAdapter> batch) {
+        List<Prepared> ready = new ArrayList<>();
+        for (TrainAdapter t : batch) {
+            try {
+                Prepared p = prepare(t);
+                if (p != null) {
+                    ready.add(p);
                 }
-            };
-            TrainedAdapter trained = val == null ? trainer.train(train.examples, progress) : trainer.train(train.examples, val, progress);
-            work = Files.createTempDirectory("loraplex-trained-");
+            } catch (Exception e) {
+                fail(t, e);
+                finish(t);
+            }
+        }
+        if (ready.size() > 1) {
+            system.log().info("node {} trains {} jobs of base model {} in one pass", node, ready.size(), model.id());
+        }
+        trainTogether(ready);
+    }
+
+    /**
+     * The one training call for the jobs of a pass. The trainer does not batch adapters yet (its
+     * multi-adapter pass is issue 22's other half), so they train one after another here; once it
+     * does, this becomes one call with every job's examples, each reporting on its own.
+     */
+    private void trainTogether(List<Prepared> jobs) {
+        for (Prepared p : jobs) {
+            if (latestAttempt.getOrDefault(p.job().jobId(), p.job().attempt()) > p.job().attempt()) {
+                running.remove(p.job().jobId(), p.trainer());
+                continue; // a later attempt arrived while this one waited its turn in the pass; that one reports
+            }
+            try {
+                trainAndStore(p);
+            } catch (Exception e) {
+                fail(p.job(), e);
+            } finally {
+                finish(p.job());
+            }
+        }
+    }
+
+    /** Reads and checks the job's files and makes its trainer; null for an attempt superseded by a later one. */
+    private Prepared prepare(TrainAdapter t) throws Exception {
+        if (latestAttempt.getOrDefault(t.jobId(), t.attempt()) > t.attempt()) {
+            return null; // superseded by a later attempt of the same job, which reports instead
+        }
+        if (cancelled.remove(t.jobId()) != null) {
+            throw new CancellationException();
+        }
+        Checked train = checkOrFail(t, t.trainingFile(), "training");
+        List<EncodedExample> val = t.validationFile() == null ? null : checkOrFail(t, t.validationFile(), "validation").examples;
+        TrainingOptions options = options(t.hyperparameters());
+        Trainer trainer = new Trainer(model.model(), options, gate);
+        running.put(t.jobId(), trainer);
+        if (cancelled.containsKey(t.jobId())) {
+            trainer.cancel();
+        }
+        int trainExamples = val == null ? train.examples.size() - heldOut(train.examples.size(), options) : train.examples.size();
+        int totalSteps = options.epochs() * Math.ceilDiv(trainExamples, options.examplesPerStep());
+        return new Prepared(t, train.examples, val, options, trainer, trainExamples, totalSteps);
+    }
+
+    /** Trains one prepared job, stores its adapter and reports it. */
+    private void trainAndStore(Prepared p) throws Exception {
+        TrainAdapter t = p.job();
+        ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
+        TrainingOptions options = p.options();
+        if (cancelled.containsKey(t.jobId())) {
+            throw new CancellationException();
+        }
+        to.tell(new GpuNodeProtocol.TrainingStarted(t.jobId(), t.attempt(), node, p.trainExamples(), p.totalSteps()));
+        ProgressListener progress = new ProgressListener() {
+            @Override
+            public void onStep(Step s) {
+                to.tell(new GpuNodeProtocol.TrainingProgress(t.jobId(), t.attempt(), s.step(), s.steps(), s.epoch(), s.loss(), null));
+            }
+
+            @Override
+            public void onEpoch(Epoch e) {
+                int step = e.epoch() * Math.ceilDiv(p.trainExamples(), options.examplesPerStep());
+                to.tell(new GpuNodeProtocol.TrainingProgress(t.jobId(), t.attempt(), Math.min(step, p.totalSteps()), p.totalSteps(),
+                        e.epoch(), e.trainLoss(), Double.isNaN(e.valLoss()) ? null : e.valLoss()));
+            }
+        };
+        TrainedAdapter trained = p.val() == null ? p.trainer().train(p.train(), progress)
+                : p.trainer().train(p.train(), p.val(), progress);
+        Path work = Files.createTempDirectory("loraplex-trained-");
+        try {
             Path out = work.resolve("adapter");
             trained.write(out, t.trainingFile().sha256());
             if (cancelled.remove(t.jobId()) != null) {
@@ -157,24 +215,35 @@ final class NodeTraining implements AutoCloseable {
             }
             to.tell(new GpuNodeProtocol.TrainingFinished(t.jobId(), t.attempt(), stored.hash(), stored.bytes(),
                     trained.stats().tokens(), trained.stats().baseValLoss(), trained.stats().finalValLoss()));
-        } catch (CancellationException e) {
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.CANCELLED, "the job was cancelled"));
-        } catch (InvalidFile e) {
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INVALID_TRAINING_FILE, e.getMessage()));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INTERNAL, "the node stopped while training"));
-        } catch (Exception e) {
-            system.log().warn("training job {} failed", t.jobId(), e);
-            to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INTERNAL, message(e)));
         } finally {
-            running.remove(t.jobId());
-            cancelled.remove(t.jobId());
-            latestAttempt.remove(t.jobId(), t.attempt());
-            if (work != null) {
-                deleteTree(work);
+            deleteTree(work);
+        }
+    }
+
+    /** Reports a job's failure, by kind. */
+    private void fail(TrainAdapter t, Exception failure) {
+        ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
+        switch (failure) {
+            case CancellationException e ->
+                    to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.CANCELLED, "the job was cancelled"));
+            case InvalidFile e ->
+                    to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INVALID_TRAINING_FILE, e.getMessage()));
+            case InterruptedException e -> {
+                Thread.currentThread().interrupt();
+                to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INTERNAL, "the node stopped while training"));
+            }
+            default -> {
+                system.log().warn("training job {} failed", t.jobId(), failure);
+                to.tell(new TrainingFailed(t.jobId(), t.attempt(), TrainingFailureCode.INTERNAL, message(failure)));
             }
         }
+    }
+
+    /** Forgets a job that ended (trained, failed or cancelled). */
+    private void finish(TrainAdapter t) {
+        running.remove(t.jobId());
+        cancelled.remove(t.jobId());
+        latestAttempt.remove(t.jobId(), t.attempt());
     }
 
     private static int heldOut(int examples, TrainingOptions options) {

@@ -3,6 +3,7 @@ package io.loraplex.engine.cli;
 import io.loraplex.engine.backend.Backend;
 import io.loraplex.engine.backend.Backends;
 import io.loraplex.engine.backend.ForwardBatch;
+import io.loraplex.engine.backend.TrainingShare;
 import io.loraplex.engine.backend.Workspace;
 import io.loraplex.engine.lora.PagedAdapter;
 import io.loraplex.engine.lora.AdapterLoader;
@@ -51,7 +52,10 @@ final class BenchCommand {
                 .option("suite", "single", "single (one request), serving (batched decode, floors, resident adapters, "
                         + "concurrent requests), train (LoRA training of small adapters), constrained (structured-output cost: "
                         + "schema compile, mask per step, a batch of 32 with its own schemas) or all")
-                .option("adapters", "5", "train suite: adapters of ten pairs to train")
+                .option("adapters", "5", "train suite: adapters to train (0: only the chat measurement)")
+                .option("pairs", "10", "train suite: chat pairs per adapter")
+                .option("chat-requests", "30", "train suite: chat requests timed without and with a training job beside them (0: none)")
+                .option("training-share", "0.25", "train suite: the training share of the chat engine's gate (as loraplex.node.training-share)")
                 .option("batches", "1,4,16,32,64", "serving suite: decode batch sizes")
                 .option("context", "128", "serving suite: positions already in each sequence's KV cache")
                 .option("steps", "10", "serving suite: timed steps per configuration (the median is reported)")
@@ -83,7 +87,20 @@ final class BenchCommand {
                     io.loraplex.engine.model.TinyModel.write(modelDir, ModelShapeFlags.spec(f, null, null, 1, seed));
                 }
             }
-            TrainBench.run(modelDir, f.integer("adapters"), f.integer("threads"), seed, out, err);
+            int adapters = f.integer("adapters");
+            int pairs = f.integer("pairs");
+            int chat = f.integer("chat-requests");
+            if (adapters < 0 || pairs < 2 || chat < 0 || f.integer("threads") < 1) {
+                throw f.bad("--threads must be at least 1, --pairs at least 2 (one is held out), --adapters and --chat-requests "
+                        + "at least 0");
+            }
+            TrainingShare share;
+            try {
+                share = new TrainingShare(Double.parseDouble(f.required("training-share")), TrainingShare.DEFAULT.window());
+            } catch (IllegalArgumentException e) {
+                throw f.bad("--training-share must be a number in (0, 1], got '" + f.required("training-share") + "'");
+            }
+            TrainBench.run(modelDir, new TrainBench.Spec(adapters, pairs, f.integer("threads"), seed, chat, share), out, err);
             return 0;
         }
         if (modelDir == null) {

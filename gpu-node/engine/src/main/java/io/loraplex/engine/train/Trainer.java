@@ -89,6 +89,7 @@ public final class Trainer {
         long started = System.nanoTime();
         try (WorkerPool pool = new WorkerPool(options.threads())) {
             TrainingModel net = new TrainingModel(model.config(), model.weights(), lora, new FrozenLinear(pool, precision));
+            net.yieldPoint(this::yieldPoint);
             // B starts at zero: before the first step the network is exactly the base
             double baseVal = meanLoss(net, val);
             double bestVal = Double.POSITIVE_INFINITY;
@@ -223,6 +224,14 @@ public final class Trainer {
         } finally {
             gate.release();
         }
+    }
+
+    /** Between two layers, holding the gate: stops a cancelled job, lets waiting serving steps run. */
+    private void yieldPoint() {
+        if (cancelled) {
+            throw new CancellationException("training cancelled");
+        }
+        gate.yieldToServing();
     }
 
     private static double[][] snapshot(LoraParameters lora) {

@@ -37,6 +37,7 @@ final class TrainingModel {
     private final float[][] qNorm, kNorm;        // (L) (HS) or nulls: Qwen3's per-head norms
     private final float[][] bq, bk, bv, bo, bGate, bUp, bDown; // (L) (out) or nulls
     private final float[] finalNorm;             // (C)
+    private Runnable yieldPoint = () -> { };     // called between layers: where training lets serving in
 
     TrainingModel(ModelConfig cfg, ModelWeights weights, LoraParameters lora, FrozenLinear linear) {
         this.cfg = cfg;
@@ -101,6 +102,11 @@ final class TrainingModel {
         return lora;
     }
 
+    /** Sets what runs between two layers of the forward and of the backward (the trainer's yield to serving). */
+    void yieldPoint(Runnable yieldPoint) {
+        this.yieldPoint = yieldPoint;
+    }
+
     /** The summed loss of the example's target tokens, without dropout or gradients. */
     double loss(EncodedExample ex) {
         return run(ex, false, 0, 0, null);
@@ -148,6 +154,7 @@ final class TrainingModel {
             acts[l] = new LayerActs();
             boolean local = cfg.localRope(l);
             x = layerForward(l, x, acts[l], tt, local ? localCos : cos, local ? localSin : sin, backward ? dropout : 0, random);
+            yieldPoint.run();
         }
         // final norm and lm head, only for the rows with a loss
         double[] xRows = new double[nRows * c];      // (N, C)
@@ -188,6 +195,7 @@ final class TrainingModel {
         for (int l = cfg.numLayers() - 1; l >= 0; l--) {
             boolean local = cfg.localRope(l);
             layerBackward(l, dx, acts[l], tt, local ? localCos : cos, local ? localSin : sin, dropout);
+            yieldPoint.run();
         }
         return loss;
     }
