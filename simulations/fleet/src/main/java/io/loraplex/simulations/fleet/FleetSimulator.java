@@ -44,6 +44,18 @@ public final class FleetSimulator {
         return new Result(results, s, r.series);
     }
 
+    /**
+     * As {@link #run(FleetConfig, List)}, checking every placement against the rule ranked over plain
+     * lists of the eligible nodes (as the router ranks): the index answers as a scan would. For tests.
+     */
+    static Result runCrossChecked(FleetConfig config, List<TraceRequest> trace) {
+        List<RequestResult> results = new ArrayList<>();
+        Run r = new Run(config, trace.iterator(), results::add);
+        r.crossCheck = true;
+        Summary s = r.run();
+        return new Result(results, s, r.series);
+    }
+
     /** Runs the traffic {@code config} generates, or its trace file, handing each result to {@code sink}. */
     public static Result run(FleetConfig config, Iterator<TraceRequest> trace, Consumer<RequestResult> sink) {
         Run r = new Run(config, trace, sink);
@@ -87,6 +99,8 @@ public final class FleetSimulator {
         final Iterator<TraceRequest> trace;
         final Consumer<RequestResult> sink;
         final TimeSeries series;
+        boolean crossCheck;
+        long crossChecked;
         long clock;
         // figures
         long requests;
@@ -259,7 +273,20 @@ public final class FleetSimulator {
         SimNode choose(SimAdapter a, Set<NodeId> excluded) {
             Base b = bases[a.base];
             return switch (config.policy()) {
-                case RENDEZVOUS_BOUNDED -> policy.first(new Candidates(b, a, excluded), a.hash).orElse(null);
+                case RENDEZVOUS_BOUNDED -> {
+                    SimNode chosen = policy.first(new Candidates(b, a, excluded), a.hash).orElse(null);
+                    if (crossCheck) {
+                        List<SimNode> eligible = b.nodes.stream().filter(n -> n.eligible() && !excluded.contains(n.id)).toList();
+                        SimNode scanned = policy.first(PlacementPolicy.listed(eligible, (n, h, tier) -> tier == AdapterTier.HOT
+                                ? n.pool.containsKey(a) : tier == AdapterTier.WARM && n.warm.containsKey(a)), a.hash).orElse(null);
+                        if (scanned != chosen) {
+                            throw new AssertionError("the index chose " + chosen + " for " + a.tenant + "/" + a.model + " where a scan"
+                                    + " chooses " + scanned + " at " + queue.now() + " s");
+                        }
+                        crossChecked++;
+                    }
+                    yield chosen;
+                }
                 case LEAST_LOADED -> {
                     for (SimNode n : b.byLoad) {
                         if (!excluded.contains(n.id)) {
@@ -418,6 +445,7 @@ public final class FleetSimulator {
                 a.warmOn.remove(n);
             }
             slot = new SimNode.Slot(a, !fromWarm);
+            slot.lastUse = ++clock; // a prefetched adapter counts as used when its prefetch starts
             n.pool.put(a, slot);
             a.pooledOn.add(n);
             if (!claim(n, slot, now)) {
@@ -555,7 +583,10 @@ public final class FleetSimulator {
                 for (Iterator<SimRequest> it = n.waiting.iterator(); it.hasNext() && n.running.size() < n.capacity;) {
                     SimRequest r = it.next();
                     SimNode.Slot slot = n.pool.get(r.adapter);
-                    if (slot != null && slot.resident) {
+                    if (slot == null) { // evicted while the request waited (idle: nothing ran on it): load it again
+                        slot = ensure(n, r.adapter, now);
+                    }
+                    if (slot.resident) {
                         it.remove();
                         n.running.add(r);
                         if (slot.refs++ == 0) {

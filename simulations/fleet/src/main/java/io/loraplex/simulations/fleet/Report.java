@@ -32,7 +32,8 @@ public final class Report {
             return new Iterator<>() {
                 long lineNo = 1;
                 long lastAt = -1;
-                TraceRequest next = advance();
+                TraceRequest next;
+                boolean done;
 
                 private TraceRequest advance() {
                     try {
@@ -57,18 +58,23 @@ public final class Report {
                     }
                 }
 
+                /** Reads a line only when asked: a bad line fails the request for it, not the one before. */
                 @Override
                 public boolean hasNext() {
+                    if (next == null && !done) {
+                        next = advance();
+                        done = next == null;
+                    }
                     return next != null;
                 }
 
                 @Override
                 public TraceRequest next() {
-                    if (next == null) {
+                    if (!hasNext()) {
                         throw new NoSuchElementException();
                     }
                     TraceRequest t = next;
-                    next = advance();
+                    next = null;
                     return t;
                 }
             };

@@ -5,7 +5,6 @@ import io.loraplex.engine.batch.EvictionPolicy;
 import io.loraplex.router.placement.PlacementPolicy;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 
@@ -51,7 +50,8 @@ final class SimNode implements PlacementPolicy.Node {
     int load;
     final ArrayDeque<SimRequest> waiting = new ArrayDeque<>();
     final ArrayList<SimRequest> running = new ArrayList<>();
-    final HashMap<SimAdapter, Slot> pool = new HashMap<>();
+    /** Insertion-ordered: eviction ties and rebalances iterate it, and a run must not depend on identity hash codes. */
+    final LinkedHashMap<SimAdapter, Slot> pool = new LinkedHashMap<>();
     /** Slots holding pool memory (transferring or resident), as the engine counts them against max-resident. */
     int placed;
     long poolBytes;
