@@ -673,9 +673,10 @@ public final class FleetSimulator {
 
         // --- operations and failures ---
 
-        /** Per node death: the adapters hot there that were not hot again elsewhere yet, and when it died. */
+        /** Per node death: the adapters hot there that were not hot again elsewhere yet, when it died, and each one's delay to hot again. */
         final List<Set<SimAdapter>> lost = new ArrayList<>();
         final List<double[]> lostAt = new ArrayList<>();
+        final List<FloatList> rehot = new ArrayList<>();
 
         void die(SimNode n, double now) {
             if (!n.alive) {
@@ -697,6 +698,7 @@ public final class FleetSimulator {
             n.warm.clear();
             lost.add(hotThere);
             lostAt.add(new double[] {now, now});
+            rehot.add(new FloatList());
             List<SimRequest> inFlight = new ArrayList<>(n.running);
             inFlight.addAll(n.waiting);
             n.running.clear();
@@ -719,6 +721,7 @@ public final class FleetSimulator {
             for (int i = 0; i < lost.size(); i++) {
                 if (lost.get(i).remove(a)) {
                     lostAt.get(i)[1] = now;
+                    rehot.get(i).add((float) (now - lostAt.get(i)[0]));
                 }
             }
         }
@@ -865,8 +868,10 @@ public final class FleetSimulator {
         }
 
         Summary summary(double wall) {
-            for (double[] at : lostAt) {
-                recoverySeconds.add(at[1] - at[0]);
+            List<Double> recoveryMedian = new ArrayList<>();
+            for (int i = 0; i < lostAt.size(); i++) {
+                recoverySeconds.add(lostAt.get(i)[1] - lostAt.get(i)[0]);
+                recoveryMedian.add(rehot.get(i).percentile(50));
             }
             double seconds = config.durationSeconds();
             return new Summary(config.name(), config.policy().configName(), config.loadFactor(), config.loadSlack(),
@@ -875,7 +880,7 @@ public final class FleetSimulator {
                     perToken.percentile(50), perToken.percentile(99), rate(hot), rate(warm), rate(cold), rate(loading), coldLoads,
                     coldLoads / seconds, networkBytes, imbalanceSamples == 0 ? Double.NaN : imbalanceSum / imbalanceSamples,
                     imbalanceMax, sessionFirst == 0 ? Double.NaN : (double) sessionFirstHot / sessionFirst, drainSeconds,
-                    recoverySeconds, queue.ran(), wall);
+                    recoverySeconds, recoveryMedian, queue.ran(), wall);
         }
 
         double rate(long n) {

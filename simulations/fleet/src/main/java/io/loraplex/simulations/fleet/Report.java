@@ -120,15 +120,16 @@ public final class Report {
         h.append("<table><tr><th>run</th><th>policy</th><th>lf</th><th>slack</th><th>prefetch</th><th>requests</th><th>failed</th>"
                 + "<th>retried</th><th>hot %</th><th>cold loads/s</th><th>TTFT p50 ms</th><th>TTFT p99 ms</th><th>token p50 ms</th>"
                 + "<th>token p99 ms</th><th>goodput tok/s</th><th>imbalance</th><th>network GB</th><th>drain s</th>"
-                + "<th>recovery s</th><th>session prefetch hit %</th></tr>");
+                + "<th>recovery s (last)</th><th>recovery s (median)</th><th>session prefetch hit %</th></tr>");
         for (FleetSimulator.Result r : runs) {
             Summary s = r.summary();
             h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%s</td><td>%.2f</td><td>%d</td><td>%s</td><td>%d</td><td>%d</td>"
                     + "<td>%d</td><td>%.1f</td><td>%.2f</td><td>%.0f</td><td>%.0f</td><td>%.1f</td><td>%.1f</td><td>%.0f</td>"
-                    + "<td>%.2f</td><td>%.1f</td><td>%s</td><td>%s</td><td>%.1f</td></tr>", esc(s.name()), s.policy(), s.loadFactor(),
+                    + "<td>%.2f</td><td>%.1f</td><td>%s</td><td>%s</td><td>%s</td><td>%.1f</td></tr>", esc(s.name()), s.policy(), s.loadFactor(),
                     s.loadSlack(), s.sessionPrefetch() ? "on" : "off", s.requests(), s.failed(), s.retried(), 100 * s.hotHitRate(),
                     s.coldLoadsPerSecond(), s.ttftP50Ms(), s.ttftP99Ms(), s.perTokenP50Ms(), s.perTokenP99Ms(),
-                    s.goodputTokensPerSecond(), s.imbalanceMean(), s.networkBytes() / 1e9, s.drainSeconds(), s.recoverySeconds(),
+                    s.goodputTokensPerSecond(), s.imbalanceMean(), s.networkBytes() / 1e9, secs(s.drainSeconds()), secs(s.recoverySeconds()),
+                    secs(s.recoveryMedianSeconds()),
                     100 * s.sessionPrefetchHitRate()));
         }
         h.append("</table>");
@@ -208,6 +209,10 @@ public final class Report {
                     top + ph + 16 + (i / 3) * 12, colour, esc(names.get(i))));
         }
         return s.append("</svg>").toString();
+    }
+
+    private static String secs(List<Double> values) {
+        return String.join(" ", values.stream().map(v -> String.format(Locale.ROOT, "%.1f", v)).toList());
     }
 
     private static String esc(String s) {
