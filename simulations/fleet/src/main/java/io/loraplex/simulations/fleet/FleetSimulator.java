@@ -174,28 +174,27 @@ public final class FleetSimulator {
 
         // --- arrivals ---
 
-        /** Schedules the next trace request: its session's open {@code session-open-lead} before it, then its arrival. */
+        /**
+         * Takes the next trace request at {@code session-open-lead} before its time (the earliest anything
+         * about it happens): opens its session then when it is a new one (the client's {@code POST /v1/sessions},
+         * which prefetches), schedules its arrival, and takes the one after. Every request is taken that early,
+         * so a session's open is never held back behind the requests before it.
+         */
         void feed(double now) {
             if (!trace.hasNext()) {
                 return;
             }
             TraceRequest t = trace.next();
             double at = t.atMs() / 1000.0;
-            String sessionKey = t.inSession() ? t.tenant() + "\u0000" + t.session() : null;
             double lead = config.traffic().sessionOpenLeadSeconds();
-            if (sessionKey != null && !sessions.containsKey(sessionKey) && lead > 0) {
-                double open = Math.max(now, at - lead);
-                queue.at(open, o -> {
+            String sessionKey = t.inSession() ? t.tenant() + "\u0000" + t.session() : null;
+            queue.at(Math.max(now, at - lead), o -> {
+                if (sessionKey != null && lead > 0 && !sessions.containsKey(sessionKey)) {
                     openSession(sessionKey, adapter(t), o);
-                    queue.at(Math.max(o, at), a -> arrive(t, sessionKey, a));
-                    feed(o);
-                });
-            } else {
-                queue.at(Math.max(now, at), a -> {
-                    arrive(t, sessionKey, a);
-                    feed(a);
-                });
-            }
+                }
+                queue.at(Math.max(o, at), a -> arrive(t, sessionKey, a));
+                feed(o);
+            });
         }
 
         SimAdapter adapter(TraceRequest t) {

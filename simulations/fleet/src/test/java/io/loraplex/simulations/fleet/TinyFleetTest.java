@@ -150,6 +150,17 @@ class TinyFleetTest {
     }
 
     @Test
+    void aSessionOpensItsLeadBeforeItsFirstTurnEvenWhenAnotherRequestComesBetween() {
+        // a 1 s cold load; the session opens at 3 s, so its adapter is hot at 5 s, though a request at 4.9 s comes first
+        String slow = "fleet.traffic.session-open-lead = 2s\nfleet.cost-models.h100.network-latency = 1s";
+        List<TraceRequest> trace = List.of(new TraceRequest(4_900, "t", C, "", 100, 8, true),
+                new TraceRequest(5_000, "t", A, "s1", 100, 8, true));
+        FleetSimulator.Result r = FleetSimulator.run(tiny(slow), trace);
+        RequestResult first = r.requests().stream().filter(x -> x.model().equals(A)).findFirst().orElseThrow();
+        assertEquals("hot", first.tier());
+    }
+
+    @Test
     void theNamesPickedHaveTheHomesTheTestsAssume() {
         assertEquals(0, home(A));
         assertEquals(0, home(B));
