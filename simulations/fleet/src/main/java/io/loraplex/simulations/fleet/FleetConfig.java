@@ -10,7 +10,7 @@ import java.util.Locale;
  * for each setting's meaning). Times are in seconds.
  */
 public record FleetConfig(String name, long seed, double durationSeconds, int nodes, List<String> baseModels, NodeSettings node,
-        CostModel costModel, Policy policy, double loadFactor, int loadSlack, boolean sessionPrefetch, int tenants,
+        CostModel costModel, Policy policy, double loadFactor, int loadSlack, boolean sessionPrefetch, boolean sessionSpill, int tenants,
         int adaptersPerTenant, List<Integer> adapterRanks, Traffic traffic, List<NodeEvent> failures, List<NodeEvent> drains,
         List<Double> rebalances, double sampleIntervalSeconds) {
 
@@ -106,6 +106,7 @@ public record FleetConfig(String name, long seed, double durationSeconds, int no
                         c.getBytes("node.warm-bytes")),
                 CostModel.create(model, c.getConfig("cost-models." + model)), Policy.of(c.getString("placement.policy")),
                 c.getDouble("placement.load-factor"), c.getInt("placement.load-slack"), c.getBoolean("placement.session-prefetch"),
+                c.getBoolean("placement.session-spill"),
                 c.getInt("tenants"), c.getInt("adapters-per-tenant"), c.getIntList("adapter-ranks"), traffic,
                 events(c, "failures"), events(c, "drains"),
                 c.getDurationList("rebalances").stream().map(d -> d.toNanos() / 1e9).toList(), seconds(c, "sample-interval"));

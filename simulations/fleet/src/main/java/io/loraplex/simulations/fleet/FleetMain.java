@@ -25,7 +25,8 @@ import java.util.function.Consumer;
  *   --out DIR            where the files go (default target/fleet)
  *   --no-results         no per-request result CSV (an hour of 1,000 nodes is millions of lines)
  *   --sweep              the policy comparison: rendezvous-bounded at three load-factor/load-slack pairs, random,
- *                        least-loaded, and rendezvous-bounded without session prefetch; one summary CSV and HTML
+ *                        least-loaded, rendezvous-bounded without session prefetch, and with session spill (a session's
+ *                        turn leaves its node when that is over the load bound); one summary CSV and HTML
  * </pre>
  */
 public final class FleetMain {
@@ -34,16 +35,17 @@ public final class FleetMain {
     }
 
     /** The sweep's variants: name suffix and the settings each changes. */
-    private record Variant(String suffix, String policy, double loadFactor, int loadSlack, boolean prefetch) {
+    private record Variant(String suffix, String policy, double loadFactor, int loadSlack, boolean prefetch, boolean spill) {
     }
 
     private static final List<Variant> SWEEP = List.of(
-            new Variant("rv-1.25-4", "rendezvous-bounded", 1.25, 4, true),
-            new Variant("rv-1.1-1", "rendezvous-bounded", 1.1, 1, true),
-            new Variant("rv-2.0-16", "rendezvous-bounded", 2.0, 16, true),
-            new Variant("random", "random", 1.25, 4, true),
-            new Variant("least-loaded", "least-loaded", 1.25, 4, true),
-            new Variant("rv-1.25-4-noprefetch", "rendezvous-bounded", 1.25, 4, false));
+            new Variant("rv-1.25-4", "rendezvous-bounded", 1.25, 4, true, false),
+            new Variant("rv-1.1-1", "rendezvous-bounded", 1.1, 1, true, false),
+            new Variant("rv-2.0-16", "rendezvous-bounded", 2.0, 16, true, false),
+            new Variant("random", "random", 1.25, 4, true, false),
+            new Variant("least-loaded", "least-loaded", 1.25, 4, true, false),
+            new Variant("rv-1.25-4-noprefetch", "rendezvous-bounded", 1.25, 4, false, false),
+            new Variant("rv-1.25-4-spill", "rendezvous-bounded", 1.25, 4, true, true));
 
     public static void main(String[] args) throws IOException {
         Config overrides = ConfigFactory.empty();
@@ -79,6 +81,7 @@ public final class FleetMain {
                 Config c = set(set(set(set(set(overrides, "fleet.placement.policy", v.policy()), "fleet.placement.load-factor",
                         v.loadFactor()), "fleet.placement.load-slack", v.loadSlack()), "fleet.placement.session-prefetch", v.prefetch()),
                         "fleet.name", base.name() + "-" + v.suffix());
+                c = set(c, "fleet.placement.session-spill", v.spill());
                 runs.add(runOne(FleetConfig.create(c), out, results));
             }
             Report.writeSummaries(out.resolve(base.name() + ".summary.csv"), runs.stream().map(FleetSimulator.Result::summary).toList());

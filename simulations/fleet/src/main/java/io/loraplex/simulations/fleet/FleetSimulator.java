@@ -234,7 +234,7 @@ public final class FleetSimulator {
             SimNode n = null;
             if (sessionKey != null) {
                 SimNode bound = sessions.get(sessionKey);
-                if (bound != null && bound.eligible() && !r.tried.contains(bound.id)) {
+                if (bound != null && bound.eligible() && !r.tried.contains(bound.id) && (!config.sessionSpill() || roomy(bound))) {
                     n = bound;
                 }
             }
@@ -268,6 +268,12 @@ public final class FleetSimulator {
         }
 
         // --- placement ---
+
+        /** Under the policy's load bound and its capacity: what a session's node must be for its turn under session-spill. */
+        boolean roomy(SimNode n) {
+            Base b = bases[n.base];
+            return n.load < n.capacity && n.load + 1 <= policy.bound(b.totalLoad, b.eligible.size());
+        }
 
         SimNode choose(SimAdapter a, Set<NodeId> excluded) {
             Base b = bases[a.base];

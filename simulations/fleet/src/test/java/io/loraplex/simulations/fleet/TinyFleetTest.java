@@ -161,6 +161,19 @@ class TinyFleetTest {
     }
 
     @Test
+    void withSessionSpillATurnLeavesItsSessionsNodeWhenThatIsOverTheLoadBound() {
+        // load-factor 1, slack 0: with one request running on node 0, the bound for the next is ceil(2 / 2) = 1
+        String bound = "fleet.placement { load-factor = 1.0, load-slack = 0 }\n";
+        List<TraceRequest> trace = List.of(new TraceRequest(0, "t", A, "s1", 100, 4000, true),
+                new TraceRequest(1_000, "t", A, "s1", 100, 8, true));
+        FleetSimulator.Result spill = FleetSimulator.run(tiny(bound + "fleet.placement.session-spill = on"), trace);
+        FleetSimulator.Result sticky = FleetSimulator.run(tiny(bound + "fleet.placement.session-spill = off"), trace);
+        java.util.Comparator<RequestResult> byTime = java.util.Comparator.comparingLong(RequestResult::atMs);
+        assertEquals(List.of("node-0000", "node-0001"), spill.requests().stream().sorted(byTime).map(RequestResult::node).toList());
+        assertEquals(List.of("node-0000", "node-0000"), sticky.requests().stream().sorted(byTime).map(RequestResult::node).toList());
+    }
+
+    @Test
     void theNamesPickedHaveTheHomesTheTestsAssume() {
         assertEquals(0, home(A));
         assertEquals(0, home(B));
