@@ -8,7 +8,6 @@ import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.cluster.node.GpuNodeProtocol.NodeStats;
 import io.loraplex.cluster.placement.PlacementProtocol;
 import io.loraplex.router.RouterSettings;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -23,7 +22,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import java.util.function.Predicate;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -102,13 +100,12 @@ public final class Placement {
     /** Node ids this router drains: skipped at once, before the node's stats say so. */
     private final Set<NodeId> drainingIds = ConcurrentHashMap.newKeySet();
     private final List<Consumer<NodeView>> lostListeners = new CopyOnWriteArrayList<>();
-    private final double loadFactor;
-    private final int loadSlack;
+    /** The ranking rule (shared with the fleet simulator). */
+    private final PlacementPolicy policy;
 
     private Placement(List<String> baseModels, double loadFactor, int loadSlack) {
         knownBaseModels.addAll(baseModels);
-        this.loadFactor = loadFactor;
-        this.loadSlack = loadSlack;
+        this.policy = new PlacementPolicy(loadFactor, loadSlack);
     }
 
     public static Placement start(ActorSystem<?> system, RouterSettings settings) {
@@ -231,25 +228,22 @@ public final class Placement {
         if (candidates.isEmpty()) {
             return List.of();
         }
-        Comparator<NodeView> byLoad = Comparator.<NodeView>comparingInt(this::load).thenComparing(BY_ID);
-        if (adapter == null) {
-            return candidates.stream().sorted(byLoad).toList();
+        List<Ranked> ranked = candidates.stream().map(n -> new Ranked(n, load(n))).toList();
+        PlacementPolicy.Candidates<Ranked> listed = PlacementPolicy.listed(ranked, (r, hash, tier) -> r.view().holds(hash, tier));
+        return policy.rank(listed, adapter == null ? null : adapter.contentHash()).stream().map(Ranked::view).toList();
+    }
+
+    /** A view with its load as this router counts it, as the policy ranks it. */
+    private record Ranked(NodeView view, int load) implements PlacementPolicy.Node {
+        @Override
+        public NodeId id() {
+            return view.id();
         }
-        ContentHash hash = adapter.contentHash();
-        long total = candidates.stream().mapToLong(this::load).sum();
-        double bound = Math.ceil(loadFactor * (total + 1) / candidates.size()) + loadSlack;
-        Predicate<NodeView> roomy = n -> load(n) < n.stats().capacity() && load(n) + 1 <= bound;
-        Predicate<NodeView> notFull = n -> load(n) < n.stats().capacity();
-        List<NodeView> order = new ArrayList<>();
-        candidates.stream().filter(n -> n.holds(hash, AdapterTier.HOT) && roomy.test(n)).sorted(byLoad).forEach(order::add);
-        candidates.stream().filter(n -> n.holds(hash, AdapterTier.WARM) && roomy.test(n)).sorted(byLoad).forEach(order::add);
-        List<NodeView> rendezvous = candidates.stream()
-                .sorted(Comparator.comparingLong((NodeView n) -> Rendezvous.score(hash.hex(), n.id().value())).reversed())
-                .toList();
-        rendezvous.stream().filter(roomy).forEach(order::add);
-        candidates.stream().filter(notFull).sorted(byLoad).forEach(order::add);
-        candidates.stream().sorted(byLoad).forEach(order::add);
-        return order.stream().distinct().toList();
+
+        @Override
+        public int capacity() {
+            return view.stats().capacity();
+        }
     }
 
     /** Nodes in the order of their ids: every router ranks the same views the same way. */

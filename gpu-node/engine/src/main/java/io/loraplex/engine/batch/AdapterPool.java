@@ -28,7 +28,7 @@ final class AdapterPool {
     enum State { LOADING, NEEDS_PAGES, PLACING, RESIDENT, FAILED }
 
     /** One adapter the engine knows, in whatever tier it is. */
-    static final class Entry {
+    static final class Entry implements EvictionPolicy.Candidate {
         final ContentHash hash;
         final String name;
         final AdapterSpec spec;
@@ -51,6 +51,16 @@ final class AdapterPool {
 
         boolean resident() {
             return state == State.RESIDENT;
+        }
+
+        @Override
+        public boolean idle() {
+            return state == State.RESIDENT && refs == 0 && !pinned;
+        }
+
+        @Override
+        public long lastUse() {
+            return lastUse;
         }
     }
 
@@ -234,13 +244,7 @@ final class AdapterPool {
 
     /** Evicts the least recently used resident adapter no request holds and nobody pinned, other than {@code keep}. */
     boolean evictIdle(Entry keep) {
-        Entry victim = null;
-        for (Entry e : entries.values()) {
-            if (e != keep && e.state == State.RESIDENT && e.refs == 0 && !e.pinned
-                    && (victim == null || e.lastUse < victim.lastUse)) {
-                victim = e;
-            }
-        }
+        Entry victim = EvictionPolicy.victim(entries.values(), keep);
         if (victim == null) {
             return false;
         }
