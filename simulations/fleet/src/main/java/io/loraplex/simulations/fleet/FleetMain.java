@@ -47,7 +47,35 @@ public final class FleetMain {
             new Variant("rv-1.25-4-noprefetch", "rendezvous-bounded", 1.25, 4, false, false),
             new Variant("rv-1.25-4-spill", "rendezvous-bounded", 1.25, 4, true, true));
 
+    private static final String USAGE = """
+            usage: simulations/fleet/run.sh [flags]   (settings and their defaults: fleet.conf)
+              --config FILE        a HOCON or JSON file of fleet.* settings
+              --nodes N --duration 1h --policy rendezvous-bounded|random|least-loaded --load-factor X --load-slack N
+              --prefetch on|off --cost-model h100|cpu --trace FILE --name NAME --seed N
+              --set fleet.some.key=value   any other setting
+              --out DIR            where the files go (default target/fleet)
+              --no-results         no per-request result CSV
+              --sweep              the policy comparison (rendezvous-bounded at three load-factor/load-slack pairs, random,
+                                   least-loaded, without session prefetch, with session spill)
+            """;
+
+    /** Runs the simulator; a wrong flag or setting is one line on stderr naming it, and exit status 2. */
     public static void main(String[] args) throws IOException {
+        if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+            System.out.print(USAGE);
+            return;
+        }
+        try {
+            run(args);
+        } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
+            // NumberFormatException is an IllegalArgumentException: "--nodes many" is named by its value
+            System.err.println("fleet: " + (e instanceof NumberFormatException ? "not a number: " : "") + e.getMessage());
+            System.err.print(USAGE);
+            System.exit(2);
+        }
+    }
+
+    private static void run(String[] args) throws IOException {
         Config overrides = ConfigFactory.empty();
         Path out = Path.of("target/fleet");
         boolean results = true;
@@ -70,7 +98,7 @@ public final class FleetMain {
                 case "--out" -> out = Path.of(value(args, ++i, a));
                 case "--no-results" -> results = false;
                 case "--sweep" -> sweep = true;
-                default -> throw new IllegalArgumentException("unknown flag '" + a + "'; see FleetMain's documentation for the flags");
+                default -> throw new IllegalArgumentException("unknown flag '" + a + "'");
             }
         }
         Files.createDirectories(out);
