@@ -1,0 +1,255 @@
+package io.loraplex.engine.train;
+
+import io.loraplex.engine.backend.CpuKernels;
+import io.loraplex.engine.backend.WorkerPool;
+import io.loraplex.engine.model.DType;
+import io.loraplex.engine.model.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float32 kernels of the training step (Vector API): the frozen projections forward
+ * ({@code x·Wᵀ}, the serving backend's tiled kernel) and backward ({@code dy·W}, reading W in its
+ * stored row-major layout and dtype, so no transposed copy exists), and the row operations the
+ * layers need. Every result is reduced in an order fixed by its own row, never by its batch-mates:
+ * an example's gradients do not depend on what shares its batch.
+ */
+final class TrainKernels {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int LANES = F.length();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private TrainKernels() {
+    }
+
+    // ---- frozen projections ---------------------------------------------------------------
+
+    /** y (T, out) = x (T, in) · Wᵀ (+ bias (out) when not null); split over row chunks of W. */
+    static void linearForward(WorkerPool pool, float[] y, float[] x, int tokens, Tensor w, float[] bias) {
+        int out = (int) w.dim(0);
+        int in = (int) w.dim(1);
+        int chunk = chunk(out, pool.threads(), 4);
+        int tasks = (out + chunk - 1) / chunk;
+        pool.run(tasks, task -> {
+            int start = task * chunk;
+            CpuKernels.matmul(x, in, tokens, w.data(), w.dtype(), in, start, Math.min(out, start + chunk), y, out, 0,
+                    new float[4 * in]);
+        });
+        if (bias != null) {
+            for (int t = 0; t < tokens; t++) {
+                add(bias, 0, y, t * out, out);
+            }
+        }
+    }
+
+    /**
+     * dx (T, in) += dy (T, out) · W, W {@code (out, in)} read in its stored layout. Each task owns a
+     * column slice of dx, decodes four rows of W's slice at a time and adds them into every token's
+     * slice, so W is read (and dequantized) once per call and dx's slice stays in cache.
+     */
+    static void linearBackward(WorkerPool pool, float[] dx, float[] dy, int tokens, Tensor w) {
+        int out = (int) w.dim(0);
+        int in = (int) w.dim(1);
+        // slices of whole quantization blocks, so a slice never splits a block's scale
+        int chunk = chunk(in, pool.threads(), DType.BLOCK);
+        int tasks = (in + chunk - 1) / chunk;
+        pool.run(tasks, task -> {
+            int c0 = task * chunk;
+            int len = Math.min(in, c0 + chunk) - c0;
+            float[] rows = new float[4 * len]; // (4, len) decoded rows of W's slice
+            for (int o = 0; o < out; o += 4) {
+                int nr = Math.min(4, out - o);
+                for (int r = 0; r < nr; r++) {
+                    decode(w, o + r, in, c0, len, rows, r * len);
+                }
+                if (nr < 4) {
+                    java.util.Arrays.fill(rows, nr * len, 4 * len, 0f);
+                }
+                for (int t = 0; t < tokens; t++) {
+                    int g = t * out + o;
+                    float g0 = dy[g];
+                    float g1 = nr > 1 ? dy[g + 1] : 0f;
+                    float g2 = nr > 2 ? dy[g + 2] : 0f;
+                    float g3 = nr > 3 ? dy[g + 3] : 0f;
+                    if (g0 == 0 && g1 == 0 && g2 == 0 && g3 == 0) {
+                        continue;
+                    }
+                    axpy4(g0, g1, g2, g3, rows, len, dx, t * in + c0);
+                }
+            }
+        });
+    }
+
+    /** {@code y[yOff…] += g0·r0 + g1·r1 + g2·r2 + g3·r3}, the rows {@code r} at {@code rows[k·len…]}. */
+    private static void axpy4(float g0, float g1, float g2, float g3, float[] rows, int len, float[] y, int yOff) {
+        FloatVector v0 = FloatVector.broadcast(F, g0);
+        FloatVector v1 = FloatVector.broadcast(F, g1);
+        FloatVector v2 = FloatVector.broadcast(F, g2);
+        FloatVector v3 = FloatVector.broadcast(F, g3);
+        int upper = F.loopBound(len);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector acc = FloatVector.fromArray(F, y, yOff + k);
+            acc = FloatVector.fromArray(F, rows, k).fma(v0, acc);
+            acc = FloatVector.fromArray(F, rows, len + k).fma(v1, acc);
+            acc = FloatVector.fromArray(F, rows, 2 * len + k).fma(v2, acc);
+            acc = FloatVector.fromArray(F, rows, 3 * len + k).fma(v3, acc);
+            acc.intoArray(y, yOff + k);
+        }
+        for (; k < len; k++) {
+            float acc = y[yOff + k];
+            acc = Math.fma(rows[k], g0, acc);
+            acc = Math.fma(rows[len + k], g1, acc);
+            acc = Math.fma(rows[2 * len + k], g2, acc);
+            acc = Math.fma(rows[3 * len + k], g3, acc);
+            y[yOff + k] = acc;
+        }
+    }
+
+    /** Columns {@code [c0, c0+len)} of row {@code row} of W {@code (·, n)} widened into {@code dst[off…]}. */
+    static void decode(Tensor w, int row, int n, int c0, int len, float[] dst, int off) {
+        MemorySegment data = w.data();
+        DType dtype = w.dtype();
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(data, F32, ((long) row * n + c0) * 4, dst, off, len);
+            case BF16 -> {
+                long base = (long) row * n + c0;
+                for (int i = 0; i < len; i++) {
+                    dst[off + i] = DType.bf16ToFloat(data.getAtIndex(U16, base + i));
+                }
+            }
+            case F16 -> {
+                long base = (long) row * n + c0;
+                for (int i = 0; i < len; i++) {
+                    dst[off + i] = Float.float16ToFloat(data.getAtIndex(U16, base + i));
+                }
+            }
+            case Q8_0 -> {
+                long base = row * dtype.rowBytes(n);
+                for (int b = c0 / DType.BLOCK; b * DType.BLOCK < c0 + len; b++) {
+                    float scale = data.get(F32, base + n + b * (long) Float.BYTES);
+                    for (int j = 0; j < DType.BLOCK; j++) {
+                        int col = b * DType.BLOCK + j;
+                        dst[off + col - c0] = data.get(ValueLayout.JAVA_BYTE, base + col) * scale;
+                    }
+                }
+            }
+            case Q4_0 -> {
+                long base = row * dtype.rowBytes(n);
+                int half = DType.BLOCK / 2;
+                for (int b = c0 / DType.BLOCK; b * DType.BLOCK < c0 + len; b++) {
+                    float scale = data.get(F32, base + n / 2 + b * (long) Float.BYTES);
+                    int col = b * DType.BLOCK - c0 + off;
+                    for (int j = 0; j < half; j++) {
+                        byte v = data.get(ValueLayout.JAVA_BYTE, base + (long) b * half + j);
+                        dst[col + j] = ((v & 0x0f) - 8) * scale;
+                        dst[col + j + half] = (((v >> 4) & 0x0f) - 8) * scale;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Items per task: a multiple of {@code multiple}, about 4 tasks per thread. */
+    private static int chunk(int n, int threads, int multiple) {
+        int per = (n + threads * 4 - 1) / (threads * 4);
+        return Math.max(multiple, (per + multiple - 1) / multiple * multiple);
+    }
+
+    // ---- rows -----------------------------------------------------------------------------
+
+    /** {@code a[aOff…]·b[bOff…]} over {@code n} elements, in a fixed order. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            acc = FloatVector.fromArray(F, a, aOff + k).fma(FloatVector.fromArray(F, b, bOff + k), acc);
+        }
+        float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        for (; k < n; k++) {
+            sum = Math.fma(a[aOff + k], b[bOff + k], sum);
+        }
+        return sum;
+    }
+
+    /** {@code y[yOff…] += alpha · x[xOff…]} over {@code n} elements. */
+    static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector.fromArray(F, x, xOff + k).fma(va, FloatVector.fromArray(F, y, yOff + k)).intoArray(y, yOff + k);
+        }
+        for (; k < n; k++) {
+            y[yOff + k] = Math.fma(alpha, x[xOff + k], y[yOff + k]);
+        }
+    }
+
+    /** {@code y[yOff…] += x[xOff…]}. */
+    static void add(float[] x, int xOff, float[] y, int yOff, int n) {
+        int upper = F.loopBound(n);
+        int k = 0;
+        for (; k < upper; k += LANES) {
+            FloatVector.fromArray(F, y, yOff + k).add(FloatVector.fromArray(F, x, xOff + k)).intoArray(y, yOff + k);
+        }
+        for (; k < n; k++) {
+            y[yOff + k] += x[xOff + k];
+        }
+    }
+
+    /** {@code y = x · inv · g} over rows of {@code n}, {@code inv = 1/√(mean(x²) + eps)} saved per row. */
+    static void rmsnormForward(float[] y, float[] inv, float[] x, float[] g, int rows, int n, float eps) {
+        for (int t = 0; t < rows; t++) {
+            int off = t * n;
+            float r = (float) (1.0 / Math.sqrt(dot(x, off, x, off, n) / n + eps));
+            inv[t] = r;
+            FloatVector vr = FloatVector.broadcast(F, r);
+            int upper = F.loopBound(n);
+            int k = 0;
+            for (; k < upper; k += LANES) {
+                FloatVector.fromArray(F, x, off + k).mul(vr).mul(FloatVector.fromArray(F, g, k)).intoArray(y, off + k);
+            }
+            for (; k < n; k++) {
+                y[off + k] = x[off + k] * r * g[k];
+            }
+        }
+    }
+
+    /** {@code dx += inv·g·dy − x·inv³/n · Σ dy·g·x} per row of {@code n}. */
+    static void rmsnormBackward(float[] dx, float[] dy, float[] x, float[] inv, float[] g, int rows, int n) {
+        int upper = F.loopBound(n);
+        for (int t = 0; t < rows; t++) {
+            int off = t * n;
+            float r = inv[t];
+            FloatVector acc = FloatVector.zero(F);
+            int k = 0;
+            for (; k < upper; k += LANES) {
+                acc = FloatVector.fromArray(F, dy, off + k).mul(FloatVector.fromArray(F, g, k))
+                        .fma(FloatVector.fromArray(F, x, off + k), acc);
+            }
+            float dot = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            for (; k < n; k++) {
+                dot += dy[off + k] * g[k] * x[off + k];
+            }
+            float c = -dot * r * r * r / n;
+            FloatVector vr = FloatVector.broadcast(F, r);
+            FloatVector vc = FloatVector.broadcast(F, c);
+            k = 0;
+            for (; k < upper; k += LANES) {
+                FloatVector d = FloatVector.fromArray(F, dx, off + k);
+                d = FloatVector.fromArray(F, dy, off + k).mul(FloatVector.fromArray(F, g, k)).fma(vr, d);
+                d = FloatVector.fromArray(F, x, off + k).fma(vc, d);
+                d.intoArray(dx, off + k);
+            }
+            for (; k < n; k++) {
+                dx[off + k] += r * g[k] * dy[off + k] + c * x[off + k];
+            }
+        }
+    }
+}
