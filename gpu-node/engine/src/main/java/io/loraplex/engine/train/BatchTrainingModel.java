@@ -297,7 +297,7 @@ final class BatchTrainingModel {
         float finalCap = cfg.finalLogitSoftcap();
         float[] rowLoss = new float[nRows];          // (N)
         float[] dLogits = backward ? new float[nRows * vocab] : null; // (N, V)
-        parallelRows(nRows, (r0, r1) -> {
+        parallelRows(nRows, 8L * vocab, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int off = r * vocab;
                 if (finalCap != 0) {
@@ -384,13 +384,13 @@ final class BatchTrainingModel {
         void run(int from, int to);
     }
 
-    /** Splits {@code rows} into about four chunks per thread. */
-    private void parallelRows(int rows, RowRange body) {
+    /** Splits {@code rows} of {@code work} multiply-adds (or costlier steps such as an exp) each into about four chunks per thread. */
+    private void parallelRows(int rows, long work, RowRange body) {
         int tasks = Math.min(rows, pool.threads() * 4);
         if (tasks <= 0) {
             return;
         }
-        pool.run(tasks, task -> body.run((int) ((long) rows * task / tasks), (int) ((long) rows * (task + 1) / tasks)));
+        TrainKernels.parallel(pool, tasks, rows * work, task -> body.run((int) ((long) rows * task / tasks), (int) ((long) rows * (task + 1) / tasks)));
     }
 
     /** One decoder layer over the batch; returns the new residual stream (T, C). */
@@ -556,7 +556,8 @@ final class BatchTrainingModel {
         for (int s = 0; s < b.n; s++) {
             a.probs[s] = new float[nh * b.len[s] * b.len[s]];
         }
-        pool.run(b.n * nh, task -> {
+        long work = attentionWork(b);
+        TrainKernels.parallel(pool, b.n * nh, work, task -> {
             int s = task / nh;
             int h = task % nh;
             int kvh = h / group;
@@ -600,7 +601,7 @@ final class BatchTrainingModel {
         int window = cfg.windowFor(l);
         float scale = attentionScale();
         float cap = cfg.attnLogitSoftcap();
-        pool.run(b.n * nkv, task -> {
+        TrainKernels.parallel(pool, b.n * nkv, 2 * attentionWork(b), task -> {
             int s = task / nkv;
             int kvh = task % nkv;
             int len = b.len[s];
@@ -642,7 +643,7 @@ final class BatchTrainingModel {
     /** {@code act = silu(gate)·up} (GeGLU: gelu_tanh) over n elements, in row chunks over the threads. */
     private void gluForward(float[] act, float[] gate, float[] up, int n) {
         boolean gelu = cfg.gelu();
-        parallelRows(n, (from, to) -> {
+        parallelRows(n, 8, (from, to) -> {
             for (int i = from; i < to; i++) {
                 float g = gate[i];
                 act[i] = gelu ? (float) (0.5 * g * (1 + Math.tanh(GELU_K * (g + 0.044715 * g * g * g)))) * up[i]
@@ -654,7 +655,7 @@ final class BatchTrainingModel {
     /** {@code dGate = dAct·up·act'(gate)}, {@code dUp = dAct·act(gate)}. */
     private void gluBackward(float[] dGate, float[] dUp, float[] dAct, float[] gate, float[] up, int n) {
         boolean gelu = cfg.gelu();
-        parallelRows(n, (from, to) -> {
+        parallelRows(n, 8, (from, to) -> {
             for (int i = from; i < to; i++) {
                 float g = gate[i];
                 if (gelu) {
@@ -712,7 +713,7 @@ final class BatchTrainingModel {
         }
         float[] source = xd;
         float[][] shrunk = new float[b.n][];
-        pool.run(b.n, s -> {
+        TrainKernels.parallel(pool, b.n, (long) tt * (in + out) * maxRank(b, l, t), s -> {
             Lora32 m = b.module(s, l, t);
             if (m == null) {
                 return;
@@ -747,7 +748,7 @@ final class BatchTrainingModel {
         // ds = scale·dy·B (len, R) per sequence, and the input gradient ds·A, sequence by sequence
         float[] dxd = acts.keep() == null ? dx : new float[tt * in];
         float[][] ds = new float[b.n][];
-        pool.run(b.n, s -> {
+        TrainKernels.parallel(pool, b.n, (long) tt * (in + out) * maxRank(b, l, t), s -> {
             Lora32 m = b.module(s, l, t);
             if (m == null) {
                 return;
@@ -777,7 +778,7 @@ final class BatchTrainingModel {
             }
             int first = s;
             int r = m.rank;
-            parallelRows(out, (o0, o1) -> {
+            parallelRows(out, (long) b.tokens * r, (o0, o1) -> {
                 for (int q = first; q < b.n; q++) {
                     if (b.module(q, l, t) != m) {
                         continue;
@@ -793,7 +794,7 @@ final class BatchTrainingModel {
                     }
                 }
             });
-            pool.run(r, k -> {
+            TrainKernels.parallel(pool, r, (long) b.tokens * in * r, k -> {
                 for (int q = first; q < b.n; q++) {
                     if (b.module(q, l, t) != m) {
                         continue;
@@ -818,6 +819,25 @@ final class BatchTrainingModel {
                 }
             }
         }
+    }
+
+    /** The largest rank among the batch's adapters of one projection. */
+    private static int maxRank(Batch b, int l, TargetModule t) {
+        int r = 0;
+        for (int s = 0; s < b.n; s++) {
+            Lora32 m = b.module(s, l, t);
+            r = m == null ? r : Math.max(r, m.rank);
+        }
+        return r;
+    }
+
+    /** Multiply-adds of one attention pass over the batch: Σ len²·NH·HS. */
+    private long attentionWork(Batch b) {
+        long work = 0;
+        for (int s = 0; s < b.n; s++) {
+            work += (long) b.len[s] * b.len[s] * cfg.numHeads() * cfg.headDim();
+        }
+        return work;
     }
 
     /** The first sequence of the batch that uses the same module as sequence s. */

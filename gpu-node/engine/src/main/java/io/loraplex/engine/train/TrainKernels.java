@@ -27,6 +27,24 @@ final class TrainKernels {
     private TrainKernels() {
     }
 
+    /**
+     * Multiply-adds below which work runs on the calling thread: handing a task to a worker costs a
+     * wake-up (tens of microseconds, a scheduler slice when the cores are busy), more than ~0.1 ms
+     * of arithmetic on one core gains. The tiny models' passes are mostly such small pieces.
+     */
+    static final long MIN_PARALLEL_WORK = 1L << 18;
+
+    /** {@code body.accept(i)} for every task: on the pool, or inline when {@code work} multiply-adds are too few to share. */
+    static void parallel(WorkerPool pool, int tasks, long work, java.util.function.IntConsumer body) {
+        if (work < MIN_PARALLEL_WORK || tasks <= 1 || pool.threads() == 1) {
+            for (int i = 0; i < tasks; i++) {
+                body.accept(i);
+            }
+            return;
+        }
+        pool.run(tasks, body);
+    }
+
     // ---- frozen projections ---------------------------------------------------------------
 
     /** y (T, out) = x (T, in) · Wᵀ (+ bias (out) when not null); split over row chunks of W. */
@@ -35,7 +53,7 @@ final class TrainKernels {
         int in = (int) w.dim(1);
         int chunk = chunk(out, pool.threads(), 4);
         int tasks = (out + chunk - 1) / chunk;
-        pool.run(tasks, task -> {
+        parallel(pool, tasks, (long) tokens * out * in, task -> {
             int start = task * chunk;
             CpuKernels.matmul(x, in, tokens, w.data(), w.dtype(), in, start, Math.min(out, start + chunk), y, out, 0,
                     new float[4 * in]);
@@ -58,7 +76,7 @@ final class TrainKernels {
         // slices of whole quantization blocks, so a slice never splits a block's scale
         int chunk = chunk(in, pool.threads(), DType.BLOCK);
         int tasks = (in + chunk - 1) / chunk;
-        pool.run(tasks, task -> {
+        parallel(pool, tasks, (long) tokens * out * in, task -> {
             int c0 = task * chunk;
             int len = Math.min(in, c0 + chunk) - c0;
             float[] rows = new float[4 * len]; // (4, len) decoded rows of W's slice
