@@ -19,7 +19,8 @@ import java.util.SplittableRandom;
  *
  * <p>The adapters' parameters and optimizer state stay in {@link LoraParameters} (the float64
  * master copy, a few MB); each pass works on float32 copies of A and B and adds its float32
- * gradients back at its end. {@link TrainingModel} is the float64 reference this is tested against.
+ * gradients back at its end. The float64 reference it is tested against ({@code TrainingModel},
+ * {@code Layers}) lives in test scope.
  *
  * <p>Rows: {@code T} is the batch's tokens, the sequences' tokens one after another.
  */
