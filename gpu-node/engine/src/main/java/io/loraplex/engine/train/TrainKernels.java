@@ -14,8 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  * The float32 kernels of the training step (Vector API): the frozen projections forward
  * ({@code x·Wᵀ}, the serving backend's tiled kernel) and backward ({@code dy·W}, reading W in its
  * stored row-major layout and dtype, so no transposed copy exists), and the row operations the
- * layers need. Every result is reduced in an order fixed by its own row, never by its batch-mates:
- * an example's gradients do not depend on what shares its batch.
+ * layers need. Every result is reduced in an order fixed by its own row, never by its batch-mates,
+ * and lanes are summed in a fixed tree ({@link CpuKernels#sumLanes}: {@code reduceLanes} may add in
+ * another order once compiled than interpreted), so an example's gradients do not depend on what
+ * shares its batch or on when the JIT compiled the kernel.
  */
 final class TrainKernels {
 
@@ -189,7 +191,7 @@ final class TrainKernels {
         for (; k < upper; k += LANES) {
             acc = FloatVector.fromArray(F, a, aOff + k).fma(FloatVector.fromArray(F, b, bOff + k), acc);
         }
-        float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        float sum = CpuKernels.sumLanes(acc);
         for (; k < n; k++) {
             sum = Math.fma(a[aOff + k], b[bOff + k], sum);
         }
@@ -251,7 +253,7 @@ final class TrainKernels {
                 acc = FloatVector.fromArray(F, dy, off + k).mul(FloatVector.fromArray(F, g, k))
                         .fma(FloatVector.fromArray(F, x, off + k), acc);
             }
-            float dot = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            float dot = CpuKernels.sumLanes(acc);
             for (; k < n; k++) {
                 dot += dy[off + k] * g[k] * x[off + k];
             }
