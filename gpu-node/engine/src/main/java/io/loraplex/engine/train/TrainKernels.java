@@ -67,42 +67,115 @@ final class TrainKernels {
         }
     }
 
+    /** Columns of one register tile of the backward: four vectors. */
+    private static final int PANEL = 4 * LANES;
+
     /**
      * dx (T, in) += dy (T, out) · W, W {@code (out, in)} read in its stored layout. Each task owns a
-     * column slice of dx, decodes four rows of W's slice at a time and adds them into every token's
-     * slice, so W is read (and dequantized) once per call and dx's slice stays in cache.
+     * column slice of dx: it decodes W's columns of one panel (four vectors wide) for every row once,
+     * then runs a 4-token × 4-vector register tile down all of W's rows (sixteen FMAs per four loads
+     * and four broadcasts), so W is read and dequantized once per call and each dx element is summed
+     * over W's rows in order, whatever its batch-mates. A slice's columns past its last whole panel
+     * take four rows at a time into every token ({@link #axpy4}).
      */
     static void linearBackward(WorkerPool pool, float[] dx, float[] dy, int tokens, Tensor w) {
         int out = (int) w.dim(0);
         int in = (int) w.dim(1);
-        // slices of whole quantization blocks, so a slice never splits a block's scale
-        int chunk = chunk(in, pool.threads(), DType.BLOCK);
+        // slices of whole panels (PANEL is a multiple of 32 on 512-bit and 256-bit vectors), so a
+        // slice never splits a quantization block's scale
+        int chunk = chunk(in, pool.threads(), Math.max(DType.BLOCK, PANEL));
         int tasks = (in + chunk - 1) / chunk;
         parallel(pool, tasks, (long) tokens * out * in, task -> {
             int c0 = task * chunk;
-            int len = Math.min(in, c0 + chunk) - c0;
-            float[] rows = new float[4 * len]; // (4, len) decoded rows of W's slice
-            for (int o = 0; o < out; o += 4) {
-                int nr = Math.min(4, out - o);
-                for (int r = 0; r < nr; r++) {
-                    decode(w, o + r, in, c0, len, rows, r * len);
-                }
-                if (nr < 4) {
-                    java.util.Arrays.fill(rows, nr * len, 4 * len, 0f);
-                }
-                for (int t = 0; t < tokens; t++) {
-                    int g = t * out + o;
-                    float g0 = dy[g];
-                    float g1 = nr > 1 ? dy[g + 1] : 0f;
-                    float g2 = nr > 2 ? dy[g + 2] : 0f;
-                    float g3 = nr > 3 ? dy[g + 3] : 0f;
-                    if (g0 == 0 && g1 == 0 && g2 == 0 && g3 == 0) {
-                        continue;
+            int c1 = Math.min(in, c0 + chunk);
+            int c = c0;
+            if (PANEL % DType.BLOCK == 0 || !w.dtype().quantized()) {
+                float[] panel = new float[out * PANEL]; // (out, PANEL) W's columns [c, c + PANEL)
+                for (; c + PANEL <= c1; c += PANEL) {
+                    for (int o = 0; o < out; o++) {
+                        decode(w, o, in, c, PANEL, panel, o * PANEL);
                     }
-                    axpy4(g0, g1, g2, g3, rows, len, dx, t * in + c0);
+                    panelTiles(dx, dy, tokens, out, in, c, panel);
                 }
             }
+            if (c < c1) {
+                rowsIntoSlice(dx, dy, tokens, out, in, w, c, c1 - c);
+            }
         });
+    }
+
+    /** dx[t, c…c+PANEL) += Σ_o dy[t, o]·panel[o] for every token, four tokens at a time. */
+    private static void panelTiles(float[] dx, float[] dy, int tokens, int out, int in, int c, float[] panel) {
+        for (int t = 0; t < tokens; t += 4) {
+            int nt = Math.min(4, tokens - t);
+            int d0 = t * out;
+            int d1 = nt > 1 ? d0 + out : d0;
+            int d2 = nt > 2 ? d0 + 2 * out : d0;
+            int d3 = nt > 3 ? d0 + 3 * out : d0;
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            for (int o = 0; o < out; o++) {
+                int p = o * PANEL;
+                FloatVector w0 = FloatVector.fromArray(F, panel, p);
+                FloatVector w1 = FloatVector.fromArray(F, panel, p + LANES);
+                FloatVector w2 = FloatVector.fromArray(F, panel, p + 2 * LANES);
+                FloatVector w3 = FloatVector.fromArray(F, panel, p + 3 * LANES);
+                FloatVector g = FloatVector.broadcast(F, dy[d0 + o]);
+                a00 = w0.fma(g, a00); a01 = w1.fma(g, a01); a02 = w2.fma(g, a02); a03 = w3.fma(g, a03);
+                g = FloatVector.broadcast(F, dy[d1 + o]);
+                a10 = w0.fma(g, a10); a11 = w1.fma(g, a11); a12 = w2.fma(g, a12); a13 = w3.fma(g, a13);
+                g = FloatVector.broadcast(F, dy[d2 + o]);
+                a20 = w0.fma(g, a20); a21 = w1.fma(g, a21); a22 = w2.fma(g, a22); a23 = w3.fma(g, a23);
+                g = FloatVector.broadcast(F, dy[d3 + o]);
+                a30 = w0.fma(g, a30); a31 = w1.fma(g, a31); a32 = w2.fma(g, a32); a33 = w3.fma(g, a33);
+            }
+            // written out per token: a helper taking the vectors may not be inlined, and then boxes them
+            int x0 = t * in + c;
+            addInto(dx, x0, a00, a01, a02, a03);
+            if (nt > 1) {
+                addInto(dx, x0 + in, a10, a11, a12, a13);
+            }
+            if (nt > 2) {
+                addInto(dx, x0 + 2 * in, a20, a21, a22, a23);
+            }
+            if (nt > 3) {
+                addInto(dx, x0 + 3 * in, a30, a31, a32, a33);
+            }
+        }
+    }
+
+    private static void addInto(float[] y, int off, FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
+        FloatVector.fromArray(F, y, off).add(v0).intoArray(y, off);
+        FloatVector.fromArray(F, y, off + LANES).add(v1).intoArray(y, off + LANES);
+        FloatVector.fromArray(F, y, off + 2 * LANES).add(v2).intoArray(y, off + 2 * LANES);
+        FloatVector.fromArray(F, y, off + 3 * LANES).add(v3).intoArray(y, off + 3 * LANES);
+    }
+
+    /** dx[t, c0…c0+len) += dy[t]·W[·, c0…c0+len) for every token, four rows of W decoded at a time. */
+    private static void rowsIntoSlice(float[] dx, float[] dy, int tokens, int out, int in, Tensor w, int c0, int len) {
+        float[] rows = new float[4 * len]; // (4, len) decoded rows of W's slice
+        for (int o = 0; o < out; o += 4) {
+            int nr = Math.min(4, out - o);
+            for (int r = 0; r < nr; r++) {
+                decode(w, o + r, in, c0, len, rows, r * len);
+            }
+            if (nr < 4) {
+                java.util.Arrays.fill(rows, nr * len, 4 * len, 0f);
+            }
+            for (int t = 0; t < tokens; t++) {
+                int g = t * out + o;
+                float g0 = dy[g];
+                float g1 = nr > 1 ? dy[g + 1] : 0f;
+                float g2 = nr > 2 ? dy[g + 2] : 0f;
+                float g3 = nr > 3 ? dy[g + 3] : 0f;
+                if (g0 == 0 && g1 == 0 && g2 == 0 && g3 == 0) {
+                    continue;
+                }
+                axpy4(g0, g1, g2, g3, rows, len, dx, t * in + c0);
+            }
+        }
     }
 
     /** {@code y[yOff…] += g0·r0 + g1·r1 + g2·r2 + g3·r3}, the rows {@code r} at {@code rows[k·len…]}. */
