@@ -4,6 +4,7 @@ import io.loraplex.engine.backend.CpuKernels;
 import io.loraplex.engine.backend.WorkerPool;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -67,141 +68,53 @@ final class TrainKernels {
         }
     }
 
-    /** Columns of one register tile of the backward: four vectors. */
-    private static final int PANEL = 4 * LANES;
+    /** Columns of W packed per step of the backward: whole quantization blocks, whole 4-row tiles. */
+    private static final int PANEL = 64;
+
+    /** Each worker's packing buffer, native like the weights so the tiled kernel sees no heap segment. */
+    private static final ThreadLocal<MemorySegment[]> PACKED = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     /**
-     * dx (T, in) += dy (T, out) · W, W {@code (out, in)} read in its stored layout. Each task owns a
-     * column slice of dx: it decodes W's columns of one panel (four vectors wide) for every row once,
-     * then runs a 4-token × 4-vector register tile down all of W's rows (sixteen FMAs per four loads
-     * and four broadcasts), so W is read and dequantized once per call and each dx element is summed
-     * over W's rows in order, whatever its batch-mates. A slice's columns past its last whole panel
-     * take four rows at a time into every token ({@link #axpy4}).
+     * dx (T, in) += dy (T, out) · W, W {@code (out, in)} read in its stored layout and dtype. Each task
+     * owns a column slice of dx; it packs W's columns one panel (64) at a time as rows
+     * ({@code (64, out)}, dequantized, in a per-thread buffer of at most {@code 256·out} bytes) and
+     * runs the serving backend's tiled kernel on them, {@code dx[t, c+j] += dy[t]·W[·, c+j]} (the
+     * packing is GEMM's usual repacking: W is read once per call and no transposed copy of W is
+     * kept). Each result is the kernel's fixed-order dot, whatever the batch-mates.
      */
     static void linearBackward(WorkerPool pool, float[] dx, float[] dy, int tokens, Tensor w) {
         int out = (int) w.dim(0);
         int in = (int) w.dim(1);
-        // slices of whole panels (PANEL is a multiple of 32 on 512-bit and 256-bit vectors), so a
-        // slice never splits a quantization block's scale
-        int chunk = chunk(in, pool.threads(), Math.max(DType.BLOCK, PANEL));
+        int chunk = chunk(in, pool.threads(), PANEL);
         int tasks = (in + chunk - 1) / chunk;
         parallel(pool, tasks, (long) tokens * out * in, task -> {
-            int c0 = task * chunk;
-            int c1 = Math.min(in, c0 + chunk);
-            int c = c0;
-            if (PANEL % DType.BLOCK == 0 || !w.dtype().quantized()) {
-                float[] panel = new float[out * PANEL]; // (out, PANEL) W's columns [c, c + PANEL)
-                for (; c + PANEL <= c1; c += PANEL) {
-                    for (int o = 0; o < out; o++) {
-                        decode(w, o, in, c, PANEL, panel, o * PANEL);
+            int c1 = Math.min(in, (task + 1) * chunk);
+            MemorySegment packed = packingBuffer((long) PANEL * out * Float.BYTES); // (PANEL, out)
+            float[] row = new float[PANEL];
+            float[] part = new float[tokens * PANEL];   // (T, PANEL)
+            float[] scratch = new float[4 * out];
+            for (int c = task * chunk; c < c1; c += PANEL) {
+                int width = Math.min(PANEL, c1 - c);
+                for (int o = 0; o < out; o++) {
+                    decode(w, o, in, c, width, row, 0);
+                    for (int j = 0; j < width; j++) {
+                        packed.setAtIndex(F32, (long) j * out + o, row[j]);
                     }
-                    panelTiles(dx, dy, tokens, out, in, c, panel);
                 }
-            }
-            if (c < c1) {
-                rowsIntoSlice(dx, dy, tokens, out, in, w, c, c1 - c);
+                CpuKernels.matmul(dy, out, tokens, packed, DType.F32, out, 0, width, part, PANEL, 0, scratch);
+                for (int t = 0; t < tokens; t++) {
+                    add(part, t * PANEL, dx, t * in + c, width);
+                }
             }
         });
     }
 
-    /** dx[t, c…c+PANEL) += Σ_o dy[t, o]·panel[o] for every token, four tokens at a time. */
-    private static void panelTiles(float[] dx, float[] dy, int tokens, int out, int in, int c, float[] panel) {
-        for (int t = 0; t < tokens; t += 4) {
-            int nt = Math.min(4, tokens - t);
-            int d0 = t * out;
-            int d1 = nt > 1 ? d0 + out : d0;
-            int d2 = nt > 2 ? d0 + 2 * out : d0;
-            int d3 = nt > 3 ? d0 + 3 * out : d0;
-            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
-            FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-            FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-            for (int o = 0; o < out; o++) {
-                int p = o * PANEL;
-                FloatVector w0 = FloatVector.fromArray(F, panel, p);
-                FloatVector w1 = FloatVector.fromArray(F, panel, p + LANES);
-                FloatVector w2 = FloatVector.fromArray(F, panel, p + 2 * LANES);
-                FloatVector w3 = FloatVector.fromArray(F, panel, p + 3 * LANES);
-                FloatVector g = FloatVector.broadcast(F, dy[d0 + o]);
-                a00 = w0.fma(g, a00); a01 = w1.fma(g, a01); a02 = w2.fma(g, a02); a03 = w3.fma(g, a03);
-                g = FloatVector.broadcast(F, dy[d1 + o]);
-                a10 = w0.fma(g, a10); a11 = w1.fma(g, a11); a12 = w2.fma(g, a12); a13 = w3.fma(g, a13);
-                g = FloatVector.broadcast(F, dy[d2 + o]);
-                a20 = w0.fma(g, a20); a21 = w1.fma(g, a21); a22 = w2.fma(g, a22); a23 = w3.fma(g, a23);
-                g = FloatVector.broadcast(F, dy[d3 + o]);
-                a30 = w0.fma(g, a30); a31 = w1.fma(g, a31); a32 = w2.fma(g, a32); a33 = w3.fma(g, a33);
-            }
-            // written out per token: a helper taking the vectors may not be inlined, and then boxes them
-            int x0 = t * in + c;
-            addInto(dx, x0, a00, a01, a02, a03);
-            if (nt > 1) {
-                addInto(dx, x0 + in, a10, a11, a12, a13);
-            }
-            if (nt > 2) {
-                addInto(dx, x0 + 2 * in, a20, a21, a22, a23);
-            }
-            if (nt > 3) {
-                addInto(dx, x0 + 3 * in, a30, a31, a32, a33);
-            }
+    private static MemorySegment packingBuffer(long bytes) {
+        MemorySegment[] held = PACKED.get();
+        if (held[0] == null || held[0].byteSize() < bytes) {
+            held[0] = Arena.ofAuto().allocate(bytes, 64);
         }
-    }
-
-    private static void addInto(float[] y, int off, FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
-        FloatVector.fromArray(F, y, off).add(v0).intoArray(y, off);
-        FloatVector.fromArray(F, y, off + LANES).add(v1).intoArray(y, off + LANES);
-        FloatVector.fromArray(F, y, off + 2 * LANES).add(v2).intoArray(y, off + 2 * LANES);
-        FloatVector.fromArray(F, y, off + 3 * LANES).add(v3).intoArray(y, off + 3 * LANES);
-    }
-
-    /** dx[t, c0…c0+len) += dy[t]·W[·, c0…c0+len) for every token, four rows of W decoded at a time. */
-    private static void rowsIntoSlice(float[] dx, float[] dy, int tokens, int out, int in, Tensor w, int c0, int len) {
-        float[] rows = new float[4 * len]; // (4, len) decoded rows of W's slice
-        for (int o = 0; o < out; o += 4) {
-            int nr = Math.min(4, out - o);
-            for (int r = 0; r < nr; r++) {
-                decode(w, o + r, in, c0, len, rows, r * len);
-            }
-            if (nr < 4) {
-                java.util.Arrays.fill(rows, nr * len, 4 * len, 0f);
-            }
-            for (int t = 0; t < tokens; t++) {
-                int g = t * out + o;
-                float g0 = dy[g];
-                float g1 = nr > 1 ? dy[g + 1] : 0f;
-                float g2 = nr > 2 ? dy[g + 2] : 0f;
-                float g3 = nr > 3 ? dy[g + 3] : 0f;
-                if (g0 == 0 && g1 == 0 && g2 == 0 && g3 == 0) {
-                    continue;
-                }
-                axpy4(g0, g1, g2, g3, rows, len, dx, t * in + c0);
-            }
-        }
-    }
-
-    /** {@code y[yOff…] += g0·r0 + g1·r1 + g2·r2 + g3·r3}, the rows {@code r} at {@code rows[k·len…]}. */
-    private static void axpy4(float g0, float g1, float g2, float g3, float[] rows, int len, float[] y, int yOff) {
-        FloatVector v0 = FloatVector.broadcast(F, g0);
-        FloatVector v1 = FloatVector.broadcast(F, g1);
-        FloatVector v2 = FloatVector.broadcast(F, g2);
-        FloatVector v3 = FloatVector.broadcast(F, g3);
-        int upper = F.loopBound(len);
-        int k = 0;
-        for (; k < upper; k += LANES) {
-            FloatVector acc = FloatVector.fromArray(F, y, yOff + k);
-            acc = FloatVector.fromArray(F, rows, k).fma(v0, acc);
-            acc = FloatVector.fromArray(F, rows, len + k).fma(v1, acc);
-            acc = FloatVector.fromArray(F, rows, 2 * len + k).fma(v2, acc);
-            acc = FloatVector.fromArray(F, rows, 3 * len + k).fma(v3, acc);
-            acc.intoArray(y, yOff + k);
-        }
-        for (; k < len; k++) {
-            float acc = y[yOff + k];
-            acc = Math.fma(rows[k], g0, acc);
-            acc = Math.fma(rows[len + k], g1, acc);
-            acc = Math.fma(rows[2 * len + k], g2, acc);
-            acc = Math.fma(rows[3 * len + k], g3, acc);
-            y[yOff + k] = acc;
-        }
+        return held[0];
     }
 
     /** Columns {@code [c0, c0+len)} of row {@code row} of W {@code (·, n)} widened into {@code dst[off…]}. */

@@ -15,9 +15,9 @@ import java.util.List;
  *
  * <pre>
  * seed WORK [ADAPTERS] [THREADS]   five adapters of ten pairs with the seed recipe on the ~100M generated
- *                                  model (as docs/benchmarks.md "Training"): the old trainer
- *                                  ({@link LegacyTrainer}) one adapter after the other, the new one the
- *                                  same way, and the new one with all adapters in one job
+ *                                  model (as docs/benchmarks.md "Training"): the new trainer with all
+ *                                  adapters in one job, the new one adapter after the other, and the old
+ *                                  trainer ({@link LegacyTrainer}) one adapter after the other
  * demo WORK DATA.jsonl... [--threads N] [--new-only]   the demo personas' first-start training (the 1M-parameter
  *                                  TinyModel defaults(0), 30 epochs at 5e-3, no validation), old then new
  * </pre>
@@ -59,28 +59,6 @@ public final class TrainSpeedBench {
             }
             System.out.printf("seed recipe: %d adapters of 10 pairs, rank 16 on q/k/v/o, 3 epochs, batch 2 x 2, %d threads, %.1fM-parameter base%n",
                     adapters, threads, served.model().config().parameterCount() / 1e6);
-            if (which.contains("old")) {
-                long start = System.nanoTime();
-                long tokens = 0;
-                for (int a = 0; a < adapters; a++) {
-                    TrainedAdapter t = new LegacyTrainer(served.model(), options).train(data.get(a), ProgressListener.NONE);
-                    tokens += t.stats().tokens();
-                    System.out.printf("  old, adapter %d: %.1f s, loss %.3f -> %.3f%n", a + 1, t.stats().seconds(),
-                            t.stats().stepLosses().getFirst(), t.stats().finalTrainLoss());
-                }
-                report("old (f64 activations, one example per pass, one adapter after the other)", start, tokens);
-            }
-            if (which.contains("new")) {
-                long start = System.nanoTime();
-                long tokens = 0;
-                for (int a = 0; a < adapters; a++) {
-                    TrainedAdapter t = new Trainer(served.model(), options).train(data.get(a), ProgressListener.NONE);
-                    tokens += t.stats().tokens();
-                    System.out.printf("  new, adapter %d: %.1f s, loss %.3f -> %.3f%n", a + 1, t.stats().seconds(),
-                            t.stats().stepLosses().getFirst(), t.stats().finalTrainLoss());
-                }
-                report("new (f32 vector kernels, one adapter after the other)", start, tokens);
-            }
             if (which.contains("batched")) {
                 long start = System.nanoTime();
                 List<Trainer.Job> jobs = new ArrayList<>();
@@ -93,6 +71,28 @@ public final class TrainSpeedBench {
                     System.out.printf("  batched: loss %.3f -> %.3f%n", t.stats().stepLosses().getFirst(), t.stats().finalTrainLoss());
                 }
                 report("new, all adapters in one job (f32, shared passes)", start, tokens);
+            }
+            if (which.contains("new")) {
+                long start = System.nanoTime();
+                long tokens = 0;
+                for (int a = 0; a < adapters; a++) {
+                    TrainedAdapter t = new Trainer(served.model(), options).train(data.get(a), ProgressListener.NONE);
+                    tokens += t.stats().tokens();
+                    System.out.printf("  new, adapter %d: %.1f s, loss %.3f -> %.3f%n", a + 1, t.stats().seconds(),
+                            t.stats().stepLosses().getFirst(), t.stats().finalTrainLoss());
+                }
+                report("new (f32 vector kernels, one adapter after the other)", start, tokens);
+            }
+            if (which.contains("old")) {
+                long start = System.nanoTime();
+                long tokens = 0;
+                for (int a = 0; a < adapters; a++) {
+                    TrainedAdapter t = new LegacyTrainer(served.model(), options).train(data.get(a), ProgressListener.NONE);
+                    tokens += t.stats().tokens();
+                    System.out.printf("  old, adapter %d: %.1f s, loss %.3f -> %.3f%n", a + 1, t.stats().seconds(),
+                            t.stats().stepLosses().getFirst(), t.stats().finalTrainLoss());
+                }
+                report("old (f64 activations, one example per pass, one adapter after the other)", start, tokens);
             }
         }
     }
