@@ -50,7 +50,14 @@ final class TrainKernels {
 
     // ---- frozen projections ---------------------------------------------------------------
 
-    /** y (T, out) = x (T, in) · Wᵀ (+ bias (out) when not null); split over row chunks of W. */
+    /**
+     * Tokens per block of the tiled kernel's input: the kernel streams its whole input once per four
+     * rows of W, so a batch of a thousand tokens (megabytes) would come from memory hundreds of times
+     * per projection; a block of 64 rows of up to a few thousand features stays in L2.
+     */
+    private static final int TOKEN_BLOCK = 64;
+
+    /** y (T, out) = x (T, in) · Wᵀ (+ bias (out) when not null); split over row chunks of W, tokens in blocks. */
     static void linearForward(WorkerPool pool, float[] y, float[] x, int tokens, Tensor w, float[] bias) {
         int out = (int) w.dim(0);
         int in = (int) w.dim(1);
@@ -58,8 +65,18 @@ final class TrainKernels {
         int tasks = (out + chunk - 1) / chunk;
         parallel(pool, tasks, (long) tokens * out * in, task -> {
             int start = task * chunk;
-            CpuKernels.matmul(x, in, tokens, w.data(), w.dtype(), in, start, Math.min(out, start + chunk), y, out, 0,
-                    new float[4 * in]);
+            int end = Math.min(out, start + chunk);
+            float[] scratch = new float[4 * in];
+            if (tokens <= TOKEN_BLOCK) {
+                CpuKernels.matmul(x, in, tokens, w.data(), w.dtype(), in, start, end, y, out, 0, scratch);
+                return;
+            }
+            float[] block = new float[TOKEN_BLOCK * in]; // (block, in) rows of x
+            for (int t0 = 0; t0 < tokens; t0 += TOKEN_BLOCK) {
+                int nt = Math.min(TOKEN_BLOCK, tokens - t0);
+                System.arraycopy(x, t0 * in, block, 0, nt * in);
+                CpuKernels.matmul(block, in, nt, w.data(), w.dtype(), in, start, end, y, out, t0 * out, scratch);
+            }
         });
         if (bias != null) {
             for (int t = 0; t < tokens; t++) {
@@ -91,7 +108,9 @@ final class TrainKernels {
             int c1 = Math.min(in, (task + 1) * chunk);
             MemorySegment packed = packingBuffer((long) PANEL * out * Float.BYTES); // (PANEL, out)
             float[] row = new float[PANEL];
-            float[] part = new float[tokens * PANEL];   // (T, PANEL)
+            int block = Math.min(tokens, TOKEN_BLOCK);
+            float[] dyBlock = tokens <= TOKEN_BLOCK ? dy : new float[block * out]; // (block, out) rows of dy
+            float[] part = new float[block * PANEL];   // (block, PANEL)
             float[] scratch = new float[4 * out];
             for (int c = task * chunk; c < c1; c += PANEL) {
                 int width = Math.min(PANEL, c1 - c);
@@ -101,9 +120,15 @@ final class TrainKernels {
                         packed.setAtIndex(F32, (long) j * out + o, row[j]);
                     }
                 }
-                CpuKernels.matmul(dy, out, tokens, packed, DType.F32, out, 0, width, part, PANEL, 0, scratch);
-                for (int t = 0; t < tokens; t++) {
-                    add(part, t * PANEL, dx, t * in + c, width);
+                for (int t0 = 0; t0 < tokens; t0 += block) {
+                    int nt = Math.min(block, tokens - t0);
+                    if (dyBlock != dy) {
+                        System.arraycopy(dy, t0 * out, dyBlock, 0, nt * out);
+                    }
+                    CpuKernels.matmul(dyBlock, out, nt, packed, DType.F32, out, 0, width, part, PANEL, 0, scratch);
+                    for (int t = 0; t < nt; t++) {
+                        add(part, t * PANEL, dx, (t0 + t) * in + c, width);
+                    }
                 }
             }
         });

@@ -16,7 +16,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The frozen projections of the training step read the base in the dtype it is served in: forward
  * {@code x·Wᵀ} and backward {@code dy·W} of an f32, bf16, f16, Q8_0 and Q4_0 weight against float64
  * loops over the same (dequantized) weight, with shapes that leave partial 4-row tiles, partial
- * vectors and a column slice shorter than the others.
+ * vectors and a column slice shorter than the others, over a few tokens and over more than two
+ * token blocks.
  */
 class TrainKernelsTest {
 
@@ -30,9 +31,14 @@ class TrainKernelsTest {
     @ParameterizedTest(name = "{0}")
     @EnumSource(DType.class)
     void theProjectionsReadTheWeightInItsServedDtype(DType dtype) {
+        for (int tokens : new int[] {7, 150}) {
+            check(dtype, tokens);
+        }
+    }
+
+    private static void check(DType dtype, int tokens) {
         int out = 70;  // not a multiple of 4
-        int in = 96;   // three blocks of 32; column slices of 32 over 3 threads
-        int tokens = 7;
+        int in = 96;   // three blocks of 32: a panel of 64 and a slice of 32
         SplittableRandom random = new SplittableRandom(3);
         float[] wf = new float[out * in];
         for (int i = 0; i < wf.length; i++) {
