@@ -152,7 +152,8 @@ public final class Trainer {
     /**
      * Trains every job's adapter, batching their steps into shared passes over the base, and returns
      * the adapters in the jobs' order. The trainer's own options give the threads; each job's give
-     * its recipe.
+     * its recipe. Each adapter's {@link TrainingStats#seconds()} runs from the job's start to that
+     * adapter's end (its passes were shared).
      */
     public List<TrainedAdapter> trainAll(List<Job> jobs) throws InterruptedException, IOException {
         if (jobs.isEmpty()) {

@@ -123,6 +123,29 @@ class BatchTrainingModelTest {
         }
     }
 
+    /** The yield point runs after every layer of the forward and of the backward, and the trainer passes its own through. */
+    @Test
+    void theYieldPointRunsBetweenTheLayersOfEveryForwardAndBackward() throws Exception {
+        ModelConfig cfg = TestModels.llama(DType.F32);
+        try (BaseModel model = BaseModel.load(TestModels.write(dir.resolve("m"), cfg, 7)); WorkerPool pool = new WorkerPool(2)) {
+            LoraParameters lora = adapter(cfg, TrainingOptions.DEFAULT_TARGETS, 4, 3);
+            int[] calls = {0};
+            BatchTrainingModel net = new BatchTrainingModel(cfg, model.weights(), List.of(lora), pool, () -> calls[0]++);
+            List<BatchTrainingModel.Sequence> seqs = List.of(new BatchTrainingModel.Sequence(example(1, 12, cfg.vocabSize(), 8), 0, 1));
+            net.forwardBackward(seqs, new double[] {0}, new SplittableRandom[] {null});
+            assertEquals(2 * cfg.numLayers(), calls[0], "forward and backward");
+            net.loss(seqs);
+            assertEquals(3 * cfg.numLayers(), calls[0], "a forward-only pass");
+
+            int[] trainerCalls = {0};
+            List<EncodedExample> examples = List.of(example(1, 10, cfg.vocabSize(), 1), example(2, 11, cfg.vocabSize(), 2));
+            new Trainer(model, TrainingOptions.defaults(1).withEpochs(1), new io.loraplex.engine.backend.ComputeGate(),
+                    () -> trainerCalls[0]++).train(examples, List.of(), ProgressListener.NONE);
+            // one training pass (2L), the final training loss (L); no validation examples
+            assertEquals(3 * cfg.numLayers(), trainerCalls[0]);
+        }
+    }
+
     /** Each sequence's gradients ((module) (A ‖ B)) as doubles. */
     private static List<double[]> grads(LoraParameters lora) {
         List<double[]> out = new ArrayList<>();
