@@ -17,8 +17,8 @@ import java.util.concurrent.CancellationException;
  * training runs as one batched forward/backward ({@link BatchTrainingModel}), each adapter keeping
  * its own schedule, gradients and AdamW state, so an adapter trains exactly as it would alone.
  * Each pass holds the {@link ComputeGate} it is given (the serving engine's, when training beside
- * serving), so it never starts while a serving step waits, and calls the yield point between
- * layers. {@link #cancel} stops it between passes.
+ * serving), so it never starts while a serving step waits; between layers it calls the yield point
+ * and hands the gate to any serving step that waits. {@link #cancel} stops it between passes.
  */
 public final class Trainer {
 
@@ -31,6 +31,7 @@ public final class Trainer {
     private final ComputeGate gate;
     private final Runnable yieldPoint;
     private volatile boolean cancelled;
+    private boolean holdingGate; // the training thread holds the gate (a pass may hand it over between layers)
 
     /**
      * One adapter of a batched job: its recipe, its training and validation examples (already split;
@@ -173,7 +174,10 @@ public final class Trainer {
             dropouts[i] = o.dropout();
         }
         try (WorkerPool pool = new WorkerPool(options.threads())) {
-            BatchTrainingModel net = new BatchTrainingModel(model.config(), model.weights(), params, pool, yieldPoint);
+            BatchTrainingModel net = new BatchTrainingModel(model.config(), model.weights(), params, pool, () -> {
+                yieldPoint.run();
+                yieldGate();
+            });
             // B starts at zero: before the first step each network is exactly the base
             for (Run r : runs) {
                 r.baseVal = meanLoss(net, r.index, r.job.val());
@@ -344,10 +348,34 @@ public final class Trainer {
             throw new CancellationException("training cancelled");
         }
         gate.acquireForTraining();
+        holdingGate = true;
         try {
             return pass.run();
         } finally {
-            gate.release();
+            if (holdingGate) {
+                holdingGate = false;
+                gate.release();
+            }
+        }
+    }
+
+    /**
+     * Between two layers of a pass: when a serving step waits, hands it the gate and takes it back
+     * after. A batched pass is several examples' work (seconds on a large base), and a serving step
+     * should wait at most for one layer of it, not for the whole pass.
+     */
+    private void yieldGate() {
+        if (gate.servingWaiting() == 0) {
+            return;
+        }
+        holdingGate = false;
+        gate.release();
+        try {
+            gate.acquireForTraining();
+            holdingGate = true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("training interrupted while serving held the node");
         }
     }
 

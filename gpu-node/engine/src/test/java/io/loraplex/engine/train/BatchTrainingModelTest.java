@@ -146,6 +146,36 @@ class BatchTrainingModelTest {
         }
     }
 
+    /**
+     * A serving step that starts waiting during a pass gets the gate at the next layer boundary, not
+     * at the end of the pass: the hook announces a serving step at the first layer, and by the second
+     * boundary that step has run (the trainer handed the gate over and took it back).
+     */
+    @Test
+    void aServingStepThatWaitsDuringAPassRunsAtTheNextLayerBoundary() throws Exception {
+        ModelConfig cfg = TestModels.llama(DType.F32);
+        try (BaseModel model = BaseModel.load(TestModels.write(dir.resolve("m"), cfg, 7))) {
+            io.loraplex.engine.backend.ComputeGate gate = new io.loraplex.engine.backend.ComputeGate();
+            java.util.concurrent.atomic.AtomicBoolean served = new java.util.concurrent.atomic.AtomicBoolean();
+            List<Boolean> servedAtBoundary = new ArrayList<>();
+            Thread[] serving = new Thread[1];
+            Runnable hook = () -> {
+                servedAtBoundary.add(served.get());
+                if (serving[0] == null) {
+                    serving[0] = Thread.ofPlatform().start(() -> gate.serve(() -> served.set(true)));
+                    while (gate.servingWaiting() == 0) {
+                        Thread.onSpinWait(); // announced before it blocks: the hand-over below is certain
+                    }
+                }
+            };
+            List<EncodedExample> examples = List.of(example(1, 10, cfg.vocabSize(), 1), example(2, 11, cfg.vocabSize(), 2));
+            new Trainer(model, TrainingOptions.defaults(1).withEpochs(1), gate, hook).train(examples, List.of(), ProgressListener.NONE);
+            serving[0].join();
+            assertEquals(false, servedAtBoundary.get(0), "nothing waited before the first boundary");
+            assertEquals(true, servedAtBoundary.get(1), "the serving step ran at the first boundary after it began waiting");
+        }
+    }
+
     /** Each sequence's gradients ((module) (A ‖ B)) as doubles. */
     private static List<double[]> grads(LoraParameters lora) {
         List<double[]> out = new ArrayList<>();
