@@ -18,7 +18,7 @@ import java.util.List;
  *                                  model (as docs/benchmarks.md "Training"): the new trainer with all
  *                                  adapters in one job, the new one adapter after the other, and the old
  *                                  trainer ({@link LegacyTrainer}) one adapter after the other
- * demo WORK DATA.jsonl... [--threads N] [--new-only]   the demo personas' first-start training (the 1M-parameter
+ * demo WORK DATA.jsonl... [--threads N] [--new-only | --old-only]   the demo personas' first-start training (the 1M-parameter
  *                                  TinyModel defaults(0), 30 epochs at 5e-3, no validation), old then new
  * </pre>
  *
@@ -100,10 +100,13 @@ public final class TrainSpeedBench {
     private static void demo(Path work, String[] args) throws Exception {
         int threads = 2;
         boolean old = true;
+        boolean now = true;
         List<Path> files = new ArrayList<>();
         for (int i = 2; i < args.length; i++) {
             if (args[i].equals("--new-only")) {
                 old = false;
+            } else if (args[i].equals("--old-only")) {
+                now = false; // in a JVM of its own: after the new trainer, the old one's heap Wᵀ makes the kernel megamorphic
             } else if (args[i].equals("--threads")) {
                 threads = Integer.parseInt(args[++i]);
             } else {
@@ -142,14 +145,15 @@ public final class TrainSpeedBench {
                 double oldCpu = cpuSeconds() - c0;
                 c0 = cpuSeconds();
                 t0 = System.nanoTime();
-                TrainedAdapter now = new Trainer(served.model(), j.options()).train(j.train(), j.val(), ProgressListener.NONE);
+                TrainedAdapter after = now ? new Trainer(served.model(), j.options()).train(j.train(), j.val(), ProgressListener.NONE)
+                        : null;
                 double newSeconds = (System.nanoTime() - t0) / 1e9;
                 double newCpu = cpuSeconds() - c0;
                 System.out.printf("  %s: old %.2f s wall / %.2f s CPU (loss -> %.3f), new %.2f s wall / %.2f s CPU (loss -> %.3f)%n",
                         files.get(i).getFileName(), oldSeconds, oldCpu, before == null ? Double.NaN : before.stats().finalTrainLoss(),
-                        newSeconds, newCpu, now.stats().finalTrainLoss());
+                        newSeconds, newCpu, after == null ? Double.NaN : after.stats().finalTrainLoss());
             }
-            for (int run = 1; run <= 2; run++) {
+            for (int run = 1; now && run <= 2; run++) {
                 double c0 = cpuSeconds();
                 long t0 = System.nanoTime();
                 new Trainer(served.model(), all.getFirst()).trainAll(jobs);
