@@ -68,14 +68,23 @@ final class DemoTenants {
         ObjectNode keys = Files.exists(keysFile) ? (ObjectNode) json.readTree(keysFile.toFile()) : json.createObjectNode();
         Path adaptersFile = dataDir.resolve("demo-adapters.json");
         ObjectNode adapters = Files.exists(adaptersFile) ? (ObjectNode) json.readTree(adaptersFile.toFile()) : json.createObjectNode();
+        List<Spec> missing = new ArrayList<>();
+        for (Spec s : SPECS) {
+            JsonNode known = adapters.get(s.tenant);
+            if (known == null || !Files.isDirectory(new AdapterDirectory(blobRoot).version(new TenantId(s.tenant),
+                    ContentHash.parse(known.asText())))) {
+                missing.add(s);
+            }
+        }
+        // the personas a first start lacks train as one job: one pass over the base per step for all
+        List<ContentHash> trained = missing.isEmpty() ? List.of() : train(missing, dataDir, blobRoot, served, threads, log);
         List<Demo> demos = new ArrayList<>();
         for (Spec s : SPECS) {
             JsonNode existing = keys.get(s.tenant);
             String key = existing != null ? existing.asText() : newKey(s.tenant);
             keys.put(s.tenant, key);
-            JsonNode known = adapters.get(s.tenant);
-            ContentHash hash = known != null && Files.isDirectory(new AdapterDirectory(blobRoot).version(new TenantId(s.tenant), ContentHash.parse(known.asText())))
-                    ? ContentHash.parse(known.asText()) : train(s, dataDir, blobRoot, served, threads, log);
+            int fresh = missing.indexOf(s);
+            ContentHash hash = fresh >= 0 ? trained.get(fresh) : ContentHash.parse(adapters.get(s.tenant).asText());
             adapters.put(s.tenant, hash.hex());
             TenantId tenant = new TenantId(s.tenant);
             demos.add(new Demo(tenant, s.displayName, key, new AdapterRef(tenant, s.tenant, 1, hash), existing == null));
@@ -86,49 +95,65 @@ final class DemoTenants {
         return demos;
     }
 
-    /** Trains the persona on its shipped pairs (all of them: no validation split) and stores it as a blob. */
-    private static ContentHash train(Spec s, Path dataDir, Path blobRoot, ServedModel served, int threads, PrintStream log)
-            throws IOException, InterruptedException {
-        String jsonl;
-        try (InputStream in = DemoTenants.class.getResourceAsStream("/demo/" + s.tenant + ".jsonl")) {
-            if (in == null) {
-                throw new IOException("demo/" + s.tenant + ".jsonl is missing from the classpath");
-            }
-            jsonl = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+    /** Trains the personas on their shipped pairs (all of them: no validation split) in one job and stores each as a blob. */
+    private static List<ContentHash> train(List<Spec> specs, Path dataDir, Path blobRoot, ServedModel served, int threads,
+            PrintStream log) throws IOException, InterruptedException {
         ChatTemplate template = served.chatTemplate().orElseThrow(
                 () -> new IOException("the demo model has no chat template to train the personas with"));
-        Dataset.Parsed parsed = Dataset.parse(jsonl);
-        Dataset.Encoded encoded = Dataset.encode(parsed.examples(), new ExampleEncoder(template, served.tokenizer()),
-                served.model().config().maxPositionEmbeddings());
-        if (!parsed.problems().isEmpty() || !encoded.problems().isEmpty()) {
-            throw new IOException("demo/" + s.tenant + ".jsonl: " + parsed.problems() + encoded.problems());
+        List<Trainer.Job> jobs = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        TrainingOptions first = null;
+        for (Spec s : specs) {
+            String jsonl;
+            try (InputStream in = DemoTenants.class.getResourceAsStream("/demo/" + s.tenant + ".jsonl")) {
+                if (in == null) {
+                    throw new IOException("demo/" + s.tenant + ".jsonl is missing from the classpath");
+                }
+                jsonl = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            Dataset.Parsed parsed = Dataset.parse(jsonl);
+            Dataset.Encoded encoded = Dataset.encode(parsed.examples(), new ExampleEncoder(template, served.tokenizer()),
+                    served.model().config().maxPositionEmbeddings());
+            if (!parsed.problems().isEmpty() || !encoded.problems().isEmpty()) {
+                throw new IOException("demo/" + s.tenant + ".jsonl: " + parsed.problems() + encoded.problems());
+            }
+            TrainingOptions options = TrainingOptions.defaults(s.seed).withEpochs(EPOCHS).withLearningRate(LEARNING_RATE);
+            options = new TrainingOptions(options.rank(), options.alpha(), options.dropout(), options.targets(), false, options.epochs(),
+                    options.batchSize(), options.gradAccum(), options.learningRate(), options.weightDecay(), options.warmupRatio(),
+                    options.maxGradNorm(), false, 0, false, s.seed, Math.max(1, threads));
+            first = first == null ? options : first;
+            log.printf("loraplex: training the %s persona on %d chat pairs (%d epochs, first start only)%n", s.tenant,
+                    encoded.examples().size(), EPOCHS);
+            jobs.add(new Trainer.Job(options, encoded.examples(), List.of(), ProgressListener.NONE));
+            texts.add(jsonl);
         }
-        TrainingOptions options = TrainingOptions.defaults(s.seed).withEpochs(EPOCHS).withLearningRate(LEARNING_RATE);
-        options = new TrainingOptions(options.rank(), options.alpha(), options.dropout(), options.targets(), false, options.epochs(),
-                options.batchSize(), options.gradAccum(), options.learningRate(), options.weightDecay(), options.warmupRatio(),
-                options.maxGradNorm(), false, 0, false, s.seed, Math.max(1, threads));
-        log.printf("loraplex: training the %s persona on %d chat pairs (%d epochs, first start only)%n", s.tenant,
-                encoded.examples().size(), EPOCHS);
         long started = System.nanoTime();
-        TrainedAdapter trained = new Trainer(served.model(), options).train(encoded.examples(), List.of(), ProgressListener.NONE);
-        Path staged = dataDir.resolve("tmp-demo-" + s.tenant);
-        if (Files.exists(staged)) {
-            deleteTree(staged);
+        List<TrainedAdapter> trained = new Trainer(served.model(), first).trainAll(jobs);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        List<ContentHash> hashes = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            Spec s = specs.get(i);
+            TrainedAdapter adapter = trained.get(i);
+            Path staged = dataDir.resolve("tmp-demo-" + s.tenant);
+            if (Files.exists(staged)) {
+                deleteTree(staged);
+            }
+            ContentHash hash = adapter.write(staged, sha256(texts.get(i)));
+            log.printf("loraplex: %s persona trained (loss %.3f -> %.3f)%n", s.tenant,
+                    adapter.stats().epochs().getFirst().trainLoss(), adapter.stats().finalTrainLoss());
+            Path target = new AdapterDirectory(blobRoot).version(new TenantId(s.tenant), hash);
+            if (Files.isDirectory(target)) {
+                deleteTree(staged);
+            } else {
+                Files.createDirectories(target.getParent());
+                // only the two adapter files go to the blob store; training.json stays out of the content hash
+                Files.deleteIfExists(staged.resolve(TrainedAdapter.TRAINING_FILE));
+                Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            hashes.add(hash);
         }
-        ContentHash hash = trained.write(staged, sha256(jsonl));
-        log.printf("loraplex: %s persona trained in %.1f s (loss %.3f -> %.3f)%n", s.tenant, (System.nanoTime() - started) / 1e9,
-                trained.stats().epochs().getFirst().trainLoss(), trained.stats().finalTrainLoss());
-        Path target = new AdapterDirectory(blobRoot).version(new TenantId(s.tenant), hash);
-        if (Files.isDirectory(target)) {
-            deleteTree(staged);
-        } else {
-            Files.createDirectories(target.getParent());
-            // only the two adapter files go to the blob store; training.json stays out of the content hash
-            Files.deleteIfExists(staged.resolve(TrainedAdapter.TRAINING_FILE));
-            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
-        }
-        return hash;
+        log.printf("loraplex: %d persona%s trained in one job in %.1f s%n", specs.size(), specs.size() == 1 ? "" : "s", seconds);
+        return hashes;
     }
 
     private static String sha256(String text) {

@@ -114,6 +114,37 @@ class FineTuneIT {
         assertEquals(404, adapter.statusCode(), "no adapter version after a cancel: " + adapter.body());
     }
 
+    @Test
+    void jobsQueuedTogetherTrainInOnePassAndOneCancelledAloneLeavesTheOthers() throws Exception {
+        String key = tenantKey("batcher");
+        String fileId = uploadTrainingFile(server.url(), key, data.resolve("batcher.jsonl"));
+        // a long job holds the node's training thread while three more queue behind it
+        String blocker = createJob(server.url(), key, fileId, "blocker", 1000);
+        awaitStatus(server.url(), key, blocker, "running", 120);
+        String a = createJob(server.url(), key, fileId, "batch-a", 60);
+        String b = createJob(server.url(), key, fileId, "batch-b", 60);
+        String c = createJob(server.url(), key, fileId, "batch-c", 1000);
+        Thread.sleep(2000); // the three reach the node's queue while the blocker trains
+        assertEquals(200, send(server.url(), key, "POST", "/v1/fine_tuning/jobs/" + blocker + "/cancel", "").statusCode());
+        assertEquals("cancelled", awaitStatus(server.url(), key, blocker, "cancelled", 60).get("status").asText());
+
+        // one pass: the long job c runs while a has not ended (one after another, c would wait for a and b)
+        awaitStatus(server.url(), key, c, "running", 120);
+        JsonNode aNow = json.readTree(send(server.url(), key, "GET", "/v1/fine_tuning/jobs/" + a, null).body());
+        assertEquals("running", aNow.get("status").asText(), "a and c train in the same pass: " + aNow);
+        assertEquals(200, send(server.url(), key, "POST", "/v1/fine_tuning/jobs/" + c + "/cancel", "").statusCode());
+
+        assertEquals("succeeded", awaitStatus(server.url(), key, a, "succeeded", 300).get("status").asText());
+        assertEquals("succeeded", awaitStatus(server.url(), key, b, "succeeded", 300).get("status").asText());
+        assertEquals("cancelled", awaitStatus(server.url(), key, c, "cancelled", 60).get("status").asText());
+        assertEquals(200, send(server.url(), key, "GET", "/v1/adapters/batch-a", null).statusCode());
+        assertEquals(200, send(server.url(), key, "GET", "/v1/adapters/batch-b", null).statusCode());
+        assertEquals(404, send(server.url(), key, "GET", "/v1/adapters/batch-c", null).statusCode(), "no version of the cancelled job");
+        HttpResponse<String> chat = send(server.url(), key, "POST", "/v1/chat/completions",
+                "{\"model\": \"batch-a\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 4}");
+        assertEquals(200, chat.statusCode(), chat.body());
+    }
+
     /** Uploads the cafe pairs as a training file; returns its id. */
     static String uploadTrainingFile(String url, String key, Path file) throws Exception {
         try (var in = FineTuneIT.class.getResourceAsStream("/demo/cafe.jsonl")) {

@@ -137,18 +137,61 @@ final class NodeTraining implements AutoCloseable {
     }
 
     /**
-     * The one training call for the jobs of a pass. The trainer does not batch adapters yet (its
-     * multi-adapter pass is issue 22's other half), so they train one after another here; once it
-     * does, this becomes one call with every job's examples, each reporting on its own.
+     * The one training call for the jobs of a pass: one job trains alone (cancelled between layers);
+     * several train as one batched job of the trainer ({@link Trainer#trainAll}: one base forward and
+     * backward per step for all, each adapter with its own recipe, gradients and optimizer state),
+     * each reporting on its own and cancelled alone before its next step.
      */
     private void trainTogether(List<Prepared> jobs) {
+        List<Prepared> live = new ArrayList<>();
         for (Prepared p : jobs) {
             if (latestAttempt.getOrDefault(p.job().jobId(), p.job().attempt()) > p.job().attempt()) {
                 running.remove(p.job().jobId(), p.trainer());
                 continue; // a later attempt arrived while this one waited its turn in the pass; that one reports
             }
+            live.add(p);
+        }
+        if (live.size() == 1) {
+            Prepared p = live.getFirst();
             try {
-                trainAndStore(p);
+                store(p, train(p));
+            } catch (Exception e) {
+                fail(p.job(), e);
+            } finally {
+                finish(p.job());
+            }
+        } else if (live.size() > 1) {
+            trainBatched(live);
+        }
+    }
+
+    /** Several jobs in one batched job; a job cancelled meanwhile fails alone, the others store their adapters. */
+    private void trainBatched(List<Prepared> jobs) {
+        List<Trainer.Job> batch = new ArrayList<>();
+        for (Prepared p : jobs) {
+            running.remove(p.job().jobId(), p.trainer()); // cancelled through the flag each job's step checks
+            String id = p.job().jobId();
+            p.job().replyTo().tell(new GpuNodeProtocol.TrainingStarted(id, p.job().attempt(), node, p.trainExamples(), p.totalSteps()));
+            batch.add(p.val() == null ? Trainer.Job.split(p.options(), p.train(), progress(p), () -> cancelled.containsKey(id))
+                    : new Trainer.Job(p.options(), p.train(), p.val(), progress(p), () -> cancelled.containsKey(id)));
+        }
+        List<TrainedAdapter> trained;
+        try {
+            trained = new Trainer(model.model(), jobs.getFirst().options(), gate).trainAll(batch);
+        } catch (Exception e) {
+            jobs.forEach(p -> {
+                fail(p.job(), e);
+                finish(p.job());
+            });
+            return;
+        }
+        for (int i = 0; i < jobs.size(); i++) {
+            Prepared p = jobs.get(i);
+            try {
+                if (trained.get(i) == null) {
+                    throw new CancellationException();
+                }
+                store(p, trained.get(i));
             } catch (Exception e) {
                 fail(p.job(), e);
             } finally {
@@ -178,16 +221,21 @@ final class NodeTraining implements AutoCloseable {
         return new Prepared(t, train.examples, val, options, trainer, trainExamples, totalSteps);
     }
 
-    /** Trains one prepared job, stores its adapter and reports it. */
-    private void trainAndStore(Prepared p) throws Exception {
+    /** Trains one prepared job alone. */
+    private TrainedAdapter train(Prepared p) throws Exception {
         TrainAdapter t = p.job();
-        ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
-        TrainingOptions options = p.options();
         if (cancelled.containsKey(t.jobId())) {
             throw new CancellationException();
         }
-        to.tell(new GpuNodeProtocol.TrainingStarted(t.jobId(), t.attempt(), node, p.trainExamples(), p.totalSteps()));
-        ProgressListener progress = new ProgressListener() {
+        t.replyTo().tell(new GpuNodeProtocol.TrainingStarted(t.jobId(), t.attempt(), node, p.trainExamples(), p.totalSteps()));
+        return p.val() == null ? p.trainer().train(p.train(), progress(p)) : p.trainer().train(p.train(), p.val(), progress(p));
+    }
+
+    /** Reports a job's steps and epochs to its entity. */
+    private static ProgressListener progress(Prepared p) {
+        TrainAdapter t = p.job();
+        ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
+        return new ProgressListener() {
             @Override
             public void onStep(Step s) {
                 to.tell(new GpuNodeProtocol.TrainingProgress(t.jobId(), t.attempt(), s.step(), s.steps(), s.epoch(), s.loss(), null));
@@ -195,13 +243,17 @@ final class NodeTraining implements AutoCloseable {
 
             @Override
             public void onEpoch(Epoch e) {
-                int step = e.epoch() * Math.ceilDiv(p.trainExamples(), options.examplesPerStep());
+                int step = e.epoch() * Math.ceilDiv(p.trainExamples(), p.options().examplesPerStep());
                 to.tell(new GpuNodeProtocol.TrainingProgress(t.jobId(), t.attempt(), Math.min(step, p.totalSteps()), p.totalSteps(),
                         e.epoch(), e.trainLoss(), Double.isNaN(e.valLoss()) ? null : e.valLoss()));
             }
         };
-        TrainedAdapter trained = p.val() == null ? p.trainer().train(p.train(), progress)
-                : p.trainer().train(p.train(), p.val(), progress);
+    }
+
+    /** Stores a trained adapter in the blob store and reports it. */
+    private void store(Prepared p, TrainedAdapter trained) throws Exception {
+        TrainAdapter t = p.job();
+        ActorRef<GpuNodeProtocol.TrainingUpdate> to = t.replyTo();
         Path work = Files.createTempDirectory("loraplex-trained-");
         try {
             Path out = work.resolve("adapter");

@@ -45,7 +45,7 @@ public final class CpuKernels {
     }
 
     /** The sum of a vector's lanes, in a fixed order whatever compiles it. */
-    static float sumLanes(FloatVector v) {
+    public static float sumLanes(FloatVector v) {
         if (LANES >= 16) {
             v = v.add(v.rearrange(SWAP8));
         }

@@ -61,6 +61,11 @@ public final class TrainedAdapter {
                 null);
     }
 
+    /** (L, TargetModule.COUNT) the trained weights, null where not adapted (for tests). */
+    LoraWeights[][] weights() {
+        return weights;
+    }
+
     /** The checkpoint's modules that hold a trained projection, in layer order. */
     private List<PeftModule> peftTargets() {
         return PeftModule.of(base.architecture()).stream()

@@ -17,7 +17,7 @@ import java.util.Set;
  * @param warmupRatio share of the optimizer steps spent warming the learning rate up
  * @param maxGradNorm gradients are clipped to this global norm (0: no clipping)
  * @param earlyStop   stop when an epoch's validation loss is worse than the best so far, keeping the best
- * @param threads     CPU threads of the frozen projections
+ * @param threads     CPU threads of the training step
  */
 public record TrainingOptions(int rank, double alpha, double dropout, Set<TargetModule> targets, boolean allLinear,
         int epochs, int batchSize, int gradAccum, double learningRate, double weightDecay, double warmupRatio,

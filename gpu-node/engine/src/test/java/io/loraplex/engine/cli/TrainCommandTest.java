@@ -64,6 +64,51 @@ class TrainCommandTest {
     }
 
     @Test
+    void severalDatasetsTrainOneAdapterEachInOneJobWithAManifest() throws Exception {
+        TinyModel.write(dir.resolve("model"), TinyModel.Spec.defaults(2));
+        for (String name : new String[] {"cafe", "bakery"}) {
+            StringBuilder data = new StringBuilder();
+            for (int i = 0; i < 4; i++) {
+                data.append("{\"instruction\": \"").append(name).append(" question ").append(i)
+                        .append("?\", \"output\": \"Answer ").append(i).append(".\"}\n");
+            }
+            Files.writeString(dir.resolve(name + ".jsonl"), data);
+        }
+        Path out = dir.resolve("adapters");
+        Run r = run("--model", dir.resolve("model").toString(), "--data", dir.resolve("cafe.jsonl").toString(), "--data",
+                dir.resolve("bakery.jsonl").toString(), "--out", out.toString(), "--epochs", "1", "--rank", "2", "--seed", "3");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.err().contains("train: 2 adapters in one job"), r.err());
+        assertTrue(r.err().contains("train: cafe: [") && r.err().contains("train: bakery: ["), r.err());
+        for (String name : new String[] {"cafe", "bakery"}) {
+            for (String file : new String[] {"adapter_config.json", "adapter_model.safetensors", "training.json"}) {
+                assertTrue(Files.exists(out.resolve(name).resolve(file)), name + "/" + file);
+            }
+            assertTrue(r.out().contains("wrote " + out.resolve(name) + " (content hash "), r.out());
+        }
+        var manifest = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("manifest.json").toFile()).get("adapters");
+        assertEquals(2, manifest.size());
+        assertEquals("cafe", manifest.get(0).get("adapter").asText());
+        assertEquals(dir.resolve("bakery.jsonl").toString(), manifest.get(1).get("data").asText());
+        assertTrue(manifest.get(1).get("content_hash").asText().matches("[0-9a-f]{64}"), manifest.toString());
+    }
+
+    @Test
+    void refusesTwoDatasetsThatWouldWriteTheSameAdapterDirectory() throws Exception {
+        Files.createDirectories(dir.resolve("x"));
+        Files.writeString(dir.resolve("a.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n");
+        Files.writeString(dir.resolve("x").resolve("a.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n");
+        Run r = run("--model", dir.toString(), "--data", dir.resolve("a.jsonl").toString(), "--data",
+                dir.resolve("x").resolve("a.jsonl").toString(), "--out", dir.resolve("out").toString());
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("--data: " + dir.resolve("a.jsonl") + " and " + dir.resolve("x").resolve("a.jsonl")
+                + " would both write " + dir.resolve("out").resolve("a") + "; give the datasets different file names"), r.err());
+        Run none = run("--model", dir.toString(), "--out", dir.resolve("out").toString());
+        assertEquals(2, none.status());
+        assertTrue(none.err().contains("--data is required"), none.err());
+    }
+
+    @Test
     void refusesABadDatasetWithItsLines() throws Exception {
         TinyModel.write(dir.resolve("model"), TinyModel.Spec.defaults(2));
         Files.writeString(dir.resolve("bad.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n{oops\n"

@@ -8,9 +8,10 @@ import io.loraplex.engine.model.Tensor;
 import java.util.SplittableRandom;
 
 /**
- * The base model with a trainable adapter: the forward pass over one sequence with every
- * activation the backward needs saved, and the backward replaying it in reverse to the LoRA
- * gradients. The base stays frozen; its projections run through {@link FrozenLinear}.
+ * The float64 reference of the training step (test scope since issue 22; production trains with
+ * {@link BatchTrainingModel}): the base model with a trainable adapter, the forward pass over one
+ * sequence with every activation the backward needs saved, and the backward replaying it in reverse
+ * to the LoRA gradients. The base stays frozen; its projections run through {@link FrozenLinear}.
  */
 final class TrainingModel {
 

@@ -3,7 +3,8 @@ package io.loraplex.engine.train;
 import io.loraplex.engine.model.Tensor;
 
 /**
- * The layers of a Llama-family decoder as forward/backward pairs of plain float64 functions
+ * The float64 reference layers (test scope; {@link BatchTrainingModel} holds their float32
+ * production versions): the layers of a Llama-family decoder as forward/backward pairs of plain float64 functions
  * (outputs, then inputs, then sizes), llm.c style. Backward functions add into their gradient
  * arguments, so contributions of several paths accumulate. The frozen projections live in
  * {@link FrozenLinear}.

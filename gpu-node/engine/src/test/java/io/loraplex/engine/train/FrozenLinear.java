@@ -9,7 +9,8 @@ import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * A frozen projection of the base: {@code y = x·Wᵀ (+ bias)} forward and {@code dx += dy·W}
+ * The reference's frozen projection (test scope; production uses {@link TrainKernels}, which reads W
+ * in its stored layout with no transposed copy). A frozen projection of the base: {@code y = x·Wᵀ (+ bias)} forward and {@code dx += dy·W}
  * backward, with W {@code (out, in)} as mapped from the model files (any dtype). In {@link
  * Precision#F32} the forward runs the CPU backend's vector kernel and both directions split their
  * work over the worker threads (the backward on a float32 copy of Wᵀ made once per weight, so it
