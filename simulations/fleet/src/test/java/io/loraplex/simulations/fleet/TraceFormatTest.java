@@ -57,6 +57,17 @@ class TraceFormatTest {
     }
 
     @Test
+    void aNameThatWouldBreakTheUnquotedFormatIsRefusedNamingTheField() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TraceRequest(0, "t1", "a,0", "", 10, 5, true));
+        assertEquals("model must not hold a comma, quote or line break, got 'a,0'", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new TraceRequest(0, " ", "a0", "s\"1", 10, 5, true));
+        assertEquals("tenant must not be blank", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new TraceRequest(0, "t1", "a0", "s\"1", 10, 5, true));
+        assertEquals("session must not hold a comma, quote or line break, got 's\"1'", e.getMessage());
+    }
+
+    @Test
     void aTraceWithAnotherHeaderIsRefusedQuotingBoth() throws Exception {
         Path file = dir.resolve("bad.csv");
         Files.writeString(file, "time,tenant\n0,t\n");
