@@ -52,7 +52,7 @@ class LocalClusterReplayIT {
      * knows (the router's route overhead, measured by ClusterBench; the prefill and steps measured by loraplex bench,
      * each alone on the machine); the real cluster's TTFT also holds the way back (node to router to client), the
      * client's HTTP and SSE handling, and three JVMs, the client and whatever else runs sharing two cores, none of which
-     * the model has. On the shared 2-core VM (load average 5-12) four runs measured 53 to 93 ms against 29 simulated
+     * the model has. On the shared 2-core VM (load average 5-12) five runs measured 51 to 93 ms against 29 simulated
      * (1.8x to 3.2x); ClusterBench on a quieter day measured a hot request end to end at 18.9 ms.
      */
     static final double TTFT_P50_ABOVE = 4.0;

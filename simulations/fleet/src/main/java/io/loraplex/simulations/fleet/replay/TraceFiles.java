@@ -83,14 +83,21 @@ public final class TraceFiles {
                     return null;
                 }
                 String where = file.getFileName() + " line " + lineNo;
-                TraceRequest t = parse(line, names, TRACE_HEADER, where, f -> new TraceRequest(f.whole("at_ms"), f.text("tenant"),
-                        f.text("model"), f.text("session"), f.int32("prompt_tokens"), f.int32("max_tokens"), f.bool("stream")));
-                if (t.atMs() < lastAt) {
-                    throw new IllegalArgumentException(where + ": at_ms " + t.atMs() + " comes before the previous line's " + lastAt
-                            + " (a trace is ordered by at_ms)");
+                try {
+                    TraceRequest t = parse(line, names, TRACE_HEADER, where, f -> new TraceRequest(f.whole("at_ms"),
+                            f.text("tenant"), f.text("model"), f.text("session"), f.int32("prompt_tokens"), f.int32("max_tokens"),
+                            f.bool("stream")));
+                    if (t.atMs() < lastAt) {
+                        throw new IllegalArgumentException(where + ": at_ms " + t.atMs() + " comes before the previous line's "
+                                + lastAt + " (a trace is ordered by at_ms)");
+                    }
+                    lastAt = t.atMs();
+                    return t;
+                } catch (IllegalArgumentException e) {
+                    // the trace ends at a bad line: nobody reads past it, so the file is closed here
+                    in.close();
+                    throw e;
                 }
-                lastAt = t.atMs();
-                return t;
             }
 
             @Override
