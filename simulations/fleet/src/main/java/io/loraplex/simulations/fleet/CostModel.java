@@ -1,6 +1,7 @@
 package io.loraplex.simulations.fleet;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 
 /**
  * How long a simulated GPU node takes: an engine step reads the base weights, the adapters in the
@@ -18,10 +19,16 @@ import com.typesafe.config.Config;
  * @param hostToDevice          host → device bandwidth, bytes per second
  * @param network               store → host bandwidth, bytes per second
  * @param networkLatencySeconds the store's time to first byte
+ * @param routeSeconds          what a request costs before it reaches a node's engine (the router's arrival, admission,
+ *                              placement and hop: its {@code x-loraplex-route-ms}); counted in its time to first token
  */
 public record CostModel(String name, long baseWeightBytes, long baseParams, long kvBytesPerToken, long adapterBytesPerRank,
         double memoryBandwidth, double compute, double stepOverheadSeconds, double hostToDevice, double network,
-        double networkLatencySeconds) {
+        double networkLatencySeconds, double routeSeconds) {
+
+    /** The resource holding the measured CPU figures, and their path in it. */
+    public static final String MEASURED_CPU_RESOURCE = "cpu-cost-model.conf";
+    public static final String MEASURED_CPU_PATH = "loraplex.simulations.cpu-cost-model";
 
     public CostModel {
         if (memoryBandwidth <= 0 || compute <= 0 || hostToDevice <= 0 || network <= 0) {
@@ -29,7 +36,7 @@ public record CostModel(String name, long baseWeightBytes, long baseParams, long
                     + " must be > 0, were " + memoryBandwidth + ", " + compute + ", " + hostToDevice + ", " + network);
         }
         if (baseWeightBytes < 0 || baseParams < 0 || kvBytesPerToken < 0 || adapterBytesPerRank <= 0 || stepOverheadSeconds < 0
-                || networkLatencySeconds < 0) {
+                || networkLatencySeconds < 0 || routeSeconds < 0) {
             throw new IllegalArgumentException("cost model '" + name + "': sizes and times must be >= 0 (adapter-bytes-per-rank > 0)");
         }
     }
@@ -42,23 +49,60 @@ public record CostModel(String name, long baseWeightBytes, long baseParams, long
      */
     public static CostModel h100() {
         return new CostModel("h100", 16_060_000_000L, 8_030_000_000L, 131_072L, 1_703_936L, 3.35e12, 989e12, 0.003, 64e9,
-                12.5e9, 0.005);
+                12.5e9, 0.005, 0);
+    }
+
+    /** This machine's CPU engine on the local cluster's model: {@link #measuredCpu} of {@value #MEASURED_CPU_RESOURCE}. */
+    public static CostModel cpu() {
+        return measuredCpu("cpu", ConfigFactory.parseResources(CostModel.class.getClassLoader(), MEASURED_CPU_RESOURCE).resolve()
+                .getConfig(MEASURED_CPU_PATH));
     }
 
     /**
-     * This machine's CPU engine on the local cluster's model. Placeholders until measured with
-     * {@code loraplex bench} (issue 20's validation supplies them through the {@code cost-models.cpu} config).
+     * Reads one from config: every field named as in {@code fleet.conf}'s {@code cost-models}, or, for a model that
+     * says {@code measured = "<resource>"}, {@link #measuredCpu} of that resource (the figures stay in one file).
      */
-    public static CostModel cpuPlaceholder() {
-        return new CostModel("cpu", 60_000_000L, 15_000_000L, 18_432L, 73_728L, 10e9, 50e9, 0.002, 5e9, 1e9, 0.001);
-    }
-
-    /** Reads one from config: every field named as in {@code reference.conf}'s {@code cost-models}. */
     public static CostModel create(String name, Config c) {
+        if (c.hasPath("measured")) {
+            String resource = c.getString("measured");
+            Config measured = ConfigFactory.parseResources(CostModel.class.getClassLoader(), resource).resolve();
+            if (!measured.hasPath(MEASURED_CPU_PATH)) {
+                throw new IllegalArgumentException("fleet.cost-models." + name + ".measured: the resource '" + resource
+                        + "' has no " + MEASURED_CPU_PATH + " section");
+            }
+            return measuredCpu(name, measured.getConfig(MEASURED_CPU_PATH));
+        }
         return new CostModel(name, c.getBytes("base-weight-bytes"), c.getLong("base-params"), c.getBytes("kv-bytes-per-token"),
                 c.getBytes("adapter-bytes-per-rank"), c.getDouble("memory-bandwidth"), c.getDouble("compute"),
                 c.getDuration("step-overhead").toNanos() / 1e9, c.getDouble("host-to-device"), c.getDouble("network"),
-                c.getDuration("network-latency").toNanos() / 1e9);
+                c.getDuration("network-latency").toNanos() / 1e9,
+                c.hasPath("route-overhead") ? c.getDuration("route-overhead").toNanos() / 1e9 : 0);
+    }
+
+    /**
+     * The roofline fitted to the figures {@code loraplex bench} and the adapter-load bench measured (the keys of
+     * {@code cpu-cost-model.conf}): the prefill slope is the compute rate (a token costs {@code 2 * base-params} FLOPs,
+     * so a step of n tokens takes n times {@code prefill-ms-per-token}); the batch-1 decode step reads the base weights
+     * once, which gives the memory bandwidth; a warm load is the adapter over the host link, which gives its
+     * bandwidth; a cold load is the fetch from the store and the engine's cold load, all latency for an adapter this
+     * small (no bandwidth of the fetch was measured apart from it, so the network's bandwidth is taken as unbounded);
+     * the route overhead is the router's p50. The decode steps of larger batches are not fitted: a roofline has one
+     * compute rate, and the validation's load keeps batches at 1 or 2.
+     */
+    static CostModel measuredCpu(String name, Config m) {
+        long adapterBytes = m.getBytes("adapter-bytes");
+        int adapterRank = m.getInt("adapter-rank");
+        long weightBytes = m.getBytes("base-weight-bytes");
+        long params = m.getLong("base-params");
+        double prefillSeconds = m.getDouble("prefill-ms-per-token") / 1000;
+        double decodeOneSeconds = m.getDouble("decode-step-ms-by-batch.\"1\"") / 1000;
+        double warmSeconds = m.getDouble("adapter-load-warm-ms") / 1000;
+        double coldSeconds = m.getDouble("adapter-load-cold-ms") / 1000;
+        double fetchSeconds = m.getDouble("adapter-fetch-ms") / 1000;
+        double hostToDevice = adapterBytes / warmSeconds;
+        return new CostModel(name, weightBytes, params, m.getBytes("kv-bytes-per-token"), adapterBytes / adapterRank,
+                weightBytes / decodeOneSeconds, 2.0 * params / prefillSeconds, m.getDouble("step-overhead-ms") / 1000, hostToDevice,
+                Double.MAX_VALUE, fetchSeconds + coldSeconds - warmSeconds, m.getDouble("route-ms-p50") / 1000);
     }
 
     /** Bytes of an adapter of LoRA rank {@code rank}. */

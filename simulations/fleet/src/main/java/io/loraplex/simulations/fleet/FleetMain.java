@@ -3,6 +3,7 @@ package io.loraplex.simulations.fleet;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import io.loraplex.simulations.fleet.replay.TraceFiles;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -124,11 +125,11 @@ public final class FleetMain {
 
     private static FleetSimulator.Result runOne(FleetConfig config, Path out, boolean keepResults) throws IOException {
         Iterator<TraceRequest> trace = config.traffic().trace().isEmpty() ? new Traffic(config)
-                : Report.readTrace(Path.of(config.traffic().trace()));
+                : TraceFiles.streamTrace(Path.of(config.traffic().trace()));
         FleetSimulator.Result result;
         if (keepResults) {
             try (BufferedWriter w = Files.newBufferedWriter(out.resolve(config.name() + ".results.csv"), StandardCharsets.UTF_8)) {
-                w.write(RequestResult.HEADER + "\n");
+                w.write(TraceFiles.RESULT_HEADER + "\n");
                 Consumer<RequestResult> sink = r -> {
                     try {
                         w.write(r.csv());

@@ -227,7 +227,13 @@ public final class FleetSimulator {
             requests++;
             winRequests++;
             SimRequest r = new SimRequest(t, adapter(t), now);
-            place(r, sessionKey, now);
+            // the router's own time (admission, placement, the hop) comes before the node sees the request
+            double route = cost.routeSeconds();
+            if (route > 0) {
+                queue.at(now + route, p -> place(r, sessionKey, p));
+            } else {
+                place(r, sessionKey, now);
+            }
         }
 
         void place(SimRequest r, String sessionKey, double now) {

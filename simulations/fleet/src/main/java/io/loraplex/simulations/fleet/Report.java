@@ -1,104 +1,21 @@
 package io.loraplex.simulations.fleet;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.NoSuchElementException;
 
-/** A run's files: the trace and result CSVs of the shared format, the summary CSV, and plots in one self-contained HTML file. */
+/**
+ * A run's summary CSV and plots in one self-contained HTML file (the trace and result CSVs of the shared format are
+ * {@link io.loraplex.simulations.fleet.replay.TraceFiles}'s).
+ */
 public final class Report {
 
     private Report() {
-    }
-
-    /** Reads a trace file lazily, checking its header and each line. */
-    public static Iterator<TraceRequest> readTrace(Path file) {
-        try {
-            BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-            String header = in.readLine();
-            if (header == null || !header.trim().equals(TraceRequest.HEADER)) {
-                in.close();
-                throw new IllegalArgumentException(file.getFileName() + ": the first line must be the header '" + TraceRequest.HEADER
-                        + "', was '" + header + "'");
-            }
-            return new Iterator<>() {
-                long lineNo = 1;
-                long lastAt = -1;
-                TraceRequest next;
-                boolean done;
-
-                private TraceRequest advance() {
-                    try {
-                        String line;
-                        do {
-                            line = in.readLine();
-                            lineNo++;
-                        } while (line != null && line.isBlank());
-                        if (line == null) {
-                            in.close();
-                            return null;
-                        }
-                        TraceRequest t = TraceRequest.parse(line, file.getFileName() + " line " + lineNo);
-                        if (t.atMs() < lastAt) {
-                            throw new IllegalArgumentException(file.getFileName() + " line " + lineNo + ": at_ms " + t.atMs()
-                                    + " is before the previous line's " + lastAt + " (a trace is ordered by at_ms)");
-                        }
-                        lastAt = t.atMs();
-                        return t;
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }
-
-                /** Reads a line only when asked: a bad line fails the request for it, not the one before. */
-                @Override
-                public boolean hasNext() {
-                    if (next == null && !done) {
-                        next = advance();
-                        done = next == null;
-                    }
-                    return next != null;
-                }
-
-                @Override
-                public TraceRequest next() {
-                    if (!hasNext()) {
-                        throw new NoSuchElementException();
-                    }
-                    TraceRequest t = next;
-                    next = null;
-                    return t;
-                }
-            };
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    public static void writeTrace(Path file, Iterable<TraceRequest> trace) throws IOException {
-        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
-            w.write(TraceRequest.HEADER + "\n");
-            for (TraceRequest t : trace) {
-                w.write(t.csv() + "\n");
-            }
-        }
-    }
-
-    public static void writeResults(Path file, Iterable<RequestResult> results) throws IOException {
-        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
-            w.write(RequestResult.HEADER + "\n");
-            for (RequestResult r : results) {
-                w.write(r.csv() + "\n");
-            }
-        }
     }
 
     public static void writeSummaries(Path file, List<Summary> summaries) throws IOException {

@@ -1,29 +1,38 @@
 package io.loraplex.simulations.fleet;
 
-import java.util.Objects;
+import java.util.Optional;
 
 /**
- * One request of a trace, as the shared trace format has it:
- * {@code at_ms,tenant,model,session,prompt_tokens,max_tokens,stream}.
+ * One request of a trace, as the shared trace format has it
+ * ({@code at_ms,tenant,model,session,prompt_tokens,max_tokens,stream}, read and written by
+ * {@link io.loraplex.simulations.fleet.replay.TraceFiles}): at {@code atMs} after the trace's start, {@code tenant}
+ * asks its adapter {@code model} for at most {@code maxTokens} after a prompt of about {@code promptTokens},
+ * streamed or not, within {@code session} (whose first request opens it) or none. The simulator and the replay of
+ * the same trace on a real cluster both take this type.
  *
- * @param atMs         milliseconds since the start of the trace
- * @param model        what the client names in {@code model}: an adapter name of that tenant
- * @param session      the session key, or empty for a request outside any session
+ * @param atMs    milliseconds since the start of the trace
+ * @param model   what the client names in {@code model}: an adapter name of that tenant
+ * @param session the session key, or empty for a request outside any session (the file's empty field; a string
+ *                rather than an {@link Optional} so that a million-request trace in the simulator stays small)
  */
 public record TraceRequest(long atMs, String tenant, String model, String session, int promptTokens, int maxTokens,
         boolean stream) {
 
-    public static final String HEADER = "at_ms,tenant,model,session,prompt_tokens,max_tokens,stream";
-
     public TraceRequest {
-        Objects.requireNonNull(tenant, "tenant");
-        Objects.requireNonNull(model, "model");
-        session = session == null ? "" : session;
         if (atMs < 0) {
-            throw new IllegalArgumentException("at_ms must be >= 0, was " + atMs);
+            throw new IllegalArgumentException("at_ms must be at least 0, got " + atMs);
         }
-        if (promptTokens < 1 || maxTokens < 1) {
-            throw new IllegalArgumentException("prompt_tokens and max_tokens must be >= 1, were " + promptTokens + " and " + maxTokens);
+        requireName("tenant", tenant);
+        requireName("model", model);
+        session = session == null ? "" : session;
+        if (!session.isEmpty()) {
+            requireName("session", session);
+        }
+        if (promptTokens < 1) {
+            throw new IllegalArgumentException("prompt_tokens must be at least 1, got " + promptTokens);
+        }
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("max_tokens must be at least 1, got " + maxTokens);
         }
     }
 
@@ -31,27 +40,18 @@ public record TraceRequest(long atMs, String tenant, String model, String sessio
         return !session.isEmpty();
     }
 
-    /** The CSV line (names are written as they are: the trace format has no quoting, so names hold no commas). */
-    public String csv() {
-        return atMs + "," + tenant + "," + model + "," + session + "," + promptTokens + "," + maxTokens + "," + stream;
+    /** The session key, if the request has one. */
+    public Optional<String> sessionKey() {
+        return session.isEmpty() ? Optional.empty() : Optional.of(session);
     }
 
-    /** Parses one CSV line; {@code where} names the file and line for the error. */
-    public static TraceRequest parse(String line, String where) {
-        String[] f = line.split(",", -1);
-        if (f.length != 7) {
-            throw new IllegalArgumentException(where + ": expected 7 fields (" + HEADER + "), found " + f.length);
+    /** A name field of the shared formats: no separator, quote or line break, so the files need no quoting. */
+    public static void requireName(String field, String value) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException(field + " must not be blank");
         }
-        try {
-            if (!f[6].equals("true") && !f[6].equals("false")) {
-                throw new IllegalArgumentException("stream must be true or false, was '" + f[6] + "'");
-            }
-            return new TraceRequest(Long.parseLong(f[0]), f[1], f[2], f[3], Integer.parseInt(f[4]), Integer.parseInt(f[5]),
-                    Boolean.parseBoolean(f[6]));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(where + ": at_ms, prompt_tokens and max_tokens must be numbers: " + e.getMessage(), e);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+        if (value.chars().anyMatch(c -> c == ',' || c == '"' || c == '\n' || c == '\r')) {
+            throw new IllegalArgumentException(field + " must not hold a comma, quote or line break, got '" + value + "'");
         }
     }
 }

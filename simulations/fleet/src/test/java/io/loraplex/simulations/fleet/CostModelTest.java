@@ -48,7 +48,7 @@ class CostModelTest {
 
     @Test
     void aZeroBandwidthIsRefusedNamingTheModelAndFields() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CostModel("x", 1, 1, 1, 1, 0, 1, 0, 1, 1, 0));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CostModel("x", 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 0));
         assertEquals("cost model 'x': memory-bandwidth, compute, host-to-device and network must be > 0, were 0.0, 1.0, 1.0, 1.0",
                 e.getMessage());
     }
@@ -58,5 +58,28 @@ class CostModelTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> FleetConfig.create(ConfigFactory.parseString("fleet.cost-model = tpu")));
         assertEquals("fleet.cost-model: no cost model 'tpu' under fleet.cost-models", e.getMessage());
+    }
+
+    @Test
+    void theCpuModelIsFittedToTheMeasuredFiguresOfCpuCostModelConf() {
+        CostModel cpu = FleetConfig.create(ConfigFactory.parseString("fleet.cost-model = cpu")).costModel();
+        assertEquals(CostModel.cpu(), cpu);
+        // a prefill of 100 tokens: 0.30 ms of overhead + 100 x 0.33 ms (the prefill slope is the compute rate)
+        assertEquals(0.00030 + 0.033, cpu.stepSeconds(100, 0, 0), 1e-9);
+        // a warm load of the replay's adapter (rank 8, 57,344 bytes) is the measured 0.14 ms
+        assertEquals(57_344, cpu.adapterBytes(8));
+        assertEquals(0.00014, cpu.warmLoadSeconds(57_344), 1e-9);
+        // a cold one: the fetch (18.6 ms) and the engine's cold load (2.40 ms, which includes the warm part)
+        assertEquals(0.0186 + 0.0024, cpu.coldLoadSeconds(57_344), 1e-9);
+        // the router's route overhead, p50
+        assertEquals(0.01167, cpu.routeSeconds(), 1e-9);
+    }
+
+    @Test
+    void aMeasuredModelFromAResourceWithoutTheFiguresIsRefusedNamingTheResource() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FleetConfig.create(ConfigFactory.parseString(
+                "fleet.cost-model = cpu\nfleet.cost-models.cpu.measured = \"fleet.conf\"")));
+        assertEquals("fleet.cost-models.cpu.measured: the resource 'fleet.conf' has no loraplex.simulations.cpu-cost-model section",
+                e.getMessage());
     }
 }

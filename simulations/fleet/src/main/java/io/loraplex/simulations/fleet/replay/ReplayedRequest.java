@@ -2,6 +2,7 @@ package io.loraplex.simulations.fleet.replay;
 
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -17,8 +18,8 @@ public record ReplayedRequest(long atMs, String tenant, String model, Optional<N
     public static final int NO_ANSWER = 0;
 
     public ReplayedRequest {
-        TracedRequest.requireName("tenant", tenant);
-        TracedRequest.requireName("model", model);
+        TraceRequest.requireName("tenant", tenant);
+        TraceRequest.requireName("model", model);
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(tier, "tier");
         if (ttftMs < 0 || latencyMs < 0) {

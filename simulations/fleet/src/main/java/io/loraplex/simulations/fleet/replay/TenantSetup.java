@@ -7,6 +7,7 @@ import io.loraplex.engine.lora.AdapterWriter;
 import io.loraplex.engine.lora.TargetModule;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.http.HttpClient;
@@ -45,9 +46,9 @@ final class TenantSetup {
     }
 
     /** Creates the trace's tenants, keys and adapters; answers each tenant's key. */
-    Map<String, String> prepare(List<TracedRequest> trace, Path work) throws IOException, InterruptedException {
+    Map<String, String> prepare(List<TraceRequest> trace, Path work) throws IOException, InterruptedException {
         Map<String, Set<String>> adapters = new LinkedHashMap<>();
-        for (TracedRequest r : trace) {
+        for (TraceRequest r : trace) {
             adapters.computeIfAbsent(r.tenant(), t -> new LinkedHashSet<>()).add(r.model());
         }
         ModelConfig model = ModelConfig.load(target.baseModel());

@@ -1,11 +1,11 @@
 package io.loraplex.simulations.fleet.replay;
 
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.SplittableRandom;
 
 /** Generates a request trace from a {@link TraceSpec}: the same spec, the same trace, line for line. */
@@ -29,10 +29,10 @@ public final class TraceGenerator {
         TraceFiles.writeTrace(file, generate(spec));
     }
 
-    static List<TracedRequest> generate(TraceSpec spec) {
+    static List<TraceRequest> generate(TraceSpec spec) {
         SplittableRandom random = new SplittableRandom(spec.seed());
         double[] cumulative = zipf(spec.adapters(), spec.zipfExponent());
-        List<TracedRequest> trace = new ArrayList<>();
+        List<TraceRequest> trace = new ArrayList<>();
         double meanGapMs = 1000.0 / spec.requestsPerSecond();
         int sessions = 0;
         // exponential gaps: a Poisson arrival process, the open model a real fleet sees
@@ -46,23 +46,23 @@ public final class TraceGenerator {
                 for (int turn = 0; turn < spec.turnsPerSession(); turn++) {
                     long turnAt = (long) at + turn * spec.thinkTimeMs();
                     if (turnAt < spec.durationMs()) {
-                        trace.add(request(spec, random, turnAt, tenant, model, Optional.of(session)));
+                        trace.add(request(spec, random, turnAt, tenant, model, session));
                     }
                 }
             } else {
-                trace.add(request(spec, random, (long) at, tenant, model, Optional.empty()));
+                trace.add(request(spec, random, (long) at, tenant, model, ""));
             }
         }
         // stable: a session's turns keep their order among requests of the same millisecond
-        trace.sort(Comparator.comparingLong(TracedRequest::atMs));
+        trace.sort(Comparator.comparingLong(TraceRequest::atMs));
         return trace;
     }
 
-    private static TracedRequest request(TraceSpec spec, SplittableRandom random, long at, String tenant, String model,
-            Optional<String> session) {
+    private static TraceRequest request(TraceSpec spec, SplittableRandom random, long at, String tenant, String model,
+            String session) {
         int prompt = random.nextInt(spec.minPromptTokens(), spec.maxPromptTokens() + 1);
         int max = random.nextInt(spec.minMaxTokens(), spec.maxMaxTokens() + 1);
-        return new TracedRequest(at, tenant, model, session, prompt, max, random.nextDouble() < spec.streamShare());
+        return new TraceRequest(at, tenant, model, session, prompt, max, random.nextDouble() < spec.streamShare());
     }
 
     /** The Zipf law's cumulative distribution over ranks 1..n: P(rank k) proportional to 1 / k^s. */

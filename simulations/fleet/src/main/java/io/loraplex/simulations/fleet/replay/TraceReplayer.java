@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,7 +54,7 @@ public final class TraceReplayer {
      * the result file and answers its summary.
      */
     public ReplaySummary replay(Path traceFile, Path resultFile, Path work) throws IOException, InterruptedException {
-        List<TracedRequest> trace = TraceFiles.readTrace(traceFile);
+        List<TraceRequest> trace = TraceFiles.readTrace(traceFile);
         Files.createDirectories(work);
         Map<String, String> keys = new TenantSetup(http, target).prepare(trace, work);
         int overhead = trace.isEmpty() ? 0 : promptOverhead(keys.values().iterator().next());
@@ -63,23 +64,23 @@ public final class TraceReplayer {
     }
 
     /** The requests of {@code trace} sent at their times with the tenants' {@code keys}; the answers in trace order. */
-    List<ReplayedRequest> replay(List<TracedRequest> trace, Map<String, String> keys, int promptOverhead) throws InterruptedException {
+    List<ReplayedRequest> replay(List<TraceRequest> trace, Map<String, String> keys, int promptOverhead) throws InterruptedException {
         // read and written by this thread only: the first request of a session in the trace is the one that opens it
         Map<String, CompletableFuture<Optional<String>>> sessions = new HashMap<>();
         List<Future<ReplayedRequest>> pending = new ArrayList<>(trace.size());
         long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200); // every thread started before the first is due
         try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (TracedRequest r : trace) {
+            for (TraceRequest r : trace) {
                 String key = keys.get(r.tenant());
                 if (key == null) {
                     throw new IllegalArgumentException("no key for tenant " + r.tenant() + " of the request at " + r.atMs() + " ms");
                 }
                 long due = start + TimeUnit.MILLISECONDS.toNanos(r.atMs());
-                CompletableFuture<Optional<String>> session = r.session().map(s -> sessions.get(s)).orElse(null);
-                boolean opens = r.session().isPresent() && session == null;
+                CompletableFuture<Optional<String>> session = r.sessionKey().map(s -> sessions.get(s)).orElse(null);
+                boolean opens = r.inSession() && session == null;
                 if (opens) {
                     session = new CompletableFuture<>();
-                    sessions.put(r.session().get(), session);
+                    sessions.put(r.session(), session);
                 }
                 CompletableFuture<Optional<String>> its = session;
                 pending.add(threads.submit(() -> {
@@ -95,7 +96,7 @@ public final class TraceReplayer {
         return results;
     }
 
-    private ReplayedRequest send(TracedRequest r, String key, long due, int promptOverhead,
+    private ReplayedRequest send(TraceRequest r, String key, long due, int promptOverhead,
             CompletableFuture<Optional<String>> session, boolean opens) {
         Optional<String> sessionId = Optional.empty();
         if (session != null) {
@@ -142,7 +143,7 @@ public final class TraceReplayer {
     }
 
     /** {@code POST /v1/sessions} for the request's adapter: the session's id, or none when it did not open. */
-    private Optional<String> openSession(TracedRequest r, String key) {
+    private Optional<String> openSession(TraceRequest r, String key) {
         try {
             HttpResponse<String> opened = http.send(HttpRequest.newBuilder(target.resolve("/v1/sessions")).timeout(REQUEST_TIMEOUT)
                     .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
@@ -162,7 +163,7 @@ public final class TraceReplayer {
     }
 
     /** The chat request: a prompt of words that makes about {@code promptTokens} tokens with the chat template's own. */
-    static String body(TracedRequest r, int promptOverhead) {
+    static String body(TraceRequest r, int promptOverhead) {
         int words = Math.max(1, r.promptTokens() - promptOverhead);
         ObjectNode body = JSON.createObjectNode().put("model", r.model()).put("max_tokens", r.maxTokens()).put("stream", r.stream());
         body.putArray("messages").addObject().put("role", "user").put("content", "w ".repeat(words).strip());
@@ -209,14 +210,14 @@ public final class TraceReplayer {
             return 0;
         }
         HttpResponse<String> one = new TenantSetup(http, target).post("/v1/chat/completions", key,
-                body(new TracedRequest(0, "calibration", base, Optional.empty(), 1, 1, false), 0));
+                body(new TraceRequest(0, "calibration", base, "", 1, 1, false), 0));
         int promptTokens = JSON.readTree(TenantSetup.expect(200, 200, one, "the prompt calibration on " + base).body())
                 .path("usage").path("prompt_tokens").asInt(1);
         return Math.max(0, promptTokens - 1);
     }
 
     /** A request that got no answer (or whose session did not open). */
-    private static ReplayedRequest failed(TracedRequest r, long due) {
+    private static ReplayedRequest failed(TraceRequest r, long due) {
         long now = System.nanoTime();
         return new ReplayedRequest(r.atMs(), r.tenant(), r.model(), Optional.empty(), Optional.empty(), millisSince(due, now),
                 millisSince(due, now), ReplayedRequest.NO_ANSWER);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,9 +20,9 @@ class TraceFilesTest {
 
     @Test
     void aTraceRoundTripsThroughTheSharedFormatWithItsHeaderAndEmptySessions() throws Exception {
-        List<TracedRequest> trace = List.of(
-                new TracedRequest(0, "replay-1", "adapter-001", Optional.of("s1"), 20, 8, true),
-                new TracedRequest(15, "replay-2", "adapter-003", Optional.empty(), 64, 4, false));
+        List<TraceRequest> trace = List.of(
+                new TraceRequest(0, "replay-1", "adapter-001", "s1", 20, 8, true),
+                new TraceRequest(15, "replay-2", "adapter-003", "", 64, 4, false));
         Path file = dir.resolve("trace.csv");
         TraceFiles.writeTrace(file, trace);
         assertEquals(List.of("at_ms,tenant,model,session,prompt_tokens,max_tokens,stream", "0,replay-1,adapter-001,s1,20,8,true",

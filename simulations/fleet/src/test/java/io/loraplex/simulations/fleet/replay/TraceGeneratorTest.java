@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -24,26 +25,26 @@ class TraceGeneratorTest {
     @Test
     void theValidationTraceIsOrderedWithinItsDurationAndNamesOnlyItsTenantsAndAdapters() {
         TraceSpec spec = TraceSpec.validation(1);
-        List<TracedRequest> trace = TraceGenerator.generate(spec);
+        List<TraceRequest> trace = TraceGenerator.generate(spec);
         // 2 requests/s for 75 s, a tenth of them sessions of 3 turns: about 150 arrivals, 180 requests
         assertTrue(trace.size() > 120 && trace.size() < 260, "requests: " + trace.size());
         for (int i = 0; i < trace.size(); i++) {
-            TracedRequest r = trace.get(i);
+            TraceRequest r = trace.get(i);
             assertTrue(r.atMs() >= 0 && r.atMs() < spec.durationMs(), r.toString());
             assertTrue(i == 0 || trace.get(i - 1).atMs() <= r.atMs(), "ordered at " + i);
             assertTrue(Set.of("replay-1", "replay-2", "replay-3").contains(r.tenant()), r.tenant());
             assertTrue(r.model().matches("adapter-0(0[1-9]|10)"), r.model());
             assertTrue(r.promptTokens() >= 16 && r.promptTokens() <= 64 && r.maxTokens() >= 4 && r.maxTokens() <= 12, r.toString());
         }
-        long streamed = trace.stream().filter(TracedRequest::stream).count();
+        long streamed = trace.stream().filter(TraceRequest::stream).count();
         assertTrue(streamed > trace.size() / 4 && streamed < trace.size() * 3 / 4, "about half streamed: " + streamed);
     }
 
     @Test
     void aSessionsTurnsNameOneAdapterAndAreTheThinkTimeApart() {
         TraceSpec spec = TraceSpec.validation(3);
-        Map<String, List<TracedRequest>> sessions = TraceGenerator.generate(spec).stream().filter(r -> r.session().isPresent())
-                .collect(Collectors.groupingBy(r -> r.session().get(), TreeMap::new, Collectors.toList()));
+        Map<String, List<TraceRequest>> sessions = TraceGenerator.generate(spec).stream().filter(TraceRequest::inSession)
+                .collect(Collectors.groupingBy(TraceRequest::session, TreeMap::new, Collectors.toList()));
         assertTrue(sessions.size() >= 5, "sessions: " + sessions.keySet());
         sessions.forEach((id, turns) -> {
             assertTrue(turns.size() <= spec.turnsPerSession(), id + ": " + turns);

@@ -11,6 +11,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.loraplex.cluster.NodeId;
 import io.loraplex.cluster.node.GpuNodeProtocol.AdapterTier;
 import io.loraplex.engine.model.TinyModel;
+import io.loraplex.simulations.fleet.TraceRequest;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -137,13 +138,13 @@ class TraceReplayerTest {
         }
     }
 
-    private static TracedRequest traced(long at, String tenant, String model, String session, int prompt, boolean stream) {
-        return new TracedRequest(at, tenant, model, Optional.ofNullable(session), prompt, 6, stream);
+    private static TraceRequest traced(long at, String tenant, String model, String session, int prompt, boolean stream) {
+        return new TraceRequest(at, tenant, model, session, prompt, 6, stream);
     }
 
     @Test
     void aReplaySetsUpThroughTheApisSendsAtTheTracesTimesAndRecordsNodeTierAndStatus() throws Exception {
-        List<TracedRequest> trace = List.of(
+        List<TraceRequest> trace = List.of(
                 traced(0, "replay-1", "adapter-001", null, 20, true),
                 traced(50, "replay-2", "adapter-001", "s1", 40, false),
                 traced(100, "replay-1", "adapter-009", null, 16, false),
