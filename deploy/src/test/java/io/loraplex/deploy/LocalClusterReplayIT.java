@@ -48,14 +48,16 @@ class LocalClusterReplayIT {
     static final int COLD_LOADS_SLACK = 5;
     static final double COLD_LOADS_SHARE = 0.30;
     /**
-     * The measured TTFT p50 may be up to this many times the simulated one. The simulator adds up what the cost model
+     * The measured TTFT p50 may be up to this many milliseconds above the simulated one. The simulator adds up what the cost model
      * knows (the router's route overhead, measured by ClusterBench; the prefill and steps measured by loraplex bench,
      * each alone on the machine); the real cluster's TTFT also holds the way back (node to router to client), the
      * client's HTTP and SSE handling, and three JVMs, the client and whatever else runs sharing two cores, none of which
      * the model has. On the shared 2-core VM (load average 5-12) five runs measured 51 to 93 ms against 29 simulated
-     * (1.8x to 3.2x); ClusterBench on a quieter day measured a hot request end to end at 18.9 ms.
+     * (1.8x to 3.2x; every tier 30 to 60 ms above its simulated figure); ClusterBench on a quieter day measured a hot
+     * request end to end at 18.9 ms. What the model lacks is a per-request cost, not a factor, so the bound is a
+     * difference: 150 ms is 2.5 times the largest seen, for a CI machine busier than the runs were.
      */
-    static final double TTFT_P50_ABOVE = 4.0;
+    static final long TTFT_P50_ABOVE_MS = 150;
     /**
      * The measured TTFT p50 may be as low as the simulated one over this: a quiet machine (ClusterBench's 18.9 ms for a
      * request whose adapter a prefetch had loaded) can beat the model's sum, whose route overhead is a p50 taken under
@@ -157,10 +159,12 @@ class LocalClusterReplayIT {
         int coldBound = Math.max(COLD_LOADS_SLACK, (int) Math.ceil(COLD_LOADS_SHARE * measured.coldLoads()));
         assertTrue(Math.abs(measured.coldLoads() - sim.coldLoads()) <= coldBound,
                 "cold loads within " + coldBound + ":\n" + both);
-        // TTFT p50 within factors: the simulator has no contention, so the measured figure may be further above it
-        // than below (TTFT_P50_ABOVE, TTFT_P50_BELOW say why and what the runs measured)
+        // TTFT p50: the simulator has no contention and no way back, so the measured figure may be further above it
+        // than below (TTFT_P50_ABOVE_MS, TTFT_P50_BELOW say why and what the runs measured)
         double ratio = (double) Math.max(measured.ttftP50Ms(), 1) / Math.max(sim.ttftP50Ms(), 1);
-        assertTrue(ratio <= TTFT_P50_ABOVE && ratio >= 1 / TTFT_P50_BELOW, "TTFT p50: measured / simulated = " + ratio
-                + ", expected between 1/" + TTFT_P50_BELOW + " and " + TTFT_P50_ABOVE + ":\n" + both);
+        double above = measured.ttftP50Ms() - sim.ttftP50Ms();
+        assertTrue(above <= TTFT_P50_ABOVE_MS && ratio >= 1 / TTFT_P50_BELOW, "TTFT p50: measured " + measured.ttftP50Ms()
+                + " ms, simulated " + sim.ttftP50Ms() + " ms; expected at most " + TTFT_P50_ABOVE_MS
+                + " ms above and at least 1/" + TTFT_P50_BELOW + " of it:\n" + both);
     }
 }
