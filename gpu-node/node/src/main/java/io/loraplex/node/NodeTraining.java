@@ -171,7 +171,7 @@ final class NodeTraining implements AutoCloseable {
         for (Prepared p : jobs) {
             running.remove(p.job().jobId(), p.trainer()); // cancelled through the flag each job's step checks
             String id = p.job().jobId();
-            p.job().replyTo().tell(new GpuNodeProtocol.TrainingStarted(id, p.job().attempt(), node, p.trainExamples(), p.totalSteps()));
+            started(p);
             batch.add(p.val() == null ? Trainer.Job.split(p.options(), p.train(), progress(p), () -> cancelled.containsKey(id))
                     : new Trainer.Job(p.options(), p.train(), p.val(), progress(p), () -> cancelled.containsKey(id)));
         }
@@ -227,8 +227,15 @@ final class NodeTraining implements AutoCloseable {
         if (cancelled.containsKey(t.jobId())) {
             throw new CancellationException();
         }
-        t.replyTo().tell(new GpuNodeProtocol.TrainingStarted(t.jobId(), t.attempt(), node, p.trainExamples(), p.totalSteps()));
+        started(p);
         return p.val() == null ? p.trainer().train(p.train(), progress(p)) : p.trainer().train(p.train(), p.val(), progress(p));
+    }
+
+    /** Tells the job's entity (and the log: which node trains what) that its training starts now. */
+    private void started(Prepared p) {
+        TrainAdapter t = p.job();
+        system.log().info("node {} trains job {} (attempt {}) on base model {}", node, t.jobId(), t.attempt(), model.id());
+        t.replyTo().tell(new GpuNodeProtocol.TrainingStarted(t.jobId(), t.attempt(), node, p.trainExamples(), p.totalSteps()));
     }
 
     /** Reports a job's steps and epochs to its entity. */
