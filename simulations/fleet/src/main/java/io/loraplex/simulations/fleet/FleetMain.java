@@ -62,17 +62,26 @@ public final class FleetMain {
 
     /** Runs the simulator; a wrong flag or setting is one line on stderr naming it, and exit status 2. */
     public static void main(String[] args) throws IOException {
+        int status = command(args, System.out, System.err);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /** The command's work: 0 when it ran (or printed its usage), 2 with one line naming a wrong flag or setting. */
+    static int command(String[] args, java.io.PrintStream out, java.io.PrintStream err) throws IOException {
         if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
-            System.out.print(USAGE);
-            return;
+            out.print(USAGE);
+            return 0;
         }
         try {
             run(args);
+            return 0;
         } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
             // NumberFormatException is an IllegalArgumentException: "--nodes many" is named by its value
-            System.err.println("fleet: " + (e instanceof NumberFormatException ? "not a number: " : "") + e.getMessage());
-            System.err.print(USAGE);
-            System.exit(2);
+            err.println("fleet: " + (e instanceof NumberFormatException ? "not a number: " : "") + e.getMessage());
+            err.print(USAGE);
+            return 2;
         }
     }
 
