@@ -9,20 +9,22 @@ import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.ModelWeights;
 import io.loraplex.engine.model.Rope;
 import io.loraplex.engine.model.Tensor;
+import io.loraplex.engine.model.WeightFormat;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The fast CPU operations: Vector API kernels over the memory-mapped weights (f32, bf16 widened in
- * registers, f16 widened per tile) or the int8/int4 blocks made at load (dequantized in registers), projections split across a {@link WorkerPool} by output rows,
+ * The fast CPU operations: Vector API kernels over the projections packed once at load into
+ * {@link PanelMatrix} panels (f32, bf16 and f16 widened in registers, int8/int4 blocks dequantized in
+ * registers; {@link PanelKernels}), split across a {@link WorkerPool} by panels,
  * attention by (token, head), LoRA by segments of one adapter's tokens read from the page arena.
  * The layer sequence is {@link LayerSequence}'s. Results are bit-identical whatever the batch (see
  * {@link CpuKernels}).
  */
 public final class CpuBackend implements BackendOperations {
 
-    /** One slice of output rows of one projection: a unit of parallel work. */
-    private record RowTask(Tensor weight, int rowStart, int rowEnd, TargetModule module) {
+    /** One slice of panels of one projection: a unit of parallel work. */
+    private record RowTask(PanelMatrix weight, int panelStart, int panelEnd, TargetModule module) {
     }
 
     private final ModelConfig cfg;
@@ -40,7 +42,10 @@ public final class CpuBackend implements BackendOperations {
     /** (L, 2^TargetModule.COUNT) the row tasks of each set of projections given together, built on first use. */
     private final RowTask[][] projectTasks;
     private final RowTask[] lmHeadTasks;
-    private final ThreadLocal<float[]> widenScratch;
+    /** (L, TargetModule.COUNT) the projections packed into panels at load, and the lm head's. */
+    private final PanelMatrix[][] panels;
+    private final PanelMatrix lmHeadPanels;
+    private final ThreadLocal<float[]> tileScratch = ThreadLocal.withInitial(PanelKernels::tileBuffer);
     private final ThreadLocal<float[]> scoreScratch = ThreadLocal.withInitial(() -> new float[1024]);
     private final float[][] projectOut = new float[TargetModule.COUNT][]; // outputs of the projections running now
     private Scratch scratch;
@@ -107,7 +112,15 @@ public final class CpuBackend implements BackendOperations {
         postMlpNorm = new float[n][];
         bias = new float[n][TargetModule.COUNT][];
         projectTasks = new RowTask[n * (1 << TargetModule.COUNT)][];
+        panels = new PanelMatrix[n][];
+        WeightFormat format = weights.format();
         for (int l = 0; l < n; l++) {
+            Tensor[] stored = weights.storedProjections(l);
+            panels[l] = new PanelMatrix[TargetModule.COUNT];
+            for (TargetModule m : TargetModule.values()) {
+                Tensor t = stored[m.ordinal()];
+                panels[l][m.ordinal()] = PanelMatrix.pack(t, format == null ? t.dtype() : format.dtype());
+            }
             attnNorm[l] = normWeight(cfg, w.attnNorm[l]);
             mlpNorm[l] = normWeight(cfg, w.mlpNorm[l]);
             if (cfg.qkNorm()) {
@@ -124,9 +137,9 @@ public final class CpuBackend implements BackendOperations {
             }
         }
         finalNorm = normWeight(cfg, w.finalNorm);
-        lmHeadTasks = split(threads, new Tensor[] {w.lmHead}, new TargetModule[] {null});
-        int widest = Math.max(Math.max(cfg.hiddenSize(), cfg.intermediateSize()), cfg.qDim());
-        widenScratch = ThreadLocal.withInitial(() -> new float[4 * widest]);
+        Tensor head = weights.storedLmHead();
+        lmHeadPanels = PanelMatrix.pack(head, format == null ? head.dtype() : format.lmHeadDtype());
+        lmHeadTasks = split(threads, new PanelMatrix[] {lmHeadPanels}, new TargetModule[] {null});
         scratch = new Scratch(cfg, 16);
     }
 
@@ -141,18 +154,19 @@ public final class CpuBackend implements BackendOperations {
         return v;
     }
 
-    /** Splits the rows of the given projections into tasks of a multiple of 4 rows, ~8 per thread. */
-    private static RowTask[] split(int threads, Tensor[] weights, TargetModule[] modules) {
-        long totalRows = 0;
-        for (Tensor t : weights) {
-            totalRows += t.dim(0);
+    /** Splits the panels of the given projections into tasks of whole panel groups, ~8 per thread. */
+    private static RowTask[] split(int threads, PanelMatrix[] weights, TargetModule[] modules) {
+        long totalPanels = 0;
+        for (PanelMatrix t : weights) {
+            totalPanels += t.panels();
         }
-        int chunk = (int) Math.max(16, (totalRows / (threads * 8L) + 3) / 4 * 4);
+        int group = PanelMatrix.GROUP;
+        int chunk = (int) Math.max(group, (totalPanels / (threads * 8L) + group - 1) / group * group);
         List<RowTask> tasks = new ArrayList<>();
         for (int i = 0; i < weights.length; i++) {
-            int rows = (int) weights[i].dim(0);
-            for (int r = 0; r < rows; r += chunk) {
-                tasks.add(new RowTask(weights[i], r, Math.min(rows, r + chunk), modules[i]));
+            int count = weights[i].panels();
+            for (int p = 0; p < count; p += chunk) {
+                tasks.add(new RowTask(weights[i], p, Math.min(count, p + chunk), modules[i]));
             }
         }
         return tasks.toArray(RowTask[]::new);
@@ -249,9 +263,7 @@ public final class CpuBackend implements BackendOperations {
         pool.run(tasks.length, i -> {
             RowTask task = tasks[i];
             float[] y = projectOut[task.module.ordinal()];
-            int width = (int) task.weight.dim(0);
-            CpuKernels.matmul(x, n, nt, task.weight.data(), task.weight.dtype(), n,
-                    task.rowStart, task.rowEnd, y, width, 0, widenScratch.get());
+            PanelKernels.matmul(x, n, nt, task.weight, task.panelStart, task.panelEnd, y, task.weight.rows(), 0, tileScratch.get());
         });
         for (Projection p : projections) {
             addBias(bias[layer][p.module().ordinal()], scratch.of(p.out()), p.module().outFeatures(cfg), nt);
@@ -263,15 +275,15 @@ public final class CpuBackend implements BackendOperations {
         int key = layer * (1 << TargetModule.COUNT) + mask;
         RowTask[] tasks = projectTasks[key];
         if (tasks == null) {
-            List<Tensor> weights = new ArrayList<>();
+            List<PanelMatrix> weights = new ArrayList<>();
             List<TargetModule> modules = new ArrayList<>();
             for (TargetModule m : TargetModule.values()) {
                 if ((mask & (1 << m.ordinal())) != 0) {
-                    weights.add(LayerWeights.weight(w, layer, m));
+                    weights.add(panels[layer][m.ordinal()]);
                     modules.add(m);
                 }
             }
-            tasks = split(threads, weights.toArray(Tensor[]::new), modules.toArray(TargetModule[]::new));
+            tasks = split(threads, weights.toArray(PanelMatrix[]::new), modules.toArray(TargetModule[]::new));
             projectTasks[key] = tasks;
         }
         return tasks;
@@ -348,8 +360,7 @@ public final class CpuBackend implements BackendOperations {
         float[] x = scratch.of(in);
         pool.run(lmHeadTasks.length, i -> {
             RowTask task = lmHeadTasks[i];
-            CpuKernels.matmul(x, c, nRows, task.weight.data(), task.weight.dtype(), c,
-                    task.rowStart, task.rowEnd, logits, cfg.vocabSize(), 0, widenScratch.get());
+            PanelKernels.matmul(x, c, nRows, task.weight, task.panelStart, task.panelEnd, logits, cfg.vocabSize(), 0, tileScratch.get());
         });
     }
 

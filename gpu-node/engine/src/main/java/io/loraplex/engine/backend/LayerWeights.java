@@ -13,13 +13,13 @@ final class LayerWeights {
     /** The module's weight in {@code layer}, (out, in). */
     static Tensor weight(ModelWeights w, int layer, TargetModule module) {
         return switch (module) {
-            case Q_PROJ -> w.wq[layer];
-            case K_PROJ -> w.wk[layer];
-            case V_PROJ -> w.wv[layer];
-            case O_PROJ -> w.wo[layer];
-            case GATE_PROJ -> w.wGate[layer];
-            case UP_PROJ -> w.wUp[layer];
-            case DOWN_PROJ -> w.wDown[layer];
+            case Q_PROJ -> w.wq(layer);
+            case K_PROJ -> w.wk(layer);
+            case V_PROJ -> w.wv(layer);
+            case O_PROJ -> w.wo(layer);
+            case GATE_PROJ -> w.wGate(layer);
+            case UP_PROJ -> w.wUp(layer);
+            case DOWN_PROJ -> w.wDown(layer);
         };
     }
 

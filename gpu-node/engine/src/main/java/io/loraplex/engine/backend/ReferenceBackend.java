@@ -238,7 +238,7 @@ public final class ReferenceBackend implements BackendOperations {
         int vocab = cfg.vocabSize();
         float[][] rows = act.get(in);
         for (int r = 0; r < rows.length; r++) {
-            float[] out = linear(rows[r], w.lmHead, null);
+            float[] out = linear(rows[r], w.lmHead(), null);
             System.arraycopy(out, 0, logits, r * vocab, vocab);
         }
     }

@@ -21,10 +21,10 @@ public final class ModelWeights {
 
     public final Tensor embed;        // (V, C)
     public final Tensor[] attnNorm;   // (L) (C)
-    public final Tensor[] wq;         // (L) (NH·HS, C)
-    public final Tensor[] wk;         // (L) (NKV·HS, C)
-    public final Tensor[] wv;         // (L) (NKV·HS, C)
-    public final Tensor[] wo;         // (L) (C, NH·HS)
+    private final Tensor[] wq;         // (L) (NH·HS, C)
+    private final Tensor[] wk;         // (L) (NKV·HS, C)
+    private final Tensor[] wv;         // (L) (NKV·HS, C)
+    private final Tensor[] wo;         // (L) (C, NH·HS)
     public final Tensor[] bq;         // (L) (NH·HS) or nulls
     public final Tensor[] bk;         // (L) (NKV·HS) or nulls
     public final Tensor[] bv;         // (L) (NKV·HS) or nulls
@@ -34,17 +34,19 @@ public final class ModelWeights {
     public final Tensor[] mlpNorm;    // (L) (C) Gemma: pre_feedforward_layernorm
     public final Tensor[] postAttnNorm; // (L) (C) or nulls: Gemma's norm of the attention output
     public final Tensor[] postMlpNorm;  // (L) (C) or nulls: Gemma's norm of the MLP output
-    public final Tensor[] wGate;      // (L) (I, C)
-    public final Tensor[] wUp;        // (L) (I, C)
-    public final Tensor[] wDown;      // (L) (C, I)
+    private final Tensor[] wGate;      // (L) (I, C)
+    private final Tensor[] wUp;        // (L) (I, C)
+    private final Tensor[] wDown;      // (L) (C, I)
     public final Tensor[] bGate;      // (L) (I) or nulls
     public final Tensor[] bUp;        // (L) (I) or nulls
     public final Tensor[] bDown;      // (L) (C) or nulls
     public final Tensor finalNorm;    // (C)
-    public final Tensor lmHead;       // (V, C), the embedding when tied
+    private final Tensor lmHead;      // (V, C), the embedding when tied: as the checkpoint stores it
 
     private final WeightFiles files;
     private final WeightFormat format; // null: the checkpoint's own dtype
+    /** The projections and lm head in {@link #format}, each converted on first use (see {@link #converted}). */
+    private final java.util.Map<Tensor, Tensor> converted = new java.util.IdentityHashMap<>();
 
     public ModelWeights(ModelConfig cfg, WeightFiles files) throws IOException {
         this(cfg, files, null);
@@ -142,20 +144,84 @@ public final class ModelWeights {
         } else {
             throw new IOException("missing weight tensor 'lm_head.weight' (config.json has tie_word_embeddings: false)");
         }
-        lmHead = format == null ? head : convert(head, format.lmHeadDtype());
+        if (format != null) {
+            check(head, format.lmHeadDtype());
+        }
+        lmHead = head;
     }
 
-    /** A projection's weight in the chosen format. */
+    /** A projection's weight as stored, checked now against the chosen format (converted on first use). */
     private Tensor projection(Tensor t) throws IOException {
-        return format == null ? t : convert(t, format.dtype());
+        if (format != null) {
+            check(t, format.dtype());
+        }
+        return t;
     }
 
-    private static Tensor convert(Tensor t, DType target) throws IOException {
+    private static void check(Tensor t, DType target) throws IOException {
         try {
-            return WeightFormat.convert(t, target);
+            WeightFormat.checkConvertible(t, target);
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * {@code stored} in the chosen format, converted once on first use: a backend that packs the
+     * stored tensors its own way (the CPU backend's panels) never makes this row-major copy, so an
+     * int8 8B model is not held twice.
+     */
+    private Tensor converted(Tensor stored, DType target) {
+        if (format == null || stored.dtype() == target) {
+            return stored;
+        }
+        synchronized (converted) {
+            return converted.computeIfAbsent(stored, t -> WeightFormat.convert(t, target));
+        }
+    }
+
+    /** Layer {@code l}'s q projection in the chosen format. */
+    public Tensor wq(int l) {
+        return converted(wq[l], format == null ? null : format.dtype());
+    }
+
+    public Tensor wk(int l) {
+        return converted(wk[l], format == null ? null : format.dtype());
+    }
+
+    public Tensor wv(int l) {
+        return converted(wv[l], format == null ? null : format.dtype());
+    }
+
+    public Tensor wo(int l) {
+        return converted(wo[l], format == null ? null : format.dtype());
+    }
+
+    public Tensor wGate(int l) {
+        return converted(wGate[l], format == null ? null : format.dtype());
+    }
+
+    public Tensor wUp(int l) {
+        return converted(wUp[l], format == null ? null : format.dtype());
+    }
+
+    public Tensor wDown(int l) {
+        return converted(wDown[l], format == null ? null : format.dtype());
+    }
+
+    /** The lm head in the chosen format (the embedding's converted copy when tied). */
+    public Tensor lmHead() {
+        return converted(lmHead, format == null ? null : format.lmHeadDtype());
+    }
+
+    /** The seven projections of layer {@code l} as the checkpoint stores them (q, k, v, o, gate, up, down), mapped. */
+    public Tensor[] storedProjections(int l) {
+        return new Tensor[] {wq[l], wk[l], wv[l], wo[l], wGate[l], wUp[l], wDown[l]};
+    }
+
+    /** The lm head as the checkpoint stores it (the embedding when tied), mapped. */
+    public Tensor storedLmHead() {
+        return lmHead;
     }
 
     /** The format the projections were converted to, or null where they are the checkpoint's own. */

@@ -61,16 +61,9 @@ public enum WeightFormat {
         if (t.dtype() == target) {
             return t;
         }
-        if (t.rank() != 2) {
-            throw new IllegalArgumentException(t.name() + ": only matrices are converted, shape " + t.shapeString());
-        }
+        checkConvertible(t, target);
         int rows = Math.toIntExact(t.dim(0));
         int n = Math.toIntExact(t.dim(1));
-        if (target.quantized() && n % DType.BLOCK != 0) {
-            throw new IllegalArgumentException("weight tensor '" + t.name() + "' has rows of " + n + " weights; "
-                    + target + " quantizes blocks of " + DType.BLOCK + ", so its input width must be a multiple of "
-                    + DType.BLOCK);
-        }
         long rowBytes = target.rowBytes(n);
         MemorySegment out = Arena.ofAuto().allocate(rowBytes * rows, Float.BYTES);
         float[] row = new float[n];
@@ -96,8 +89,24 @@ public enum WeightFormat {
         return new Tensor(t.name(), target, t.shape(), out);
     }
 
+    /** Refuses, naming the tensor, what {@link #convert} cannot make of {@code t} in {@code target}. */
+    public static void checkConvertible(Tensor t, DType target) {
+        if (t.dtype() == target) {
+            return;
+        }
+        if (t.rank() != 2) {
+            throw new IllegalArgumentException(t.name() + ": only matrices are converted, shape " + t.shapeString());
+        }
+        long n = t.dim(1);
+        if (target.quantized() && n % DType.BLOCK != 0) {
+            throw new IllegalArgumentException("weight tensor '" + t.name() + "' has rows of " + n + " weights; "
+                    + target + " quantizes blocks of " + DType.BLOCK + ", so its input width must be a multiple of "
+                    + DType.BLOCK);
+        }
+    }
+
     /** One row as Q8_0: per block, {@code scale = max|w|/127}, {@code q = round(w/scale)}. */
-    static void quantizeQ8(float[] row, MemorySegment out, long base) {
+    public static void quantizeQ8(float[] row, MemorySegment out, long base) {
         int n = row.length;
         long scales = base + n;
         for (int b = 0; b < n / DType.BLOCK; b++) {
@@ -118,7 +127,7 @@ public enum WeightFormat {
      * One row as Q4_0: per block, {@code scale = m/-8} for the weight {@code m} of largest magnitude
      * (so it lands exactly on -8 and the other side keeps 7 steps), {@code q = clamp(round(w/scale), -8, 7)}.
      */
-    static void quantizeQ4(float[] row, MemorySegment out, long base) {
+    public static void quantizeQ4(float[] row, MemorySegment out, long base) {
         int n = row.length;
         int half = DType.BLOCK / 2;
         long scales = base + n / 2;

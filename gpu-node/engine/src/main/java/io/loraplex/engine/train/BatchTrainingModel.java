@@ -294,7 +294,7 @@ final class BatchTrainingModel {
         TrainKernels.rmsnormForward(hRows, invF, xRows, finalNorm, nRows, c, (float) cfg.rmsNormEps());
         int vocab = cfg.vocabSize();
         float[] logits = new float[nRows * vocab];   // (N, V)
-        TrainKernels.linearForward(pool, logits, hRows, nRows, w.lmHead, null);
+        TrainKernels.linearForward(pool, logits, hRows, nRows, w.lmHead(), null);
         float finalCap = cfg.finalLogitSoftcap();
         float[] rowLoss = new float[nRows];          // (N)
         float[] dLogits = backward ? new float[nRows * vocab] : null; // (N, V)
@@ -324,7 +324,7 @@ final class BatchTrainingModel {
         }
 
         float[] dhRows = new float[nRows * c];       // (N, C)
-        TrainKernels.linearBackward(pool, dhRows, dLogits, nRows, w.lmHead);
+        TrainKernels.linearBackward(pool, dhRows, dLogits, nRows, w.lmHead());
         float[] dxRows = new float[nRows * c];       // (N, C)
         TrainKernels.rmsnormBackward(dxRows, dhRows, xRows, invF, finalNorm, nRows, c);
         float[] dx = new float[tt * c];              // (T, C)
@@ -408,9 +408,9 @@ final class BatchTrainingModel {
         a.inv1 = new float[tt];
         TrainKernels.rmsnormForward(a.h1, a.inv1, xIn, attnNorm[l], tt, c, eps);
         // q, k, v projections with their adapters
-        a.q = project(l, TargetModule.Q_PROJ, a.h1, w.wq[l], bq[l], b, a, randoms);
-        a.k = project(l, TargetModule.K_PROJ, a.h1, w.wk[l], bk[l], b, a, randoms);
-        a.v = project(l, TargetModule.V_PROJ, a.h1, w.wv[l], bv[l], b, a, randoms);
+        a.q = project(l, TargetModule.Q_PROJ, a.h1, w.wq(l), bq[l], b, a, randoms);
+        a.k = project(l, TargetModule.K_PROJ, a.h1, w.wk(l), bk[l], b, a, randoms);
+        a.v = project(l, TargetModule.V_PROJ, a.h1, w.wv(l), bv[l], b, a, randoms);
         // per-head q and k norms (Qwen3): rows of HS, one per (token, head)
         if (cfg.qkNorm()) {
             a.qRaw = a.q;
@@ -430,7 +430,7 @@ final class BatchTrainingModel {
         a.probs = new float[b.n][];
         attentionForward(a, b, l);
         // output projection (Gemma: normed) and residual
-        float[] o = project(l, TargetModule.O_PROJ, a.att, w.wo[l], bo[l], b, a, randoms);
+        float[] o = project(l, TargetModule.O_PROJ, a.att, w.wo(l), bo[l], b, a, randoms);
         if (cfg.postNorms()) {
             a.oRaw = o;
             a.invO = new float[tt];
@@ -443,11 +443,11 @@ final class BatchTrainingModel {
         a.h2 = new float[tt * c];
         a.inv2 = new float[tt];
         TrainKernels.rmsnormForward(a.h2, a.inv2, a.xMid, mlpNorm[l], tt, c, eps);
-        a.gate = project(l, TargetModule.GATE_PROJ, a.h2, w.wGate[l], bGate[l], b, a, randoms);
-        a.up = project(l, TargetModule.UP_PROJ, a.h2, w.wUp[l], bUp[l], b, a, randoms);
+        a.gate = project(l, TargetModule.GATE_PROJ, a.h2, w.wGate(l), bGate[l], b, a, randoms);
+        a.up = project(l, TargetModule.UP_PROJ, a.h2, w.wUp(l), bUp[l], b, a, randoms);
         a.act = new float[tt * inter];
         gluForward(a.act, a.gate, a.up, tt * inter);
-        float[] down = project(l, TargetModule.DOWN_PROJ, a.act, w.wDown[l], bDown[l], b, a, randoms);
+        float[] down = project(l, TargetModule.DOWN_PROJ, a.act, w.wDown(l), bDown[l], b, a, randoms);
         if (cfg.postNorms()) {
             a.downRaw = down;
             a.invDown = new float[tt];
@@ -474,13 +474,13 @@ final class BatchTrainingModel {
             TrainKernels.rmsnormBackward(dDown, dx, a.downRaw, a.invDown, postMlpNorm[l], tt, c);
         }
         float[] dAct = new float[tt * inter];
-        projectBackward(l, TargetModule.DOWN_PROJ, dAct, dDown, w.wDown[l], b, a);
+        projectBackward(l, TargetModule.DOWN_PROJ, dAct, dDown, w.wDown(l), b, a);
         float[] dGate = new float[tt * inter];
         float[] dUp = new float[tt * inter];
         gluBackward(dGate, dUp, dAct, a.gate, a.up, tt * inter);
         float[] dh2 = new float[tt * c];
-        projectBackward(l, TargetModule.GATE_PROJ, dh2, dGate, w.wGate[l], b, a);
-        projectBackward(l, TargetModule.UP_PROJ, dh2, dUp, w.wUp[l], b, a);
+        projectBackward(l, TargetModule.GATE_PROJ, dh2, dGate, w.wGate(l), b, a);
+        projectBackward(l, TargetModule.UP_PROJ, dh2, dUp, w.wUp(l), b, a);
         TrainKernels.rmsnormBackward(dx, dh2, a.xMid, a.inv2, mlpNorm[l], tt, c);
         // output projection (dx now holds the gradient of xMid; Gemma: back through the post-attention norm)
         float[] dO = dx;
@@ -489,7 +489,7 @@ final class BatchTrainingModel {
             TrainKernels.rmsnormBackward(dO, dx, a.oRaw, a.invO, postAttnNorm[l], tt, c);
         }
         float[] dAtt = new float[tt * qd];
-        projectBackward(l, TargetModule.O_PROJ, dAtt, dO, w.wo[l], b, a);
+        projectBackward(l, TargetModule.O_PROJ, dAtt, dO, w.wo(l), b, a);
         float[] dq = new float[tt * qd];
         float[] dk = new float[tt * kvd];
         float[] dv = new float[tt * kvd];
@@ -506,9 +506,9 @@ final class BatchTrainingModel {
             dk = dkRaw;
         }
         float[] dh1 = new float[tt * c];
-        projectBackward(l, TargetModule.Q_PROJ, dh1, dq, w.wq[l], b, a);
-        projectBackward(l, TargetModule.K_PROJ, dh1, dk, w.wk[l], b, a);
-        projectBackward(l, TargetModule.V_PROJ, dh1, dv, w.wv[l], b, a);
+        projectBackward(l, TargetModule.Q_PROJ, dh1, dq, w.wq(l), b, a);
+        projectBackward(l, TargetModule.K_PROJ, dh1, dk, w.wk(l), b, a);
+        projectBackward(l, TargetModule.V_PROJ, dh1, dv, w.wv(l), b, a);
         TrainKernels.rmsnormBackward(dx, dh1, a.xIn, a.inv1, attnNorm[l], tt, c);
     }
 

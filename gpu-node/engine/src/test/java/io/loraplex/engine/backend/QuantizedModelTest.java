@@ -130,7 +130,7 @@ class QuantizedModelTest {
     void int8QuantizesTheSevenProjectionsAndTheLmHeadAndLeavesEmbeddingsAndNormsAsStored() throws Exception {
         try (BaseModel q = BaseModel.load(dir.resolve("model"), WeightFormat.INT8)) {
             var w = q.weights();
-            for (var t : List.of(w.wq[0], w.wk[1], w.wv[0], w.wo[1], w.wGate[0], w.wUp[1], w.wDown[0], w.lmHead)) {
+            for (var t : List.of(w.wq(0), w.wk(1), w.wv(0), w.wo(1), w.wGate(0), w.wUp(1), w.wDown(0), w.lmHead())) {
                 assertEquals(DType.Q8_0, t.dtype(), t.name());
             }
             assertEquals(DType.F32, w.embed.dtype());
@@ -142,8 +142,8 @@ class QuantizedModelTest {
     @Test
     void int4KeepsItsLmHeadInInt8() throws Exception {
         try (BaseModel q = BaseModel.load(dir.resolve("model"), WeightFormat.INT4)) {
-            assertEquals(DType.Q4_0, q.weights().wDown[1].dtype());
-            assertEquals(DType.Q8_0, q.weights().lmHead.dtype());
+            assertEquals(DType.Q4_0, q.weights().wDown(1).dtype());
+            assertEquals(DType.Q8_0, q.weights().lmHead().dtype());
         }
     }
 

@@ -127,10 +127,10 @@ class Phi3ConfigTest {
             Tensor gateUp = w.files().tensor("model.layers.1.mlp.gate_up_proj.weight");
             int c = cfg.hiddenSize();
             // first element of k = row qDim of the fused tensor; first of up = row I of gate_up
-            assertEquals(qkv.get((long) cfg.qDim() * c), w.wk[1].get(0));
-            assertEquals(qkv.get((long) (cfg.qDim() + cfg.kvDim()) * c + 5), w.wv[1].get(5));
-            assertEquals(gateUp.get((long) cfg.intermediateSize() * c + 7), w.wUp[1].get(7));
-            assertTrue(w.wq[1].hasShape(cfg.qDim(), c) && w.wGate[1].hasShape(cfg.intermediateSize(), c));
+            assertEquals(qkv.get((long) cfg.qDim() * c), w.wk(1).get(0));
+            assertEquals(qkv.get((long) (cfg.qDim() + cfg.kvDim()) * c + 5), w.wv(1).get(5));
+            assertEquals(gateUp.get((long) cfg.intermediateSize() * c + 7), w.wUp(1).get(7));
+            assertTrue(w.wq(1).hasShape(cfg.qDim(), c) && w.wGate(1).hasShape(cfg.intermediateSize(), c));
         }
     }
 

@@ -167,7 +167,7 @@ final class TrainingModel {
         Layers.rmsnormForward(hRows, invF, xRows, finalNorm, nRows, c, cfg.rmsNormEps());
         int vocab = cfg.vocabSize();
         double[] logits = new double[nRows * vocab]; // (N, V)
-        linear.forward(logits, hRows, w.lmHead, null, nRows);
+        linear.forward(logits, hRows, w.lmHead(), null, nRows);
         double finalCap = cfg.finalLogitSoftcap();
         if (finalCap != 0) {
             Layers.softcapForward(logits, nRows * vocab, finalCap);
@@ -186,7 +186,7 @@ final class TrainingModel {
             Layers.softcapBackward(dLogits, logits, nRows * vocab, finalCap);
         }
         double[] dhRows = new double[nRows * c];     // (N, C)
-        linear.backward(dhRows, dLogits, w.lmHead, nRows);
+        linear.backward(dhRows, dLogits, w.lmHead(), nRows);
         double[] dxRows = new double[nRows * c];     // (N, C)
         Layers.rmsnormBackward(dxRows, dhRows, xRows, invF, finalNorm, nRows, c);
         double[] dx = new double[tt * c];            // (T, C)
@@ -224,9 +224,9 @@ final class TrainingModel {
         a.inv1 = new double[tt];
         Layers.rmsnormForward(a.h1, a.inv1, xIn, attnNorm[l], tt, c, cfg.rmsNormEps());
         // q, k, v projections with their adapters
-        a.q = project(l, TargetModule.Q_PROJ, a.h1, w.wq[l], bq[l], tt, a, dropout, random);
-        a.k = project(l, TargetModule.K_PROJ, a.h1, w.wk[l], bk[l], tt, a, dropout, random);
-        a.v = project(l, TargetModule.V_PROJ, a.h1, w.wv[l], bv[l], tt, a, dropout, random);
+        a.q = project(l, TargetModule.Q_PROJ, a.h1, w.wq(l), bq[l], tt, a, dropout, random);
+        a.k = project(l, TargetModule.K_PROJ, a.h1, w.wk(l), bk[l], tt, a, dropout, random);
+        a.v = project(l, TargetModule.V_PROJ, a.h1, w.wv(l), bv[l], tt, a, dropout, random);
         // per-head q and k norms (Qwen3): rows of HS, one per (token, head)
         if (cfg.qkNorm()) {
             a.qRaw = a.q;
@@ -247,7 +247,7 @@ final class TrainingModel {
         Layers.attentionForward(a.att, a.probs, a.q, a.k, a.v, tt, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
                 cfg.windowFor(l), attentionScale(), cfg.attnLogitSoftcap());
         // output projection (Gemma: normed) and residual
-        double[] o = project(l, TargetModule.O_PROJ, a.att, w.wo[l], bo[l], tt, a, dropout, random);
+        double[] o = project(l, TargetModule.O_PROJ, a.att, w.wo(l), bo[l], tt, a, dropout, random);
         if (cfg.postNorms()) {
             a.oRaw = o;
             a.invO = new double[tt];
@@ -262,15 +262,15 @@ final class TrainingModel {
         a.h2 = new double[tt * c];
         a.inv2 = new double[tt];
         Layers.rmsnormForward(a.h2, a.inv2, a.xMid, mlpNorm[l], tt, c, cfg.rmsNormEps());
-        a.gate = project(l, TargetModule.GATE_PROJ, a.h2, w.wGate[l], bGate[l], tt, a, dropout, random);
-        a.up = project(l, TargetModule.UP_PROJ, a.h2, w.wUp[l], bUp[l], tt, a, dropout, random);
+        a.gate = project(l, TargetModule.GATE_PROJ, a.h2, w.wGate(l), bGate[l], tt, a, dropout, random);
+        a.up = project(l, TargetModule.UP_PROJ, a.h2, w.wUp(l), bUp[l], tt, a, dropout, random);
         a.act = new double[tt * inter];
         if (cfg.gelu()) {
             Layers.gegluForward(a.act, a.gate, a.up, tt * inter);
         } else {
             Layers.swigluForward(a.act, a.gate, a.up, tt * inter);
         }
-        double[] down = project(l, TargetModule.DOWN_PROJ, a.act, w.wDown[l], bDown[l], tt, a, dropout, random);
+        double[] down = project(l, TargetModule.DOWN_PROJ, a.act, w.wDown(l), bDown[l], tt, a, dropout, random);
         if (cfg.postNorms()) {
             a.downRaw = down;
             a.invDown = new double[tt];
@@ -297,7 +297,7 @@ final class TrainingModel {
             Layers.rmsnormBackward(dDown, dx, a.downRaw, a.invDown, postMlpNorm[l], tt, c);
         }
         double[] dAct = new double[tt * inter];
-        projectBackward(l, TargetModule.DOWN_PROJ, dAct, dDown, w.wDown[l], tt, a, dropout);
+        projectBackward(l, TargetModule.DOWN_PROJ, dAct, dDown, w.wDown(l), tt, a, dropout);
         double[] dGate = new double[tt * inter];
         double[] dUp = new double[tt * inter];
         if (cfg.gelu()) {
@@ -306,8 +306,8 @@ final class TrainingModel {
             Layers.swigluBackward(dGate, dUp, dAct, a.gate, a.up, tt * inter);
         }
         double[] dh2 = new double[tt * c];
-        projectBackward(l, TargetModule.GATE_PROJ, dh2, dGate, w.wGate[l], tt, a, dropout);
-        projectBackward(l, TargetModule.UP_PROJ, dh2, dUp, w.wUp[l], tt, a, dropout);
+        projectBackward(l, TargetModule.GATE_PROJ, dh2, dGate, w.wGate(l), tt, a, dropout);
+        projectBackward(l, TargetModule.UP_PROJ, dh2, dUp, w.wUp(l), tt, a, dropout);
         Layers.rmsnormBackward(dx, dh2, a.xMid, a.inv2, mlpNorm[l], tt, c);
         // output projection (dx now holds the gradient of xMid; Gemma: back through the post-attention norm)
         double[] dO = dx;
@@ -316,7 +316,7 @@ final class TrainingModel {
             Layers.rmsnormBackward(dO, dx, a.oRaw, a.invO, postAttnNorm[l], tt, c);
         }
         double[] dAtt = new double[tt * qd];
-        projectBackward(l, TargetModule.O_PROJ, dAtt, dO, w.wo[l], tt, a, dropout);
+        projectBackward(l, TargetModule.O_PROJ, dAtt, dO, w.wo(l), tt, a, dropout);
         double[] dq = new double[tt * qd];
         double[] dk = new double[tt * kvd];
         double[] dv = new double[tt * kvd];
@@ -334,9 +334,9 @@ final class TrainingModel {
             dk = dkRaw;
         }
         double[] dh1 = new double[tt * c];
-        projectBackward(l, TargetModule.Q_PROJ, dh1, dq, w.wq[l], tt, a, dropout);
-        projectBackward(l, TargetModule.K_PROJ, dh1, dk, w.wk[l], tt, a, dropout);
-        projectBackward(l, TargetModule.V_PROJ, dh1, dv, w.wv[l], tt, a, dropout);
+        projectBackward(l, TargetModule.Q_PROJ, dh1, dq, w.wq(l), tt, a, dropout);
+        projectBackward(l, TargetModule.K_PROJ, dh1, dk, w.wk(l), tt, a, dropout);
+        projectBackward(l, TargetModule.V_PROJ, dh1, dv, w.wv(l), tt, a, dropout);
         Layers.rmsnormBackward(dx, dh1, a.xIn, a.inv1, attnNorm[l], tt, c);
     }
 

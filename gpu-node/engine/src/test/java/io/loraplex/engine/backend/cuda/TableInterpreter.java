@@ -311,7 +311,7 @@ final class TableInterpreter implements BackendOperations {
     public void lmHead(Activation in, float[] logits) {
         float[][] rows = act.get(in);
         for (int r = 0; r < rows.length; r++) {
-            System.arraycopy(linear(rows[r], w.lmHead, null), 0, logits, r * cfg.vocabSize(), cfg.vocabSize());
+            System.arraycopy(linear(rows[r], w.lmHead(), null), 0, logits, r * cfg.vocabSize(), cfg.vocabSize());
         }
     }
 
@@ -331,13 +331,13 @@ final class TableInterpreter implements BackendOperations {
 
     private Tensor weight(int layer, TargetModule m) {
         return switch (m) {
-            case Q_PROJ -> w.wq[layer];
-            case K_PROJ -> w.wk[layer];
-            case V_PROJ -> w.wv[layer];
-            case O_PROJ -> w.wo[layer];
-            case GATE_PROJ -> w.wGate[layer];
-            case UP_PROJ -> w.wUp[layer];
-            case DOWN_PROJ -> w.wDown[layer];
+            case Q_PROJ -> w.wq(layer);
+            case K_PROJ -> w.wk(layer);
+            case V_PROJ -> w.wv(layer);
+            case O_PROJ -> w.wo(layer);
+            case GATE_PROJ -> w.wGate(layer);
+            case UP_PROJ -> w.wUp(layer);
+            case DOWN_PROJ -> w.wDown(layer);
         };
     }
 
