@@ -62,7 +62,7 @@ def float_tile(kind, P, T):
     body = [f"    /** {P} panels x {T} token{'s' if T > 1 else ''} of {kind} weights: out[(t*{P} + p)*LANES ...]. */",
             signature(name, P, T)]
     accs = [f"a{p}_{t}" for t in range(T) for p in range(P)]
-    body.append("        FloatVector " + ", ".join(f"{a} = ZERO" for a in accs) + ";")
+    body.append("        FloatVector " + ", ".join(f"{a} = FloatVector.zero(F)" for a in accs) + ";")
     body.append("        for (int k = 0; k < n; k++) {")
     body.append(f"            long kb = (long) k * LANES * {eb};")
     for p in range(P):
@@ -83,12 +83,12 @@ def quant_tile(kind, P, T):
     body = [f"    /** {P} panels x {T} token{'s' if T > 1 else ''} of {kind} blocks: out[(t*{P} + p)*LANES ...]. */",
             signature(name, P, T)]
     accs = [f"a{p}_{t}" for t in range(T) for p in range(P)]
-    body.append("        FloatVector " + ", ".join(f"{a} = ZERO" for a in accs) + ";")
+    body.append("        FloatVector " + ", ".join(f"{a} = FloatVector.zero(F)" for a in accs) + ";")
     body.append("        for (int blk = 0; blk < n / BLOCK; blk++) {")
     body.append(f"            long qb = (long) blk * {block};")
     body.append("            int k0 = blk * BLOCK;")
     sums = [f"s{p}_{t}" for t in range(T) for p in range(P)]
-    body.append("            FloatVector " + ", ".join(f"{s} = ZERO" for s in sums) + ";")
+    body.append("            FloatVector " + ", ".join(f"{s} = FloatVector.zero(F)" for s in sums) + ";")
     halves = [("0", "BLOCK", "0", "j")] if kind == "q8" else [("0", "BLOCK / 2", "0", "j"), ("BLOCK / 2", "BLOCK", "4", "j - BLOCK / 2")]
     for lo, hi, shift, byte_j in halves:
         body.append(f"            for (int j = {lo}; j < {hi}; j++) {{")
@@ -152,7 +152,6 @@ final class PanelTiles {
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 2)));
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final FloatVector ZERO = FloatVector.zero(F);
     /** 2^112: an f16's exponent and mantissa moved into an f32's bits, times this, is the f16's value. */
     private static final float F16_SCALE = 0x1p112f;
 

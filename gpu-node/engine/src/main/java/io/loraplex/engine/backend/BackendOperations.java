@@ -95,6 +95,17 @@ public interface BackendOperations extends Backend {
     void lora(int layer, TargetModule module, Activation in, Activation out);
 
     /**
+     * The adapters of several projections that read the same input ({@code in}), each into its
+     * projection's output; one after another unless a backend does them together (the CPU backend
+     * runs them as one parallel region).
+     */
+    default void lora(int layer, Activation in, java.util.List<Projection> projections) {
+        for (Projection p : projections) {
+            lora(layer, p.module(), in, p.out());
+        }
+    }
+
+    /**
      * Rotates each head of {@code q} and {@code k} by the rotary angles of its token's position, with
      * the layer's RoPE (Gemma 3's sliding layers have a base of their own).
      */

@@ -409,41 +409,50 @@ public final class CpuBackend implements BackendOperations {
      */
     @Override
     public void lora(int layer, TargetModule module, Activation input, Activation output) {
+        lora(layer, input, List.of(new Projection(module, output)));
+    }
+
+    /** Every (projection, segment) pair of the given projections as one parallel region. */
+    @Override
+    public void lora(int layer, Activation input, List<Projection> projections) {
         if (segments.length == 0) {
             return;
         }
-        float[] in = scratch.of(input);
-        float[] y = scratch.of(output);
+        int perModule = segments.length / 2;
+        pool.run(perModule * projections.size(), task -> {
+            Projection p = projections.get(task / perModule);
+            int segment = task % perModule;
+            loraSegment(layer, p.module(), scratch.of(input), scratch.of(p.out()), segments[2 * segment], segments[2 * segment + 1]);
+        });
+    }
+
+    /**
+     * One segment's adapter delta {@code scale·(x·Aᵀ)·Bᵀ} for one projection. Shrink: the segment's
+     * tokens against the adapter's A rows in 4×4 tiles (a lone token: plain dots; the same bits).
+     * Expand: a GEMM of the shrunk rows and B's rows ({@link CpuKernels#expand}), each element the
+     * rank-ordered fma chain a lone token's axpy gives. Ranks differ per adapter; nothing is padded.
+     */
+    private void loraSegment(int layer, TargetModule module, float[] in, float[] y, int start, int end) {
         HostArena arena = kv;
         ForwardBatch batch = this.batch;
+        PagedAdapter.Module m = batch.adapters()[batch.adapter()[start]].module(layer, module);
+        if (m == null) {
+            return;
+        }
         int inDim = module.inFeatures(cfg);
         int outDim = module.outFeatures(cfg);
-        pool.run(segments.length / 2, task -> {
-            int start = segments[2 * task];
-            int end = segments[2 * task + 1];
-            PagedAdapter.Module m = batch.adapters()[batch.adapter()[start]].module(layer, module);
-            if (m == null) {
-                return;
+        int rank = m.rank();
+        int n = end - start;
+        float[] shrunk = loraScratch.get().shrunk(n * rank);   // (n, R)
+        if (n == 1) {
+            for (int r = 0; r < rank; r++) {
+                shrunk[r] = CpuKernels.dot(in, start * inDim, arena.data, m.aRows()[r], inDim);
             }
-            int rank = m.rank();
-            int n = end - start;
-            float[] shrunk = loraScratch.get().shrunk(n * rank);   // (n, R)
-            float[] delta = loraScratch.get().delta(outDim);       // (out)
-            if (n == 1) {
-                for (int r = 0; r < rank; r++) {
-                    shrunk[r] = CpuKernels.dot(in, start * inDim, arena.data, m.aRows()[r], inDim);
-                }
-            } else {
-                CpuKernels.matmulRows(in, inDim, start, n, arena.data, m.aRows(), inDim, shrunk, rank);
-            }
-            for (int t = 0; t < n; t++) {
-                java.util.Arrays.fill(delta, 0, outDim, 0f);
-                for (int r = 0; r < rank; r++) {
-                    CpuKernels.axpy(shrunk[t * rank + r], arena.data, m.bRows()[r], delta, 0, outDim);
-                }
-                CpuKernels.axpy(m.scale(), delta, 0, y, (start + t) * outDim, outDim);
-            }
-        });
+        } else {
+            CpuKernels.matmulRows(in, inDim, start, n, arena.data, m.aRows(), inDim, shrunk, rank);
+        }
+        CpuKernels.expand(shrunk, rank, n, arena.data, m.bRows(), outDim, m.scale(), y, start * outDim, outDim,
+                loraScratch.get().delta(outDim));
     }
 
     private final ThreadLocal<LoraScratch> loraScratch = ThreadLocal.withInitial(LoraScratch::new);

@@ -453,6 +453,79 @@ public final class CpuKernels {
         return sum;
     }
 
+    /**
+     * The LoRA expand of {@code nTokens} tokens: {@code y[yOff + t·yStride + c] = fma(d, scale, y[…])}
+     * where {@code d = Σ_r s[t·rank + r]·B[r][c]} as the fma chain over r ascending from 0, B's rows at
+     * {@code bRows[r]} in {@code b}: exactly what one token's {@code axpy} per rank into a zeroed
+     * delta, then one {@code axpy} of the delta into y, gives. Tiles of 6 tokens × 4 vectors of
+     * columns read each B row once per tile instead of once per token; columns past the last whole
+     * 4-vector block take that per-token path ({@code delta}: at least {@code outDim} floats).
+     */
+    static void expand(float[] s, int rank, int nTokens, float[] b, int[] bRows, int outDim, float scale,
+            float[] y, int yOff, int yStride, float[] delta) {
+        int wide = outDim / (4 * LANES) * (4 * LANES);
+        FloatVector vs = FloatVector.broadcast(F, scale);
+        for (int t0 = 0; t0 < nTokens; t0 += 6) {
+            int nt = Math.min(6, nTokens - t0);
+            int s0 = t0 * rank;
+            int s1 = s0 + Math.min(1, nt - 1) * rank, s2 = s0 + Math.min(2, nt - 1) * rank;
+            int s3 = s0 + Math.min(3, nt - 1) * rank, s4 = s0 + Math.min(4, nt - 1) * rank;
+            int s5 = s0 + Math.min(5, nt - 1) * rank;
+            for (int c = 0; c < wide; c += 4 * LANES) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00;
+                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a24 = a00, a25 = a00;
+                FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00, a34 = a00, a35 = a00;
+                for (int r = 0; r < rank; r++) {
+                    int row = bRows[r] + c;
+                    FloatVector w0 = FloatVector.fromArray(F, b, row);
+                    FloatVector w1 = FloatVector.fromArray(F, b, row + LANES);
+                    FloatVector w2 = FloatVector.fromArray(F, b, row + 2 * LANES);
+                    FloatVector w3 = FloatVector.fromArray(F, b, row + 3 * LANES);
+                    FloatVector v = FloatVector.broadcast(F, s[s0 + r]);
+                    a00 = w0.fma(v, a00); a10 = w1.fma(v, a10); a20 = w2.fma(v, a20); a30 = w3.fma(v, a30);
+                    v = FloatVector.broadcast(F, s[s1 + r]);
+                    a01 = w0.fma(v, a01); a11 = w1.fma(v, a11); a21 = w2.fma(v, a21); a31 = w3.fma(v, a31);
+                    v = FloatVector.broadcast(F, s[s2 + r]);
+                    a02 = w0.fma(v, a02); a12 = w1.fma(v, a12); a22 = w2.fma(v, a22); a32 = w3.fma(v, a32);
+                    v = FloatVector.broadcast(F, s[s3 + r]);
+                    a03 = w0.fma(v, a03); a13 = w1.fma(v, a13); a23 = w2.fma(v, a23); a33 = w3.fma(v, a33);
+                    v = FloatVector.broadcast(F, s[s4 + r]);
+                    a04 = w0.fma(v, a04); a14 = w1.fma(v, a14); a24 = w2.fma(v, a24); a34 = w3.fma(v, a34);
+                    v = FloatVector.broadcast(F, s[s5 + r]);
+                    a05 = w0.fma(v, a05); a15 = w1.fma(v, a15); a25 = w2.fma(v, a25); a35 = w3.fma(v, a35);
+                }
+                // token by token into y (a repeated last token is not written twice)
+                int y0 = yOff + t0 * yStride + c;
+                addScaled(a00, a10, a20, a30, vs, y, y0);
+                if (nt > 1) addScaled(a01, a11, a21, a31, vs, y, y0 + yStride);
+                if (nt > 2) addScaled(a02, a12, a22, a32, vs, y, y0 + 2 * yStride);
+                if (nt > 3) addScaled(a03, a13, a23, a33, vs, y, y0 + 3 * yStride);
+                if (nt > 4) addScaled(a04, a14, a24, a34, vs, y, y0 + 4 * yStride);
+                if (nt > 5) addScaled(a05, a15, a25, a35, vs, y, y0 + 5 * yStride);
+            }
+        }
+        if (wide < outDim) {
+            int rest = outDim - wide;
+            for (int t = 0; t < nTokens; t++) {
+                java.util.Arrays.fill(delta, 0, rest, 0f);
+                for (int r = 0; r < rank; r++) {
+                    axpy(s[t * rank + r], b, bRows[r] + wide, delta, 0, rest);
+                }
+                axpy(scale, delta, 0, y, yOff + t * yStride + wide, rest);
+            }
+        }
+    }
+
+    /** {@code y[off + i·LANES …] = fma(a_i, scale, y[…])} for the four vectors of one token's columns. */
+    private static void addScaled(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, FloatVector scale,
+            float[] y, int off) {
+        a0.fma(scale, FloatVector.fromArray(F, y, off)).intoArray(y, off);
+        a1.fma(scale, FloatVector.fromArray(F, y, off + LANES)).intoArray(y, off + LANES);
+        a2.fma(scale, FloatVector.fromArray(F, y, off + 2 * LANES)).intoArray(y, off + 2 * LANES);
+        a3.fma(scale, FloatVector.fromArray(F, y, off + 3 * LANES)).intoArray(y, off + 3 * LANES);
+    }
+
     /** {@code y[yOff…] += alpha · x[xOff…]} over {@code n} elements. */
     static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
         FloatVector va = FloatVector.broadcast(F, alpha);

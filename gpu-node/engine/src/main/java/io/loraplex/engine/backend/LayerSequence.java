@@ -44,9 +44,7 @@ public final class LayerSequence {
             ops.rmsnorm(l, Norm.ATTENTION, X, H);
             // qkv projections, each with its adapter
             ops.project(l, H, QKV);
-            ops.lora(l, TargetModule.Q_PROJ, H, Q);
-            ops.lora(l, TargetModule.K_PROJ, H, K);
-            ops.lora(l, TargetModule.V_PROJ, H, V);
+            ops.lora(l, H, QKV);
             // per-head q and k norms (Qwen3, Gemma 3), after the adapters and before the rotary embedding
             if (ops.config().qkNorm()) {
                 ops.rmsnorm(l, Norm.QUERY, Q, Q);
@@ -68,8 +66,7 @@ public final class LayerSequence {
             // MLP rmsnorm, gate and up projections, SwiGLU (GeGLU for Gemma)
             ops.rmsnorm(l, Norm.MLP, X, H);
             ops.project(l, H, GATE_UP);
-            ops.lora(l, TargetModule.GATE_PROJ, H, GATE);
-            ops.lora(l, TargetModule.UP_PROJ, H, UP);
+            ops.lora(l, H, GATE_UP);
             if (ops.config().gelu()) {
                 ops.geglu(GATE, UP);
             } else {

@@ -40,7 +40,6 @@ final class PanelTiles {
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 2)));
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final FloatVector ZERO = FloatVector.zero(F);
     /** 2^112: an f16's exponent and mantissa moved into an f32's bits, times this, is the f16's value. */
     private static final float F16_SCALE = 0x1p112f;
 
@@ -50,7 +49,7 @@ final class PanelTiles {
 
     /** 4 panels x 6 tokens of f32 weights: out[(t*4 + p)*LANES ...]. */
     static void f324x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a2_1 = ZERO, a3_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a2_2 = ZERO, a3_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a2_3 = ZERO, a3_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a2_4 = ZERO, a3_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO, a2_5 = ZERO, a3_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a2_1 = FloatVector.zero(F), a3_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a2_2 = FloatVector.zero(F), a3_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a2_3 = FloatVector.zero(F), a3_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a2_4 = FloatVector.zero(F), a3_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F), a2_5 = FloatVector.zero(F), a3_5 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 4;
             FloatVector wv0 = FloatVector.fromMemorySegment(F, w, w0 + kb, LE);
@@ -98,7 +97,7 @@ final class PanelTiles {
 
     /** 2 panels x 6 tokens of f32 weights: out[(t*2 + p)*LANES ...]. */
     static void f322x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 4;
             FloatVector wv0 = FloatVector.fromMemorySegment(F, w, w0 + kb, LE);
@@ -132,7 +131,7 @@ final class PanelTiles {
 
     /** 4 panels x 1 token of f32 weights: out[(t*4 + p)*LANES ...]. */
     static void f324x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 4;
             FloatVector wv0 = FloatVector.fromMemorySegment(F, w, w0 + kb, LE);
@@ -150,7 +149,7 @@ final class PanelTiles {
 
     /** 4 panels x 6 tokens of bf16 weights: out[(t*4 + p)*LANES ...]. */
     static void bf164x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a2_1 = ZERO, a3_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a2_2 = ZERO, a3_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a2_3 = ZERO, a3_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a2_4 = ZERO, a3_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO, a2_5 = ZERO, a3_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a2_1 = FloatVector.zero(F), a3_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a2_2 = FloatVector.zero(F), a3_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a2_3 = FloatVector.zero(F), a3_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a2_4 = FloatVector.zero(F), a3_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F), a2_5 = FloatVector.zero(F), a3_5 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 2;
             FloatVector wv0 = ((IntVector) ShortVector.fromMemorySegment(S, w, w0 + kb, LE).convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
@@ -198,7 +197,7 @@ final class PanelTiles {
 
     /** 2 panels x 6 tokens of bf16 weights: out[(t*2 + p)*LANES ...]. */
     static void bf162x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 2;
             FloatVector wv0 = ((IntVector) ShortVector.fromMemorySegment(S, w, w0 + kb, LE).convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
@@ -232,7 +231,7 @@ final class PanelTiles {
 
     /** 4 panels x 1 token of bf16 weights: out[(t*4 + p)*LANES ...]. */
     static void bf164x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 2;
             FloatVector wv0 = ((IntVector) ShortVector.fromMemorySegment(S, w, w0 + kb, LE).convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
@@ -250,7 +249,7 @@ final class PanelTiles {
 
     /** 4 panels x 6 tokens of f16 weights: out[(t*4 + p)*LANES ...]. */
     static void f164x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a2_1 = ZERO, a3_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a2_2 = ZERO, a3_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a2_3 = ZERO, a3_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a2_4 = ZERO, a3_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO, a2_5 = ZERO, a3_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a2_1 = FloatVector.zero(F), a3_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a2_2 = FloatVector.zero(F), a3_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a2_3 = FloatVector.zero(F), a3_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a2_4 = FloatVector.zero(F), a3_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F), a2_5 = FloatVector.zero(F), a3_5 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 2;
             IntVector h0 = ((IntVector) ShortVector.fromMemorySegment(S, w, w0 + kb, LE).convertShape(S2I, I, 0)).and(0xffff);
@@ -306,7 +305,7 @@ final class PanelTiles {
 
     /** 2 panels x 6 tokens of f16 weights: out[(t*2 + p)*LANES ...]. */
     static void f162x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 2;
             IntVector h0 = ((IntVector) ShortVector.fromMemorySegment(S, w, w0 + kb, LE).convertShape(S2I, I, 0)).and(0xffff);
@@ -344,7 +343,7 @@ final class PanelTiles {
 
     /** 4 panels x 1 token of f16 weights: out[(t*4 + p)*LANES ...]. */
     static void f164x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F);
         for (int k = 0; k < n; k++) {
             long kb = (long) k * LANES * 2;
             IntVector h0 = ((IntVector) ShortVector.fromMemorySegment(S, w, w0 + kb, LE).convertShape(S2I, I, 0)).and(0xffff);
@@ -370,11 +369,11 @@ final class PanelTiles {
 
     /** 2 panels x 6 tokens of q8 blocks: out[(t*2 + p)*LANES ...]. */
     static void q82x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F);
         for (int blk = 0; blk < n / BLOCK; blk++) {
             long qb = (long) blk * Q8_BLOCK;
             int k0 = blk * BLOCK;
-            FloatVector s0_0 = ZERO, s1_0 = ZERO, s0_1 = ZERO, s1_1 = ZERO, s0_2 = ZERO, s1_2 = ZERO, s0_3 = ZERO, s1_3 = ZERO, s0_4 = ZERO, s1_4 = ZERO, s0_5 = ZERO, s1_5 = ZERO;
+            FloatVector s0_0 = FloatVector.zero(F), s1_0 = FloatVector.zero(F), s0_1 = FloatVector.zero(F), s1_1 = FloatVector.zero(F), s0_2 = FloatVector.zero(F), s1_2 = FloatVector.zero(F), s0_3 = FloatVector.zero(F), s1_3 = FloatVector.zero(F), s0_4 = FloatVector.zero(F), s1_4 = FloatVector.zero(F), s0_5 = FloatVector.zero(F), s1_5 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK; j++) {
                 long jb = qb + (long) (j) * LANES;
                 FloatVector wv0 = (FloatVector) ByteVector.fromMemorySegment(B, w, w0 + jb, LE).convertShape(B2F, F, 0);
@@ -417,11 +416,11 @@ final class PanelTiles {
 
     /** 1 panels x 4 tokens of q8 blocks: out[(t*1 + p)*LANES ...]. */
     static void q81x4(float[] x, int x0, int x1, int x2, int x3, MemorySegment w, long w0, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a0_1 = ZERO, a0_2 = ZERO, a0_3 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F);
         for (int blk = 0; blk < n / BLOCK; blk++) {
             long qb = (long) blk * Q8_BLOCK;
             int k0 = blk * BLOCK;
-            FloatVector s0_0 = ZERO, s0_1 = ZERO, s0_2 = ZERO, s0_3 = ZERO;
+            FloatVector s0_0 = FloatVector.zero(F), s0_1 = FloatVector.zero(F), s0_2 = FloatVector.zero(F), s0_3 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK; j++) {
                 long jb = qb + (long) (j) * LANES;
                 FloatVector wv0 = (FloatVector) ByteVector.fromMemorySegment(B, w, w0 + jb, LE).convertShape(B2F, F, 0);
@@ -448,11 +447,11 @@ final class PanelTiles {
 
     /** 4 panels x 1 token of q8 blocks: out[(t*4 + p)*LANES ...]. */
     static void q84x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F);
         for (int blk = 0; blk < n / BLOCK; blk++) {
             long qb = (long) blk * Q8_BLOCK;
             int k0 = blk * BLOCK;
-            FloatVector s0_0 = ZERO, s1_0 = ZERO, s2_0 = ZERO, s3_0 = ZERO;
+            FloatVector s0_0 = FloatVector.zero(F), s1_0 = FloatVector.zero(F), s2_0 = FloatVector.zero(F), s3_0 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK; j++) {
                 long jb = qb + (long) (j) * LANES;
                 FloatVector wv0 = (FloatVector) ByteVector.fromMemorySegment(B, w, w0 + jb, LE).convertShape(B2F, F, 0);
@@ -476,11 +475,11 @@ final class PanelTiles {
 
     /** 2 panels x 6 tokens of q4 blocks: out[(t*2 + p)*LANES ...]. */
     static void q42x6(float[] x, int x0, int x1, int x2, int x3, int x4, int x5, MemorySegment w, long w0, long w1, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a0_1 = ZERO, a1_1 = ZERO, a0_2 = ZERO, a1_2 = ZERO, a0_3 = ZERO, a1_3 = ZERO, a0_4 = ZERO, a1_4 = ZERO, a0_5 = ZERO, a1_5 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a1_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a1_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F), a1_3 = FloatVector.zero(F), a0_4 = FloatVector.zero(F), a1_4 = FloatVector.zero(F), a0_5 = FloatVector.zero(F), a1_5 = FloatVector.zero(F);
         for (int blk = 0; blk < n / BLOCK; blk++) {
             long qb = (long) blk * Q4_BLOCK;
             int k0 = blk * BLOCK;
-            FloatVector s0_0 = ZERO, s1_0 = ZERO, s0_1 = ZERO, s1_1 = ZERO, s0_2 = ZERO, s1_2 = ZERO, s0_3 = ZERO, s1_3 = ZERO, s0_4 = ZERO, s1_4 = ZERO, s0_5 = ZERO, s1_5 = ZERO;
+            FloatVector s0_0 = FloatVector.zero(F), s1_0 = FloatVector.zero(F), s0_1 = FloatVector.zero(F), s1_1 = FloatVector.zero(F), s0_2 = FloatVector.zero(F), s1_2 = FloatVector.zero(F), s0_3 = FloatVector.zero(F), s1_3 = FloatVector.zero(F), s0_4 = FloatVector.zero(F), s1_4 = FloatVector.zero(F), s0_5 = FloatVector.zero(F), s1_5 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK / 2; j++) {
                 long jb = qb + (long) (j) * LANES;
                 FloatVector wv0 = ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + jb, LE).convertShape(B2I, I, 0)).lanewise(LSHR, 0).and(0x0f).sub(8).convert(I2F, 0).reinterpretAsFloats();
@@ -540,11 +539,11 @@ final class PanelTiles {
 
     /** 1 panels x 4 tokens of q4 blocks: out[(t*1 + p)*LANES ...]. */
     static void q41x4(float[] x, int x0, int x1, int x2, int x3, MemorySegment w, long w0, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a0_1 = ZERO, a0_2 = ZERO, a0_3 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a0_1 = FloatVector.zero(F), a0_2 = FloatVector.zero(F), a0_3 = FloatVector.zero(F);
         for (int blk = 0; blk < n / BLOCK; blk++) {
             long qb = (long) blk * Q4_BLOCK;
             int k0 = blk * BLOCK;
-            FloatVector s0_0 = ZERO, s0_1 = ZERO, s0_2 = ZERO, s0_3 = ZERO;
+            FloatVector s0_0 = FloatVector.zero(F), s0_1 = FloatVector.zero(F), s0_2 = FloatVector.zero(F), s0_3 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK / 2; j++) {
                 long jb = qb + (long) (j) * LANES;
                 FloatVector wv0 = ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + jb, LE).convertShape(B2I, I, 0)).lanewise(LSHR, 0).and(0x0f).sub(8).convert(I2F, 0).reinterpretAsFloats();
@@ -583,11 +582,11 @@ final class PanelTiles {
 
     /** 4 panels x 1 token of q4 blocks: out[(t*4 + p)*LANES ...]. */
     static void q44x1(float[] x, int x0, MemorySegment w, long w0, long w1, long w2, long w3, int n, float[] out) {
-        FloatVector a0_0 = ZERO, a1_0 = ZERO, a2_0 = ZERO, a3_0 = ZERO;
+        FloatVector a0_0 = FloatVector.zero(F), a1_0 = FloatVector.zero(F), a2_0 = FloatVector.zero(F), a3_0 = FloatVector.zero(F);
         for (int blk = 0; blk < n / BLOCK; blk++) {
             long qb = (long) blk * Q4_BLOCK;
             int k0 = blk * BLOCK;
-            FloatVector s0_0 = ZERO, s1_0 = ZERO, s2_0 = ZERO, s3_0 = ZERO;
+            FloatVector s0_0 = FloatVector.zero(F), s1_0 = FloatVector.zero(F), s2_0 = FloatVector.zero(F), s3_0 = FloatVector.zero(F);
             for (int j = 0; j < BLOCK / 2; j++) {
                 long jb = qb + (long) (j) * LANES;
                 FloatVector wv0 = ((IntVector) ByteVector.fromMemorySegment(B, w, w0 + jb, LE).convertShape(B2I, I, 0)).lanewise(LSHR, 0).and(0x0f).sub(8).convert(I2F, 0).reinterpretAsFloats();
