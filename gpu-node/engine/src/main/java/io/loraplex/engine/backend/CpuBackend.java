@@ -120,6 +120,7 @@ public final class CpuBackend implements BackendOperations {
             for (TargetModule m : TargetModule.values()) {
                 Tensor t = stored[m.ordinal()];
                 panels[l][m.ordinal()] = PanelMatrix.pack(t, format == null ? t.dtype() : format.dtype());
+                releaseMapped(t);
             }
             attnNorm[l] = normWeight(cfg, w.attnNorm[l]);
             mlpNorm[l] = normWeight(cfg, w.mlpNorm[l]);
@@ -139,8 +140,23 @@ public final class CpuBackend implements BackendOperations {
         finalNorm = normWeight(cfg, w.finalNorm);
         Tensor head = weights.storedLmHead();
         lmHeadPanels = PanelMatrix.pack(head, format == null ? head.dtype() : format.lmHeadDtype());
+        if (head != weights.embed) {
+            releaseMapped(head); // a tied head is the embedding, whose rows embed() reads
+        }
         lmHeadTasks = split(threads, new PanelMatrix[] {lmHeadPanels}, new TargetModule[] {null});
         scratch = new Scratch(cfg, 16);
+    }
+
+    /**
+     * Drops a packed tensor's mapped pages from this process's memory: the panels hold its values
+     * now, and a checkpoint read once must not stay resident beside its packed copy (an 8B model
+     * would be counted twice). The mapping stays valid; a later reader (the reference backend,
+     * training) faults its pages in again from the file.
+     */
+    private static void releaseMapped(Tensor t) {
+        if (t.data().isMapped()) {
+            t.data().unload();
+        }
     }
 
     /** A norm's multiplier: its weight, or Gemma's {@code 1 + w} (in f32, as HF computes it), taken once at load. */
