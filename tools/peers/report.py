@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -67,7 +68,7 @@ def table(llama: dict, lp: dict[str, tuple[float, float]], agreed: dict[str, tup
     lines.append("")
     lines.append(f"llama.cpp: {llama['version']} through the `{llama['driver']}` driver, {llama['threads']} threads; "
                  f"prompt {llama['prompt_tokens']} tokens, decode {llama['decode_tokens']} tokens, median of "
-                 f"{llama['runs']} runs.")
+                 f"{llama['runs']} runs; OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}.")
     lines.append("Greedy agreement (loraplex's argmax after each of llama.cpp's greedy tokens): "
                  + ", ".join(f"{c} {n}/{of}" for c, (n, of) in agreed.items()) + ".")
     return "\n".join(lines)
