@@ -14,6 +14,9 @@ import io.loraplex.engine.model.BaseModel;
 import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.ModelShape;
+import io.loraplex.engine.batch.EngineSettings;
+import io.loraplex.engine.kv.ArenaLayout;
 import io.loraplex.engine.model.RandomWeights;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -36,7 +39,7 @@ final class BenchCommand {
     }
 
     static Flags flags() {
-        Flags f = new Flags("bench", "[--model DIR | shape flags] [flags]")
+        Flags f = new Flags("bench", "[--model DIR | --shape NAME | shape flags] [flags]")
                 .option("model", null, "model directory (default: generate one of the shape flags)")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
                 .option(WeightsFlag.NAME, null, WeightsFlag.HELP + "; a comma-separated list is measured format by format")
@@ -78,6 +81,10 @@ final class BenchCommand {
         Path modelDir = f.path("model");
         long seed = f.longValue("seed");
         List<WeightFormat> formats = WeightsFlag.list(f); // refused before a model is generated
+        ModelShape shape = ModelShapeFlags.shape(f);
+        if (shape != null && modelDir != null) {
+            throw f.bad("--shape " + shape.flagName() + " generates a model and --model names one; give one or the other");
+        }
         if (f.required("suite").equals("train")) {
             // training renders chat examples: the generated model needs a tokenizer and a chat template
             if (modelDir == null) {
@@ -104,12 +111,16 @@ final class BenchCommand {
             return 0;
         }
         if (modelDir == null) {
-            modelDir = work.resolve("model");
             ModelConfig cfg = ModelShapeFlags.config(f, 1, List.of(2));
+            // a named shape gets its own directory, so a kept --work-dir holds each shape and dtype once
+            modelDir = shape == null ? work.resolve("model") : work.resolve("model-" + shape.flagName() + "-" + cfg.torchDtype().torchName());
             if (!Files.exists(modelDir.resolve("config.json"))) {
                 err.printf("bench: generating a %.1fM-parameter %s model in %s%n", cfg.parameterCount() / 1e6,
                         cfg.torchDtype().torchName(), modelDir);
+                long t0 = System.nanoTime();
                 RandomWeights.write(modelDir, cfg, 1, seed);
+                err.printf("bench: generated in %.1f s, %.2f GB of weights%n", (System.nanoTime() - t0) / 1e9,
+                        Files.size(modelDir.resolve(io.loraplex.engine.model.WeightFiles.SINGLE)) / 1e9);
             }
         }
         int threads = f.integer("threads");
@@ -146,9 +157,17 @@ final class BenchCommand {
         int decodeTokens = f.integer("decode-tokens");
         int runs = f.integer("runs");
         List<Result> results = new ArrayList<>();
+        long loadStart = System.nanoTime();
         try (BaseModel model = BaseModel.load(modelDir, weights); Backend backend = Backends.create(f.required("backend"), model, threads)) {
+            double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
             ModelConfig cfg = model.config();
             String weightsName = weights == null ? cfg.torchDtype().torchName() : weights.flagName();
+            // load is mapping the files, converting the projections (--weights) and building the backend
+            out.printf("load: %.2f s (weights %s); %s%n", loadSeconds, weightsName, ResidentMemory.report("after load"));
+            ArenaLayout kv = ArenaLayout.of(cfg, 16);
+            long budget = EngineSettings.defaults().memoryBudgetBytes();
+            out.printf("KV: %.1f KiB per position (f32 keys and values of %d layers); the engine's default budget of %d MiB "
+                    + "holds %d positions%n", kv.pageBytes() / 16 / 1024.0, cfg.numLayers(), budget >> 20, kv.pagesFor(budget) * 16L);
             Set<TargetModule> targets = parseTargets(f);
             Path adapterDir = work.resolve("adapter-r" + f.integer("rank"));
             AdapterWriter.writeRandom(adapterDir, cfg, targets, f.integer("rank"), 2.0 * f.integer("rank"), false, DType.F32, seed);
@@ -186,6 +205,7 @@ final class BenchCommand {
                 out.printf("%-10s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
                 results.add(new Result(weightsName + "/" + r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond));
             }
+            out.println(ResidentMemory.report("after the run"));
         }
         return results;
     }
@@ -236,11 +256,21 @@ final class BenchCommand {
                     backend.forward(ForwardBatch.single(new int[] {next}, promptTokens + i, table, paged), ws.arena(), logits);
                 }
                 long t2 = System.nanoTime();
+                requireFinite(logits, name);
                 promptRates[run] = promptTokens / ((t1 - t0) / 1e9);
                 decodeRates[run] = decodeTokens / ((t2 - t1) / 1e9);
             }
         }
         return new Result(name, median(promptRates), median(decodeRates));
+    }
+
+    /** Random weights of a wrong scale overflow to inf or NaN on large shapes; a rate measured on those means nothing. */
+    private static void requireFinite(float[] logits, String config) {
+        for (int i = 0; i < logits.length; i++) {
+            if (!Float.isFinite(logits[i])) {
+                throw new IllegalStateException("bench " + config + ": logit " + i + " is " + logits[i] + " after the last decode step");
+            }
+        }
     }
 
     static int argmax(float[] v) {

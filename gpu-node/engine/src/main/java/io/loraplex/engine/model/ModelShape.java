@@ -1,5 +1,7 @@
 package io.loraplex.engine.model;
 
+import io.loraplex.engine.tokenizer.ChatStyle;
+import io.loraplex.engine.tokenizer.TokenizerKind;
 import java.util.Arrays;
 
 /**
@@ -66,8 +68,13 @@ public enum ModelShape {
 
     /** A generated Llama of this shape, its weights in {@code dtype}, seeded by {@code seed}, in one file. */
     public TinyModel.Spec spec(DType dtype, long seed) {
+        return spec(dtype, null, null, 1, seed);
+    }
+
+    /** A generated Llama of this shape with the given tokenizer and chat style (null: the defaults) in {@code shards} files. */
+    public TinyModel.Spec spec(DType dtype, TokenizerKind tokenizer, ChatStyle chatStyle, int shards, long seed) {
         return new TinyModel.Spec(Architecture.LLAMA, hidden, layers, heads, kvHeads, headDim, intermediate, vocab, dtype,
-                ropeTheta, ropeScaling, maxPositions, tie, 0, null, null, 1, seed);
+                ropeTheta, ropeScaling, maxPositions, tie, 0, tokenizer, chatStyle, shards, seed);
     }
 
     /** The shape's config with the given token ids (no tokenizer involved): what {@code bench} generates. */
