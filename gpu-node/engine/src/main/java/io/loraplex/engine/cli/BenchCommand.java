@@ -166,8 +166,9 @@ final class BenchCommand {
             out.printf("load: %.2f s (weights %s); %s%n", loadSeconds, weightsName, ResidentMemory.report("after load"));
             ArenaLayout kv = ArenaLayout.of(cfg, 16);
             long budget = EngineSettings.defaults().memoryBudgetBytes();
-            out.printf("KV: %.1f KiB per position (f32 keys and values of %d layers); the engine's default budget of %d MiB "
-                    + "holds %d positions%n", kv.pageBytes() / 16 / 1024.0, cfg.numLayers(), budget >> 20, kv.pagesFor(budget) * 16L);
+            long kvPerPosition = 2L * cfg.numLayers() * cfg.kvDim() * Float.BYTES;
+            out.printf("KV: %.2f KiB per position (f32 keys and values of %d layers); the engine's default budget of %d MiB "
+                    + "holds %d positions%n", kvPerPosition / 1024.0, cfg.numLayers(), budget >> 20, kv.pagesFor(budget) * 16L);
             Set<TargetModule> targets = parseTargets(f);
             Path adapterDir = work.resolve("adapter-r" + f.integer("rank"));
             AdapterWriter.writeRandom(adapterDir, cfg, targets, f.integer("rank"), 2.0 * f.integer("rank"), false, DType.F32, seed);
@@ -200,6 +201,11 @@ final class BenchCommand {
             List<Result> single = new ArrayList<>();
             single.add(measure("base", backend, null, promptTokens, decodeTokens, runs, seed));
             single.add(measure("adapter", backend, adapter, promptTokens, decodeTokens, runs, seed));
+            Floor floor = Floor.of(model.weights(), threads);
+            out.printf("floor: decode %.1f tok/s (%.3f GB of weights read per token ÷ %.1f GB/s copy bandwidth); prompt %.1f tok/s "
+                            + "(%.2f GFLOP per token ÷ %.0f GFLOP/s)%n", floor.decodeTokensPerSecond(), floor.bytesPerToken() / 1e9,
+                    floor.bandwidth() / 1e9, floor.promptTokensPerSecond(), floor.flopsPerToken() / 1e9,
+                    ServingBench.FLOPS_PER_SECOND / 1e9);
             out.printf("%-10s %16s %16s%n", "config", "prompt tok/s", "decode tok/s");
             for (Result r : single) {
                 out.printf("%-10s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
@@ -232,6 +238,34 @@ final class BenchCommand {
             targets.add(m);
         }
         return targets;
+    }
+
+    /**
+     * What one token costs at the least: decode reads every projection and the lm head once (as held,
+     * after {@code --weights}), prompt tokens do 2 FLOPs per weight of them; attention and the KV
+     * cache are left out (small at the bench's lengths).
+     */
+    record Floor(long bytesPerToken, long flopsPerToken, double bandwidth) {
+
+        static Floor of(io.loraplex.engine.model.ModelWeights w, int threads) {
+            long bytes = w.lmHead.data().byteSize();
+            long weights = w.lmHead.dim(0) * w.lmHead.dim(1);
+            for (io.loraplex.engine.model.Tensor[] layer : List.of(w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown)) {
+                for (io.loraplex.engine.model.Tensor t : layer) {
+                    bytes += t.data().byteSize();
+                    weights += t.dim(0) * t.dim(1);
+                }
+            }
+            return new Floor(bytes, 2 * weights, ServingBench.measureBandwidth(threads));
+        }
+
+        double decodeTokensPerSecond() {
+            return bandwidth / bytesPerToken;
+        }
+
+        double promptTokensPerSecond() {
+            return ServingBench.FLOPS_PER_SECOND / flopsPerToken;
+        }
     }
 
     /** Median over runs of one prompt step and greedy single-token decode steps. */
