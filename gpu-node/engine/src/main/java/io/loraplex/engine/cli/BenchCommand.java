@@ -47,6 +47,8 @@ final class BenchCommand {
                 .option("prompt-tokens", "128", "prompt length")
                 .option("decode-tokens", "128", "tokens decoded after the prompt")
                 .option("runs", "3", "timed runs per configuration (the median is reported)")
+                .option("warm-ups", "2", "untimed runs of each configuration first, to warm the JIT (a real-size model's "
+                        + "step is long enough that 1 does)")
                 .option("rank", "16", "rank of the benchmark adapter")
                 .option("targets", "q_proj,k_proj,v_proj,o_proj", "modules of the benchmark adapter, or all-linear")
                 .option("seed", "1", "seed of the generated model and adapter")
@@ -84,6 +86,9 @@ final class BenchCommand {
         ModelShape shape = ModelShapeFlags.shape(f);
         if (shape != null && modelDir != null) {
             throw f.bad("--shape " + shape.flagName() + " generates a model and --model names one; give one or the other");
+        }
+        if (f.integer("warm-ups") < 0) {
+            throw f.bad("--warm-ups must be at least 0, got " + f.integer("warm-ups"));
         }
         if (f.required("suite").equals("train")) {
             // training renders chat examples: the generated model needs a tokenizer and a chat template
@@ -156,6 +161,7 @@ final class BenchCommand {
         int promptTokens = f.integer("prompt-tokens");
         int decodeTokens = f.integer("decode-tokens");
         int runs = f.integer("runs");
+        int warmUps = f.integer("warm-ups");
         List<Result> results = new ArrayList<>();
         long loadStart = System.nanoTime();
         try (BaseModel model = BaseModel.load(modelDir, weights); Backend backend = Backends.create(f.required("backend"), model, threads)) {
@@ -194,7 +200,7 @@ final class BenchCommand {
             out.printf("adapter: rank %d on %s (%.2fM parameters)%n", adapter.maxRank(), f.required("targets"),
                     adapter.parameterCount() / 1e6);
             // warm the JIT on both shapes of step and both configurations before timing anything
-            for (int i = 0; i < 2; i++) {
+            for (int i = 0; i < warmUps; i++) {
                 measure("warm-up", backend, null, promptTokens, Math.min(decodeTokens, 32), 1, seed);
                 measure("warm-up", backend, adapter, promptTokens, Math.min(decodeTokens, 32), 1, seed);
             }

@@ -64,10 +64,18 @@ class ShapeFlagTest {
     }
 
     @Test
+    void benchRefusesANegativeWarmUpCountNamingIt() {
+        Run r = run("bench", "--work-dir", dir.resolve("bench").toString(), "--warm-ups", "-1");
+        assertEquals(2, r.status(), r.err());
+        assertEquals("loraplex bench: --warm-ups must be at least 0, got -1", r.err().strip());
+        assertFalse(Files.exists(dir.resolve("bench").resolve("model")), "no model was generated");
+    }
+
+    @Test
     void benchReportsLoadTimeResidentMemoryAndTheFloorsOfAGeneratedModel() {
         Run r = run("bench", "--work-dir", dir.resolve("bench").toString(), "--hidden", "64", "--layers", "1", "--heads", "4",
                 "--kv-heads", "2", "--intermediate", "128", "--vocab", "256", "--threads", "1", "--prompt-tokens", "4",
-                "--decode-tokens", "2", "--runs", "1", "--rank", "4");
+                "--decode-tokens", "2", "--runs", "1", "--warm-ups", "1", "--rank", "4");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("(?s).*load: [0-9.]+ s \\(weights float32\\); memory after load: .*"), r.out());
         assertTrue(r.out().contains("memory after the run: "), r.out());
