@@ -15,6 +15,9 @@ import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.ModelShape;
+import io.loraplex.engine.model.ModelWeights;
+import io.loraplex.engine.model.Tensor;
+import io.loraplex.engine.model.WeightFiles;
 import io.loraplex.engine.batch.EngineSettings;
 import io.loraplex.engine.kv.ArenaLayout;
 import io.loraplex.engine.model.RandomWeights;
@@ -125,7 +128,7 @@ final class BenchCommand {
                 long t0 = System.nanoTime();
                 RandomWeights.write(modelDir, cfg, 1, seed);
                 err.printf("bench: generated in %.1f s, %.2f GB of weights%n", (System.nanoTime() - t0) / 1e9,
-                        Files.size(modelDir.resolve(io.loraplex.engine.model.WeightFiles.SINGLE)) / 1e9);
+                        Files.size(modelDir.resolve(WeightFiles.SINGLE)) / 1e9);
             }
         }
         int threads = f.integer("threads");
@@ -253,11 +256,11 @@ final class BenchCommand {
      */
     record Floor(long bytesPerToken, long flopsPerToken, double bandwidth) {
 
-        static Floor of(io.loraplex.engine.model.ModelWeights w, int threads) {
+        static Floor of(ModelWeights w, int threads) {
             long bytes = w.lmHead.data().byteSize();
             long weights = w.lmHead.dim(0) * w.lmHead.dim(1);
-            for (io.loraplex.engine.model.Tensor[] layer : List.of(w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown)) {
-                for (io.loraplex.engine.model.Tensor t : layer) {
+            for (Tensor[] layer : List.of(w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown)) {
+                for (Tensor t : layer) {
                     bytes += t.data().byteSize();
                     weights += t.dim(0) * t.dim(1);
                 }
