@@ -14,6 +14,12 @@ import io.loraplex.engine.model.BaseModel;
 import io.loraplex.engine.model.WeightFormat;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.ModelShape;
+import io.loraplex.engine.model.ModelWeights;
+import io.loraplex.engine.model.Tensor;
+import io.loraplex.engine.model.WeightFiles;
+import io.loraplex.engine.batch.EngineSettings;
+import io.loraplex.engine.kv.ArenaLayout;
 import io.loraplex.engine.model.RandomWeights;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -36,7 +42,7 @@ final class BenchCommand {
     }
 
     static Flags flags() {
-        Flags f = new Flags("bench", "[--model DIR | shape flags] [flags]")
+        Flags f = new Flags("bench", "[--model DIR | --shape NAME | shape flags] [flags]")
                 .option("model", null, "model directory (default: generate one of the shape flags)")
                 .option("backend", Backends.CPU, "backend: cpu or reference")
                 .option(WeightsFlag.NAME, null, WeightsFlag.HELP + "; a comma-separated list is measured format by format")
@@ -44,6 +50,8 @@ final class BenchCommand {
                 .option("prompt-tokens", "128", "prompt length")
                 .option("decode-tokens", "128", "tokens decoded after the prompt")
                 .option("runs", "3", "timed runs per configuration (the median is reported)")
+                .option("warm-ups", "2", "untimed runs of each configuration first, to warm the JIT (a real-size model's "
+                        + "step is long enough that 1 does)")
                 .option("rank", "16", "rank of the benchmark adapter")
                 .option("targets", "q_proj,k_proj,v_proj,o_proj", "modules of the benchmark adapter, or all-linear")
                 .option("seed", "1", "seed of the generated model and adapter")
@@ -78,6 +86,13 @@ final class BenchCommand {
         Path modelDir = f.path("model");
         long seed = f.longValue("seed");
         List<WeightFormat> formats = WeightsFlag.list(f); // refused before a model is generated
+        ModelShape shape = ModelShapeFlags.shape(f);
+        if (shape != null && modelDir != null) {
+            throw f.bad("--shape " + shape.flagName() + " generates a model and --model names one; give one or the other");
+        }
+        if (f.integer("warm-ups") < 0) {
+            throw f.bad("--warm-ups must be at least 0, got " + f.integer("warm-ups"));
+        }
         if (f.required("suite").equals("train")) {
             // training renders chat examples: the generated model needs a tokenizer and a chat template
             if (modelDir == null) {
@@ -104,12 +119,16 @@ final class BenchCommand {
             return 0;
         }
         if (modelDir == null) {
-            modelDir = work.resolve("model");
             ModelConfig cfg = ModelShapeFlags.config(f, 1, List.of(2));
+            // a named shape gets its own directory, so a kept --work-dir holds each shape and dtype once
+            modelDir = shape == null ? work.resolve("model") : work.resolve("model-" + shape.flagName() + "-" + cfg.torchDtype().torchName());
             if (!Files.exists(modelDir.resolve("config.json"))) {
                 err.printf("bench: generating a %.1fM-parameter %s model in %s%n", cfg.parameterCount() / 1e6,
                         cfg.torchDtype().torchName(), modelDir);
+                long t0 = System.nanoTime();
                 RandomWeights.write(modelDir, cfg, 1, seed);
+                err.printf("bench: generated in %.1f s, %.2f GB of weights%n", (System.nanoTime() - t0) / 1e9,
+                        Files.size(modelDir.resolve(WeightFiles.SINGLE)) / 1e9);
             }
         }
         int threads = f.integer("threads");
@@ -145,10 +164,20 @@ final class BenchCommand {
         int promptTokens = f.integer("prompt-tokens");
         int decodeTokens = f.integer("decode-tokens");
         int runs = f.integer("runs");
+        int warmUps = f.integer("warm-ups");
         List<Result> results = new ArrayList<>();
+        long loadStart = System.nanoTime();
         try (BaseModel model = BaseModel.load(modelDir, weights); Backend backend = Backends.create(f.required("backend"), model, threads)) {
+            double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
             ModelConfig cfg = model.config();
             String weightsName = weights == null ? cfg.torchDtype().torchName() : weights.flagName();
+            // load is mapping the files, converting the projections (--weights) and building the backend
+            out.printf("load: %.2f s (weights %s); %s%n", loadSeconds, weightsName, ResidentMemory.report("after load"));
+            ArenaLayout kv = ArenaLayout.of(cfg, 16);
+            long budget = EngineSettings.defaults().memoryBudgetBytes();
+            long kvPerPosition = 2L * cfg.numLayers() * cfg.kvDim() * Float.BYTES;
+            out.printf("KV: %.2f KiB per position (f32 keys and values of %d layers); the engine's default budget of %d MiB "
+                    + "holds %d positions%n", kvPerPosition / 1024.0, cfg.numLayers(), budget >> 20, kv.pagesFor(budget) * 16L);
             Set<TargetModule> targets = parseTargets(f);
             Path adapterDir = work.resolve("adapter-r" + f.integer("rank"));
             AdapterWriter.writeRandom(adapterDir, cfg, targets, f.integer("rank"), 2.0 * f.integer("rank"), false, DType.F32, seed);
@@ -174,18 +203,24 @@ final class BenchCommand {
             out.printf("adapter: rank %d on %s (%.2fM parameters)%n", adapter.maxRank(), f.required("targets"),
                     adapter.parameterCount() / 1e6);
             // warm the JIT on both shapes of step and both configurations before timing anything
-            for (int i = 0; i < 2; i++) {
+            for (int i = 0; i < warmUps; i++) {
                 measure("warm-up", backend, null, promptTokens, Math.min(decodeTokens, 32), 1, seed);
                 measure("warm-up", backend, adapter, promptTokens, Math.min(decodeTokens, 32), 1, seed);
             }
             List<Result> single = new ArrayList<>();
             single.add(measure("base", backend, null, promptTokens, decodeTokens, runs, seed));
             single.add(measure("adapter", backend, adapter, promptTokens, decodeTokens, runs, seed));
+            Floor floor = Floor.of(model.weights(), threads);
+            out.printf("floor: decode %.1f tok/s (%.3f GB of weights read per token ÷ %.1f GB/s copy bandwidth); prompt %.1f tok/s "
+                            + "(%.2f GFLOP per token ÷ %.0f GFLOP/s)%n", floor.decodeTokensPerSecond(), floor.bytesPerToken() / 1e9,
+                    floor.bandwidth() / 1e9, floor.promptTokensPerSecond(), floor.flopsPerToken() / 1e9,
+                    ServingBench.FLOPS_PER_SECOND / 1e9);
             out.printf("%-10s %16s %16s%n", "config", "prompt tok/s", "decode tok/s");
             for (Result r : single) {
                 out.printf("%-10s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
                 results.add(new Result(weightsName + "/" + r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond));
             }
+            out.println(ResidentMemory.report("after the run"));
         }
         return results;
     }
@@ -214,6 +249,34 @@ final class BenchCommand {
         return targets;
     }
 
+    /**
+     * What one token costs at the least: decode reads every projection and the lm head once (as held,
+     * after {@code --weights}), prompt tokens do 2 FLOPs per weight of them; attention and the KV
+     * cache are left out (small at the bench's lengths).
+     */
+    record Floor(long bytesPerToken, long flopsPerToken, double bandwidth) {
+
+        static Floor of(ModelWeights w, int threads) {
+            long bytes = w.lmHead.data().byteSize();
+            long weights = w.lmHead.dim(0) * w.lmHead.dim(1);
+            for (Tensor[] layer : List.of(w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown)) {
+                for (Tensor t : layer) {
+                    bytes += t.data().byteSize();
+                    weights += t.dim(0) * t.dim(1);
+                }
+            }
+            return new Floor(bytes, 2 * weights, ServingBench.measureBandwidth(threads));
+        }
+
+        double decodeTokensPerSecond() {
+            return bandwidth / bytesPerToken;
+        }
+
+        double promptTokensPerSecond() {
+            return ServingBench.FLOPS_PER_SECOND / flopsPerToken;
+        }
+    }
+
     /** Median over runs of one prompt step and greedy single-token decode steps. */
     static Result measure(String name, Backend backend, LoraAdapter adapter, int promptTokens, int decodeTokens, int runs,
             long seed) {
@@ -236,11 +299,21 @@ final class BenchCommand {
                     backend.forward(ForwardBatch.single(new int[] {next}, promptTokens + i, table, paged), ws.arena(), logits);
                 }
                 long t2 = System.nanoTime();
+                requireFinite(logits, name);
                 promptRates[run] = promptTokens / ((t1 - t0) / 1e9);
                 decodeRates[run] = decodeTokens / ((t2 - t1) / 1e9);
             }
         }
         return new Result(name, median(promptRates), median(decodeRates));
+    }
+
+    /** Random weights of a wrong scale overflow to inf or NaN on large shapes; a rate measured on those means nothing. */
+    private static void requireFinite(float[] logits, String config) {
+        for (int i = 0; i < logits.length; i++) {
+            if (!Float.isFinite(logits[i])) {
+                throw new IllegalStateException("bench " + config + ": logit " + i + " is " + logits[i] + " after the last decode step");
+            }
+        }
     }
 
     static int argmax(float[] v) {

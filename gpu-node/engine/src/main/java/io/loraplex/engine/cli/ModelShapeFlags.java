@@ -3,6 +3,7 @@ package io.loraplex.engine.cli;
 import io.loraplex.engine.model.Architecture;
 import io.loraplex.engine.model.DType;
 import io.loraplex.engine.model.ModelConfig;
+import io.loraplex.engine.model.ModelShape;
 import io.loraplex.engine.model.RopeScaling;
 import java.util.List;
 import java.util.Set;
@@ -15,7 +16,10 @@ final class ModelShapeFlags {
     }
 
     static Flags declare(Flags f, int hidden, int layers, int heads, int kvHeads, int intermediate, int vocab, String dtype) {
-        return f.option("arch", "llama", "architecture: llama, mistral, qwen2, qwen3, phi3, gemma2 or gemma3")
+        return f.option("shape", null, "a published shape with random weights: " + String.join(" or ",
+                        java.util.Arrays.stream(ModelShape.values()).map(ModelShape::flagName).toList())
+                        + " (sets every shape flag but --dtype)")
+                .option("arch", "llama", "architecture: llama, mistral, qwen2, qwen3, phi3, gemma2 or gemma3")
                 .option("hidden", Integer.toString(hidden), "hidden size")
                 .option("layers", Integer.toString(layers), "decoder layers")
                 .option("heads", Integer.toString(heads), "attention heads")
@@ -33,7 +37,38 @@ final class ModelShapeFlags {
                 .flag("untie", "untie the lm_head (default for llama and mistral)");
     }
 
+    /** The flags a named shape sets, which may not be given beside {@code --shape}. */
+    private static final List<String> SHAPE_SET = List.of("arch", "hidden", "layers", "heads", "kv-heads", "head-dim",
+            "intermediate", "vocab", "rope-theta", "rope-scaling", "max-positions", "sliding-window", "tie", "untie");
+
+    /**
+     * The named shape ({@code --shape}), or null when the shape flags give it; an unknown name is refused
+     * listing the allowed ones, and so is a flag the shape sets given beside it (one of the two would be
+     * silently ignored).
+     */
+    static ModelShape shape(Flags f) {
+        if (!f.has("shape")) {
+            return null;
+        }
+        ModelShape shape;
+        try {
+            shape = ModelShape.parse(f.required("shape"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--shape: " + e.getMessage());
+        }
+        for (String name : SHAPE_SET) {
+            if (f.has(name)) {
+                throw f.bad("--shape " + shape.flagName() + " sets --" + name + "; give one or the other");
+            }
+        }
+        return shape;
+    }
+
     static ModelConfig config(Flags f, Integer bosId, List<Integer> eosIds) {
+        ModelShape shape = shape(f);
+        if (shape != null) {
+            return shape.config(dtype(f), bosId, eosIds);
+        }
         Architecture arch = parseArch(f);
         int hidden = f.integer("hidden");
         int heads = f.integer("heads");
@@ -74,18 +109,25 @@ final class ModelShapeFlags {
     /** The flags as a generated-model spec (tokenizer and chat style chosen by the caller). */
     static io.loraplex.engine.model.TinyModel.Spec spec(Flags f, io.loraplex.engine.tokenizer.TokenizerKind tokenizer,
             io.loraplex.engine.tokenizer.ChatStyle style, int shards, long seed) {
-        Architecture arch = parseArch(f);
-        DType dtype;
-        try {
-            dtype = DType.fromTorchName(f.required("dtype"));
-        } catch (IllegalArgumentException e) {
-            throw f.bad("--dtype: " + e.getMessage());
+        ModelShape shape = shape(f);
+        DType dtype = dtype(f);
+        if (shape != null) {
+            return shape.spec(dtype, tokenizer, style, shards, seed);
         }
+        Architecture arch = parseArch(f);
         Boolean tie = f.has("tie") ? Boolean.TRUE : f.has("untie") ? Boolean.FALSE : null;
         return new io.loraplex.engine.model.TinyModel.Spec(arch, f.integer("hidden"), f.integer("layers"), f.integer("heads"),
                 f.integer("kv-heads"), f.optionalInteger("head-dim"), f.integer("intermediate"), f.integer("vocab"), dtype,
                 f.optionalDecimal("rope-theta"), ropeScaling(f), f.integer("max-positions"), tie,
                 f.string("sliding-window") == null ? 0 : f.integer("sliding-window"), tokenizer, style, shards, seed);
+    }
+
+    private static DType dtype(Flags f) {
+        try {
+            return DType.fromTorchName(f.required("dtype"));
+        } catch (IllegalArgumentException e) {
+            throw f.bad("--dtype: " + e.getMessage());
+        }
     }
 
     static Architecture parseArch(Flags f) {

@@ -20,7 +20,7 @@ final class TinyModelCommand {
     }
 
     static Flags flags() {
-        Flags f = new Flags("tiny-model", "--out DIR [--seed N] [shape flags]")
+        Flags f = new Flags("tiny-model", "--out DIR [--seed N] [--shape NAME | shape flags]")
                 .option("out", null, "directory to write (created; existing model files are replaced)")
                 .option("seed", "0", "random seed of the weights and tokenizer")
                 .option("tokenizer", null, "byte-level or byte-fallback (default: byte-fallback for mistral, phi3 and gemma, else byte-level)")
@@ -35,6 +35,7 @@ final class TinyModelCommand {
         TokenizerKind kind = f.has("tokenizer") ? parseKind(f) : null;
         ChatStyle style = f.has("chat-style") ? parseStyle(f) : null;
         TinyModel.Written written;
+        long t0 = System.nanoTime();
         try {
             written = TinyModel.write(dir, ModelShapeFlags.spec(f, kind, style, f.integer("shards"), f.longValue("seed")));
         } catch (IllegalArgumentException e) {
@@ -42,10 +43,18 @@ final class TinyModelCommand {
         }
         ModelConfig cfg = written.config();
         TinyTokenizer.Written tok = written.tokenizer();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long bytes = 0;
+        try (var files = java.nio.file.Files.list(dir)) {
+            for (Path p : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList()) {
+                bytes += java.nio.file.Files.size(p);
+            }
+        }
         out.printf("wrote %s: %s, %.2fM parameters (%s), hidden %d, %d layers, %d heads / %d KV heads, vocab %d "
                         + "(tokenizer %d)%n",
                 dir, cfg.architecture().hfClass(), cfg.parameterCount() / 1e6, cfg.torchDtype().torchName(), cfg.hiddenSize(),
                 cfg.numLayers(), cfg.numHeads(), cfg.numKvHeads(), cfg.vocabSize(), tok.vocabSize());
+        out.printf("weights: %.2f GB in %.1f s%n", bytes / 1e9, seconds);
         return 0;
     }
 

@@ -13,6 +13,10 @@ import java.util.SplittableRandom;
  * Writes random weights for a config in Hugging Face's layout, deterministic by seed: linear
  * weights ~ N(0, 1/in) so activations keep unit scale, embeddings ~ N(0, 1), norm weights near 1
  * and biases small, so that mixing up any two tensors changes the logits.
+ *
+ * <p>Every value is drawn while its tensor is written ({@link SafetensorsWriter.ValueSource}), from one
+ * random stream in file order, so the heap holds a chunk, never a tensor: an 8B model's embedding alone
+ * is 525M values. The bytes are those of drawing every tensor up front in the same order.
  */
 public final class RandomWeights {
 
@@ -32,10 +36,10 @@ public final class RandomWeights {
 
         // Gemma scales its embeddings by √C, so its generated ones start at 1/√C to keep unit scale
         double embedStd = cfg.architecture().gemma() ? 1.0 / Math.sqrt(c) : 1.0;
-        out.add("model.embed_tokens.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, embedStd), cfg.vocabSize(), c);
+        out.add("model.embed_tokens.weight", dtype, gaussian(random, embedStd), cfg.vocabSize(), c);
         for (int l = 0; l < cfg.numLayers(); l++) {
             String p = "model.layers." + l + ".";
-            out.add(p + "input_layernorm.weight", dtype, norm(cfg, random, c), c);
+            out.add(p + "input_layernorm.weight", dtype, norm(cfg, random), c);
             if (cfg.architecture() == Architecture.PHI3) {
                 // Phi-3 stores q, k and v stacked by rows in one tensor, and gate and up likewise
                 linear(out, random, dtype, p + "self_attn.qkv_proj", cfg.qDim() + 2 * cfg.kvDim(), c, false);
@@ -46,13 +50,13 @@ public final class RandomWeights {
             }
             linear(out, random, dtype, p + "self_attn.o_proj", c, cfg.qDim(), cfg.oBias());
             if (cfg.qkNorm()) {
-                out.add(p + "self_attn.q_norm.weight", dtype, norm(cfg, random, cfg.headDim()), cfg.headDim());
-                out.add(p + "self_attn.k_norm.weight", dtype, norm(cfg, random, cfg.headDim()), cfg.headDim());
+                out.add(p + "self_attn.q_norm.weight", dtype, norm(cfg, random), cfg.headDim());
+                out.add(p + "self_attn.k_norm.weight", dtype, norm(cfg, random), cfg.headDim());
             }
-            out.add(p + "post_attention_layernorm.weight", dtype, norm(cfg, random, c), c);
+            out.add(p + "post_attention_layernorm.weight", dtype, norm(cfg, random), c);
             if (cfg.postNorms()) {
-                out.add(p + "pre_feedforward_layernorm.weight", dtype, norm(cfg, random, c), c);
-                out.add(p + "post_feedforward_layernorm.weight", dtype, norm(cfg, random, c), c);
+                out.add(p + "pre_feedforward_layernorm.weight", dtype, norm(cfg, random), c);
+                out.add(p + "post_feedforward_layernorm.weight", dtype, norm(cfg, random), c);
             }
             if (cfg.architecture() == Architecture.PHI3) {
                 linear(out, random, dtype, p + "mlp.gate_up_proj", 2 * cfg.intermediateSize(), c, false);
@@ -62,10 +66,9 @@ public final class RandomWeights {
             }
             linear(out, random, dtype, p + "mlp.down_proj", c, cfg.intermediateSize(), cfg.mlpBias());
         }
-        out.add("model.norm.weight", dtype, norm(cfg, random, c), c);
+        out.add("model.norm.weight", dtype, norm(cfg, random), c);
         if (!cfg.tieWordEmbeddings()) {
-            out.add("lm_head.weight", dtype, gaussian(random, (long) cfg.vocabSize() * c, 1.0 / Math.sqrt(c)),
-                    cfg.vocabSize(), c);
+            out.add("lm_head.weight", dtype, gaussian(random, 1.0 / Math.sqrt(c)), cfg.vocabSize(), c);
         }
         List<SafetensorsWriter> files = out.files;
         long totalBytes = files.stream().mapToLong(SafetensorsWriter::dataBytes).sum();
@@ -99,7 +102,7 @@ public final class RandomWeights {
             files.add(new SafetensorsWriter());
         }
 
-        void add(String name, DType dtype, float[] values, long... shape) {
+        void add(String name, DType dtype, SafetensorsWriter.ValueSource values, long... shape) {
             if (files.getLast().dataBytes() >= perShard && files.size() < maxShards) {
                 files.add(new SafetensorsWriter());
             }
@@ -113,21 +116,32 @@ public final class RandomWeights {
 
     private static void linear(Shards out, SplittableRandom random, DType dtype, String name, int rows, int cols,
             boolean bias) {
-        out.add(name + ".weight", dtype, gaussian(random, (long) rows * cols, 1.0 / Math.sqrt(cols)), rows, cols);
+        out.add(name + ".weight", dtype, gaussian(random, 1.0 / Math.sqrt(cols)), rows, cols);
         if (bias) {
-            out.add(name + ".bias", dtype, gaussian(random, rows, 0.1), rows);
+            out.add(name + ".bias", dtype, gaussian(random, 0.1), rows);
         }
     }
 
     /** Norm weights near 1, or for Gemma's zero-centred norms ({@code 1 + w}) near 0. */
-    private static float[] norm(ModelConfig cfg, SplittableRandom random, int n) {
-        float[] v = gaussian(random, n, 0.1);
-        if (!cfg.normAddsOne()) {
-            for (int i = 0; i < n; i++) {
-                v[i] += 1.0f;
+    private static SafetensorsWriter.ValueSource norm(ModelConfig cfg, SplittableRandom random) {
+        SafetensorsWriter.ValueSource g = gaussian(random, 0.1);
+        return (dst, count) -> {
+            g.next(dst, count);
+            if (!cfg.normAddsOne()) {
+                for (int i = 0; i < count; i++) {
+                    dst[i] += 1.0f;
+                }
             }
-        }
-        return v;
+        };
+    }
+
+    /** N(0, std²) values drawn from {@code random} as the writer asks for them. */
+    static SafetensorsWriter.ValueSource gaussian(SplittableRandom random, double std) {
+        return (dst, count) -> {
+            for (int i = 0; i < count; i++) {
+                dst[i] = (float) (random.nextGaussian() * std);
+            }
+        };
     }
 
     public static float[] gaussian(SplittableRandom random, long n, double std) {

@@ -15,12 +15,25 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes safetensors files from float arrays, narrowing to the requested dtype. Tensors are written
- * in the order added; the header is padded with spaces to a multiple of 8 bytes as Hugging Face does.
+ * Writes safetensors files from float arrays or from {@link ValueSource}s, narrowing to the requested
+ * dtype. Tensors are written in the order added; the header is padded with spaces to a multiple of 8
+ * bytes as Hugging Face does. A source is read only while its tensor is written, a chunk at a time, so
+ * a model of any size passes through a heap of a few hundred kilobytes (an 8B bf16 file is 16 GB).
  */
 public final class SafetensorsWriter {
 
-    private record Entry(String name, DType dtype, long[] shape, float[] values) {
+    /** Values produced in order when the tensor is written, so the tensor never sits whole in the heap. */
+    @FunctionalInterface
+    public interface ValueSource {
+        /** Writes the tensor's next {@code count} values (row-major) into {@code dst[0, count)}. */
+        void next(float[] dst, int count);
+    }
+
+    /** Floats converted per write: 256 KiB of f32, bounded whatever the tensor's size. */
+    private static final int CHUNK = 1 << 16;
+
+    /** One tensor: its values held ({@code values}) or produced at write time ({@code source}). */
+    private record Entry(String name, DType dtype, long[] shape, long count, float[] values, ValueSource source) {
     }
 
     private final List<Entry> entries = new ArrayList<>();
@@ -39,7 +52,23 @@ public final class SafetensorsWriter {
             throw new IllegalArgumentException(name + ": " + values.length + " values do not fill shape "
                     + java.util.Arrays.toString(shape));
         }
-        entries.add(new Entry(name, dtype, shape.clone(), values));
+        entries.add(new Entry(name, dtype, shape.clone(), count, values, null));
+        return this;
+    }
+
+    /**
+     * A tensor whose values {@code source} produces, in order, when {@link #write} reaches it; a source
+     * is read once, so a writer holding one writes one file.
+     */
+    public SafetensorsWriter add(String name, DType dtype, ValueSource source, long... shape) {
+        if (dtype.quantized()) {
+            throw new IllegalArgumentException(name + ": " + dtype + " exists only in memory; safetensors files hold F32, F16 or BF16");
+        }
+        long count = 1;
+        for (long d : shape) {
+            count = Math.multiplyExact(count, d);
+        }
+        entries.add(new Entry(name, dtype, shape.clone(), count, null, source));
         return this;
     }
 
@@ -52,7 +81,7 @@ public final class SafetensorsWriter {
     public long dataBytes() {
         long n = 0;
         for (Entry e : entries) {
-            n += (long) e.values.length * e.dtype.bytes();
+            n += e.count * e.dtype.bytes();
         }
         return n;
     }
@@ -74,7 +103,7 @@ public final class SafetensorsWriter {
             for (long d : e.shape) {
                 shape.add(d);
             }
-            long bytes = (long) e.values.length * e.dtype.bytes();
+            long bytes = e.count * e.dtype.bytes();
             t.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
         }
@@ -89,27 +118,35 @@ public final class SafetensorsWriter {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
             out.write(len.array());
             out.write(headerPadded);
-            byte[] chunk = new byte[1 << 16];
+            float[] values = new float[CHUNK];
+            byte[] chunk = new byte[CHUNK * Float.BYTES];
             for (Entry e : entries) {
-                writeValues(out, e, chunk);
+                writeValues(out, e, values, chunk);
             }
         }
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
-    private static void writeValues(OutputStream out, Entry e, byte[] chunk) throws IOException {
+    private static void writeValues(OutputStream out, Entry e, float[] values, byte[] chunk) throws IOException {
         ByteBuffer buf = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : e.values) {
-            if (buf.remaining() < 4) {
-                out.write(chunk, 0, buf.position());
-                buf.clear();
+        for (long done = 0; done < e.count; ) {
+            int n = (int) Math.min(CHUNK, e.count - done);
+            if (e.values != null) {
+                System.arraycopy(e.values, (int) done, values, 0, n);
+            } else {
+                e.source.next(values, n);
             }
-            switch (e.dtype) {
-                case F32 -> buf.putFloat(v);
-                case BF16 -> buf.putShort(DType.floatToBf16(v));
-                case F16 -> buf.putShort(Float.floatToFloat16(v));
+            buf.clear();
+            for (int i = 0; i < n; i++) {
+                float v = values[i];
+                switch (e.dtype) {
+                    case F32 -> buf.putFloat(v);
+                    case BF16 -> buf.putShort(DType.floatToBf16(v));
+                    case F16 -> buf.putShort(Float.floatToFloat16(v));
+                }
             }
+            out.write(chunk, 0, buf.position());
+            done += n;
         }
-        out.write(chunk, 0, buf.position());
     }
 }
