@@ -193,6 +193,17 @@ public final class CpuBackend implements BackendOperations {
         return "cpu";
     }
 
+    /** Bytes of the packed projections and lm head this backend holds (native memory, padding included). */
+    public long packedWeightBytes() {
+        long bytes = lmHeadPanels.byteSize();
+        for (PanelMatrix[] layer : panels) {
+            for (PanelMatrix m : layer) {
+                bytes += m.byteSize();
+            }
+        }
+        return bytes;
+    }
+
     @Override
     public ModelConfig config() {
         return cfg;

@@ -257,11 +257,14 @@ final class BenchCommand {
     record Floor(long bytesPerToken, long flopsPerToken, double bandwidth) {
 
         static Floor of(ModelWeights w, int threads) {
-            long bytes = w.lmHead.data().byteSize();
-            long weights = w.lmHead.dim(0) * w.lmHead.dim(1);
-            for (Tensor[] layer : List.of(w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown)) {
-                for (Tensor t : layer) {
-                    bytes += t.data().byteSize();
+            // sizes in the held dtype, from the stored shapes: asking for the converted tensors would make them
+            WeightFormat format = w.format();
+            Tensor head = w.storedLmHead();
+            long bytes = head.dim(0) * (format == null ? head.dtype() : format.lmHeadDtype()).rowBytes(head.dim(1));
+            long weights = head.dim(0) * head.dim(1);
+            for (int l = 0; l < w.layers(); l++) {
+                for (Tensor t : w.storedProjections(l)) {
+                    bytes += t.dim(0) * (format == null ? t.dtype() : format.dtype()).rowBytes(t.dim(1));
                     weights += t.dim(0) * t.dim(1);
                 }
             }

@@ -219,6 +219,11 @@ public final class ModelWeights {
         return new Tensor[] {wq[l], wk[l], wv[l], wo[l], wGate[l], wUp[l], wDown[l]};
     }
 
+    /** Decoder layers. */
+    public int layers() {
+        return wq.length;
+    }
+
     /** The lm head as the checkpoint stores it (the embedding when tied), mapped. */
     public Tensor storedLmHead() {
         return lmHead;

@@ -30,8 +30,8 @@ class MappedLoadTest {
 
     private static List<Tensor> projections(ModelWeights w) {
         List<Tensor> all = new ArrayList<>();
-        for (Tensor[] layer : List.of(w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown)) {
-            all.addAll(Arrays.asList(layer));
+        for (int l = 0; l < w.layers(); l++) {
+            all.addAll(List.of(w.wq(l), w.wk(l), w.wv(l), w.wo(l), w.wGate(l), w.wUp(l), w.wDown(l)));
         }
         return all;
     }
@@ -44,14 +44,32 @@ class MappedLoadTest {
                 try (BaseModel model = BaseModel.load(dir.resolve(name), format)) {
                     ModelWeights w = model.weights();
                     assertTrue(w.embed.data().isMapped(), where + ": the embedding is read from the mapping row by row");
-                    assertEquals(DType.BF16, w.lmHead.dtype(), where);
-                    assertTrue(w.lmHead.data().isMapped(), where + ": the lm head");
+                    assertEquals(DType.BF16, w.lmHead().dtype(), where);
+                    assertTrue(w.lmHead().data().isMapped(), where + ": the lm head");
                     for (Tensor t : projections(w)) {
                         assertEquals(DType.BF16, t.dtype(), where + ": " + t.name());
                         assertTrue(t.data().isMapped(), where + ": " + t.name() + " is a view of the file");
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void theCpuBackendHoldsItsPanelsInBf16NotAWidenedF32Copy() throws Exception {
+        // the panels repack the projections and the lm head at their own size: bytes held ≈ the stored bytes
+        // (padding to whole panel groups adds at most a few rows per matrix), never twice them
+        try (BaseModel model = BaseModel.load(dir.resolve("untied"));
+                io.loraplex.engine.backend.CpuBackend cpu = new io.loraplex.engine.backend.CpuBackend(model.config(), model.weights(), 1)) {
+            ModelWeights w = model.weights();
+            long stored = w.storedLmHead().data().byteSize();
+            for (int l = 0; l < w.layers(); l++) {
+                for (Tensor t : w.storedProjections(l)) {
+                    stored += t.data().byteSize();
+                }
+            }
+            long held = cpu.packedWeightBytes();
+            assertTrue(held >= stored && held < stored * 1.5, "panels hold " + held + " bytes for " + stored + " stored bf16 bytes");
         }
     }
 }
