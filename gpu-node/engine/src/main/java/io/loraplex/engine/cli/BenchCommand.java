@@ -215,6 +215,11 @@ final class BenchCommand {
                             + "(%.2f GFLOP per token ÷ %.0f GFLOP/s)%n", floor.decodeTokensPerSecond(), floor.bytesPerToken() / 1e9,
                     floor.bandwidth() / 1e9, floor.promptTokensPerSecond(), floor.flopsPerToken() / 1e9,
                     ServingBench.FLOPS_PER_SECOND / 1e9);
+            // the floors at what this machine measures now: weights at its read bandwidth, FLOPs at its FMA peak
+            double read = MachinePeaks.readBandwidth(threads);
+            double peak = MachinePeaks.fmaPeak(threads);
+            out.printf("measured floor: decode %.1f tok/s (÷ %.1f GB/s read bandwidth); prompt %.1f tok/s (÷ %.0f GFLOP/s FMA peak, %d threads)%n",
+                    read / floor.bytesPerToken(), read / 1e9, peak / floor.flopsPerToken(), peak / 1e9, threads);
             out.printf("%-10s %16s %16s%n", "config", "prompt tok/s", "decode tok/s");
             for (Result r : single) {
                 out.printf("%-10s %16.1f %16.1f%n", r.config, r.promptTokensPerSecond, r.decodeTokensPerSecond);
