@@ -2,6 +2,8 @@ package io.loraplex.engine.backend;
 
 import io.loraplex.engine.kv.HostArena;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -219,9 +221,40 @@ final class AttentionKernels {
             int lo = Math.min(Math.min(f0, n > 1 ? f1 : f0), Math.min(n > 2 ? f2 : f0, n > 3 ? f3 : f0));
             int hi = Math.max(Math.max(l0, l1), Math.max(l2, l3));
             int p0 = r0 * span, p1 = r1 * span, p2 = r2 * span, p3 = r3 * span;
+            // positions every row of the four sees run without range checks (all of a decode token's heads; most of a prompt block's)
+            int commonLo = Math.max(Math.max(f0, n > 1 ? f1 : f0), Math.max(n > 2 ? f2 : f0, n > 3 ? f3 : f0));
+            int commonHi = Math.min(Math.min(l0, n > 1 ? l1 : l0), Math.min(n > 2 ? l2 : l0, n > 3 ? l3 : l0));
+            // (a missing row's accumulator takes the shared run too, but is never stored)
+            if (commonLo > commonHi) {
+                commonLo = hi + 1; // no shared run: the checked loop does all
+                commonHi = hi;
+            }
             for (int c = 0; c < upper; c += LANES) {
                 FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-                for (int j = lo; j <= hi; j++) {
+                // ascending j throughout: the checked head, the shared run, the checked tail
+                for (int j = lo; j < commonLo; j++) {
+                    FloatVector v = FloatVector.fromArray(F, data, valOff[j] + c);
+                    if (j >= f0 && j <= l0) {
+                        a0 = v.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
+                    }
+                    if (j >= f1 && j <= l1) {
+                        a1 = v.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
+                    }
+                    if (j >= f2 && j <= l2) {
+                        a2 = v.fma(FloatVector.broadcast(F, p[p2 + j]), a2);
+                    }
+                    if (j >= f3 && j <= l3) {
+                        a3 = v.fma(FloatVector.broadcast(F, p[p3 + j]), a3);
+                    }
+                }
+                for (int j = commonLo; j <= commonHi; j++) {
+                    FloatVector v = FloatVector.fromArray(F, data, valOff[j] + c);
+                    a0 = v.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
+                    a1 = v.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
+                    a2 = v.fma(FloatVector.broadcast(F, p[p2 + j]), a2);
+                    a3 = v.fma(FloatVector.broadcast(F, p[p3 + j]), a3);
+                }
+                for (int j = Math.max(lo, commonHi + 1); j <= hi; j++) {
                     FloatVector v = FloatVector.fromArray(F, data, valOff[j] + c);
                     if (j >= f0 && j <= l0) {
                         a0 = v.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
@@ -259,7 +292,24 @@ final class AttentionKernels {
         }
     }
 
-    /** {@link CpuKernels#dot}'s arithmetic exactly: one accumulator over chunks, the fixed lane sum, an fma tail. */
+    // CpuKernels.sumLanes's tree (step s adds lane i and lane i ^ (LANES >> (s + 1))), as shuffles of this class
+    private static final VectorShuffle<Float> SWAP8 = LANES >= 16 ? VectorShuffle.fromOp(F, i -> i ^ 8) : null;
+    private static final VectorShuffle<Float> SWAP4 = LANES >= 8 ? VectorShuffle.fromOp(F, i -> i ^ 4) : null;
+    private static final VectorShuffle<Float> SWAP2 = LANES >= 4 ? VectorShuffle.fromOp(F, i -> i ^ 2) : null;
+    private static final VectorShuffle<Float> SWAP1 = LANES >= 2 ? VectorShuffle.fromOp(F, i -> i ^ 1) : null;
+    private static final VectorShuffle<Float> FIRST_SWAP = LANES >= 16 ? SWAP8 : LANES >= 8 ? SWAP4 : LANES >= 4 ? SWAP2 : SWAP1;
+    private static final VectorShuffle<Float> SECOND_SWAP = LANES >= 16 ? SWAP4 : LANES >= 8 ? SWAP2 : SWAP1;
+    // lanes of the upper half, and of the upper half of each half: where dot4 blends a second sum in
+    private static final VectorMask<Float> UPPER_HALF = VectorMask.fromLong(F, ((1L << (LANES / 2)) - 1) << (LANES / 2));
+    private static final VectorMask<Float> UPPER_QUARTERS = VectorMask.fromLong(F,
+            (((1L << (LANES / 4)) - 1) << (LANES / 4)) | (((1L << (LANES / 4)) - 1) << (3 * LANES / 4)));
+
+    /**
+     * {@link CpuKernels#dot}'s arithmetic exactly: one accumulator over chunks in order, the lane
+     * sum by {@link CpuKernels#sumLanes}'s tree, an fma tail. The tree is written out here rather than
+     * called: a vector handed to a method C2 does not inline loses its concrete class, and the
+     * Vector API then runs its slow Java fallback.
+     */
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc = FloatVector.zero(F);
         int upper = F.loopBound(n);
@@ -267,14 +317,31 @@ final class AttentionKernels {
         for (; k < upper; k += LANES) {
             acc = FloatVector.fromArray(F, a, aOff + k).fma(FloatVector.fromArray(F, b, bOff + k), acc);
         }
-        float sum = CpuKernels.sumLanes(acc);
+        if (LANES >= 16) {
+            acc = acc.add(acc.rearrange(SWAP8));
+        }
+        if (LANES >= 8) {
+            acc = acc.add(acc.rearrange(SWAP4));
+        }
+        if (LANES >= 4) {
+            acc = acc.add(acc.rearrange(SWAP2));
+        }
+        if (LANES >= 2) {
+            acc = acc.add(acc.rearrange(SWAP1));
+        }
+        float sum = acc.lane(0);
         for (; k < n; k++) {
             sum = Math.fma(a[aOff + k], b[bOff + k], sum);
         }
         return sum;
     }
 
-    /** Four {@link #dot}s of four query rows with one key, the key's chunks loaded once; same bits as four calls. */
+    /**
+     * Four {@link #dot}s of four query rows with one key, same bits as four calls: the key's chunks
+     * loaded once, and the four lane sums sharing shuffles. After the tree's first step a sum's
+     * lanes {@code i} and {@code i + LANES/2} are equal, so two sums fit one vector (one in each
+     * half, whose later steps never cross halves); after the second step, four.
+     */
     static void dot4(float[] q, int o0, int o1, int o2, int o3, float[] key, int kOff, int n, float[] out) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int upper = F.loopBound(n);
@@ -286,8 +353,33 @@ final class AttentionKernels {
             a2 = FloatVector.fromArray(F, q, o2 + k).fma(kv, a2);
             a3 = FloatVector.fromArray(F, q, o3 + k).fma(kv, a3);
         }
-        float s0 = CpuKernels.sumLanes(a0), s1 = CpuKernels.sumLanes(a1), s2 = CpuKernels.sumLanes(a2),
-                s3 = CpuKernels.sumLanes(a3);
+        float s0, s1, s2, s3;
+        if (LANES >= 4) {
+            a0 = a0.add(a0.rearrange(FIRST_SWAP));
+            a1 = a1.add(a1.rearrange(FIRST_SWAP));
+            a2 = a2.add(a2.rearrange(FIRST_SWAP));
+            a3 = a3.add(a3.rearrange(FIRST_SWAP));
+            FloatVector x = a0.blend(a1, UPPER_HALF); // lower half: sum 0, upper: sum 1
+            FloatVector y = a2.blend(a3, UPPER_HALF); // lower half: sum 2, upper: sum 3
+            x = x.add(x.rearrange(SECOND_SWAP));
+            y = y.add(y.rearrange(SECOND_SWAP));
+            FloatVector z = x.blend(y, UPPER_QUARTERS); // quarters: sums 0, 2, 1, 3
+            if (LANES >= 16) {
+                z = z.add(z.rearrange(SWAP2));
+            }
+            if (LANES >= 8) {
+                z = z.add(z.rearrange(SWAP1));
+            }
+            s0 = z.lane(0);
+            s2 = z.lane(LANES / 4);
+            s1 = z.lane(LANES / 2);
+            s3 = z.lane(3 * LANES / 4);
+        } else {
+            s0 = a0.add(a0.rearrange(SWAP1)).lane(0);
+            s1 = a1.add(a1.rearrange(SWAP1)).lane(0);
+            s2 = a2.add(a2.rearrange(SWAP1)).lane(0);
+            s3 = a3.add(a3.rearrange(SWAP1)).lane(0);
+        }
         for (; k < n; k++) {
             float kk = key[kOff + k];
             s0 = Math.fma(q[o0 + k], kk, s0);
