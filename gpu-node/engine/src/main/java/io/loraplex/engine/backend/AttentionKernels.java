@@ -71,6 +71,7 @@ final class AttentionKernels {
         int[] keyOff = new int[256], valOff = new int[256];                // (span) by position - base
         float[] scores = new float[4096];                                  // (rows, span)
         final float[] dots = new float[4];                                 // (4) one dot4's results
+        final float[] lanes = new float[LANES];                            // (LANES) dot4's sums, read back
 
         void ensure(int rows, int span) {
             if (qOff.length < rows) {
@@ -139,21 +140,21 @@ final class AttentionKernels {
             valOff[j] = kv.valueOffset(table, layer, base + j) + headOff;
         }
         float[] scores = sc.scores; // (rows, span), row r's position base + j at r·span + j
-        scores(q, qOff, first, last, rows, kv.data, keyOff, span, hs, s.scale(), s.cap(), scores, sc.dots);
+        scores(q, qOff, first, last, rows, kv.data, keyOff, span, hs, s.scale(), s.cap(), scores, sc.dots, sc.lanes);
         softmax(first, last, rows, span, scores);
         values(qOff, first, last, rows, kv.data, valOff, span, hs, scores, att);
     }
 
     /** Every row's scaled (and soft-capped) score for each of its positions: one pass over the keys. */
     private static void scores(float[] q, int[] qOff, int[] first, int[] last, int rows, float[] data, int[] keyOff,
-            int span, int hs, float scale, float cap, float[] scores, float[] dots) {
+            int span, int hs, float scale, float cap, float[] scores, float[] dots, float[] lanes) {
         for (int j = 0; j < span; j++) {
             int k = keyOff[j];
             int r = 0;
             for (; r + 4 <= rows; r += 4) {
                 if (sees(first, last, r, j) && sees(first, last, r + 3, j) && sees(first, last, r + 1, j)
                         && sees(first, last, r + 2, j)) {
-                    dot4(q, qOff[r], qOff[r + 1], qOff[r + 2], qOff[r + 3], data, k, hs, dots);
+                    dot4(q, qOff[r], qOff[r + 1], qOff[r + 2], qOff[r + 3], data, k, hs, dots, lanes);
                     for (int i = 0; i < 4; i++) {
                         scores[(r + i) * span + j] = capped(dots[i] * scale, cap);
                     }
@@ -342,7 +343,7 @@ final class AttentionKernels {
      * lanes {@code i} and {@code i + LANES/2} are equal, so two sums fit one vector (one in each
      * half, whose later steps never cross halves); after the second step, four.
      */
-    static void dot4(float[] q, int o0, int o1, int o2, int o3, float[] key, int kOff, int n, float[] out) {
+    static void dot4(float[] q, int o0, int o1, int o2, int o3, float[] key, int kOff, int n, float[] out, float[] lanes) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int upper = F.loopBound(n);
         int k = 0;
@@ -370,10 +371,11 @@ final class AttentionKernels {
             if (LANES >= 8) {
                 z = z.add(z.rearrange(SWAP1));
             }
-            s0 = z.lane(0);
-            s2 = z.lane(LANES / 4);
-            s1 = z.lane(LANES / 2);
-            s3 = z.lane(3 * LANES / 4);
+            z.intoArray(lanes, 0); // read back as scalars: cheaper than four lane extracts
+            s0 = lanes[0];
+            s2 = lanes[LANES / 4];
+            s1 = lanes[LANES / 2];
+            s3 = lanes[3 * LANES / 4];
         } else {
             s0 = a0.add(a0.rearrange(SWAP1)).lane(0);
             s1 = a1.add(a1.rearrange(SWAP1)).lane(0);
