@@ -230,7 +230,90 @@ final class AttentionKernels {
                 commonLo = hi + 1; // no shared run: the checked loop does all
                 commonHi = hi;
             }
-            for (int c = 0; c < upper; c += LANES) {
+            int c = 0;
+            // two chunks per sweep: a position's two adjacent lines are read together (fewer sweeps over the positions)
+            for (; c + 2 * LANES <= upper; c += 2 * LANES) {
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int j = lo; j < commonLo; j++) {
+                    FloatVector v = FloatVector.fromArray(F, data, valOff[j] + c);
+                    FloatVector w = FloatVector.fromArray(F, data, valOff[j] + c + LANES);
+                    if (j >= f0 && j <= l0) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p0 + j]);
+                        a0 = v.fma(pr, a0);
+                        b0 = w.fma(pr, b0);
+                    }
+                    if (j >= f1 && j <= l1) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p1 + j]);
+                        a1 = v.fma(pr, a1);
+                        b1 = w.fma(pr, b1);
+                    }
+                    if (j >= f2 && j <= l2) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p2 + j]);
+                        a2 = v.fma(pr, a2);
+                        b2 = w.fma(pr, b2);
+                    }
+                    if (j >= f3 && j <= l3) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p3 + j]);
+                        a3 = v.fma(pr, a3);
+                        b3 = w.fma(pr, b3);
+                    }
+                }
+                for (int j = commonLo; j <= commonHi; j++) {
+                    FloatVector v = FloatVector.fromArray(F, data, valOff[j] + c);
+                    FloatVector w = FloatVector.fromArray(F, data, valOff[j] + c + LANES);
+                    FloatVector pr0 = FloatVector.broadcast(F, p[p0 + j]);
+                    a0 = v.fma(pr0, a0);
+                    b0 = w.fma(pr0, b0);
+                    FloatVector pr1 = FloatVector.broadcast(F, p[p1 + j]);
+                    a1 = v.fma(pr1, a1);
+                    b1 = w.fma(pr1, b1);
+                    FloatVector pr2 = FloatVector.broadcast(F, p[p2 + j]);
+                    a2 = v.fma(pr2, a2);
+                    b2 = w.fma(pr2, b2);
+                    FloatVector pr3 = FloatVector.broadcast(F, p[p3 + j]);
+                    a3 = v.fma(pr3, a3);
+                    b3 = w.fma(pr3, b3);
+                }
+                for (int j = Math.max(lo, commonHi + 1); j <= hi; j++) {
+                    FloatVector v = FloatVector.fromArray(F, data, valOff[j] + c);
+                    FloatVector w = FloatVector.fromArray(F, data, valOff[j] + c + LANES);
+                    if (j >= f0 && j <= l0) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p0 + j]);
+                        a0 = v.fma(pr, a0);
+                        b0 = w.fma(pr, b0);
+                    }
+                    if (j >= f1 && j <= l1) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p1 + j]);
+                        a1 = v.fma(pr, a1);
+                        b1 = w.fma(pr, b1);
+                    }
+                    if (j >= f2 && j <= l2) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p2 + j]);
+                        a2 = v.fma(pr, a2);
+                        b2 = w.fma(pr, b2);
+                    }
+                    if (j >= f3 && j <= l3) {
+                        FloatVector pr = FloatVector.broadcast(F, p[p3 + j]);
+                        a3 = v.fma(pr, a3);
+                        b3 = w.fma(pr, b3);
+                    }
+                }
+                a0.intoArray(att, qOff[r0] + c);
+                b0.intoArray(att, qOff[r0] + c + LANES);
+                if (n > 1) {
+                    a1.intoArray(att, qOff[r1] + c);
+                    b1.intoArray(att, qOff[r1] + c + LANES);
+                }
+                if (n > 2) {
+                    a2.intoArray(att, qOff[r2] + c);
+                    b2.intoArray(att, qOff[r2] + c + LANES);
+                }
+                if (n > 3) {
+                    a3.intoArray(att, qOff[r3] + c);
+                    b3.intoArray(att, qOff[r3] + c + LANES);
+                }
+            }
+            for (; c < upper; c += LANES) {
                 FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
                 // ascending j throughout: the checked head, the shared run, the checked tail
                 for (int j = lo; j < commonLo; j++) {
