@@ -7,10 +7,11 @@ import java.util.SplittableRandom;
 /**
  * One layer's attention on the bench model's shape (16 heads of 64, 4 KV heads, block size 16), old
  * (one task per token and query head, a dot per key position) against new ({@link AttentionKernels}:
- * one task per query block and KV head), both on a two-thread {@link WorkerPool} as the engine runs
- * them: decode at context 512 and 2048 for 1 and 16 sequences, and a 512-token prompt chunk. Not a
- * test (speed only): run it as {@code java --add-modules jdk.incubator.vector -cp <test classpath>
- * io.loraplex.engine.backend.AttentionBench}.
+ * one task per query block and KV head), both on the same {@link WorkerPool} of 1 and then 2 threads:
+ * decode at context 512 and 2048 for 1 and 16 sequences, and a 512-token prompt chunk. Old and new
+ * alternate for {@code args[0]} rounds (default 15) and each keeps its fastest. Not a test (speed
+ * only): run it as {@code java --add-modules jdk.incubator.vector -cp <test classpath>
+ * io.loraplex.engine.backend.AttentionBench [rounds]}.
  */
 public final class AttentionBench {
 
