@@ -16,8 +16,9 @@ import java.util.List;
 /**
  * The fast CPU operations: Vector API kernels over the projections packed once at load into
  * {@link PanelMatrix} panels (f32, bf16 and f16 widened in registers, int8/int4 blocks dequantized in
- * registers; {@link PanelKernels}), split across a {@link WorkerPool} by panels,
- * attention by (token, head), LoRA by segments of one adapter's tokens read from the page arena.
+ * registers; {@link PanelKernels}), split across a {@link WorkerPool} by panels, attention by
+ * (query block, KV head) ({@link AttentionKernels}), LoRA by segments of one adapter's tokens read
+ * from the page arena.
  * The layer sequence is {@link LayerSequence}'s. Results are bit-identical whatever the batch (see
  * {@link CpuKernels}).
  */
@@ -46,7 +47,7 @@ public final class CpuBackend implements BackendOperations {
     private final PanelMatrix[][] panels;
     private final PanelMatrix lmHeadPanels;
     private final ThreadLocal<float[]> tileScratch = ThreadLocal.withInitial(PanelKernels::tileBuffer);
-    private final ThreadLocal<float[]> scoreScratch = ThreadLocal.withInitial(() -> new float[1024]);
+    private final ThreadLocal<AttentionKernels.Scratch> attentionScratch = ThreadLocal.withInitial(AttentionKernels.Scratch::new);
     private final float[][] projectOut = new float[TargetModule.COUNT][]; // outputs of the projections running now
     private Scratch scratch;
 
@@ -350,8 +351,20 @@ public final class CpuBackend implements BackendOperations {
     public void attention(int layer, Activation q, Activation out) {
         float[] qs = scratch.of(q);
         float[] att = scratch.of(out);
-        int heads = cfg.numHeads();
-        pool.run(batch.numTokens() * heads, i -> attend(layer, i / heads, i % heads, qs, att));
+        ForwardBatch batch = this.batch;
+        HostArena arena = kv;
+        AttentionKernels.Shape shape = new AttentionKernels.Shape(cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
+                cfg.windowFor(layer), cfg.attentionScale(), cfg.attnLogitSoftcap());
+        // decode tokens are blocks of one; a prompt chunk's tokens share each key and value load
+        int[] blocks = AttentionKernels.queryBlocks(batch.sequence(), batch.positions(), batch.numTokens(),
+                AttentionKernels.PREFILL_BLOCK);
+        int kvHeads = cfg.numKvHeads();
+        pool.run(blocks.length / 2 * kvHeads, i -> {
+            int start = blocks[2 * (i / kvHeads)];
+            int end = blocks[2 * (i / kvHeads) + 1];
+            AttentionKernels.attendBlock(shape, arena, layer, batch.blockTables()[batch.sequence()[start]], batch.positions(),
+                    start, end, i % kvHeads, qs, att, attentionScratch.get());
+        });
     }
 
     @Override
@@ -500,45 +513,6 @@ public final class CpuBackend implements BackendOperations {
                 delta = new float[n];
             }
             return delta;
-        }
-    }
-
-    /** Attention of token {@code t}, head {@code head} over positions 0..position of its sequence. */
-    private void attend(int layer, int t, int head, float[] q, float[] att) {
-        int hs = cfg.headDim();
-        int kvHead = head / (cfg.numHeads() / cfg.numKvHeads());
-        int position = batch.positions()[t];
-        int[] table = batch.blockTables()[batch.sequence()[t]];
-        int window = cfg.windowFor(layer);
-        int first = window > 0 ? Math.max(0, position - window + 1) : 0;
-        float scale = cfg.attentionScale();
-        float cap = cfg.attnLogitSoftcap();
-        float[] scores = scoreScratch.get();
-        if (scores.length < position + 1) {
-            scores = new float[Math.max(position + 1, scores.length * 2)];
-            scoreScratch.set(scores);
-        }
-        int qOff = t * cfg.qDim() + head * hs;
-        float[] data = kv.data;
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = first; j <= position; j++) {
-            float score = CpuKernels.dot(q, qOff, data, kv.keyOffset(table, layer, j) + kvHead * hs, hs) * scale;
-            if (cap != 0f) {
-                score = cap * (float) Math.tanh(score / cap);
-            }
-            scores[j] = score;
-            max = Math.max(max, score);
-        }
-        float sum = 0;
-        for (int j = first; j <= position; j++) {
-            float e = (float) Math.exp(scores[j] - max);
-            scores[j] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        java.util.Arrays.fill(att, qOff, qOff + hs, 0f);
-        for (int j = first; j <= position; j++) {
-            CpuKernels.axpy(scores[j] * inv, data, kv.valueOffset(table, layer, j) + kvHead * hs, att, qOff, hs);
         }
     }
 

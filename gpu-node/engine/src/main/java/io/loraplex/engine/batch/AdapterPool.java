@@ -170,6 +170,16 @@ final class AdapterPool {
         }
     }
 
+    /** Whether an adapter waits for pages: only {@link #tick} retries it, so the loop must not block for good. */
+    boolean waitingForPages() {
+        for (Entry e : entries.values()) {
+            if (e.state == State.NEEDS_PAGES) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Retries placements that waited for pages. */
     void tick() {
         for (Entry e : new ArrayList<>(entries.values())) {

@@ -292,7 +292,14 @@ public final class Engine implements AutoCloseable {
         boolean idle = false;
         while (!closed) {
             try {
-                Runnable r = idle ? inbox.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS) : inbox.poll();
+                Runnable r;
+                if (!idle) {
+                    r = inbox.poll();
+                } else if (nothingPending()) {
+                    r = inbox.take(); // nothing can change without a message (a request, a load's end, close): an idle server sleeps
+                } else {
+                    r = inbox.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS); // retry what waits on time or pages
+                }
                 while (r != null) {
                     r.run();
                     r = inbox.poll();
@@ -319,6 +326,11 @@ public final class Engine implements AutoCloseable {
         scheduler.cancelAll("the engine stopped");
         loader.shutdownNow();
         arena.close();
+    }
+
+    /** No request, preload, drain or adapter waiting for pages: the loop may block until a message comes. */
+    private boolean nothingPending() {
+        return scheduler.idle() && preloads.isEmpty() && drains.isEmpty() && !adapters.waitingForPages();
     }
 
     /** One scheduling round and, when there is work, one forward step. */
