@@ -48,8 +48,8 @@ public final class PanelGemmBench {
         float[] scratch = new float[4 * n];
         float[] tile = PanelKernels.tileBuffer();
         System.out.printf("FMA peak, one thread: %.1f GFLOP/s%n", fmaPeak());
-        for (int rep = 0; rep < 3; rep++) {
-            String warm = rep < 2 ? "(warm-up) " : "";
+        for (int rep = 0; rep < 6; rep++) {
+            String warm = rep < 5 ? "(warm-up) " : "";
             for (int d = 0; d < dtypes.length; d++) {
                 long t0 = System.nanoTime();
                 for (int c = 0; c < 2; c++) {
