@@ -458,15 +458,17 @@ public final class CpuKernels {
      * where {@code d = Σ_r s[t·rank + r]·B[r][c]} as the fma chain over r ascending from 0, B's rows at
      * {@code bRows[r]} in {@code b}: exactly what one token's {@code axpy} per rank into a zeroed
      * delta, then one {@code axpy} of the delta into y, gives. Tiles of 6 tokens × 4 vectors of
-     * columns read each B row once per tile instead of once per token; columns past the last whole
-     * 4-vector block take that per-token path ({@code delta}: at least {@code outDim} floats).
+     * columns read each B row once per tile instead of once per token; the tokens after the last
+     * whole tile (a lone decode token: all of it) and the columns past the last whole 4-vector block
+     * take that per-token path ({@code delta}: at least {@code outDim} floats).
      */
     static void expand(float[] s, int rank, int nTokens, float[] b, int[] bRows, int outDim, float scale,
             float[] y, int yOff, int yStride, float[] delta) {
         int wide = outDim / (4 * LANES) * (4 * LANES);
+        int tiled = nTokens / 6 * 6; // whole tiles; the last few tokens (a decode token: all) take the per-token path
         FloatVector vs = FloatVector.broadcast(F, scale);
-        for (int t0 = 0; t0 < nTokens; t0 += 6) {
-            int nt = Math.min(6, nTokens - t0);
+        for (int t0 = 0; t0 < tiled; t0 += 6) {
+            int nt = 6;
             int s0 = t0 * rank;
             int s1 = s0 + Math.min(1, nt - 1) * rank, s2 = s0 + Math.min(2, nt - 1) * rank;
             int s3 = s0 + Math.min(3, nt - 1) * rank, s4 = s0 + Math.min(4, nt - 1) * rank;
@@ -505,15 +507,17 @@ public final class CpuKernels {
                 if (nt > 5) addScaled(a05, a15, a25, a35, vs, y, y0 + 5 * yStride);
             }
         }
-        if (wide < outDim) {
-            int rest = outDim - wide;
-            for (int t = 0; t < nTokens; t++) {
-                java.util.Arrays.fill(delta, 0, rest, 0f);
-                for (int r = 0; r < rank; r++) {
-                    axpy(s[t * rank + r], b, bRows[r] + wide, delta, 0, rest);
-                }
-                axpy(scale, delta, 0, y, yOff + t * yStride + wide, rest);
+        for (int t = 0; t < nTokens; t++) {
+            int from = t < tiled ? wide : 0;
+            int rest = outDim - from;
+            if (rest == 0) {
+                continue;
             }
+            java.util.Arrays.fill(delta, 0, rest, 0f);
+            for (int r = 0; r < rank; r++) {
+                axpy(s[t * rank + r], b, bRows[r] + from, delta, 0, rest);
+            }
+            axpy(scale, delta, 0, y, yOff + t * yStride + from, rest);
         }
     }
 
