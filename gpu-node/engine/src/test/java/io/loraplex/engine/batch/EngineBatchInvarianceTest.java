@@ -36,8 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Batch invariance through the whole engine: in 200 seeded random mixes (1–32 requests, 0–32
  * distinct adapters of mixed ranks and targets, some requests on the base, prompts of 1–40 tokens,
  * half the requests arriving while the others run), every request's greedy tokens equal the tokens
- * it gets alone, exactly. Run on the checkpoint's f32 weights here and on int8 and int4 weights by
- * the subclasses ({@link #weights()}); the fixture is per instance for that.
+ * it gets alone, exactly. Run on the checkpoint's f32 weights here and on int8 and int4 weights and
+ * f16 and bf16 checkpoints by the subclasses ({@link #weights()}, {@link #checkpointDtype()}); the
+ * fixture is per instance for that.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EngineBatchInvarianceTest {
@@ -46,11 +47,16 @@ class EngineBatchInvarianceTest {
     static final int ADAPTERS = 32;
     static final int PROBE_TOKENS = 6;
 
-    static ModelConfig cfg = TestModels.llama(DType.F32);
+    ModelConfig cfg = TestModels.llama(checkpointDtype());
     BaseModel model;
     Backend backend;
     Engine engine;
     final List<AdapterSpec> adapters = new ArrayList<>();
+
+    /** The dtype the checkpoint is written in (f32 here; f16 and bf16 checkpoints by subclasses). */
+    DType checkpointDtype() {
+        return DType.F32;
+    }
 
     /** The format the model's projections are loaded in; null: the checkpoint's own (f32). */
     WeightFormat weights() {
