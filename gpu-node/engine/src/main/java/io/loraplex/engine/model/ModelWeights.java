@@ -180,33 +180,38 @@ public final class ModelWeights {
         }
     }
 
+    /** The chosen format's projection dtype, or null for the checkpoint's own. */
+    private DType projectionDtype() {
+        return format == null ? null : format.dtype();
+    }
+
     /** Layer {@code l}'s q projection in the chosen format. */
     public Tensor wq(int l) {
-        return converted(wq[l], format == null ? null : format.dtype());
+        return converted(wq[l], projectionDtype());
     }
 
     public Tensor wk(int l) {
-        return converted(wk[l], format == null ? null : format.dtype());
+        return converted(wk[l], projectionDtype());
     }
 
     public Tensor wv(int l) {
-        return converted(wv[l], format == null ? null : format.dtype());
+        return converted(wv[l], projectionDtype());
     }
 
     public Tensor wo(int l) {
-        return converted(wo[l], format == null ? null : format.dtype());
+        return converted(wo[l], projectionDtype());
     }
 
     public Tensor wGate(int l) {
-        return converted(wGate[l], format == null ? null : format.dtype());
+        return converted(wGate[l], projectionDtype());
     }
 
     public Tensor wUp(int l) {
-        return converted(wUp[l], format == null ? null : format.dtype());
+        return converted(wUp[l], projectionDtype());
     }
 
     public Tensor wDown(int l) {
-        return converted(wDown[l], format == null ? null : format.dtype());
+        return converted(wDown[l], projectionDtype());
     }
 
     /** The lm head in the chosen format (the embedding's converted copy when tied). */
