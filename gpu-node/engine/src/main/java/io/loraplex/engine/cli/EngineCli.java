@@ -16,6 +16,7 @@ public final class EngineCli {
         COMMANDS.put("logits", "print the last-position logits of a batch of token sequences as JSON");
         COMMANDS.put("train", "fine-tune a LoRA adapter on a JSONL dataset and write it as a PEFT directory");
         COMMANDS.put("bench", "measure prompt and decode tokens/s for one request");
+        COMMANDS.put("gpu-check", "on a GPU: each CUDA kernel against the host reference, the CUDA backend against the CPU, decode bench");
         COMMANDS.put("package-engine", "write the engine alone with a jlinked Java runtime, for machines without Java");
     }
 
@@ -54,6 +55,7 @@ public final class EngineCli {
             case "tiny-model" -> TinyModelCommand.flags();
             case "train" -> TrainCommand.flags();
             case "package-engine" -> PackageEngineCommand.flags();
+            case "gpu-check" -> GpuCheckCommand.flags();
             default -> null;
         };
         if (flags == null) {
@@ -67,6 +69,7 @@ public final class EngineCli {
             case "tiny-model" -> TinyModelCommand.run(f, out, err);
             case "train" -> TrainCommand.run(f, out, err);
             case "package-engine" -> PackageEngineCommand.run(f, out, err);
+            case "gpu-check" -> GpuCheckCommand.run(f, out, err);
             default -> 2;
         });
     }
