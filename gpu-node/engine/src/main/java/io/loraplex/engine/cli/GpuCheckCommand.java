@@ -20,6 +20,8 @@ import java.util.List;
  *   <li>{@code model --shape NAME}: the CUDA backend against the CPU backend on a real-size shape,
  *       mixed-adapter batches, greedy tokens and logits compared.</li>
  *   <li>{@code bench --shape NAME}: decode tokens/s beside the floor of the measured device peaks.</li>
+ *   <li>{@code generate --shape NAME --work-dir DIR}: only writes the shape's model where the others
+ *       look for it (on the CPU, so the script overlaps it with the GPU checks).</li>
  * </ul>
  * Exit status: 0 passed, 1 a mismatch or failure, 2 a usage error, {@value #SKIPPED} skipped because
  * there is no GPU (or no CUDA backend in this engine), with the reason printed.
@@ -29,17 +31,17 @@ final class GpuCheckCommand {
     /** The exit status of a check that could not run here: no GPU, or no CUDA backend. */
     static final int SKIPPED = 3;
 
-    static final List<String> SUBCOMMANDS = List.of("kernels", "model", "bench");
+    static final List<String> SUBCOMMANDS = List.of("kernels", "model", "bench", "generate");
 
     private GpuCheckCommand() {
     }
 
     static Flags flags() {
-        return new Flags("gpu-check", "kernels|model|bench [--out DIR] [--shape NAME] [flags]")
+        return new Flags("gpu-check", "kernels|model|bench|generate [--out DIR] [--shape NAME] [flags]")
                 .option("out", ".", "directory for the reports (kernels.txt, model-SHAPE.txt, bench-SHAPE.md/.json)")
                 .option("work-dir", null, "where generated models are kept between subcommands (default: a temporary directory)")
                 .option("device", "0", "CUDA device ordinal")
-                .option("shape", null, "model and bench: llama-3.2-1b or llama-3.1-8b")
+                .option("shape", null, "model, bench and generate: llama-3.2-1b or llama-3.1-8b")
                 .option("threads", Integer.toString(Runtime.getRuntime().availableProcessors()), "model: CPU backend threads")
                 .option("sequences", "6", "model: sequences in the checked batch (base rows and four adapters, in turn)")
                 .option("decode-steps", "4", "model: greedy decode steps after the prompt")
@@ -69,6 +71,14 @@ final class GpuCheckCommand {
             } catch (IllegalArgumentException e) {
                 throw f.bad("--shape: " + e.getMessage());
             }
+        }
+        if (sub.equals("generate")) {
+            // no GPU needed: the device script writes the big models on the CPU while the GPU checks run
+            if (f.path("work-dir") == null) {
+                throw f.bad("generate needs --work-dir (a temporary one would be deleted at once)");
+            }
+            out.println("generated " + generated(shape, f.path("work-dir"), f.longValue("seed"), err));
+            return 0;
         }
         if (!GpuSeams.hasBackend()) {
             err.println("gpu-check " + sub + ": skipped: this engine has no CUDA backend (" + GpuSeams.BACKEND_CLASS + ")");
