@@ -269,6 +269,9 @@ public final class CudaBackend implements BackendOperations {
         long blocks = p.ints(blockTables, t * maxBlocks, AttentionTables.NO_PAGE);
         long contextLens = p.ints(att.contextLens(), t, 1);
         long logitRows = p.ints(batch.logitRows(), batch.logitRows().length, 0);
+        // a step with prefill rows attends by tiles of consecutive rows of one sequence (decode rows are tiles of one)
+        int[] tiles = gathered ? null : att.prefillTiles(batch, Kernels.PREFILL_TILE_ROWS);
+        long tileStarts = tiles == null ? -1 : p.ints(tiles, tiles.length, t);
         long slotsAt = gathered ? p.ints(lora.slots(), t, LoraTables.NO_SLOT) : -1;
         long segStarts = gathered ? -1 : p.ints(lora.segStarts(), lora.segStarts().length, t);
         long segSlots = gathered ? -1 : p.ints(lora.segSlots(), lora.segSlots().length, LoraTables.NO_SLOT);
@@ -297,6 +300,8 @@ public final class CudaBackend implements BackendOperations {
             s.blockTables = base + blocks;
             s.contextLens = base + contextLens;
             s.logitRows = base + logitRows;
+            s.tileStarts = tileStarts < 0 ? 0 : base + tileStarts;
+            s.tiles = tiles == null ? 0 : tiles.length - 1;
             s.slots = slotsAt < 0 ? 0 : base + slotsAt;
             s.segStarts = segStarts < 0 ? 0 : base + segStarts;
             s.segSlots = segSlots < 0 ? 0 : base + segSlots;
@@ -475,6 +480,13 @@ public final class CudaBackend implements BackendOperations {
     @Override
     public void attention(int layer, Activation q, Activation out) {
         ArenaLayout layout = step.arena.layout();
+        if (step.tiles > 0) {
+            launch("loraplex_paged_attention_prefill", LaunchShape.of(cfg.numHeads(), step.tiles, 128),
+                    at(out), at(q), step.arena.address(), step.blockTables, step.contextLens, step.tileStarts, step.tiles,
+                    cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(), layer, layout.blockSize(), layout.pageFloats(),
+                    step.maxBlocks, cfg.windowFor(layer), cfg.attentionScale(), cfg.qDim(), cfg.qDim());
+            return;
+        }
         launch("loraplex_paged_attention_decode", LaunchShape.of(cfg.numHeads(), step.tokens(), 128),
                 at(out), at(q), step.arena.address(), step.blockTables, step.contextLens, step.tokens(), cfg.numHeads(),
                 cfg.numKvHeads(), cfg.headDim(), layer, layout.blockSize(), layout.pageFloats(), step.maxBlocks,
@@ -584,6 +596,8 @@ public final class CudaBackend implements BackendOperations {
         long slots;
         long segStarts;
         long segSlots;
+        long tileStarts;
+        int tiles;
         final long[][] module;
 
         Step(StepKey key, ForwardBatch batch, DeviceArena arena, int tokens, int rows, int maxBlocks, boolean gathered,

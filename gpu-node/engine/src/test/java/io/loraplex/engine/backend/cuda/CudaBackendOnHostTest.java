@@ -44,15 +44,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>Tolerance: the device keeps activations in bf16 (8 bits of mantissa) and the CPU in f32, so
  * each of the ~20 roundings per layer moves values by up to 2^-9 relative; on these two-layer
- * models the logits differ by about 1 % of the largest. The check is 4 % of the largest logit,
+ * models the logits differ by 0.7–2.2 % of the largest. The check is 4 % of the largest logit,
  * and, so a wrong adapter table cannot hide in it, the adapters' own effect (logits with minus
- * logits without adapters) must agree within 15 % of its largest value: a wrong slot, row or scale
+ * logits without adapters) must agree within 5 % of its largest value (1.4 % seen): a wrong slot, row or scale
  * changes that effect by O(100 %).
  */
 class CudaBackendOnHostTest {
 
     private static final double LOGIT_TOLERANCE = 0.04;
-    private static final double EFFECT_TOLERANCE = 0.15;
+    private static final double EFFECT_TOLERANCE = 0.05;
     private static final long DEVICE_BYTES = 1L << 30;
 
     static Stream<Arguments> models() {
@@ -152,7 +152,8 @@ class CudaBackendOnHostTest {
                     direct.forward(withAdapters(d, pb), b.arena(), lb);
                     assertBitwise(lb, la, "decode step " + step);
                 }
-                assertEquals(1, graphs.capturedGraphs(), "every decode step had one shape: one capture, three replays");
+                // steps 0, 1 and 3 adapt all seven modules (a0 is among them); step 2 only q/k/v/o (a2 alone): two shapes
+                assertEquals(2, graphs.capturedGraphs(), "two decode shapes: two captures, two replays");
                 assertEquals(0, direct.capturedGraphs());
             }
         }
