@@ -8,21 +8,18 @@
 //   weight  (n)
 // The residual stream is rows = T, n = C; Qwen3's per-head q/k norms are rows = T·NH (or T·NKV), n = HS.
 // The sum of squares, the scale and the product are f32; one rounding to bf16 at the store.
-// Launch: grid (rows), block 256 (a multiple of 32, at most 1024).
+//
+// loraplex_rmsnorm_rows gathers first: out row r is the norm of x row row_index[r] (x and out both
+// contiguous rows of n; row_index (rows) int32), so the final norm runs on the logit rows only.
+// Launch (both): grid (rows), block 256 (a multiple of 32, at most 1024).
 #include "common.cuh"
 
 using namespace loraplex;
 
-extern "C" __global__ void loraplex_rmsnorm(
-        __nv_bfloat16* out, const __nv_bfloat16* x, const __nv_bfloat16* weight,
-        int rows, int n, float eps, int add_one) {
+// One row: yr = rmsnorm(xr); every thread of the block calls it.
+__device__ __forceinline__ void rmsnorm_row(
+        __nv_bfloat16* yr, const __nv_bfloat16* xr, const __nv_bfloat16* weight, int n, float eps, int add_one) {
     __shared__ float scratch[WARP];
-    const int row = blockIdx.x;
-    if (row >= rows) {
-        return;
-    }
-    const __nv_bfloat16* xr = x + static_cast<long long>(row) * n;
-    __nv_bfloat16* yr = out + static_cast<long long>(row) * n;
     float squares = 0.0f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         const float v = to_f32(xr[i]);
@@ -33,4 +30,25 @@ extern "C" __global__ void loraplex_rmsnorm(
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         yr[i] = to_bf16(to_f32(xr[i]) * inv * (offset + to_f32(weight[i])));
     }
+}
+
+extern "C" __global__ void loraplex_rmsnorm(
+        __nv_bfloat16* out, const __nv_bfloat16* x, const __nv_bfloat16* weight,
+        int rows, int n, float eps, int add_one) {
+    const int row = blockIdx.x;
+    if (row >= rows) {
+        return;
+    }
+    rmsnorm_row(out + static_cast<long long>(row) * n, x + static_cast<long long>(row) * n, weight, n, eps, add_one);
+}
+
+extern "C" __global__ void loraplex_rmsnorm_rows(
+        __nv_bfloat16* out, const __nv_bfloat16* x, const __nv_bfloat16* weight, const int* row_index,
+        int rows, int n, float eps, int add_one) {
+    const int row = blockIdx.x;
+    if (row >= rows) {
+        return;
+    }
+    rmsnorm_row(out + static_cast<long long>(row) * n, x + static_cast<long long>(row_index[row]) * n, weight, n, eps,
+            add_one);
 }

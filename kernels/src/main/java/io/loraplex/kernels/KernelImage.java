@@ -12,7 +12,10 @@ public enum KernelImage {
     SWIGLU("swiglu"),
     LORA_SHRINK("lora_shrink"),
     LORA_EXPAND("lora_expand"),
-    PAGED_ATTENTION("paged_attention");
+    PAGED_ATTENTION("paged_attention"),
+    KV_STORE("kv_store"),
+    ADD("add"),
+    LOGITS("logits");
 
     /** Where the fatbins sit in the jar. */
     public static final String RESOURCE_DIR = "io/loraplex/kernels/";

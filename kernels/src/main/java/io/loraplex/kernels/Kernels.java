@@ -10,6 +10,7 @@ import static io.loraplex.kernels.ParamType.F32;
 import static io.loraplex.kernels.ParamType.F32_PTR;
 import static io.loraplex.kernels.ParamType.F64;
 import static io.loraplex.kernels.ParamType.I32;
+import static io.loraplex.kernels.ParamType.I32_PTR;
 
 import io.loraplex.kernels.KernelSignature.Param;
 import java.util.List;
@@ -29,6 +30,9 @@ public final class Kernels {
     /** The largest rotary_dim / 2 {@link #ROPE} takes ({@code MAX_HALF} in rope.cu). */
     public static final int MAX_ROTARY_HALF = 256;
 
+    /** The most rows one tile of {@link #PAGED_ATTENTION_PREFILL} takes ({@code TILE_ROWS} in paged_attention.cu). */
+    public static final int PREFILL_TILE_ROWS = 16;
+
     /** {@code out[t, :] = table[tokens[t], :]}. */
     public static final KernelSignature EMBEDDING_GATHER = new KernelSignature(KernelImage.EMBEDDING,
             "loraplex_embedding_gather", List.of(
@@ -39,6 +43,13 @@ public final class Kernels {
     public static final KernelSignature RMSNORM = new KernelSignature(KernelImage.RMSNORM,
             "loraplex_rmsnorm", List.of(
                     p("out", BF16_PTR), p("x", CONST_BF16_PTR), p("weight", CONST_BF16_PTR),
+                    p("rows", I32), p("n", I32), p("eps", F32), p("add_one", I32)));
+
+    /** {@code out[r] = rmsnorm(x[row_index[r]])}: the norm of gathered rows (the final norm of the logit rows). */
+    public static final KernelSignature RMSNORM_ROWS = new KernelSignature(KernelImage.RMSNORM,
+            "loraplex_rmsnorm_rows", List.of(
+                    p("out", BF16_PTR), p("x", CONST_BF16_PTR), p("weight", CONST_BF16_PTR),
+                    p("row_index", CONST_I32_PTR),
                     p("rows", I32), p("n", I32), p("eps", F32), p("add_one", I32)));
 
     /** Rotate-half RoPE on q and k in place, per-token positions, partial rotary. */
@@ -97,11 +108,46 @@ public final class Kernels {
                     p("layer", I32), p("block_size", I32), p("page_elems", I32), p("max_blocks", I32),
                     p("window", I32), p("scale", F32), p("q_stride", I32), p("out_stride", I32)));
 
+    /** Prefill attention over the paged KV arena: the decode kernel's rows, a tile of one sequence's rows per block. */
+    public static final KernelSignature PAGED_ATTENTION_PREFILL = new KernelSignature(KernelImage.PAGED_ATTENTION,
+            "loraplex_paged_attention_prefill", List.of(
+                    p("out", BF16_PTR), p("q", CONST_BF16_PTR), p("kv", CONST_BF16_PTR),
+                    p("block_tables", CONST_I32_PTR), p("context_lens", CONST_I32_PTR), p("tile_starts", CONST_I32_PTR),
+                    p("num_tiles", I32), p("num_heads", I32), p("num_kv_heads", I32), p("head_dim", I32),
+                    p("layer", I32), p("block_size", I32), p("page_elems", I32), p("max_blocks", I32),
+                    p("window", I32), p("scale", F32), p("q_stride", I32), p("out_stride", I32)));
+
+    /** Each token's key and value rows into its KV block of the page arena, at its position. */
+    public static final KernelSignature KV_STORE = new KernelSignature(KernelImage.KV_STORE,
+            "loraplex_kv_store", List.of(
+                    p("kv", BF16_PTR), p("k", CONST_BF16_PTR), p("v", CONST_BF16_PTR),
+                    p("block_tables", CONST_I32_PTR), p("positions", CONST_I32_PTR),
+                    p("num_tokens", I32), p("kv_dim", I32), p("layer", I32), p("block_size", I32),
+                    p("page_elems", I32), p("max_blocks", I32), p("k_stride", I32), p("v_stride", I32)));
+
+    /** {@code x += delta}, the residual connection. */
+    public static final KernelSignature ADD = new KernelSignature(KernelImage.ADD,
+            "loraplex_add", List.of(
+                    p("x", BF16_PTR), p("delta", CONST_BF16_PTR),
+                    p("rows", I32), p("n", I32), p("x_stride", I32), p("delta_stride", I32)));
+
+    /** {@code y[r, :] += bias}, a projection's bias. */
+    public static final KernelSignature ADD_BIAS = new KernelSignature(KernelImage.ADD,
+            "loraplex_add_bias", List.of(
+                    p("y", BF16_PTR), p("bias", CONST_BF16_PTR),
+                    p("rows", I32), p("n", I32), p("y_stride", I32)));
+
+    /** Per logit row: max, log-sum-exp and the first index of the max (the sampling inputs). */
+    public static final KernelSignature LOGITS_ARGMAX = new KernelSignature(KernelImage.LOGITS,
+            "loraplex_logits_argmax", List.of(
+                    p("stats", F32_PTR), p("argmax", I32_PTR), p("logits", CONST_F32_PTR),
+                    p("rows", I32), p("vocab", I32), p("stride", I32)));
+
     /** Every entry point, grouped by file in {@link KernelImage} order. */
     public static final List<KernelSignature> ALL = List.of(
-            EMBEDDING_GATHER, RMSNORM, ROPE, SWIGLU,
+            EMBEDDING_GATHER, RMSNORM, RMSNORM_ROWS, ROPE, SWIGLU,
             LORA_SHRINK_GATHERED, LORA_SHRINK_SEGMENTED, LORA_EXPAND_GATHERED, LORA_EXPAND_SEGMENTED,
-            PAGED_ATTENTION_DECODE);
+            PAGED_ATTENTION_DECODE, PAGED_ATTENTION_PREFILL, KV_STORE, ADD, ADD_BIAS, LOGITS_ARGMAX);
 
     /** The entry points in {@code image}. */
     public static List<KernelSignature> in(KernelImage image) {

@@ -12,6 +12,7 @@ public enum ParamType {
     CONST_F32_PTR("const float*", 8),
     CONST_F64_PTR("const double*", 8),
     CONST_I32_PTR("const int*", 8),
+    I32_PTR("int*", 8),
     CONST_I64_PTR("const long long*", 8),
     I32("int", 4),
     F32("float", 4),

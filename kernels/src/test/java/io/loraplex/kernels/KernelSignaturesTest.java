@@ -57,6 +57,7 @@ class KernelSignaturesTest {
     void theLimitsLaunchersCheckAreTheOnesTheKernelsAreCompiledWith() throws IOException {
         assertEquals(Kernels.MAX_HEAD_DIM, constant(KernelImage.PAGED_ATTENTION, "MAX_HEAD_DIM"));
         assertEquals(Kernels.MAX_ROTARY_HALF, constant(KernelImage.ROPE, "MAX_HALF"));
+        assertEquals(Kernels.PREFILL_TILE_ROWS, constant(KernelImage.PAGED_ATTENTION, "TILE_ROWS"));
     }
 
     private static int constant(KernelImage image, String name) throws IOException {

@@ -5,7 +5,7 @@ import io.loraplex.engine.model.ModelWeights;
 import io.loraplex.engine.model.Tensor;
 
 /** A layer's projection weights by module, for the backends' {@code project} operation. */
-final class LayerWeights {
+public final class LayerWeights {
 
     private LayerWeights() {
     }
@@ -24,7 +24,7 @@ final class LayerWeights {
     }
 
     /** The module's bias in {@code layer}, (out), or null where the model has none. */
-    static Tensor bias(ModelWeights w, int layer, TargetModule module) {
+    public static Tensor bias(ModelWeights w, int layer, TargetModule module) {
         return switch (module) {
             case Q_PROJ -> w.bq[layer];
             case K_PROJ -> w.bk[layer];

@@ -2,6 +2,7 @@ package io.loraplex.engine.backend.cuda;
 
 import io.loraplex.engine.backend.ForwardBatch;
 import io.loraplex.engine.kv.ArenaLayout;
+import io.loraplex.kernels.Kernels;
 
 /**
  * The paged-attention tables of one step, as {@code paged_attention.cu} takes them. Every token is
@@ -23,6 +24,38 @@ public record AttentionTables(int[] blockTables, int[] contextLens, int maxBlock
 
     public int numRows() {
         return contextLens.length;
+    }
+
+    /**
+     * {@code tile_starts} of {@code paged_attention.cu}'s prefill form for these rows: (tiles + 1) row
+     * indices, tile i being rows {@code [starts[i], starts[i + 1])}. A tile is a run of at most
+     * {@code maxRows} rows of one sequence at consecutive positions (what lets the kernel read every
+     * row's keys through the last row's block table); a decode token is a tile of its own.
+     *
+     * @param batch   the step these tables were built from
+     * @param maxRows rows per tile at most, 1..{@link Kernels#PREFILL_TILE_ROWS}
+     */
+    public int[] prefillTiles(ForwardBatch batch, int maxRows) {
+        if (maxRows < 1 || maxRows > Kernels.PREFILL_TILE_ROWS) {
+            throw new IllegalArgumentException("maxRows " + maxRows + " outside 1.." + Kernels.PREFILL_TILE_ROWS
+                    + " (the prefill kernel's TILE_ROWS)");
+        }
+        int t = numRows();
+        if (batch.numTokens() != t) {
+            throw new IllegalArgumentException("batch has " + batch.numTokens() + " tokens, these tables " + t + " rows");
+        }
+        int[] starts = new int[t + 1];
+        int tiles = 0;
+        for (int i = 0; i < t; i++) {
+            boolean continues = i > 0 && i - starts[tiles - 1] < maxRows
+                    && batch.sequence()[i] == batch.sequence()[i - 1]
+                    && batch.positions()[i] == batch.positions()[i - 1] + 1;
+            if (!continues) {
+                starts[tiles++] = i;
+            }
+        }
+        starts[tiles] = t;
+        return java.util.Arrays.copyOf(starts, tiles + 1);
     }
 
     /** The tables of {@code batch} over an arena of {@code layout}. */

@@ -33,7 +33,13 @@ public interface Device extends AutoCloseable {
 
     void freePinned(MemorySegment pinned);
 
-    /** Copies {@code bytes} from host {@code src} to device {@code dst} on the compute stream, in order with launches. */
+    /**
+     * Copies {@code bytes} from host {@code src} to device {@code dst} on the compute stream, in order
+     * with launches. From {@link #allocPinned pinned} memory the copy is asynchronous and may be
+     * captured into a graph: the caller leaves {@code src} unchanged until the stream has passed it
+     * (after {@link #synchronize} or a {@link #download}). From any other memory it returns only once
+     * {@code src} has been read, and cannot be captured.
+     */
     void upload(MemorySegment src, long dst, long bytes);
 
     /** Copies {@code bytes} from device {@code src} to host {@code dst} after the compute stream's earlier work; returns when done. */

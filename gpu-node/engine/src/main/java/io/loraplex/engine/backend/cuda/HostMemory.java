@@ -1,5 +1,6 @@
 package io.loraplex.engine.backend.cuda;
 
+import io.loraplex.engine.model.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -95,19 +96,14 @@ public final class HostMemory implements AutoCloseable {
         return at(address + 8 * index, 8).get(F64, 0);
     }
 
-    /** bf16 bits to float: the high half of the f32 bits. */
+    /** bf16 bits to float. */
     public static float bf16ToFloat(short bits) {
-        return Float.intBitsToFloat((bits & 0xFFFF) << 16);
+        return DType.bf16ToFloat(bits);
     }
 
-    /** float to bf16 bits, round to nearest even; NaN stays NaN (as {@code __float2bfloat16}). */
+    /** float to bf16 bits, round to nearest even (as {@code __float2bfloat16}). */
     public static short floatToBf16(float value) {
-        int bits = Float.floatToRawIntBits(value);
-        if (Float.isNaN(value)) {
-            return (short) ((bits >>> 16) | 0x40);
-        }
-        int rounding = 0x7FFF + ((bits >>> 16) & 1);
-        return (short) ((bits + rounding) >>> 16);
+        return DType.floatToBf16(value);
     }
 
     /** float rounded through bf16. */

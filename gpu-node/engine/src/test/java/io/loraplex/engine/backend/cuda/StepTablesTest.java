@@ -49,7 +49,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class StepTablesTest {
 
-    private static final int BLOCK = 4; // small blocks, so every sequence spans several pages
+    static final int BLOCK = 4; // small blocks, so every sequence spans several pages
 
     static Stream<Arguments> models() {
         return Stream.of(
@@ -61,7 +61,7 @@ class StepTablesTest {
     }
 
     /** One sequence's part of a step: tokens from {@code start}, with adapter {@code adapter} (-1: none). */
-    private record Part(int sequence, int start, int count, int adapter, boolean logits) {
+    record Part(int sequence, int start, int count, int adapter, boolean logits) {
     }
 
     @ParameterizedTest(name = "{0}")
@@ -69,33 +69,9 @@ class StepTablesTest {
     void tablesInterpretedAsTheKernelsDoGiveTheCpuBackendsLogitsAndKv(String name, ModelConfig cfg, @TempDir Path dir)
             throws Exception {
         TestModels.write(dir.resolve("model"), cfg, 5);
-        AdapterWriter.writeRandom(dir.resolve("a0"), cfg, EnumSet.allOf(TargetModule.class), 4, 8, false, DType.F32, 1);
-        AdapterWriter.writeRandom(dir.resolve("a1"), cfg, EnumSet.of(TargetModule.Q_PROJ, TargetModule.V_PROJ,
-                TargetModule.DOWN_PROJ), 8, 16, true, DType.BF16, 2);
-        AdapterWriter.writeRandom(dir.resolve("a2"), cfg, EnumSet.of(TargetModule.Q_PROJ, TargetModule.K_PROJ,
-                TargetModule.V_PROJ, TargetModule.O_PROJ), 16, 16, false, DType.F32, 3);
-        AdapterWriter.writeRandom(dir.resolve("a3"), cfg, EnumSet.of(TargetModule.GATE_PROJ, TargetModule.UP_PROJ), 2, 4,
-                false, DType.F32, 4);
-        // phi3's original max is 64: one sequence past it takes LongRoPE's long factors (freq_row 1)
-        int longPrompt = cfg.ropeScaling() != null && cfg.ropeScaling().type()
-                == io.loraplex.engine.model.RopeScaling.Type.LONGROPE ? 66 : 10;
-        // prefill of five sequences (seq 1 and 3 share adapter 0 but are not adjacent), then decode steps
-        // with a late prefill (seq 5) joining the decodes
-        List<List<Part>> steps = List.of(
-                List.of(new Part(0, 0, 7, 0, true), new Part(1, 0, longPrompt, -1, true), new Part(2, 0, 5, 1, true),
-                        new Part(3, 0, 3, 0, true), new Part(4, 0, 6, 2, true)),
-                List.of(new Part(0, 7, 1, 0, true), new Part(1, longPrompt, 1, -1, true), new Part(2, 5, 1, 1, true),
-                        new Part(3, 3, 1, 0, true), new Part(4, 6, 1, 2, true)),
-                List.of(new Part(4, 7, 1, 2, true), new Part(5, 0, 9, 3, true), new Part(0, 8, 1, 0, true),
-                        new Part(2, 6, 1, 1, true), new Part(1, longPrompt + 1, 1, -1, true)),
-                List.of(new Part(5, 9, 1, 3, true), new Part(3, 4, 1, 0, false), new Part(0, 9, 1, 0, true),
-                        new Part(2, 7, 1, 3, true)));
-        int[] lengths = new int[6];
-        for (List<Part> step : steps) {
-            for (Part p : step) {
-                lengths[p.sequence()] = Math.max(lengths[p.sequence()], p.start() + p.count());
-            }
-        }
+        writeAdapters(dir, cfg);
+        List<List<Part>> steps = steps(cfg);
+        int[] lengths = lengths(steps);
         try (BaseModel model = BaseModel.load(dir.resolve("model"));
                 Backend cpu = Backends.create(Backends.CPU, model, 2)) {
             AdapterLoader loader = new AdapterLoader(cfg, 64);
@@ -140,8 +116,50 @@ class StepTablesTest {
         }
     }
 
+    /** Four adapters a0..a3 under {@code dir}: ranks 4, 8, 16 and 2 on different modules, f32 and bf16, one rsLoRA. */
+    static void writeAdapters(Path dir, ModelConfig cfg) throws java.io.IOException {
+        AdapterWriter.writeRandom(dir.resolve("a0"), cfg, EnumSet.allOf(TargetModule.class), 4, 8, false, DType.F32, 1);
+        AdapterWriter.writeRandom(dir.resolve("a1"), cfg, EnumSet.of(TargetModule.Q_PROJ, TargetModule.V_PROJ,
+                TargetModule.DOWN_PROJ), 8, 16, true, DType.BF16, 2);
+        AdapterWriter.writeRandom(dir.resolve("a2"), cfg, EnumSet.of(TargetModule.Q_PROJ, TargetModule.K_PROJ,
+                TargetModule.V_PROJ, TargetModule.O_PROJ), 16, 16, false, DType.F32, 3);
+        AdapterWriter.writeRandom(dir.resolve("a3"), cfg, EnumSet.of(TargetModule.GATE_PROJ, TargetModule.UP_PROJ), 2, 4,
+                false, DType.F32, 4);
+    }
+
+    /**
+     * Four steps over six sequences: a prefill of five (seq 1 and 3 share adapter 0 but are not
+     * adjacent), a decode step of all five, decodes with a late prefill (seq 5) joining, and decodes
+     * where one row wants no logits.
+     */
+    static List<List<Part>> steps(ModelConfig cfg) {
+        // phi3's original max is 64: one sequence past it takes LongRoPE's long factors (freq_row 1)
+        int longPrompt = cfg.ropeScaling() != null && cfg.ropeScaling().type()
+                == io.loraplex.engine.model.RopeScaling.Type.LONGROPE ? 66 : 10;
+        return List.of(
+                List.of(new Part(0, 0, 7, 0, true), new Part(1, 0, longPrompt, -1, true), new Part(2, 0, 5, 1, true),
+                        new Part(3, 0, 3, 0, true), new Part(4, 0, 6, 2, true)),
+                List.of(new Part(0, 7, 1, 0, true), new Part(1, longPrompt, 1, -1, true), new Part(2, 5, 1, 1, true),
+                        new Part(3, 3, 1, 0, true), new Part(4, 6, 1, 2, true)),
+                List.of(new Part(4, 7, 1, 2, true), new Part(5, 0, 9, 3, true), new Part(0, 8, 1, 0, true),
+                        new Part(2, 6, 1, 1, true), new Part(1, longPrompt + 1, 1, -1, true)),
+                List.of(new Part(5, 9, 1, 3, true), new Part(3, 4, 1, 0, false), new Part(0, 9, 1, 0, true),
+                        new Part(2, 7, 1, 3, true)));
+    }
+
+    /** Each sequence's length after all of {@code steps}. */
+    static int[] lengths(List<List<Part>> steps) {
+        int[] lengths = new int[6];
+        for (List<Part> step : steps) {
+            for (Part p : step) {
+                lengths[p.sequence()] = Math.max(lengths[p.sequence()], p.start() + p.count());
+            }
+        }
+        return lengths;
+    }
+
     /** Guards the comparison against a vacuous pass: without the adapters the same step's logits move. */
-    private static void assertAdaptersMatter(Backend cpu, ForwardBatch batch, float[] withAdapters, ArenaLayout layout,
+    static void assertAdaptersMatter(Backend cpu, ForwardBatch batch, float[] withAdapters, ArenaLayout layout,
             HostArena arena, String name) {
         int[] none = new int[batch.numTokens()];
         java.util.Arrays.fill(none, ForwardBatch.NO_ADAPTER);
@@ -159,7 +177,7 @@ class StepTablesTest {
     }
 
     /** Each sequence's KV blocks on pages taken in shuffled order, so a table that ignores the page ids fails. */
-    private static int[][] shuffledBlockTables(int[] pages, int[] lengths, Random random) {
+    static int[][] shuffledBlockTables(int[] pages, int[] lengths, Random random) {
         List<Integer> pool = new ArrayList<>();
         for (int p : pages) {
             pool.add(p);
@@ -176,7 +194,7 @@ class StepTablesTest {
         return tables;
     }
 
-    private static ForwardBatch batch(List<Part> parts, int[][] blockTables, PagedAdapter[] paged, int vocab,
+    static ForwardBatch batch(List<Part> parts, int[][] blockTables, PagedAdapter[] paged, int vocab,
             Random random) {
         int total = parts.stream().mapToInt(Part::count).sum();
         int[] tokens = new int[total];
