@@ -102,7 +102,7 @@ peft() {
   fi
 }
 
-step kernels 70 "$engine" gpu-check kernels --out "$OUT" --work-dir "$work"
+step kernels 90 "$engine" gpu-check kernels --out "$OUT" --work-dir "$work"
 wait_for "$gen1" 1b
 step model-1b 50 "$engine" gpu-check model --shape llama-3.2-1b --out "$OUT" --work-dir "$work"
 peft llama-3.2-1b 40 peft-1b

@@ -24,11 +24,11 @@ import java.util.List;
  *       look for it (on the CPU, so the script overlaps it with the GPU checks).</li>
  * </ul>
  * Exit status: 0 passed, 1 a mismatch or failure, 2 a usage error, {@value #SKIPPED} skipped because
- * there is no GPU (or no CUDA backend in this engine), with the reason printed.
+ * there is no GPU, with the reason printed.
  */
 final class GpuCheckCommand {
 
-    /** The exit status of a check that could not run here: no GPU, or no CUDA backend. */
+    /** The exit status of a check that could not run here: no GPU. */
     static final int SKIPPED = 3;
 
     static final List<String> SUBCOMMANDS = List.of("kernels", "model", "bench", "generate");
@@ -80,10 +80,6 @@ final class GpuCheckCommand {
             out.println("generated " + generated(shape, f.path("work-dir"), f.longValue("seed"), err));
             return 0;
         }
-        if (!GpuSeams.hasBackend()) {
-            err.println("gpu-check " + sub + ": skipped: this engine has no CUDA backend (" + GpuSeams.BACKEND_CLASS + ")");
-            return SKIPPED;
-        }
         GpuSeams.Opened opened = GpuSeams.openGpu(f.integer("device"));
         Device gpu = switch (opened) {
             case GpuSeams.Opened.Gpu g -> g.device();
@@ -97,7 +93,8 @@ final class GpuCheckCommand {
             out.printf("gpu-check %s on %s%n", sub, device.description());
             long seed = f.longValue("seed");
             return switch (sub) {
-                case "kernels" -> GpuKernelSweep.run(device, work.path(), f.has("quick"), seed, outDir, out);
+                case "kernels" -> GpuKernelSweep.run(device, work.path(),
+                        f.has("quick") ? GpuKernelSweep.Sweep.QUICK : GpuKernelSweep.Sweep.FULL, seed, outDir, out);
                 case "model" -> GpuModelCheck.run(device, generated(shape, work.path(), seed, err), shape, f.integer("threads"),
                         f.integer("sequences"), f.integer("decode-steps"), seed, outDir, out);
                 case "bench" -> GpuBench.run(device, generated(shape, work.path(), seed, err), shape,

@@ -31,7 +31,7 @@ import java.util.SplittableRandom;
  * kernel and GEMM compared with the host reference as it runs), on small generated models of every
  * architecture the backend covers, over a sweep of
  * <ul>
- *   <li>prefill of 65 sequences with prompt lengths 1 to 300, several sequences per step, base rows
+ *   <li>prefill of 64 sequences with prompt lengths 1 to 300, several sequences per step, base rows
  *       beside 8 adapters of ranks 1 to 64 on different module sets (segmented LoRA);</li>
  *   <li>decode steps of batch 1 to 64 with 0 to 8 adapters, base rows among them (gathered LoRA);</li>
  *   <li>a step mixing decode tokens with a fresh prompt.</li>
@@ -41,25 +41,32 @@ import java.util.SplittableRandom;
 final class GpuKernelSweep {
 
     private static final int BLOCK = 16;
-    private static final int SEQUENCES = 64;
     private static final int[] RANKS = {1, 2, 4, 8, 16, 32, 48, 64};
-    private static final int[] PROMPTS = {1, 2, 7, 16, 17, 33, 64, 130, 300};
-    private static final int[] BATCHES = {1, 2, 3, 8, 17, 32, 64};
-    private static final int[] ADAPTER_COUNTS = {0, 1, 2, 4, 8};
-    private static final int MAX_PREFILL_TOKENS = 512;
 
-    private GpuKernelSweep() {
+    /**
+     * The sizes swept: {@code sequences} prefilled (sequence s with prompt {@code prompts[s % n]}, packed
+     * into steps of up to {@code maxPrefillTokens}), then one decode step per (batch, adapter count).
+     */
+    record Sweep(List<Architecture> architectures, int sequences, int[] prompts, int maxPrefillTokens, int[] batches,
+            int[] adapterCounts) {
+
+        Sweep {
+            if (Arrays.stream(batches).anyMatch(b -> b > sequences) || sequences < 16) {
+                throw new IllegalArgumentException("a sweep decodes at most its " + sequences + " sequences (at least 16)");
+            }
+        }
+
+        /** What {@code gpu-check kernels} runs: every architecture, batch 1 to 64, prompts 1 to 300, 0 to 8 adapters. */
+        static final Sweep FULL = new Sweep(List.of(Architecture.LLAMA, Architecture.QWEN2, Architecture.QWEN3,
+                Architecture.MISTRAL, Architecture.PHI3), 64, new int[] {1, 2, 7, 16, 17, 33, 1, 5, 3, 130, 2, 9, 64, 4, 1, 300}, 512,
+                new int[] {1, 2, 3, 8, 17, 32, 64}, new int[] {0, 1, 2, 4, 8});
+
+        /** {@code --quick}: Llama only, fewer sizes, still prompts past the window of 48 and ranks 1 to 64. */
+        static final Sweep QUICK = new Sweep(List.of(Architecture.LLAMA), 16, new int[] {1, 7, 17, 70}, 256,
+                new int[] {1, 5, 16}, new int[] {0, 8});
     }
 
-    /** A small model of one architecture, with the feature that needs checking switched on. */
-    static List<TinyModel.Spec> models(boolean quick, long seed) {
-        List<TinyModel.Spec> all = List.of(
-                spec(Architecture.LLAMA, 0, seed),
-                spec(Architecture.QWEN2, 0, seed),        // q/k/v bias
-                spec(Architecture.QWEN3, 0, seed),        // q/k norms, head size apart from hidden / heads
-                spec(Architecture.MISTRAL, 48, seed),     // sliding window shorter than the long prompts
-                spec(Architecture.PHI3, 0, seed));        // LongRoPE past 64 positions, partial rotary
-        return quick ? all.subList(0, 1) : all;
+    private GpuKernelSweep() {
     }
 
     private static TinyModel.Spec spec(Architecture arch, int window, long seed) {
@@ -67,10 +74,14 @@ final class GpuKernelSweep {
                 seed);
     }
 
-    static int run(Device gpu, Path work, boolean quick, long seed, Path outDir, PrintStream out) throws Exception {
+    static int run(Device gpu, Path work, Sweep sweep, long seed, Path outDir, PrintStream out) throws Exception {
         StringBuilder report = new StringBuilder();
         boolean failed = false;
-        for (TinyModel.Spec spec : models(quick, seed)) {
+        int done = 0;
+        for (Architecture arch : sweep.architectures()) {
+            // small, with the feature that needs checking on: Qwen2's bias, Qwen3's q/k norms and head size,
+            // Mistral's window (48, shorter than the long prompts), Phi-3's LongRoPE past 64 positions
+            TinyModel.Spec spec = spec(arch, arch == Architecture.MISTRAL ? 48 : 0, seed);
             Path dir = work.resolve("kernels-" + spec.arch().name().toLowerCase(Locale.ROOT));
             if (!Files.exists(dir.resolve("config.json"))) {
                 TinyModel.write(dir, spec);
@@ -80,7 +91,7 @@ final class GpuKernelSweep {
             try (BaseModel model = BaseModel.load(dir);
                     CheckedDevice checked = new CheckedDevice(new UnclosedDevice(gpu), new HostDevice(8L << 30));
                     Backend backend = GpuSeams.cudaBackend(model.config(), model.weights(), checked)) {
-                String problem = sweep(backend, model.config(), quick, seed);
+                String problem = sweep(backend, model.config(), sweep, seed);
                 String table = table(spec.arch().name().toLowerCase(Locale.ROOT), model.config(), checked.reports(),
                         (System.nanoTime() - t0) / 1e9);
                 report.append(table);
@@ -91,6 +102,9 @@ final class GpuKernelSweep {
                 }
                 failed |= checked.mismatched() || problem != null;
             }
+            // written after each model, so a sweep cut off by the script's timeout keeps the models it finished
+            Files.writeString(outDir.resolve("kernels.txt"), report + "RESULT: incomplete (" + (++done) + " of "
+                    + sweep.architectures().size() + " models checked)\n");
         }
         report.append(failed ? "RESULT: MISMATCH\n" : "RESULT: every kernel within tolerance\n");
         Files.writeString(outDir.resolve("kernels.txt"), report);
@@ -99,52 +113,48 @@ final class GpuKernelSweep {
     }
 
     /** Runs the sweep's steps; returns a problem other than a kernel mismatch (non-finite logits), or null. */
-    private static String sweep(Backend backend, ModelConfig cfg, boolean quick, long seed) {
+    private static String sweep(Backend backend, ModelConfig cfg, Sweep sweep, long seed) {
         List<LoraAdapter> adapters = adapters(cfg, seed);
-        int maxDecodes = (quick ? 2 : BATCHES.length * ADAPTER_COUNTS.length) + 1;
-        int maxPrompt = Arrays.stream(PROMPTS).max().orElseThrow();
+        int sequences = sweep.sequences();
+        int[] prompts = sweep.prompts();
+        int maxDecodes = sweep.batches().length * sweep.adapterCounts().length + 1;
+        int maxPrompt = Arrays.stream(prompts).max().orElseThrow();
         int blocksPerSeq = (maxPrompt + maxDecodes + BLOCK - 1) / BLOCK + 1;
-        try (Workspace ws = Workspace.create(backend, BLOCK, blocksPerSeq * (SEQUENCES + 1), adapters)) {
-            int[][] tables = new int[SEQUENCES + 1][];
-            for (int s = 0; s <= SEQUENCES; s++) {
+        try (Workspace ws = Workspace.create(backend, BLOCK, blocksPerSeq * (sequences + 1), adapters)) {
+            int[][] tables = new int[sequences + 1][];
+            for (int s = 0; s <= sequences; s++) {
                 tables[s] = ws.blocks(blocksPerSeq);
             }
             PagedAdapter[] paged = adapters.stream().map(ws::paged).toArray(PagedAdapter[]::new);
-            int[] length = new int[SEQUENCES + 1];
+            int[] length = new int[sequences + 1];
             SplittableRandom random = new SplittableRandom(seed);
-            // prefill: sequence s has prompt PROMPTS[s % 9] and adapter s % 9 - 1 (every 9th a base row), packed into steps
+            // prefill: sequence s has prompt prompts[s % 9] and adapter s % 9 - 1 (every 9th a base row), packed into steps
             List<int[]> pending = new ArrayList<>(); // {sequence, adapter}
-            for (int s = 0; s < SEQUENCES; s++) {
+            for (int s = 0; s < sequences; s++) {
                 pending.add(new int[] {s, s % (adapters.size() + 1) - 1});
             }
             while (!pending.isEmpty()) {
                 List<int[]> step = new ArrayList<>();
                 int tokens = 0;
-                while (!pending.isEmpty() && (step.isEmpty() || tokens + PROMPTS[pending.getFirst()[0] % PROMPTS.length] <= MAX_PREFILL_TOKENS)) {
+                while (!pending.isEmpty() && (step.isEmpty() || tokens + prompts[pending.getFirst()[0] % prompts.length] <= sweep.maxPrefillTokens())) {
                     int[] p = pending.removeFirst();
-                    tokens += PROMPTS[p[0] % PROMPTS.length];
+                    tokens += prompts[p[0] % prompts.length];
                     step.add(p);
                 }
                 List<Part> parts = new ArrayList<>();
                 for (int[] p : step) {
-                    parts.add(new Part(p[0], length[p[0]], PROMPTS[p[0] % PROMPTS.length], p[1]));
+                    parts.add(new Part(p[0], length[p[0]], prompts[p[0] % prompts.length], p[1]));
                 }
                 String problem = forward(backend, ws.arena(), cfg, parts, tables, paged, length, random);
                 if (problem != null) {
                     return problem;
                 }
-                if (quick && parts.size() > 8) {
-                    break;
-                }
             }
             // decode: batch b of sequences 0..b-1, n adapters in turn with every third token a base row
-            for (int b : quick ? new int[] {1, 17} : BATCHES) {
-                for (int n : quick ? new int[] {0, 8} : ADAPTER_COUNTS) {
+            for (int b : sweep.batches()) {
+                for (int n : sweep.adapterCounts()) {
                     List<Part> parts = new ArrayList<>();
                     for (int s = 0; s < b; s++) {
-                        if (length[s] == 0) {
-                            continue; // the quick sweep's unfilled sequences
-                        }
                         parts.add(new Part(s, length[s], 1, n == 0 || s % 3 == 2 ? -1 : s % n));
                     }
                     String problem = forward(backend, ws.arena(), cfg, parts, tables, paged, length, random);
@@ -153,14 +163,12 @@ final class GpuKernelSweep {
                     }
                 }
             }
-            // decode tokens beside a fresh prompt of sequence 64 on adapter 3
+            // decode tokens beside a fresh prompt of the last sequence on adapter 3
             List<Part> mixed = new ArrayList<>();
             for (int s = 0; s < 16; s++) {
-                if (length[s] > 0) {
-                    mixed.add(new Part(s, length[s], 1, s % 5 - 1));
-                }
+                mixed.add(new Part(s, length[s], 1, s % 5 - 1));
             }
-            mixed.add(new Part(SEQUENCES, 0, 40, 3));
+            mixed.add(new Part(sequences, 0, 40, 3));
             return forward(backend, ws.arena(), cfg, mixed, tables, paged, length, random);
         }
     }

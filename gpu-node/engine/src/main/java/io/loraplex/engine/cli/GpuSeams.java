@@ -1,6 +1,7 @@
 package io.loraplex.engine.cli;
 
 import io.loraplex.engine.backend.Backend;
+import io.loraplex.engine.backend.cuda.CudaBackend;
 import io.loraplex.engine.backend.cuda.Device;
 import io.loraplex.engine.model.ModelConfig;
 import io.loraplex.engine.model.ModelWeights;
@@ -8,15 +9,13 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 
 /**
- * The two classes of issue 21 that {@code gpu-check} drives but that are written beside it:
- * {@code CudaDevice.open(int ordinal)} (the GPU) and {@code new CudaBackend(ModelConfig, ModelWeights,
- * Device)}. They are looked up by name, so this command builds and tests before they land; once they
- * are on the branch, the two bodies below become direct calls (the only place that knows them).
+ * Where {@code gpu-check} gets its GPU and its backend. {@code CudaDevice.open(int ordinal)} is written
+ * beside this command and looked up by name, so the command builds and tests before it lands; once it
+ * is on the branch, {@link #openGpu} becomes a direct call (this is the only place that knows it).
  */
 final class GpuSeams {
 
     static final String DEVICE_CLASS = "io.loraplex.engine.backend.cuda.CudaDevice";
-    static final String BACKEND_CLASS = "io.loraplex.engine.backend.cuda.CudaBackend";
 
     private GpuSeams() {
     }
@@ -59,7 +58,7 @@ final class GpuSeams {
         }
         String reason = null;
         for (Method m : result == null ? new Method[0] : result.getClass().getMethods()) {
-            if (m.getParameterCount() != 0 || m.getDeclaringClass() == Object.class) {
+            if (m.getParameterCount() != 0 || m.getDeclaringClass() == Object.class || m.getName().equals("toString")) {
                 continue;
             }
             try {
@@ -80,32 +79,8 @@ final class GpuSeams {
         return new Opened.Unavailable(reason != null ? reason : "CudaDevice.open(" + ordinal + ") returned " + result);
     }
 
-    /** {@code new CudaBackend(config, weights, device)}, or an exception naming why it cannot be made. */
+    /** The CUDA backend on {@code device}. */
     static Backend cudaBackend(ModelConfig config, ModelWeights weights, Device device) {
-        try {
-            Class<?> type = Class.forName(BACKEND_CLASS);
-            return (Backend) type.getConstructor(ModelConfig.class, ModelWeights.class, Device.class)
-                    .newInstance(config, weights, device);
-        } catch (ClassNotFoundException e) {
-            throw new IllegalStateException("this engine has no CUDA backend (" + BACKEND_CLASS + ")");
-        } catch (InvocationTargetException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException("CudaBackend failed: " + cause, cause);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("CudaBackend(ModelConfig, ModelWeights, Device) cannot be called: " + e, e);
-        }
-    }
-
-    /** Whether the CUDA backend class is in this engine. */
-    static boolean hasBackend() {
-        try {
-            Class.forName(BACKEND_CLASS);
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
+        return new CudaBackend(config, weights, device);
     }
 }

@@ -67,7 +67,7 @@ final class PackageEngineCommand {
         Files.createDirectories(dir.resolve("lib"));
         Files.createDirectories(dir.resolve("bin"));
         for (Path jar : jars) {
-            Files.copy(jar, dir.resolve("lib").resolve(jar.getFileName()));
+            copyJar(jar, dir.resolve("lib").resolve(jar.getFileName()));
         }
         StringWriter jlinkOut = new StringWriter();
         int rc = jlink.run(new PrintWriter(jlinkOut), new PrintWriter(jlinkOut),
@@ -85,6 +85,33 @@ final class PackageEngineCommand {
         out.printf(java.util.Locale.ROOT, "wrote %s: %d jars, runtime of %s; %.1f MiB (limit %d MiB)%n", dir, jars.size(),
                 String.join(",", MODULES), bytes / 1048576.0, MAX_BYTES / 1048576);
         return 0;
+    }
+
+    /**
+     * JNI libraries of jcuda-natives the engine never loads: the PTX compiler (24 MiB of the jar's 26;
+     * the kernels ship as prebuilt fatbins, loaded by the driver API) and NVRTC. Dropping them keeps the
+     * package under {@link #MAX_BYTES} now that JCuda is on the engine's class path.
+     */
+    static final List<String> UNUSED_NATIVES = List.of("lib/libJNvPTXCompiler-", "lib/libJNvrtc-");
+
+    /** Copies {@code jar}; the jcuda-natives jar without {@link #UNUSED_NATIVES}. */
+    static void copyJar(Path jar, Path target) throws IOException {
+        if (!jar.getFileName().toString().startsWith("jcuda-natives-")) {
+            Files.copy(jar, target);
+            return;
+        }
+        try (java.util.zip.ZipInputStream in = new java.util.zip.ZipInputStream(Files.newInputStream(jar));
+                java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(target))) {
+            for (java.util.zip.ZipEntry e; (e = in.getNextEntry()) != null; ) {
+                String name = e.getName();
+                if (UNUSED_NATIVES.stream().anyMatch(name::startsWith)) {
+                    continue;
+                }
+                out.putNextEntry(new java.util.zip.ZipEntry(name));
+                in.transferTo(out);
+                out.closeEntry();
+            }
+        }
     }
 
     /**

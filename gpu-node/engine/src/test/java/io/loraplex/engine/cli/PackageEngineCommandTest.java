@@ -79,4 +79,35 @@ class PackageEngineCommandTest {
         assertFalse(script.contains("JAVA_HOME"), "never another Java: " + script);
         assertTrue(PackageEngineCommand.MODULES.contains("jdk.incubator.vector"));
     }
+
+    @Test
+    void theJcudaNativesJarLosesOnlyThePtxCompilerAndNvrtcWhichTheEngineNeverLoads(@TempDir Path dir) throws Exception {
+        Path jar = dir.resolve("jcuda-natives-12.6.0-linux-x86_64.jar");
+        List<String> names = List.of("META-INF/MANIFEST.MF", "lib/libJCudaDriver-12.6.0-linux-x86_64.so",
+                "lib/libJNvPTXCompiler-12.6.0-linux-x86_64.so", "lib/libJNvrtc-12.6.0-linux-x86_64.so",
+                "lib/libJCudaRuntime-12.6.0-linux-x86_64.so");
+        try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(jar))) {
+            for (String name : names) {
+                out.putNextEntry(new java.util.zip.ZipEntry(name));
+                out.write(name.getBytes(StandardCharsets.UTF_8));
+                out.closeEntry();
+            }
+        }
+        Files.createDirectories(dir.resolve("lib"));
+        Path copied = dir.resolve("lib").resolve(jar.getFileName());
+        PackageEngineCommand.copyJar(jar, copied);
+        List<String> kept = new java.util.ArrayList<>();
+        try (var zip = new java.util.zip.ZipFile(copied.toFile())) {
+            zip.stream().forEach(e -> kept.add(e.getName()));
+            assertEquals("lib/libJCudaDriver-12.6.0-linux-x86_64.so", new String(zip.getInputStream(
+                    zip.getEntry("lib/libJCudaDriver-12.6.0-linux-x86_64.so")).readAllBytes(), StandardCharsets.UTF_8));
+        }
+        assertEquals(List.of("META-INF/MANIFEST.MF", "lib/libJCudaDriver-12.6.0-linux-x86_64.so",
+                "lib/libJCudaRuntime-12.6.0-linux-x86_64.so"), kept);
+        // any other jar is copied as it is
+        Path other = dir.resolve("guava-33.jar");
+        Files.copy(jar, other);
+        PackageEngineCommand.copyJar(other, dir.resolve("lib").resolve("guava-33.jar"));
+        assertEquals(Files.size(other), Files.size(dir.resolve("lib").resolve("guava-33.jar")));
+    }
 }

@@ -15,6 +15,9 @@ import java.util.stream.IntStream;
  */
 public final class HostDevice implements Device {
 
+    private static final java.lang.foreign.ValueLayout.OfShort BF16_BITS =
+            java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
     private final HostMemory memory = new HostMemory();
     private final long capacity;
     private List<Runnable> capture;
@@ -118,9 +121,10 @@ public final class HostDevice implements Device {
             }
             for (int j = 0; j < g.n(); j++) {
                 float acc = 0;
-                long row = (long) j * g.ldb();
+                // one lookup of b's row, not one per element: the address map is shared by every thread
+                MemorySegment row = memory.at(g.b() + 2L * j * g.ldb(), 2L * g.kDim());
                 for (int k = 0; k < g.kDim(); k++) {
-                    acc = Math.fma(a[k], memory.bf16(g.b(), row + k), acc);
+                    acc = Math.fma(a[k], HostMemory.bf16ToFloat(row.getAtIndex(BF16_BITS, k)), acc);
                 }
                 long at = (long) i * g.ldc() + j;
                 if (g.f32Out()) {
