@@ -23,6 +23,7 @@ deadline=$((start + budget))
 smi=${NVIDIA_SMI:-nvidia-smi}
 engine=${LORAPLEX_ENGINE:-$here/engine-package/bin/loraplex-engine}
 work=${GPU_CHECK_WORK:-${TMPDIR:-/tmp}/loraplex-gpu-check}
+python=${PYTHON:-python3}
 
 refuse() {
   echo "run.sh: $1" >&2
@@ -95,10 +96,10 @@ gen8=$!
 
 peft() {
   local shape=$1 limit=$2 name=$3
-  if python3 -c 'import torch, peft, transformers' > /dev/null 2>&1; then
-    step "$name" "$limit" python3 "$here/peft_bench.py" --shape "$shape" --out "$OUT/peft-$shape.json" --time-limit $((limit - 10))
+  if "$python" -c 'import torch, peft, transformers' > /dev/null 2>&1; then
+    step "$name" "$limit" "$python" "$here/peft_bench.py" --shape "$shape" --out "$OUT/peft-$shape.json" --time-limit $((limit - 10))
   else
-    echo "| $name | peft not installed (python3 cannot import torch, peft, transformers) | 0 | 0 |" >> "$summary"
+    echo "| $name | peft not installed ($python cannot import torch, peft, transformers) | 0 | 0 |" >> "$summary"
   fi
 }
 

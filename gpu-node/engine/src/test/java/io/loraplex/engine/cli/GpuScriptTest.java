@@ -62,4 +62,48 @@ class GpuScriptTest {
         assertEquals("run.sh: no engine package at /nonexistent/loraplex-engine: run tools/gpu/prepare.sh on the build machine "
                 + "and carry tools/gpu/engine-package\n", r.output());
     }
+
+    @Test
+    void withAnEngineThatSkipsEveryStepTheSummaryNamesEachStepAndItsReasonAndTheRunPasses(@TempDir Path out) throws Exception {
+        Path smi = out.resolve("fake-nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 580.00, 81559 MiB'\n");
+        Path engine = out.resolve("fake-engine");
+        // generate succeeds at once; the GPU steps skip as gpu-check does without a GPU (exit 3, "skipped: ...")
+        Files.writeString(engine, "#!/bin/sh\necho \"$@\" >> \"$OUT/engine-calls.txt\"\n"
+                + "[ \"$2\" = generate ] && exit 0\necho \"gpu-check $2: skipped: no GPU: test\" >&2\nexit 3\n");
+        assertTrue(smi.toFile().setExecutable(true) && engine.toFile().setExecutable(true));
+        Ran r = bash(out, List.of("NVIDIA_SMI", smi.toString(), "LORAPLEX_ENGINE", engine.toString(),
+                "GPU_CHECK_WORK", out.resolve("work").toString(), "PYTHON", "/nonexistent/python3"), "bash",
+                TOOLS.resolve("run.sh").toString());
+        assertEquals(0, r.status(), r.output());
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("| peft-1b | peft not installed (/nonexistent/python3 cannot "
+                + "import torch, peft, transformers) |"));
+        String summary = Files.readString(out.resolve("summary.md"));
+        for (String step : List.of("kernels", "model-1b", "bench-1b", "model-8b", "bench-8b")) {
+            assertTrue(summary.contains("| " + step + " | skipped: no GPU: test |"), step + ":\n" + summary);
+        }
+        assertTrue(summary.contains("device: NVIDIA H100 80GB HBM3, 580.00, 81559 MiB;"), summary);
+        assertTrue(summary.contains("RESULT: passed"), summary);
+        String calls = Files.readString(out.resolve("engine-calls.txt"));
+        assertTrue(calls.contains("gpu-check generate --shape llama-3.1-8b --work-dir " + out.resolve("work")), calls);
+        assertTrue(calls.indexOf("gpu-check model --shape llama-3.1-8b") > calls.indexOf("gpu-check bench --shape llama-3.2-1b"),
+                "the 8B steps run last: " + calls);
+    }
+
+    @Test
+    void aFailingStepFailsTheRunAndTheSummarySaysWhichWithItsExitStatus(@TempDir Path out) throws Exception {
+        Path smi = out.resolve("fake-nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\necho 'GPU'\n");
+        Path engine = out.resolve("fake-engine");
+        Files.writeString(engine, "#!/bin/sh\n[ \"$2\" = kernels ] && exit 1\n[ \"$2\" = generate ] && exit 0\n"
+                + "echo 'gpu-check: skipped: test' >&2\nexit 3\n");
+        assertTrue(smi.toFile().setExecutable(true) && engine.toFile().setExecutable(true));
+        Ran r = bash(out, List.of("NVIDIA_SMI", smi.toString(), "LORAPLEX_ENGINE", engine.toString(),
+                "GPU_CHECK_WORK", out.resolve("work").toString(), "PYTHON", "/nonexistent/python3"), "bash",
+                TOOLS.resolve("run.sh").toString());
+        assertEquals(1, r.status(), r.output());
+        String summary = Files.readString(out.resolve("summary.md"));
+        assertTrue(summary.contains("| kernels | FAILED (exit 1) |"), summary);
+        assertTrue(summary.contains("RESULT: FAILED"), summary);
+    }
 }
