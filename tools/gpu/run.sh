@@ -4,6 +4,7 @@
 # Steps, each with its own timeout, all within GPU_CHECK_BUDGET_S (default 465 s, under the 8 minutes a run
 # may take), the 8B steps last; every step's output goes to $OUT/<step>.log and $OUT/summary.md is written
 # even when a step fails or times out:
+#   device      CudaDeviceCheck: the Device seam (copies, streams, GEMMs, launches, graphs) against Java values
 #   kernels     gpu-check kernels: every kernel of the CUDA backend against the host reference (kernels.txt)
 #   model-1b    gpu-check model --shape llama-3.2-1b: CUDA backend vs CPU backend, mixed adapters
 #   peft-1b     tools/gpu/peft_bench.py on the 1B shape, when python3 has torch and peft
@@ -71,6 +72,11 @@ step() {
   rc=$?
   case $rc in
     0) result=passed ;;
+    1) if grep -q 'Could not find or load main class' "$OUT/$name.log"; then
+         result="skipped: not in this engine"
+       else
+         result="FAILED (exit 1)"; failed=1
+       fi ;;
     3) result="skipped: $(grep -m1 'skipped:' "$OUT/$name.log" | sed 's/.*skipped: //')" ;;
     124|137) result="TIMED OUT"; failed=1 ;;
     *) result="FAILED (exit $rc)"; failed=1 ;;
@@ -103,6 +109,14 @@ peft() {
   fi
 }
 
+# the device seam's own check (CudaDevice against Java-computed values), from the CudaDevice work
+runtime_java="$(dirname "$(dirname "$engine")")/runtime/bin/java"
+if [ -x "$runtime_java" ]; then
+  step device 30 "$runtime_java" --enable-native-access=ALL-UNNAMED -cp "$(dirname "$(dirname "$engine")")/lib/*" \
+    io.loraplex.engine.backend.cuda.CudaDeviceCheck
+else
+  echo "| device | skipped: no packaged runtime beside $engine | 0 | 0 |" >> "$summary"
+fi
 step kernels 90 "$engine" gpu-check kernels --out "$OUT" --work-dir "$work"
 wait_for "$gen1" 1b
 step model-1b 50 "$engine" gpu-check model --shape llama-3.2-1b --out "$OUT" --work-dir "$work"
