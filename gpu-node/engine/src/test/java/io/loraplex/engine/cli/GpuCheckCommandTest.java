@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,12 +62,20 @@ class GpuCheckCommandTest {
     }
 
     @Test
-    void withoutACudaBackendEachSubcommandSkipsWithItsReasonAndStatusThree(@TempDir Path dir) {
-        // this test runs where CudaBackend has not landed or there is no GPU: either way a skip, never a pass
-        Ran r = run("kernels", "--out", dir.toString(), "--quick");
-        assertEquals(GpuCheckCommand.SKIPPED, r.status(), r.err());
-        assertTrue(r.err().startsWith("gpu-check kernels: skipped: "), r.err());
-        assertTrue(r.err().contains("no CUDA backend") || r.err().contains("no GPU"), r.err());
+    void withoutAGpuEachDeviceSubcommandSkipsWithItsReasonAndStatusThree(@TempDir Path dir) {
+        if (GpuSeams.openGpu(0) instanceof GpuSeams.Opened.Gpu g) {
+            g.device().close();
+            Assumptions.abort("this machine has a GPU: the skip cannot be seen here");
+        }
+        for (List<String> args : List.of(List.of("kernels", "--quick"), List.of("model", "--shape", "llama-3.2-1b"),
+                List.of("bench", "--shape", "llama-3.1-8b"))) {
+            List<String> all = new java.util.ArrayList<>(args);
+            all.addAll(List.of("--out", dir.toString(), "--work-dir", dir.resolve("work").toString()));
+            Ran r = run(all.toArray(String[]::new));
+            assertEquals(GpuCheckCommand.SKIPPED, r.status(), r.err());
+            assertTrue(r.err().startsWith("gpu-check " + args.getFirst() + ": skipped: no GPU: "), r.err());
+            assertFalse(Files.exists(dir.resolve("work")), "nothing generated for a check that cannot run");
+        }
         assertFalse(Files.exists(dir.resolve("kernels.txt")), "a skipped check writes no report that could pass for a result");
     }
 
