@@ -130,8 +130,16 @@ step bench-8b 75 "$engine" gpu-check bench --shape llama-3.1-8b --out "$OUT" --w
   --steps 5 --peer "$OUT/peft-llama-3.1-8b.json"
 
 kill "$gen1" "$gen8" 2> /dev/null
-# one bench.md of both shapes, as the lead files it
+# one bench.md and one bench.json (an array, a shape each) of both shapes
 cat "$OUT"/bench-llama-3.2-1b.md "$OUT"/bench-llama-3.1-8b.md > "$OUT/bench.md" 2> /dev/null
+first=1
+for j in "$OUT"/bench-llama-3.2-1b.json "$OUT"/bench-llama-3.1-8b.json; do
+  [ -f "$j" ] || continue
+  if [ $first = 1 ]; then echo '[' > "$OUT/bench.json"; else echo ',' >> "$OUT/bench.json"; fi
+  cat "$j" >> "$OUT/bench.json"
+  first=0
+done
+[ $first = 1 ] || echo ']' >> "$OUT/bench.json"
 {
   echo
   echo "total $(($(date +%s) - start)) s; $([ $failed = 0 ] && echo 'RESULT: passed' || echo 'RESULT: FAILED')"

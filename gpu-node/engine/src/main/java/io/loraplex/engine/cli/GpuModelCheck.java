@@ -110,8 +110,8 @@ final class GpuModelCheck {
                     shape.flagName(), gpu.description(), sequences, prompt[0], prompt[sequences - 1], decodeSteps, threads));
             report.append(String.format(Locale.ROOT, "tolerance per row: 2^-8 * sqrt(2L) * range = %.4f of the row's logit range%n",
                     tolerance(cfg, 1.0)));
-            report.append(String.format(Locale.ROOT, "%-5s %-4s %-7s %8s %8s %10s %10s %10s %s%n", "step", "seq", "adapter", "cpu tok",
-                    "gpu tok", "top2 gap", "max|d|", "tolerance", "verdict"));
+            report.append(String.format(Locale.ROOT, "%-5s %-4s %-7s %8s %8s %10s %10s %12s %10s %s%n", "step", "seq", "adapter",
+                    "cpu tok", "gpu tok", "top2 gap", "max|d|", "max|d|/range", "tolerance", "verdict"));
             try (Workspace cpuWs = Workspace.create(cpu, BLOCK, blocks * sequences, adapters);
                     Workspace gpuWs = Workspace.create(cuda, BLOCK, blocks * sequences, adapters)) {
                 int[][] cpuTables = new int[sequences][];
@@ -137,9 +137,10 @@ final class GpuModelCheck {
                         RowCheck r = RowCheck.of(cfg, cpuLogits, gpuLogits, s);
                         boolean ok = r.tokensAgree() && r.logitsAgree();
                         failed |= !ok;
-                        report.append(String.format(Locale.ROOT, "%-5s %-4d %-7s %8d %8d %10.4f %10.4f %10.4f %s%n",
+                        report.append(String.format(Locale.ROOT, "%-5s %-4d %-7s %8d %8d %10.4f %10.4f %12.5f %10.4f %s%n",
                                 step == 0 ? "pre" : Integer.toString(step), s, names[adapterOf[s] + 1], r.cpuToken(), r.gpuToken(),
-                                r.gap(), r.maxDiff(), r.tolerance(), ok ? "ok" : !r.tokensAgree() ? "TOKEN DIFFERS" : "LOGITS DIFFER"));
+                                r.gap(), r.maxDiff(), r.maxDiff() / r.range(), r.tolerance(),
+                                ok ? "ok" : !r.tokensAgree() ? "TOKEN DIFFERS" : "LOGITS DIFFER"));
                         start[s] += tokens[s].length;
                         tokens[s] = new int[] {r.cpuToken()}; // both continue on the CPU's token
                     }
