@@ -358,6 +358,7 @@ public final class CudaDevice implements Device {
     @Override
     public long alloc(long bytes) {
         makeCurrent();
+        notCapturing("alloc");
         if (bytes < 1) {
             throw new IllegalArgumentException("device allocation of " + bytes + " bytes: must be positive");
         }
@@ -375,6 +376,7 @@ public final class CudaDevice implements Device {
     @Override
     public void free(long address) {
         makeCurrent();
+        notCapturing("free");
         if (allocations.remove(address) == null) {
             throw new IllegalArgumentException("free of 0x" + Long.toHexString(address) + ": not an allocation of this device");
         }
@@ -384,6 +386,7 @@ public final class CudaDevice implements Device {
     @Override
     public MemorySegment allocPinned(long bytes) {
         makeCurrent();
+        notCapturing("allocPinned");
         if (bytes < 1) {
             throw new IllegalArgumentException("pinned allocation of " + bytes + " bytes: must be positive");
         }
@@ -398,6 +401,7 @@ public final class CudaDevice implements Device {
     @Override
     public void freePinned(MemorySegment segment) {
         makeCurrent();
+        notCapturing("freePinned");
         if (pinned.remove(segment.address()) == null) {
             throw new IllegalArgumentException("freePinned of 0x" + Long.toHexString(segment.address())
                     + ": not the start of a pinned allocation of this device");
@@ -530,6 +534,7 @@ public final class CudaDevice implements Device {
     @Override
     public void synchronize() {
         makeCurrent();
+        notCapturing("synchronize");
         check("cuStreamSynchronize(compute)", cuStreamSynchronize(compute));
     }
 
@@ -646,6 +651,13 @@ public final class CudaDevice implements Device {
         int r = result.getAsInt();
         if (r != CUresult.CUDA_SUCCESS) {
             failures.add(call + " failed: " + CUresult.stringFor(r));
+        }
+    }
+
+    /** Calls the driver refuses while this thread captures (and that would end the capture with an error). */
+    private void notCapturing(String call) {
+        if (capturing) {
+            throw new IllegalStateException(call + " inside a capture: allocate, free and synchronize before beginCapture or after endCapture");
         }
     }
 
