@@ -662,11 +662,16 @@ public final class CudaDevice implements Device {
     }
 
     private void requirePinned(String what, MemorySegment src, long bytes) {
-        Map.Entry<Long, Long> block = pinned.floorEntry(src.address());
-        if (!src.isNative() || block == null || src.address() + bytes > block.getKey() + block.getValue()) {
+        if (!src.isNative() || !inside(pinned, src.address(), bytes)) {
             throw new IllegalArgumentException(what + " reads " + bytes + " bytes at 0x" + Long.toHexString(src.address())
                     + ", which is not inside memory from allocPinned");
         }
+    }
+
+    /** Whether {@code [address, address + bytes)} lies inside one of {@code blocks} (start → length). */
+    static boolean inside(TreeMap<Long, Long> blocks, long address, long bytes) {
+        Map.Entry<Long, Long> block = blocks.floorEntry(address);
+        return block != null && address + bytes <= block.getKey() + block.getValue();
     }
 
     private static void checkRange(String what, MemorySegment segment, long bytes) {

@@ -1,6 +1,7 @@
 package io.loraplex.engine.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +12,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /** What can be checked of {@link CudaDevice} without a GPU; the device script runs the rest. */
@@ -76,6 +79,18 @@ class CudaDeviceTest {
         assumeFalse(images.isEmpty(), "this build had no nvcc, so the jar carries no fatbins");
 
         assertNull(CudaDevice.fatbinProblem(images));
+    }
+
+    @Test
+    void aCopyFromPinnedMemoryMustLieInsideOnePinnedAllocation() {
+        TreeMap<Long, Long> pinned = new TreeMap<>(Map.of(0x1000L, 0x100L, 0x1100L, 0x100L));
+
+        assertTrue(CudaDevice.inside(pinned, 0x1000, 0x100));
+        assertTrue(CudaDevice.inside(pinned, 0x1080, 0x80));
+        assertTrue(CudaDevice.inside(pinned, 0x1100, 0x100));
+        assertFalse(CudaDevice.inside(pinned, 0x1080, 0x81), "runs into the next allocation");
+        assertFalse(CudaDevice.inside(pinned, 0x0fff, 0x10), "starts before every allocation");
+        assertFalse(CudaDevice.inside(pinned, 0x1200, 0x1), "starts past the last allocation");
     }
 
     /** Whether the NVIDIA driver's library loads here, asked of the dynamic loader without JCuda. */
