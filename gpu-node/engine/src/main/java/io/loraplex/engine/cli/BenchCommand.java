@@ -44,7 +44,7 @@ final class BenchCommand {
     static Flags flags() {
         Flags f = new Flags("bench", "[--model DIR | --shape NAME | shape flags] [flags]")
                 .option("model", null, "model directory (default: generate one of the shape flags)")
-                .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option("backend", Backends.CPU, "backend: cpu, cuda (the CPU where no GPU serves) or reference")
                 .option(WeightsFlag.NAME, null, WeightsFlag.HELP + "; a comma-separated list is measured format by format")
                 .option("threads", "2", "CPU threads")
                 .option("prompt-tokens", "128", "prompt length")

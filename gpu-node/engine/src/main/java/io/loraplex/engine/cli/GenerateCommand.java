@@ -49,7 +49,7 @@ final class GenerateCommand {
                 .option("prompt", null, "prompt text, used as is (no chat template)")
                 .option("messages", null, "JSON file of chat messages: [{\"role\", \"content\"}, ...] or {\"messages\": [...]}; "
                         + "rendered with the model's chat template")
-                .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option("backend", Backends.CPU, "backend: cpu, cuda (the CPU where no GPU serves) or reference")
                 .option(WeightsFlag.NAME, null, WeightsFlag.HELP)
                 .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
                 .option("max-lora-rank", Integer.toString(EngineSettings.defaults().maxLoraRank()), "largest adapter rank accepted")

@@ -42,7 +42,7 @@ final class LogitsCommand {
         return new Flags("logits", "--model DIR --batch FILE [flags]")
                 .option("model", null, "model directory (config.json, safetensors weights)")
                 .option("batch", null, "JSON file: [{\"adapter\": \"DIR or null\", \"tokens\": [ids...]}, ...]; - for stdin")
-                .option("backend", Backends.CPU, "backend: cpu or reference")
+                .option("backend", Backends.CPU, "backend: cpu, cuda (the CPU where no GPU serves) or reference")
                 .option(WeightsFlag.NAME, null, WeightsFlag.HELP)
                 .option("threads", Integer.toString(Backends.defaultThreads()), "CPU threads")
                 .option("max-lora-rank", Integer.toString(EngineSettings.defaults().maxLoraRank()), "largest adapter rank accepted");

@@ -57,6 +57,7 @@ public final class CudaBackend implements BackendOperations {
     private long shrunk;
     private long shrunkFloats;
     private long logitsDevice;
+    private long sampling;
     private int logitRowCapacity;
     private MemorySegment logitsHost;
     private MemorySegment tableStaging;
@@ -142,10 +143,33 @@ public final class CudaBackend implements BackendOperations {
 
     @Override
     public void forward(ForwardBatch batch, PageArena arena, float[] logits) {
+        run(batch, arena, logits);
+        // the one copy back: the logits of the batch's own rows (a padded step's extra rows come after them)
+        int rows = batch.logitRows().length;
+        long bytes = (long) rows * cfg.vocabSize() * Float.BYTES;
+        device.download(logitsDevice, logitsHost, bytes);
+        MemorySegment.copy(logitsHost, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, logits, 0, rows * cfg.vocabSize());
+    }
+
+    /**
+     * A greedy step: runs {@code batch} like {@link #forward} but copies back only each logit row's
+     * argmax ({@code loraplex_logits_argmax}: the smallest index of the largest logit; -1 for a row of
+     * NaNs), not its V logits, into {@code tokens} (one per logit row).
+     */
+    public void forwardGreedy(ForwardBatch batch, PageArena arena, int[] tokens) {
+        run(batch, arena, null);
+        int rows = batch.logitRows().length;
+        launch("loraplex_logits_argmax", LaunchShape.of(rows, 1, 256),
+                sampling, sampling + 8L * logitRowCapacity, logitsDevice, rows, cfg.vocabSize(), cfg.vocabSize());
+        MemorySegment host = MemorySegment.ofArray(new int[rows]);
+        device.download(sampling + 8L * logitRowCapacity, host, 4L * rows);
+        MemorySegment.copy(host, ValueLayout.JAVA_INT_UNALIGNED, 0, tokens, 0, rows);
+    }
+
+    private void run(ForwardBatch batch, PageArena arena, float[] logits) {
         if (!(arena instanceof DeviceArena da)) {
             throw new IllegalArgumentException("the CUDA backend steps over its own DeviceArena, got " + arena.getClass().getSimpleName());
         }
-        int rows = batch.logitRows().length;
         boolean graph = graphs && isDecode(batch) && batch.numTokens() <= MAX_GRAPH_TOKENS
                 && batch.adapters().length <= bucket(batch.numTokens());
         ForwardBatch run = graph ? padded(batch, bucket(batch.numTokens()), da.scratchPage()) : batch;
@@ -167,10 +191,6 @@ public final class CudaBackend implements BackendOperations {
         } else {
             LayerSequence.forward(this, run, arena, logits);
         }
-        // the one copy back: the logits of the batch's own rows (a padded step's extra rows come after them)
-        long bytes = (long) rows * cfg.vocabSize() * Float.BYTES;
-        device.download(logitsDevice, logitsHost, bytes);
-        MemorySegment.copy(logitsHost, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, logits, 0, rows * cfg.vocabSize());
     }
 
     /** One token per sequence and a logit row for each: a decode step. */
@@ -333,6 +353,7 @@ public final class CudaBackend implements BackendOperations {
             int cap = Math.max(rows, Math.max(16, logitRowCapacity * 2));
             if (logitsDevice != 0) {
                 device.free(logitsDevice);
+                device.free(sampling);
                 device.freePinned(logitsHost);
             }
             Long previous = activations.remove(Activation.FINAL);
@@ -340,6 +361,7 @@ public final class CudaBackend implements BackendOperations {
                 device.free(previous);
             }
             logitsDevice = device.alloc((long) cap * cfg.vocabSize() * Float.BYTES);
+            sampling = device.alloc(12L * cap); // (rows, 2) f32 max and log-sum-exp, then (rows) int32 argmax
             logitsHost = device.allocPinned((long) cap * cfg.vocabSize() * Float.BYTES);
             logitRowCapacity = cap;
             grew = true;
@@ -559,6 +581,7 @@ public final class CudaBackend implements BackendOperations {
         }
         if (logitsDevice != 0) {
             buffers.add(logitsDevice);
+            buffers.add(sampling);
             device.freePinned(logitsHost);
         }
         buffers.forEach(device::free);

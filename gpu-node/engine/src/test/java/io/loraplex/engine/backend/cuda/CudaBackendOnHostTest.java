@@ -152,6 +152,22 @@ class CudaBackendOnHostTest {
                     direct.forward(withAdapters(d, pb), b.arena(), lb);
                     assertBitwise(lb, la, "decode step " + step);
                 }
+                // a greedy step copies back only each row's argmax: the same tokens as the full logits' argmax
+                ForwardBatch next = new ForwardBatch(new int[] {7, 8, 9}, new int[] {9, 9, 9}, new int[] {0, 1, 2}, tables,
+                        new int[] {0, -1, 1}, pa, new int[] {0, 1, 2});
+                float[] full = new float[3 * cfg.vocabSize()];
+                direct.forward(withAdapters(next, pb), b.arena(), full);
+                int[] greedy = new int[3];
+                graphs.forwardGreedy(next, a.arena(), greedy);
+                for (int r = 0; r < 3; r++) {
+                    int best = 0;
+                    for (int v = 1; v < cfg.vocabSize(); v++) {
+                        if (full[r * cfg.vocabSize() + v] > full[r * cfg.vocabSize() + best]) {
+                            best = v;
+                        }
+                    }
+                    assertEquals(best, greedy[r], "row " + r + "'s greedy token");
+                }
                 // steps 0, 1 and 3 adapt all seven modules (a0 is among them); step 2 only q/k/v/o (a2 alone): two shapes
                 assertEquals(2, graphs.capturedGraphs(), "two decode shapes: two captures, two replays");
                 assertEquals(0, direct.capturedGraphs());
