@@ -5,6 +5,8 @@
 # may take), the 8B steps last; every step's output goes to $OUT/<step>.log and $OUT/summary.md is written
 # even when a step fails or times out:
 #   device      CudaDeviceCheck: the Device seam (copies, streams, GEMMs, launches, graphs) against Java values
+#   headers     CudaHeaderCheck: the FFM cuBLAS descriptors and constants, JCuda's driver constants, against the
+#               machine's cublas_api.h / library_types.h / cuda.h (pip's nvidia wheels or a toolkit), when present
 #   kernels     gpu-check kernels: every kernel of the CUDA backend against the host reference (kernels.txt)
 #   model-1b    gpu-check model --shape llama-3.2-1b: CUDA backend vs CPU backend, mixed adapters
 #   peft-1b     tools/gpu/peft_bench.py on the 1B shape, when python3 has torch and peft
@@ -114,6 +116,17 @@ runtime_java="$(dirname "$(dirname "$engine")")/runtime/bin/java"
 if [ -x "$runtime_java" ]; then
   step device 30 "$runtime_java" --enable-native-access=ALL-UNNAMED -cp "$(dirname "$(dirname "$engine")")/lib/*" \
     io.loraplex.engine.backend.cuda.CudaDeviceCheck
+  # the FFM bindings' descriptors and constants against this machine's cuBLAS and CUDA headers (pip wheels or a toolkit)
+  site=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2> /dev/null || true)
+  headers=$(find ${CUDA_HOME:+"$CUDA_HOME/include"} /usr/local/cuda*/include ${site:+"$site/nvidia"} -maxdepth 3 \
+    \( -name cublas_api.h -o -name cuda.h -o -name library_types.h \) 2> /dev/null | xargs -r -n1 dirname | sort -u)
+  # shellcheck disable=SC2086
+  if [ -n "$headers" ] && find $headers -maxdepth 1 -name cublas_api.h 2> /dev/null | grep -q .; then
+    step headers 20 "$runtime_java" -cp "$(dirname "$(dirname "$engine")")/lib/*" \
+      io.loraplex.engine.backend.cuda.CudaHeaderCheck $headers
+  else
+    echo "| headers | skipped: no cublas_api.h under CUDA_HOME, /usr/local/cuda*/include or $site/nvidia | 0 | 0 |" >> "$summary"
+  fi
 else
   echo "| device | skipped: no packaged runtime beside $engine | 0 | 0 |" >> "$summary"
 fi
