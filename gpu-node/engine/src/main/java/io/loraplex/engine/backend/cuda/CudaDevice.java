@@ -121,7 +121,8 @@ public final class CudaDevice implements Device {
     private MemorySegment cublasHandle = MemorySegment.NULL;
     private long cublasWorkspace;
     private boolean eventCreated;
-    private boolean capturing;
+    /** The thread capturing the compute stream, or null: the capture is thread-local, so only its own calls are refused. */
+    private volatile Thread captureThread;
     private boolean closed;
 
     private CudaDevice(int ordinal, CUdevice device, String description, Cublas cublas) {
@@ -422,7 +423,7 @@ public final class CudaDevice implements Device {
         if (bytes == 0) {
             return;
         }
-        if (capturing) {
+        if (capturing()) {
             requirePinned("a captured upload", src, bytes);
             check("cuMemcpyHtoDAsync", cuMemcpyHtoDAsync(CudaPointers.device(dst), CudaPointers.host(src.address()), bytes, compute));
             return;
@@ -437,7 +438,7 @@ public final class CudaDevice implements Device {
     @Override
     public void download(long src, MemorySegment dst, long bytes) {
         makeCurrent();
-        if (capturing) {
+        if (capturing()) {
             throw new IllegalStateException("a download waits for the stream, which cannot be captured");
         }
         checkRange("download", dst, bytes);
@@ -465,7 +466,7 @@ public final class CudaDevice implements Device {
     @Override
     public void uploadAsync(MemorySegment pinnedSrc, long dst, long bytes) {
         makeCurrent();
-        if (capturing) {
+        if (capturing()) {
             throw new IllegalStateException("copy-stream uploads are not part of a captured step");
         }
         checkRange("uploadAsync", pinnedSrc, bytes);
@@ -479,7 +480,7 @@ public final class CudaDevice implements Device {
     @Override
     public void awaitCopies() {
         makeCurrent();
-        if (capturing) {
+        if (capturing()) {
             // an event recorded outside the capture cannot order a captured stream
             throw new IllegalStateException("awaitCopies inside a capture: wait for the copies before capturing or replaying");
         }
@@ -541,21 +542,21 @@ public final class CudaDevice implements Device {
     @Override
     public void beginCapture() {
         makeCurrent();
-        if (capturing) {
+        if (captureThread != null) {
             throw new IllegalStateException("already capturing");
         }
         // thread-local: another thread's allocations (an adapter load) do not break this capture
         check("cuStreamBeginCapture", cuStreamBeginCapture(compute, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-        capturing = true;
+        captureThread = Thread.currentThread();
     }
 
     @Override
     public Graph endCapture() {
         makeCurrent();
-        if (!capturing) {
+        if (!capturing()) {
             throw new IllegalStateException("not capturing");
         }
-        capturing = false;
+        captureThread = null;
         CUgraph graph = new CUgraph();
         check("cuStreamEndCapture", cuStreamEndCapture(compute, graph));
         CUgraphExec exec = new CUgraphExec();
@@ -654,9 +655,14 @@ public final class CudaDevice implements Device {
         }
     }
 
+    /** True when this thread is capturing: another thread (an adapter loader) may copy and allocate meanwhile. */
+    private boolean capturing() {
+        return captureThread == Thread.currentThread();
+    }
+
     /** Calls the driver refuses while this thread captures (and that would end the capture with an error). */
     private void notCapturing(String call) {
-        if (capturing) {
+        if (capturing()) {
             throw new IllegalStateException(call + " inside a capture: allocate, free and synchronize before beginCapture or after endCapture");
         }
     }

@@ -64,8 +64,9 @@ public final class DeviceArena implements PageArena {
         return pages;
     }
 
+    /** Called from the adapter loader threads while steps run: the ring is this arena's, so one writer at a time. */
     @Override
-    public void write(int page, int offset, float[] src, int srcOff, int len) {
+    public synchronized void write(int page, int offset, float[] src, int srcOff, int len) {
         checkRange(page, offset, len);
         long dst = base + ((long) page * layout.pageFloats() + offset) * 2;
         int done = 0;
@@ -86,7 +87,7 @@ public final class DeviceArena implements PageArena {
     }
 
     @Override
-    public void read(int page, int offset, float[] dst, int dstOff, int len) {
+    public synchronized void read(int page, int offset, float[] dst, int dstOff, int len) {
         checkRange(page, offset, len);
         device.syncCopies();
         device.awaitCopies();
@@ -105,7 +106,7 @@ public final class DeviceArena implements PageArena {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         device.syncCopies();
         device.freePinned(staging);
         device.free(base);

@@ -20,7 +20,8 @@ public final class HostDevice implements Device {
 
     private final HostMemory memory = new HostMemory();
     private final long capacity;
-    private List<Runnable> capture;
+    private volatile List<Runnable> capture;
+    private volatile Thread captureThread;
 
     /** A host device that refuses allocations past {@code capacity} bytes, as a GPU of that size would. */
     public HostDevice(long capacity) {
@@ -76,7 +77,7 @@ public final class HostDevice implements Device {
 
     @Override
     public void download(long src, MemorySegment dst, long bytes) {
-        if (capture != null) {
+        if (capturing()) {
             throw new IllegalStateException("a download waits for the stream, which cannot be captured");
         }
         dst.asSlice(0, bytes).copyFrom(memory.at(src, bytes));
@@ -89,7 +90,7 @@ public final class HostDevice implements Device {
 
     @Override
     public void uploadAsync(MemorySegment pinnedSrc, long dst, long bytes) {
-        if (capture != null) {
+        if (capturing()) {
             throw new IllegalStateException("copy-stream uploads are not part of a captured step");
         }
         memory.at(dst, bytes).copyFrom(pinnedSrc.asSlice(0, bytes));
@@ -146,6 +147,7 @@ public final class HostDevice implements Device {
             throw new IllegalStateException("already capturing");
         }
         capture = new ArrayList<>();
+        captureThread = Thread.currentThread();
     }
 
     @Override
@@ -155,6 +157,7 @@ public final class HostDevice implements Device {
         }
         List<Runnable> recorded = List.copyOf(capture);
         capture = null;
+        captureThread = null;
         return new Graph() {
             @Override
             public void replay() {
@@ -172,8 +175,13 @@ public final class HostDevice implements Device {
         memory.close();
     }
 
+    /** True when this thread captures; as on a GPU, other threads' work (an adapter load) runs meanwhile. */
+    private boolean capturing() {
+        return captureThread == Thread.currentThread();
+    }
+
     private void run(Runnable work) {
-        if (capture != null) {
+        if (capturing()) {
             capture.add(work);
         } else {
             work.run();
