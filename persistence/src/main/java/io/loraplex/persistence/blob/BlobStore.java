@@ -179,8 +179,12 @@ public final class BlobStore {
                     for (Path blob : blobs) {
                         ContentHash hash = parse(blob, ContentHash::parse);
                         if (hash != null && !referenced.test(tenant, hash)) {
-                            discard(blob);
-                            removed.add(tenant + "/" + hash);
+                            try {
+                                discard(blob);
+                                removed.add(tenant + "/" + hash);
+                            } catch (NoSuchFileException e) {
+                                // a deletion's clean-up, replayed at the same start, removed it first: gone either way
+                            }
                         }
                     }
                 }

@@ -110,6 +110,23 @@ class BlobStoreTest {
     }
 
     @Test
+    void aBlobDeletedWhileTheSweepRunsIsNotAnErrorAtStart() throws IOException {
+        // at a restart the sweep and a replayed deletion's clean-up may remove the same unreferenced blob
+        BlobStore store = new BlobStore(root);
+        ContentHash orphan = commit(store, ACME, CONFIG, WEIGHTS).hash();
+        BlobStore.SweepReport report = store.sweep((tenant, hash) -> {
+            try {
+                assertTrue(store.delete(tenant, hash), "the concurrent deletion removes it first");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            return false;
+        });
+        assertEquals(List.of(), report.unreferencedBlobs());
+        assertFalse(Files.exists(store.directory(ACME, orphan)));
+    }
+
+    @Test
     void opensOnlyTheTwoAdapterFiles() throws IOException {
         BlobStore store = new BlobStore(root);
         ContentHash hash = commit(store, ACME, CONFIG, WEIGHTS).hash();
