@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.loraplex.engine.backend.cuda.Device;
-import io.loraplex.engine.backend.cuda.Gemm;
+import io.loraplex.engine.backend.cuda.ForwardingDevice;
 import io.loraplex.engine.backend.cuda.HostDevice;
 import io.loraplex.engine.backend.cuda.LaunchShape;
 import io.loraplex.engine.model.Architecture;
@@ -13,7 +13,6 @@ import io.loraplex.kernels.Kernels;
 import io.loraplex.kernels.ParamType;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +29,16 @@ import org.junit.jupiter.api.io.TempDir;
 class GpuKernelSweepTest {
 
     /** The host device, but the first output element of every launch of {@code broken} is doubled plus one. */
-    private record Broken(HostDevice host, KernelSignature broken) implements Device {
+    private static final class Broken extends ForwardingDevice {
+        private final HostDevice host;
+        private final KernelSignature broken;
+
+        Broken(HostDevice host, KernelSignature broken) {
+            super(host);
+            this.host = host;
+            this.broken = broken;
+        }
+
         @Override
         public void launch(KernelSignature kernel, LaunchShape shape, Object... args) {
             host.launch(kernel, shape, args);
@@ -46,23 +54,6 @@ class GpuKernelSweepTest {
         }
 
         @Override public String description() { return "broken " + broken.entryPoint(); }
-        @Override public long totalBytes() { return host.totalBytes(); }
-        @Override public long freeBytes() { return host.freeBytes(); }
-        @Override public long alloc(long bytes) { return host.alloc(bytes); }
-        @Override public void free(long address) { host.free(address); }
-        @Override public MemorySegment allocPinned(long bytes) { return host.allocPinned(bytes); }
-        @Override public void freePinned(MemorySegment pinned) { host.freePinned(pinned); }
-        @Override public void upload(MemorySegment src, long dst, long bytes) { host.upload(src, dst, bytes); }
-        @Override public void download(long src, MemorySegment dst, long bytes) { host.download(src, dst, bytes); }
-        @Override public void zero(long dst, long bytes) { host.zero(dst, bytes); }
-        @Override public void uploadAsync(MemorySegment src, long dst, long bytes) { host.uploadAsync(src, dst, bytes); }
-        @Override public void awaitCopies() { host.awaitCopies(); }
-        @Override public void syncCopies() { host.syncCopies(); }
-        @Override public void gemm(Gemm gemm) { host.gemm(gemm); }
-        @Override public void synchronize() { host.synchronize(); }
-        @Override public void beginCapture() { host.beginCapture(); }
-        @Override public Graph endCapture() { return host.endCapture(); }
-        @Override public void close() { host.close(); }
     }
 
     /** Small enough for the host reference twice over: prefill and decode, both LoRA forms, base rows, 8 adapters. */

@@ -262,7 +262,7 @@ public final class CudaBackend implements BackendOperations {
         for (int g = 0; g < lora.numSegments(); g++) {
             maxSegment = Math.max(maxSegment, lora.segStarts()[g + 1] - lora.segStarts()[g]);
         }
-        StepKey key = new StepKey(t, rows, maxBlocks, gathered, Arrays.hashCode(rankCap), Arrays.toString(rankCap));
+        StepKey key = new StepKey(t, rows, maxBlocks, gathered, Arrays.stream(rankCap).boxed().toList());
 
         // measure, grow what is short (dropping the graphs), then pack for real
         long bytes = pack(new TablePack(null), batch, rope, att, lora, maxBlocks, graph, gathered, slots, rankCap, null);
@@ -590,7 +590,7 @@ public final class CudaBackend implements BackendOperations {
     }
 
     /** What a captured graph depends on besides the buffers' addresses. */
-    record StepKey(int tokens, int rows, int maxBlocks, boolean gathered, int rankHash, String rankCaps) {
+    record StepKey(int tokens, int rows, int maxBlocks, boolean gathered, List<Integer> rankCaps) {
     }
 
     /** One step's shape and its tables' device addresses. */

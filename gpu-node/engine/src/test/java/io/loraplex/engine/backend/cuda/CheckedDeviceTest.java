@@ -25,11 +25,17 @@ class CheckedDeviceTest {
     private static final int I = 40; // intermediate width
 
     /** A host device whose SwiGLU writes {@code silu(gate)·up} rounded to bf16, then passes it through {@code perturb}. */
-    private static final class SwigluHost implements Device {
-        final HostDevice host = new HostDevice(64L << 20);
+    private static final class SwigluHost extends ForwardingDevice {
+        final HostDevice host;
         final UnaryOperator<Float> perturb;
 
         SwigluHost(UnaryOperator<Float> perturb) {
+            this(new HostDevice(64L << 20), perturb);
+        }
+
+        private SwigluHost(HostDevice host, UnaryOperator<Float> perturb) {
+            super(host);
+            this.host = host;
             this.perturb = perturb;
         }
 
@@ -58,23 +64,6 @@ class CheckedDeviceTest {
 
         // everything else is the host device's
         @Override public String description() { return "swiglu host"; }
-        @Override public long totalBytes() { return host.totalBytes(); }
-        @Override public long freeBytes() { return host.freeBytes(); }
-        @Override public long alloc(long bytes) { return host.alloc(bytes); }
-        @Override public void free(long address) { host.free(address); }
-        @Override public MemorySegment allocPinned(long bytes) { return host.allocPinned(bytes); }
-        @Override public void freePinned(MemorySegment pinned) { host.freePinned(pinned); }
-        @Override public void upload(MemorySegment src, long dst, long bytes) { host.upload(src, dst, bytes); }
-        @Override public void download(long src, MemorySegment dst, long bytes) { host.download(src, dst, bytes); }
-        @Override public void zero(long dst, long bytes) { host.zero(dst, bytes); }
-        @Override public void uploadAsync(MemorySegment src, long dst, long bytes) { host.uploadAsync(src, dst, bytes); }
-        @Override public void awaitCopies() { host.awaitCopies(); }
-        @Override public void syncCopies() { host.syncCopies(); }
-        @Override public void gemm(Gemm gemm) { host.gemm(gemm); }
-        @Override public void synchronize() { host.synchronize(); }
-        @Override public void beginCapture() { host.beginCapture(); }
-        @Override public Graph endCapture() { return host.endCapture(); }
-        @Override public void close() { host.close(); }
     }
 
     /** gate and up side by side in one (T, 2·I) buffer, as a fused gate/up projection writes them. */
